@@ -1,0 +1,654 @@
+//! JSON types of the `/v1` HTTP API, shared by the server and the app.
+//!
+//! Requests are parsed strictly (`deny_unknown_fields`): a misspelt field is a clear 400,
+//! never silently ignored. Answers are plain structs, so the app ignores nothing it needs.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::code::DeliveryCode;
+use crate::ids::{CourierId, DeviceId, EventId, ParcelId, StopId};
+use crate::token::{HandoverToken, PublicTokenKey, encode_hex};
+
+/// Stable machine codes of API errors. Clients switch on these, never on message text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The request body or query is malformed (bad JSON, wrong types, unknown fields).
+    BadRequest,
+    /// A well-formed request with values that break a rule (e.g. an invalid barcode).
+    ValidationFailed,
+    /// No or invalid credentials.
+    Unauthorized,
+    /// The device was revoked by the fleet manager.
+    DeviceRevoked,
+    /// Authenticated, but not allowed (e.g. another courier's parcel).
+    Forbidden,
+    /// No such resource.
+    NotFound,
+    /// The request conflicts with the current state (e.g. reused idempotency key).
+    Conflict,
+    /// The body is larger than the server accepts.
+    PayloadTooLarge,
+    /// Too many requests; retry later.
+    RateLimited,
+    /// The enrollment code is unknown, expired or used.
+    EnrollmentInvalid,
+    /// The typed code is not well formed (check digit, length).
+    CodeFormat,
+    /// The parcel needs no code.
+    CodeNotRequired,
+    /// A resend was asked for too soon.
+    ResendTooSoon,
+    /// The app is older than the fleet's minimum version.
+    UpdateRequired,
+    /// Server-side failure; details are in the server log, not here.
+    Internal,
+    /// The server is temporarily unable to answer (e.g. storage busy); retry.
+    Unavailable,
+}
+
+impl ErrorCode {
+    /// Whether retrying the same request later can succeed.
+    pub fn is_retryable(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::RateLimited | ErrorCode::Internal | ErrorCode::Unavailable
+        )
+    }
+}
+
+/// The body of every error answer: `{ "code": "...", "message": "..." }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Stable machine code.
+    pub code: ErrorCode,
+    /// A sentence for people: what happened and what to do.
+    pub message: String,
+}
+
+/// Where an app runs, reported at enrollment and on sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Platform {
+    /// Android phone.
+    Android,
+    /// iPhone.
+    Ios,
+    /// Linux desktop (QA, CI).
+    Linux,
+    /// macOS desktop.
+    Macos,
+    /// Windows desktop.
+    Windows,
+}
+
+// ---------------------------------------------------------------------------------------
+// Enrollment
+
+/// What the fleet manager's enrollment QR holds: `doorstep://enroll?server=<url>&code=<code>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrollmentLink {
+    /// Base URL of the dispatch server, e.g. `https://dispatch.example.com`.
+    pub server_url: String,
+    /// The short-lived, single-use enrollment code.
+    pub code: String,
+}
+
+/// Why an enrollment QR or typed value could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnrollmentLinkError {
+    /// Not an enrollment link.
+    #[error("this is not a Doorstep enrollment code; scan the QR on the fleet page")]
+    NotALink,
+    /// A link without a server or code.
+    #[error("the enrollment code is incomplete ({0} missing); ask the fleet manager for a new one")]
+    Missing(&'static str),
+    /// The server address is not http(s).
+    #[error("the server address in the enrollment code must start with http:// or https://")]
+    BadServer,
+}
+
+impl EnrollmentLink {
+    /// The URI put in the QR code.
+    pub fn to_uri(&self) -> String {
+        format!(
+            "doorstep://enroll?server={}&code={}",
+            percent_encode(&self.server_url),
+            percent_encode(&self.code)
+        )
+    }
+
+    /// Parses a scanned enrollment URI.
+    pub fn parse(text: &str) -> Result<Self, EnrollmentLinkError> {
+        let query = text
+            .trim()
+            .strip_prefix("doorstep://enroll?")
+            .ok_or(EnrollmentLinkError::NotALink)?;
+        let mut server = None;
+        let mut code = None;
+        for pair in query.split('&') {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let v = percent_decode(v).ok_or(EnrollmentLinkError::NotALink)?;
+            match k {
+                "server" => server = Some(v),
+                "code" => code = Some(v),
+                _ => {}
+            }
+        }
+        let server_url = server
+            .filter(|s| !s.is_empty())
+            .ok_or(EnrollmentLinkError::Missing("server"))?;
+        let code = code
+            .filter(|s| !s.is_empty())
+            .ok_or(EnrollmentLinkError::Missing("code"))?;
+        if !(server_url.starts_with("http://") || server_url.starts_with("https://")) {
+            return Err(EnrollmentLinkError::BadServer);
+        }
+        Ok(Self { server_url, code })
+    }
+}
+
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~:/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// `POST /v1/devices/enroll` — exchange an enrollment code for a device token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollRequest {
+    /// The enrollment code from the fleet manager.
+    pub enrollment_code: String,
+    /// The device's Ed25519 public key (64 hex digits); it signs the device's audit chain.
+    pub device_public_key: String,
+    /// App version, e.g. `0.1.0`.
+    pub app_version: String,
+    /// Platform the app runs on.
+    pub platform: Platform,
+}
+
+/// Answer to a successful enrollment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollResponse {
+    /// The new device's id.
+    pub device_id: DeviceId,
+    /// Bearer token for all courier API calls (shown once; the server keeps only a hash).
+    pub device_token: String,
+    /// The courier this device belongs to.
+    pub courier_id: CourierId,
+    /// The courier's display name.
+    pub courier_name: String,
+    /// The fleet's name, for the app's header.
+    pub fleet_name: String,
+    /// Public keys for verifying handover tokens offline.
+    pub token_keys: Vec<PublicTokenKey>,
+}
+
+/// `GET /.well-known/doorstep-keys` — the server's current token keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenKeysResponse {
+    /// Keys in use, newest first.
+    pub keys: Vec<PublicTokenKey>,
+}
+
+// ---------------------------------------------------------------------------------------
+// Manifest
+
+/// `GET /v1/manifest?date=YYYY-MM-DD` — the courier's route for a day (ETag-aware).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Whose route.
+    pub courier_id: CourierId,
+    /// The day, `YYYY-MM-DD` in the fleet's time zone.
+    pub date: String,
+    /// Stops in delivery order.
+    pub stops: Vec<ManifestStop>,
+}
+
+/// One stop of a manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ManifestStop {
+    /// Stop id.
+    pub stop_id: StopId,
+    /// Position on the route, from 1.
+    pub sequence: u32,
+    /// Who receives the parcels.
+    pub recipient_name: String,
+    /// One-line address for display and maps.
+    pub address: String,
+    /// Latitude/longitude if known.
+    pub location: Option<Location>,
+    /// Whether handing over needs the delivery code (or a valid token).
+    pub code_required: bool,
+    /// Digits of the code, check digit included, when one is required.
+    pub code_length: Option<u8>,
+    /// Whether a typed code may be recorded offline for deferred verification.
+    pub offline_allowed: bool,
+    /// The policy's reasons, for the courier's "why" line.
+    pub reasons: Vec<String>,
+    /// The parcels.
+    pub parcels: Vec<ManifestParcel>,
+}
+
+/// One parcel of a stop.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestParcel {
+    /// Parcel id.
+    pub parcel_id: ParcelId,
+    /// The label's barcode value, normalised (see [`crate::barcode::Barcode::key`]).
+    pub barcode: String,
+    /// Short description (e.g. "Box, 2 kg").
+    pub description: Option<String>,
+    /// Whether a photo is required as proof.
+    pub photo_required: bool,
+    /// The delivery method the shipper asked for.
+    pub method: DeliveryMethod,
+    /// Where the parcel stands on the server.
+    pub status: ParcelStatus,
+}
+
+/// How a parcel is meant to be handed over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryMethod {
+    /// Into the recipient's hands.
+    HandToRecipient,
+    /// To a neighbour.
+    Neighbour,
+    /// Left at a safe place.
+    SafePlace,
+    /// To a pickup point or locker.
+    PickupPoint,
+}
+
+/// Server-side parcel state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParcelStatus {
+    /// Not yet delivered.
+    Pending,
+    /// Delivered.
+    Delivered,
+    /// A failed attempt was recorded.
+    Failed,
+    /// Too many wrong codes: return to depot or a new code from the fleet manager.
+    Locked,
+    /// An offline record was rejected at sync and needs a person to look at it.
+    Disputed,
+}
+
+/// A point on Earth.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Location {
+    /// Degrees north.
+    pub lat: f64,
+    /// Degrees east.
+    pub lon: f64,
+    /// Horizontal accuracy in metres, if known.
+    pub accuracy_m: Option<f32>,
+}
+
+// ---------------------------------------------------------------------------------------
+// Code verification
+
+/// `POST /v1/verify` — check a typed code online.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    /// A parcel of the stop whose code was typed.
+    pub parcel_id: ParcelId,
+    /// The code as typed (the server checks the check digit too).
+    pub code: DeliveryCode,
+}
+
+/// The server's answer to a code check. Every outcome is a 200 with one of these.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum VerifyOutcome {
+    /// Right code. `verification_id` goes into the delivery event as proof.
+    Verified {
+        /// Server-made id of this successful check.
+        verification_id: String,
+    },
+    /// Wrong code; this many tries remain before the parcel locks.
+    Wrong {
+        /// Tries left.
+        attempts_left: u32,
+    },
+    /// Too many wrong codes: the parcel cannot be handed over with this code.
+    Locked,
+    /// The code's delivery window is over.
+    Expired,
+    /// The parcel was already delivered.
+    AlreadyDelivered,
+    /// The parcel needs no code.
+    NotRequired,
+}
+
+/// `POST /v1/resend` — ask the server to send the customer a new code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResendRequest {
+    /// A parcel of the stop.
+    pub parcel_id: ParcelId,
+}
+
+/// Answer to a resend.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResendResponse {
+    /// When the next resend may be asked for, Unix seconds.
+    pub next_allowed_at: i64,
+}
+
+// ---------------------------------------------------------------------------------------
+// Delivery events and sync
+
+/// Reason codes for a failed handover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExceptionReason {
+    /// Nobody answered.
+    NotHome,
+    /// The recipient refused the parcel.
+    Refused,
+    /// Too many wrong codes.
+    CodeLocked,
+    /// The customer could not give the code.
+    NoCode,
+    /// The address could not be found or reached.
+    AddressProblem,
+    /// The parcel is damaged.
+    Damaged,
+    /// Unsafe to deliver.
+    Unsafe,
+}
+
+/// How the handover was verified.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Verification {
+    /// The policy asked for no code.
+    NotRequired,
+    /// Checked online before the handover.
+    OnlineCode {
+        /// The id the server gave when the code was verified.
+        verification_id: String,
+    },
+    /// Typed offline; the server verifies it at sync under the same attempt counter.
+    OfflineCode {
+        /// The code as typed.
+        code: DeliveryCode,
+    },
+    /// The customer's signed QR token, verified offline on the device.
+    Token {
+        /// The token text.
+        token: HandoverToken,
+    },
+}
+
+/// What happened at the door.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum EventBody {
+    /// Parcels handed over.
+    Delivered {
+        /// How the handover was verified.
+        verification: Verification,
+        /// Who took the parcels.
+        recipient_name: String,
+        /// SHA-256 (hex) of the proof photo, uploaded before the event.
+        photo_sha256: Option<String>,
+    },
+    /// A failed attempt.
+    Failed {
+        /// Why.
+        reason: ExceptionReason,
+        /// Free text from the courier.
+        note: Option<String>,
+    },
+}
+
+/// One delivery event from a device. Events of a device form a hash chain signed with the
+/// device's key, so the server notices removed or edited records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryEvent {
+    /// Client-made UUIDv7; the server stores each id once.
+    pub id: EventId,
+    /// Position in the device's chain, from 1.
+    pub seq: u64,
+    /// The stop.
+    pub stop_id: StopId,
+    /// The parcels this event covers (one or more of the stop).
+    pub parcel_ids: Vec<ParcelId>,
+    /// Device time of the handover, Unix milliseconds.
+    pub occurred_at_ms: i64,
+    /// Where, if the device knew.
+    pub location: Option<Location>,
+    /// What happened.
+    pub body: EventBody,
+    /// Hex SHA-256 of the previous event's signed bytes + signature (64 zeros for the first).
+    pub prev_hash: String,
+    /// Hex Ed25519 signature over [`DeliveryEvent::signing_bytes`].
+    pub signature: String,
+}
+
+/// The chain's starting point: the `prev_hash` of a device's first event.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+impl DeliveryEvent {
+    /// The bytes the device signs: the canonical JSON of every field except the signature.
+    pub fn signing_bytes(&self) -> Vec<u8> {
+        #[derive(Serialize)]
+        struct Unsigned<'a> {
+            id: &'a EventId,
+            seq: u64,
+            stop_id: &'a StopId,
+            parcel_ids: &'a [ParcelId],
+            occurred_at_ms: i64,
+            location: &'a Option<Location>,
+            body: &'a EventBody,
+            prev_hash: &'a str,
+        }
+        serde_json::to_vec(&Unsigned {
+            id: &self.id,
+            seq: self.seq,
+            stop_id: &self.stop_id,
+            parcel_ids: &self.parcel_ids,
+            occurred_at_ms: self.occurred_at_ms,
+            location: &self.location,
+            body: &self.body,
+            prev_hash: &self.prev_hash,
+        })
+        .expect("serialising plain data cannot fail")
+    }
+
+    /// The hash the next event carries as `prev_hash`.
+    pub fn chain_hash(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(self.signing_bytes());
+        h.update(self.signature.as_bytes());
+        encode_hex(&h.finalize())
+    }
+
+    /// Signs the event with the device key (sets `signature`).
+    pub fn sign(&mut self, key: &ed25519_dalek::SigningKey) {
+        use ed25519_dalek::Signer;
+        self.signature = encode_hex(&key.sign(&self.signing_bytes()).to_bytes());
+    }
+
+    /// Checks the signature against the device's public key.
+    pub fn verify_signature(&self, key: &ed25519_dalek::VerifyingKey) -> bool {
+        let Some(sig) = crate::token::decode_hex::<64>(&self.signature) else {
+            return false;
+        };
+        key.verify_strict(
+            &self.signing_bytes(),
+            &ed25519_dalek::Signature::from_bytes(&sig),
+        )
+        .is_ok()
+    }
+}
+
+/// `POST /v1/sync` — a batch of events, in chain order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncRequest {
+    /// App version, checked against the fleet's version policy.
+    pub app_version: String,
+    /// Platform.
+    pub platform: Platform,
+    /// The events, oldest first.
+    pub events: Vec<DeliveryEvent>,
+}
+
+/// Why the server refused an event for good. The device keeps the record and shows it as
+/// disputed with this reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectCode {
+    /// The offline code was wrong.
+    CodeWrong,
+    /// The parcel was locked by too many wrong codes.
+    CodeLocked,
+    /// The code's window was over.
+    CodeExpired,
+    /// The token was invalid (signature, key, time, subject).
+    TokenInvalid,
+    /// The token was already used.
+    TokenReused,
+    /// The online verification id is unknown or for another parcel.
+    VerificationUnknown,
+    /// The parcel was already delivered by another event.
+    AlreadyDelivered,
+    /// The parcel is not assigned to this device's courier.
+    NotAssigned,
+    /// A code was needed and the event had none.
+    CodeRequired,
+    /// Offline handover is not allowed for this parcel.
+    OfflineNotAllowed,
+    /// The event's signature or hash chain does not check out.
+    ChainBroken,
+    /// The same event id was sent before with different content.
+    IdConflict,
+    /// The event refers to a photo the server does not have.
+    PhotoMissing,
+    /// Something else in the event is invalid.
+    Invalid,
+}
+
+/// The server's answer for one event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum EventStatus {
+    /// Stored now.
+    Accepted,
+    /// Stored before; this is a retry.
+    Duplicate,
+    /// Refused for good.
+    Rejected {
+        /// Why.
+        code: RejectCode,
+        /// A sentence for the courier and the fleet manager.
+        message: String,
+    },
+    /// Not processed now (e.g. an earlier event of the chain is missing); send again later.
+    Retry {
+        /// Why.
+        message: String,
+    },
+}
+
+/// Per-event answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventResult {
+    /// The event.
+    pub id: EventId,
+    /// What happened to it.
+    pub status: EventStatus,
+}
+
+/// Answer to a sync batch: one result per event, in the same order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncResponse {
+    /// Per-event results.
+    pub results: Vec<EventResult>,
+    /// The fleet's app version policy for this platform.
+    pub app_policy: Option<AppVersionPolicy>,
+}
+
+/// App version policy for a platform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppVersionPolicy {
+    /// Versions below this must update before working.
+    pub minimum: String,
+    /// The newest build.
+    pub latest: String,
+    /// Where to get it.
+    pub update_url: Option<String>,
+}
+
+/// `PUT /v1/photos/{sha256}` answer (the body is the raw JPEG/PNG bytes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhotoUploadResponse {
+    /// The SHA-256 the server computed (equals the path).
+    pub sha256: String,
+    /// Whether the server had it already.
+    pub already_present: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enrollment_link_round_trips() {
+        let link = EnrollmentLink {
+            server_url: "http://127.0.0.1:8080".into(),
+            code: "ABCD-1234".into(),
+        };
+        assert_eq!(EnrollmentLink::parse(&link.to_uri()).unwrap(), link);
+        assert_eq!(
+            EnrollmentLink::parse("hello"),
+            Err(EnrollmentLinkError::NotALink)
+        );
+    }
+
+    #[test]
+    fn error_body_uses_snake_case_codes() {
+        let body = ErrorBody {
+            code: ErrorCode::CodeFormat,
+            message: "x".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&body).unwrap(),
+            r#"{"code":"code_format","message":"x"}"#
+        );
+    }
+}

@@ -1,0 +1,1 @@
+//! Tests of `doorstep_protocol::code`.

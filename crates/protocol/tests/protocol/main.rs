@@ -1,0 +1,6 @@
+//! Integration tests of the protocol crate: one binary, modules mirroring `src/`.
+
+mod barcode;
+mod code;
+mod token;
+mod wire;
