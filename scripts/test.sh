@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Runs every Doorstep test: formatting and lints, the Rust crates' tests (protocol, device core,
+# dispatch server), the UI's unit and screen tests, brief fuzzing of the parsers, a check of the
+# mobile-only Rust code for Android, and the end-to-end run of the real desktop app by WebDriver.
+# Installs what is missing first (scripts/bootstrap.sh test). Exit code 0 only if every stage passed.
+# Usage: scripts/test.sh [stage ...]   (default: all stages; see `stages` below)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+LOGS="$ROOT/test-output/logs"; mkdir -p "$LOGS"
+
+bash scripts/bootstrap.sh test || { echo "bootstrap failed"; exit 1; }
+export CARGO_TERM_COLOR=never
+
+stages=(fmt clippy rust ui-unit ui-build ui-screens fuzz android e2e)
+[ "$#" -gt 0 ] && stages=("$@")
+
+declare -A result
+run_stage() {
+  local name="$1"; shift
+  printf '\n\033[1m==> %s\033[0m: %s\n' "$name" "$*"
+  local start=$SECONDS
+  if "$@" 2>&1 | tee "$LOGS/$name.log"; then result[$name]="ok"; else result[$name]="FAILED"; fi
+  result[$name]+=" ($((SECONDS - start)) s)"
+}
+
+for s in "${stages[@]}"; do
+  case "$s" in
+    fmt)        run_stage fmt cargo fmt --all --check ;;
+    clippy)     run_stage clippy cargo clippy --workspace --all-targets --locked -- -D warnings ;;
+    rust)       run_stage rust cargo test --workspace --locked ;;
+    ui-unit)    run_stage ui-unit npm --prefix ui test ;;
+    ui-build)   run_stage ui-build npm --prefix ui run build ;;
+    ui-screens) run_stage ui-screens npm --prefix ui run test:screens ;;
+    fuzz)       run_stage fuzz bash scripts/fuzz.sh "${FUZZ_SECONDS:-15}" ;;
+    android)    run_stage android bash scripts/check-android.sh ;;
+    e2e)        run_stage e2e bash tests/e2e/run.sh ;;
+    *) echo "unknown stage $s (stages: fmt clippy rust ui-unit ui-build ui-screens fuzz android e2e)"; exit 2 ;;
+  esac
+done
+
+# Totals over the runners' own summary lines (cargo test, vitest, the node test runners).
+passed=0; failed=0
+for f in "$LOGS"/*.log; do
+  while read -r p q; do passed=$((passed + p)); failed=$((failed + q)); done < <(
+    grep -aoE 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' "$f" | awk '{print $4, $6}')
+  while read -r p; do passed=$((passed + p)); done < <(grep -aoE '^ +Tests +[0-9]+ passed' "$f" | awk '{print $2}')
+  while read -r q; do failed=$((failed + q)); done < <(grep -aoE '^ +Tests +[0-9]+ failed' "$f" | awk '{print $2}')
+  while read -r p; do passed=$((passed + p)); done < <(grep -aoE '^# pass [0-9]+' "$f" | awk '{print $3}')
+  while read -r q; do failed=$((failed + q)); done < <(grep -aoE '^# fail [0-9]+' "$f" | awk '{print $3}')
+done
+
+echo
+echo "Stages:"
+status=0
+for s in "${stages[@]}"; do
+  printf '  %-11s %s\n' "$s" "${result[$s]}"
+  [[ "${result[$s]}" == ok* ]] || status=1
+done
+echo "Logs: test-output/logs/"
+[ "$status" -eq 0 ] || echo "Some stages FAILED (see above)."
+echo "tests: $passed passed, $failed failed"
+exit $status
