@@ -1,0 +1,100 @@
+// A minimal W3C WebDriver client (fetch only, no dependencies) for driving the real Doorstep app
+// through tauri-driver + WebKitWebDriver.
+
+const ELEMENT = 'element-6066-11e4-a52e-4f735466cecf';
+
+export class Session {
+  constructor(base, id) {
+    this.base = base;
+    this.id = id;
+  }
+
+  static async start(base, application, env = {}) {
+    const body = {
+      capabilities: {
+        alwaysMatch: { browserName: 'wry', 'tauri:options': { application, env } },
+      },
+    };
+    const res = await call(base, 'POST', '/session', body);
+    return new Session(base, res.sessionId);
+  }
+
+  cmd(method, path, body) {
+    return call(this.base, method, `/session/${this.id}${path}`, body);
+  }
+
+  async end() {
+    await this.cmd('DELETE', '').catch(() => {});
+  }
+
+  /** Finds elements by CSS selector; [] when none. */
+  async findAll(css) {
+    const found = await this.cmd('POST', '/elements', { using: 'css selector', value: css });
+    return found.map((e) => e[ELEMENT]);
+  }
+
+  /** Waits (up to `timeoutMs`) for a visible element matching `css`; throws with the page text if none. */
+  async waitFor(css, timeoutMs = 20000) {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      for (const el of await this.findAll(css)) {
+        if (await this.cmd('GET', `/element/${el}/displayed`).catch(() => false)) return el;
+      }
+      if (Date.now() > until) {
+        const text = await this.text('body').catch(() => '(no body)');
+        throw new Error(`timed out waiting for ${css}; the screen shows:\n${text}`);
+      }
+      await sleep(200);
+    }
+  }
+
+  /** Waits until the text of `css` satisfies `pred`; returns the text. */
+  async waitForText(css, pred, timeoutMs = 20000) {
+    const until = Date.now() + timeoutMs;
+    let last = '';
+    for (;;) {
+      const els = await this.findAll(css);
+      if (els.length) {
+        last = await this.cmd('GET', `/element/${els[0]}/text`).catch(() => '');
+        if (pred(last)) return last;
+      }
+      if (Date.now() > until) throw new Error(`timed out waiting on the text of ${css}; last: ${JSON.stringify(last)}`);
+      await sleep(250);
+    }
+  }
+
+  async click(css) {
+    const el = await this.waitFor(css);
+    await this.cmd('POST', `/element/${el}/click`, {});
+  }
+
+  async type(css, text) {
+    const el = await this.waitFor(css);
+    await this.cmd('POST', `/element/${el}/clear`, {}).catch(() => {});
+    await this.cmd('POST', `/element/${el}/value`, { text });
+  }
+
+  async text(css) {
+    const el = await this.waitFor(css);
+    return this.cmd('GET', `/element/${el}/text`);
+  }
+
+  async screenshot() {
+    return Buffer.from(await this.cmd('GET', '/screenshot'), 'base64');
+  }
+}
+
+async function call(base, method, path, body) {
+  const res = await fetch(base + path, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = await res.json().catch(() => ({}));
+  if (!res.ok) {
+    throw new Error(`WebDriver ${method} ${path} → ${res.status}: ${JSON.stringify(json.value ?? json)}`);
+  }
+  return json.value;
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
