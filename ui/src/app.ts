@@ -1,0 +1,316 @@
+// The app shell: holds what the Rust side last told us (status, route, handover, sync),
+// decides which screen shows, and gives screens one small context to act through.
+//
+// Which screen shows is a pure function of that state (`screenFor`), so it is unit tested:
+// the update screen blocks everything, then enrollment, then whatever step the handover is
+// in; only when no handover is under way does the courier move freely between tabs.
+
+import {
+  BackendError,
+  normaliseError,
+  type AppError,
+  type AppStatus,
+  type Backend,
+  type ExceptionReason,
+  type HandoverView,
+  type QueueItem,
+  type Route,
+  type SyncStatus,
+} from './lib/backend';
+import { h, replaceChildren } from './lib/dom';
+import type { Platform } from './lib/platform';
+import { t } from './i18n';
+
+export type Tab = 'route' | 'scan' | 'queue' | 'settings';
+export type Overlay = 'exceptions' | 'token' | null;
+export type ScreenName =
+  | 'loading'
+  | 'update'
+  | 'enroll'
+  | 'route'
+  | 'scan'
+  | 'code'
+  | 'locked'
+  | 'proof'
+  | 'done'
+  | 'exceptions'
+  | 'token'
+  | 'queue'
+  | 'settings';
+
+export type AppState = {
+  status: AppStatus | null;
+  route: Route | null;
+  view: HandoverView;
+  sync: SyncStatus | null;
+  queue: QueueItem[] | null;
+  tab: Tab;
+  overlay: Overlay;
+  /** The reason to preselect on the exceptions screen (e.g. code_locked from the locked screen). */
+  reasonHint: ExceptionReason | null;
+  /** An error to show in the banner until the next action. */
+  error: AppError | null;
+};
+
+export function screenFor(s: AppState): ScreenName {
+  if (!s.status) return 'loading';
+  if (s.status.update?.required) return 'update';
+  if (!s.status.enrolled) return 'enroll';
+  const step = s.view.step;
+  if (step !== 'idle' && step !== 'done' && s.overlay) return s.overlay;
+  switch (step) {
+    case 'scanning':
+      return 'scan';
+    case 'code':
+      return 'code';
+    case 'locked':
+      return 'locked';
+    case 'proof':
+      return 'proof';
+    case 'done':
+      return 'done';
+    case 'idle':
+      return s.tab;
+  }
+}
+
+/** What a screen can see and do. */
+export interface Ctx {
+  readonly state: AppState;
+  readonly backend: Backend;
+  readonly platform: Platform;
+  /** Runs a command; on failure shows the error (and recovers from the global ones). */
+  run<T>(fn: () => Promise<T>): Promise<T | undefined>;
+  /** Like run, but hands AppErrors back to the caller instead of the banner. */
+  attempt<T>(fn: () => Promise<T>): Promise<{ ok: T } | { err: AppError }>;
+  /** Applies a new handover view returned by a command. */
+  setView(view: HandoverView): void;
+  setTab(tab: Tab): void;
+  setOverlay(o: Overlay, reasonHint?: ExceptionReason | null): void;
+  setStatus(s: AppStatus): void;
+  setRoute(r: Route): void;
+  setQueue(q: QueueItem[]): void;
+  setSync(s: SyncStatus): void;
+  /** Re-renders the current screen (e.g. after a language change). */
+  rerender(): void;
+}
+
+export interface Screen {
+  el: HTMLElement;
+  /** Called when state changes while this screen stays up. */
+  update?(ctx: Ctx): void;
+  /** Where focus goes when the screen appears; the heading when absent. */
+  focus?(): void;
+  destroy?(): void;
+}
+
+export type ScreenFactory = (ctx: Ctx) => Screen;
+
+export class App implements Ctx {
+  readonly state: AppState = {
+    status: null,
+    route: null,
+    view: { step: 'idle', last_scan: null },
+    sync: null,
+    queue: null,
+    tab: 'route',
+    overlay: null,
+    reasonHint: null,
+    error: null,
+  };
+  private current: { name: ScreenName; screen: Screen } | null = null;
+  private readonly banner: HTMLElement;
+  private readonly main: HTMLElement;
+  private scheduled = false;
+
+  constructor(
+    private readonly root: HTMLElement,
+    readonly backend: Backend,
+    readonly platform: Platform,
+    private readonly screens: Record<ScreenName, ScreenFactory>,
+  ) {
+    this.banner = h('div', { class: 'banner', role: 'alert', 'aria-live': 'assertive', testid: 'error-banner', hidden: true });
+    this.main = h('div', { class: 'screen-host' });
+    replaceChildren(root, this.banner, this.main);
+    root.dataset.platform = platform;
+  }
+
+  /** Loads status, handover, route and sync state, and subscribes to sync events. */
+  async start(): Promise<void> {
+    this.render();
+    void this.backend
+      .onSyncStatus((s) => this.setSync(s))
+      .catch(() => undefined);
+    await this.reload();
+  }
+
+  async reload(): Promise<void> {
+    const status = await this.run(() => this.backend.appStatus());
+    if (!status) return;
+    this.state.status = status;
+    if (status.enrolled && !status.update?.required) {
+      const [view, route, sync] = await Promise.all([
+        this.run(() => this.backend.handoverView()),
+        this.run(() => this.backend.route()),
+        this.run(() => this.backend.syncStatus()),
+      ]);
+      if (view) this.state.view = view;
+      if (route) this.state.route = route;
+      if (sync) this.state.sync = sync;
+    }
+    this.render();
+  }
+
+  async attempt<T>(fn: () => Promise<T>): Promise<{ ok: T } | { err: AppError }> {
+    try {
+      return { ok: await fn() };
+    } catch (e) {
+      const err = e instanceof BackendError ? e.toJSON() : normaliseError(e);
+      if (await this.recover(err)) return { err };
+      return { err };
+    }
+  }
+
+  async run<T>(fn: () => Promise<T>): Promise<T | undefined> {
+    const r = await this.attempt(fn);
+    if ('ok' in r) {
+      if (this.state.error) {
+        this.state.error = null;
+        this.schedule();
+      }
+      return r.ok;
+    }
+    this.showError(r.err);
+    return undefined;
+  }
+
+  /** Errors that change what the app is, whichever screen caused them. */
+  private async recover(err: AppError): Promise<boolean> {
+    switch (err.code) {
+      case 'update_required':
+      case 'not_enrolled':
+      case 'device_revoked': {
+        try {
+          this.state.status = await this.backend.appStatus();
+        } catch {
+          /* keep what we had */
+        }
+        this.schedule();
+        return true;
+      }
+      case 'wrong_step':
+      case 'no_handover': {
+        try {
+          this.setView(await this.backend.handoverView());
+        } catch {
+          /* keep what we had */
+        }
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
+
+  showError(err: AppError | null): void {
+    this.state.error = err;
+    if (err) {
+      const text =
+        err.code === 'network'
+          ? t('error.network')
+          : err.code === 'device_revoked'
+            ? t('error.device_revoked')
+            : err.message;
+      replaceChildren(this.banner, h('span', null, text), h('button', {
+        class: 'banner-close',
+        'aria-label': t('common.close'),
+        onclick: () => this.showError(null),
+      }, '×'));
+      this.banner.dataset.code = err.code;
+      this.banner.hidden = false;
+    } else {
+      this.banner.hidden = true;
+      delete this.banner.dataset.code;
+    }
+  }
+
+  setView(view: HandoverView): void {
+    const stepChanged = view.step !== this.state.view.step;
+    this.state.view = view;
+    if (stepChanged) this.state.overlay = null;
+    if (view.step === 'idle') this.state.overlay = null;
+    this.schedule();
+  }
+  setTab(tab: Tab): void {
+    this.state.tab = tab;
+    this.showError(null);
+    this.schedule();
+  }
+  setOverlay(o: Overlay, reasonHint: ExceptionReason | null = null): void {
+    this.state.overlay = o;
+    this.state.reasonHint = reasonHint;
+    this.schedule();
+  }
+  setStatus(s: AppStatus): void {
+    this.state.status = s;
+    this.schedule();
+  }
+  setRoute(r: Route): void {
+    this.state.route = r;
+    this.schedule();
+  }
+  setQueue(q: QueueItem[]): void {
+    this.state.queue = q;
+    this.schedule();
+  }
+  setSync(s: SyncStatus): void {
+    this.state.sync = s;
+    this.schedule();
+  }
+  rerender(): void {
+    if (this.current) {
+      this.current.screen.destroy?.();
+      this.current = null;
+    }
+    this.render();
+  }
+
+  /** Batches several state changes in one task into one render. */
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    queueMicrotask(() => {
+      this.scheduled = false;
+      this.render();
+    });
+  }
+
+  render(): void {
+    const name = screenFor(this.state);
+    if (this.current?.name === name) {
+      this.current.screen.update?.(this);
+      return;
+    }
+    this.current?.screen.destroy?.();
+    const screen = this.screens[name](this);
+    screen.el.dataset.screen = name;
+    this.current = { name, screen };
+    replaceChildren(this.main, screen.el);
+    this.root.dataset.screen = name;
+    screen.update?.(this);
+    if (screen.focus) {
+      screen.focus();
+    } else {
+      // Move focus to the new screen's heading so screen readers announce it.
+      const heading = screen.el.querySelector<HTMLElement>('h1');
+      if (heading) {
+        heading.tabIndex = -1;
+        heading.focus({ preventScroll: true });
+      }
+    }
+  }
+
+  get screenName(): ScreenName | null {
+    return this.current?.name ?? null;
+  }
+}

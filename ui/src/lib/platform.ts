@@ -1,0 +1,31 @@
+// Which kind of device the app runs on. Mobile gets the native barcode plugin and the
+// camera-capture photo input; desktop gets the barcode-detector (ZXing wasm) and a text field.
+
+export type Platform = 'mobile' | 'desktop';
+
+/** Guess from a user agent string; used when the OS plugin is not available. */
+export function platformFromUserAgent(ua: string): Platform {
+  return /Android|iPhone|iPad|iPod|Mobile/i.test(ua) ? 'mobile' : 'desktop';
+}
+
+/** Asks Tauri's OS plugin (lazy, so it costs nothing on first paint); falls back to the UA. */
+export async function detectPlatform(): Promise<Platform> {
+  try {
+    const os = await import('@tauri-apps/plugin-os');
+    const name = os.platform();
+    if (name === 'android' || name === 'ios') return 'mobile';
+    if (typeof name === 'string') return 'desktop';
+  } catch {
+    /* not running in Tauri, or the plugin is not registered */
+  }
+  return platformFromUserAgent(typeof navigator === 'undefined' ? '' : navigator.userAgent);
+}
+
+/** A short haptic tick for key presses, where the webview supports vibration. */
+export function hapticTick(): void {
+  try {
+    if (typeof navigator !== 'undefined' && typeof navigator.vibrate === 'function') navigator.vibrate(10);
+  } catch {
+    /* vibration blocked: harmless */
+  }
+}

@@ -1,0 +1,45 @@
+// Doorstep courier UI entry point.
+//
+// Stable data-testid hooks (QA automation and the end-to-end WebDriver test rely on these;
+// rename only together with the tests):
+//   app shell     error-banner, loading, nav-route, nav-scan, nav-queue, nav-settings, back
+//   enroll        enroll-screen, enroll-input, enroll-server, enroll-submit, enroll-error, enroll-scan (mobile)
+//   route         route-list, stop-<sequence>, maps-<sequence>, route-meta, route-cached, route-empty,
+//                 sync-badge (data-online, data-pending), sync-pending, refresh-route, scan-button
+//   scan          barcode-input, scan-submit, scan-result (data-outcome), scan-stop, scan-count,
+//                 scan-camera, scan-image, scan-image-input, scan-camera-error, finish-scanning,
+//                 scan-cant-deliver, scan-cancel
+//   code keypad   code-screen, code-display (data-length), code-input, code-error (data-code),
+//                 attempts-left (data-count), offline-label, key-0 … key-9, key-backspace,
+//                 scan-customer-qr, cant-give-code, resend-code
+//   token (QR)    token-screen, token-input, token-submit, token-camera, token-error
+//   locked        locked-screen, locked-report
+//   proof         proof-screen, proof-verification, recipient-name, photo-section, photo-input,
+//                 photo-preview, proof-error, confirm-proof
+//   done          done-screen (data-outcome), next-delivery
+//   exceptions    exceptions-screen, reason-<code>, exception-note, exception-submit, exception-error
+//   sync queue    queue-list, queue-item-<event_id> (data-state), queue-reason, queue-pending,
+//                 queue-empty, sync-now, sync-error
+//   settings      settings-screen, settings-server, settings-fleet, settings-courier,
+//                 settings-device, settings-version, language-select, unenroll
+//   update        update-screen, update-link
+// The root element carries data-screen=<name> of the screen on show.
+
+import './styles.css';
+import { App } from './app';
+import { backend } from './lib/backend';
+import { detectPlatform } from './lib/platform';
+import { getLang } from './i18n';
+import { screens } from './screens';
+
+async function boot(): Promise<void> {
+  document.documentElement.lang = getLang();
+  const root = document.getElementById('app');
+  if (!root) throw new Error('index.html has no #app element');
+  const platform = await detectPlatform();
+  const app = new App(root, backend, platform, screens);
+  (window as unknown as { __doorstep?: App }).__doorstep = app;
+  await app.start();
+}
+
+void boot();
