@@ -1,1 +1,24 @@
-//! Placeholder.
+//! The Doorstep courier device core: everything the app does, with no Tauri in it.
+//!
+//! - [`Device`]: open one per data directory; one async method per UI command.
+//! - [`view`]: the UI-facing types, whose JSON is exactly the IPC contract's shapes.
+//! - [`CourierError`]: one error type with a stable [`CourierError::code`].
+//! - [`store`]: the SQLite store (migrations, durable commits, the outbox).
+//! - [`handover`]: the handover flow as a pure state machine.
+//! - [`sync`]: the sync engine (batches, photos first, backoff with full jitter).
+//!
+//! Time ([`Clock`]) and randomness ([`clock::Rng`]) are passed in.
+
+pub mod api;
+pub mod clock;
+mod device;
+pub mod error;
+pub mod handover;
+pub mod store;
+pub mod sync;
+pub mod view;
+
+pub use clock::{Clock, ManualClock, SystemClock, os_rng};
+pub use device::{Config, Device, version_below};
+pub use error::{CourierError, StoreError};
+pub use sync::SyncReport;

@@ -1,0 +1,837 @@
+//! [`Device`]: the courier app's core, one async method per UI command.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU32;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use doorstep_protocol::ids::{EventId, ParcelId};
+use doorstep_protocol::token::{PublicTokenKey, TokenKeys, encode_hex};
+use doorstep_protocol::wire::{
+    EnrollRequest, EnrollmentLink, EventBody, ExceptionReason, Location, ManifestParcel,
+    ManifestStop, ParcelStatus, Platform, ResendRequest, VerifyRequest,
+};
+use sha2::{Digest, Sha256};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+use crate::api::{Api, ManifestFetch};
+use crate::clock::{Clock, Rng, date_at};
+use crate::error::{CourierError, StoreError};
+use crate::handover::{Handover, Step, VerifyAnswer};
+use crate::store::{Enrollment, NewEvent, Store};
+use crate::sync::{SyncReport, run_background};
+use crate::view::{
+    AppStatus, DoneOutcome, HandoverView, ParcelState, QueueItem, ResendInfo, Route, RouteParcel,
+    RouteStop, SyncStatus, UpdateInfo,
+};
+
+/// How the core behaves. [`Config::new`] gives sensible defaults.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// This build's version, e.g. `0.1.0` (reported on enrollment and every sync).
+    pub app_version: String,
+    /// The platform the app runs on.
+    pub platform: Platform,
+    /// How long an online code check may take before the app falls back to offline handling.
+    pub verify_timeout: Duration,
+    /// Timeout of other requests (connect + answer).
+    pub request_timeout: Duration,
+    /// Sync timer interval when all is well.
+    pub sync_interval: Duration,
+    /// First backoff ceiling after a failed sync.
+    pub backoff_base: Duration,
+    /// Largest backoff ceiling.
+    pub backoff_cap: Duration,
+    /// Most events per sync request.
+    pub batch_max_events: usize,
+    /// Most bytes of event JSON per sync request (a single larger event is still sent).
+    pub batch_max_bytes: usize,
+    /// The route's day; `None` = today at the device clock shifted by `utc_offset_secs`.
+    pub route_date: Option<String>,
+    /// The fleet's offset from UTC, for "today".
+    pub utc_offset_secs: i32,
+    /// Clock difference tolerated when checking a customer's token.
+    pub token_leeway_secs: u64,
+}
+
+impl Config {
+    /// Defaults for a build of `app_version` on `platform`.
+    pub fn new(app_version: impl Into<String>, platform: Platform) -> Self {
+        Self {
+            app_version: app_version.into(),
+            platform,
+            verify_timeout: Duration::from_secs(4),
+            request_timeout: Duration::from_secs(20),
+            sync_interval: Duration::from_secs(60),
+            backoff_base: Duration::from_secs(1),
+            backoff_cap: Duration::from_secs(300),
+            batch_max_events: 500,
+            batch_max_bytes: 512 * 1024,
+            route_date: None,
+            utc_offset_secs: 0,
+            token_leeway_secs: 300,
+        }
+    }
+}
+
+pub(crate) struct SyncControl {
+    pub run: tokio::sync::Mutex<()>,
+    pub status: watch::Sender<SyncStatus>,
+    pub trigger: Arc<Notify>,
+    pub failures: AtomicU32,
+}
+
+/// State shared by the command methods and the background sync task.
+pub(crate) struct Shared {
+    store: Mutex<Store>,
+    pub config: Config,
+    pub clock: Arc<dyn Clock>,
+    rng: Mutex<Rng>,
+    pub http: reqwest::Client,
+    pub sync: SyncControl,
+    data_dir: PathBuf,
+    location: Mutex<Option<Location>>,
+}
+
+impl Shared {
+    /// The store (held only for short, synchronous work; never across an await).
+    pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn random_u64(&self) -> u64 {
+        self.rng
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .next_u64()
+    }
+
+    fn random_bytes<const N: usize>(&self) -> [u8; N] {
+        let mut out = [0u8; N];
+        self.rng
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .fill_bytes(&mut out);
+        out
+    }
+}
+
+/// The courier device core. Open one per data directory; every UI command is one method.
+/// Dropping it stops the background sync task.
+pub struct Device {
+    shared: Arc<Shared>,
+    handover: tokio::sync::Mutex<Handover>,
+    background: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Device")
+            .field("data_dir", &self.shared.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Device {
+    fn drop(&mut self) {
+        self.background.abort();
+    }
+}
+
+impl Device {
+    /// Opens the store in `data_dir` (created if missing) and starts the background sync.
+    /// Must be called inside a tokio runtime.
+    pub async fn open(
+        data_dir: impl Into<PathBuf>,
+        config: Config,
+        clock: Arc<dyn Clock>,
+        rng: Rng,
+    ) -> Result<Self, CourierError> {
+        let data_dir = data_dir.into();
+        std::fs::create_dir_all(data_dir.join("photos")).map_err(StoreError::from)?;
+        let store = Store::open(&data_dir.join("doorstep.sqlite3"))?;
+        let (pending, disputed) = store.counts()?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.request_timeout.min(Duration::from_secs(10)))
+            .timeout(config.request_timeout)
+            .user_agent(format!("doorstep-courier/{}", config.app_version))
+            .build()
+            .map_err(|e| CourierError::Internal(format!("HTTP client: {e}")))?;
+        let (status, _) = watch::channel(SyncStatus {
+            pending,
+            disputed,
+            ..SyncStatus::default()
+        });
+        let trigger = Arc::new(Notify::new());
+        let shared = Arc::new(Shared {
+            store: Mutex::new(store),
+            config,
+            clock,
+            rng: Mutex::new(rng),
+            http,
+            sync: SyncControl {
+                run: tokio::sync::Mutex::new(()),
+                status,
+                trigger: trigger.clone(),
+                failures: AtomicU32::new(0),
+            },
+            data_dir,
+            location: Mutex::new(None),
+        });
+        let background = tokio::spawn(run_background(Arc::downgrade(&shared), trigger));
+        Ok(Self {
+            shared,
+            handover: tokio::sync::Mutex::new(Handover::new()),
+            background,
+        })
+    }
+
+    fn store(&self) -> MutexGuard<'_, Store> {
+        self.shared.store()
+    }
+
+    fn enrollment(&self) -> Result<Enrollment, CourierError> {
+        self.store().enrollment()?.ok_or(CourierError::NotEnrolled)
+    }
+
+    fn today(&self) -> String {
+        self.shared.config.route_date.clone().unwrap_or_else(|| {
+            date_at(
+                self.shared.clock.now_ms(),
+                self.shared.config.utc_offset_secs,
+            )
+        })
+    }
+
+    // -- enrollment ---------------------------------------------------------------------
+
+    /// `app_status`.
+    pub fn status(&self) -> Result<AppStatus, CourierError> {
+        let enrollment = self.store().enrollment()?;
+        let app_version = self.shared.config.app_version.clone();
+        Ok(match enrollment {
+            None => AppStatus {
+                enrolled: false,
+                server_url: None,
+                fleet_name: None,
+                courier_name: None,
+                device_id: None,
+                app_version,
+                update: None,
+            },
+            Some(e) => AppStatus {
+                enrolled: true,
+                update: e.app_policy.map(|p| UpdateInfo {
+                    required: version_below(&app_version, &p.minimum),
+                    minimum: p.minimum,
+                    latest: p.latest,
+                    update_url: p.update_url,
+                }),
+                server_url: Some(e.server_url),
+                fleet_name: Some(e.fleet_name),
+                courier_name: Some(e.courier_name),
+                device_id: Some(e.device_id.to_string()),
+                app_version,
+            },
+        })
+    }
+
+    /// `enroll`: `input` is the QR payload (`doorstep://enroll?server=…&code=…`) or a typed
+    /// enrollment code, which then needs `server_url`. Makes the device's signing key, sends
+    /// its public half, and stores the device token and the server's pinned token keys.
+    pub async fn enroll(
+        &self,
+        input: &str,
+        server_url: Option<&str>,
+    ) -> Result<AppStatus, CourierError> {
+        let link = if input.trim().starts_with("doorstep://") {
+            EnrollmentLink::parse(input)?
+        } else {
+            let server = server_url
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| {
+                    CourierError::EnrollmentLinkInvalid(
+                        "enter the server address together with the enrollment code".into(),
+                    )
+                })?;
+            let code = input.trim();
+            if code.is_empty() {
+                return Err(CourierError::EnrollmentLinkInvalid(
+                    "enter the enrollment code".into(),
+                ));
+            }
+            EnrollmentLink::parse(
+                &EnrollmentLink {
+                    server_url: server.to_string(),
+                    code: code.to_string(),
+                }
+                .to_uri(),
+            )?
+        };
+        self.refuse_if_unsynced("enrolling again")?;
+        let secret = self.shared.random_bytes::<32>();
+        let key = ed25519_dalek::SigningKey::from_bytes(&secret);
+        let request = EnrollRequest {
+            enrollment_code: link.code.clone(),
+            device_public_key: encode_hex(key.verifying_key().as_bytes()),
+            app_version: self.shared.config.app_version.clone(),
+            platform: self.shared.config.platform,
+        };
+        let api = Api::new(&self.shared.http, &link.server_url, None);
+        let response = api.enroll(&request).await.map_err(|e| match e {
+            crate::api::ApiError::Status { code: None, .. } | crate::api::ApiError::Decode(_) => {
+                CourierError::EnrollmentLinkInvalid(
+                    "the server address did not answer like a Doorstep server; check it with the fleet manager".into(),
+                )
+            }
+            other => other.into(),
+        })?;
+        TokenKeys::from_published(&response.token_keys)
+            .map_err(|e| CourierError::Server(format!("token keys: {e}")))?;
+        let enrollment = Enrollment {
+            server_url: link.server_url.trim_end_matches('/').to_string(),
+            device_id: response.device_id,
+            device_token: response.device_token,
+            courier_id: response.courier_id,
+            courier_name: response.courier_name,
+            fleet_name: response.fleet_name,
+            signing_key: secret,
+            token_keys: response.token_keys,
+            app_policy: None,
+            enrolled_at_ms: self.shared.clock.now_ms(),
+        };
+        self.store().save_enrollment(&enrollment)?;
+        self.handover.lock().await.reset();
+        self.publish_counts();
+        tracing::info!(device = %enrollment.device_id, "device enrolled");
+        self.status()
+    }
+
+    /// `unenroll`: forgets the enrollment and its data. Refused while deliveries still wait
+    /// to be sent, so none is lost.
+    pub async fn unenroll(&self) -> Result<AppStatus, CourierError> {
+        self.refuse_if_unsynced("unenrolling")?;
+        let now = self.shared.clock.now_ms();
+        self.store().clear_enrollment(now)?;
+        self.handover.lock().await.reset();
+        self.publish_counts();
+        self.status()
+    }
+
+    fn refuse_if_unsynced(&self, what: &'static str) -> Result<(), CourierError> {
+        let (pending, _) = self.store().counts()?;
+        if pending > 0 {
+            return Err(CourierError::WrongStep(match what {
+                "unenrolling" => "deliveries are still waiting to be sent; sync before unenrolling",
+                _ => "deliveries are still waiting to be sent; sync before enrolling again",
+            }));
+        }
+        Ok(())
+    }
+
+    // -- route --------------------------------------------------------------------------
+
+    /// `route`: the stored copy of today's route, no network.
+    pub fn route(&self) -> Result<Route, CourierError> {
+        self.enrollment()?;
+        self.build_route(true)
+    }
+
+    fn build_route(&self, from_cache: bool) -> Result<Route, CourierError> {
+        let date = self.today();
+        let store = self.store();
+        let stored = store.manifest(&date)?;
+        let local = store.local_parcel_states()?;
+        drop(store);
+        Ok(match stored {
+            None => Route {
+                date,
+                stops: Vec::new(),
+                fetched_at_ms: None,
+                from_cache,
+            },
+            Some(s) => Route {
+                date,
+                stops: s
+                    .manifest
+                    .stops
+                    .iter()
+                    .map(|st| route_stop(st, &local))
+                    .collect(),
+                fetched_at_ms: Some(s.fetched_at_ms),
+                from_cache,
+            },
+        })
+    }
+
+    /// `refresh_route`: downloads today's manifest with a conditional request; with no
+    /// network it returns the stored copy with `from_cache = true`. Also refreshes the pinned
+    /// token keys (key rotation), best effort.
+    pub async fn refresh_route(&self) -> Result<Route, CourierError> {
+        let enrollment = self.enrollment()?;
+        let date = self.today();
+        let etag = self.store().manifest(&date)?.and_then(|m| m.etag);
+        let api = Api::new(
+            &self.shared.http,
+            &enrollment.server_url,
+            Some(&enrollment.device_token),
+        );
+        let fetched = api.manifest(&date, etag.as_deref()).await;
+        let now = self.shared.clock.now_ms();
+        match fetched {
+            Ok(ManifestFetch::NotModified) => self.store().touch_manifest(&date, now)?,
+            Ok(ManifestFetch::Fresh(manifest, etag)) => {
+                self.store()
+                    .save_manifest(&manifest, etag.as_deref(), now)?
+            }
+            Err(e) if e.is_unreachable() || e.is_retryable() => {
+                self.note_online(!e.is_unreachable());
+                return self.build_route(true);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.note_online(true);
+        if let Ok(keys) = api.token_keys().await
+            && !keys.keys.is_empty()
+            && TokenKeys::from_published(&keys.keys).is_ok()
+        {
+            self.store().set_token_keys(&keys.keys)?;
+        }
+        self.build_route(false)
+    }
+
+    // -- handover -----------------------------------------------------------------------
+
+    /// `handover_view`.
+    pub async fn handover_view(&self) -> Result<HandoverView, CourierError> {
+        let h = self.handover.lock().await;
+        self.view(&h)
+    }
+
+    /// `scan_parcel`: starts a stop or adds a parcel of the same stop; the result is in
+    /// `last_scan`.
+    pub async fn scan_parcel(&self, barcode: &str) -> Result<HandoverView, CourierError> {
+        self.enrollment()?;
+        let date = self.today();
+        let mut h = self.handover.lock().await;
+        let (manifest, local) = {
+            let store = self.store();
+            (
+                store.manifest(&date)?.map(|m| m.manifest),
+                store.local_parcel_states()?,
+            )
+        };
+        h.scan(barcode, manifest.as_ref(), |p| parcel_state(p, &local))?;
+        self.view(&h)
+    }
+
+    /// `finish_scanning`: to the code step, or to the proof when the stop needs no code.
+    pub async fn finish_scanning(&self) -> Result<HandoverView, CourierError> {
+        let mut h = self.handover.lock().await;
+        h.finish_scanning()?;
+        self.view(&h)
+    }
+
+    /// `submit_code`: the check digit first (a typo stays on the code step with
+    /// `code_format`), then the server with a short timeout; without an answer the code is
+    /// recorded for deferred verification if the stop allows it.
+    pub async fn submit_code(&self, code: &str) -> Result<HandoverView, CourierError> {
+        let mut h = self.handover.lock().await;
+        let Some(code) = h.enter_code(code)? else {
+            return self.view(&h);
+        };
+        let enrollment = self.enrollment()?;
+        let parcel_id = *h.scanned().first().ok_or(CourierError::NoHandover)?;
+        let api = Api::new(
+            &self.shared.http,
+            &enrollment.server_url,
+            Some(&enrollment.device_token),
+        );
+        let request = VerifyRequest {
+            parcel_id,
+            code: code.clone(),
+        };
+        let answer = match api
+            .verify(&request, self.shared.config.verify_timeout)
+            .await
+        {
+            Ok(outcome) => {
+                self.note_online(true);
+                VerifyAnswer::Server(outcome)
+            }
+            Err(e) if e.is_unreachable() || e.is_retryable() => {
+                tracing::info!("code check fell back to offline handling: {e}");
+                self.note_online(!e.is_unreachable());
+                VerifyAnswer::Unreachable
+            }
+            Err(e) => return Err(e.into()),
+        };
+        h.code_checked(code, answer)?;
+        self.view(&h)
+    }
+
+    /// `submit_token`: the customer's QR token, verified offline with the pinned keys.
+    pub async fn submit_token(&self, token: &str) -> Result<HandoverView, CourierError> {
+        let enrollment = self.enrollment()?;
+        let keys = TokenKeys::from_published(&enrollment.token_keys)
+            .map_err(|e| CourierError::Internal(format!("pinned keys: {e}")))?;
+        let now_secs = u64::try_from(self.shared.clock.now_ms() / 1000).unwrap_or(0);
+        let mut h = self.handover.lock().await;
+        h.token_scanned(token, &keys, now_secs, self.shared.config.token_leeway_secs)?;
+        self.view(&h)
+    }
+
+    /// `submit_proof`: commits the delivery durably (event + outbox + audit in one
+    /// transaction) and moves to `done`. A photo is copied into the data directory first.
+    pub async fn submit_proof(
+        &self,
+        recipient_name: &str,
+        photo_path: Option<&Path>,
+    ) -> Result<HandoverView, CourierError> {
+        let mut h = self.handover.lock().await;
+        let verification = h.check_proof(recipient_name, photo_path.is_some())?;
+        let photo = match photo_path {
+            Some(path) => Some(self.keep_photo(path)?),
+            None => None,
+        };
+        let stop = h.stop().ok_or(CourierError::NoHandover)?.clone();
+        let body = EventBody::Delivered {
+            verification,
+            recipient_name: recipient_name.trim().to_string(),
+            photo_sha256: photo.as_ref().map(|(sha, _)| sha.clone()),
+        };
+        let id = self.commit(&stop, h.scanned(), body, photo, recipient_name.trim())?;
+        h.committed(DoneOutcome::Delivered, id);
+        self.view(&h)
+    }
+
+    /// `report_exception`: records a failed attempt with a reason and moves to `done`.
+    pub async fn report_exception(
+        &self,
+        reason: ExceptionReason,
+        note: Option<&str>,
+    ) -> Result<HandoverView, CourierError> {
+        let mut h = self.handover.lock().await;
+        h.check_exception()?;
+        let stop = h.stop().ok_or(CourierError::NoHandover)?.clone();
+        let note = note
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(|n| n.chars().take(500).collect::<String>());
+        let body = EventBody::Failed { reason, note };
+        let recipient = stop.recipient_name.clone();
+        let id = self.commit(&stop, h.scanned(), body, None, &recipient)?;
+        h.committed(DoneOutcome::Exception, id);
+        self.view(&h)
+    }
+
+    /// `reset_handover`: back to idle (next delivery, or cancel before the commit).
+    pub async fn reset_handover(&self) -> Result<HandoverView, CourierError> {
+        let mut h = self.handover.lock().await;
+        h.reset();
+        self.view(&h)
+    }
+
+    /// `resend_code`: asks the server to send the customer a new code.
+    pub async fn resend_code(&self) -> Result<ResendInfo, CourierError> {
+        let enrollment = self.enrollment()?;
+        let parcel_id = {
+            let h = self.handover.lock().await;
+            *h.scanned().first().ok_or(CourierError::NoHandover)?
+        };
+        let api = Api::new(
+            &self.shared.http,
+            &enrollment.server_url,
+            Some(&enrollment.device_token),
+        );
+        let response = api.resend(&ResendRequest { parcel_id }).await?;
+        Ok(ResendInfo {
+            next_allowed_at: response.next_allowed_at,
+        })
+    }
+
+    /// Where the phone is, for the next events (the mobile shell passes it in).
+    pub fn set_location(&self, location: Option<Location>) {
+        *self
+            .shared
+            .location
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = location;
+    }
+
+    fn commit(
+        &self,
+        stop: &ManifestStop,
+        parcels: &[ParcelId],
+        body: EventBody,
+        photo: Option<(String, PathBuf)>,
+        recipient_name: &str,
+    ) -> Result<EventId, CourierError> {
+        let key = ed25519_dalek::SigningKey::from_bytes(&self.enrollment()?.signing_key);
+        let now = self.shared.clock.now_ms();
+        let id = EventId::new_v7(u64::try_from(now).unwrap_or(0), self.shared.random_bytes());
+        let barcodes = parcels
+            .iter()
+            .filter_map(|id| stop.parcels.iter().find(|p| p.parcel_id == *id))
+            .map(|p| p.barcode.clone())
+            .collect();
+        let location = *self
+            .shared
+            .location
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let event = NewEvent {
+            id,
+            stop_id: stop.stop_id,
+            parcel_ids: parcels.to_vec(),
+            occurred_at_ms: now,
+            location,
+            body,
+            photo,
+            stop_address: stop.address.clone(),
+            recipient_name: recipient_name.to_string(),
+            barcodes,
+        };
+        self.store().commit_event(event, &key, now)?;
+        self.publish_counts();
+        self.shared.sync.trigger.notify_one();
+        Ok(id)
+    }
+
+    /// Copies a proof photo into the data directory (content-addressed, fsynced), so the
+    /// committed event never points at a file the camera plugin may delete.
+    fn keep_photo(&self, path: &Path) -> Result<(String, PathBuf), CourierError> {
+        let bytes = std::fs::read(path).map_err(StoreError::from)?;
+        let sha = encode_hex(&Sha256::digest(&bytes));
+        let dir = self.shared.data_dir.join("photos");
+        let target = dir.join(&sha);
+        if !target.exists() {
+            let tmp = dir.join(format!("{sha}.tmp"));
+            let write = || -> std::io::Result<()> {
+                let mut file = std::fs::File::create(&tmp)?;
+                std::io::Write::write_all(&mut file, &bytes)?;
+                file.sync_all()?;
+                std::fs::rename(&tmp, &target)?;
+                std::fs::File::open(&dir)?.sync_all()
+            };
+            write().map_err(StoreError::from)?;
+        }
+        Ok((sha, target))
+    }
+
+    fn view(&self, h: &Handover) -> Result<HandoverView, CourierError> {
+        let Some(stop) = h.stop() else {
+            return Ok(HandoverView::Idle {
+                last_scan: h.last_scan().cloned(),
+            });
+        };
+        let local = self.store().local_parcel_states()?;
+        let route_stop = route_stop(stop, &local);
+        let scanned: Vec<String> = h.scanned().iter().map(ToString::to_string).collect();
+        Ok(match h.step() {
+            Step::Idle | Step::Scanning => HandoverView::Scanning {
+                stop: route_stop,
+                scanned,
+                last_scan: h.last_scan().cloned(),
+            },
+            Step::Code {
+                attempts_left,
+                offline,
+                error,
+            } => HandoverView::Code {
+                stop: route_stop,
+                scanned,
+                code_length: h.code_length(),
+                attempts_left: *attempts_left,
+                offline: *offline,
+                error: error.clone(),
+            },
+            Step::Locked => HandoverView::Locked {
+                stop: route_stop,
+                scanned,
+            },
+            Step::Proof {
+                verification,
+                offline,
+            } => HandoverView::Proof {
+                stop: route_stop,
+                scanned,
+                verification: Handover::verification_kind(verification),
+                offline: *offline,
+                photo_required: h.photo_required(stop),
+            },
+            Step::Done { outcome, event_id } => HandoverView::Done {
+                stop: route_stop,
+                scanned,
+                outcome: *outcome,
+                event_id: event_id.to_string(),
+            },
+        })
+    }
+
+    // -- sync ---------------------------------------------------------------------------
+
+    /// `sync_now`: syncs right away (waiting for a running sync to finish first) and returns
+    /// the status. A failed sync is reported in the status, not as an error.
+    pub async fn sync_now(&self) -> Result<SyncStatus, CourierError> {
+        self.enrollment()?;
+        match self.shared.sync_once().await {
+            Ok(_) => {}
+            Err(e @ (CourierError::Storage(_) | CourierError::Internal(_))) => return Err(e),
+            Err(_) => {}
+        }
+        Ok(self.sync_status())
+    }
+
+    /// Runs one sync and reports what it did, or why it failed (for tests and tools).
+    pub async fn sync_once(&self) -> Result<SyncReport, CourierError> {
+        self.shared.sync_once().await
+    }
+
+    /// `sync_status`.
+    pub fn sync_status(&self) -> SyncStatus {
+        self.shared.sync.status.borrow().clone()
+    }
+
+    /// A stream of sync status changes, for the shell's `sync-status` event.
+    pub fn subscribe_sync_status(&self) -> watch::Receiver<SyncStatus> {
+        self.shared.sync.status.subscribe()
+    }
+
+    /// `sync_queue`: every committed event, newest first, with its sync state.
+    pub fn sync_queue(&self) -> Result<Vec<QueueItem>, CourierError> {
+        Ok(self.store().queue()?)
+    }
+
+    /// The network came back (or changed): forget the backoff and sync now.
+    pub fn notify_network_changed(&self) {
+        self.shared
+            .sync
+            .failures
+            .store(0, std::sync::atomic::Ordering::SeqCst);
+        self.shared.sync.trigger.notify_one();
+    }
+
+    /// The pinned token keys (for diagnostics and tests).
+    pub fn pinned_token_keys(&self) -> Result<Vec<PublicTokenKey>, CourierError> {
+        Ok(self.enrollment()?.token_keys)
+    }
+
+    fn publish_counts(&self) {
+        let Ok((pending, disputed)) = self.store().counts() else {
+            return;
+        };
+        self.shared.sync.status.send_if_modified(|s| {
+            let changed = s.pending != pending || s.disputed != disputed;
+            s.pending = pending;
+            s.disputed = disputed;
+            changed
+        });
+    }
+
+    fn note_online(&self, online: bool) {
+        self.shared.sync.status.send_if_modified(|s| {
+            let changed = s.online != Some(online);
+            s.online = Some(online);
+            changed
+        });
+    }
+}
+
+fn server_state(status: ParcelStatus) -> ParcelState {
+    match status {
+        ParcelStatus::Pending => ParcelState::Todo,
+        ParcelStatus::Delivered => ParcelState::Delivered,
+        ParcelStatus::Failed | ParcelStatus::Locked => ParcelState::Exception,
+        ParcelStatus::Disputed => ParcelState::Disputed,
+    }
+}
+
+/// A parcel's state: this device's own record if it has one, else the server's, except that
+/// the server's delivered/disputed wins over a local failed attempt.
+fn parcel_state(p: &ManifestParcel, local: &HashMap<ParcelId, ParcelState>) -> ParcelState {
+    let server = server_state(p.status);
+    match local.get(&p.parcel_id) {
+        Some(ParcelState::Exception)
+            if matches!(server, ParcelState::Delivered | ParcelState::Disputed) =>
+        {
+            server
+        }
+        Some(state) => *state,
+        None => server,
+    }
+}
+
+fn route_stop(stop: &ManifestStop, local: &HashMap<ParcelId, ParcelState>) -> RouteStop {
+    let parcels: Vec<RouteParcel> = stop
+        .parcels
+        .iter()
+        .map(|p| RouteParcel {
+            parcel_id: p.parcel_id.to_string(),
+            barcode: p.barcode.clone(),
+            description: p.description.clone(),
+            photo_required: p.photo_required,
+            status: parcel_state(p, local),
+        })
+        .collect();
+    let any = |s| parcels.iter().any(|p| p.status == s);
+    let status = if any(ParcelState::Disputed) {
+        ParcelState::Disputed
+    } else if any(ParcelState::Todo) || parcels.is_empty() {
+        ParcelState::Todo
+    } else if parcels.iter().all(|p| p.status == ParcelState::Delivered) {
+        ParcelState::Delivered
+    } else {
+        ParcelState::Exception
+    };
+    RouteStop {
+        stop_id: stop.stop_id.to_string(),
+        sequence: stop.sequence,
+        recipient_name: stop.recipient_name.clone(),
+        address: stop.address.clone(),
+        code_required: stop.code_required,
+        code_length: stop.code_length,
+        offline_allowed: stop.offline_allowed,
+        reasons: stop.reasons.clone(),
+        status,
+        parcels,
+    }
+}
+
+/// Whether dotted version `version` is below `minimum` (numeric parts; missing parts are 0;
+/// a pre-release suffix like `-beta` is ignored).
+pub fn version_below(version: &str, minimum: &str) -> bool {
+    fn parts(v: &str) -> Vec<u64> {
+        v.trim()
+            .trim_start_matches('v')
+            .split(['-', '+'])
+            .next()
+            .unwrap_or("")
+            .split('.')
+            .map(|p| p.parse().unwrap_or(0))
+            .collect()
+    }
+    let (a, b) = (parts(version), parts(minimum));
+    let n = a.len().max(b.len());
+    let get = |v: &[u64], i: usize| v.get(i).copied().unwrap_or(0);
+    (0..n)
+        .map(|i| get(&a, i).cmp(&get(&b, i)))
+        .find(|o| o.is_ne())
+        .is_some_and(|o| o.is_lt())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_compare_numerically() {
+        assert!(version_below("0.9.0", "0.10.0"));
+        assert!(version_below("1.2", "1.2.1"));
+        assert!(!version_below("1.2.0", "1.2"));
+        assert!(!version_below("2.0.0-beta", "1.9.9"));
+    }
+}

@@ -1,0 +1,139 @@
+//! The core's one error type. Every variant has a stable snake_case [`CourierError::code`]
+//! (the closed set of the UI contract) and a message written for the courier. Messages never
+//! contain a delivery code or a token.
+
+use doorstep_protocol::wire::EnrollmentLinkError;
+
+/// Everything that can go wrong in a call to the core.
+#[derive(Debug, thiserror::Error)]
+pub enum CourierError {
+    /// The phone has no enrollment yet.
+    #[error("this phone is not enrolled yet; scan the enrollment QR from the fleet manager")]
+    NotEnrolled,
+    /// The server refused the enrollment code.
+    #[error("the enrollment code was not accepted ({0}); ask the fleet manager for a new one")]
+    EnrollmentInvalid(String),
+    /// The scanned or typed enrollment value is not usable.
+    #[error("{0}")]
+    EnrollmentLinkInvalid(String),
+    /// The server could not be reached.
+    #[error("no connection to the server; check the network and try again")]
+    Network,
+    /// The server answered with an error that is not the courier's doing.
+    #[error("the server had a problem ({0}); try again later")]
+    Server(String),
+    /// The fleet manager revoked this phone.
+    #[error("this phone's access was revoked by the fleet manager; enroll it again")]
+    DeviceRevoked,
+    /// The app is older than the fleet's minimum version.
+    #[error("this app version is no longer supported; install the update")]
+    UpdateRequired,
+    /// The scanned value is not a parcel label.
+    #[error("{0}")]
+    BarcodeInvalid(String),
+    /// There is no handover going on.
+    #[error("no delivery is in progress; scan a parcel first")]
+    NoHandover,
+    /// The command does not fit the handover's current step.
+    #[error("that cannot be done now ({0})")]
+    WrongStep(&'static str),
+    /// The typed code is not well formed (typo, length).
+    #[error("{0}")]
+    CodeFormat(String),
+    /// Too many wrong codes.
+    #[error("too many wrong codes; this parcel cannot be handed over with a code")]
+    CodeLocked,
+    /// The parcel was already delivered.
+    #[error("this parcel was already delivered")]
+    AlreadyDelivered,
+    /// Offline handover with a typed code is not allowed for this stop.
+    #[error(
+        "no connection, and this parcel may only be handed over after the code is checked online; try again with signal, scan the customer's QR, or record an exception"
+    )]
+    OfflineNotAllowed,
+    /// The customer's QR token was refused.
+    #[error("{0}")]
+    TokenInvalid(String),
+    /// The policy asks for a photo and none was given.
+    #[error("this parcel needs a photo as proof")]
+    PhotoRequired,
+    /// No recipient name was given.
+    #[error("enter the name of the person who took the parcel")]
+    RecipientRequired,
+    /// The local database failed.
+    #[error("the phone's storage failed; the app cannot save right now")]
+    Storage(#[from] StoreError),
+    /// A bug or an impossible state; details are in the log.
+    #[error("something went wrong inside the app")]
+    Internal(String),
+}
+
+impl CourierError {
+    /// The stable machine code the UI switches on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotEnrolled => "not_enrolled",
+            Self::EnrollmentInvalid(_) => "enrollment_invalid",
+            Self::EnrollmentLinkInvalid(_) => "enrollment_link_invalid",
+            Self::Network => "network",
+            Self::Server(_) => "server_error",
+            Self::DeviceRevoked => "device_revoked",
+            Self::UpdateRequired => "update_required",
+            Self::BarcodeInvalid(_) => "barcode_invalid",
+            Self::NoHandover => "no_handover",
+            Self::WrongStep(_) => "wrong_step",
+            Self::CodeFormat(_) => "code_format",
+            Self::CodeLocked => "code_locked",
+            Self::AlreadyDelivered => "already_delivered",
+            Self::OfflineNotAllowed => "offline_not_allowed",
+            Self::TokenInvalid(_) => "token_invalid",
+            Self::PhotoRequired => "photo_required",
+            Self::RecipientRequired => "recipient_required",
+            Self::Storage(_) => "storage",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    /// Whether trying the same thing again later can succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Network | Self::Server(_) | Self::Storage(_))
+    }
+
+    /// The error as the UI receives it.
+    pub fn to_view(&self) -> crate::view::AppError {
+        crate::view::AppError {
+            code: self.code().to_string(),
+            message: self.to_string(),
+        }
+    }
+}
+
+impl From<EnrollmentLinkError> for CourierError {
+    fn from(e: EnrollmentLinkError) -> Self {
+        Self::EnrollmentLinkInvalid(e.to_string())
+    }
+}
+
+/// A failure of the local SQLite store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite failed.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// Reading or writing a file (data directory, photo) failed.
+    #[error("file error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The database was written by a newer app; this one refuses to touch it.
+    #[error(
+        "the database has schema version {found}, newer than this app understands ({supported}); install the newer app"
+    )]
+    NewerSchema {
+        /// Version in the file.
+        found: i64,
+        /// Newest version this build knows.
+        supported: i64,
+    },
+    /// A stored value could not be read back.
+    #[error("stored data is damaged: {0}")]
+    Corrupt(String),
+}

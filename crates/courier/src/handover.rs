@@ -1,0 +1,715 @@
+//! The handover flow as an explicit state machine, with no I/O: the caller does the network
+//! and storage work and feeds the results in, so every transition is unit-testable.
+//!
+//! ```text
+//! idle ─scan→ scanning ─finish→ code ─verified / offline-allowed / token→ proof ─commit→ done
+//!                        └──────(no code needed)──────────────────────→ proof
+//!                                 code ─locked→ locked
+//! scanning | code | locked | proof ─exception→ done
+//! ```
+
+use doorstep_protocol::barcode::Barcode;
+use doorstep_protocol::code::DeliveryCode;
+use doorstep_protocol::ids::{EventId, ParcelId};
+use doorstep_protocol::token::{HandoverToken, TokenKeys, TokenSubject};
+use doorstep_protocol::wire::{
+    Manifest, ManifestParcel, ManifestStop, Verification, VerifyOutcome,
+};
+
+use crate::error::CourierError;
+use crate::view::{
+    AppError, DoneOutcome, OtherStop, ParcelState, ScanOutcome, ScanResult, VerificationKind,
+};
+
+/// Code length assumed when a stop needs a code but the manifest does not say how long.
+pub const DEFAULT_CODE_LENGTH: u8 = 7;
+
+/// Where the handover stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Nothing going on.
+    Idle,
+    /// Scanning the parcels of one stop.
+    Scanning,
+    /// Waiting for the code (or the customer's QR).
+    Code {
+        /// Tries left, once the server said.
+        attempts_left: Option<u32>,
+        /// Whether the last check could not reach the server.
+        offline: bool,
+        /// What went wrong with the last try.
+        error: Option<AppError>,
+    },
+    /// Too many wrong codes.
+    Locked,
+    /// Verified (or nothing to verify): waiting for the proof.
+    Proof {
+        /// How it was verified; goes into the event.
+        verification: Verification,
+        /// Whether it was decided offline.
+        offline: bool,
+    },
+    /// Committed.
+    Done {
+        /// What was recorded.
+        outcome: DoneOutcome,
+        /// The event.
+        event_id: EventId,
+    },
+}
+
+/// The server's answer to an online code check, or that there was none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VerifyAnswer {
+    /// The server answered.
+    Server(VerifyOutcome),
+    /// The server could not be reached in time.
+    Unreachable,
+}
+
+/// One handover: a stop, the parcels scanned for it, and the step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Handover {
+    step: Step,
+    stop: Option<ManifestStop>,
+    scanned: Vec<ParcelId>,
+    last_scan: Option<ScanResult>,
+}
+
+impl Default for Handover {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Handover {
+    /// An idle handover.
+    pub fn new() -> Self {
+        Self {
+            step: Step::Idle,
+            stop: None,
+            scanned: Vec::new(),
+            last_scan: None,
+        }
+    }
+
+    /// The current step.
+    pub fn step(&self) -> &Step {
+        &self.step
+    }
+
+    /// The stop being handed over.
+    pub fn stop(&self) -> Option<&ManifestStop> {
+        self.stop.as_ref()
+    }
+
+    /// The scanned parcels, in scan order.
+    pub fn scanned(&self) -> &[ParcelId] {
+        &self.scanned
+    }
+
+    /// The last scan's result.
+    pub fn last_scan(&self) -> Option<&ScanResult> {
+        self.last_scan.as_ref()
+    }
+
+    /// Back to idle.
+    pub fn reset(&mut self) {
+        *self = Self::new();
+    }
+
+    /// A scanned label: starts a stop (from idle or done) or adds a parcel of the same stop.
+    /// The result is in [`Handover::last_scan`]; `status` gives each parcel's current state.
+    pub fn scan(
+        &mut self,
+        raw: &str,
+        manifest: Option<&Manifest>,
+        status: impl Fn(&ManifestParcel) -> ParcelState,
+    ) -> Result<(), CourierError> {
+        match self.step {
+            Step::Idle | Step::Done { .. } => {
+                if matches!(self.step, Step::Done { .. }) {
+                    self.reset();
+                }
+            }
+            Step::Scanning => {}
+            _ => {
+                return Err(CourierError::WrongStep(
+                    "finish or cancel this delivery first",
+                ));
+            }
+        }
+        let result = self.resolve(raw, manifest, status);
+        if result.outcome == ScanOutcome::Added {
+            let (stop, parcel) = find(manifest, raw).expect("an added parcel is on the route");
+            if self.stop.is_none() {
+                self.stop = Some(stop.clone());
+                self.step = Step::Scanning;
+            }
+            self.scanned.push(parcel.parcel_id);
+        }
+        self.last_scan = Some(result);
+        Ok(())
+    }
+
+    fn resolve(
+        &self,
+        raw: &str,
+        manifest: Option<&Manifest>,
+        status: impl Fn(&ManifestParcel) -> ParcelState,
+    ) -> ScanResult {
+        let result = |outcome, message: &str, parcel: Option<&ManifestParcel>| ScanResult {
+            outcome,
+            message: message.to_string(),
+            parcel_id: parcel.map(|p| p.parcel_id.to_string()),
+            other_stop: None,
+        };
+        if HandoverToken::looks_like_token(raw) {
+            return result(
+                ScanOutcome::Invalid,
+                "this is a customer's delivery QR, not a parcel label; scan it on the code screen",
+                None,
+            );
+        }
+        if let Err(e) = Barcode::parse(raw) {
+            return result(ScanOutcome::Invalid, &e.to_string(), None);
+        }
+        let Some((stop, parcel)) = find(manifest, raw) else {
+            return result(
+                ScanOutcome::NotOnRoute,
+                "this parcel is not on today's route; keep it in the van",
+                None,
+            );
+        };
+        if self.scanned.contains(&parcel.parcel_id) {
+            return result(
+                ScanOutcome::AlreadyScanned,
+                "this parcel is already scanned",
+                Some(parcel),
+            );
+        }
+        if matches!(
+            status(parcel),
+            ParcelState::Delivered | ParcelState::Disputed
+        ) {
+            return result(
+                ScanOutcome::AlreadyDelivered,
+                "this parcel was already delivered",
+                Some(parcel),
+            );
+        }
+        if let Some(current) = &self.stop
+            && current.stop_id != stop.stop_id
+        {
+            let mut r = result(
+                ScanOutcome::OtherStop,
+                &format!(
+                    "this parcel belongs to stop {} ({}), not to this one",
+                    stop.sequence, stop.address
+                ),
+                Some(parcel),
+            );
+            r.other_stop = Some(OtherStop {
+                stop_id: stop.stop_id.to_string(),
+                sequence: stop.sequence,
+                address: stop.address.clone(),
+            });
+            return r;
+        }
+        result(ScanOutcome::Added, "parcel added", Some(parcel))
+    }
+
+    /// Done scanning: to the code step if the stop needs one, else straight to the proof.
+    pub fn finish_scanning(&mut self) -> Result<(), CourierError> {
+        let stop = self.require_stop()?;
+        if self.step != Step::Scanning {
+            return Err(CourierError::WrongStep("scanning is already finished"));
+        }
+        self.step = if stop.code_required {
+            Step::Code {
+                attempts_left: None,
+                offline: false,
+                error: None,
+            }
+        } else {
+            Step::Proof {
+                verification: Verification::NotRequired,
+                offline: false,
+            }
+        };
+        Ok(())
+    }
+
+    /// The digits the code step expects, check digit included.
+    pub fn code_length(&self) -> u8 {
+        self.stop
+            .as_ref()
+            .and_then(|s| s.code_length)
+            .unwrap_or(DEFAULT_CODE_LENGTH)
+    }
+
+    /// A typed code: checked for form (length, check digit) first. A typo stays on the code
+    /// step with a `code_format` error and gives `None`; a well-formed code is returned for
+    /// the caller to verify.
+    pub fn enter_code(&mut self, input: &str) -> Result<Option<DeliveryCode>, CourierError> {
+        self.require_stop()?;
+        let expected = usize::from(self.code_length());
+        let Step::Code { error, .. } = &mut self.step else {
+            return Err(CourierError::WrongStep("no code is being asked for"));
+        };
+        match DeliveryCode::parse(input, Some(expected)) {
+            Ok(code) => {
+                *error = None;
+                Ok(Some(code))
+            }
+            Err(e) => {
+                *error = Some(CourierError::CodeFormat(e.to_string()).to_view());
+                Ok(None)
+            }
+        }
+    }
+
+    /// The outcome of checking a well-formed code. Without an answer from the server the
+    /// code is recorded for deferred verification if the stop allows offline handover;
+    /// otherwise the courier stays on the code step and is told why.
+    pub fn code_checked(
+        &mut self,
+        code: DeliveryCode,
+        answer: VerifyAnswer,
+    ) -> Result<(), CourierError> {
+        let offline_allowed = self.require_stop()?.offline_allowed;
+        let Step::Code { attempts_left, .. } = &self.step else {
+            return Err(CourierError::WrongStep("no code is being asked for"));
+        };
+        let attempts_left = *attempts_left;
+        let code_step = |attempts_left, offline, error: Option<AppError>| Step::Code {
+            attempts_left,
+            offline,
+            error,
+        };
+        self.step = match answer {
+            VerifyAnswer::Unreachable if offline_allowed => Step::Proof {
+                verification: Verification::OfflineCode { code },
+                offline: true,
+            },
+            VerifyAnswer::Unreachable => code_step(
+                attempts_left,
+                true,
+                Some(CourierError::OfflineNotAllowed.to_view()),
+            ),
+            VerifyAnswer::Server(VerifyOutcome::Verified { verification_id }) => Step::Proof {
+                verification: Verification::OnlineCode { verification_id },
+                offline: false,
+            },
+            VerifyAnswer::Server(VerifyOutcome::Wrong { attempts_left: 0 })
+            | VerifyAnswer::Server(VerifyOutcome::Locked) => Step::Locked,
+            VerifyAnswer::Server(VerifyOutcome::Wrong { attempts_left }) => {
+                code_step(Some(attempts_left), false, None)
+            }
+            VerifyAnswer::Server(VerifyOutcome::Expired) => code_step(
+                attempts_left,
+                false,
+                Some(AppError {
+                    code: "code_locked".into(),
+                    message: "this code has expired; ask for a new code to be sent, or record an exception".into(),
+                }),
+            ),
+            VerifyAnswer::Server(VerifyOutcome::AlreadyDelivered) => {
+                return Err(CourierError::AlreadyDelivered);
+            }
+            VerifyAnswer::Server(VerifyOutcome::NotRequired) => Step::Proof {
+                verification: Verification::NotRequired,
+                offline: false,
+            },
+        };
+        Ok(())
+    }
+
+    /// A scanned customer QR token, verified offline against the pinned keys at `now_secs`.
+    /// A refused token stays on the code step with a `token_invalid` error.
+    pub fn token_scanned(
+        &mut self,
+        text: &str,
+        keys: &TokenKeys,
+        now_secs: u64,
+        leeway_secs: u64,
+    ) -> Result<(), CourierError> {
+        let stop_id = self.require_stop()?.stop_id;
+        let Step::Code { error, .. } = &mut self.step else {
+            return Err(CourierError::WrongStep(
+                "scan the customer's QR on the code screen",
+            ));
+        };
+        let token = HandoverToken::from_text(text.trim());
+        let refused = match token.verify(keys, now_secs, leeway_secs) {
+            Err(e) => Some(e.to_string()),
+            Ok(claims) => match claims.subject {
+                TokenSubject::Stop(id) if id == stop_id => None,
+                TokenSubject::Parcel(id) if self.scanned == [id] => None,
+                TokenSubject::Parcel(id) if self.scanned.contains(&id) => {
+                    Some("this QR is for one parcel only; scan only that parcel".to_string())
+                }
+                _ => Some("this QR is for another delivery".to_string()),
+            },
+        };
+        match refused {
+            Some(message) => *error = Some(CourierError::TokenInvalid(message).to_view()),
+            None => {
+                self.step = Step::Proof {
+                    verification: Verification::Token { token },
+                    offline: false,
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the proof against the policy and gives the verification to commit.
+    pub fn check_proof(
+        &self,
+        recipient_name: &str,
+        has_photo: bool,
+    ) -> Result<Verification, CourierError> {
+        let stop = self.require_stop()?;
+        let Step::Proof { verification, .. } = &self.step else {
+            return Err(CourierError::WrongStep("the delivery is not verified yet"));
+        };
+        if recipient_name.trim().is_empty() {
+            return Err(CourierError::RecipientRequired);
+        }
+        if !has_photo && self.photo_required(stop) {
+            return Err(CourierError::PhotoRequired);
+        }
+        Ok(verification.clone())
+    }
+
+    /// Whether any scanned parcel needs a photo.
+    pub fn photo_required(&self, stop: &ManifestStop) -> bool {
+        stop.parcels
+            .iter()
+            .any(|p| p.photo_required && self.scanned.contains(&p.parcel_id))
+    }
+
+    /// Whether an exception can be recorded now.
+    pub fn check_exception(&self) -> Result<(), CourierError> {
+        self.require_stop()?;
+        match self.step {
+            Step::Scanning | Step::Code { .. } | Step::Locked | Step::Proof { .. } => Ok(()),
+            _ => Err(CourierError::WrongStep("this delivery is already recorded")),
+        }
+    }
+
+    /// The event was committed.
+    pub fn committed(&mut self, outcome: DoneOutcome, event_id: EventId) {
+        self.step = Step::Done { outcome, event_id };
+    }
+
+    /// The kind of verification, for the proof view.
+    pub fn verification_kind(verification: &Verification) -> VerificationKind {
+        match verification {
+            Verification::NotRequired => VerificationKind::NotRequired,
+            Verification::OnlineCode { .. } => VerificationKind::OnlineCode,
+            Verification::OfflineCode { .. } => VerificationKind::OfflineCode,
+            Verification::Token { .. } => VerificationKind::Token,
+        }
+    }
+
+    fn require_stop(&self) -> Result<&ManifestStop, CourierError> {
+        self.stop.as_ref().ok_or(CourierError::NoHandover)
+    }
+}
+
+fn find<'m>(
+    manifest: Option<&'m Manifest>,
+    raw: &str,
+) -> Option<(&'m ManifestStop, &'m ManifestParcel)> {
+    let key = Barcode::parse(raw).ok()?.key();
+    manifest?.stops.iter().find_map(|stop| {
+        stop.parcels
+            .iter()
+            .find(|p| p.barcode == key)
+            .map(|p| (stop, p))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use doorstep_protocol::CourierId;
+    use doorstep_protocol::ids::StopId;
+    use doorstep_protocol::token::{KeyId, TokenClaims};
+    use doorstep_protocol::wire::{DeliveryMethod, ParcelStatus};
+
+    use super::*;
+
+    fn parcel(n: u8, photo_required: bool) -> ManifestParcel {
+        ManifestParcel {
+            parcel_id: ParcelId::from_bytes([n; 16]),
+            barcode: format!("PARCEL{n}"),
+            description: None,
+            photo_required,
+            method: DeliveryMethod::HandToRecipient,
+            status: ParcelStatus::Pending,
+        }
+    }
+
+    fn stop(
+        n: u8,
+        code_required: bool,
+        offline_allowed: bool,
+        parcels: Vec<ManifestParcel>,
+    ) -> ManifestStop {
+        ManifestStop {
+            stop_id: StopId::from_bytes([n; 16]),
+            sequence: u32::from(n),
+            recipient_name: "Ada".into(),
+            address: format!("{n} Main St"),
+            location: None,
+            code_required,
+            code_length: code_required.then_some(7),
+            offline_allowed,
+            reasons: vec![],
+            parcels,
+        }
+    }
+
+    fn manifest() -> Manifest {
+        Manifest {
+            courier_id: CourierId::from_bytes([0; 16]),
+            date: "2026-11-25".into(),
+            stops: vec![
+                stop(1, true, true, vec![parcel(11, false), parcel(12, true)]),
+                stop(2, true, false, vec![parcel(21, false)]),
+                stop(3, false, false, vec![parcel(31, false)]),
+            ],
+        }
+    }
+
+    fn todo(_: &ManifestParcel) -> ParcelState {
+        ParcelState::Todo
+    }
+
+    fn valid_code() -> String {
+        let digits = [1u8, 2, 3, 4, 5, 6];
+        let check = doorstep_protocol::code::damm_check_digit(&digits);
+        format!("123456{check}")
+    }
+
+    fn at_code_step(m: &Manifest, barcode: &str) -> Handover {
+        let mut h = Handover::new();
+        h.scan(barcode, Some(m), todo).unwrap();
+        h.finish_scanning().unwrap();
+        h
+    }
+
+    #[test]
+    fn scanning_two_parcels_of_one_stop_adds_both() {
+        let m = manifest();
+        let mut h = Handover::new();
+        h.scan("PARCEL11", Some(&m), todo).unwrap();
+        h.scan(" PARCEL12 ", Some(&m), todo).unwrap();
+        assert_eq!(h.step(), &Step::Scanning);
+        assert_eq!(h.scanned().len(), 2);
+        assert_eq!(h.last_scan().unwrap().outcome, ScanOutcome::Added);
+    }
+
+    #[test]
+    fn a_parcel_of_another_stop_is_reported_and_not_added() {
+        let m = manifest();
+        let mut h = Handover::new();
+        h.scan("PARCEL11", Some(&m), todo).unwrap();
+        h.scan("PARCEL21", Some(&m), todo).unwrap();
+        let last = h.last_scan().unwrap();
+        assert_eq!(last.outcome, ScanOutcome::OtherStop);
+        assert_eq!(last.other_stop.as_ref().unwrap().sequence, 2);
+        assert_eq!(h.scanned().len(), 1);
+    }
+
+    #[test]
+    fn unknown_repeated_and_delivered_parcels_are_told_apart() {
+        let m = manifest();
+        let mut h = Handover::new();
+        h.scan("NOPE", Some(&m), todo).unwrap();
+        assert_eq!(h.last_scan().unwrap().outcome, ScanOutcome::NotOnRoute);
+        assert_eq!(h.step(), &Step::Idle);
+        h.scan("PARCEL11", Some(&m), todo).unwrap();
+        h.scan("PARCEL11", Some(&m), todo).unwrap();
+        assert_eq!(h.last_scan().unwrap().outcome, ScanOutcome::AlreadyScanned);
+        h.scan("PARCEL12", Some(&m), |_| ParcelState::Delivered)
+            .unwrap();
+        assert_eq!(
+            h.last_scan().unwrap().outcome,
+            ScanOutcome::AlreadyDelivered
+        );
+        h.scan("", Some(&m), todo).unwrap();
+        assert_eq!(h.last_scan().unwrap().outcome, ScanOutcome::Invalid);
+    }
+
+    #[test]
+    fn a_stop_without_a_code_goes_straight_to_the_proof() {
+        let m = manifest();
+        let h = at_code_step(&m, "PARCEL31");
+        assert!(matches!(
+            h.step(),
+            Step::Proof {
+                verification: Verification::NotRequired,
+                offline: false
+            }
+        ));
+    }
+
+    #[test]
+    fn a_typo_in_the_code_stays_on_the_code_step_with_code_format() {
+        let m = manifest();
+        let mut h = at_code_step(&m, "PARCEL11");
+        let mut typo = valid_code().into_bytes();
+        typo[0] = if typo[0] == b'9' { b'8' } else { typo[0] + 1 };
+        let typo = String::from_utf8(typo).unwrap();
+        assert!(h.enter_code(&typo).unwrap().is_none());
+        let Step::Code { error: Some(e), .. } = h.step() else {
+            panic!("expected code step with error, got {:?}", h.step());
+        };
+        assert_eq!(e.code, "code_format");
+        assert!(!e.message.contains(&typo));
+    }
+
+    #[test]
+    fn an_unreachable_server_records_the_code_offline_when_the_stop_allows_it() {
+        let m = manifest();
+        let mut h = at_code_step(&m, "PARCEL11");
+        let code = h.enter_code(&valid_code()).unwrap().unwrap();
+        h.code_checked(code, VerifyAnswer::Unreachable).unwrap();
+        assert!(matches!(
+            h.step(),
+            Step::Proof {
+                verification: Verification::OfflineCode { .. },
+                offline: true
+            }
+        ));
+    }
+
+    #[test]
+    fn an_unreachable_server_refuses_offline_handover_when_the_stop_forbids_it() {
+        let m = manifest();
+        let mut h = at_code_step(&m, "PARCEL21");
+        let code = h.enter_code(&valid_code()).unwrap().unwrap();
+        h.code_checked(code, VerifyAnswer::Unreachable).unwrap();
+        let Step::Code {
+            offline: true,
+            error: Some(e),
+            ..
+        } = h.step()
+        else {
+            panic!("expected offline code step, got {:?}", h.step());
+        };
+        assert_eq!(e.code, "offline_not_allowed");
+    }
+
+    #[test]
+    fn wrong_codes_count_down_and_the_last_one_locks() {
+        let m = manifest();
+        let mut h = at_code_step(&m, "PARCEL11");
+        let code = h.enter_code(&valid_code()).unwrap().unwrap();
+        h.code_checked(
+            code.clone(),
+            VerifyAnswer::Server(VerifyOutcome::Wrong { attempts_left: 2 }),
+        )
+        .unwrap();
+        assert!(matches!(
+            h.step(),
+            Step::Code {
+                attempts_left: Some(2),
+                ..
+            }
+        ));
+        h.code_checked(code, VerifyAnswer::Server(VerifyOutcome::Locked))
+            .unwrap();
+        assert_eq!(h.step(), &Step::Locked);
+        assert!(h.check_exception().is_ok());
+    }
+
+    #[test]
+    fn the_proof_needs_a_name_and_the_required_photo() {
+        let m = manifest();
+        let mut h = Handover::new();
+        h.scan("PARCEL12", Some(&m), todo).unwrap();
+        h.finish_scanning().unwrap();
+        let code = h.enter_code(&valid_code()).unwrap().unwrap();
+        h.code_checked(
+            code,
+            VerifyAnswer::Server(VerifyOutcome::Verified {
+                verification_id: "v1".into(),
+            }),
+        )
+        .unwrap();
+        assert!(matches!(
+            h.check_proof("  ", true),
+            Err(CourierError::RecipientRequired)
+        ));
+        assert!(matches!(
+            h.check_proof("Ada", false),
+            Err(CourierError::PhotoRequired)
+        ));
+        assert!(matches!(
+            h.check_proof("Ada", true),
+            Ok(Verification::OnlineCode { .. })
+        ));
+    }
+
+    #[test]
+    fn a_token_for_the_stop_verifies_offline_and_a_forged_one_does_not() {
+        let m = manifest();
+        let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+        let mut keys = TokenKeys::new();
+        keys.insert(KeyId([1, 2, 3, 4]), key.verifying_key());
+        let claims = |subject| TokenClaims {
+            key_id: KeyId([1, 2, 3, 4]),
+            subject,
+            recipient_ref: [0; 8],
+            not_before: 1_000,
+            expires: 2_000,
+            nonce: [5; 8],
+        };
+        let stop_id = m.stops[0].stop_id;
+        let good = claims(TokenSubject::Stop(stop_id)).sign(&key);
+        let forged = claims(TokenSubject::Stop(stop_id))
+            .sign(&ed25519_dalek::SigningKey::from_bytes(&[8; 32]));
+        let other = claims(TokenSubject::Stop(m.stops[1].stop_id)).sign(&key);
+
+        let mut h = at_code_step(&m, "PARCEL11");
+        for bad in [&forged, &other] {
+            h.token_scanned(bad.expose_text(), &keys, 1_500, 0).unwrap();
+            let Step::Code { error: Some(e), .. } = h.step() else {
+                panic!("expected a refused token");
+            };
+            assert_eq!(e.code, "token_invalid");
+        }
+        h.token_scanned(good.expose_text(), &keys, 1_500, 0)
+            .unwrap();
+        assert!(matches!(
+            h.step(),
+            Step::Proof {
+                verification: Verification::Token { .. },
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn commands_out_of_order_are_wrong_step_or_no_handover() {
+        let m = manifest();
+        let mut h = Handover::new();
+        assert!(matches!(h.finish_scanning(), Err(CourierError::NoHandover)));
+        h.scan("PARCEL11", Some(&m), todo).unwrap();
+        assert!(matches!(h.enter_code("1"), Err(CourierError::WrongStep(_))));
+        h.finish_scanning().unwrap();
+        assert!(matches!(
+            h.scan("PARCEL12", Some(&m), todo),
+            Err(CourierError::WrongStep(_))
+        ));
+        h.committed(DoneOutcome::Exception, EventId::new_v7(1, [0; 10]));
+        assert!(h.check_exception().is_err());
+        h.scan("PARCEL31", Some(&m), todo).unwrap();
+        assert_eq!(h.step(), &Step::Scanning);
+        assert_eq!(h.scanned(), &[m.stops[2].parcels[0].parcel_id]);
+    }
+}

@@ -1,0 +1,646 @@
+//! The device's SQLite store: enrollment, manifests, the outbox (which is also the signed audit
+//! chain), local delivery status and the audit log.
+//!
+//! Every connection gets its pragmas in [`Store::open`]: WAL, foreign keys, a busy timeout and
+//! `synchronous=FULL`, because a committed delivery must survive power loss, not only a crash.
+//! Migrations are embedded and tracked with `PRAGMA user_version`; a database written by a
+//! newer app is refused instead of being misread.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use doorstep_protocol::CourierId;
+use doorstep_protocol::ids::{DeviceId, EventId, ParcelId, StopId};
+use doorstep_protocol::token::PublicTokenKey;
+use doorstep_protocol::wire::{
+    AppVersionPolicy, DeliveryEvent, EventBody, GENESIS_HASH, Location, Manifest,
+};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use crate::error::StoreError;
+use crate::view::{ParcelState, QueueItem, QueueKind, QueueState};
+
+/// The migrations, in order; the position + 1 is the schema version they lead to.
+const MIGRATIONS: &[(&str, &str)] = &[(
+    "20261125180000_initial",
+    include_str!("../../../migrations/device/20261125180000_initial.sql"),
+)];
+
+/// The newest schema version this build understands.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// This device's enrollment.
+#[derive(Clone)]
+pub struct Enrollment {
+    /// The dispatch server's base URL.
+    pub server_url: String,
+    /// This device's id.
+    pub device_id: DeviceId,
+    /// Bearer token for the API.
+    pub device_token: String,
+    /// The courier.
+    pub courier_id: CourierId,
+    /// The courier's name.
+    pub courier_name: String,
+    /// The fleet's name.
+    pub fleet_name: String,
+    /// The device's Ed25519 secret key.
+    pub signing_key: [u8; 32],
+    /// Pinned public token keys.
+    pub token_keys: Vec<PublicTokenKey>,
+    /// The fleet's app version policy, once a sync told us.
+    pub app_policy: Option<AppVersionPolicy>,
+    /// When the device was enrolled.
+    pub enrolled_at_ms: i64,
+}
+
+impl fmt::Debug for Enrollment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Enrollment")
+            .field("server_url", &self.server_url)
+            .field("device_id", &self.device_id)
+            .field("device_token", &"<redacted>")
+            .field("courier_id", &self.courier_id)
+            .field("signing_key", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+/// A stored manifest.
+#[derive(Debug, Clone)]
+pub struct StoredManifest {
+    /// The server's ETag, for the next conditional request.
+    pub etag: Option<String>,
+    /// The manifest.
+    pub manifest: Manifest,
+    /// When it was last confirmed by the server.
+    pub fetched_at_ms: i64,
+}
+
+/// A delivery event to commit (everything but the chain fields, which the store fills in).
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// Client-made UUIDv7.
+    pub id: EventId,
+    /// The stop.
+    pub stop_id: StopId,
+    /// The parcels it covers.
+    pub parcel_ids: Vec<ParcelId>,
+    /// Device time.
+    pub occurred_at_ms: i64,
+    /// Where, if known.
+    pub location: Option<Location>,
+    /// What happened.
+    pub body: EventBody,
+    /// The proof photo: SHA-256 hex and where the copy lives.
+    pub photo: Option<(String, PathBuf)>,
+    /// For the queue screen.
+    pub stop_address: String,
+    /// For the queue screen.
+    pub recipient_name: String,
+    /// For the queue screen.
+    pub barcodes: Vec<String>,
+}
+
+/// One outbox entry ready to send.
+#[derive(Debug, Clone)]
+pub struct OutboxEntry {
+    /// Chain position.
+    pub seq: i64,
+    /// Event id.
+    pub id: EventId,
+    /// The signed event JSON.
+    pub body: String,
+    /// A photo that must be uploaded first: SHA-256 hex and file.
+    pub photo_to_upload: Option<(String, PathBuf)>,
+}
+
+/// What the server decided about one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution {
+    /// Stored (now or before).
+    Synced,
+    /// Refused for good, with the reason shown to the courier.
+    Disputed(String),
+}
+
+/// The store. One connection; callers serialise access (it sits behind a mutex).
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`, sets the pragmas and migrates.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let mut conn = Connection::open(path)?;
+        configure(&conn)?;
+        migrate(&mut conn)?;
+        Ok(Self { conn })
+    }
+
+    /// The enrollment, if the device is enrolled.
+    pub fn enrollment(&self) -> Result<Option<Enrollment>, StoreError> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT server_url, device_id, device_token, courier_id, courier_name, fleet_name,
+                        signing_key, token_keys, app_policy, enrolled_at_ms
+                 FROM enrollment WHERE id = 1",
+                [],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, String>(5)?,
+                        r.get::<_, Vec<u8>>(6)?,
+                        r.get::<_, String>(7)?,
+                        r.get::<_, Option<String>>(8)?,
+                        r.get::<_, i64>(9)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((
+            server_url,
+            device_id,
+            token,
+            courier_id,
+            courier_name,
+            fleet_name,
+            key,
+            keys,
+            policy,
+            at,
+        )) = row
+        else {
+            return Ok(None);
+        };
+        let signing_key: [u8; 32] = key
+            .try_into()
+            .map_err(|_| StoreError::Corrupt("device key has the wrong length".into()))?;
+        Ok(Some(Enrollment {
+            server_url,
+            device_id: device_id.parse().map_err(|_| corrupt("device id"))?,
+            device_token: token,
+            courier_id: courier_id.parse().map_err(|_| corrupt("courier id"))?,
+            courier_name,
+            fleet_name,
+            signing_key,
+            token_keys: serde_json::from_str(&keys).map_err(|_| corrupt("token keys"))?,
+            app_policy: policy
+                .map(|p| serde_json::from_str(&p))
+                .transpose()
+                .map_err(|_| corrupt("app policy"))?,
+            enrolled_at_ms: at,
+        }))
+    }
+
+    /// Stores a new enrollment, replacing everything of a previous one.
+    pub fn save_enrollment(&mut self, e: &Enrollment) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        clear(&tx)?;
+        tx.execute(
+            "INSERT INTO enrollment (id, server_url, device_id, device_token, courier_id, courier_name,
+                 fleet_name, signing_key, token_keys, app_policy, enrolled_at_ms)
+             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, ?9)",
+            params![
+                e.server_url,
+                e.device_id.to_string(),
+                e.device_token,
+                e.courier_id.to_string(),
+                e.courier_name,
+                e.fleet_name,
+                e.signing_key.as_slice(),
+                json(&e.token_keys),
+                e.enrolled_at_ms
+            ],
+        )?;
+        audit(
+            &tx,
+            e.enrolled_at_ms,
+            "enrolled",
+            &format!("device {}", e.device_id),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Forgets the enrollment and all its data.
+    pub fn clear_enrollment(&mut self, now_ms: i64) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        clear(&tx)?;
+        audit(&tx, now_ms, "unenrolled", "")?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Replaces the pinned token keys (key rotation).
+    pub fn set_token_keys(&self, keys: &[PublicTokenKey]) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE enrollment SET token_keys = ?1 WHERE id = 1",
+            [json(&keys)],
+        )?;
+        Ok(())
+    }
+
+    /// Stores the fleet's app version policy.
+    pub fn set_app_policy(&self, policy: &AppVersionPolicy) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE enrollment SET app_policy = ?1 WHERE id = 1",
+            [json(policy)],
+        )?;
+        Ok(())
+    }
+
+    /// The stored manifest for a day.
+    pub fn manifest(&self, date: &str) -> Result<Option<StoredManifest>, StoreError> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT etag, body, fetched_at_ms FROM manifest WHERE date = ?1",
+                [date],
+                |r| {
+                    Ok((
+                        r.get::<_, Option<String>>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                },
+            )
+            .optional()?;
+        row.map(|(etag, body, fetched_at_ms)| {
+            Ok(StoredManifest {
+                etag,
+                manifest: serde_json::from_str(&body).map_err(|_| corrupt("manifest"))?,
+                fetched_at_ms,
+            })
+        })
+        .transpose()
+    }
+
+    /// Stores a freshly downloaded manifest.
+    pub fn save_manifest(
+        &self,
+        manifest: &Manifest,
+        etag: Option<&str>,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO manifest (date, etag, body, fetched_at_ms) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (date) DO UPDATE SET etag = ?2, body = ?3, fetched_at_ms = ?4",
+            params![manifest.date, etag, json(manifest), now_ms],
+        )?;
+        Ok(())
+    }
+
+    /// Records that the server confirmed the stored manifest is current (304).
+    pub fn touch_manifest(&self, date: &str, now_ms: i64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE manifest SET fetched_at_ms = ?2 WHERE date = ?1",
+            params![date, now_ms],
+        )?;
+        Ok(())
+    }
+
+    /// Each parcel's status from this device's own records (its latest event wins).
+    pub fn local_parcel_states(&self) -> Result<HashMap<ParcelId, ParcelState>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT d.parcel_id, d.outcome, e.state FROM delivery d
+             JOIN event e ON e.seq = d.event_seq ORDER BY d.event_seq",
+        )?;
+        let mut out = HashMap::new();
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        for row in rows {
+            let (parcel, outcome, state) = row?;
+            let Ok(parcel) = parcel.parse() else { continue };
+            let status = match (outcome.as_str(), state.as_str()) {
+                (_, "disputed") => ParcelState::Disputed,
+                ("delivered", _) => ParcelState::Delivered,
+                _ => ParcelState::Exception,
+            };
+            out.insert(parcel, status);
+        }
+        Ok(out)
+    }
+
+    /// Commits a delivery event durably, in one transaction: the event (signed, chained to
+    /// the previous one) as an outbox entry, the parcels' delivery rows and an audit entry.
+    /// When this returns `Ok`, the event survives a crash or power loss.
+    pub fn commit_event(
+        &mut self,
+        event: NewEvent,
+        key: &ed25519_dalek::SigningKey,
+        now_ms: i64,
+    ) -> Result<DeliveryEvent, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (prev_seq, prev_hash) = tx
+            .query_row(
+                "SELECT seq, chain_hash FROM event ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+            )
+            .optional()?
+            .unwrap_or((0, GENESIS_HASH.to_string()));
+        let seq = prev_seq + 1;
+        let mut signed = DeliveryEvent {
+            id: event.id,
+            seq: seq as u64,
+            stop_id: event.stop_id,
+            parcel_ids: event.parcel_ids,
+            occurred_at_ms: event.occurred_at_ms,
+            location: event.location,
+            body: event.body,
+            prev_hash,
+            signature: String::new(),
+        };
+        signed.sign(key);
+        let (kind, outcome) = match signed.body {
+            EventBody::Delivered { .. } => ("delivered", "delivered"),
+            EventBody::Failed { .. } => ("failed", "exception"),
+        };
+        if let Some((sha, path)) = &event.photo {
+            tx.execute(
+                "INSERT OR IGNORE INTO photo (sha256, path) VALUES (?1, ?2)",
+                params![sha, path.to_string_lossy()],
+            )?;
+        }
+        tx.execute(
+            "INSERT INTO event (seq, id, stop_id, kind, body, chain_hash, photo_sha256, stop_address,
+                 recipient_name, barcodes, committed_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                seq,
+                signed.id.to_string(),
+                signed.stop_id.to_string(),
+                kind,
+                json(&signed),
+                signed.chain_hash(),
+                event.photo.as_ref().map(|(sha, _)| sha),
+                event.stop_address,
+                event.recipient_name,
+                json(&event.barcodes),
+                now_ms
+            ],
+        )?;
+        for parcel in &signed.parcel_ids {
+            tx.execute(
+                "INSERT INTO delivery (parcel_id, event_seq, outcome) VALUES (?1, ?2, ?3)",
+                params![parcel.to_string(), seq, outcome],
+            )?;
+        }
+        audit(
+            &tx,
+            now_ms,
+            kind,
+            &format!("event {} seq {seq} stop {}", signed.id, signed.stop_id),
+        )?;
+        tx.commit()?;
+        Ok(signed)
+    }
+
+    /// The oldest pending events, at most `max_events` and (beyond the first) at most
+    /// `max_bytes` of event JSON.
+    pub fn pending_batch(
+        &self,
+        max_events: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT e.seq, e.id, e.body, p.sha256, p.path, p.uploaded FROM event e
+             LEFT JOIN photo p ON p.sha256 = e.photo_sha256
+             WHERE e.state = 'pending' ORDER BY e.seq LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([max_events as i64], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, Option<String>>(4)?,
+                r.get::<_, Option<i64>>(5)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        for row in rows {
+            let (seq, id, body, sha, path, uploaded) = row?;
+            bytes += body.len() + 1;
+            if !out.is_empty() && bytes > max_bytes {
+                break;
+            }
+            let photo_to_upload = match (sha, path, uploaded) {
+                (Some(sha), Some(path), Some(0)) => Some((sha, PathBuf::from(path))),
+                _ => None,
+            };
+            out.push(OutboxEntry {
+                seq,
+                id: id.parse().map_err(|_| corrupt("event id"))?,
+                body,
+                photo_to_upload,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Records that the server has a photo.
+    pub fn mark_photo_uploaded(&self, sha256: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute("UPDATE photo SET uploaded = 1 WHERE sha256 = ?1", [sha256])?;
+        Ok(())
+    }
+
+    /// Applies the server's per-event answers in one transaction. Only pending events change,
+    /// so applying the same answers twice changes nothing.
+    pub fn apply_results(
+        &mut self,
+        results: &[(EventId, Resolution)],
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        for (id, resolution) in results {
+            match resolution {
+                Resolution::Synced => {
+                    tx.execute(
+                        "UPDATE event SET state = 'synced' WHERE id = ?1 AND state = 'pending'",
+                        [id.to_string()],
+                    )?;
+                }
+                Resolution::Disputed(reason) => {
+                    let changed = tx.execute(
+                        "UPDATE event SET state = 'disputed', reason = ?2
+                         WHERE id = ?1 AND state = 'pending'",
+                        params![id.to_string(), reason],
+                    )?;
+                    if changed > 0 {
+                        audit(&tx, now_ms, "disputed", &format!("event {id}: {reason}"))?;
+                    }
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Pending and disputed event counts.
+    pub fn counts(&self) -> Result<(u64, u64), StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT COALESCE(SUM(state = 'pending'), 0), COALESCE(SUM(state = 'disputed'), 0) FROM event",
+            [],
+            |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+        )?)
+    }
+
+    /// Every committed event, newest first, for the queue screen.
+    pub fn queue(&self) -> Result<Vec<QueueItem>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, stop_address, recipient_name, kind, barcodes, committed_at_ms, state, reason
+             FROM event ORDER BY seq DESC",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, i64>(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, Option<String>>(7)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (event_id, stop_address, recipient_name, kind, barcodes, at, state, reason) = row?;
+            out.push(QueueItem {
+                event_id,
+                stop_address,
+                recipient_name,
+                kind: if kind == "delivered" {
+                    QueueKind::Delivered
+                } else {
+                    QueueKind::Failed
+                },
+                barcodes: serde_json::from_str(&barcodes).map_err(|_| corrupt("barcodes"))?,
+                committed_at_ms: at,
+                state: match state.as_str() {
+                    "pending" => QueueState::Pending,
+                    "synced" => QueueState::Synced,
+                    _ => QueueState::Disputed,
+                },
+                reason,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Adds an entry to the local audit log.
+    pub fn audit(&self, now_ms: i64, action: &str, detail: &str) -> Result<(), StoreError> {
+        audit(&self.conn, now_ms, action, detail)
+    }
+}
+
+/// The pragmas every connection gets.
+fn configure(conn: &Connection) -> Result<(), StoreError> {
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+/// Applies the missing migrations in one transaction; refuses a newer database.
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::NewerSchema {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if found == SCHEMA_VERSION {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
+    for (name, sql) in &MIGRATIONS[found as usize..] {
+        tracing::info!(migration = name, "applying device migration");
+        tx.execute_batch(sql)?;
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()?;
+    Ok(())
+}
+
+fn clear(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute_batch(
+        "DELETE FROM delivery; DELETE FROM event; DELETE FROM photo; DELETE FROM manifest;
+         DELETE FROM enrollment;",
+    )?;
+    Ok(())
+}
+
+fn audit(conn: &Connection, now_ms: i64, action: &str, detail: &str) -> Result<(), StoreError> {
+    conn.prepare_cached("INSERT INTO audit (at_ms, action, detail) VALUES (?1, ?2, ?3)")?
+        .execute(params![now_ms, action, detail])?;
+    Ok(())
+}
+
+fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).expect("serialising plain data cannot fail")
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(format!("{what} is unreadable"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_from_a_newer_app_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite3");
+        drop(Store::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        drop(conn);
+        let err = Store::open(&path).unwrap_err();
+        assert!(
+            matches!(err, StoreError::NewerSchema { found, .. } if found == SCHEMA_VERSION + 1)
+        );
+    }
+
+    #[test]
+    fn reopening_keeps_the_schema_and_sets_durable_pragmas() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite3");
+        drop(Store::open(&path).unwrap());
+        let store = Store::open(&path).unwrap();
+        let sync: i64 = store
+            .conn
+            .pragma_query_value(None, "synchronous", |r| r.get(0))
+            .unwrap();
+        let mode: String = store
+            .conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(sync, 2, "synchronous=FULL");
+        assert_eq!(mode, "wal");
+        assert!(store.enrollment().unwrap().is_none());
+    }
+}
