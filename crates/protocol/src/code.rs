@@ -77,7 +77,9 @@ pub enum CodeError {
     #[error("this code has a typo; check the code with the customer")]
     CheckDigitMismatch,
     /// A policy asked for an impossible number of random digits.
-    #[error("a delivery code needs between {MIN_RANDOM_DIGITS} and {MAX_RANDOM_DIGITS} random digits, not {0}")]
+    #[error(
+        "a delivery code needs between {MIN_RANDOM_DIGITS} and {MAX_RANDOM_DIGITS} random digits, not {0}"
+    )]
     UnsupportedLength(usize),
 }
 

@@ -55,7 +55,8 @@ impl fmt::Debug for KeyId {
 impl std::str::FromStr for KeyId {
     type Err = TokenError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bytes = decode_hex::<4>(s).ok_or(TokenError::Malformed("key id is not 8 hex digits"))?;
+        let bytes =
+            decode_hex::<4>(s).ok_or(TokenError::Malformed("key id is not 8 hex digits"))?;
         Ok(Self(bytes))
     }
 }
@@ -249,10 +250,11 @@ impl HandoverToken {
         key.verify_strict(&claim_bytes, &signature)
             .or_else(|_| key.verify(&claim_bytes, &signature))
             .map_err(|_| TokenError::BadSignature)?;
-        if now + leeway_secs < u64::from(claims.not_before) {
+        // Saturating: a wild clock or leeway must not overflow (a panic in debug builds).
+        if now.saturating_add(leeway_secs) < u64::from(claims.not_before) {
             return Err(TokenError::NotYetValid);
         }
-        if now >= u64::from(claims.expires) + leeway_secs {
+        if now >= u64::from(claims.expires).saturating_add(leeway_secs) {
             return Err(TokenError::Expired);
         }
         Ok(claims)

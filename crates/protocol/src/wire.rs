@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::code::DeliveryCode;
-use crate::ids::{CourierId, DeviceId, EventId, ParcelId, StopId};
+use crate::ids::{CourierId, DeviceId, EventId, ParcelId, ShipperId, StopId};
 use crate::token::{HandoverToken, PublicTokenKey, encode_hex};
 
 /// Stable machine codes of API errors. Clients switch on these, never on message text.
@@ -168,6 +168,10 @@ fn percent_decode(s: &str) -> Option<String> {
     while i < bytes.len() {
         if bytes[i] == b'%' {
             let hex = s.get(i + 1..i + 3)?;
+            // `from_str_radix` alone would also take a sign, as in `%+1`.
+            if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
             out.push(u8::from_str_radix(hex, 16).ok()?);
             i += 3;
         } else {
@@ -621,6 +625,245 @@ pub struct PhotoUploadResponse {
     pub sha256: String,
     /// Whether the server had it already.
     pub already_present: bool,
+}
+
+// ---------------------------------------------------------------------------------------
+// Shipper API
+
+/// A recipient of a parcel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recipient {
+    /// Name as printed on the label.
+    pub name: String,
+    /// Mobile number in E.164 form (for SMS), if any.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// Email address, if any.
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+/// An amount of money as a decimal string, e.g. `{"amount": "612.00", "currency": "EUR"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Money {
+    /// Decimal amount with at most two decimals.
+    pub amount: String,
+    /// ISO 4217 currency code.
+    pub currency: String,
+}
+
+/// `POST /v1/parcels` (shipper API key) — announce a parcel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateParcelRequest {
+    /// The label's barcode value.
+    pub barcode: String,
+    /// Who receives it.
+    pub recipient: Recipient,
+    /// One-line street address.
+    pub address: String,
+    /// Postal code (policy rules can match on it).
+    pub postal_code: String,
+    /// Coordinates, if known.
+    #[serde(default)]
+    pub location: Option<Location>,
+    /// Declared value.
+    #[serde(default)]
+    pub declared_value: Option<Money>,
+    /// How it is to be handed over.
+    pub method: DeliveryMethod,
+    /// Delivery day, `YYYY-MM-DD` in the fleet's time zone.
+    pub delivery_date: String,
+    /// Age-restricted goods.
+    #[serde(default)]
+    pub age_restricted: bool,
+    /// The recipient asked for a delivery code.
+    #[serde(default)]
+    pub recipient_requested_code: bool,
+    /// The shipper requires a delivery code.
+    #[serde(default)]
+    pub shipper_requires_code: bool,
+    /// Courier to assign, if known.
+    #[serde(default)]
+    pub courier_id: Option<CourierId>,
+    /// Short description.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// The policy's decision for a parcel, with its reasons.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyDecision {
+    /// Whether a delivery code is needed.
+    pub code_required: bool,
+    /// Digits of the code including the check digit, when one is needed.
+    pub code_length: Option<u8>,
+    /// Failed attempts allowed before the stop locks.
+    pub max_attempts: u32,
+    /// Whether a typed code may be recorded offline.
+    pub offline_allowed: bool,
+    /// Whether a proof photo is needed.
+    pub photo_required: bool,
+    /// Why, e.g. "valuable parcel: declared value 612.00 ≥ 500.00 → code required".
+    pub reasons: Vec<String>,
+}
+
+/// A parcel as the shipper and fleet manager see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParcelView {
+    /// Parcel id.
+    pub parcel_id: ParcelId,
+    /// The stop it belongs to (parcels of one stop share a code).
+    pub stop_id: StopId,
+    /// Normalised barcode.
+    pub barcode: String,
+    /// Current state.
+    pub status: ParcelStatus,
+    /// This parcel's policy decision.
+    pub decision: PolicyDecision,
+    /// The stop's code expiry (Unix seconds), when a code exists.
+    pub code_expires_at: Option<i64>,
+    /// Link to the customer page.
+    pub customer_url: String,
+}
+
+// ---------------------------------------------------------------------------------------
+// Fleet administration (admin token)
+
+/// `POST /v1/admin/couriers`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCourierRequest {
+    /// Display name.
+    pub name: String,
+}
+
+/// Answer to `POST /v1/admin/couriers`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CourierCreated {
+    /// The courier's id.
+    pub courier_id: CourierId,
+}
+
+/// `POST /v1/admin/enrollments`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateEnrollmentRequest {
+    /// The courier the phone will belong to.
+    pub courier_id: CourierId,
+}
+
+/// A fresh enrollment code (single use, short-lived).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollmentCreated {
+    /// The code to type.
+    pub enrollment_code: String,
+    /// The URI the QR holds (see [`EnrollmentLink`]).
+    pub uri: String,
+    /// Unix seconds after which it no longer works.
+    pub expires_at: i64,
+}
+
+/// `POST /v1/admin/shippers`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateShipperRequest {
+    /// Display name.
+    pub name: String,
+    /// Where delivered / failed / disputed webhooks go.
+    #[serde(default)]
+    pub webhook_url: Option<String>,
+}
+
+/// Answer to `POST /v1/admin/shippers` (the key is shown once).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShipperCreated {
+    /// The shipper's id.
+    pub shipper_id: ShipperId,
+    /// API key for `Authorization: Bearer`.
+    pub api_key: String,
+    /// Secret for the webhooks' HMAC-SHA256 signature header.
+    pub webhook_secret: String,
+}
+
+/// An enrolled device as the fleet manager sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceView {
+    /// Device id.
+    pub device_id: DeviceId,
+    /// Its courier.
+    pub courier_id: CourierId,
+    /// App version last reported.
+    pub app_version: String,
+    /// Platform.
+    pub platform: Platform,
+    /// Unix seconds of the last authenticated request.
+    pub last_seen_at: Option<i64>,
+    /// Whether the device was revoked.
+    pub revoked: bool,
+}
+
+/// A stored delivery event, for `GET /v1/admin/deliveries?date=`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredDelivery {
+    /// The event id.
+    pub event_id: EventId,
+    /// The device that sent it.
+    pub device_id: DeviceId,
+    /// Position in the device's chain.
+    pub seq: u64,
+    /// The stop.
+    pub stop_id: StopId,
+    /// The parcels it covers.
+    pub parcel_ids: Vec<ParcelId>,
+    /// `delivered` or `failed`.
+    pub kind: String,
+    /// `accepted` or `rejected`.
+    pub status: String,
+    /// Why it was rejected.
+    pub reject_code: Option<RejectCode>,
+    /// Unix milliseconds when the server stored it.
+    pub received_at_ms: i64,
+}
+
+/// A message waiting in or sent from the notification outbox (bodies are never shown).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    /// Row id.
+    pub id: i64,
+    /// `email`, `sms`, `webhook` or `dev`.
+    pub channel: String,
+    /// Address, number or URL.
+    pub recipient: String,
+    /// Subject or event name.
+    pub subject: String,
+    /// Send attempts so far.
+    pub attempts: u32,
+    /// Whether it went out.
+    pub sent: bool,
+    /// The last error, if a send failed.
+    pub last_error: Option<String>,
+}
+
+/// A message from the development outbox (demo mode only): what the customer would get.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DevMessage {
+    /// Row id.
+    pub id: i64,
+    /// `email` or `sms`.
+    pub channel: String,
+    /// Address or number.
+    pub recipient: String,
+    /// Subject.
+    pub subject: String,
+    /// Full text, code included (demo data only).
+    pub body: String,
+    /// The stop the message is about.
+    pub stop_id: Option<StopId>,
+    /// Unix milliseconds.
+    pub sent_at_ms: i64,
 }
 
 #[cfg(test)]
