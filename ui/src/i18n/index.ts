@@ -52,7 +52,9 @@ export function t(key: MessageKey, params?: Record<string, string | number>): st
 
 /** Local clock time (e.g. 14:05) for a millisecond timestamp, in the current language. */
 export function formatTime(ms: number): string {
-  return new Date(ms).toLocaleTimeString(current, { hour: '2-digit', minute: '2-digit' });
+  const browser = typeof navigator === 'undefined' ? '' : navigator.language;
+  const locale = langFor(browser) === current ? browser : current;
+  return new Date(ms).toLocaleTimeString(locale, { hour: '2-digit', minute: '2-digit' });
 }
 
 export { type MessageKey };

@@ -112,8 +112,8 @@ export function codeScreen(ctx: Ctx): Screen {
     if (rejected) {
       keypad.clear();
       rejected = false;
-      setError(null);
     }
+    if (keypad.digits === '') setError(null);
     if (!keypad.press(digit)) return;
     hapticTick();
     draw();
@@ -174,7 +174,12 @@ export function codeScreen(ctx: Ctx): Screen {
         testid,
         type: 'button',
         'aria-label': aria,
-        onpointerdown: (e: PointerEvent) => e.preventDefault(), // keep focus where it is
+        onpointerdown: (e: PointerEvent) => {
+          e.preventDefault(); // keep focus where it is
+          const el = e.currentTarget as HTMLElement;
+          el.classList.add('pressed');
+          setTimeout(() => el.classList.remove('pressed'), 140);
+        },
         onclick: onPress,
       },
       label,
