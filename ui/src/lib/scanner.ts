@@ -33,21 +33,26 @@ export async function scanWithPlugin(kind: 'label' | 'qr'): Promise<string> {
   }
 }
 
+function base64Bytes(b64: string): ArrayBuffer {
+  const bin = atob(b64);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return bytes.buffer;
+}
+
 type Detector = { detect(source: ImageBitmapSource): Promise<{ rawValue: string }[]> };
 let detectorPromise: Promise<Detector> | null = null;
 
 async function loadDetector(): Promise<Detector> {
   detectorPromise ??= (async () => {
+    // The wasm comes inlined in a lazy chunk and is handed over as bytes: the app's CSP
+    // (tauri.conf.json) allows 'wasm-unsafe-eval' but no fetch of app assets (connect-src
+    // is IPC only), and ZXing's default would fetch it from a CDN.
     const [{ BarcodeDetector, prepareZXingModule }, wasm] = await Promise.all([
       import('barcode-detector/ponyfill'),
-      import('zxing-wasm/reader/zxing_reader.wasm?url'),
+      import('zxing-wasm/reader/zxing_reader.wasm?base64'),
     ]);
-    prepareZXingModule({
-      overrides: {
-        locateFile: (path: string, prefix: string) => (path.endsWith('.wasm') ? wasm.default : prefix + path),
-      },
-      fireImmediately: false,
-    });
+    prepareZXingModule({ overrides: { wasmBinary: base64Bytes(wasm.default) }, fireImmediately: false });
     return new BarcodeDetector({ formats: [...DETECTOR_FORMATS] });
   })();
   return detectorPromise;

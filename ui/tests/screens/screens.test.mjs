@@ -4,7 +4,7 @@
 // Run with `npm run test:screens`.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,7 +47,14 @@ before(async () => {
   });
   mockScript = bundled.outputFiles[0].text;
   const port = await freePort();
-  server = await preview({ root: uiDir, logLevel: 'warn', preview: { port, strictPort: true, host: '127.0.0.1', open: false } });
+  // Serve with the app's own CSP from tauri.conf.json, so a screen that needs more than the
+  // shell allows (a fetch, an inline script, a CDN) fails here rather than in the app.
+  const csp = JSON.parse(readFileSync(join(uiDir, '..', 'tauri.conf.json'), 'utf8')).app.security.csp;
+  server = await preview({
+    root: uiDir,
+    logLevel: 'warn',
+    preview: { port, strictPort: true, host: '127.0.0.1', open: false, headers: { 'Content-Security-Policy': csp } },
+  });
   baseUrl = `http://127.0.0.1:${port}/`;
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -219,6 +226,26 @@ describe('screens at 390×844', () => {
     await shot(page, 'scan');
     await page.tap(tid('finish-scanning'));
     await page.waitForSelector(tid('code-display'));
+    assert.deepEqual(page.errors, []);
+    await page.context().close();
+  });
+
+  test('the desktop scan screen reads a barcode from a picture with the bundled ZXing', async () => {
+    const { writeBarcode, prepareZXingModule } = await import('zxing-wasm/writer');
+    const wasm = readFileSync(join(uiDir, 'node_modules', 'zxing-wasm', 'dist', 'writer', 'zxing_writer.wasm'));
+    prepareZXingModule({ overrides: { wasmBinary: wasm.buffer.slice(wasm.byteOffset, wasm.byteOffset + wasm.byteLength) }, fireImmediately: true });
+    const label = await writeBarcode('00340123450000000017', { format: 'Code128', scale: 3, addQuietZones: true });
+    assert.equal(label.error, '');
+    const png = Buffer.from(await label.image.arrayBuffer());
+
+    const page = await openApp({}, { mobile: false });
+    const blocked = [];
+    page.on('console', (m) => /Content Security Policy|Refused/.test(m.text()) && blocked.push(m.text()));
+    await page.tap(tid('scan-button'));
+    await page.setInputFiles(tid('scan-image-input'), { name: 'label.png', mimeType: 'image/png', buffer: png });
+    await page.waitForSelector(`${tid('scan-result')}[data-outcome="added"]`, { timeout: 20000 });
+    assert.equal(await page.textContent(tid('scan-count')), 'Scanned 1 of 2');
+    assert.deepEqual(blocked, [], 'nothing blocked by the CSP');
     assert.deepEqual(page.errors, []);
     await page.context().close();
   });
