@@ -54,6 +54,9 @@ pub struct Config {
     pub utc_offset_secs: i32,
     /// Clock difference tolerated when checking a customer's token.
     pub token_leeway_secs: u64,
+    /// Whether a background task syncs by itself (after commits, on the timer, on network
+    /// return). Off only for tests and benchmarks that drive sync by hand.
+    pub background_sync: bool,
 }
 
 impl Config {
@@ -72,6 +75,7 @@ impl Config {
             route_date: None,
             utc_offset_secs: 0,
             token_leeway_secs: 300,
+            background_sync: true,
         }
     }
 }
@@ -180,7 +184,11 @@ impl Device {
             data_dir,
             location: Mutex::new(None),
         });
-        let background = tokio::spawn(run_background(Arc::downgrade(&shared), trigger));
+        let background = if shared.config.background_sync {
+            tokio::spawn(run_background(Arc::downgrade(&shared), trigger))
+        } else {
+            tokio::spawn(async {})
+        };
         Ok(Self {
             shared,
             handover: tokio::sync::Mutex::new(Handover::new()),
@@ -826,6 +834,23 @@ pub fn version_below(version: &str, minimum: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    /// The Tauri shell runs commands on a multi-threaded runtime: every future must be Send.
+    #[allow(dead_code, clippy::let_underscore_future)]
+    fn device_futures_are_send(d: &'static Device) {
+        assert_send(&d.enroll("", None));
+        assert_send(&d.refresh_route());
+        assert_send(&d.scan_parcel(""));
+        assert_send(&d.submit_code(""));
+        assert_send(&d.submit_token(""));
+        assert_send(&d.submit_proof("", None));
+        assert_send(&d.report_exception(ExceptionReason::NotHome, None));
+        assert_send(&d.resend_code());
+        assert_send(&d.sync_now());
+        assert_send(&d.unenroll());
+    }
 
     #[test]
     fn versions_compare_numerically() {
