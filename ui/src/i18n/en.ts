@@ -162,7 +162,7 @@ export const en = {
   'settings.version': 'App version',
   'settings.language': 'Language',
   'settings.unenroll': 'Remove this phone from the fleet',
-  'settings.unenroll_confirm': 'Remove this phone from the fleet? Deliveries not yet sent stay on the phone.',
+  'settings.unenroll_confirm': 'Tap again to remove this phone. Deliveries not yet sent stay on the phone.',
   'settings.none': '—',
 
   'update.title': 'Update required',

@@ -163,7 +163,7 @@ export const es: Record<MessageKey, string> = {
   'settings.version': 'Versión de la app',
   'settings.language': 'Idioma',
   'settings.unenroll': 'Quitar este teléfono de la flota',
-  'settings.unenroll_confirm': '¿Quitar este teléfono de la flota? Las entregas aún no enviadas se quedan en el teléfono.',
+  'settings.unenroll_confirm': 'Toca otra vez para quitar este teléfono. Las entregas aún no enviadas se quedan en el teléfono.',
   'settings.none': '—',
 
   'update.title': 'Actualización necesaria',

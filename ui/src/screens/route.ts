@@ -8,7 +8,7 @@ import { appBar, layout, statusChip, syncBadge, tabBar } from './chrome';
 
 const PULL_THRESHOLD = 72;
 
-function stopItem(stop: RouteStop, expanded: boolean, toggle: () => void): HTMLElement {
+function stopItem(stop: RouteStop, expanded: boolean, toggle: () => void, mobile: boolean): HTMLElement {
   const status = t(`status.${stop.status}`);
   const parcels = stop.parcels.length === 1 ? t('route.parcel') : t('route.parcels', { count: stop.parcels.length });
   return h(
@@ -56,6 +56,8 @@ function stopItem(stop: RouteStop, expanded: boolean, toggle: () => void): HTMLE
             ),
           ),
           stop.reasons.length ? h('p', { class: 'muted small' }, stop.reasons.join(' · ')) : null,
+          // geo: links open the maps app on phones; a desktop webview would try to navigate.
+          mobile &&
           h(
             'a',
             {
@@ -114,7 +116,7 @@ export function routeScreen(ctx: Ctx): Screen {
             stopItem(s, expanded === s.stop_id, () => {
               expanded = expanded === s.stop_id ? null : s.stop_id;
               draw(ctx.state.route);
-            }),
+            }, ctx.platform === 'mobile'),
           ),
     );
   };

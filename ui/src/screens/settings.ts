@@ -29,8 +29,22 @@ export function settingsScreen(ctx: Ctx): Screen {
   );
 
   const unenroll = h('button', { class: 'btn danger', testid: 'unenroll' }, t('settings.unenroll'));
+  // Two taps instead of window.confirm (not every mobile webview shows JS dialogs): the first
+  // arms the button and says what will happen, the second within a few seconds does it.
+  let armed: ReturnType<typeof setTimeout> | null = null;
   unenroll.addEventListener('click', async () => {
-    if (!window.confirm(t('settings.unenroll_confirm'))) return;
+    if (!armed) {
+      unenroll.textContent = t('settings.unenroll_confirm');
+      unenroll.dataset.armed = 'true';
+      armed = setTimeout(() => {
+        armed = null;
+        unenroll.textContent = t('settings.unenroll');
+        delete unenroll.dataset.armed;
+      }, 5000);
+      return;
+    }
+    clearTimeout(armed);
+    armed = null;
     const st = await ctx.run(() => ctx.backend.unenroll());
     if (st) {
       ctx.setTab('route');

@@ -5,6 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -137,6 +138,18 @@ async function startStop(page, barcodes) {
 }
 const CODE_OK = '4829138'; // GOOD_CODE in the fake backend: 482913 + Damm check digit
 const WRONG_OK_CHECK = '1111118'; // passes the Damm check, is not the code
+
+describe('the built bundle', () => {
+  test('the JavaScript the first screen loads is under 60 KB gzipped', () => {
+    const html = readFileSync(join(uiDir, 'dist', 'index.html'), 'utf8');
+    const scripts = [...html.matchAll(/(?:src|href)="\.\/(assets\/[^"]+\.js)"/g)].map((m) => m[1]);
+    assert.ok(scripts.length >= 1, 'index.html loads a script');
+    const gz = scripts.reduce((n, f) => n + gzipSync(readFileSync(join(uiDir, 'dist', f)), { level: 9 }).length, 0);
+    console.log(`initial JS: ${scripts.join(', ')} = ${(gz / 1024).toFixed(1)} KB gzipped`);
+    assert.ok(gz < 60 * 1024, `initial JS is ${gz} bytes gzipped`);
+    assert.ok(!scripts.some((f) => /zxing|ponyfill/.test(f)), 'the barcode engine is not in the initial load');
+  });
+});
 
 describe('screens at 390×844', () => {
   test('the enroll screen takes a code and a server and shows the core error', async () => {

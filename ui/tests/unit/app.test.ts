@@ -267,3 +267,16 @@ describe('app chrome', () => {
     expect(root.querySelector('h1')?.textContent).toBe('Ajustes');
   });
 });
+
+describe('settings', () => {
+  it('removes the phone from the fleet only on a second tap', async () => {
+    await startApp();
+    await click('nav-settings');
+    await click('unenroll');
+    expect(commands()).not.toContain('unenroll');
+    expect($('unenroll')?.dataset.armed).toBe('true');
+    await click('unenroll');
+    expect(commands()).toContain('unenroll');
+    expect(root.dataset.screen).toBe('enroll');
+  });
+});
