@@ -1,12 +1,91 @@
-//! The Doorstep courier app shell: Tauri commands and plugins over `doorstep-courier`.
+//! The Doorstep courier app shell: thin Tauri commands over [`doorstep_courier::Device`].
+//!
+//! - [`commands`]: one command per UI action, each a delegation to the core.
+//! - [`fleet`]: the fleet build configuration (server URL, fleet name) and the platform.
+//!
+//! Everything the app does lives in `crates/courier`, which has no Tauri in it; this crate only
+//! wires it to the window: state, commands, the background sync task's events, and the
+//! mobile-only plugins.
+
+pub mod commands;
+pub mod fleet;
+
+use std::sync::Arc;
+
+use doorstep_courier::{Config, Device, SystemClock, os_rng};
+use tauri::{Emitter, Manager, Runtime};
+
+/// Name of the event that carries `SyncStatus` to the UI.
+pub const SYNC_STATUS_EVENT: &str = "sync-status";
+
+/// Registers the app's commands on a builder. Shared by the real app and the IPC tests.
+pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
+    builder.invoke_handler(tauri::generate_handler![
+        commands::app_status,
+        commands::enroll,
+        commands::unenroll,
+        commands::route,
+        commands::refresh_route,
+        commands::handover_view,
+        commands::scan_parcel,
+        commands::finish_scanning,
+        commands::submit_code,
+        commands::submit_token,
+        commands::submit_proof,
+        commands::report_exception,
+        commands::reset_handover,
+        commands::resend_code,
+        commands::sync_now,
+        commands::sync_status,
+        commands::sync_queue,
+    ])
+}
+
+/// Puts an opened core into the app's state and forwards its sync status to the UI as
+/// [`SYNC_STATUS_EVENT`] whenever it changes.
+pub fn manage_device<R: Runtime>(app: &tauri::AppHandle<R>, device: Device) {
+    let mut status = device.subscribe_sync_status();
+    app.manage(device);
+    let handle = app.clone();
+    tauri::async_runtime::spawn(async move {
+        while status.changed().await.is_ok() {
+            let current = status.borrow_and_update().clone();
+            if let Err(e) = handle.emit(SYNC_STATUS_EVENT, current) {
+                tracing::warn!(error = %e, "could not send the sync status to the UI");
+            }
+        }
+    });
+}
 
 /// Starts the app (desktop `main` and the mobile entry point).
 #[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() {
+    init_logging();
     let builder = tauri::Builder::default();
     #[cfg(mobile)]
     let builder = builder.plugin(tauri_plugin_barcode_scanner::init());
-    builder
+    with_commands(builder)
+        .setup(|app| {
+            let data_dir = app.path().app_data_dir()?;
+            let config = Config::new(env!("CARGO_PKG_VERSION"), fleet::platform());
+            let device = tauri::async_runtime::block_on(Device::open(
+                data_dir,
+                config,
+                Arc::new(SystemClock),
+                os_rng(),
+            ))?;
+            if let Some(uri) = fleet::auto_enroll_uri() {
+                fleet::enroll_if_needed(&device, &uri);
+            }
+            manage_device(app.handle(), device);
+            Ok(())
+        })
         .run(tauri::generate_context!())
         .expect("error while running the Doorstep app");
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("DOORSTEP_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
 }
