@@ -395,7 +395,11 @@ fn gs1_key_is_valid(key: &str) -> bool {
 }
 
 /// The UPU S10 check digit of an 8-digit serial: weights 8 6 4 2 3 5 9 7,
-/// `11 - sum % 11`, with 10 → 0 and 11 → 5 (UPU S10 standard, §5.3).
+/// `11 - sum % 11`, with 10 → 0 and 11 → 5 (UPU standard S10, check digit calculation).
+///
+/// Unlike the Damm or GS1 checks this one has a blind spot: remainders 0 and 6 both give
+/// 5, so a single wrong digit that moves the sum between them is not caught (about 1 in
+/// 55 single wrong serial digits). Such a misread still fails to match the manifest.
 pub fn s10_check_digit(serial: &[u8; 8]) -> u8 {
     const WEIGHTS: [u32; 8] = [8, 6, 4, 2, 3, 5, 9, 7];
     let sum: u32 = serial
@@ -592,7 +596,8 @@ impl AiFormat {
     }
 }
 
-/// GS1 AI encodable character set 82 (GS1 General Specifications §7.11, figure 7.11-1).
+/// "GS1 AI encodable character set 82" of the GS1 General Specifications: digits, letters
+/// and `!"%&'()*+,-./:;<=>?_` (no space).
 fn is_cset82(c: char) -> bool {
     c.is_ascii_alphanumeric() || "!\"%&'()*+,-./:;<=>?_".contains(c)
 }

@@ -369,6 +369,29 @@ fn a_non_gs1_symbology_identifier_is_stripped() {
     assert_eq!(Barcode::parse("]C0"), Err(BarcodeError::Empty));
 }
 
+#[test]
+fn an_opaque_reference_that_starts_like_a_symbology_identifier_keeps_it() {
+    // Found by the `barcode` fuzz target: one identifier is stripped, the second is data.
+    let parsed = Barcode::parse("]CW]CW21C121C1").unwrap();
+    assert_eq!(
+        parsed,
+        Barcode::Opaque {
+            value: "]CW21C121C1".into()
+        }
+    );
+    assert_eq!(Barcode::parse(&parsed.canonical_text()), Ok(parsed.clone()));
+    let json = serde_json::to_string(&parsed).unwrap();
+    assert_eq!(serde_json::from_str::<Barcode>(&json).unwrap(), parsed);
+}
+
+#[test]
+fn a_handover_token_behind_a_qr_symbology_identifier_is_recognised() {
+    assert_eq!(
+        Barcode::parse("]Q1DS1:ABCDEF"),
+        Err(BarcodeError::HandoverToken)
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // Opaque references and refusals
 
