@@ -20,7 +20,8 @@ export function codeScreen(ctx: Ctx): Screen {
   const first = ctx.state.view as CodeView;
   const keypad = new KeypadInput(first.code_length);
   let lastView: HandoverView | null = null;
-  let lastAttempts: number | null = first.attempts_left;
+  /** Set when the last submit came back as a wrong code; shown by the next `apply`. */
+  let wrongAnswer = false;
   let busy = false;
   /** Set when the typed digits failed a check: the next digit starts over. */
   let rejected = false;
@@ -104,6 +105,8 @@ export function codeScreen(ctx: Ctx): Screen {
     status.textContent = '';
     keypad.clear();
     draw();
+    // Still on the code step with no error: the server said the code is wrong.
+    if (view?.step === 'code' && !view.error) wrongAnswer = true;
     if (view) ctx.setView(view);
   };
 
@@ -264,12 +267,12 @@ export function codeScreen(ctx: Ctx): Screen {
     }
     if (view.error) {
       setError(view.error.code === 'code_format' ? t('code.check_with_customer') : view.error.message, view.error.code);
-    } else if (!isFirst && view.attempts_left !== null && lastAttempts !== null && view.attempts_left < lastAttempts) {
+    } else if (wrongAnswer) {
       setError(t('code.wrong'), 'wrong_code');
     } else if (isFirst) {
       setError(null);
     }
-    lastAttempts = view.attempts_left;
+    wrongAnswer = false;
     draw();
   };
 
