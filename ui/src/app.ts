@@ -93,6 +93,8 @@ export interface Ctx {
   setSync(s: SyncStatus): void;
   /** Re-renders the current screen (e.g. after a language change). */
   rerender(): void;
+  /** Asks the core for everything again (status, handover, route, sync). */
+  reload(): Promise<void>;
 }
 
 export interface Screen {
@@ -174,10 +176,7 @@ export class App implements Ctx {
   async run<T>(fn: () => Promise<T>): Promise<T | undefined> {
     const r = await this.attempt(fn);
     if ('ok' in r) {
-      if (this.state.error) {
-        this.state.error = null;
-        this.schedule();
-      }
+      if (this.state.error) this.showError(null);
       return r.ok;
     }
     this.showError(r.err);
@@ -221,17 +220,18 @@ export class App implements Ctx {
           : err.code === 'device_revoked'
             ? t('error.device_revoked')
             : err.message;
-      replaceChildren(this.banner, h('span', null, text), h('button', {
-        class: 'banner-close',
-        'aria-label': t('common.close'),
-        onclick: () => this.showError(null),
-      }, '×'));
+      replaceChildren(
+        this.banner,
+        h('span', null, text),
+        h('button', { class: 'banner-close', 'aria-label': t('common.close'), onclick: () => this.showError(null) }, '×'),
+      );
       this.banner.dataset.code = err.code;
       this.banner.hidden = false;
     } else {
       this.banner.hidden = true;
       delete this.banner.dataset.code;
     }
+    this.schedule();
   }
 
   setView(view: HandoverView): void {

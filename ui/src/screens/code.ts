@@ -298,7 +298,7 @@ export function lockedScreen(ctx: Ctx): Screen {
       'div',
       { class: 'center-card locked', testid: 'locked-screen' },
       h('div', { class: 'big-icon bad', 'aria-hidden': 'true' }, icon(ICONS.lock, 56)),
-      h('h2', null, t('locked.title')),
+      h('h2', null, ctx.state.view.step === 'locked' ? ctx.state.view.stop.address : t('locked.title')),
       h('p', { class: 'lead' }, t('locked.body')),
     ),
     h(

@@ -24,6 +24,15 @@ export function updateScreen(ctx: Ctx): Screen {
   return { el };
 }
 
-export function loadingScreen(): Screen {
-  return { el: h('div', { class: 'loading', role: 'status', testid: 'loading' }, h('div', { class: 'spinner', 'aria-hidden': 'true' }), t('app.loading')) };
+/** Shown until app_status answers; offers a retry if it failed (the banner says why). */
+export function loadingScreen(ctx: Ctx): Screen {
+  const retry = h('button', { class: 'btn primary', testid: 'retry', hidden: true, onclick: () => ctx.reload() }, t('common.retry'));
+  const el = h(
+    'div',
+    { class: 'loading', role: 'status', testid: 'loading' },
+    h('div', { class: 'spinner', 'aria-hidden': 'true' }),
+    t('app.loading'),
+    retry,
+  );
+  return { el, update: (c) => (retry.hidden = c.state.error === null) };
 }

@@ -299,3 +299,24 @@ describe("the customer's QR instead of the code", () => {
     expect($('proof-verification')?.dataset.verification).toBe('token');
   });
 });
+
+describe('start-up', () => {
+  it('offers a retry when the core does not answer app_status, and recovers', async () => {
+    let fail = true;
+    fake = new FakeBackend();
+    mockIPC((cmd, args) => {
+      if (cmd === 'app_status' && fail) throw { code: 'storage', message: 'The phone storage is not available.' };
+      return fake.handle(cmd, args as Record<string, unknown>);
+    });
+    const app = new App(root, backend, 'desktop', screens);
+    await app.start();
+    await settle();
+    expect(root.dataset.screen).toBe('loading');
+    expect($('error-banner')?.dataset.code).toBe('storage');
+    expect($('retry')?.hidden).toBe(false);
+    fail = false;
+    await click('retry');
+    expect(root.dataset.screen).toBe('route');
+    expect($('error-banner')?.hidden).toBe(true);
+  });
+});
