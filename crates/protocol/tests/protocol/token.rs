@@ -192,6 +192,31 @@ fn a_token_signed_by_another_key_under_the_same_key_id_has_a_bad_signature() {
 }
 
 #[test]
+fn a_token_forged_for_a_weak_pinned_key_is_refused() {
+    // With the identity point as public key, the lenient Ed25519 check accepts R = identity,
+    // S = 0 for every message; the strict check refuses small-order keys.
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    let weak = ed25519_dalek::VerifyingKey::from_bytes(&identity).unwrap();
+    let mut keys = TokenKeys::new();
+    keys.insert(KEY_ID, weak);
+    let mut raw = raw_bytes(&claims().sign(&signing_key(1)));
+    let signature = &mut raw[46..];
+    signature.fill(0);
+    signature[0] = 1;
+    let forged = from_raw(&raw);
+    let lenient = ed25519_dalek::Signature::from_slice(&raw[46..]).unwrap();
+    assert!(
+        ed25519_dalek::Verifier::verify(&weak, &raw[..46], &lenient).is_ok(),
+        "the lenient check accepts the forgery"
+    );
+    assert_eq!(
+        forged.verify(&keys, NOW, LEEWAY),
+        Err(TokenError::BadSignature)
+    );
+}
+
+#[test]
 fn a_forged_token_is_reported_as_forged_even_when_expired() {
     let forged = claims().sign(&signing_key(2));
     let keys = keys_with(KEY_ID, &signing_key(1));
