@@ -1,1 +1,8 @@
-//! Integration tests against the real dispatch server.
+//! Integration tests of the courier core against the real dispatch server (in-process, port 0).
+
+mod audit;
+mod crash;
+mod flow;
+mod helpers;
+mod model;
+mod proxy;

@@ -1,0 +1,365 @@
+//! The handover against the real server: online, offline, and through network faults.
+
+use doorstep_courier::view::{
+    HandoverView, ParcelState, QueueState, ScanOutcome, VerificationKind,
+};
+
+use crate::helpers::*;
+use crate::proxy::{Fault, FaultProxy};
+
+fn expect_code(view: &HandoverView) -> (Option<u32>, bool, Option<String>) {
+    match view {
+        HandoverView::Code {
+            attempts_left,
+            offline,
+            error,
+            ..
+        } => (
+            *attempts_left,
+            *offline,
+            error.as_ref().map(|e| e.code.clone()),
+        ),
+        other => panic!("expected the code step, got {other:?}"),
+    }
+}
+
+fn expect_proof(view: &HandoverView) -> (VerificationKind, bool) {
+    match view {
+        HandoverView::Proof {
+            verification,
+            offline,
+            ..
+        } => (*verification, *offline),
+        other => panic!("expected the proof step, got {other:?}"),
+    }
+}
+
+fn expect_done(view: &HandoverView) -> String {
+    match view {
+        HandoverView::Done { event_id, .. } => event_id.clone(),
+        other => panic!("expected done, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_handover_online_reaches_the_server_exactly_once() {
+    let server = spawn_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let device = enrolled_device(&server, &server.url(), dir.path(), test_config()).await;
+    let parcel = server.parcel(|p| p.code_required && p.code.is_some() && !p.photo_required);
+    let code = parcel.code.clone().unwrap();
+
+    let view = device.scan_parcel(&parcel.barcode).await.unwrap();
+    let HandoverView::Scanning {
+        scanned, last_scan, ..
+    } = &view
+    else {
+        panic!("expected scanning, got {view:?}");
+    };
+    assert_eq!(scanned, &[parcel.parcel_id.to_string()]);
+    assert_eq!(last_scan.as_ref().unwrap().outcome, ScanOutcome::Added);
+
+    let view = device.finish_scanning().await.unwrap();
+    assert_eq!(expect_code(&view), (None, false, None));
+
+    let view = device.submit_code(&wrong_code_for(&code)).await.unwrap();
+    let (attempts_left, offline, _) = expect_code(&view);
+    assert!(
+        attempts_left.is_some_and(|n| n > 0),
+        "a wrong code counts down: {view:?}"
+    );
+    assert!(!offline);
+
+    let view = device.submit_code(&code).await.unwrap();
+    assert_eq!(expect_proof(&view), (VerificationKind::OnlineCode, false));
+
+    let event_id = expect_done(&device.submit_proof("Ada Lovelace", None).await.unwrap());
+    let status = device.sync_now().await.unwrap();
+    assert_eq!((status.pending, status.disputed), (0, 0), "{status:?}");
+    assert_eq!(status.online, Some(true));
+
+    let on_server = server.event_ids().await;
+    assert_eq!(on_server.iter().filter(|id| **id == event_id).count(), 1);
+    let queue = device.sync_queue().unwrap();
+    assert_eq!(queue[0].state, QueueState::Synced);
+    let route = device.route().unwrap();
+    let stop = route
+        .stops
+        .iter()
+        .find(|s| {
+            s.parcels
+                .iter()
+                .any(|p| p.parcel_id == parcel.parcel_id.to_string())
+        })
+        .unwrap();
+    let route_parcel = stop
+        .parcels
+        .iter()
+        .find(|p| p.barcode == parcel.barcode)
+        .unwrap();
+    assert_eq!(route_parcel.status, ParcelState::Delivered);
+
+    // Scanning it again is refused as delivered.
+    device.reset_handover().await.unwrap();
+    let view = device.scan_parcel(&parcel.barcode).await.unwrap();
+    let HandoverView::Idle {
+        last_scan: Some(scan),
+    } = view
+    else {
+        panic!("expected idle with a scan result");
+    };
+    assert_eq!(scan.outcome, ScanOutcome::AlreadyDelivered);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_handover_records_the_code_refuses_no_offline_parcels_and_syncs_when_the_network_returns()
+ {
+    let server = spawn_server().await;
+    let proxy = FaultProxy::start(server.addr).await;
+    let dir = tempfile::tempdir().unwrap();
+    let device = enrolled_device(&server, &proxy.url(), dir.path(), test_config()).await;
+    let offline_ok = server
+        .parcel(|p| p.code_required && p.offline_allowed && p.code.is_some() && !p.photo_required);
+    let no_offline = server.parcel(|p| p.code_required && !p.offline_allowed && p.code.is_some());
+
+    proxy.set(Fault::Drop);
+    let route = device.refresh_route().await.unwrap();
+    assert!(
+        route.from_cache,
+        "with no network the stored route is shown"
+    );
+    assert!(!route.stops.is_empty());
+
+    // A parcel that allows offline handover: the typed code is recorded for the server.
+    device.scan_parcel(&offline_ok.barcode).await.unwrap();
+    device.finish_scanning().await.unwrap();
+    let view = device
+        .submit_code(offline_ok.code.as_deref().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(expect_proof(&view), (VerificationKind::OfflineCode, true));
+    let delivered = expect_done(&device.submit_proof("Grace Hopper", None).await.unwrap());
+
+    // A parcel that allows no offline handover is refused, and the courier is told why.
+    device.reset_handover().await.unwrap();
+    device.scan_parcel(&no_offline.barcode).await.unwrap();
+    device.finish_scanning().await.unwrap();
+    let view = device
+        .submit_code(no_offline.code.as_deref().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        expect_code(&view),
+        (None, true, Some("offline_not_allowed".to_string()))
+    );
+    device.reset_handover().await.unwrap();
+
+    let status = device.sync_now().await.unwrap();
+    assert_eq!(status.pending, 1);
+    assert_eq!(status.online, Some(false));
+    assert!(status.last_error.is_some());
+    assert!(
+        server.event_ids().await.is_empty(),
+        "nothing reached the server while offline"
+    );
+
+    proxy.set(Fault::Pass);
+    device.notify_network_changed();
+    let status = wait_for_status(&device, |s| s.pending == 0 && !s.syncing).await;
+    assert_eq!((status.pending, status.disputed), (0, 0), "{status:?}");
+    assert_eq!(server.event_ids().await, vec![delivered]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_code_recorded_offline_becomes_disputed_with_the_reason_and_stays_visible() {
+    let server = spawn_server().await;
+    let proxy = FaultProxy::start(server.addr).await;
+    let dir = tempfile::tempdir().unwrap();
+    let device = enrolled_device(&server, &proxy.url(), dir.path(), test_config()).await;
+    let parcel = server
+        .parcel(|p| p.code_required && p.offline_allowed && p.code.is_some() && !p.photo_required);
+
+    proxy.set(Fault::Drop);
+    device.scan_parcel(&parcel.barcode).await.unwrap();
+    device.finish_scanning().await.unwrap();
+    let view = device
+        .submit_code(&wrong_code_for(parcel.code.as_deref().unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(expect_proof(&view), (VerificationKind::OfflineCode, true));
+    let event_id = expect_done(&device.submit_proof("Someone", None).await.unwrap());
+
+    proxy.set(Fault::Pass);
+    let status = device.sync_now().await.unwrap();
+    assert_eq!((status.pending, status.disputed), (0, 1), "{status:?}");
+    let queue = device.sync_queue().unwrap();
+    let item = queue.iter().find(|q| q.event_id == event_id).unwrap();
+    assert_eq!(item.state, QueueState::Disputed);
+    assert!(item.reason.as_deref().is_some_and(|r| !r.is_empty()));
+    let route = device.route().unwrap();
+    let parcel_state = route
+        .stops
+        .iter()
+        .flat_map(|s| &s.parcels)
+        .find(|p| p.barcode == parcel.barcode)
+        .unwrap()
+        .status;
+    assert_eq!(parcel_state, ParcelState::Disputed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_server_makes_the_code_check_fall_back_to_offline_by_itself() {
+    let server = spawn_server().await;
+    let proxy = FaultProxy::start(server.addr).await;
+    let dir = tempfile::tempdir().unwrap();
+    let device = enrolled_device(&server, &proxy.url(), dir.path(), test_config()).await;
+    let parcel = server
+        .parcel(|p| p.code_required && p.offline_allowed && p.code.is_some() && !p.photo_required);
+
+    device.scan_parcel(&parcel.barcode).await.unwrap();
+    device.finish_scanning().await.unwrap();
+    proxy.set(Fault::Hang);
+    let view = device
+        .submit_code(parcel.code.as_deref().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(expect_proof(&view), (VerificationKind::OfflineCode, true));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_cut_after_the_server_committed_is_retried_without_a_duplicate() {
+    let server = spawn_server().await;
+    let proxy = FaultProxy::start(server.addr).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config();
+    config.background_sync = false;
+    let device = enrolled_device(&server, &proxy.url(), dir.path(), config).await;
+    let barcodes: Vec<String> = server
+        .seed
+        .parcels
+        .iter()
+        .take(3)
+        .map(|p| p.barcode.clone())
+        .collect();
+    let mut committed = Vec::new();
+    for barcode in &barcodes {
+        committed.push(record_not_home(&device, barcode).await);
+    }
+
+    proxy.set(Fault::CutAnswer);
+    let err = device.sync_once().await.unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    assert!(
+        proxy.answers_cut() >= 1,
+        "the server answered and the answer was cut"
+    );
+    assert_eq!(device.sync_status().pending, 3);
+
+    proxy.set(Fault::Pass);
+    let report = device.sync_once().await.unwrap();
+    assert_eq!(report.synced, 3);
+    committed.sort();
+    assert_eq!(
+        server.event_ids().await,
+        committed,
+        "each event stored exactly once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_connection_keeps_the_delivery_pending_and_says_so_in_plain_words() {
+    let server = spawn_server().await;
+    let proxy = FaultProxy::start(server.addr).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config();
+    config.background_sync = false;
+    let device = enrolled_device(&server, &proxy.url(), dir.path(), config).await;
+    let event = record_not_home(&device, &server.seed.parcels[0].barcode).await;
+    drop(proxy); // nothing listens there any more: connection refused
+
+    let status = device.sync_now().await.unwrap();
+    assert_eq!(status.pending, 1);
+    assert_eq!(status.online, Some(false));
+    assert!(status.last_error.unwrap().contains("No connection"));
+    assert_eq!(device.sync_queue().unwrap()[0].event_id, event);
+    assert_eq!(device.sync_queue().unwrap()[0].state, QueueState::Pending);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrollment_with_a_used_code_or_a_wrong_server_fails_clearly() {
+    let server = spawn_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let device = open_device(dir.path(), test_config()).await;
+    let code = server.enrollment_code().await;
+    device.enroll(&code, Some(&server.url())).await.unwrap();
+
+    let other = tempfile::tempdir().unwrap();
+    let second = open_device(other.path(), test_config()).await;
+    let err = second.enroll(&code, Some(&server.url())).await.unwrap_err();
+    assert_eq!(err.code(), "enrollment_invalid", "{err}");
+    let err = second.enroll("not a link", None).await.unwrap_err();
+    assert_eq!(err.code(), "enrollment_link_invalid");
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let err = second
+        .enroll(&code, Some(&format!("http://{closed}")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "network");
+    assert!(!second.status().unwrap().enrolled);
+    assert_eq!(second.route().unwrap_err().code(), "not_enrolled");
+}
+
+/// The token text the customer's page shows as a QR code.
+async fn customer_token(customer_url: &str) -> String {
+    let html = reqwest::get(customer_url)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let start = html
+        .find("<code data-token>")
+        .expect("the page shows a token")
+        + "<code data-token>".len();
+    let end = start + html[start..].find("</code>").unwrap();
+    html[start..end].to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_customers_qr_token_hands_over_offline_even_a_no_offline_parcel_and_its_photo_syncs_first()
+ {
+    let server = spawn_server().await;
+    let proxy = FaultProxy::start(server.addr).await;
+    let dir = tempfile::tempdir().unwrap();
+    let device = enrolled_device(&server, &proxy.url(), dir.path(), test_config()).await;
+    let parcel = server.parcel(|p| p.code_required && !p.offline_allowed && p.photo_required);
+    let token = customer_token(&parcel.customer_url).await;
+    let other = server.parcel(|p| p.code_required && p.stop_id != parcel.stop_id);
+    let wrong_token = customer_token(&other.customer_url).await;
+
+    proxy.set(Fault::Drop);
+    device.scan_parcel(&parcel.barcode).await.unwrap();
+    device.finish_scanning().await.unwrap();
+    let view = device.submit_token(&wrong_token).await.unwrap();
+    assert_eq!(expect_code(&view).2.as_deref(), Some("token_invalid"));
+    let view = device.submit_token(&token).await.unwrap();
+    assert_eq!(expect_proof(&view), (VerificationKind::Token, false));
+    let err = device.submit_proof("Alan", None).await.unwrap_err();
+    assert_eq!(err.code(), "photo_required");
+    let photo = dir.path().join("camera.jpg");
+    std::fs::write(
+        &photo,
+        b"\xff\xd8\xff\xe0 not really a jpeg, but bytes to upload",
+    )
+    .unwrap();
+    let event_id = expect_done(&device.submit_proof("Alan", Some(&photo)).await.unwrap());
+    std::fs::remove_file(&photo).unwrap(); // the camera's temp file may vanish; the copy stays
+
+    proxy.set(Fault::Pass);
+    let status = device.sync_now().await.unwrap();
+    assert_eq!((status.pending, status.disputed), (0, 0), "{status:?}");
+    assert_eq!(server.event_ids().await, vec![event_id]);
+}

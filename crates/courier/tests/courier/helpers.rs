@@ -1,0 +1,235 @@
+//! Test harness: the real dispatch server in-process on a free loopback port with a fresh
+//! data directory and the demo seed, and devices with their own temp data directories.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use doorstep_courier::clock::date_at;
+use doorstep_courier::view::{HandoverView, SyncStatus};
+use doorstep_courier::{Clock, Config, Device, SystemClock};
+use doorstep_protocol::wire::{EnrollmentLink, Platform};
+use doorstep_server::{DemoParcel, DemoSeed, ServerConfig};
+use rand::SeedableRng;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A running dispatch server with the demo route seeded for today.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub seed: DemoSeed,
+    pub date: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+/// Starts the server on port 0 with a fresh data directory and the demo seed.
+pub async fn spawn_server() -> TestServer {
+    let dir = tempfile::tempdir().unwrap();
+    let date = today();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut config = ServerConfig::demo(dir.path().join("server"));
+    config.public_url = format!("http://{addr}");
+    let seed = doorstep_server::seed_demo(&config, &date).unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        doorstep_server::launch(listener, config, async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+    });
+    TestServer {
+        addr,
+        seed,
+        date,
+        shutdown: Some(tx),
+        task: Some(task),
+        _dir: dir,
+    }
+}
+
+/// Today's route date as the device computes it (UTC).
+pub fn today() -> String {
+    date_at(SystemClock.now_ms(), 0)
+}
+
+impl TestServer {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A fresh single-use enrollment code for the demo courier.
+    pub async fn enrollment_code(&self) -> String {
+        let body: serde_json::Value = reqwest::Client::new()
+            .post(format!("{}/v1/admin/enrollments", self.url()))
+            .bearer_auth(&self.seed.admin_token)
+            .json(&serde_json::json!({ "courier_id": self.seed.courier_id }))
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["enrollment_code"].as_str().unwrap().to_string()
+    }
+
+    /// Every delivery event the server stored for the day (admin view).
+    pub async fn deliveries(&self) -> Vec<serde_json::Value> {
+        let body: serde_json::Value = reqwest::Client::new()
+            .get(format!("{}/v1/admin/deliveries", self.url()))
+            .query(&[("date", &self.date)])
+            .bearer_auth(&self.seed.admin_token)
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let list = if body.is_array() {
+            body
+        } else if body.get("deliveries").is_some() {
+            body["deliveries"].clone()
+        } else {
+            body["events"].clone()
+        };
+        list.as_array().unwrap().clone()
+    }
+
+    /// The ids of the events the server accepted, sorted (duplicates kept, so a test can
+    /// see them).
+    pub async fn event_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .deliveries()
+            .await
+            .iter()
+            .filter(|e| e["status"] == "accepted")
+            .map(|e| {
+                e.get("event_id")
+                    .or_else(|| e.get("id"))
+                    .and_then(|v| v.as_str())
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// A demo parcel matching `pred`, on a stop not in `not_stops`.
+    pub fn parcel(&self, pred: impl Fn(&DemoParcel) -> bool) -> &DemoParcel {
+        self.seed
+            .parcels
+            .iter()
+            .find(|p| pred(p))
+            .expect("the demo route has such a parcel")
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// Device settings for tests: short timeouts and backoff, today's route.
+pub fn test_config() -> Config {
+    let mut config = Config::new("0.1.0", Platform::Linux);
+    config.route_date = Some(today());
+    config.verify_timeout = Duration::from_millis(500);
+    config.request_timeout = Duration::from_secs(5);
+    config.backoff_base = Duration::from_millis(20);
+    config.backoff_cap = Duration::from_millis(200);
+    config.sync_interval = Duration::from_secs(3600);
+    config
+}
+
+/// Opens a device in `dir`.
+pub async fn open_device(dir: &Path, config: Config) -> Device {
+    Device::open(
+        dir,
+        config,
+        Arc::new(SystemClock),
+        Box::new(rand::rngs::StdRng::seed_from_u64(7)),
+    )
+    .await
+    .unwrap()
+}
+
+/// A device enrolled through `server_url` (the QR payload) with today's route downloaded.
+pub async fn enrolled_device(
+    server: &TestServer,
+    server_url: &str,
+    dir: &Path,
+    config: Config,
+) -> Device {
+    let device = open_device(dir, config).await;
+    let link = EnrollmentLink {
+        server_url: server_url.to_string(),
+        code: server.enrollment_code().await,
+    };
+    let status = device.enroll(&link.to_uri(), None).await.unwrap();
+    assert!(status.enrolled);
+    let route = device.refresh_route().await.unwrap();
+    assert!(!route.stops.is_empty(), "the demo route reached the device");
+    device
+}
+
+/// A code that passes the check digit but is not `code` (the last random digit changed).
+pub fn wrong_code_for(code: &str) -> String {
+    let digits: Vec<u8> = code.bytes().map(|b| b - b'0').collect();
+    let mut body = digits[..digits.len() - 1].to_vec();
+    let last = body.len() - 1;
+    body[last] = (body[last] + 1) % 10;
+    let check = doorstep_protocol::code::damm_check_digit(&body);
+    body.push(check);
+    body.iter().map(|d| char::from(b'0' + d)).collect()
+}
+
+/// Waits (bounded) until the sync status satisfies `pred`; returns the last status seen.
+pub async fn wait_for_status(device: &Device, pred: impl Fn(&SyncStatus) -> bool) -> SyncStatus {
+    let mut rx = device.subscribe_sync_status();
+    let wait = rx.wait_for(|s| pred(s));
+    match tokio::time::timeout(Duration::from_secs(30), wait).await {
+        Ok(Ok(s)) => s.clone(),
+        _ => device.sync_status(),
+    }
+}
+
+/// Scans `barcode` and records a failed attempt; returns the event id.
+pub async fn record_not_home(device: &Device, barcode: &str) -> String {
+    device.reset_handover().await.unwrap();
+    device.scan_parcel(barcode).await.unwrap();
+    let view = device
+        .report_exception(doorstep_protocol::wire::ExceptionReason::NotHome, None)
+        .await
+        .unwrap();
+    match view {
+        HandoverView::Done { event_id, .. } => event_id,
+        other => panic!("expected done, got {other:?}"),
+    }
+}
+
+/// The device's committed event ids, sorted.
+pub fn committed_ids(device: &Device) -> Vec<String> {
+    let mut ids: Vec<String> = device
+        .sync_queue()
+        .unwrap()
+        .into_iter()
+        .map(|q| q.event_id)
+        .collect();
+    ids.sort();
+    ids
+}
