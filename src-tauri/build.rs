@@ -20,6 +20,7 @@ const COMMANDS: &[&str] = &[
     "sync_now",
     "sync_status",
     "sync_queue",
+    "save_photo",
 ];
 
 fn main() {

@@ -38,6 +38,7 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::sync_now,
         commands::sync_status,
         commands::sync_queue,
+        commands::save_photo,
     ])
 }
 

@@ -95,6 +95,31 @@ impl TestApp {
             .map(|body| body.deserialize::<Value>().unwrap())
     }
 
+    /// Calls a command with a raw binary body (as `invoke(cmd, uint8Array)` does).
+    pub fn invoke_raw(&self, cmd: &str, bytes: Vec<u8>) -> Result<Value, Value> {
+        let request = InvokeRequest {
+            cmd: cmd.into(),
+            callback: tauri::ipc::CallbackFn(0),
+            error: tauri::ipc::CallbackFn(1),
+            url: "tauri://localhost".parse().unwrap(),
+            body: tauri::ipc::InvokeBody::Raw(bytes),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        };
+        tauri::test::get_ipc_response(&self.webview, request)
+            .map(|body| body.deserialize::<Value>().unwrap())
+    }
+
+    /// The seeded parcel with this demo label prefix.
+    pub fn parcel_labelled(&self, prefix: &str) -> DemoParcel {
+        self.seed
+            .parcels
+            .iter()
+            .find(|p| p.label.starts_with(prefix))
+            .cloned()
+            .unwrap_or_else(|| panic!("no demo parcel labelled {prefix}"))
+    }
+
     pub fn enrollment_uri(&self) -> String {
         EnrollmentLink {
             server_url: self.server_url.clone(),

@@ -118,3 +118,50 @@ fn unknown_commands_are_refused() {
     let app = TestApp::spawn();
     assert!(app.invoke("delete_everything", json!({})).is_err());
 }
+
+#[test]
+fn a_high_value_parcel_needs_a_photo_which_the_ui_hands_over_as_bytes() {
+    let app = TestApp::spawn();
+    app.invoke("enroll", json!({ "input": app.enrollment_uri(), "serverUrl": null }))
+        .unwrap();
+    app.invoke("refresh_route", json!({})).unwrap();
+    let parcel = app.parcel_labelled("code + photo");
+    assert!(parcel.photo_required);
+    app.invoke("scan_parcel", json!({ "barcode": parcel.barcode }))
+        .unwrap();
+    app.invoke("finish_scanning", json!({})).unwrap();
+    let view = app
+        .invoke("submit_code", json!({ "code": parcel.code.clone().unwrap() }))
+        .unwrap();
+    assert_eq!(view["photo_required"], true, "{view}");
+
+    let err = app
+        .invoke(
+            "submit_proof",
+            json!({ "recipientName": "Grace Hopper", "photoPath": null }),
+        )
+        .unwrap_err();
+    assert_eq!(err["code"], "photo_required", "{err}");
+
+    let err = app
+        .invoke_raw("save_photo", b"this is not a picture".to_vec())
+        .unwrap_err();
+    assert_eq!(err["code"], "photo_invalid", "{err}");
+
+    let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    jpeg.extend_from_slice(&[7u8; 2048]);
+    let path = app.invoke_raw("save_photo", jpeg.clone()).unwrap();
+    let path = path.as_str().unwrap().to_string();
+    assert_eq!(std::fs::read(&path).unwrap(), jpeg);
+
+    let view = app
+        .invoke(
+            "submit_proof",
+            json!({ "recipientName": "Grace Hopper", "photoPath": path }),
+        )
+        .unwrap();
+    assert_eq!(view["step"], "done", "{view}");
+    let sync = app.invoke("sync_now", json!({})).unwrap();
+    assert_eq!(sync["pending"], 0, "photo and event synced: {sync}");
+    assert_eq!(app.server_events_for(parcel.parcel_id), 1);
+}

@@ -25,6 +25,7 @@ export const APP_ERROR_CODES = [
   'offline_not_allowed',
   'token_invalid',
   'photo_required',
+  'photo_invalid',
   'recipient_required',
   'storage',
   'internal',
@@ -184,7 +185,7 @@ export function isAppError(e: unknown): e is AppError {
   );
 }
 
-async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+async function call<T>(cmd: string, args?: Record<string, unknown> | Uint8Array): Promise<T> {
   try {
     return await invoke<T>(cmd, args);
   } catch (raw) {
@@ -204,6 +205,8 @@ export const backend = {
   finishScanning: () => call<HandoverView>('finish_scanning'),
   submitCode: (code: string) => call<HandoverView>('submit_code', { code }),
   submitToken: (token: string) => call<HandoverView>('submit_token', { token }),
+  /** Hands a picked/captured photo to Rust as raw bytes; resolves to the path `submitProof` takes. */
+  savePhoto: (bytes: Uint8Array) => call<string>('save_photo', bytes),
   submitProof: (recipientName: string, photoPath: string | null) =>
     call<HandoverView>('submit_proof', { recipientName, photoPath }),
   reportException: (reason: ExceptionReason, note: string | null) =>

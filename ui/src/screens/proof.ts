@@ -16,16 +16,6 @@ const VERIFICATION_TEXT: Record<Verification, MessageKey> = {
   token: 'proof.verified_token',
 };
 
-/**
- * What `submit_proof` gets as `photoPath` for a picked file. The IPC contract takes a path;
- * a webview file input only exposes a path where the platform adds one (`File.path`), so
- * otherwise the file's name is passed and the shell resolves it.
- */
-export function photoPathFor(file: File): string {
-  const withPath = file as File & { path?: unknown };
-  return typeof withPath.path === 'string' && withPath.path !== '' ? withPath.path : file.name;
-}
-
 export function proofScreen(ctx: Ctx): Screen {
   const view = ctx.state.view as ProofView;
   let photo: File | null = null;
@@ -103,7 +93,12 @@ export function proofScreen(ctx: Ctx): Screen {
         if (view.photo_required && !photo) return showError(t('proof.need_photo'));
         showError(null);
         confirm.disabled = true;
-        const r = await ctx.attempt(() => ctx.backend.submitProof(who, photo ? photoPathFor(photo) : null));
+        // A webview gives files, not paths: the bytes go to Rust, which answers the path.
+        const picked = photo;
+        const r = await ctx.attempt(async () => {
+          const path = picked ? await ctx.backend.savePhoto(new Uint8Array(await picked.arrayBuffer())) : null;
+          return ctx.backend.submitProof(who, path);
+        });
         confirm.disabled = false;
         if ('ok' in r) ctx.setView(r.ok);
         else if (r.err.code === 'recipient_required') showError(t('proof.need_name'));

@@ -400,7 +400,9 @@ describe('screens at 390×844', () => {
     await page.waitForSelector(tid('done-screen'));
     const args = await page.evaluate(() => window.__fake.backend.calls.find((c) => c.cmd === 'submit_proof').args);
     assert.equal(args.recipientName, 'Chloé Martin');
-    assert.equal(args.photoPath, 'parcel.png');
+    assert.match(args.photoPath, /^\/cache\/photos\/photo-\d+\.jpg$/, 'the photo bytes went to Rust first');
+    const saved = await page.evaluate(() => window.__fake.backend.calls.filter((c) => c.cmd === 'save_photo').length);
+    assert.equal(saved, 1);
     await page.context().close();
   });
 
