@@ -1,1 +1,598 @@
-//! Placeholder.
+//! The Doorstep dispatch server: code policy, delivery codes, devices, manifests and
+//! exactly-once proof of delivery, over a JSON HTTP API under `/v1`.
+//!
+//! - [`store`]: the storage boundary (SQLite; every SQL statement lives there).
+//! - [`policy`]: the declarative code policy (TOML) and its decisions with reasons.
+//! - [`api`]: axum handlers, strict JSON, auth, errors as `{code, message}`.
+//! - [`notify`]: the outbox worker (SMTP, SMS gateway, webhooks, dev outbox).
+//! - [`pages`]: server-rendered HTML (customer page, fleet page, dev outbox, labels).
+//!
+//! Tests bind port 0 and call [`launch`]; everything a test needs to control (time, data
+//! directory, SMTP) is in [`ServerConfig`].
+
+pub mod api;
+pub mod clock;
+pub mod notify;
+pub mod openapi;
+pub mod pages;
+pub mod policy;
+pub mod secrets;
+pub mod store;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use doorstep_protocol::wire::{CreateParcelRequest, DeliveryMethod, Location, Money, Recipient};
+use doorstep_protocol::{CourierId, ParcelId, StopId};
+
+pub use api::router;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use policy::Policy;
+use secrets::Secrets;
+use store::{Store, StoreSettings};
+
+/// Demo mode shows a development outbox and an open fleet page; production refuses both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Seeded data, dev outbox, no SMTP needed.
+    Demo,
+    /// Real notifications only.
+    Production,
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    /// Plain connection, then STARTTLS (required).
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// No encryption (local relays and tests only).
+    Plain,
+}
+
+/// SMTP settings.
+#[derive(Debug, Clone)]
+pub struct SmtpConfig {
+    /// Host name.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Security.
+    pub security: SmtpSecurity,
+    /// Login, if the server wants one.
+    pub username: Option<String>,
+    /// Password.
+    pub password: Option<String>,
+    /// The From address.
+    pub from: String,
+}
+
+/// An HTTP SMS gateway (Twilio-style form post by default).
+#[derive(Debug, Clone)]
+pub struct SmsConfig {
+    /// URL to POST to.
+    pub url: String,
+    /// Basic auth user.
+    pub username: Option<String>,
+    /// Basic auth password or token.
+    pub password: Option<String>,
+    /// Sender number or name.
+    pub from: String,
+    /// Send JSON `{to, from, body}` instead of a form `To/From/Body`.
+    pub json: bool,
+}
+
+/// Everything the server needs to run.
+#[derive(Clone)]
+pub struct ServerConfig {
+    /// Where the database, secrets and photos live.
+    pub data_dir: PathBuf,
+    /// Demo or production.
+    pub mode: Mode,
+    /// The base URL people and phones reach the server at (links, enrollment QR).
+    pub public_url: String,
+    /// The fleet's name.
+    pub fleet_name: String,
+    /// The code policy.
+    pub policy: Policy,
+    /// Fleet time zone as a fixed offset from UTC, in minutes.
+    pub utc_offset_minutes: i32,
+    /// SMTP for email, if configured.
+    pub smtp: Option<SmtpConfig>,
+    /// SMS gateway, if configured.
+    pub sms: Option<SmsConfig>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// Verification requests per second per client IP (sustained).
+    pub verify_rate_per_sec: f64,
+    /// Verification burst per client IP.
+    pub verify_burst: f64,
+    /// How long a new enrollment code works, seconds.
+    pub enrollment_ttl_secs: i64,
+    /// Outbox poll interval, milliseconds.
+    pub outbox_poll_ms: u64,
+    /// First retry delay of a failed message, milliseconds (doubles each time, at most 1 h).
+    pub outbox_retry_base_ms: i64,
+    /// Largest photo accepted, bytes.
+    pub max_photo_bytes: usize,
+    /// Largest JSON body accepted, bytes.
+    pub max_json_bytes: usize,
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("data_dir", &self.data_dir)
+            .field("mode", &self.mode)
+            .field("public_url", &self.public_url)
+            .field("smtp", &self.smtp.as_ref().map(|s| (&s.host, s.port)))
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerConfig {
+    /// Demo defaults: dev outbox, no SMTP, system clock, generous rate limits for tests.
+    pub fn demo(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            mode: Mode::Demo,
+            public_url: "http://127.0.0.1:8080".into(),
+            fleet_name: "Doorstep Demo Fleet".into(),
+            policy: Policy::default(),
+            utc_offset_minutes: 0,
+            smtp: None,
+            sms: None,
+            clock: Arc::new(SystemClock),
+            verify_rate_per_sec: 200.0,
+            verify_burst: 400.0,
+            enrollment_ttl_secs: 15 * 60,
+            outbox_poll_ms: 200,
+            outbox_retry_base_ms: 500,
+            max_photo_bytes: 8 * 1024 * 1024,
+            max_json_bytes: 1024 * 1024,
+        }
+    }
+
+    /// Production defaults (stricter rate limit, slower retries).
+    pub fn production(data_dir: impl Into<PathBuf>, public_url: impl Into<String>) -> Self {
+        Self {
+            mode: Mode::Production,
+            public_url: public_url.into(),
+            fleet_name: "Doorstep".into(),
+            verify_rate_per_sec: 5.0,
+            verify_burst: 20.0,
+            outbox_poll_ms: 2000,
+            outbox_retry_base_ms: 10_000,
+            ..Self::demo(data_dir)
+        }
+    }
+}
+
+/// Errors that stop the server or a command.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// File system.
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+    /// Database.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A store operation failed.
+    #[error("{0}")]
+    Store(#[from] store::StoreError),
+    /// A migration failed.
+    #[error("migration failed: {0}")]
+    Migration(String),
+    /// The database was written by a newer server.
+    #[error(
+        "the database has schema version {found}, this server knows up to {supported}; run a newer server"
+    )]
+    DatabaseTooNew {
+        /// Version in the file.
+        found: i64,
+        /// Newest version known here.
+        supported: i64,
+    },
+    /// The policy file is invalid.
+    #[error("policy: {0}")]
+    Policy(String),
+    /// Configuration is invalid.
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+/// Shared state of the running server.
+#[derive(Clone)]
+pub struct AppState {
+    /// The store.
+    pub store: Arc<Store>,
+    /// The configuration.
+    pub config: Arc<ServerConfig>,
+    /// Wakes the outbox worker.
+    pub outbox_wake: Arc<tokio::sync::Notify>,
+    /// Per-IP rate limiter for verification.
+    pub verify_limiter: Arc<api::RateLimiter>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// Opens the data directory (secrets, database) and builds the state.
+    pub fn open(config: ServerConfig) -> Result<Self, ServerError> {
+        if config.mode == Mode::Production && config.smtp.is_none() && config.sms.is_none() {
+            tracing::warn!(
+                "production mode without SMTP or SMS: customer messages will wait in the outbox"
+            );
+        }
+        let store = open_store(&config)?;
+        let limiter = api::RateLimiter::new(config.verify_rate_per_sec, config.verify_burst);
+        Ok(Self {
+            store: Arc::new(store),
+            config: Arc::new(config),
+            outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            verify_limiter: Arc::new(limiter),
+        })
+    }
+
+    /// Now, Unix milliseconds.
+    pub fn now(&self) -> i64 {
+        self.config.clock.now_ms()
+    }
+}
+
+fn open_store(config: &ServerConfig) -> Result<Store, ServerError> {
+    let secrets = Secrets::load_or_create(&config.data_dir.join("secrets"))?;
+    Store::open(
+        &config.data_dir,
+        secrets,
+        StoreSettings {
+            public_url: config.public_url.clone(),
+            utc_offset_minutes: config.utc_offset_minutes,
+            policy: config.policy.clone(),
+        },
+    )
+}
+
+/// Serves the API on `listener` until `shutdown` completes, with the outbox worker running.
+pub async fn launch(
+    listener: tokio::net::TcpListener,
+    config: ServerConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let state = tokio::task::spawn_blocking(move || AppState::open(config))
+        .await
+        .map_err(|e| ServerError::Config(format!("start-up task failed: {e}")))??;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(notify::run_outbox(state.clone(), stop_rx));
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    let _ = stop_tx.send(true);
+    let _ = worker.await;
+    result.map_err(ServerError::Io)
+}
+
+/// What [`seed_demo`] made.
+#[derive(Debug, Clone)]
+pub struct DemoSeed {
+    /// A fresh enrollment code for the demo courier (valid 48 h).
+    pub enrollment_code: String,
+    /// The demo shipper's API key.
+    pub shipper_api_key: String,
+    /// The fleet manager's admin token.
+    pub admin_token: String,
+    /// The demo courier.
+    pub courier_id: CourierId,
+    /// The parcels.
+    pub parcels: Vec<DemoParcel>,
+}
+
+/// One seeded parcel.
+#[derive(Debug, Clone)]
+pub struct DemoParcel {
+    /// Parcel id.
+    pub parcel_id: ParcelId,
+    /// Its stop.
+    pub stop_id: StopId,
+    /// The label's barcode.
+    pub barcode: String,
+    /// The stop's code in plain text (demo only), when one is needed.
+    pub code: Option<String>,
+    /// Whether a code is needed.
+    pub code_required: bool,
+    /// Whether offline handover is allowed.
+    pub offline_allowed: bool,
+    /// Whether a photo is needed.
+    pub photo_required: bool,
+    /// What kind of demo parcel this is.
+    pub label: String,
+    /// Recipient's name.
+    pub recipient_name: String,
+    /// The customer page.
+    pub customer_url: String,
+}
+
+struct DemoSpec {
+    label: &'static str,
+    barcode: &'static str,
+    name: &'static str,
+    address: &'static str,
+    postal: &'static str,
+    email: Option<&'static str>,
+    phone: Option<&'static str>,
+    value: Option<&'static str>,
+    method: DeliveryMethod,
+    age: bool,
+    opt_in: bool,
+    shipper: bool,
+}
+
+const fn spec(
+    label: &'static str,
+    barcode: &'static str,
+    name: &'static str,
+    address: &'static str,
+) -> DemoSpec {
+    DemoSpec {
+        label,
+        barcode,
+        name,
+        address,
+        postal: "1011",
+        email: None,
+        phone: None,
+        value: None,
+        method: DeliveryMethod::HandToRecipient,
+        age: false,
+        opt_in: false,
+        shipper: false,
+    }
+}
+
+fn demo_specs() -> Vec<DemoSpec> {
+    vec![
+        DemoSpec {
+            value: Some("24.90"),
+            email: Some("ada@example.com"),
+            ..spec(
+                "no code: low value",
+                "DS0000000001",
+                "Ada Lovelace",
+                "Keizersgracht 1, Amsterdam",
+            )
+        },
+        DemoSpec {
+            value: Some("612.00"),
+            email: Some("grace@example.com"),
+            ..spec(
+                "code + photo: high value",
+                "DS0000000002",
+                "Grace Hopper",
+                "Herengracht 20, Amsterdam",
+            )
+        },
+        DemoSpec {
+            value: Some("1499.00"),
+            email: Some("alan@example.com"),
+            ..spec(
+                "code, no offline handover: very high value",
+                "DS0000000003",
+                "Alan Turing",
+                "Prinsengracht 300, Amsterdam",
+            )
+        },
+        DemoSpec {
+            opt_in: true,
+            phone: Some("+31600000004"),
+            email: Some("edsger@example.com"),
+            ..spec(
+                "code: recipient asked for one (stop with two parcels)",
+                "DS0000000004",
+                "Edsger Dijkstra",
+                "Singel 40, Amsterdam",
+            )
+        },
+        DemoSpec {
+            opt_in: true,
+            phone: Some("+31600000004"),
+            email: Some("edsger@example.com"),
+            ..spec(
+                "code: second parcel of the same stop (shares the code)",
+                "DS0000000005",
+                "Edsger Dijkstra",
+                "Singel 40, Amsterdam",
+            )
+        },
+        DemoSpec {
+            age: true,
+            value: Some("45.00"),
+            email: Some("barbara@example.com"),
+            ..spec(
+                "code, no offline handover: age-restricted",
+                "DS0000000006",
+                "Barbara Liskov",
+                "Damrak 5, Amsterdam",
+            )
+        },
+        DemoSpec {
+            shipper: true,
+            email: Some("donald@example.com"),
+            ..spec(
+                "code: shipper requires one",
+                "DS0000000007",
+                "Donald Knuth",
+                "Rokin 70, Amsterdam",
+            )
+        },
+        DemoSpec {
+            method: DeliveryMethod::SafePlace,
+            value: Some("12.00"),
+            ..spec(
+                "no code: safe place",
+                "DS0000000008",
+                "Margaret Hamilton",
+                "Spui 10, Amsterdam",
+            )
+        },
+        DemoSpec {
+            method: DeliveryMethod::Neighbour,
+            ..spec(
+                "no code: neighbour",
+                "DS0000000009",
+                "Ken Thompson",
+                "Dam 1, Amsterdam",
+            )
+        },
+        DemoSpec {
+            value: Some("89.00"),
+            ..spec(
+                "no code: two parcels, one stop",
+                "DS0000000010",
+                "Frances Allen",
+                "Kalverstraat 92, Amsterdam",
+            )
+        },
+        DemoSpec {
+            value: Some("15.00"),
+            ..spec(
+                "no code: second parcel of the same stop",
+                "DS0000000011",
+                "Frances Allen",
+                "Kalverstraat 92, Amsterdam",
+            )
+        },
+        DemoSpec {
+            method: DeliveryMethod::PickupPoint,
+            value: Some("30.00"),
+            email: Some("radia@example.com"),
+            opt_in: true,
+            ..spec(
+                "code: pickup point, recipient asked",
+                "DS0000000012",
+                "Radia Perlman",
+                "Nieuwmarkt 4, Amsterdam",
+            )
+        },
+    ]
+}
+
+/// Seeds a shipper, a courier "Demo Courier" and a route of 12 parcels on 10 stops for
+/// `date`. Works on a data directory whose server is not running (or before [`launch`]).
+/// Calling it again on the same directory adds a fresh enrollment code and reuses the rest.
+pub fn seed_demo(config: &ServerConfig, date: &str) -> Result<DemoSeed, ServerError> {
+    let store = open_store(config)?;
+    let now = config.clock.now_ms();
+    let courier_id = match store.courier_by_name("Demo Courier")? {
+        Some(id) => id,
+        None => store.create_courier("Demo Courier", now)?,
+    };
+    let (shipper_id, shipper_api_key, _) = store.create_shipper("Demo Shop", None, now)?;
+    let mut parcels = Vec::new();
+    let mut stop_codes: std::collections::HashMap<StopId, String> = Default::default();
+    for (i, s) in demo_specs().into_iter().enumerate() {
+        let compact: String = date.chars().filter(char::is_ascii_digit).collect();
+        let barcode = format!("{}{}", s.barcode, compact.get(2..).unwrap_or(""));
+        let req = CreateParcelRequest {
+            barcode: barcode.clone(),
+            recipient: Recipient {
+                name: s.name.into(),
+                phone: s.phone.map(Into::into),
+                email: s.email.map(Into::into),
+            },
+            address: s.address.into(),
+            postal_code: s.postal.into(),
+            location: Some(Location {
+                lat: 52.37 + i as f64 * 0.001,
+                lon: 4.89 + i as f64 * 0.001,
+                accuracy_m: None,
+            }),
+            declared_value: s.value.map(|v| Money {
+                amount: v.into(),
+                currency: "EUR".into(),
+            }),
+            method: s.method,
+            delivery_date: date.into(),
+            age_restricted: s.age,
+            recipient_requested_code: s.opt_in,
+            shipper_requires_code: s.shipper,
+            courier_id: Some(courier_id),
+            description: Some(format!("Demo parcel {}", i + 1)),
+        };
+        let created = match store.create_parcel(&shipper_id.to_string(), &req, now) {
+            Ok(c) => c,
+            Err(store::StoreError::Conflict(_)) => {
+                return Err(ServerError::Config(format!(
+                    "the demo route for {date} is already seeded in this data directory; use a fresh --data-dir"
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(code) = &created.new_code {
+            stop_codes.insert(created.view.stop_id, code.clone());
+        }
+        parcels.push(DemoParcel {
+            parcel_id: created.view.parcel_id,
+            stop_id: created.view.stop_id,
+            barcode,
+            code: None,
+            code_required: created.view.decision.code_required,
+            offline_allowed: created.view.decision.offline_allowed,
+            photo_required: created.decision.photo_required,
+            label: s.label.into(),
+            recipient_name: s.name.into(),
+            customer_url: created.view.customer_url.clone(),
+        });
+    }
+    for p in &mut parcels {
+        p.code = stop_codes.get(&p.stop_id).cloned();
+    }
+    let (enrollment_code, _) = store.create_enrollment(courier_id, 48 * 3600 * 1000, now)?;
+    Ok(DemoSeed {
+        enrollment_code,
+        shipper_api_key,
+        admin_token: store.secrets().admin_token().to_string(),
+        courier_id,
+        parcels,
+    })
+}
+
+/// Makes an enrollment code for a courier by name (creating the courier if new), for the
+/// `enroll` command. Returns (code, enrollment URI).
+pub fn create_enrollment(
+    config: &ServerConfig,
+    courier_name: &str,
+) -> Result<(String, String), ServerError> {
+    let store = open_store(config)?;
+    let now = config.clock.now_ms();
+    let courier = match store.courier_by_name(courier_name)? {
+        Some(id) => id,
+        None => store.create_courier(courier_name, now)?,
+    };
+    let (code, _) = store.create_enrollment(courier, config.enrollment_ttl_secs * 1000, now)?;
+    let uri = doorstep_protocol::wire::EnrollmentLink {
+        server_url: config.public_url.clone(),
+        code: code.clone(),
+    }
+    .to_uri();
+    Ok((code, uri))
+}
+
+/// The admin token of a data directory (made at first start).
+pub fn admin_token(config: &ServerConfig) -> Result<String, ServerError> {
+    Ok(Secrets::load_or_create(&config.data_dir.join("secrets"))?
+        .admin_token()
+        .to_string())
+}
+
+/// The label sheet (HTML) of a day's parcels in a data directory.
+pub fn labels_for(config: &ServerConfig, date: &str) -> Result<String, ServerError> {
+    let store = open_store(config)?;
+    Ok(pages::labels_html(&store.labels(date)?))
+}

@@ -1,0 +1,838 @@
+//! The HTTP boundary: routes, strict JSON, authentication, errors as `{code, message}`.
+//! Handlers extract, call one store operation on a blocking thread, and map the result.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{
+    ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request, State,
+};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use doorstep_protocol::wire::{
+    CourierCreated, CreateCourierRequest, CreateEnrollmentRequest, CreateParcelRequest,
+    CreateShipperRequest, EnrollRequest, EnrollResponse, EnrollmentCreated, EnrollmentLink,
+    ErrorBody, ErrorCode, PhotoUploadResponse, ResendRequest, ShipperCreated, SyncRequest,
+    SyncResponse, TokenKeysResponse, VerifyRequest,
+};
+use doorstep_protocol::{DeviceId, ParcelId, StopId, token::PublicTokenKey};
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::store::{DeviceAuth, Store, StoreError, fleet_date};
+use crate::{AppState, Mode};
+
+/// An API error: status, stable code, human message. Internal details go to the log only.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: ErrorCode,
+    message: String,
+}
+
+impl ApiError {
+    /// A new error.
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Internal,
+            "the server failed; the details are in its log",
+        )
+    }
+
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, message)
+    }
+
+    fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::Unauthorized,
+            "missing or invalid credentials; send Authorization: Bearer <token>",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            code: self.code,
+            message: self.message,
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        use StatusCode as S;
+        match e {
+            StoreError::Sqlite(err) => {
+                if matches!(
+                    err.sqlite_error_code(),
+                    Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+                ) {
+                    tracing::warn!(error = %err, "storage busy");
+                    return Self::new(
+                        S::SERVICE_UNAVAILABLE,
+                        ErrorCode::Unavailable,
+                        "storage is busy; retry",
+                    );
+                }
+                tracing::error!(error = %err, "storage error");
+                Self::internal()
+            }
+            StoreError::NotFound(what) => Self::new(
+                S::NOT_FOUND,
+                ErrorCode::NotFound,
+                format!("{what} not found"),
+            ),
+            StoreError::Forbidden(m) => Self::new(S::FORBIDDEN, ErrorCode::Forbidden, m),
+            StoreError::Conflict(m) => Self::new(S::CONFLICT, ErrorCode::Conflict, m),
+            StoreError::Validation(m) => {
+                Self::new(S::UNPROCESSABLE_ENTITY, ErrorCode::ValidationFailed, m)
+            }
+            e @ StoreError::EnrollmentInvalid => {
+                Self::new(S::UNAUTHORIZED, ErrorCode::EnrollmentInvalid, e.to_string())
+            }
+            e @ StoreError::ResendTooSoon { .. } => Self::new(
+                S::TOO_MANY_REQUESTS,
+                ErrorCode::ResendTooSoon,
+                e.to_string(),
+            ),
+            e @ StoreError::CodeFormat(_) => Self::new(
+                S::UNPROCESSABLE_ENTITY,
+                ErrorCode::CodeFormat,
+                e.to_string(),
+            ),
+            e @ StoreError::CodeNotRequired => {
+                Self::new(S::CONFLICT, ErrorCode::CodeNotRequired, e.to_string())
+            }
+        }
+    }
+}
+
+/// Runs a store operation on a blocking thread.
+pub async fn db<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = state.store.clone();
+    match tokio::task::spawn_blocking(move || f(&store)).await {
+        Ok(r) => r.map_err(ApiError::from),
+        Err(e) => {
+            tracing::error!(error = %e, "blocking task failed");
+            Err(ApiError::internal())
+        }
+    }
+}
+
+/// JSON body parsed strictly: wrong content type, malformed JSON, wrong types, unknown
+/// fields and oversized bodies all become 4xx errors with a code. Messages never echo
+/// values from the body (it may hold a code).
+#[derive(Debug)]
+pub struct StrictJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for StrictJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("application/json")
+            });
+        if !json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ErrorCode::BadRequest,
+                "send the body as JSON with Content-Type: application/json",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    ErrorCode::PayloadTooLarge,
+                    "the body is too large",
+                )
+            } else {
+                ApiError::bad_request("the body could not be read")
+            }
+        })?;
+        serde_json::from_slice(&bytes)
+            .map(StrictJson)
+            .map_err(json_error)
+    }
+}
+
+fn json_error(e: serde_json::Error) -> ApiError {
+    use serde_json::error::Category;
+    let at = format!("line {} column {}", e.line(), e.column());
+    let text = e.to_string();
+    let message = match e.classify() {
+        Category::Syntax | Category::Eof => format!("the body is not valid JSON ({at})"),
+        Category::Io => "the body could not be read".to_string(),
+        Category::Data => {
+            if text.starts_with("unknown field")
+                || text.starts_with("missing field")
+                || text.starts_with("unknown variant")
+            {
+                let head = text.split(", expected").next().unwrap_or(&text);
+                let head = head.split(" at line").next().unwrap_or(head);
+                format!("{head} ({at})")
+            } else {
+                format!("a value has the wrong type or format ({at})")
+            }
+        }
+    };
+    ApiError::bad_request(message)
+}
+
+/// Query string parsed strictly.
+#[derive(Debug)]
+pub struct StrictQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for StrictQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::try_from_uri(&parts.uri)
+            .map(|q| StrictQuery(q.0))
+            .map_err(|_| ApiError::bad_request("the query string is invalid"))
+    }
+}
+
+fn bearer(parts: &Parts) -> Option<&str> {
+    let v = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// An authenticated, not revoked device.
+#[derive(Debug)]
+pub struct DeviceCaller(pub DeviceAuth);
+
+impl FromRequestParts<AppState> for DeviceCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts)
+            .filter(|t| t.starts_with("dsd_") && t.len() < 200)
+            .ok_or_else(ApiError::unauthorized)?
+            .to_string();
+        let device = db(state, move |s| s.device_by_token(&token))
+            .await?
+            .ok_or_else(ApiError::unauthorized)?;
+        if device.revoked {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::DeviceRevoked,
+                "this phone was removed from the fleet; ask the fleet manager to enroll it again",
+            ));
+        }
+        Ok(DeviceCaller(device))
+    }
+}
+
+/// An authenticated shipper (API key).
+#[derive(Debug)]
+pub struct ShipperCaller(pub String);
+
+impl FromRequestParts<AppState> for ShipperCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let key = bearer(parts)
+            .filter(|t| t.starts_with("dsk_") && t.len() < 200)
+            .ok_or_else(ApiError::unauthorized)?
+            .to_string();
+        let id = db(state, move |s| s.shipper_by_key(&key))
+            .await?
+            .ok_or_else(ApiError::unauthorized)?;
+        Ok(ShipperCaller(id))
+    }
+}
+
+/// The fleet manager (admin token).
+#[derive(Debug)]
+pub struct AdminCaller;
+
+impl FromRequestParts<AppState> for AdminCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let given = bearer(parts).unwrap_or("");
+        let real = state.store.secrets().admin_token();
+        if given.is_empty() || !bool::from(given.as_bytes().ct_eq(real.as_bytes())) {
+            return Err(ApiError::unauthorized());
+        }
+        Ok(AdminCaller)
+    }
+}
+
+/// A token bucket per client IP.
+#[derive(Debug)]
+pub struct RateLimiter {
+    rate: f64,
+    burst: f64,
+    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+}
+
+impl RateLimiter {
+    /// `rate` tokens per second, at most `burst` saved up.
+    pub fn new(rate: f64, burst: f64) -> Self {
+        Self {
+            rate,
+            burst: burst.max(1.0),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes a token for `ip`; false when the bucket is empty.
+    pub fn allow(&self, ip: IpAddr) -> bool {
+        let now = Instant::now();
+        let mut map = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() > 50_000 {
+            let burst = self.burst;
+            let rate = self.rate;
+            map.retain(|_, (t, at)| *t + now.duration_since(*at).as_secs_f64() * rate < burst);
+        }
+        let (tokens, at) = map.entry(ip).or_insert((self.burst, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.rate).min(self.burst);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+async fn limit_verify(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    if !state.verify_limiter.allow(ip) {
+        return ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::RateLimited,
+            "too many code checks from this address; wait a moment",
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
+/// The whole HTTP API and pages.
+pub fn router(state: AppState) -> Router {
+    let max_json = state.config.max_json_bytes;
+    let max_photo = state.config.max_photo_bytes;
+    let verify = Router::new()
+        .route("/v1/verify", post(verify))
+        .route_layer(middleware::from_fn_with_state(state.clone(), limit_verify));
+    let photos = Router::new()
+        .route("/v1/photos/{sha256}", put(put_photo))
+        .layer(DefaultBodyLimit::max(max_photo));
+    let api = Router::new()
+        .route(
+            "/v1/health",
+            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+        )
+        .route("/v1/openapi.json", get(crate::openapi::serve))
+        .route("/.well-known/doorstep-keys", get(keys))
+        .route("/v1/devices/enroll", post(enroll))
+        .route("/v1/manifest", get(manifest))
+        .route("/v1/resend", post(resend))
+        .route("/v1/sync", post(sync))
+        .route("/v1/parcels", post(create_parcel))
+        .route("/v1/parcels/{id}", get(get_parcel))
+        .route("/v1/admin/couriers", post(admin_courier))
+        .route("/v1/admin/shippers", post(admin_shipper))
+        .route("/v1/admin/enrollments", post(admin_enrollment))
+        .route("/v1/admin/devices", get(admin_devices))
+        .route("/v1/admin/devices/{id}/revoke", post(admin_revoke))
+        .route("/v1/admin/deliveries", get(admin_deliveries))
+        .route("/v1/admin/outbox", get(admin_outbox))
+        .route("/v1/admin/parcels/{id}", get(admin_parcel))
+        .route("/v1/admin/stops/{id}/new-code", post(admin_new_code))
+        .route("/v1/dev/outbox", get(dev_outbox))
+        .merge(verify)
+        .layer(DefaultBodyLimit::max(max_json))
+        .merge(photos)
+        .merge(crate::pages::routes());
+    api.fallback(|| async {
+        ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such endpoint")
+    })
+    .method_not_allowed_fallback(|| async {
+        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, ErrorCode::BadRequest, "method not allowed here")
+    })
+    .layer(PropagateRequestIdLayer::x_request_id())
+    .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
+        let id = req
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-");
+        tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
+    }))
+    .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+    .with_state(state)
+}
+
+fn public_keys(state: &AppState) -> Vec<PublicTokenKey> {
+    let s = state.store.secrets();
+    vec![PublicTokenKey::new(
+        s.key_id(),
+        &s.signing_key().verifying_key(),
+    )]
+}
+
+async fn keys(State(state): State<AppState>) -> Json<TokenKeysResponse> {
+    Json(TokenKeysResponse {
+        keys: public_keys(&state),
+    })
+}
+
+async fn enroll(
+    State(state): State<AppState>,
+    StrictJson(req): StrictJson<EnrollRequest>,
+) -> Result<Json<EnrollResponse>, ApiError> {
+    if req.app_version.len() > 40 || req.enrollment_code.len() > 64 {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::ValidationFailed,
+            "a field is too long",
+        ));
+    }
+    let now = state.now();
+    let (device_id, device_token, courier_id, courier_name) =
+        db(&state, move |s| s.enroll(&req, now)).await?;
+    tracing::info!(device = %device_id, courier = %courier_id, "device enrolled");
+    Ok(Json(EnrollResponse {
+        device_id,
+        device_token,
+        courier_id,
+        courier_name,
+        fleet_name: state.config.fleet_name.clone(),
+        token_keys: public_keys(&state),
+    }))
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DateQuery {
+    date: Option<String>,
+}
+
+fn valid_date(d: &str) -> Result<(), ApiError> {
+    if crate::store::window_end_ms(d, 1, 0).is_none() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::ValidationFailed,
+            "date must be YYYY-MM-DD",
+        ));
+    }
+    Ok(())
+}
+
+async fn manifest(
+    State(state): State<AppState>,
+    DeviceCaller(device): DeviceCaller,
+    StrictQuery(q): StrictQuery<DateQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let date = q
+        .date
+        .unwrap_or_else(|| fleet_date(state.now(), state.config.utc_offset_minutes));
+    valid_date(&date)?;
+    let courier = device.courier_id;
+    let manifest = db(&state, move |s| s.manifest(courier, &date)).await?;
+    let body = serde_json::to_vec(&manifest).map_err(|_| ApiError::internal())?;
+    let etag = format!("\"{}\"", &hex::encode(Sha256::digest(&body))[..32]);
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim().trim_start_matches("W/") == etag)
+        });
+    let etag_value = HeaderValue::from_str(&etag).map_err(|_| ApiError::internal())?;
+    if matches {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag_value)]).into_response());
+    }
+    Ok((
+        [
+            (header::ETAG, etag_value),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+async fn verify(
+    State(state): State<AppState>,
+    DeviceCaller(device): DeviceCaller,
+    StrictJson(req): StrictJson<VerifyRequest>,
+) -> Result<Json<doorstep_protocol::wire::VerifyOutcome>, ApiError> {
+    let now = state.now();
+    let parcel = req.parcel_id;
+    let outcome = db(&state, move |s| {
+        s.verify(&device, req.parcel_id, &req.code, now)
+    })
+    .await?;
+    let result = match &outcome {
+        doorstep_protocol::wire::VerifyOutcome::Verified { .. } => "verified",
+        doorstep_protocol::wire::VerifyOutcome::Wrong { .. } => "wrong",
+        doorstep_protocol::wire::VerifyOutcome::Locked => "locked",
+        doorstep_protocol::wire::VerifyOutcome::Expired => "expired",
+        doorstep_protocol::wire::VerifyOutcome::AlreadyDelivered => "already_delivered",
+        doorstep_protocol::wire::VerifyOutcome::NotRequired => "not_required",
+    };
+    tracing::info!(parcel = %parcel, result, "code checked");
+    Ok(Json(outcome))
+}
+
+async fn resend(
+    State(state): State<AppState>,
+    DeviceCaller(device): DeviceCaller,
+    StrictJson(req): StrictJson<ResendRequest>,
+) -> Result<Json<doorstep_protocol::wire::ResendResponse>, ApiError> {
+    let now = state.now();
+    let out = db(&state, move |s| s.resend(&device, req.parcel_id, now)).await?;
+    state.outbox_wake.notify_one();
+    Ok(Json(out))
+}
+
+async fn sync(
+    State(state): State<AppState>,
+    DeviceCaller(device): DeviceCaller,
+    StrictJson(req): StrictJson<SyncRequest>,
+) -> Result<Json<SyncResponse>, ApiError> {
+    if req.events.len() > 1000 {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::ValidationFailed,
+            "send at most 1000 events per batch",
+        ));
+    }
+    if req.app_version.len() > 40 {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::ValidationFailed,
+            "app_version is too long",
+        ));
+    }
+    let now = state.now();
+    let n = req.events.len();
+    let results = db(&state, move |s| {
+        s.sync(&device, &req.app_version, &req.events, now)
+    })
+    .await?;
+    tracing::info!(events = n, "sync batch stored");
+    state.outbox_wake.notify_one();
+    Ok(Json(SyncResponse {
+        results,
+        app_policy: None,
+    }))
+}
+
+async fn put_photo(
+    State(state): State<AppState>,
+    DeviceCaller(device): DeviceCaller,
+    Path(sha): Path<String>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Json<PhotoUploadResponse>, ApiError> {
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::PayloadTooLarge,
+                "the photo is too large",
+            )
+        } else {
+            ApiError::bad_request("the photo could not be read")
+        }
+    })?;
+    let sha = sha.to_ascii_lowercase();
+    if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::ValidationFailed,
+            "the address must be a SHA-256 in hex",
+        ));
+    }
+    if body.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::ValidationFailed,
+            "the photo is empty",
+        ));
+    }
+    if hex::encode(Sha256::digest(&body)) != sha {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::ValidationFailed,
+            "the photo's SHA-256 does not match its address",
+        ));
+    }
+    let dir = state.config.data_dir.join("photos");
+    let now = state.now();
+    let size = body.len();
+    let sha2 = sha.clone();
+    let already_present = db(&state, move |s| {
+        let path = dir.join(&sha2);
+        if !path.exists() {
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| StoreError::Conflict(format!("photo store: {e}")))?;
+            let tmp = dir.join(format!(
+                "{sha2}.tmp-{}",
+                hex::encode(crate::secrets::random_bytes::<4>())
+            ));
+            let write = || -> std::io::Result<()> {
+                use std::io::Write;
+                let mut f = std::fs::File::create(&tmp)?;
+                f.write_all(&body)?;
+                f.sync_all()?;
+                std::fs::rename(&tmp, &path)
+            };
+            if let Err(e) = write() {
+                tracing::error!(error = %e, "photo write failed");
+                return Err(StoreError::Conflict("the photo could not be stored".into()));
+            }
+        }
+        s.record_photo(&sha2, size, device.device_id, now)
+    })
+    .await?;
+    Ok(Json(PhotoUploadResponse {
+        sha256: sha,
+        already_present,
+    }))
+}
+
+async fn create_parcel(
+    State(state): State<AppState>,
+    ShipperCaller(shipper): ShipperCaller,
+    StrictJson(req): StrictJson<CreateParcelRequest>,
+) -> Result<(StatusCode, Json<doorstep_protocol::wire::ParcelView>), ApiError> {
+    let now = state.now();
+    let created = db(&state, move |s| s.create_parcel(&shipper, &req, now)).await?;
+    tracing::info!(parcel = %created.view.parcel_id, code_required = created.view.decision.code_required, "parcel created");
+    state.outbox_wake.notify_one();
+    Ok((StatusCode::CREATED, Json(created.view)))
+}
+
+fn parse_id<T: std::str::FromStr>(s: &str, what: &'static str) -> Result<T, ApiError> {
+    s.parse().map_err(|_| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            format!("{what} not found"),
+        )
+    })
+}
+
+async fn get_parcel(
+    State(state): State<AppState>,
+    ShipperCaller(shipper): ShipperCaller,
+    Path(id): Path<String>,
+) -> Result<Json<doorstep_protocol::wire::ParcelView>, ApiError> {
+    let id: ParcelId = parse_id(&id, "parcel")?;
+    Ok(Json(
+        db(&state, move |s| s.parcel(id, Some(&shipper))).await?,
+    ))
+}
+
+async fn admin_parcel(
+    State(state): State<AppState>,
+    _: AdminCaller,
+    Path(id): Path<String>,
+) -> Result<Json<doorstep_protocol::wire::ParcelView>, ApiError> {
+    let id: ParcelId = parse_id(&id, "parcel")?;
+    Ok(Json(db(&state, move |s| s.parcel(id, None)).await?))
+}
+
+async fn admin_courier(
+    State(state): State<AppState>,
+    _: AdminCaller,
+    StrictJson(req): StrictJson<CreateCourierRequest>,
+) -> Result<(StatusCode, Json<CourierCreated>), ApiError> {
+    let now = state.now();
+    let courier_id = db(&state, move |s| s.create_courier(&req.name, now)).await?;
+    Ok((StatusCode::CREATED, Json(CourierCreated { courier_id })))
+}
+
+async fn admin_shipper(
+    State(state): State<AppState>,
+    _: AdminCaller,
+    StrictJson(req): StrictJson<CreateShipperRequest>,
+) -> Result<(StatusCode, Json<ShipperCreated>), ApiError> {
+    if req.name.trim().is_empty() || req.name.len() > 100 {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::ValidationFailed,
+            "name must have 1 to 100 characters",
+        ));
+    }
+    if let Some(u) = &req.webhook_url
+        && !(u.starts_with("http://") || u.starts_with("https://"))
+    {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::ValidationFailed,
+            "webhook_url must be http(s)",
+        ));
+    }
+    let now = state.now();
+    let (shipper_id, api_key, webhook_secret) = db(&state, move |s| {
+        s.create_shipper(&req.name, req.webhook_url.as_deref(), now)
+    })
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ShipperCreated {
+            shipper_id,
+            api_key,
+            webhook_secret,
+        }),
+    ))
+}
+
+async fn admin_enrollment(
+    State(state): State<AppState>,
+    _: AdminCaller,
+    StrictJson(req): StrictJson<CreateEnrollmentRequest>,
+) -> Result<(StatusCode, Json<EnrollmentCreated>), ApiError> {
+    let now = state.now();
+    let ttl = state.config.enrollment_ttl_secs * 1000;
+    let (code, expires) = db(&state, move |s| {
+        s.create_enrollment(req.courier_id, ttl, now)
+    })
+    .await?;
+    let uri = EnrollmentLink {
+        server_url: state.config.public_url.clone(),
+        code: code.clone(),
+    }
+    .to_uri();
+    Ok((
+        StatusCode::CREATED,
+        Json(EnrollmentCreated {
+            enrollment_code: code,
+            uri,
+            expires_at: expires / 1000,
+        }),
+    ))
+}
+
+async fn admin_devices(
+    State(state): State<AppState>,
+    _: AdminCaller,
+) -> Result<Json<Vec<doorstep_protocol::wire::DeviceView>>, ApiError> {
+    Ok(Json(db(&state, |s| s.devices()).await?))
+}
+
+async fn admin_revoke(
+    State(state): State<AppState>,
+    _: AdminCaller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id: DeviceId = parse_id(&id, "device")?;
+    let now = state.now();
+    db(&state, move |s| s.revoke_device(id, now)).await?;
+    tracing::info!(device = %id, "device revoked");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn admin_deliveries(
+    State(state): State<AppState>,
+    _: AdminCaller,
+    StrictQuery(q): StrictQuery<DateQuery>,
+) -> Result<Json<Vec<doorstep_protocol::wire::StoredDelivery>>, ApiError> {
+    if let Some(d) = &q.date {
+        valid_date(d)?;
+    }
+    Ok(Json(
+        db(&state, move |s| s.deliveries(q.date.as_deref())).await?,
+    ))
+}
+
+async fn admin_outbox(
+    State(state): State<AppState>,
+    _: AdminCaller,
+) -> Result<Json<Vec<doorstep_protocol::wire::OutboxEntry>>, ApiError> {
+    Ok(Json(db(&state, |s| s.outbox()).await?))
+}
+
+#[derive(Debug, serde::Serialize)]
+struct NewCodeResponse {
+    sent: bool,
+}
+
+async fn admin_new_code(
+    State(state): State<AppState>,
+    _: AdminCaller,
+    Path(id): Path<String>,
+) -> Result<Json<NewCodeResponse>, ApiError> {
+    let id: StopId = parse_id(&id, "stop")?;
+    let now = state.now();
+    db(&state, move |s| s.reset_code(id, now).map(|_| ())).await?;
+    state.outbox_wake.notify_one();
+    Ok(Json(NewCodeResponse { sent: true }))
+}
+
+/// Refuses development features outside demo mode.
+pub fn demo_only(state: &AppState) -> Result<(), ApiError> {
+    if state.config.mode != Mode::Demo {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            "the development outbox exists only in demo mode",
+        ));
+    }
+    Ok(())
+}
+
+async fn dev_outbox(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<doorstep_protocol::wire::DevMessage>>, ApiError> {
+    demo_only(&state)?;
+    Ok(Json(db(&state, |s| s.dev_messages()).await?))
+}

@@ -1,0 +1,321 @@
+//! `doorstep-server`: serve, demo, enroll, labels.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use doorstep_server::{
+    Mode, Policy, ServerConfig, SmsConfig, SmtpConfig, SmtpSecurity, launch, pages, seed_demo,
+};
+
+/// The Doorstep dispatch server.
+#[derive(Debug, Parser)]
+#[command(name = "doorstep-server", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (production mode unless --demo-mode).
+    Serve(Box<ServeArgs>),
+    /// Seed a fresh data directory with a demo route and run the server in demo mode.
+    Demo(DemoArgs),
+    /// Make a single-use enrollment code for a courier; prints a QR and writes an SVG.
+    Enroll(EnrollArgs),
+    /// Write a printable HTML sheet of a day's parcel labels (Code 128 + QR).
+    Labels(LabelsArgs),
+    /// Print the built-in policy (a template for --policy).
+    PolicyTemplate,
+}
+
+#[derive(Debug, Args)]
+struct Common {
+    /// Data directory (database, secrets, photos).
+    #[arg(long, env = "DOORSTEP_DATA_DIR", default_value = "./doorstep-data")]
+    data_dir: PathBuf,
+    /// Base URL phones and customers reach this server at.
+    #[arg(long, env = "DOORSTEP_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Fleet time zone as minutes east of UTC (e.g. 60 for CET).
+    #[arg(
+        long,
+        env = "DOORSTEP_UTC_OFFSET_MINUTES",
+        default_value_t = 0,
+        allow_hyphen_values = true
+    )]
+    utc_offset_minutes: i32,
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Address to listen on.
+    #[arg(long, env = "DOORSTEP_LISTEN", default_value = "0.0.0.0:8080")]
+    listen: String,
+    /// Run in demo mode (dev outbox on, fleet page open).
+    #[arg(long)]
+    demo_mode: bool,
+    /// Policy file (TOML); the built-in policy otherwise.
+    #[arg(long, env = "DOORSTEP_POLICY")]
+    policy: Option<PathBuf>,
+    /// Fleet name shown in the app.
+    #[arg(long, env = "DOORSTEP_FLEET_NAME", default_value = "Doorstep")]
+    fleet_name: String,
+    /// SMTP host (enables email).
+    #[arg(long, env = "DOORSTEP_SMTP_HOST")]
+    smtp_host: Option<String>,
+    /// SMTP port.
+    #[arg(long, env = "DOORSTEP_SMTP_PORT", default_value_t = 587)]
+    smtp_port: u16,
+    /// SMTP security.
+    #[arg(
+        long,
+        env = "DOORSTEP_SMTP_SECURITY",
+        value_enum,
+        default_value = "starttls"
+    )]
+    smtp_security: SmtpSecurity,
+    /// SMTP user.
+    #[arg(long, env = "DOORSTEP_SMTP_USER")]
+    smtp_user: Option<String>,
+    /// SMTP password (prefer the environment variable).
+    #[arg(long, env = "DOORSTEP_SMTP_PASSWORD", hide_env_values = true)]
+    smtp_password: Option<String>,
+    /// From address.
+    #[arg(
+        long,
+        env = "DOORSTEP_SMTP_FROM",
+        default_value = "Doorstep <no-reply@localhost>"
+    )]
+    smtp_from: String,
+    /// SMS gateway URL (enables SMS).
+    #[arg(long, env = "DOORSTEP_SMS_URL")]
+    sms_url: Option<String>,
+    /// SMS gateway basic-auth user (e.g. Twilio account SID).
+    #[arg(long, env = "DOORSTEP_SMS_USER")]
+    sms_user: Option<String>,
+    /// SMS gateway password or token.
+    #[arg(long, env = "DOORSTEP_SMS_PASSWORD", hide_env_values = true)]
+    sms_password: Option<String>,
+    /// SMS sender.
+    #[arg(long, env = "DOORSTEP_SMS_FROM", default_value = "Doorstep")]
+    sms_from: String,
+    /// Send SMS as JSON {to, from, body} instead of a Twilio-style form.
+    #[arg(long)]
+    sms_json: bool,
+}
+
+#[derive(Debug, Args)]
+struct DemoArgs {
+    /// Data directory (a fresh one is best).
+    #[arg(long, default_value = "./doorstep-demo")]
+    data_dir: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "0.0.0.0")]
+    host: String,
+    /// Port (0 picks a free one).
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Base URL phones use; defaults to http://<host>:<port> (use your LAN address for a phone,
+    /// http://10.0.2.2:<port> for the Android emulator).
+    #[arg(long)]
+    public_url: Option<String>,
+    /// Delivery day of the demo route (default: today, UTC).
+    #[arg(long)]
+    date: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct EnrollArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Courier name (created if new).
+    #[arg(long)]
+    courier: String,
+    /// Where to write the QR as SVG.
+    #[arg(long, default_value = "enrollment.svg")]
+    svg: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct LabelsArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Delivery day (default: today).
+    #[arg(long)]
+    date: Option<String>,
+    /// Output file.
+    #[arg(long, default_value = "labels.html")]
+    out: PathBuf,
+}
+
+fn config_from(common: &Common, mode: Mode) -> ServerConfig {
+    let url = common
+        .public_url
+        .clone()
+        .unwrap_or_else(|| "http://127.0.0.1:8080".into());
+    let mut c = match mode {
+        Mode::Demo => ServerConfig::demo(&common.data_dir),
+        Mode::Production => ServerConfig::production(&common.data_dir, url.clone()),
+    };
+    c.public_url = url;
+    c.utc_offset_minutes = common.utc_offset_minutes;
+    c
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tower_http=info".into()),
+        )
+        .init();
+    match Cli::parse().command {
+        Command::PolicyTemplate => {
+            print!("{}", doorstep_server::policy::DEFAULT_POLICY.trim_start());
+        }
+        Command::Serve(a) => {
+            let mode = if a.demo_mode {
+                Mode::Demo
+            } else {
+                Mode::Production
+            };
+            let mut config = config_from(&a.common, mode);
+            config.fleet_name = a.fleet_name.clone();
+            if let Some(p) = &a.policy {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("reading {}", p.display()))?;
+                config.policy = Policy::from_toml(&text)?;
+            }
+            config.smtp = a.smtp_host.as_ref().map(|host| SmtpConfig {
+                host: host.clone(),
+                port: a.smtp_port,
+                security: a.smtp_security,
+                username: a.smtp_user.clone(),
+                password: a.smtp_password.clone(),
+                from: a.smtp_from.clone(),
+            });
+            config.sms = a.sms_url.as_ref().map(|url| SmsConfig {
+                url: url.clone(),
+                username: a.sms_user.clone(),
+                password: a.sms_password.clone(),
+                from: a.sms_from.clone(),
+                json: a.sms_json,
+            });
+            let listener = tokio::net::TcpListener::bind(&a.listen)
+                .await
+                .with_context(|| format!("binding {}", a.listen))?;
+            tracing::info!(addr = %listener.local_addr()?, mode = ?mode, "doorstep-server listening");
+            launch(listener, config, shutdown_signal()).await?;
+        }
+        Command::Demo(a) => {
+            let listener = tokio::net::TcpListener::bind((a.host.as_str(), a.port))
+                .await
+                .with_context(|| format!("binding {}:{}", a.host, a.port))?;
+            let addr = listener.local_addr()?;
+            let shown_host = if a.host == "0.0.0.0" {
+                "127.0.0.1".to_string()
+            } else {
+                a.host.clone()
+            };
+            let public_url = a
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{shown_host}:{}", addr.port()));
+            let mut config = ServerConfig::demo(&a.data_dir);
+            config.public_url = public_url.clone();
+            let date = a
+                .date
+                .clone()
+                .unwrap_or_else(|| doorstep_server::store::fleet_date(config.clock.now_ms(), 0));
+            let seed = {
+                let config = config.clone();
+                let date = date.clone();
+                tokio::task::spawn_blocking(move || seed_demo(&config, &date)).await??
+            };
+            let uri = doorstep_protocol::wire::EnrollmentLink {
+                server_url: public_url.clone(),
+                code: seed.enrollment_code.clone(),
+            }
+            .to_uri();
+            println!(
+                "Doorstep demo server on {public_url} (data in {})",
+                a.data_dir.display()
+            );
+            println!(
+                "\nEnroll the app: scan this QR, or type the code {}\n",
+                seed.enrollment_code
+            );
+            println!("{}", pages::qr_terminal(&uri));
+            println!("Enrollment URI: {uri}");
+            println!(
+                "Android emulator: restart with --public-url http://10.0.2.2:{}",
+                addr.port()
+            );
+            println!("\nFleet page:   {public_url}/fleet");
+            println!("Dev outbox:   {public_url}/dev/outbox  (the codes 'sent' to customers)");
+            println!("Labels:       {public_url}/dev/labels?date={date}");
+            println!("Admin token:  {}", seed.admin_token);
+            println!("Shipper key:  {}", seed.shipper_api_key);
+            println!("\nRoute for {date}:");
+            for p in &seed.parcels {
+                println!(
+                    "  {}  {:<18} code {:<9} {}",
+                    p.barcode,
+                    p.recipient_name,
+                    p.code.as_deref().unwrap_or("-"),
+                    p.label
+                );
+            }
+            println!();
+            launch(listener, config, shutdown_signal()).await?;
+        }
+        Command::Enroll(a) => {
+            let config = config_from(&a.common, Mode::Production);
+            let courier = a.courier.clone();
+            let (code, uri) = tokio::task::spawn_blocking(move || {
+                doorstep_server::create_enrollment(&config, &courier)
+            })
+            .await??;
+            println!("Enrollment code for {}: {code}\n", a.courier);
+            println!("{}", pages::qr_terminal(&uri));
+            println!("URI: {uri}");
+            std::fs::write(&a.svg, pages::qr_svg(&uri, 320))
+                .with_context(|| format!("writing {}", a.svg.display()))?;
+            println!("QR written to {}", a.svg.display());
+        }
+        Command::Labels(a) => {
+            let config = config_from(&a.common, Mode::Demo);
+            let date = a.date.clone().unwrap_or_else(|| {
+                doorstep_server::store::fleet_date(
+                    config.clock.now_ms(),
+                    a.common.utc_offset_minutes,
+                )
+            });
+            let html = doorstep_server::labels_for(&config, &date)?;
+            std::fs::write(&a.out, html).with_context(|| format!("writing {}", a.out.display()))?;
+            println!("wrote {}", a.out.display());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,486 @@
+//! Server-rendered HTML (no JavaScript): the customer's page, the fleet page, the
+//! development outbox and the label sheet. Plus the Code 128 and QR SVG renderers.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use doorstep_protocol::CourierId;
+use doorstep_protocol::wire::EnrollmentLink;
+use subtle::ConstantTimeEq;
+
+use crate::api::{ApiError, StrictQuery, db, demo_only};
+use crate::store::fleet_date;
+use crate::{AppState, Mode};
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/",
+            get(|| async { axum::response::Redirect::to("/fleet") }),
+        )
+        .route("/c/{public_ref}", get(customer_page))
+        .route("/fleet", get(fleet_page))
+        .route("/fleet/enroll", post(fleet_enroll))
+        .route("/dev/outbox", get(dev_outbox_page))
+        .route("/dev/labels", get(labels_page))
+}
+
+/// Escapes text for HTML.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// A QR code as an inline SVG.
+pub fn qr_svg(text: &str, size: u32) -> String {
+    match qrcode::QrCode::new(text.as_bytes()) {
+        Ok(code) => code
+            .render::<qrcode::render::svg::Color<'_>>()
+            .min_dimensions(size, size)
+            .quiet_zone(true)
+            .build(),
+        Err(_) => String::from("<p>(QR code unavailable)</p>"),
+    }
+}
+
+/// A QR code for the terminal (two rows per character).
+pub fn qr_terminal(text: &str) -> String {
+    match qrcode::QrCode::new(text.as_bytes()) {
+        Ok(code) => code
+            .render::<qrcode::render::unicode::Dense1x2>()
+            .dark_color(qrcode::render::unicode::Dense1x2::Light)
+            .light_color(qrcode::render::unicode::Dense1x2::Dark)
+            .quiet_zone(true)
+            .build(),
+        Err(_) => String::from("(QR code unavailable)"),
+    }
+}
+
+fn page(title: &str, body: &str) -> Html<String> {
+    Html(format!(
+        "<!doctype html><html lang=en><head><meta charset=utf-8>\
+         <meta name=viewport content=\"width=device-width,initial-scale=1\">\
+         <title>{t}</title><style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem;color:#111}}\
+         table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ccc;padding:.3rem;text-align:left;vertical-align:top}}\
+         .warn{{background:#fff3cd;padding:.8rem;border-radius:.4rem}}.label{{display:inline-block;border:1px dashed #999;margin:.4rem;padding:.6rem;width:22rem;page-break-inside:avoid}}\
+         pre{{white-space:pre-wrap;background:#f5f5f5;padding:.5rem}}</style></head><body>{body}</body></html>",
+        t = esc(title)
+    ))
+}
+
+async fn customer_page(State(state): State<AppState>, Path(public_ref): Path<String>) -> Response {
+    if public_ref.len() > 64 {
+        return not_found();
+    }
+    let now = state.now();
+    let stop = match db(&state, move |s| s.customer_stop(&public_ref, now)).await {
+        Ok(s) => s,
+        Err(_) => return not_found(),
+    };
+    let parcels: String = stop
+        .parcels
+        .iter()
+        .map(|(b, d)| {
+            format!(
+                "<li><strong>{}</strong> {}</li>",
+                esc(b),
+                esc(d.as_deref().unwrap_or(""))
+            )
+        })
+        .collect();
+    let mut body = format!(
+        "<h1>Your delivery</h1><p>For <strong>{}</strong>, {} on {}.</p><ul>{parcels}</ul>",
+        esc(&stop.recipient_name),
+        esc(&stop.address),
+        esc(&stop.delivery_date)
+    );
+    if stop.code_required {
+        body.push_str(
+            "<p class=warn>Give your delivery code — or show this QR code — <strong>only to the courier \
+             at your door who is handing over the parcels above</strong>. Nobody will ask for it by phone, \
+             email or message.</p>",
+        );
+        match &stop.token {
+            Some(token) => body.push_str(&format!(
+                "<figure>{}<figcaption>Show this to the courier at the door.</figcaption></figure>\
+                 <details><summary>QR text</summary><code data-token>{}</code></details>",
+                qr_svg(token, 260),
+                esc(token)
+            )),
+            None => body.push_str(
+                "<p>This delivery's code has expired. Contact the sender for a new delivery.</p>",
+            ),
+        }
+    } else {
+        body.push_str("<p>No delivery code is needed for this delivery.</p>");
+    }
+    (
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        page("Your delivery", &body),
+    )
+        .into_response()
+}
+
+fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        page("Not found", "<h1>Not found</h1>"),
+    )
+        .into_response()
+}
+
+fn b64_decode(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut buf = 0u32;
+    let mut bits = 0;
+    for c in s.trim().bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            b'=' => break,
+            _ => return None,
+        };
+        buf = (buf << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buf >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
+/// The fleet page is open in demo mode; in production it needs the admin token as the
+/// HTTP Basic password (any user name) or as a Bearer token.
+fn fleet_auth(state: &AppState, headers: &HeaderMap) -> Result<(), Box<Response>> {
+    if state.config.mode == Mode::Demo {
+        return Ok(());
+    }
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, rest) = v.split_once(' ')?;
+            if scheme.eq_ignore_ascii_case("basic") {
+                let raw = String::from_utf8(b64_decode(rest)?).ok()?;
+                Some(raw.split_once(':')?.1.to_string())
+            } else if scheme.eq_ignore_ascii_case("bearer") {
+                Some(rest.trim().to_string())
+            } else {
+                None
+            }
+        })
+        .unwrap_or_default();
+    let real = state.store.secrets().admin_token();
+    if !given.is_empty() && bool::from(given.as_bytes().ct_eq(real.as_bytes())) {
+        return Ok(());
+    }
+    Err(Box::new(
+        (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Basic realm=\"Doorstep fleet\"")],
+            page(
+                "Sign in",
+                "<h1>Sign in with the admin token as password</h1>",
+            ),
+        )
+            .into_response(),
+    ))
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FleetQuery {
+    date: Option<String>,
+}
+
+async fn fleet_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    StrictQuery(q): StrictQuery<FleetQuery>,
+) -> Response {
+    if let Err(r) = fleet_auth(&state, &headers) {
+        return *r;
+    }
+    let date = q
+        .date
+        .filter(|d| crate::store::window_end_ms(d, 1, 0).is_some())
+        .unwrap_or_else(|| fleet_date(state.now(), state.config.utc_offset_minutes));
+    let d2 = date.clone();
+    let summary = match db(&state, move |s| s.fleet_summary(&d2)).await {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
+    };
+    let d3 = date.clone();
+    let events = db(&state, move |s| s.deliveries(Some(&d3)))
+        .await
+        .unwrap_or_default();
+    let counts: String = summary
+        .by_status
+        .iter()
+        .map(|(s, n)| format!("<tr><td>{}</td><td>{n}</td></tr>", esc(s)))
+        .collect();
+    let exceptions: String = summary
+        .exceptions
+        .iter()
+        .map(|(b, s, r)| {
+            format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(b),
+                esc(s),
+                esc(r)
+            )
+        })
+        .collect();
+    let rows: String = events
+        .iter()
+        .map(|e| {
+            format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                e.event_id,
+                esc(&e.kind),
+                esc(&e.status),
+                e.reject_code.map(|c| format!("{c:?}")).unwrap_or_default(),
+                e.parcel_ids.len()
+            )
+        })
+        .collect();
+    let devices: String = summary
+        .devices
+        .iter()
+        .map(|d| {
+            format!(
+                "<tr><td>{}</td><td>{}</td><td>{:?}</td><td>{}</td><td>{}</td></tr>",
+                d.device_id,
+                esc(&d.app_version),
+                d.platform,
+                d.last_seen_at
+                    .map(|t| t.to_string())
+                    .unwrap_or_else(|| "never".into()),
+                if d.revoked { "revoked" } else { "active" }
+            )
+        })
+        .collect();
+    let couriers: String = summary
+        .couriers
+        .iter()
+        .map(|(id, name)| format!("<option value=\"{}\">{}</option>", esc(id), esc(name)))
+        .collect();
+    let body = format!(
+        "<h1>{fleet} — {date}</h1>\
+         <h2>Parcels</h2><table><tr><th>status</th><th>count</th></tr>{counts}</table>\
+         <h2>Exceptions and disputes</h2><table><tr><th>barcode</th><th>status</th><th>recipient</th></tr>{exceptions}</table>\
+         <h2>Delivery records</h2><table><tr><th>event</th><th>kind</th><th>status</th><th>reject</th><th>parcels</th></tr>{rows}</table>\
+         <h2>Devices</h2><table><tr><th>device</th><th>app</th><th>platform</th><th>last seen</th><th>state</th></tr>{devices}</table>\
+         <h2>Enroll a phone</h2><form method=post action=/fleet/enroll><select name=courier_id>{couriers}</select> \
+         <button>Show enrollment QR</button></form>",
+        fleet = esc(&state.config.fleet_name),
+        date = esc(&date),
+    );
+    page("Fleet", &body).into_response()
+}
+
+async fn fleet_enroll(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(r) = fleet_auth(&state, &headers) {
+        return *r;
+    }
+    let courier = String::from_utf8_lossy(&body)
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("courier_id=").map(str::to_string))
+        .and_then(|v| v.parse::<CourierId>().ok());
+    let Some(courier) = courier else {
+        return ApiError::new(
+            StatusCode::BAD_REQUEST,
+            doorstep_protocol::wire::ErrorCode::BadRequest,
+            "choose a courier",
+        )
+        .into_response();
+    };
+    let now = state.now();
+    let ttl = state.config.enrollment_ttl_secs * 1000;
+    let (code, _) = match db(&state, move |s| s.create_enrollment(courier, ttl, now)).await {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let uri = EnrollmentLink {
+        server_url: state.config.public_url.clone(),
+        code: code.clone(),
+    }
+    .to_uri();
+    let body = format!(
+        "<h1>Enroll a phone</h1><p>Scan with the Doorstep app, or type the code <strong>{}</strong>. \
+         It works once, for {} minutes.</p>{}<p><a href=/fleet>Back</a></p>",
+        esc(&code),
+        state.config.enrollment_ttl_secs / 60,
+        qr_svg(&uri, 280)
+    );
+    ([(header::CACHE_CONTROL, "no-store")], page("Enroll", &body)).into_response()
+}
+
+async fn dev_outbox_page(State(state): State<AppState>) -> Response {
+    if let Err(e) = demo_only(&state) {
+        return e.into_response();
+    }
+    let msgs = match db(&state, |s| s.dev_messages()).await {
+        Ok(m) => m,
+        Err(e) => return e.into_response(),
+    };
+    let items: String = msgs
+        .iter()
+        .map(|m| {
+            format!(
+                "<article><h3>{} to {} — {}</h3><pre>{}</pre></article>",
+                esc(&m.channel),
+                esc(&m.recipient),
+                esc(&m.subject),
+                esc(&m.body)
+            )
+        })
+        .collect();
+    page(
+        "Development outbox",
+        &format!("<h1>Development outbox (demo mode)</h1><p>What would have been sent, newest first.</p>{items}"),
+    )
+    .into_response()
+}
+
+async fn labels_page(
+    State(state): State<AppState>,
+    StrictQuery(q): StrictQuery<FleetQuery>,
+) -> Response {
+    if let Err(e) = demo_only(&state) {
+        return e.into_response();
+    }
+    let date = q
+        .date
+        .unwrap_or_else(|| fleet_date(state.now(), state.config.utc_offset_minutes));
+    match db(&state, move |s| s.labels(&date)).await {
+        Ok(l) => Html(labels_html(&l)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// A printable sheet: each parcel's barcode as Code 128 and QR.
+pub fn labels_html(labels: &[crate::store::Label]) -> String {
+    let items: String = labels
+        .iter()
+        .map(|l| {
+            format!(
+                "<div class=label><strong>{}</strong><br>{}<br><small>{}</small><br>{}<br>{}<div>{}</div></div>",
+                esc(&l.recipient_name),
+                esc(&l.address),
+                esc(&l.note),
+                code128_svg(&l.barcode, 60).unwrap_or_default(),
+                qr_svg(&l.barcode, 120),
+                esc(&l.barcode)
+            )
+        })
+        .collect();
+    page("Labels", &format!("<h1>Demo labels</h1>{items}")).0
+}
+
+/// Code 128 bar patterns (bar/space widths) for values 0–106.
+const CODE128: [&str; 107] = [
+    "212222", "222122", "222221", "121223", "121322", "131222", "122213", "122312", "132212",
+    "221213", "221312", "231212", "112232", "122132", "122231", "113222", "123122", "123221",
+    "223211", "221132", "221231", "213212", "223112", "312131", "311222", "321122", "321221",
+    "312212", "322112", "322211", "212123", "212321", "232121", "111323", "131123", "131321",
+    "112313", "132113", "132311", "211313", "231113", "231311", "112133", "112331", "132131",
+    "113123", "113321", "133121", "313121", "211331", "231131", "213113", "213311", "213131",
+    "311123", "311321", "331121", "312113", "312311", "332111", "314111", "221411", "431111",
+    "111224", "111422", "121124", "121421", "141122", "141221", "112214", "112412", "122114",
+    "122411", "142112", "142211", "241211", "221114", "413111", "241112", "134111", "111242",
+    "121142", "121241", "114212", "124112", "124211", "411212", "421112", "421211", "212141",
+    "214121", "412121", "111143", "111341", "131141", "114113", "114311", "411113", "411311",
+    "113141", "114131", "311141", "411131", "211412", "211214", "211232", "2331112",
+];
+
+/// The Code 128 (code set B) symbol values for `text`, start and check included, or None
+/// if the text has characters outside printable ASCII.
+pub fn code128_values(text: &str) -> Option<Vec<usize>> {
+    let mut values = vec![104];
+    for b in text.bytes() {
+        if !(32..127).contains(&b) {
+            return None;
+        }
+        values.push(usize::from(b - 32));
+    }
+    let check = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| if i == 0 { *v } else { v * i })
+        .sum::<usize>()
+        % 103;
+    values.push(check);
+    values.push(106);
+    Some(values)
+}
+
+/// `text` as a Code 128 barcode in SVG.
+pub fn code128_svg(text: &str, height: u32) -> Option<String> {
+    let values = code128_values(text)?;
+    let module = 2u32;
+    let quiet = 10 * module;
+    let mut x = quiet;
+    let mut rects = String::new();
+    for v in values {
+        for (i, w) in CODE128[v].bytes().enumerate() {
+            let w = u32::from(w - b'0') * module;
+            if i % 2 == 0 {
+                rects.push_str(&format!(
+                    "<rect x=\"{x}\" y=\"0\" width=\"{w}\" height=\"{height}\"/>"
+                ));
+            }
+            x += w;
+        }
+    }
+    let width = x + quiet;
+    Some(format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\">\
+         <rect width=\"100%\" height=\"100%\" fill=\"#fff\"/><g fill=\"#000\">{rects}</g></svg>"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code128_pattern_is_eleven_modules_wide() {
+        for (i, p) in CODE128.iter().enumerate() {
+            let sum: u32 = p.bytes().map(|b| u32::from(b - b'0')).sum();
+            assert_eq!(sum, if i == 106 { 13 } else { 11 }, "pattern {i}");
+        }
+    }
+
+    #[test]
+    fn code128_check_value_is_the_weighted_sum_mod_103() {
+        // Start B 104 + P 48·1 + J 42·2 + J 42·3 + 1 17·4 + 2 18·5 + 3 19·6 + C 35·7 = 879 ≡ 55.
+        let v = code128_values("PJJ123C").unwrap();
+        assert_eq!(v[v.len() - 2], 55);
+    }
+
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(esc("<a href='x'>&"), "&lt;a href=&#39;x&#39;&gt;&amp;");
+    }
+}

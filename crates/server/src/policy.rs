@@ -1,0 +1,464 @@
+//! The code policy: declarative rules (TOML) that decide, per parcel, whether a delivery
+//! code is needed and on what terms. Every decision carries its reasons.
+//!
+//! Rules only make things stricter: when several match, a code is required if any rule
+//! requires one, offline handover is allowed only if no rule forbids it, photos are
+//! required if any rule requires them, and the smallest attempt limit and validity and the
+//! longest code win. So adding a rule can never weaken another.
+//!
+//! ```toml
+//! [defaults]
+//! code_required = false
+//! code_digits = 6          # random digits; the check digit comes on top
+//! max_attempts = 5         # never above 100
+//! validity_days = 1        # 1 = until the end of the delivery day, at most 7
+//! offline_allowed = true
+//! photo_required = false
+//! resend_min_interval_secs = 60
+//! max_resends = 5
+//!
+//! [[rule]]
+//! name = "high value"
+//! when = { declared_value_at_least = "500.00" }
+//! then = { code_required = true, photo_required = true }
+//! ```
+
+use doorstep_protocol::wire::DeliveryMethod;
+use serde::{Deserialize, Serialize};
+
+use crate::ServerError;
+
+/// The whole policy file.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// What applies when no rule says otherwise.
+    #[serde(default)]
+    pub defaults: Defaults,
+    /// The rules, in any order (they combine in the strict direction).
+    #[serde(default, rename = "rule")]
+    pub rules: Vec<Rule>,
+}
+
+/// Defaults of the policy.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Defaults {
+    /// Whether a code is needed when no rule asks for one.
+    pub code_required: bool,
+    /// Random digits of a code (4–12); the Damm check digit is added.
+    pub code_digits: u8,
+    /// Failed attempts before the stop locks (1–100).
+    pub max_attempts: u32,
+    /// Days the code stays valid, counting the delivery day (1–7).
+    pub validity_days: u32,
+    /// Whether a typed code may be recorded offline.
+    pub offline_allowed: bool,
+    /// Whether a proof photo is required.
+    pub photo_required: bool,
+    /// Seconds between two resends of a stop's code.
+    pub resend_min_interval_secs: u32,
+    /// Resends per stop.
+    pub max_resends: u32,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Self {
+            code_required: false,
+            code_digits: 6,
+            max_attempts: 5,
+            validity_days: 1,
+            offline_allowed: true,
+            photo_required: false,
+            resend_min_interval_secs: 60,
+            max_resends: 5,
+        }
+    }
+}
+
+/// One rule: when all conditions hold, the outcome applies.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// A name for people.
+    pub name: String,
+    /// Conditions (all must hold; an empty `when` always holds).
+    #[serde(default)]
+    pub when: Conditions,
+    /// What the rule asks for.
+    #[serde(default)]
+    pub then: Outcome,
+}
+
+/// Conditions of a rule.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Conditions {
+    /// Declared value at least this (decimal, e.g. "500.00").
+    pub declared_value_at_least: Option<String>,
+    /// Only for this currency (ISO 4217), if set.
+    pub currency: Option<String>,
+    /// Delivery method is one of these.
+    pub method_in: Option<Vec<DeliveryMethod>>,
+    /// Postal code starts with one of these.
+    pub postal_code_prefix_in: Option<Vec<String>>,
+    /// Age-restricted goods.
+    pub age_restricted: Option<bool>,
+    /// The recipient asked for a code.
+    pub recipient_opt_in: Option<bool>,
+    /// The shipper asked for a code.
+    pub shipper_requires_code: Option<bool>,
+}
+
+/// What a rule asks for.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outcome {
+    /// Require a code.
+    pub code_required: Option<bool>,
+    /// Random digits of the code.
+    pub code_digits: Option<u8>,
+    /// Attempt limit.
+    pub max_attempts: Option<u32>,
+    /// Validity in days.
+    pub validity_days: Option<u32>,
+    /// Allow offline handover.
+    pub offline_allowed: Option<bool>,
+    /// Require a photo.
+    pub photo_required: Option<bool>,
+}
+
+/// What the policy is asked about.
+#[derive(Debug, Clone)]
+pub struct ParcelFacts<'a> {
+    /// Declared value in minor units (cents).
+    pub declared_value_minor: Option<i64>,
+    /// Currency of the value.
+    pub currency: Option<&'a str>,
+    /// Delivery method.
+    pub method: DeliveryMethod,
+    /// Postal code.
+    pub postal_code: &'a str,
+    /// Age-restricted goods.
+    pub age_restricted: bool,
+    /// Recipient asked for a code.
+    pub recipient_opt_in: bool,
+    /// Shipper asked for a code.
+    pub shipper_requires_code: bool,
+}
+
+/// The policy's decision for one parcel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    /// Whether a code is needed.
+    pub code_required: bool,
+    /// Random digits of the code.
+    pub code_digits: u8,
+    /// Attempt limit.
+    pub max_attempts: u32,
+    /// Validity in days.
+    pub validity_days: u32,
+    /// Offline handover allowed.
+    pub offline_allowed: bool,
+    /// Photo required.
+    pub photo_required: bool,
+    /// Why, in words.
+    pub reasons: Vec<String>,
+}
+
+/// Parses "612.00", "612", "612.5" into minor units.
+pub fn parse_amount(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+    if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) || whole.len() > 12 {
+        return None;
+    }
+    if frac.len() > 2 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let frac = format!("{frac:0<2}");
+    Some(whole.parse::<i64>().ok()? * 100 + frac.parse::<i64>().ok()?)
+}
+
+/// Formats minor units as "612.00".
+pub fn format_amount(minor: i64) -> String {
+    format!("{}.{:02}", minor / 100, minor % 100)
+}
+
+fn method_name(m: DeliveryMethod) -> &'static str {
+    match m {
+        DeliveryMethod::HandToRecipient => "hand to recipient",
+        DeliveryMethod::Neighbour => "neighbour",
+        DeliveryMethod::SafePlace => "safe place",
+        DeliveryMethod::PickupPoint => "pickup point",
+    }
+}
+
+impl Default for Policy {
+    /// The built-in policy.
+    fn default() -> Self {
+        toml::from_str(DEFAULT_POLICY).expect("the built-in policy parses")
+    }
+}
+
+/// The built-in policy, also a template for a policy file.
+pub const DEFAULT_POLICY: &str = r#"
+[defaults]
+code_required = false
+code_digits = 6
+max_attempts = 5
+validity_days = 1
+offline_allowed = true
+photo_required = false
+resend_min_interval_secs = 60
+max_resends = 5
+
+[[rule]]
+name = "valuable parcel"
+when = { declared_value_at_least = "500.00" }
+then = { code_required = true, photo_required = true }
+
+[[rule]]
+name = "very valuable parcel"
+when = { declared_value_at_least = "1000.00" }
+then = { code_required = true, offline_allowed = false }
+
+[[rule]]
+name = "age-restricted goods"
+when = { age_restricted = true }
+then = { code_required = true, offline_allowed = false }
+
+[[rule]]
+name = "recipient opt-in"
+when = { recipient_opt_in = true }
+then = { code_required = true }
+
+[[rule]]
+name = "shipper requirement"
+when = { shipper_requires_code = true }
+then = { code_required = true }
+"#;
+
+impl Policy {
+    /// Parses and checks a policy file's text.
+    pub fn from_toml(text: &str) -> Result<Self, ServerError> {
+        let policy: Policy =
+            toml::from_str(text).map_err(|e| ServerError::Policy(e.message().to_string()))?;
+        policy.check()?;
+        Ok(policy)
+    }
+
+    fn check(&self) -> Result<(), ServerError> {
+        let bad = |m: String| Err(ServerError::Policy(m));
+        let digits = |d: u8| (4..=12).contains(&d);
+        if !digits(self.defaults.code_digits) {
+            return bad("defaults.code_digits must be 4 to 12".into());
+        }
+        if !(1..=100).contains(&self.defaults.max_attempts) {
+            return bad("defaults.max_attempts must be 1 to 100".into());
+        }
+        if !(1..=7).contains(&self.defaults.validity_days) {
+            return bad("defaults.validity_days must be 1 to 7".into());
+        }
+        for r in &self.rules {
+            if let Some(v) = &r.when.declared_value_at_least
+                && parse_amount(v).is_none()
+            {
+                return bad(format!(
+                    "rule {:?}: declared_value_at_least is not an amount",
+                    r.name
+                ));
+            }
+            if r.then.code_digits.is_some_and(|d| !digits(d)) {
+                return bad(format!("rule {:?}: code_digits must be 4 to 12", r.name));
+            }
+            if r.then.max_attempts.is_some_and(|a| !(1..=100).contains(&a)) {
+                return bad(format!("rule {:?}: max_attempts must be 1 to 100", r.name));
+            }
+            if r.then.validity_days.is_some_and(|d| !(1..=7).contains(&d)) {
+                return bad(format!("rule {:?}: validity_days must be 1 to 7", r.name));
+            }
+        }
+        Ok(())
+    }
+
+    /// Decides for one parcel.
+    pub fn decide(&self, facts: &ParcelFacts<'_>) -> Decision {
+        let d = &self.defaults;
+        let mut out = Decision {
+            code_required: d.code_required,
+            code_digits: d.code_digits,
+            max_attempts: d.max_attempts.min(100),
+            validity_days: d.validity_days,
+            offline_allowed: d.offline_allowed,
+            photo_required: d.photo_required,
+            reasons: Vec::new(),
+        };
+        for rule in &self.rules {
+            let Some(why) = matches(&rule.when, facts) else {
+                continue;
+            };
+            let t = &rule.then;
+            let mut effects = Vec::new();
+            if t.code_required == Some(true) {
+                out.code_required = true;
+                effects.push("code required");
+            }
+            if t.photo_required == Some(true) {
+                out.photo_required = true;
+                effects.push("photo required");
+            }
+            if t.offline_allowed == Some(false) {
+                out.offline_allowed = false;
+                effects.push("no offline handover");
+            }
+            if let Some(n) = t.code_digits {
+                out.code_digits = out.code_digits.max(n);
+            }
+            if let Some(n) = t.max_attempts {
+                out.max_attempts = out.max_attempts.min(n);
+            }
+            if let Some(n) = t.validity_days {
+                out.validity_days = out.validity_days.min(n);
+            }
+            let effects = if effects.is_empty() {
+                String::new()
+            } else {
+                format!(" → {}", effects.join(", "))
+            };
+            out.reasons
+                .push(format!("{}: {}{}", rule.name, why.join(" and "), effects));
+        }
+        if out.reasons.is_empty() {
+            out.reasons.push(if out.code_required {
+                "the fleet's default asks for a code".to_string()
+            } else {
+                "no rule asks for a code".to_string()
+            });
+        }
+        out
+    }
+}
+
+/// The reasons a rule's conditions hold, or None if one fails.
+fn matches(c: &Conditions, f: &ParcelFacts<'_>) -> Option<Vec<String>> {
+    let mut why = Vec::new();
+    if let Some(min) = &c.declared_value_at_least {
+        let min = parse_amount(min)?;
+        let value = f.declared_value_minor?;
+        if let Some(cur) = &c.currency
+            && !f.currency.is_some_and(|fc| fc.eq_ignore_ascii_case(cur))
+        {
+            return None;
+        }
+        if value < min {
+            return None;
+        }
+        why.push(format!(
+            "declared value {} ≥ {}",
+            format_amount(value),
+            format_amount(min)
+        ));
+    } else if let Some(cur) = &c.currency {
+        if !f.currency.is_some_and(|fc| fc.eq_ignore_ascii_case(cur)) {
+            return None;
+        }
+        why.push(format!("currency {cur}"));
+    }
+    if let Some(methods) = &c.method_in {
+        if !methods.contains(&f.method) {
+            return None;
+        }
+        why.push(format!("delivery method {}", method_name(f.method)));
+    }
+    if let Some(prefixes) = &c.postal_code_prefix_in {
+        let p = prefixes
+            .iter()
+            .find(|p| f.postal_code.starts_with(p.as_str()))?;
+        why.push(format!("postal code {} in area {p}", f.postal_code));
+    }
+    let flag = |want: Option<bool>, have: bool, text: &str, why: &mut Vec<String>| match want {
+        None => Some(()),
+        Some(w) if w == have => {
+            why.push(if have {
+                text.to_string()
+            } else {
+                format!("not {text}")
+            });
+            Some(())
+        }
+        Some(_) => None,
+    };
+    flag(
+        c.age_restricted,
+        f.age_restricted,
+        "age-restricted goods",
+        &mut why,
+    )?;
+    flag(
+        c.recipient_opt_in,
+        f.recipient_opt_in,
+        "recipient asked for a code",
+        &mut why,
+    )?;
+    flag(
+        c.shipper_requires_code,
+        f.shipper_requires_code,
+        "shipper requires a code",
+        &mut why,
+    )?;
+    if why.is_empty() {
+        why.push("always".into());
+    }
+    Some(why)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(value: Option<i64>) -> ParcelFacts<'static> {
+        ParcelFacts {
+            declared_value_minor: value,
+            currency: Some("EUR"),
+            method: DeliveryMethod::HandToRecipient,
+            postal_code: "1011",
+            age_restricted: false,
+            recipient_opt_in: false,
+            shipper_requires_code: false,
+        }
+    }
+
+    #[test]
+    fn high_value_needs_a_code_and_says_why() {
+        let d = Policy::default().decide(&facts(Some(61200)));
+        assert!(d.code_required && d.photo_required && d.offline_allowed);
+        assert!(
+            d.reasons[0].contains("declared value 612.00 ≥ 500.00"),
+            "{:?}",
+            d.reasons
+        );
+    }
+
+    #[test]
+    fn cheap_parcel_needs_no_code() {
+        let d = Policy::default().decide(&facts(Some(1999)));
+        assert!(!d.code_required);
+        assert_eq!(d.reasons, vec!["no rule asks for a code".to_string()]);
+    }
+
+    #[test]
+    fn attempt_limits_above_100_are_refused() {
+        let err = Policy::from_toml("[defaults]\nmax_attempts = 101\n").unwrap_err();
+        assert!(err.to_string().contains("max_attempts"));
+    }
+
+    #[test]
+    fn amounts_parse_to_minor_units() {
+        assert_eq!(parse_amount("612.00"), Some(61200));
+        assert_eq!(parse_amount("5.5"), Some(550));
+        assert_eq!(parse_amount("-1"), None);
+        assert_eq!(parse_amount("1.234"), None);
+    }
+}

@@ -1,0 +1,320 @@
+//! `spawn_app()`: a real server on port 0 with a fresh data directory, a seeded demo route
+//! and a clock the test controls; plus a device helper that enrolls and signs events.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use doorstep_protocol::code::damm_check_digit;
+use doorstep_protocol::wire::{
+    DeliveryEvent, EnrollResponse, EventBody, EventResult, GENESIS_HASH, Platform, SyncResponse,
+    Verification,
+};
+use doorstep_protocol::{EventId, ParcelId, StopId};
+use doorstep_server::{DemoParcel, DemoSeed, ManualClock, ServerConfig, launch, seed_demo};
+use ed25519_dalek::SigningKey;
+use serde_json::{Value, json};
+
+/// The demo day every test uses, and 08:00 UTC on it.
+pub const DATE: &str = "2026-11-25";
+pub const MORNING_MS: i64 = 1_795_564_800_000 + 8 * 3_600_000;
+
+/// Everything the server logged during the test run (all tests share one buffer).
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&LOGS.get_or_init(Default::default).lock().unwrap()).into_owned()
+}
+
+static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+
+#[derive(Clone)]
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn init_logs() {
+    static INIT: OnceLock<()> = OnceLock::new();
+    INIT.get_or_init(|| {
+        let buf = LOGS.get_or_init(Default::default).clone();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("debug,hyper=info,h2=info,rustls=info,reqwest=info")
+            .with_ansi(false)
+            .with_writer(move || LogWriter(buf.clone()))
+            .try_init();
+    });
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub seed: DemoSeed,
+    pub clock: Arc<ManualClock>,
+    _dir: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut ServerConfig)) -> TestApp {
+    init_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let clock = Arc::new(ManualClock::new(MORNING_MS));
+    let mut config = ServerConfig::demo(dir.path());
+    config.public_url = base.clone();
+    config.clock = clock.clone();
+    config.outbox_poll_ms = 50;
+    config.outbox_retry_base_ms = 100;
+    config.verify_rate_per_sec = 10_000.0;
+    config.verify_burst = 10_000.0;
+    tweak(&mut config);
+    let seed = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || seed_demo(&config, DATE))
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let run_config = config.clone();
+    tokio::spawn(async move {
+        launch(listener, run_config, async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+    });
+    TestApp {
+        base,
+        client: reqwest::Client::new(),
+        seed,
+        clock,
+
+        _dir: dir,
+        shutdown: Some(tx),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn parcel(&self, label_part: &str) -> &DemoParcel {
+        self.seed
+            .parcels
+            .iter()
+            .find(|p| p.label.contains(label_part))
+            .unwrap_or_else(|| panic!("no demo parcel labelled {label_part:?}"))
+    }
+
+    pub async fn admin_get(&self, path: &str) -> Value {
+        let r = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(&self.seed.admin_token)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "GET {path}: {}", r.status());
+        r.json().await.unwrap()
+    }
+
+    pub async fn admin_post(&self, path: &str, body: Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(&self.seed.admin_token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Enrolls a phone with the seeded enrollment code... which is single use, so this
+    /// makes a fresh code for the demo courier first.
+    pub async fn device(&self) -> Device {
+        self.device_for(self.seed.courier_id.to_string()).await
+    }
+
+    pub async fn device_for(&self, courier_id: String) -> Device {
+        let r = self
+            .admin_post("/v1/admin/enrollments", json!({ "courier_id": courier_id }))
+            .await;
+        assert_eq!(r.status(), 201);
+        let code = r.json::<Value>().await.unwrap()["enrollment_code"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        self.enroll(&code).await.expect("enrollment works")
+    }
+
+    pub async fn enroll(&self, code: &str) -> Result<Device, reqwest::Response> {
+        let key = SigningKey::from_bytes(&rand::random::<[u8; 32]>());
+        let r = self
+            .client
+            .post(self.url("/v1/devices/enroll"))
+            .json(&json!({
+                "enrollment_code": code,
+                "device_public_key": hex::encode(key.verifying_key().as_bytes()),
+                "app_version": "0.1.0",
+                "platform": "linux",
+            }))
+            .send()
+            .await
+            .unwrap();
+        if r.status() != 200 {
+            return Err(r);
+        }
+        let e: EnrollResponse = r.json().await.unwrap();
+        Ok(Device {
+            token: e.device_token,
+            key,
+            seq: 0,
+            last_hash: GENESIS_HASH.to_string(),
+            client: self.client.clone(),
+            base: self.base.clone(),
+        })
+    }
+
+    /// Waits (bounded) until the dev outbox holds a message for `stop` beyond `skip`, and
+    /// returns the code in it.
+    pub async fn code_from_dev_outbox(&self, stop: StopId, at_least: usize) -> String {
+        for _ in 0..200 {
+            let msgs: Value = self
+                .client
+                .get(self.url("/v1/dev/outbox"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let for_stop: Vec<&Value> = msgs
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|m| m["stop_id"] == json!(stop.to_string()) && m["channel"] == "email")
+                .collect();
+            if for_stop.len() >= at_least {
+                // Newest first.
+                return extract_code(for_stop[0]["body"].as_str().unwrap())
+                    .expect("a code in the message");
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("no message for the stop arrived in the dev outbox");
+    }
+}
+
+/// Finds "code is 123 4567" in a message (quoted-printable soft breaks removed).
+pub fn extract_code(body: &str) -> Option<String> {
+    let body = body.replace("=\r\n", "").replace("=\n", "");
+    let start = body.find("code is ")? + "code is ".len();
+    let digits: String = body[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == ' ')
+        .filter(char::is_ascii_digit)
+        .collect();
+    (!digits.is_empty()).then_some(digits)
+}
+
+/// A code that passes the check digit but is not `code`.
+pub fn wrong_code(code: &str) -> String {
+    let mut digits: Vec<u8> = code.bytes().map(|b| b - b'0').collect();
+    digits.pop();
+    digits[0] = (digits[0] + 1) % 10;
+    let check = damm_check_digit(&digits);
+    digits.push(check);
+    digits.iter().map(|d| char::from(b'0' + d)).collect()
+}
+
+pub struct Device {
+    pub token: String,
+    pub key: SigningKey,
+    pub seq: u64,
+    pub last_hash: String,
+    client: reqwest::Client,
+    base: String,
+}
+
+impl Device {
+    pub async fn post(&self, path: &str, body: Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}{}", self.base, path))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn verify(&self, parcel: ParcelId, code: &str) -> Value {
+        let r = self
+            .post("/v1/verify", json!({ "parcel_id": parcel, "code": code }))
+            .await;
+        assert_eq!(r.status(), 200, "verify answered {}", r.status());
+        r.json().await.unwrap()
+    }
+
+    /// The next event of this device's chain (signed).
+    pub fn event(
+        &mut self,
+        stop: StopId,
+        parcels: &[ParcelId],
+        body: EventBody,
+        at_ms: i64,
+    ) -> DeliveryEvent {
+        self.seq += 1;
+        let mut ev = DeliveryEvent {
+            id: EventId::new_v7(at_ms as u64, rand::random()),
+            seq: self.seq,
+            stop_id: stop,
+            parcel_ids: parcels.to_vec(),
+            occurred_at_ms: at_ms,
+            location: None,
+            body,
+            prev_hash: self.last_hash.clone(),
+            signature: String::new(),
+        };
+        ev.sign(&self.key);
+        self.last_hash = ev.chain_hash();
+        ev
+    }
+
+    pub async fn sync(&self, events: &[DeliveryEvent]) -> Vec<EventResult> {
+        let r = self
+            .post(
+                "/v1/sync",
+                json!({ "app_version": "0.1.0", "platform": Platform::Linux, "events": events }),
+            )
+            .await;
+        assert_eq!(r.status(), 200, "sync answered {}", r.status());
+        r.json::<SyncResponse>().await.unwrap().results
+    }
+}
+
+pub fn delivered(verification: Verification) -> EventBody {
+    EventBody::Delivered {
+        verification,
+        recipient_name: "R. Ecipient".into(),
+        photo_sha256: None,
+    }
+}

@@ -1,0 +1,132 @@
+use doorstep_protocol::wire::{Manifest, ParcelView};
+
+use crate::helpers::{DATE, spawn_app};
+
+async fn view(app: &crate::helpers::TestApp, label: &str) -> ParcelView {
+    let id = app.parcel(label).parcel_id;
+    serde_json::from_value(app.admin_get(&format!("/v1/admin/parcels/{id}")).await).unwrap()
+}
+
+#[tokio::test]
+async fn each_seeded_kind_of_parcel_gets_its_decision_and_reasons() {
+    let app = spawn_app().await;
+
+    let low = view(&app, "low value").await;
+    assert!(!low.decision.code_required);
+    assert_eq!(low.decision.reasons, vec!["no rule asks for a code"]);
+
+    let high = view(&app, "high value").await;
+    assert!(
+        high.decision.code_required
+            && high.decision.photo_required
+            && high.decision.offline_allowed
+    );
+    assert_eq!(high.decision.code_length, Some(7));
+    assert!(
+        high.decision
+            .reasons
+            .iter()
+            .any(|r| r.contains("declared value 612.00 ≥ 500.00")),
+        "{:?}",
+        high.decision.reasons
+    );
+
+    let very = view(&app, "very high value").await;
+    assert!(very.decision.code_required && !very.decision.offline_allowed);
+    assert!(
+        very.decision
+            .reasons
+            .iter()
+            .any(|r| r.contains("declared value 1499.00 ≥ 1000.00"))
+    );
+
+    let age = view(&app, "age-restricted").await;
+    assert!(age.decision.code_required && !age.decision.offline_allowed);
+    assert!(
+        age.decision
+            .reasons
+            .iter()
+            .any(|r| r.contains("age-restricted goods"))
+    );
+
+    let opt_in = view(&app, "recipient asked for one").await;
+    assert!(
+        opt_in
+            .decision
+            .reasons
+            .iter()
+            .any(|r| r.contains("recipient asked for a code"))
+    );
+
+    let shipper = view(&app, "shipper requires").await;
+    assert!(
+        shipper
+            .decision
+            .reasons
+            .iter()
+            .any(|r| r.contains("shipper requires a code"))
+    );
+
+    let safe = view(&app, "safe place").await;
+    assert!(!safe.decision.code_required);
+}
+
+#[tokio::test]
+async fn parcels_for_the_same_recipient_and_address_share_a_stop_and_a_code() {
+    let app = spawn_app().await;
+    let a = app.parcel("recipient asked for one (stop");
+    let b = app.parcel("second parcel of the same stop (shares");
+    assert_eq!(a.stop_id, b.stop_id);
+    assert!(a.code.is_some());
+    assert_eq!(a.code, b.code);
+    let stops: std::collections::HashSet<_> = app.seed.parcels.iter().map(|p| p.stop_id).collect();
+    assert_eq!(app.seed.parcels.len(), 12);
+    assert_eq!(stops.len(), 10);
+}
+
+#[tokio::test]
+async fn the_manifest_lists_the_route_and_answers_304_when_unchanged() {
+    let app = spawn_app().await;
+    let device = app.device().await;
+    let url = app.url(&format!("/v1/manifest?date={DATE}"));
+    let r = app
+        .client
+        .get(&url)
+        .bearer_auth(&device.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let etag = r.headers()["etag"].to_str().unwrap().to_string();
+    let m: Manifest = r.json().await.unwrap();
+    assert_eq!(m.stops.len(), 10);
+    assert_eq!(m.stops.iter().map(|s| s.parcels.len()).sum::<usize>(), 12);
+    let high = m
+        .stops
+        .iter()
+        .find(|s| s.recipient_name == "Grace Hopper")
+        .unwrap();
+    assert!(high.code_required && high.parcels[0].photo_required);
+    assert_eq!(high.code_length, Some(7));
+
+    let again = app
+        .client
+        .get(&url)
+        .bearer_auth(&device.token)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+}
+
+#[test]
+fn a_policy_file_with_more_than_100_attempts_is_refused() {
+    let text = "[defaults]\nmax_attempts = 500\n";
+    assert!(doorstep_server::Policy::from_toml(text).is_err());
+    let ok = doorstep_server::Policy::from_toml(
+        "[[rule]]\nname = \"city centre\"\nwhen = { postal_code_prefix_in = [\"10\"] }\nthen = { code_required = true }\n",
+    )
+    .unwrap();
+    assert_eq!(ok.rules.len(), 1);
+}
