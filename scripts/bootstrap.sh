@@ -20,7 +20,7 @@ DEBIAN_PACKAGES=(
 )
 if [ "$want" = test ]; then
   # headless browser for the UI screen tests; Python for the test SMTP server
-  DEBIAN_PACKAGES+=(chromium python3 python3-pip python3-venv gcc-aarch64-linux-gnu)
+  DEBIAN_PACKAGES+=(chromium python3 python3-pip python3-venv gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 fi
 
 missing=()

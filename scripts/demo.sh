@@ -20,7 +20,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT INT TERM
 
 echo "[demo] starting the dispatch server on http://127.0.0.1:$PORT (data in $DEMO_DIR)"
-target/debug/doorstep-server demo --data-dir "$DEMO_DIR/server" --port "$PORT" \
+target/debug/doorstep-server demo --data-dir "$DEMO_DIR/server" --host 127.0.0.1 --port "$PORT" \
   --seed-json "$DEMO_DIR/seed.json" &
 pids+=($!)
 for _ in $(seq 1 100); do
@@ -41,6 +41,6 @@ fi
 echo "[demo] starting the courier app; its enrollment screen is pre-filled with:"
 echo "       $ENROLL_URI"
 echo "[demo] fleet page: http://127.0.0.1:$PORT/fleet   dev outbox (codes \"sent\"): http://127.0.0.1:$PORT/dev/outbox"
-echo "[demo] labels to scan: target/debug/doorstep-server labels --data-dir $DEMO_DIR/server > labels.html"
+echo "[demo] labels to scan (Code 128 + QR): http://127.0.0.1:$PORT/dev/labels"
 echo "[demo] close the app window (or press Ctrl-C) to stop both."
 XDG_DATA_HOME="$DEMO_DIR/app" DOORSTEP_ENROLL_URI="$ENROLL_URI" target/debug/doorstep

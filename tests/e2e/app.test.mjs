@@ -29,7 +29,8 @@ function wrongCodeFor(code) {
 
 let server;
 function startServer() {
-  server = spawn(env.SERVER_BIN, ['serve', '--data-dir', env.SERVER_DATA_DIR, '--port', env.SERVER_PORT], {
+  const args = ['serve', '--demo-mode', '--data-dir', env.SERVER_DATA_DIR, '--listen', `127.0.0.1:${env.SERVER_PORT}`, '--public-url', serverUrl];
+  server = spawn(env.SERVER_BIN, args, {
     stdio: ['ignore', 'inherit', 'inherit'],
     env: { ...process.env, RUST_LOG: 'warn' },
   });

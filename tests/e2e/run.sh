@@ -24,7 +24,7 @@ SERVER_PORT="$(free_port)"
 SERVER_DATA_DIR="$WORK/server"
 SEED_JSON="$WORK/seed.json"
 echo "[e2e] seeding a demo route in $SERVER_DATA_DIR (port $SERVER_PORT)"
-"$SERVER_BIN" demo --data-dir "$SERVER_DATA_DIR" --port "$SERVER_PORT" --seed-only --seed-json "$SEED_JSON" >"$OUT/seed.log" 2>&1 \
+"$SERVER_BIN" demo --data-dir "$SERVER_DATA_DIR" --host 127.0.0.1 --port "$SERVER_PORT" --seed-only --seed-json "$SEED_JSON" >"$OUT/seed.log" 2>&1 \
   || { cat "$OUT/seed.log"; exit 1; }
 
 if [ -z "${DISPLAY:-}" ]; then
