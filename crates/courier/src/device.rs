@@ -9,7 +9,7 @@ use std::time::Duration;
 use doorstep_protocol::ids::{EventId, ParcelId};
 use doorstep_protocol::token::{PublicTokenKey, TokenKeys, encode_hex};
 use doorstep_protocol::wire::{
-    EnrollRequest, EnrollmentLink, EventBody, ExceptionReason, Location, ManifestParcel,
+    EnrollRequest, EnrollmentLink, EventBody, ExceptionReason, Location, Manifest, ManifestParcel,
     ManifestStop, ParcelStatus, Platform, ResendRequest, VerifyRequest,
 };
 use sha2::{Digest, Sha256};
@@ -352,7 +352,10 @@ impl Device {
         let date = self.today();
         let store = self.store();
         let stored = store.manifest(&date)?;
-        let local = store.local_parcel_states()?;
+        let local = match &stored {
+            Some(s) => store.local_parcel_states(manifest_parcels(&s.manifest))?,
+            None => HashMap::new(),
+        };
         drop(store);
         Ok(match stored {
             None => Route {
@@ -427,10 +430,12 @@ impl Device {
         let mut h = self.handover.lock().await;
         let (manifest, local) = {
             let store = self.store();
-            (
-                store.manifest(&date)?.map(|m| m.manifest),
-                store.local_parcel_states()?,
-            )
+            let manifest = store.manifest(&date)?.map(|m| m.manifest);
+            let local = match &manifest {
+                Some(m) => store.local_parcel_states(manifest_parcels(m))?,
+                None => HashMap::new(),
+            };
+            (manifest, local)
         };
         h.scan(barcode, manifest.as_ref(), |p| parcel_state(p, &local))?;
         self.view(&h)
@@ -603,8 +608,12 @@ impl Device {
             recipient_name: recipient_name.to_string(),
             barcodes,
         };
-        self.store().commit_event(event, &key, now)?;
-        self.publish_counts();
+        let mut store = self.store();
+        store.commit_event(event, &key, now)?;
+        // One more pending event; counting the outbox again would cost O(pending). Done under
+        // the store lock, like the sync's recount, so the two never interleave.
+        self.shared.sync.status.send_modify(|s| s.pending += 1);
+        drop(store);
         self.shared.sync.trigger.notify_one();
         Ok(id)
     }
@@ -636,7 +645,9 @@ impl Device {
                 last_scan: h.last_scan().cloned(),
             });
         };
-        let local = self.store().local_parcel_states()?;
+        let local = self
+            .store()
+            .local_parcel_states(stop.parcels.iter().map(|p| &p.parcel_id))?;
         let route_stop = route_stop(stop, &local);
         let scanned: Vec<String> = h.scanned().iter().map(ToString::to_string).collect();
         Ok(match h.step() {
@@ -729,7 +740,8 @@ impl Device {
     }
 
     fn publish_counts(&self) {
-        let Ok((pending, disputed)) = self.store().counts() else {
+        let store = self.store();
+        let Ok((pending, disputed)) = store.counts() else {
             return;
         };
         self.shared.sync.status.send_if_modified(|s| {
@@ -738,6 +750,7 @@ impl Device {
             s.disputed = disputed;
             changed
         });
+        drop(store);
     }
 
     fn note_online(&self, online: bool) {
@@ -747,6 +760,12 @@ impl Device {
             changed
         });
     }
+}
+
+fn manifest_parcels(m: &Manifest) -> impl Iterator<Item = &ParcelId> {
+    m.stops
+        .iter()
+        .flat_map(|s| s.parcels.iter().map(|p| &p.parcel_id))
 }
 
 fn server_state(status: ParcelStatus) -> ParcelState {

@@ -308,29 +308,33 @@ impl Store {
         Ok(())
     }
 
-    /// Each parcel's status from this device's own records (its latest event wins).
-    pub fn local_parcel_states(&self) -> Result<HashMap<ParcelId, ParcelState>, StoreError> {
+    /// The status of each of `parcels` from this device's own records (a parcel's latest
+    /// event wins); parcels without a record are left out. One indexed lookup per parcel,
+    /// so the cost does not grow with the number of committed events.
+    pub fn local_parcel_states<'a>(
+        &self,
+        parcels: impl IntoIterator<Item = &'a ParcelId>,
+    ) -> Result<HashMap<ParcelId, ParcelState>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT d.parcel_id, d.outcome, e.state FROM delivery d
-             JOIN event e ON e.seq = d.event_seq ORDER BY d.event_seq",
+            "SELECT d.outcome, e.state FROM delivery d JOIN event e ON e.seq = d.event_seq
+             WHERE d.parcel_id = ?1 ORDER BY d.event_seq DESC LIMIT 1",
         )?;
         let mut out = HashMap::new();
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-            ))
-        })?;
-        for row in rows {
-            let (parcel, outcome, state) = row?;
-            let Ok(parcel) = parcel.parse() else { continue };
+        for parcel in parcels {
+            let row = stmt
+                .query_row([parcel.to_string()], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })
+                .optional()?;
+            let Some((outcome, state)) = row else {
+                continue;
+            };
             let status = match (outcome.as_str(), state.as_str()) {
                 (_, "disputed") => ParcelState::Disputed,
                 ("delivered", _) => ParcelState::Delivered,
                 _ => ParcelState::Exception,
             };
-            out.insert(parcel, status);
+            out.insert(*parcel, status);
         }
         Ok(out)
     }
@@ -609,6 +613,97 @@ fn corrupt(what: &str) -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn enrolled_store(dir: &Path) -> (Store, ed25519_dalek::SigningKey) {
+        let mut store = Store::open(&dir.join("db.sqlite3")).unwrap();
+        let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
+        store
+            .save_enrollment(&Enrollment {
+                server_url: "http://127.0.0.1:1".into(),
+                device_id: DeviceId::from_bytes([1; 16]),
+                device_token: "secret".into(),
+                courier_id: CourierId::from_bytes([2; 16]),
+                courier_name: "Courier".into(),
+                fleet_name: "Fleet".into(),
+                signing_key: [3; 32],
+                token_keys: vec![],
+                app_policy: None,
+                enrolled_at_ms: 0,
+            })
+            .unwrap();
+        (store, key)
+    }
+
+    fn failed_attempt(n: u8) -> NewEvent {
+        NewEvent {
+            id: EventId::new_v7(u64::from(n), [n; 10]),
+            stop_id: StopId::from_bytes([n; 16]),
+            parcel_ids: vec![ParcelId::from_bytes([n; 16])],
+            occurred_at_ms: i64::from(n),
+            location: None,
+            body: EventBody::Failed {
+                reason: doorstep_protocol::wire::ExceptionReason::NotHome,
+                note: None,
+            },
+            photo: None,
+            stop_address: "1 Main St".into(),
+            recipient_name: "Ada".into(),
+            barcodes: vec![format!("P{n}")],
+        }
+    }
+
+    #[test]
+    fn committed_events_form_a_signed_hash_chain_from_genesis() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, key) = enrolled_store(dir.path());
+        let first = store.commit_event(failed_attempt(1), &key, 10).unwrap();
+        let second = store.commit_event(failed_attempt(2), &key, 20).unwrap();
+        assert_eq!((first.seq, second.seq), (1, 2));
+        assert_eq!(first.prev_hash, GENESIS_HASH);
+        assert_eq!(second.prev_hash, first.chain_hash());
+        assert!(second.verify_signature(&key.verifying_key()));
+        let batch = store.pending_batch(10, 1 << 20).unwrap();
+        let sent: DeliveryEvent = serde_json::from_str(&batch[1].body).unwrap();
+        assert_eq!(sent, second, "the outbox holds the event exactly as signed");
+    }
+
+    #[test]
+    fn batches_respect_the_byte_bound_but_always_carry_one_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, key) = enrolled_store(dir.path());
+        for n in 1..=5 {
+            store.commit_event(failed_attempt(n), &key, 0).unwrap();
+        }
+        assert_eq!(store.pending_batch(3, 1 << 20).unwrap().len(), 3);
+        assert_eq!(store.pending_batch(10, 1).unwrap().len(), 1);
+        let one = store.pending_batch(1, 1 << 20).unwrap()[0].body.len();
+        assert_eq!(store.pending_batch(10, 2 * one + 2).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn applying_the_same_answers_twice_changes_nothing_and_disputes_stay_visible() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, key) = enrolled_store(dir.path());
+        let a = store.commit_event(failed_attempt(1), &key, 0).unwrap().id;
+        let b = store.commit_event(failed_attempt(2), &key, 0).unwrap().id;
+        let answers = [
+            (a, Resolution::Synced),
+            (b, Resolution::Disputed("the code was wrong".into())),
+        ];
+        store.apply_results(&answers, 1).unwrap();
+        store.apply_results(&answers, 2).unwrap();
+        store.apply_results(&[(b, Resolution::Synced)], 3).unwrap();
+        assert_eq!(store.counts().unwrap(), (0, 1));
+        let queue = store.queue().unwrap();
+        assert_eq!(queue[0].state, QueueState::Disputed);
+        assert_eq!(queue[0].reason.as_deref(), Some("the code was wrong"));
+        assert_eq!(
+            store
+                .local_parcel_states(&[ParcelId::from_bytes([2; 16])])
+                .unwrap()[&ParcelId::from_bytes([2; 16])],
+            ParcelState::Disputed
+        );
+    }
 
     #[test]
     fn a_database_from_a_newer_app_is_refused() {

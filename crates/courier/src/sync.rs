@@ -65,7 +65,10 @@ impl Shared {
         });
         let result = self.send_outbox().await;
         let now = self.clock.now_ms();
-        let counts = self.store().counts();
+        // Counted and published under the store lock, so a commit's `pending += 1` never
+        // interleaves with this recount.
+        let store = self.store();
+        let counts = store.counts();
         self.sync.status.send_modify(|s| {
             s.syncing = false;
             if let Ok((pending, disputed)) = counts {
@@ -88,6 +91,7 @@ impl Shared {
                 }
             }
         });
+        drop(store);
         if let Err(e) = &result {
             tracing::info!(code = e.code(), "sync failed: {e}");
         }
