@@ -195,6 +195,21 @@ fn json_error(e: serde_json::Error) -> ApiError {
         Category::Syntax | Category::Eof => format!("the body is not valid JSON ({at})"),
         Category::Io => "the body could not be read".to_string(),
         Category::Data => {
+            // The code's own parse errors name no digits, and tell the courier what to fix.
+            const CODE_ERRORS: [&str; 4] = [
+                "enter the delivery code",
+                "the delivery code has",
+                "this code has a typo",
+                "a delivery code needs",
+            ];
+            if CODE_ERRORS.iter().any(|p| text.starts_with(p)) {
+                let head = text.split(" at line").next().unwrap_or(&text);
+                return ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::CodeFormat,
+                    head.to_string(),
+                );
+            }
             if text.starts_with("unknown field")
                 || text.starts_with("missing field")
                 || text.starts_with("unknown variant")

@@ -126,6 +126,13 @@ struct DemoArgs {
     /// Delivery day of the demo route (default: today, UTC).
     #[arg(long)]
     date: Option<String>,
+    /// Also write what was seeded (enrollment URI, admin token, the parcels with their codes)
+    /// as JSON to this file, for QA scripts and the end-to-end tests.
+    #[arg(long)]
+    seed_json: Option<PathBuf>,
+    /// Seed the data directory and exit without serving (start it later with `serve --demo-mode`).
+    #[arg(long)]
+    seed_only: bool,
 }
 
 #[derive(Debug, Args)]
@@ -189,6 +196,7 @@ async fn main() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,tower_http=info".into()),
         )
+        .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
         Command::PolicyTemplate => {
@@ -288,6 +296,41 @@ async fn main() -> anyhow::Result<()> {
                 );
             }
             println!();
+            if let Some(path) = &a.seed_json {
+                let parcels: Vec<_> = seed
+                    .parcels
+                    .iter()
+                    .map(|p| {
+                        serde_json::json!({
+                            "parcel_id": p.parcel_id.to_string(),
+                            "stop_id": p.stop_id.to_string(),
+                            "barcode": p.barcode,
+                            "code": p.code,
+                            "code_required": p.code_required,
+                            "offline_allowed": p.offline_allowed,
+                            "photo_required": p.photo_required,
+                            "label": p.label,
+                            "recipient_name": p.recipient_name,
+                            "customer_url": p.customer_url,
+                        })
+                    })
+                    .collect();
+                let json = serde_json::json!({
+                    "server_url": public_url,
+                    "date": date,
+                    "enrollment_code": seed.enrollment_code,
+                    "enrollment_uri": uri,
+                    "admin_token": seed.admin_token,
+                    "shipper_api_key": seed.shipper_api_key,
+                    "courier_id": seed.courier_id.to_string(),
+                    "parcels": parcels,
+                });
+                std::fs::write(path, serde_json::to_vec_pretty(&json)?)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            if a.seed_only {
+                return Ok(());
+            }
             launch(listener, config, shutdown_signal()).await?;
         }
         Command::Enroll(a) => {

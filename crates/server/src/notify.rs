@@ -100,7 +100,7 @@ async fn process_due(state: &AppState, senders: &Senders) {
         let channel = msg.channel.clone();
         let outcome = match result {
             Ok(dev_copy) => {
-                tracing::info!(message = id, channel = %channel, dev = dev_copy, "message sent");
+                tracing::info!(outbox_id = id, channel = %channel, dev = dev_copy, "message sent");
                 crate::api::db(state, move |s| s.mark_sent(&msg, dev_copy, now)).await
             }
             Err(e) => {
@@ -110,13 +110,13 @@ async fn process_due(state: &AppState, senders: &Senders) {
                     .outbox_retry_base_ms
                     .saturating_mul(1i64 << exp)
                     .min(3_600_000);
-                tracing::warn!(message = id, channel = %channel, attempts = msg.attempts + 1, error = %e, "message not sent; will retry");
+                tracing::warn!(outbox_id = id, channel = %channel, attempts = msg.attempts + 1, error = %e, "message not sent; will retry");
                 let text = e.to_string();
                 crate::api::db(state, move |s| s.mark_failed(id, &text, now + delay)).await
             }
         };
         if let Err(e) = outcome {
-            tracing::error!(error = ?e, message = id, "outbox update failed");
+            tracing::error!(error = ?e, outbox_id = id, "outbox update failed");
         }
     }
 }

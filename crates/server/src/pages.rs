@@ -75,7 +75,7 @@ fn page(title: &str, body: &str) -> Html<String> {
          <meta name=viewport content=\"width=device-width,initial-scale=1\">\
          <title>{t}</title><style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem;color:#111}}\
          table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ccc;padding:.3rem;text-align:left;vertical-align:top}}\
-         .warn{{background:#fff3cd;padding:.8rem;border-radius:.4rem}}.label{{display:inline-block;border:1px dashed #999;margin:.4rem;padding:.6rem;width:22rem;page-break-inside:avoid}}\
+         .warn{{background:#fff3cd;padding:.8rem;border-radius:.4rem}}.label{{display:inline-block;border:1px dashed #999;margin:.4rem;padding:.6rem;width:34rem;page-break-inside:avoid}}\
          pre{{white-space:pre-wrap;background:#f5f5f5;padding:.5rem}}</style></head><body>{body}</body></html>",
         t = esc(title)
     ))

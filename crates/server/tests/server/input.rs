@@ -70,7 +70,16 @@ async fn malformed_input_gets_a_4xx_with_a_code_and_never_a_5xx() {
                 .into_bytes(),
             json_ct,
             400,
-            "bad_request",
+            "code_format",
+        ),
+        (
+            "/v1/verify",
+            json!({ "parcel_id": p.parcel_id, "code": "12a4567" })
+                .to_string()
+                .into_bytes(),
+            json_ct,
+            400,
+            "code_format",
         ),
         (
             "/v1/verify",
@@ -100,10 +109,10 @@ async fn malformed_input_gets_a_4xx_with_a_code_and_never_a_5xx() {
         ("/v1/sync", b"[]".to_vec(), json_ct, 400, "bad_request"),
         ("/v1/resend", b"".to_vec(), json_ct, 400, "bad_request"),
     ];
-    for (path, body, ct, want_status, want_code) in cases {
+    for (i, (path, body, ct, want_status, want_code)) in cases.into_iter().enumerate() {
         let (status, body_json) = post_raw(&app, &t, path, body, ct).await;
         assert_eq!(status, want_status, "{path}: {body_json}");
-        assert_eq!(body_json["code"], want_code, "{path}: {body_json}");
+        assert_eq!(body_json["code"], want_code, "case {i} {path}: {body_json}");
         assert!(body_json["message"].as_str().is_some_and(|m| !m.is_empty()));
         assert!(
             !body_json.to_string().contains(&code),

@@ -137,3 +137,124 @@ async fn email_waits_in_the_outbox_while_smtp_is_down_and_then_goes_out() {
         "the emailed code is the stop's code"
     );
 }
+
+type Captured = std::sync::Arc<std::sync::Mutex<Vec<(axum::http::HeaderMap, String)>>>;
+
+/// A tiny HTTP receiver on port 0 that records every POST.
+async fn receiver() -> (String, Captured) {
+    let seen: Captured = Default::default();
+    let s = seen.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let s = s.clone();
+            async move {
+                s.lock().unwrap().push((headers, body));
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, seen)
+}
+
+async fn wait_for(seen: &Captured, app: &crate::helpers::TestApp, n: usize) {
+    for _ in 0..200 {
+        if seen.lock().unwrap().len() >= n {
+            return;
+        }
+        app.clock.advance_ms(100);
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("expected {n} requests at the receiver");
+}
+
+#[tokio::test]
+async fn the_shipper_gets_a_signed_webhook_when_a_parcel_is_delivered() {
+    use hmac::Mac;
+    use serde_json::json;
+    let (url, seen) = receiver().await;
+    let app = crate::helpers::spawn_app().await;
+    let shipper: Value = app
+        .admin_post(
+            "/v1/admin/shippers",
+            json!({ "name": "Hooked Shop", "webhook_url": url }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let created: Value = app
+        .client
+        .post(app.url("/v1/parcels"))
+        .bearer_auth(shipper["api_key"].as_str().unwrap())
+        .json(&json!({
+            "barcode": "HOOK-1",
+            "recipient": { "name": "Katherine Johnson" },
+            "address": "Nieuwe Herengracht 9",
+            "postal_code": "1011",
+            "method": "safe_place",
+            "delivery_date": crate::helpers::DATE,
+            "courier_id": app.seed.courier_id,
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut device = app.device().await;
+    let parcel: doorstep_protocol::ParcelId =
+        serde_json::from_value(created["parcel_id"].clone()).unwrap();
+    let stop: doorstep_protocol::StopId =
+        serde_json::from_value(created["stop_id"].clone()).unwrap();
+    let ev = device.event(
+        stop,
+        &[parcel],
+        crate::helpers::delivered(doorstep_protocol::wire::Verification::NotRequired),
+        crate::helpers::MORNING_MS,
+    );
+    device.sync(&[ev]).await;
+    wait_for(&seen, &app, 1).await;
+    let (headers, body) = seen.lock().unwrap()[0].clone();
+    let payload: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(payload["event"], "parcel.delivered");
+    assert_eq!(payload["barcode"], "HOOK-1");
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(
+        shipper["webhook_secret"].as_str().unwrap().as_bytes(),
+    )
+    .unwrap();
+    mac.update(body.as_bytes());
+    let want = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    assert_eq!(headers["x-doorstep-signature"].to_str().unwrap(), want);
+}
+
+#[tokio::test]
+async fn a_text_message_goes_to_the_sms_gateway_as_a_form_post() {
+    let (url, seen) = receiver().await;
+    let app = crate::helpers::spawn_app_with(|c| {
+        c.sms = Some(doorstep_server::SmsConfig {
+            url,
+            username: Some("AC123".into()),
+            password: Some("secret".into()),
+            from: "+3197000".into(),
+            json: false,
+        });
+    })
+    .await;
+    wait_for(&seen, &app, 1).await;
+    let (headers, body) = seen.lock().unwrap()[0].clone();
+    assert!(
+        headers["authorization"]
+            .to_str()
+            .unwrap()
+            .starts_with("Basic ")
+    );
+    assert!(
+        body.starts_with("To=%2B31600000004&From=%2B3197000&Body=Delivery+code+"),
+        "{body}"
+    );
+    assert!(body.contains("only+to+the+courier"));
+}
