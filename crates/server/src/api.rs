@@ -122,6 +122,14 @@ impl From<StoreError> for ApiError {
                 ErrorCode::CodeFormat,
                 e.to_string(),
             ),
+            e @ StoreError::CommitFailed => {
+                tracing::error!("group commit failed");
+                Self::new(
+                    S::SERVICE_UNAVAILABLE,
+                    ErrorCode::Unavailable,
+                    e.to_string(),
+                )
+            }
             e @ StoreError::CodeNotRequired => {
                 Self::new(S::CONFLICT, ErrorCode::CodeNotRequired, e.to_string())
             }

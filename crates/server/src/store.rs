@@ -71,6 +71,9 @@ pub enum StoreError {
     /// The parcel needs no code.
     #[error("this parcel needs no delivery code")]
     CodeNotRequired,
+    /// The group commit that held this operation failed; nothing of it was stored.
+    #[error("the database could not commit; retry")]
+    CommitFailed,
 }
 
 /// Opens a connection with the server's pragmas.
@@ -128,7 +131,9 @@ pub struct StoreSettings {
 /// The SQLite store: one writer connection (SQLite has one writer anyway; a mutex is
 /// cheaper than lock retries) and a few readers for WAL-concurrent reads.
 pub struct Store {
-    writer: Mutex<Connection>,
+    writer: Mutex<Writer>,
+    committed: std::sync::Condvar,
+    queued: AtomicUsize,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
     secrets: Secrets,
@@ -138,6 +143,31 @@ pub struct Store {
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+/// The write connection and the state of the shared (group-committed) transaction.
+struct Writer {
+    conn: Connection,
+    in_tx: bool,
+    pending: u32,
+    epoch: u64,
+    failed_epoch: Option<u64>,
+}
+
+impl Writer {
+    /// Commits the shared transaction; false (after a rollback) if that failed.
+    fn commit(&mut self) -> bool {
+        let ok = self.conn.execute_batch("COMMIT").is_ok();
+        if !ok {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            self.failed_epoch = Some(self.epoch);
+            tracing::error!("commit failed; the batch was rolled back");
+        }
+        self.in_tx = false;
+        self.pending = 0;
+        self.epoch += 1;
+        ok
     }
 }
 
@@ -354,7 +384,15 @@ impl Store {
             .map(|_| open_connection(&path).map(Mutex::new))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
-            writer: Mutex::new(writer),
+            writer: Mutex::new(Writer {
+                conn: writer,
+                in_tx: false,
+                pending: 0,
+                epoch: 0,
+                failed_epoch: None,
+            }),
+            committed: std::sync::Condvar::new(),
+            queued: AtomicUsize::new(0),
             readers,
             next_reader: AtomicUsize::new(0),
             secrets,
@@ -372,15 +410,68 @@ impl Store {
         &self.settings
     }
 
+    /// Runs `f` in the shared write transaction and returns once its effects are durable.
+    ///
+    /// Group commit: each operation runs inside its own SAVEPOINT (rolled back alone if it
+    /// fails) of one open transaction; the writer that finds nobody queued behind it (or
+    /// the 64th in a row) commits for everyone. Callers wait until the commit that covers
+    /// their operation, so an answer is only ever given for a durable change — but many
+    /// operations share one fsync.
     fn write<T>(
         &self,
-        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        self.queued.fetch_sub(1, Ordering::SeqCst);
+        if !w.in_tx {
+            // Nobody waits on an epoch without an open transaction, so failing here is safe.
+            w.conn.execute_batch("BEGIN IMMEDIATE")?;
+            w.in_tx = true;
+        }
+        let out = match w.conn.execute_batch("SAVEPOINT op") {
+            Err(e) => Err(e.into()),
+            Ok(()) => {
+                let out = f(&w.conn);
+                let end = if out.is_ok() {
+                    "RELEASE op"
+                } else {
+                    "ROLLBACK TO op; RELEASE op"
+                };
+                match w.conn.execute_batch(end) {
+                    Ok(()) => out,
+                    Err(e) => Err(e.into()),
+                }
+            }
+        };
+        let my_epoch = w.epoch;
+        w.pending += 1;
+        loop {
+            if w.epoch != my_epoch {
+                return if w.failed_epoch == Some(my_epoch) {
+                    Err(StoreError::CommitFailed)
+                } else {
+                    out
+                };
+            }
+            if self.queued.load(Ordering::SeqCst) == 0 || w.pending >= 64 {
+                let ok = w.commit();
+                drop(w);
+                self.committed.notify_all();
+                return if ok {
+                    out
+                } else {
+                    Err(StoreError::CommitFailed)
+                };
+            }
+            // Someone is queued behind us and will commit for us; the timeout only guards
+            // against a writer that never arrives.
+            w = self
+                .committed
+                .wait_timeout(w, std::time::Duration::from_millis(20))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
     }
 
     fn read<T>(
@@ -853,7 +944,7 @@ impl Store {
     /// message. Returns the plaintext (only seeding keeps it).
     fn issue_code(
         &self,
-        tx: &rusqlite::Transaction<'_>,
+        tx: &Connection,
         stop: &StopRow,
         now: i64,
         offset: i32,
@@ -1029,7 +1120,7 @@ impl Store {
     /// tries than the limit.
     fn check_code(
         &self,
-        tx: &rusqlite::Transaction<'_>,
+        tx: &Connection,
         stop: &StopRow,
         code: &DeliveryCode,
         now: i64,
@@ -1321,7 +1412,7 @@ impl Store {
     /// Applies one chain-valid event; returns its status (a rejection marks parcels disputed).
     fn apply_event(
         &self,
-        tx: &rusqlite::Transaction<'_>,
+        tx: &Connection,
         device: &DeviceAuth,
         ev: &DeliveryEvent,
         _hash: &str,
@@ -1438,7 +1529,7 @@ impl Store {
 
     fn check_verification(
         &self,
-        tx: &rusqlite::Transaction<'_>,
+        tx: &Connection,
         stop: &StopRow,
         ev: &DeliveryEvent,
         verification: &Verification,
@@ -1533,7 +1624,7 @@ impl Store {
 
     fn queue_webhooks(
         &self,
-        tx: &rusqlite::Transaction<'_>,
+        tx: &Connection,
         parcel_ids: &[String],
         event: &str,
         ev: &DeliveryEvent,
@@ -1862,7 +1953,7 @@ fn redacted_event_json(ev: &DeliveryEvent) -> String {
 
 #[allow(clippy::too_many_arguments)]
 fn enqueue(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Connection,
     channel: &str,
     recipient: &str,
     subject: &str,
