@@ -586,15 +586,22 @@ async fn sync(
     }
     let now = state.now();
     let n = req.events.len();
+    let platform = req.platform;
     let results = db(&state, move |s| {
         s.sync(&device, &req.app_version, &req.events, now)
     })
     .await?;
     tracing::info!(events = n, "sync batch stored");
     state.outbox_wake.notify_one();
+    let app_policy = state
+        .config
+        .app_versions
+        .iter()
+        .find(|(p, _)| *p == platform)
+        .map(|(_, v)| v.clone());
     Ok(Json(SyncResponse {
         results,
-        app_policy: None,
+        app_policy,
     }))
 }
 

@@ -119,6 +119,11 @@ pub struct ServerConfig {
     pub max_photo_bytes: usize,
     /// Largest JSON body accepted, bytes.
     pub max_json_bytes: usize,
+    /// App version policy per platform, sent with every sync answer.
+    pub app_versions: Vec<(
+        doorstep_protocol::wire::Platform,
+        doorstep_protocol::wire::AppVersionPolicy,
+    )>,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -152,6 +157,7 @@ impl ServerConfig {
             outbox_retry_base_ms: 500,
             max_photo_bytes: 8 * 1024 * 1024,
             max_json_bytes: 1024 * 1024,
+            app_versions: Vec::new(),
         }
     }
 

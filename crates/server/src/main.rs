@@ -106,6 +106,15 @@ struct ServeArgs {
     /// Send SMS as JSON {to, from, body} instead of a Twilio-style form.
     #[arg(long)]
     sms_json: bool,
+    /// Oldest app version allowed to work (all platforms); older apps show "update required".
+    #[arg(long, env = "DOORSTEP_APP_MINIMUM_VERSION")]
+    app_minimum_version: Option<String>,
+    /// Newest app version.
+    #[arg(long, env = "DOORSTEP_APP_LATEST_VERSION")]
+    app_latest_version: Option<String>,
+    /// Where to get the app.
+    #[arg(long, env = "DOORSTEP_APP_UPDATE_URL")]
+    app_update_url: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -230,6 +239,27 @@ async fn main() -> anyhow::Result<()> {
                 from: a.sms_from.clone(),
                 json: a.sms_json,
             });
+            if let Some(minimum) = &a.app_minimum_version {
+                use doorstep_protocol::wire::{AppVersionPolicy, Platform};
+                let policy = AppVersionPolicy {
+                    minimum: minimum.clone(),
+                    latest: a
+                        .app_latest_version
+                        .clone()
+                        .unwrap_or_else(|| minimum.clone()),
+                    update_url: a.app_update_url.clone(),
+                };
+                config.app_versions = [
+                    Platform::Android,
+                    Platform::Ios,
+                    Platform::Linux,
+                    Platform::Macos,
+                    Platform::Windows,
+                ]
+                .into_iter()
+                .map(|p| (p, policy.clone()))
+                .collect();
+            }
             let listener = tokio::net::TcpListener::bind(&a.listen)
                 .await
                 .with_context(|| format!("binding {}", a.listen))?;
