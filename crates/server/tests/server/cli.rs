@@ -42,6 +42,54 @@ fn the_demo_command_seeds_a_route_and_prints_the_enrollment_qr() {
         "a QR is drawn"
     );
     assert_eq!(text.matches("\n  DS00000000").count(), 12, "{text}");
+
+    // The same data directory gives a label sheet and more enrollment codes.
+    let labels = dir.path().join("labels.html");
+    let out = Command::new(env!("CARGO_BIN_EXE_doorstep-server"))
+        .args(["labels", "--date", "2026-11-25", "--data-dir"])
+        .arg(dir.path().join("demo"))
+        .arg("--out")
+        .arg(&labels)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = std::fs::read_to_string(&labels).unwrap();
+    assert_eq!(
+        html.matches("<svg").count(),
+        24,
+        "a Code 128 and a QR per parcel"
+    );
+
+    let svg = dir.path().join("enroll.svg");
+    let out = Command::new(env!("CARGO_BIN_EXE_doorstep-server"))
+        .args([
+            "enroll",
+            "--courier",
+            "Sam",
+            "--public-url",
+            "http://192.0.2.1:8080",
+            "--data-dir",
+        ])
+        .arg(dir.path().join("demo"))
+        .arg("--svg")
+        .arg(&svg)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        printed.contains("doorstep://enroll?server=http://192.0.2.1:8080&code="),
+        "{printed}"
+    );
+    assert!(std::fs::read_to_string(&svg).unwrap().contains("<svg"));
 }
 
 #[test]

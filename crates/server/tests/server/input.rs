@@ -279,3 +279,55 @@ fn a_database_from_a_newer_server_is_refused() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn mutated_sync_and_verify_bodies_never_get_a_5xx() {
+    use doorstep_protocol::wire::Verification;
+    let app = spawn_app().await;
+    let mut device = app.device().await;
+    let p = app.parcel("shipper requires");
+    let ev = device.event(
+        p.stop_id,
+        &[p.parcel_id],
+        crate::helpers::delivered(Verification::NotRequired),
+        crate::helpers::MORNING_MS,
+    );
+    let sync = json!({ "app_version": "0.1.0", "platform": "linux", "events": [ev] })
+        .to_string()
+        .into_bytes();
+    let verify = json!({ "parcel_id": p.parcel_id, "code": "1234567" })
+        .to_string()
+        .into_bytes();
+    // A small xorshift generator: deterministic, no extra dependency.
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let alphabet = b"{}[]\":,0123456789abcdef-ntrufals .eE+";
+    for i in 0..300 {
+        let (path, base) = if i % 2 == 0 {
+            ("/v1/sync", &sync)
+        } else {
+            ("/v1/verify", &verify)
+        };
+        let mut body = base.clone();
+        for _ in 0..(1 + next() % 4) {
+            let pos = (next() as usize) % body.len();
+            match next() % 3 {
+                0 => body[pos] = alphabet[(next() as usize) % alphabet.len()],
+                1 => {
+                    body.remove(pos);
+                }
+                _ => body.insert(pos, alphabet[(next() as usize) % alphabet.len()]),
+            }
+        }
+        let (status, answer) = post_raw(&app, &device.token, path, body, "application/json").await;
+        assert!(status < 500, "{path} answered {status}: {answer}");
+        if status >= 400 {
+            assert!(answer["code"].is_string(), "{path}: {answer}");
+        }
+    }
+}
