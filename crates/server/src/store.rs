@@ -76,6 +76,21 @@ pub enum StoreError {
     CommitFailed,
 }
 
+/// `query_row` through the connection's statement cache (the SQL is parsed once).
+fn qrow<T, P: rusqlite::Params>(
+    c: &Connection,
+    sql: &str,
+    params: P,
+    f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    c.prepare_cached(sql)?.query_row(params, f)
+}
+
+/// `execute` through the connection's statement cache.
+fn exec<P: rusqlite::Params>(c: &Connection, sql: &str, params: P) -> rusqlite::Result<usize> {
+    c.prepare_cached(sql)?.execute(params)
+}
+
 /// Opens a connection with the server's pragmas.
 fn open_connection(path: &Path) -> Result<Connection, rusqlite::Error> {
     let conn = Connection::open(path)?;
@@ -83,6 +98,7 @@ fn open_connection(path: &Path) -> Result<Connection, rusqlite::Error> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
 
@@ -224,7 +240,8 @@ fn bad_column(i: usize) -> rusqlite::Error {
 }
 
 fn load_stop(conn: &Connection, id: &str) -> Result<Option<StopRow>, rusqlite::Error> {
-    conn.query_row(
+    qrow(
+        conn,
         &format!("SELECT {STOP_COLUMNS} FROM stops WHERE id = ?1"),
         [id],
         stop_from_row,
@@ -497,7 +514,7 @@ impl Store {
         let key = format!("dsk_{}", hex::encode(random_bytes::<32>()));
         let secret = hex::encode(random_bytes::<32>());
         self.write(|tx| {
-            tx.execute(
+            exec(tx,
                 "INSERT INTO shippers (id, name, api_key_hash, webhook_url, webhook_secret, created_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![id.to_string(), name, sha256(key.as_bytes()), webhook_url, secret, now],
@@ -511,7 +528,8 @@ impl Store {
     pub fn shipper_by_key(&self, key: &str) -> Result<Option<String>, StoreError> {
         let hash = sha256(key.as_bytes());
         self.read(|c| {
-            Ok(c.query_row(
+            Ok(qrow(
+                c,
                 "SELECT id FROM shippers WHERE api_key_hash = ?1",
                 [hash],
                 |r| r.get(0),
@@ -530,7 +548,7 @@ impl Store {
         }
         let id = CourierId::from_uuid(new_id(now));
         self.write(|tx| {
-            let n = tx.execute(
+            let n = exec(tx,
                 "INSERT INTO couriers (id, name, created_at) VALUES (?1, ?2, ?3) ON CONFLICT(name) DO NOTHING",
                 params![id.to_string(), name, now],
             )?;
@@ -544,13 +562,13 @@ impl Store {
     /// Finds a courier by name.
     pub fn courier_by_name(&self, name: &str) -> Result<Option<CourierId>, StoreError> {
         self.read(|c| {
-            let id: Option<String> = c
-                .query_row(
-                    "SELECT id FROM couriers WHERE name = ?1",
-                    [name.trim()],
-                    |r| r.get(0),
-                )
-                .optional()?;
+            let id: Option<String> = qrow(
+                c,
+                "SELECT id FROM couriers WHERE name = ?1",
+                [name.trim()],
+                |r| r.get(0),
+            )
+            .optional()?;
             Ok(id.and_then(|s| s.parse().ok()))
         })
     }
@@ -573,13 +591,12 @@ impl Store {
             .mac(&[b"enroll", normalise_enrollment(&code).as_bytes()]);
         let expires = now + ttl_ms;
         self.write(|tx| {
-            let known: Option<i64> = tx
-                .query_row("SELECT 1 FROM couriers WHERE id = ?1", [courier.to_string()], |r| r.get(0))
+            let known: Option<i64> = qrow(tx, "SELECT 1 FROM couriers WHERE id = ?1", [courier.to_string()], |r| r.get(0))
                 .optional()?;
             if known.is_none() {
                 return Err(StoreError::NotFound("courier"));
             }
-            tx.execute(
+            exec(tx,
                 "INSERT INTO enrollments (code_hash, courier_id, expires_at, created_at) VALUES (?1, ?2, ?3, ?4)",
                 params![hash, courier.to_string(), expires, now],
             )?;
@@ -609,8 +626,7 @@ impl Store {
         let device = DeviceId::from_uuid(new_id(now));
         let token = format!("dsd_{}", hex::encode(random_bytes::<32>()));
         self.write(|tx| {
-            let courier: Option<String> = tx
-                .query_row(
+            let courier: Option<String> = qrow(tx,
                     "UPDATE enrollments SET used_at = ?2 WHERE code_hash = ?1 AND used_at IS NULL \
                      AND expires_at > ?2 RETURNING courier_id",
                     params![hash, now],
@@ -619,8 +635,8 @@ impl Store {
                 .optional()?;
             let courier = courier.ok_or(StoreError::EnrollmentInvalid)?;
             let name: String =
-                tx.query_row("SELECT name FROM couriers WHERE id = ?1", [&courier], |r| r.get(0))?;
-            tx.execute(
+                qrow(tx, "SELECT name FROM couriers WHERE id = ?1", [&courier], |r| r.get(0))?;
+            exec(tx,
                 "INSERT INTO devices (id, courier_id, token_hash, public_key, app_version, platform, \
                  enrolled_at, last_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
@@ -643,13 +659,13 @@ impl Store {
     pub fn device_by_token(&self, token: &str) -> Result<Option<DeviceAuth>, StoreError> {
         let hash = sha256(token.as_bytes());
         self.read(|c| {
-            let row: Option<(String, String, Option<i64>)> = c
-                .query_row(
-                    "SELECT id, courier_id, revoked_at FROM devices WHERE token_hash = ?1",
-                    [hash],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()?;
+            let row: Option<(String, String, Option<i64>)> = qrow(
+                c,
+                "SELECT id, courier_id, revoked_at FROM devices WHERE token_hash = ?1",
+                [hash],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
             Ok(row.and_then(|(d, c, rev)| {
                 Some(DeviceAuth {
                     device_id: d.parse().ok()?,
@@ -663,7 +679,8 @@ impl Store {
     /// Revokes a device; its token stops working at once.
     pub fn revoke_device(&self, device: DeviceId, now: i64) -> Result<(), StoreError> {
         self.write(|tx| {
-            let n = tx.execute(
+            let n = exec(
+                tx,
                 "UPDATE devices SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1",
                 params![device.to_string(), now],
             )?;
@@ -677,7 +694,7 @@ impl Store {
     /// All devices.
     pub fn devices(&self) -> Result<Vec<DeviceView>, StoreError> {
         self.read(|c| {
-            let mut st = c.prepare(
+            let mut st = c.prepare_cached(
                 "SELECT id, courier_id, app_version, platform, last_seen_at, revoked_at FROM devices ORDER BY enrolled_at",
             )?;
             let rows = st.query_map([], |r| {
@@ -800,15 +817,13 @@ impl Store {
 
         self.write(|tx| {
             if let Some(c) = &courier {
-                let known: Option<i64> = tx
-                    .query_row("SELECT 1 FROM couriers WHERE id = ?1", [c], |r| r.get(0))
+                let known: Option<i64> = qrow(tx, "SELECT 1 FROM couriers WHERE id = ?1", [c], |r| r.get(0))
                     .optional()?;
                 if known.is_none() {
                     return Err(StoreError::Validation("courier_id is not a courier of this fleet".into()));
                 }
             }
-            let existing: Option<String> = tx
-                .query_row(
+            let existing: Option<String> = qrow(tx,
                     "SELECT id FROM stops WHERE delivery_date = ?1 AND recipient_key = ?2",
                     params![req.delivery_date, recipient_key],
                     |r| r.get(0),
@@ -818,7 +833,7 @@ impl Store {
                 Some(id) => {
                     let stop = load_stop(tx, &id)?.ok_or(StoreError::NotFound("stop"))?;
                     let mut reasons: Vec<String> = serde_json::from_str(
-                        &tx.query_row("SELECT reasons FROM stops WHERE id = ?1", [&id], |r| {
+                        &qrow(tx, "SELECT reasons FROM stops WHERE id = ?1", [&id], |r| {
                             r.get::<_, String>(0)
                         })?,
                     )
@@ -831,7 +846,7 @@ impl Store {
                     if decision.code_required && !stop.code_required {
                         reasons.retain(|r| r != "no rule asks for a code");
                     }
-                    tx.execute(
+                    exec(tx,
                         "UPDATE stops SET code_required = ?2, code_digits = ?3, max_attempts = ?4, \
                          offline_allowed = ?5, validity_days = ?6, reasons = ?7, \
                          courier_id = COALESCE(courier_id, ?8) WHERE id = ?1",
@@ -850,14 +865,14 @@ impl Store {
                 }
                 None => {
                     let id = StopId::from_uuid(new_id(now)).to_string();
-                    let sequence: i64 = tx.query_row(
+                    let sequence: i64 = qrow(tx,
                         "SELECT COUNT(*) + 1 FROM stops WHERE delivery_date = ?1 AND courier_id IS ?2",
                         params![req.delivery_date, courier],
                         |r| r.get(0),
                     )?;
                     let public_ref = hex::encode(random_bytes::<12>());
                     let rref = &sha256(recipient_key.as_bytes())[..8];
-                    tx.execute(
+                    exec(tx,
                         "INSERT INTO stops (id, delivery_date, recipient_key, courier_id, recipient_name, \
                          phone, email, address, postal_code, lat, lon, sequence, code_required, code_digits, \
                          max_attempts, offline_allowed, validity_days, reasons, public_ref, recipient_ref, created_at) \
@@ -889,7 +904,7 @@ impl Store {
                     id
                 }
             };
-            let inserted = tx.execute(
+            let inserted = exec(tx,
                 "INSERT INTO parcels (id, shipper_id, stop_id, barcode_key, barcode_raw, description, \
                  declared_value_minor, currency, method, age_restricted, recipient_opt_in, \
                  shipper_requires_code, code_required, photo_required, offline_allowed, reasons, created_at) \
@@ -919,8 +934,7 @@ impl Store {
                 return Err(StoreError::Conflict("a parcel with this barcode already exists".into()));
             }
             let stop = load_stop(tx, &stop_id)?.ok_or(StoreError::NotFound("stop"))?;
-            let has_code: Option<String> = tx
-                .query_row(
+            let has_code: Option<String> = qrow(tx,
                     "SELECT id FROM codes WHERE stop_id = ?1 AND superseded_at IS NULL",
                     [&stop_id],
                     |r| r.get(0),
@@ -955,22 +969,25 @@ impl Store {
         let expires = window_end_ms(&stop.delivery_date, stop.validity_days, offset)
             .unwrap_or(now)
             .min(now + 7 * 86_400_000);
-        tx.execute(
+        exec(
+            tx,
             "UPDATE codes SET superseded_at = ?2 WHERE stop_id = ?1 AND superseded_at IS NULL",
             params![stop_id, now],
         )?;
-        tx.execute(
+        exec(
+            tx,
             "INSERT INTO codes (id, stop_id, code_hash, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
                 new_id(now).to_string(),
                 stop_id,
-                self.secrets.mac(&[stop_id.as_bytes(), code.expose_digits().as_bytes()]),
+                self.secrets
+                    .mac(&[stop_id.as_bytes(), code.expose_digits().as_bytes()]),
                 now,
                 expires
             ],
         )?;
         let parcels: Vec<String> = {
-            let mut st = tx.prepare(
+            let mut st = tx.prepare_cached(
                 "SELECT barcode_raw FROM parcels WHERE stop_id = ?1 ORDER BY created_at",
             )?;
             st.query_map([&stop_id], |r| r.get(0))?
@@ -1022,13 +1039,13 @@ impl Store {
     /// A parcel as its shipper sees it.
     pub fn parcel(&self, id: ParcelId, shipper: Option<&str>) -> Result<ParcelView, StoreError> {
         self.read(|c| {
-            let owner: Option<String> = c
-                .query_row(
-                    "SELECT shipper_id FROM parcels WHERE id = ?1",
-                    [id.to_string()],
-                    |r| r.get(0),
-                )
-                .optional()?;
+            let owner: Option<String> = qrow(
+                c,
+                "SELECT shipper_id FROM parcels WHERE id = ?1",
+                [id.to_string()],
+                |r| r.get(0),
+            )
+            .optional()?;
             match (owner, shipper) {
                 (None, _) => Err(StoreError::NotFound("parcel")),
                 (Some(o), Some(s)) if o != s => Err(StoreError::NotFound("parcel")),
@@ -1040,7 +1057,7 @@ impl Store {
     /// A courier's manifest for a day.
     pub fn manifest(&self, courier: CourierId, date: &str) -> Result<Manifest, StoreError> {
         self.read(|c| {
-            let mut st = c.prepare(
+            let mut st = c.prepare_cached(
                 "SELECT id, sequence, recipient_name, address, lat, lon, code_required, code_digits, \
                  offline_allowed, reasons FROM stops WHERE courier_id = ?1 AND delivery_date = ?2 ORDER BY sequence, id",
             )?;
@@ -1060,7 +1077,7 @@ impl Store {
                     ))
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
-            let mut pst = c.prepare(
+            let mut pst = c.prepare_cached(
                 "SELECT id, barcode_key, description, photo_required, method, status FROM parcels \
                  WHERE stop_id = ?1 ORDER BY created_at, id",
             )?;
@@ -1132,8 +1149,7 @@ impl Store {
             return Err(StoreError::CodeFormat(stop.code_digits + 1));
         }
         let stop_id = stop.id.to_string();
-        let active: Option<(String, Vec<u8>, i64)> = tx
-            .query_row(
+        let active: Option<(String, Vec<u8>, i64)> = qrow(tx,
                 "SELECT id, code_hash, expires_at FROM codes WHERE stop_id = ?1 AND superseded_at IS NULL",
                 [&stop_id],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
@@ -1145,19 +1161,20 @@ impl Store {
         if stop.failed_attempts >= stop.max_attempts {
             return Ok(CodeCheck::Locked);
         }
-        let counted: Option<u32> = tx
-            .query_row(
-                "UPDATE stops SET failed_attempts = failed_attempts + 1 \
+        let counted: Option<u32> = qrow(
+            tx,
+            "UPDATE stops SET failed_attempts = failed_attempts + 1 \
                  WHERE id = ?1 AND failed_attempts < max_attempts RETURNING failed_attempts",
-                [&stop_id],
-                |r| r.get(0),
-            )
-            .optional()?;
+            [&stop_id],
+            |r| r.get(0),
+        )
+        .optional()?;
         let Some(used) = counted else {
             return Ok(CodeCheck::Locked);
         };
         if now >= expires {
-            tx.execute(
+            exec(
+                tx,
                 "UPDATE stops SET failed_attempts = failed_attempts - 1 WHERE id = ?1",
                 [&stop_id],
             )?;
@@ -1167,7 +1184,8 @@ impl Store {
             .secrets
             .mac(&[stop_id.as_bytes(), code.expose_digits().as_bytes()]);
         if bool::from(candidate.ct_eq(&hash)) {
-            tx.execute(
+            exec(
+                tx,
                 "UPDATE stops SET failed_attempts = failed_attempts - 1 WHERE id = ?1",
                 [&stop_id],
             )?;
@@ -1175,7 +1193,8 @@ impl Store {
         }
         let left = stop.max_attempts.saturating_sub(used);
         if left == 0 {
-            tx.execute(
+            exec(
+                tx,
                 "UPDATE parcels SET status = 'locked' WHERE stop_id = ?1 AND status IN ('pending', 'failed')",
                 [&stop_id],
             )?;
@@ -1191,13 +1210,13 @@ impl Store {
         device: &DeviceAuth,
         parcel: ParcelId,
     ) -> Result<(StopRow, String), StoreError> {
-        let row: Option<(String, String)> = tx
-            .query_row(
-                "SELECT stop_id, status FROM parcels WHERE id = ?1",
-                [parcel.to_string()],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
+        let row: Option<(String, String)> = qrow(
+            tx,
+            "SELECT stop_id, status FROM parcels WHERE id = ?1",
+            [parcel.to_string()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
         let (stop_id, status) = row.ok_or(StoreError::NotFound("parcel"))?;
         let stop = load_stop(tx, &stop_id)?.ok_or(StoreError::NotFound("stop"))?;
         if stop.courier_id.as_deref() != Some(device.courier_id.to_string().as_str()) {
@@ -1222,7 +1241,7 @@ impl Store {
             Ok(match self.check_code(tx, &stop, code, now)? {
                 CodeCheck::Ok { code_id } => {
                     let id = new_id(now).to_string();
-                    tx.execute(
+                    exec(tx,
                         "INSERT INTO verifications (id, stop_id, code_id, device_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                         params![id, stop.id.to_string(), code_id, device.device_id.to_string(), now],
                     )?;
@@ -1268,7 +1287,8 @@ impl Store {
                     next_allowed_at: Some((last + interval) / 1000),
                 });
             }
-            tx.execute(
+            exec(
+                tx,
                 "UPDATE stops SET last_resend_at = ?2, resends = resends + 1 WHERE id = ?1",
                 params![stop.id.to_string(), now],
             )?;
@@ -1286,11 +1306,13 @@ impl Store {
             if !s.code_required {
                 return Err(StoreError::CodeNotRequired);
             }
-            tx.execute(
+            exec(
+                tx,
                 "UPDATE stops SET failed_attempts = 0 WHERE id = ?1",
                 [stop.to_string()],
             )?;
-            tx.execute(
+            exec(
+                tx,
                 "UPDATE parcels SET status = 'pending' WHERE stop_id = ?1 AND status = 'locked'",
                 [stop.to_string()],
             )?;
@@ -1310,7 +1332,7 @@ impl Store {
         now: i64,
     ) -> Result<Vec<EventResult>, StoreError> {
         self.write(|tx| {
-            let (public_key, mut last_seq, mut last_hash): (String, u64, String) = tx.query_row(
+            let (public_key, mut last_seq, mut last_hash): (String, u64, String) = qrow(tx,
                 "SELECT public_key, last_seq, last_hash FROM devices WHERE id = ?1",
                 [device.device_id.to_string()],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
@@ -1321,8 +1343,7 @@ impl Store {
             let mut gap = false;
             for ev in events {
                 let hash = ev.chain_hash();
-                let stored: Option<(String, String, String)> = tx
-                    .query_row(
+                let stored: Option<(String, String, String)> = qrow(tx,
                         "SELECT body_hash, result, device_id FROM events WHERE id = ?1",
                         [ev.id.to_string()],
                         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
@@ -1366,8 +1387,7 @@ impl Store {
                         "this record does not continue the phone's signed record chain",
                     )
                 };
-                let stop_date: Option<String> = tx
-                    .query_row(
+                let stop_date: Option<String> = qrow(tx,
                         "SELECT delivery_date FROM stops WHERE id = ?1",
                         [ev.stop_id.to_string()],
                         |r| r.get(0),
@@ -1377,7 +1397,7 @@ impl Store {
                     EventStatus::Rejected { code, .. } => ("rejected", Some(enum_str(code))),
                     _ => ("accepted", None),
                 };
-                tx.execute(
+                exec(tx,
                     "INSERT INTO events (id, device_id, seq, stop_id, parcel_ids, kind, body_hash, body, status, \
                      reject_code, result, delivery_date, received_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
                     params![
@@ -1401,7 +1421,7 @@ impl Store {
                 )?;
                 results.push(EventResult { id: ev.id, status });
             }
-            tx.execute(
+            exec(tx,
                 "UPDATE devices SET last_seq = ?2, last_hash = ?3, last_seen_at = ?4, app_version = ?5 WHERE id = ?1",
                 params![device.device_id.to_string(), last_seq as i64, last_hash, now, app_version],
             )?;
@@ -1433,13 +1453,13 @@ impl Store {
         let mut statuses = Vec::new();
         let mut photo_required = false;
         for p in &ev.parcel_ids {
-            let row: Option<(String, String, bool)> = tx
-                .query_row(
-                    "SELECT stop_id, status, photo_required FROM parcels WHERE id = ?1",
-                    [p.to_string()],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()?;
+            let row: Option<(String, String, bool)> = qrow(
+                tx,
+                "SELECT stop_id, status, photo_required FROM parcels WHERE id = ?1",
+                [p.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
             match row {
                 Some((s, status, photo)) if s == stop.id.to_string() => {
                     photo_required |= photo;
@@ -1473,13 +1493,13 @@ impl Store {
                     Ok(())
                 };
                 if let Some(sha) = photo_sha256 {
-                    let have: Option<i64> = tx
-                        .query_row(
-                            "SELECT 1 FROM photos WHERE sha256 = ?1",
-                            [sha.to_ascii_lowercase()],
-                            |r| r.get(0),
-                        )
-                        .optional()?;
+                    let have: Option<i64> = qrow(
+                        tx,
+                        "SELECT 1 FROM photos WHERE sha256 = ?1",
+                        [sha.to_ascii_lowercase()],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
                     if have.is_none() {
                         return Ok(EventStatus::Retry {
                             message: "upload the proof photo before this record".into(),
@@ -1498,7 +1518,8 @@ impl Store {
             Ok(()) => {
                 let new_status = if delivered { "delivered" } else { "failed" };
                 for id in &ids {
-                    tx.execute(
+                    exec(
+                        tx,
                         "UPDATE parcels SET status = ?2 WHERE id = ?1",
                         params![id, new_status],
                     )?;
@@ -1519,7 +1540,11 @@ impl Store {
             }
             Err((code, message)) => {
                 for id in &ids {
-                    tx.execute("UPDATE parcels SET status = 'disputed' WHERE id = ?1", [id])?;
+                    exec(
+                        tx,
+                        "UPDATE parcels SET status = 'disputed' WHERE id = ?1",
+                        [id],
+                    )?;
                 }
                 self.queue_webhooks(tx, &ids, "parcel.disputed", ev, Some(code), now)?;
                 Ok(rejected(code, message))
@@ -1545,13 +1570,13 @@ impl Store {
                 "this stop needs the delivery code",
             )),
             Verification::OnlineCode { verification_id } => {
-                let row: Option<String> = tx
-                    .query_row(
-                        "SELECT stop_id FROM verifications WHERE id = ?1",
-                        [verification_id],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
+                let row: Option<String> = qrow(
+                    tx,
+                    "SELECT stop_id FROM verifications WHERE id = ?1",
+                    [verification_id],
+                    |r| r.get(0),
+                )
+                .optional()?;
                 if row.as_deref() == Some(stop.id.to_string().as_str()) {
                     Ok(())
                 } else {
@@ -1602,10 +1627,16 @@ impl Store {
                                 "the customer's QR code is for another delivery",
                             ))
                         } else {
-                            let n = tx.execute(
+                            let n = exec(
+                                tx,
                                 "INSERT INTO used_tokens (nonce, stop_id, event_id, used_at) VALUES (?1, ?2, ?3, ?4) \
                                  ON CONFLICT(nonce) DO NOTHING",
-                                params![claims.nonce.to_vec(), stop.id.to_string(), ev.id.to_string(), now],
+                                params![
+                                    claims.nonce.to_vec(),
+                                    stop.id.to_string(),
+                                    ev.id.to_string(),
+                                    now
+                                ],
                             )?;
                             if n == 0 {
                                 Err((
@@ -1632,14 +1663,14 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         for id in parcel_ids {
-            let row: Option<(String, Option<String>, Option<String>)> = tx
-                .query_row(
-                    "SELECT p.barcode_raw, s.webhook_url, s.webhook_secret FROM parcels p \
+            let row: Option<(String, Option<String>, Option<String>)> = qrow(
+                tx,
+                "SELECT p.barcode_raw, s.webhook_url, s.webhook_secret FROM parcels p \
                      JOIN shippers s ON s.id = p.shipper_id WHERE p.id = ?1",
-                    [id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()?;
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
             let Some((barcode, Some(url), Some(secret))) = row else {
                 continue;
             };
@@ -1678,7 +1709,7 @@ impl Store {
         now: i64,
     ) -> Result<bool, StoreError> {
         self.write(|tx| {
-            let n = tx.execute(
+            let n = exec(tx,
                 "INSERT INTO photos (sha256, size, device_id, created_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
                 params![sha, size as i64, device.to_string(), now],
             )?;
@@ -1689,7 +1720,7 @@ impl Store {
     /// Stored events, for a delivery day or all.
     pub fn deliveries(&self, date: Option<&str>) -> Result<Vec<StoredDelivery>, StoreError> {
         self.read(|c| {
-            let mut st = c.prepare(
+            let mut st = c.prepare_cached(
                 "SELECT id, device_id, seq, stop_id, parcel_ids, kind, status, reject_code, received_at FROM events \
                  WHERE ?1 IS NULL OR delivery_date = ?1 ORDER BY received_at, device_id, seq",
             )?;
@@ -1733,7 +1764,7 @@ impl Store {
     /// Outbox entries (no bodies).
     pub fn outbox(&self) -> Result<Vec<OutboxEntry>, StoreError> {
         self.read(|c| {
-            let mut st = c.prepare(
+            let mut st = c.prepare_cached(
                 "SELECT id, channel, recipient, subject, attempts, sent_at, last_error FROM outbox ORDER BY id",
             )?;
             let rows = st.query_map([], |r| {
@@ -1754,7 +1785,7 @@ impl Store {
     /// Messages due for sending.
     pub fn due_messages(&self, now: i64, limit: u32) -> Result<Vec<OutboxMessage>, StoreError> {
         self.read(|c| {
-            let mut st = c.prepare(
+            let mut st = c.prepare_cached(
                 "SELECT id, channel, recipient, subject, body, headers, stop_id, attempts FROM outbox \
                  WHERE sent_at IS NULL AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2",
             )?;
@@ -1784,12 +1815,12 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.write(|tx| {
             if dev_copy {
-                tx.execute(
+                exec(tx,
                     "INSERT INTO dev_messages (channel, recipient, subject, body, stop_id, sent_at) VALUES (?1,?2,?3,?4,?5,?6)",
                     params![msg.channel, msg.recipient, msg.subject, msg.body, msg.stop_id, now],
                 )?;
             }
-            tx.execute(
+            exec(tx,
                 "UPDATE outbox SET sent_at = ?2, body = NULL, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
                 params![msg.id, now],
             )?;
@@ -1800,7 +1831,7 @@ impl Store {
     /// Records a failed send and when to try again.
     pub fn mark_failed(&self, id: i64, error: &str, next_at: i64) -> Result<(), StoreError> {
         self.write(|tx| {
-            tx.execute(
+            exec(tx,
                 "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3 WHERE id = ?1",
                 params![id, error, next_at],
             )?;
@@ -1811,7 +1842,7 @@ impl Store {
     /// The development outbox (demo mode).
     pub fn dev_messages(&self) -> Result<Vec<DevMessage>, StoreError> {
         self.read(|c| {
-            let mut st = c.prepare(
+            let mut st = c.prepare_cached(
                 "SELECT id, channel, recipient, subject, body, stop_id, sent_at FROM dev_messages ORDER BY id DESC",
             )?;
             let rows = st.query_map([], |r| {
@@ -1832,8 +1863,7 @@ impl Store {
     /// The customer's page for a stop, with a freshly signed token.
     pub fn customer_stop(&self, public_ref: &str, now: i64) -> Result<CustomerStop, StoreError> {
         self.read(|c| {
-            let row: Option<(String, String)> = c
-                .query_row(
+            let row: Option<(String, String)> = qrow(c,
                     "SELECT id, address FROM stops WHERE public_ref = ?1",
                     [public_ref],
                     |r| Ok((r.get(0)?, r.get(1)?)),
@@ -1841,12 +1871,11 @@ impl Store {
                 .optional()?;
             let (id, address) = row.ok_or(StoreError::NotFound("page"))?;
             let stop = load_stop(c, &id)?.ok_or(StoreError::NotFound("page"))?;
-            let mut st = c.prepare("SELECT barcode_raw, description FROM parcels WHERE stop_id = ?1 ORDER BY created_at")?;
+            let mut st = c.prepare_cached("SELECT barcode_raw, description FROM parcels WHERE stop_id = ?1 ORDER BY created_at")?;
             let parcels = st
                 .query_map([&id], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<Result<Vec<_>, _>>()?;
-            let expires: Option<i64> = c
-                .query_row(
+            let expires: Option<i64> = qrow(c,
                     "SELECT expires_at FROM codes WHERE stop_id = ?1 AND superseded_at IS NULL",
                     [&id],
                     |r| r.get(0),
@@ -1879,7 +1908,7 @@ impl Store {
     /// The parcels of a day, for the label sheet.
     pub fn labels(&self, date: &str) -> Result<Vec<Label>, StoreError> {
         self.read(|c| {
-            let mut st = c.prepare(
+            let mut st = c.prepare_cached(
                 "SELECT p.barcode_raw, s.recipient_name, s.address, COALESCE(p.description, ''), s.code_required \
                  FROM parcels p JOIN stops s ON s.id = p.stop_id WHERE s.delivery_date = ?1 ORDER BY s.sequence, p.created_at",
             )?;
@@ -1901,21 +1930,21 @@ impl Store {
     pub fn fleet_summary(&self, date: &str) -> Result<FleetSummary, StoreError> {
         let devices = self.devices()?;
         self.read(|c| {
-            let mut st = c.prepare(
+            let mut st = c.prepare_cached(
                 "SELECT p.status, COUNT(*) FROM parcels p JOIN stops s ON s.id = p.stop_id \
                  WHERE s.delivery_date = ?1 GROUP BY p.status ORDER BY p.status",
             )?;
             let by_status = st
                 .query_map([date], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<Result<Vec<_>, _>>()?;
-            let mut st = c.prepare(
+            let mut st = c.prepare_cached(
                 "SELECT p.barcode_raw, p.status, s.recipient_name FROM parcels p JOIN stops s ON s.id = p.stop_id \
                  WHERE s.delivery_date = ?1 AND p.status IN ('failed', 'locked', 'disputed') ORDER BY p.status, p.barcode_raw",
             )?;
             let exceptions = st
                 .query_map([date], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                 .collect::<Result<Vec<_>, _>>()?;
-            let mut st = c.prepare("SELECT id, name FROM couriers ORDER BY name")?;
+            let mut st = c.prepare_cached("SELECT id, name FROM couriers ORDER BY name")?;
             let couriers = st
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<Result<Vec<_>, _>>()?;
@@ -1962,7 +1991,8 @@ fn enqueue(
     stop_id: Option<&str>,
     now: i64,
 ) -> Result<(), StoreError> {
-    tx.execute(
+    exec(
+        tx,
         "INSERT INTO outbox (channel, recipient, subject, body, headers, stop_id, next_attempt_at, created_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
         params![channel, recipient, subject, body, headers, stop_id, now],
@@ -1971,32 +2001,32 @@ fn enqueue(
 }
 
 fn parcel_view(c: &Connection, public_url: &str, id: &str) -> Result<ParcelView, StoreError> {
-    let row = c
-        .query_row(
-            "SELECT p.id, p.stop_id, p.barcode_key, p.status, p.code_required, p.photo_required, \
+    let row = qrow(
+        c,
+        "SELECT p.id, p.stop_id, p.barcode_key, p.status, p.code_required, p.photo_required, \
              p.offline_allowed, p.reasons, s.code_digits, s.max_attempts, s.public_ref, \
              (SELECT expires_at FROM codes WHERE stop_id = s.id AND superseded_at IS NULL) \
              FROM parcels p JOIN stops s ON s.id = p.stop_id WHERE p.id = ?1",
-            [id],
-            |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, bool>(4)?,
-                    r.get::<_, bool>(5)?,
-                    r.get::<_, bool>(6)?,
-                    r.get::<_, String>(7)?,
-                    r.get::<_, u8>(8)?,
-                    r.get::<_, u32>(9)?,
-                    r.get::<_, String>(10)?,
-                    r.get::<_, Option<i64>>(11)?,
-                ))
-            },
-        )
-        .optional()?
-        .ok_or(StoreError::NotFound("parcel"))?;
+        [id],
+        |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, bool>(4)?,
+                r.get::<_, bool>(5)?,
+                r.get::<_, bool>(6)?,
+                r.get::<_, String>(7)?,
+                r.get::<_, u8>(8)?,
+                r.get::<_, u32>(9)?,
+                r.get::<_, String>(10)?,
+                r.get::<_, Option<i64>>(11)?,
+            ))
+        },
+    )
+    .optional()?
+    .ok_or(StoreError::NotFound("parcel"))?;
     let (
         pid,
         sid,
