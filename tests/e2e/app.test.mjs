@@ -32,7 +32,7 @@ function startServer() {
   const args = ['serve', '--demo-mode', '--data-dir', env.SERVER_DATA_DIR, '--listen', `127.0.0.1:${env.SERVER_PORT}`, '--public-url', serverUrl];
   server = spawn(env.SERVER_BIN, args, {
     stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, RUST_LOG: 'warn' },
+    env: { ...process.env, RUST_LOG: env.SERVER_LOG ?? 'warn' },
   });
   return waitForServer();
 }
@@ -103,7 +103,7 @@ async function handOver(parcel, { wrongFirst }) {
 
 before(async () => {
   await startServer();
-  app = await Session.start(env.WEBDRIVER_URL, env.APP_BINARY, { XDG_DATA_HOME: env.APP_DATA_HOME });
+  app = await Session.start(env.WEBDRIVER_URL, env.APP_BINARY);
 });
 after(async () => {
   if (app) await app.end();

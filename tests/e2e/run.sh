@@ -36,12 +36,14 @@ if [ -z "${DISPLAY:-}" ]; then
 fi
 
 DRIVER_PORT="$(free_port)"; NATIVE_PORT="$(free_port)"
-echo "[e2e] starting tauri-driver on $DRIVER_PORT"
-tauri-driver --port "$DRIVER_PORT" --native-port "$NATIVE_PORT" --native-driver /usr/bin/WebKitWebDriver >"$OUT/tauri-driver.log" 2>&1 &
+APP_DATA_HOME="$WORK/app-data"
+echo "[e2e] starting tauri-driver on $DRIVER_PORT (the app keeps its data in $APP_DATA_HOME)"
+# The app inherits its environment from the driver: a fresh data directory for each run.
+XDG_DATA_HOME="$APP_DATA_HOME" XDG_CACHE_HOME="$WORK/app-cache" DOORSTEP_LOG="${DOORSTEP_LOG:-info}" tauri-driver --port "$DRIVER_PORT" --native-port "$NATIVE_PORT" --native-driver /usr/bin/WebKitWebDriver >"$OUT/tauri-driver.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$DRIVER_PORT/status" >/dev/null 2>&1 && break; sleep 0.2; done
 
 export WEBDRIVER_URL="http://127.0.0.1:$DRIVER_PORT" APP_BINARY SERVER_BIN SERVER_DATA_DIR SERVER_PORT SEED_JSON
-export APP_DATA_HOME="$WORK/app-data" SCREENSHOT_DIR="$OUT/screens"
+export APP_DATA_HOME SCREENSHOT_DIR="$OUT/screens"
 echo "[e2e] running the tests (screenshots in test-output/e2e/screens)"
 node --test --test-reporter=tap tests/e2e/app.test.mjs

@@ -9,10 +9,10 @@ export class Session {
     this.id = id;
   }
 
-  static async start(base, application, env = {}) {
+  static async start(base, application) {
     const body = {
       capabilities: {
-        alwaysMatch: { browserName: 'wry', 'tauri:options': { application, env } },
+        alwaysMatch: { browserName: 'wry', 'tauri:options': { application } },
       },
     };
     const res = await call(base, 'POST', '/session', body);

@@ -159,6 +159,12 @@ export class App implements Ctx {
       if (view) this.state.view = view;
       if (route) this.state.route = route;
       if (sync) this.state.sync = sync;
+      // Never downloaded yet (e.g. enrolled at start by the fleet build): fetch it now.
+      if (route && route.fetched_at_ms === null) {
+        this.render();
+        const fresh = await this.run(() => this.backend.refreshRoute());
+        if (fresh) this.state.route = fresh;
+      }
     }
     this.render();
   }

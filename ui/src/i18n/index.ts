@@ -53,8 +53,20 @@ export function t(key: MessageKey, params?: Record<string, string | number>): st
 /** Local clock time (e.g. 14:05) for a millisecond timestamp, in the current language. */
 export function formatTime(ms: number): string {
   const browser = typeof navigator === 'undefined' ? '' : navigator.language;
-  const locale = langFor(browser) === current ? browser : current;
-  return new Date(ms).toLocaleTimeString(locale, { hour: '2-digit', minute: '2-digit' });
+  const wanted = langFor(browser) === current ? browser : current;
+  return new Date(ms).toLocaleTimeString(validLocale(wanted), { hour: '2-digit', minute: '2-digit' });
+}
+
+/**
+ * `tag` if Intl accepts it, else the app's language. A webview may report POSIX names such as
+ * `C` or `en_US.UTF-8` (seen in WebKitGTK under LANG=C), which Intl refuses with a RangeError.
+ */
+export function validLocale(tag: string): string {
+  try {
+    return Intl.getCanonicalLocales(tag)[0] ?? current;
+  } catch {
+    return current;
+  }
 }
 
 export { type MessageKey };

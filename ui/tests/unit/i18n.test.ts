@@ -37,3 +37,18 @@ describe('translations', () => {
     expect(document.documentElement.lang).toBe('es');
   });
 });
+
+describe('formatTime', () => {
+  it('falls back to the app language when the webview reports a POSIX locale like C', async () => {
+    const { validLocale, formatTime } = await import('../../src/i18n');
+    expect(validLocale('C')).toMatch(/^(en|es)$/);
+    expect(validLocale('es-ES')).toBe('es-ES');
+    const original = Object.getOwnPropertyDescriptor(Navigator.prototype, 'language');
+    Object.defineProperty(navigator, 'language', { value: 'C', configurable: true });
+    try {
+      expect(formatTime(Date.UTC(2026, 10, 25, 14, 5))).toMatch(/\d{1,2}:\d{2}/);
+    } finally {
+      if (original) Object.defineProperty(navigator, 'language', original);
+    }
+  });
+});
