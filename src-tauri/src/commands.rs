@@ -104,7 +104,10 @@ pub async fn submit_proof(
     photo_path: Option<String>,
 ) -> Answer<HandoverView> {
     Ok(device
-        .submit_proof(&recipient_name, photo_path.as_deref().map(std::path::Path::new))
+        .submit_proof(
+            &recipient_name,
+            photo_path.as_deref().map(std::path::Path::new),
+        )
         .await?)
 }
 
@@ -168,7 +171,9 @@ pub fn save_photo<R: tauri::Runtime>(
         photo_error("this file is not a photo (JPEG, PNG, WebP or HEIC); choose another one")
     })?;
     if bytes.len() > MAX_PHOTO_BYTES {
-        return Err(photo_error("this photo is larger than 10 MB; take it again at a lower resolution"));
+        return Err(photo_error(
+            "this photo is larger than 10 MB; take it again at a lower resolution",
+        ));
     }
     let dir = app
         .path()
@@ -198,8 +203,36 @@ pub fn photo_extension(bytes: &[u8]) -> Option<&'static str> {
     match bytes {
         [0xFF, 0xD8, 0xFF, ..] => Some("jpg"),
         [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, ..] => Some("png"),
-        [b'R', b'I', b'F', b'F', _, _, _, _, b'W', b'E', b'B', b'P', ..] => Some("webp"),
-        [_, _, _, _, b'f', b't', b'y', b'p', b'h', b'e', b'i', b'c' | b'f', ..] => Some("heic"),
+        [
+            b'R',
+            b'I',
+            b'F',
+            b'F',
+            _,
+            _,
+            _,
+            _,
+            b'W',
+            b'E',
+            b'B',
+            b'P',
+            ..,
+        ] => Some("webp"),
+        [
+            _,
+            _,
+            _,
+            _,
+            b'f',
+            b't',
+            b'y',
+            b'p',
+            b'h',
+            b'e',
+            b'i',
+            b'c' | b'f',
+            ..,
+        ] => Some("heic"),
         _ => None,
     }
 }

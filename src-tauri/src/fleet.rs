@@ -62,7 +62,9 @@ pub fn enroll_if_needed(device: &Device, uri: &str) {
                     courier = status.courier_name.as_deref().unwrap_or(""),
                     "enrolled from DOORSTEP_ENROLL_URI"
                 ),
-                Err(e) => tracing::warn!(code = e.code(), error = %e, "automatic enrollment failed"),
+                Err(e) => {
+                    tracing::warn!(code = e.code(), error = %e, "automatic enrollment failed")
+                }
             }
         }
         Err(e) => tracing::warn!(error = %e, "could not read the enrollment state"),

@@ -16,7 +16,10 @@ fn a_courier_enrolls_and_hands_over_a_parcel_through_the_ipc_commands() {
     assert_eq!(status["enrolled"], false);
 
     let status = app
-        .invoke("enroll", json!({ "input": app.enrollment_uri(), "serverUrl": null }))
+        .invoke(
+            "enroll",
+            json!({ "input": app.enrollment_uri(), "serverUrl": null }),
+        )
         .unwrap();
     assert_eq!(status["enrolled"], true, "{status}");
     assert_eq!(status["courier_name"], "Demo Courier");
@@ -37,7 +40,10 @@ fn a_courier_enrolls_and_hands_over_a_parcel_through_the_ipc_commands() {
 
     let code = parcel.code.clone().unwrap();
     let view = app
-        .invoke("submit_code", json!({ "code": damm_valid_wrong_code(&code) }))
+        .invoke(
+            "submit_code",
+            json!({ "code": damm_valid_wrong_code(&code) }),
+        )
         .unwrap();
     assert_eq!(view["step"], "code", "{view}");
     assert_eq!(view["attempts_left"], 4, "{view}");
@@ -76,7 +82,9 @@ fn errors_reach_the_ui_as_a_stable_code_and_a_message() {
         .unwrap_err();
     assert_eq!(err["code"], "enrollment_link_invalid", "{err}");
 
-    let err = app.invoke("submit_code", json!({ "code": "1234567" })).unwrap_err();
+    let err = app
+        .invoke("submit_code", json!({ "code": "1234567" }))
+        .unwrap_err();
     assert!(
         ["no_handover", "not_enrolled", "wrong_step"].contains(&err["code"].as_str().unwrap()),
         "{err}"
@@ -86,8 +94,11 @@ fn errors_reach_the_ui_as_a_stable_code_and_a_message() {
 #[test]
 fn a_typo_in_the_code_is_caught_on_the_device_without_spending_an_attempt() {
     let app = TestApp::spawn();
-    app.invoke("enroll", json!({ "input": app.enrollment_uri(), "serverUrl": null }))
-        .unwrap();
+    app.invoke(
+        "enroll",
+        json!({ "input": app.enrollment_uri(), "serverUrl": null }),
+    )
+    .unwrap();
     app.invoke("refresh_route", json!({})).unwrap();
     let parcel = app.code_parcel();
     app.invoke("scan_parcel", json!({ "barcode": parcel.barcode }))
@@ -122,8 +133,11 @@ fn unknown_commands_are_refused() {
 #[test]
 fn a_high_value_parcel_needs_a_photo_which_the_ui_hands_over_as_bytes() {
     let app = TestApp::spawn();
-    app.invoke("enroll", json!({ "input": app.enrollment_uri(), "serverUrl": null }))
-        .unwrap();
+    app.invoke(
+        "enroll",
+        json!({ "input": app.enrollment_uri(), "serverUrl": null }),
+    )
+    .unwrap();
     app.invoke("refresh_route", json!({})).unwrap();
     let parcel = app.parcel_labelled("code + photo");
     assert!(parcel.photo_required);
@@ -131,7 +145,10 @@ fn a_high_value_parcel_needs_a_photo_which_the_ui_hands_over_as_bytes() {
         .unwrap();
     app.invoke("finish_scanning", json!({})).unwrap();
     let view = app
-        .invoke("submit_code", json!({ "code": parcel.code.clone().unwrap() }))
+        .invoke(
+            "submit_code",
+            json!({ "code": parcel.code.clone().unwrap() }),
+        )
         .unwrap();
     assert_eq!(view["photo_required"], true, "{view}");
 
