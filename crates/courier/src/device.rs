@@ -279,7 +279,9 @@ impl Device {
                 .to_uri(),
             )?
         };
-        self.refuse_if_unsynced("enrolling again")?;
+        self.refuse_if_unsynced(
+            "deliveries are still waiting to be sent; sync before enrolling again",
+        )?;
         let secret = self.shared.random_bytes::<32>();
         let key = ed25519_dalek::SigningKey::from_bytes(&secret);
         let request = EnrollRequest {
@@ -321,7 +323,9 @@ impl Device {
     /// `unenroll`: forgets the enrollment and its data. Refused while deliveries still wait
     /// to be sent, so none is lost.
     pub async fn unenroll(&self) -> Result<AppStatus, CourierError> {
-        self.refuse_if_unsynced("unenrolling")?;
+        self.refuse_if_unsynced(
+            "deliveries are still waiting to be sent; sync before unenrolling",
+        )?;
         let now = self.shared.clock.now_ms();
         self.store().clear_enrollment(now)?;
         self.handover.lock().await.reset();
@@ -329,13 +333,11 @@ impl Device {
         self.status()
     }
 
-    fn refuse_if_unsynced(&self, what: &'static str) -> Result<(), CourierError> {
+    /// Refuses (with `why`) while deliveries still wait to be sent.
+    fn refuse_if_unsynced(&self, why: &'static str) -> Result<(), CourierError> {
         let (pending, _) = self.store().counts()?;
         if pending > 0 {
-            return Err(CourierError::WrongStep(match what {
-                "unenrolling" => "deliveries are still waiting to be sent; sync before unenrolling",
-                _ => "deliveries are still waiting to be sent; sync before enrolling again",
-            }));
+            return Err(CourierError::WrongStep(why));
         }
         Ok(())
     }

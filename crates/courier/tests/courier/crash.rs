@@ -34,6 +34,7 @@ async fn sigkill_at_random_moments_during_deliver_and_sync_loses_and_duplicates_
         move || {
             Command::new(SOAK)
                 .args(["enroll", &data, &url, &code, &date])
+                .stdout(Stdio::null())
                 .status()
                 .unwrap()
         }
@@ -72,6 +73,7 @@ async fn sigkill_at_random_moments_during_deliver_and_sync_loses_and_duplicates_
     let drained = tokio::task::spawn_blocking(move || {
         Command::new(SOAK)
             .args(["drain", &data, &date])
+            .stdout(Stdio::null())
             .status()
             .unwrap()
     })
@@ -97,5 +99,11 @@ async fn sigkill_at_random_moments_during_deliver_and_sync_loses_and_duplicates_
         server.event_ids().await,
         committed,
         "server set == committed set, each once"
+    );
+    eprintln!(
+        "{} kills, {} commits acknowledged before a kill, {} committed, each on the server once",
+        cycles(),
+        acknowledged.len(),
+        committed.len()
     );
 }

@@ -398,3 +398,22 @@ async fn syncs_asked_for_at_the_same_time_run_one_after_another_and_send_each_ev
     committed.sort();
     assert_eq!(server.event_ids().await, committed);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unenrolling_is_refused_while_deliveries_wait_and_works_once_they_are_synced() {
+    let server = spawn_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config();
+    config.background_sync = false;
+    let device = enrolled_device(&server, &server.url(), dir.path(), config).await;
+    record_not_home(&device, &server.seed.parcels[0].barcode).await;
+
+    let err = device.unenroll().await.unwrap_err();
+    assert_eq!(err.code(), "wrong_step");
+    assert!(device.status().unwrap().enrolled);
+
+    assert_eq!(device.sync_once().await.unwrap().synced, 1);
+    let status = device.unenroll().await.unwrap();
+    assert!(!status.enrolled);
+    assert!(device.sync_queue().unwrap().is_empty());
+}
