@@ -137,6 +137,22 @@ async fn customer_page(State(state): State<AppState>, Path(public_ref): Path<Str
         .into_response()
 }
 
+/// Unix seconds as `YYYY-MM-DD HH:MM UTC`.
+fn format_time(secs: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .map(|t| {
+            format!(
+                "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute()
+            )
+        })
+        .unwrap_or_default()
+}
+
 fn not_found() -> Response {
     (
         StatusCode::NOT_FOUND,
@@ -259,7 +275,10 @@ async fn fleet_page(
                 e.event_id,
                 esc(&e.kind),
                 esc(&e.status),
-                e.reject_code.map(|c| format!("{c:?}")).unwrap_or_default(),
+                e.reject_code
+                    .and_then(|c| serde_json::to_value(c).ok())
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
                 e.parcel_ids.len()
             )
         })
@@ -274,7 +293,7 @@ async fn fleet_page(
                 esc(&d.app_version),
                 d.platform,
                 d.last_seen_at
-                    .map(|t| t.to_string())
+                    .map(format_time)
                     .unwrap_or_else(|| "never".into()),
                 if d.revoked { "revoked" } else { "active" }
             )
@@ -285,6 +304,27 @@ async fn fleet_page(
         .iter()
         .map(|(id, name)| format!("<option value=\"{}\">{}</option>", esc(id), esc(name)))
         .collect();
+    let versions: String = if state.config.app_versions.is_empty() {
+        "<h2>App versions</h2><p>No minimum app version is set.</p>".into()
+    } else {
+        let rows: String = state
+            .config
+            .app_versions
+            .iter()
+            .map(|(p, v)| {
+                format!(
+                    "<tr><td>{:?}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    p,
+                    esc(&v.minimum),
+                    esc(&v.latest),
+                    esc(v.update_url.as_deref().unwrap_or(""))
+                )
+            })
+            .collect();
+        format!(
+            "<h2>App versions</h2><table><tr><th>platform</th><th>minimum</th><th>latest</th><th>update</th></tr>{rows}</table>"
+        )
+    };
     let body = format!(
         "<h1>{fleet} — {date}</h1>\
          <h2>Parcels</h2><table><tr><th>status</th><th>count</th></tr>{counts}</table>\
@@ -292,9 +332,19 @@ async fn fleet_page(
          <h2>Delivery records</h2><table><tr><th>event</th><th>kind</th><th>status</th><th>reject</th><th>parcels</th></tr>{rows}</table>\
          <h2>Devices</h2><table><tr><th>device</th><th>app</th><th>platform</th><th>last seen</th><th>state</th></tr>{devices}</table>\
          <h2>Enroll a phone</h2><form method=post action=/fleet/enroll><select name=courier_id>{couriers}</select> \
-         <button>Show enrollment QR</button></form>",
+         <button>Show enrollment QR</button></form>{versions}{demo}",
         fleet = esc(&state.config.fleet_name),
         date = esc(&date),
+        versions = versions,
+        demo = if state.config.mode == Mode::Demo {
+            format!(
+                "<h2>Demo</h2><p><a href=/dev/outbox>Development outbox</a> · \
+                 <a href=\"/dev/labels?date={d}\">Labels</a> · <a href=/v1/openapi.json>API</a></p>",
+                d = esc(&date)
+            )
+        } else {
+            String::new()
+        },
     );
     page("Fleet", &body).into_response()
 }

@@ -7,6 +7,7 @@ mod helpers;
 mod input;
 mod logs;
 mod notify;
+mod pages;
 mod policy;
 mod sync;
 mod tokens;

@@ -316,3 +316,25 @@ async fn a_sync_answer_carries_the_fleets_app_version_policy() {
         .unwrap();
     assert_eq!(r["app_policy"], Value::Null);
 }
+
+#[tokio::test]
+async fn a_photo_over_the_size_limit_is_refused() {
+    use sha2::Digest;
+    let app = crate::helpers::spawn_app_with(|c| c.max_photo_bytes = 1024).await;
+    let device = app.device().await;
+    let photo = vec![0xffu8; 4096];
+    let sha = hex::encode(sha2::Sha256::digest(&photo));
+    let r = app
+        .client
+        .put(app.url(&format!("/v1/photos/{sha}")))
+        .bearer_auth(&device.token)
+        .body(photo)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["code"],
+        "payload_too_large"
+    );
+}

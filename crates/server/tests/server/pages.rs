@@ -1,0 +1,100 @@
+use doorstep_protocol::DeliveryCode;
+use doorstep_protocol::wire::Verification;
+
+use crate::helpers::{DATE, MORNING_MS, delivered, spawn_app, wrong_code};
+
+#[tokio::test]
+async fn the_fleet_page_shows_disputes_devices_and_makes_an_enrollment_qr() {
+    let app = spawn_app().await;
+    let mut device = app.device().await;
+    let p = app.parcel("shipper requires");
+    let wrong = DeliveryCode::parse(&wrong_code(p.code.as_deref().unwrap()), None).unwrap();
+    let ev = device.event(
+        p.stop_id,
+        &[p.parcel_id],
+        delivered(Verification::OfflineCode { code: wrong }),
+        MORNING_MS,
+    );
+    device.sync(&[ev]).await;
+
+    let html = app
+        .client
+        .get(app.url(&format!("/fleet?date={DATE}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(&p.barcode) && html.contains("disputed"),
+        "the disputed parcel is listed"
+    );
+    assert!(html.contains("code_wrong"));
+    assert!(
+        html.contains("0.1.0"),
+        "the device and its app version are listed"
+    );
+
+    let courier = app.seed.courier_id.to_string();
+    let page = app
+        .client
+        .post(app.url("/fleet/enroll"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("courier_id={courier}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<svg"), "an enrollment QR");
+    let start = page.find("type the code <strong>").unwrap() + "type the code <strong>".len();
+    let code = &page[start..start + page[start..].find('<').unwrap()];
+    assert!(
+        app.enroll(code).await.is_ok(),
+        "the code on the page enrolls a phone"
+    );
+}
+
+#[tokio::test]
+async fn the_customer_page_of_a_stop_without_a_code_says_so_and_unknown_pages_are_404() {
+    let app = spawn_app().await;
+    let p = app.parcel("low value");
+    let html = app
+        .client
+        .get(&p.customer_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("No delivery code is needed"));
+    assert!(!html.contains("data-token"));
+    let r = app
+        .client
+        .get(app.url("/c/does-not-exist"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+#[tokio::test]
+async fn the_label_sheet_has_a_code_128_and_a_qr_per_parcel() {
+    let app = spawn_app().await;
+    let html = app
+        .client
+        .get(app.url(&format!("/dev/labels?date={DATE}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(html.matches("<svg").count(), 24);
+    for p in &app.seed.parcels {
+        assert!(html.contains(&p.barcode));
+    }
+}
