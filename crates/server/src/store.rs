@@ -940,8 +940,10 @@ impl Store {
                     |r| r.get(0),
                 )
                 .optional()?;
-            let new_code = if stop.code_required && has_code.is_none() {
-                Some(self.issue_code(tx, &stop, now, offset)?)
+            // A parcel joining a stop whose code already went out gets a fresh code for the
+            // whole stop (same attempt counter), so the customer's message names every parcel.
+            let new_code = if stop.code_required {
+                Some(self.issue_code(tx, &stop, now, offset, has_code.is_some())?)
             } else {
                 None
             };
@@ -962,6 +964,7 @@ impl Store {
         stop: &StopRow,
         now: i64,
         offset: i32,
+        replaces: bool,
     ) -> Result<String, StoreError> {
         let code = DeliveryCode::generate(&mut OsRng.unwrap_err(), usize::from(stop.code_digits))
             .map_err(|e| StoreError::Validation(e.to_string()))?;
@@ -1008,7 +1011,12 @@ impl Store {
             "Hello {name},\n\n{what} arrives on {date}. Your delivery code is {code}.\n\n\
              Give this code only to the courier at your door who hands over {what}. \
              Nobody from Doorstep will ask for it by phone, email or message.\n\n\
-             You can also show the QR code on this page instead: {link}\n",
+             You can also show the QR code on this page instead: {link}\n{replaced}",
+            replaced = if replaces {
+                "\nThis code replaces any delivery code we sent you before for this delivery.\n"
+            } else {
+                ""
+            },
             name = stop.recipient_name,
             date = stop.delivery_date,
             code = code.grouped(),
@@ -1292,7 +1300,7 @@ impl Store {
                 "UPDATE stops SET last_resend_at = ?2, resends = resends + 1 WHERE id = ?1",
                 params![stop.id.to_string(), now],
             )?;
-            self.issue_code(tx, &stop, now, self.settings.utc_offset_minutes)?;
+            self.issue_code(tx, &stop, now, self.settings.utc_offset_minutes, true)?;
             Ok(ResendResponse {
                 next_allowed_at: (now + interval) / 1000,
             })
@@ -1316,7 +1324,7 @@ impl Store {
                 "UPDATE parcels SET status = 'pending' WHERE stop_id = ?1 AND status = 'locked'",
                 [stop.to_string()],
             )?;
-            self.issue_code(tx, &s, now, self.settings.utc_offset_minutes)
+            self.issue_code(tx, &s, now, self.settings.utc_offset_minutes, true)
         })
     }
 
@@ -1372,7 +1380,7 @@ impl Store {
                     && ev.prev_hash.eq_ignore_ascii_case(&last_hash)
                     && key.as_ref().is_some_and(|k| ev.verify_signature(k));
                 let status = if chain_ok {
-                    let status = self.apply_event(tx, device, ev, &hash, now)?;
+                    let status = self.apply_event(tx, device, ev, now)?;
                     if matches!(status, EventStatus::Retry { .. }) {
                         gap = true;
                         results.push(EventResult { id: ev.id, status });
@@ -1435,7 +1443,6 @@ impl Store {
         tx: &Connection,
         device: &DeviceAuth,
         ev: &DeliveryEvent,
-        _hash: &str,
         now: i64,
     ) -> Result<EventStatus, StoreError> {
         let Some(stop) = load_stop(tx, &ev.stop_id.to_string())? else {

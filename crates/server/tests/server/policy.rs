@@ -130,3 +130,58 @@ fn a_policy_file_with_more_than_100_attempts_is_refused() {
     .unwrap();
     assert_eq!(ok.rules.len(), 1);
 }
+
+#[tokio::test]
+async fn a_parcel_joining_a_stop_after_its_code_went_out_gets_one_new_code_naming_both() {
+    let app = spawn_app().await;
+    let device = app.device().await;
+    let create = |barcode: &'static str| {
+        app.client
+            .post(app.url("/v1/parcels"))
+            .bearer_auth(&app.seed.shipper_api_key)
+            .json(&serde_json::json!({
+                "barcode": barcode,
+                "recipient": { "name": "Mary Jackson", "email": "mary@example.com" },
+                "address": "Oudezijds Voorburgwal 1",
+                "postal_code": "1012",
+                "method": "hand_to_recipient",
+                "delivery_date": DATE,
+                "shipper_requires_code": true,
+                "courier_id": app.seed.courier_id,
+            }))
+            .send()
+    };
+    let first: ParcelView = create("JOIN-1").await.unwrap().json().await.unwrap();
+    let old = app.code_from_dev_outbox(first.stop_id, 1).await;
+    let second: ParcelView = create("JOIN-2").await.unwrap().json().await.unwrap();
+    assert_eq!(first.stop_id, second.stop_id);
+    let new = app.code_from_dev_outbox(first.stop_id, 2).await;
+    assert_ne!(old, new);
+    let msgs: serde_json::Value = app
+        .client
+        .get(app.url("/v1/dev/outbox"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let newest = msgs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["stop_id"] == serde_json::json!(first.stop_id.to_string()))
+        .unwrap()["body"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(newest.contains("JOIN-1") && newest.contains("JOIN-2") && newest.contains("replaces"));
+    assert_eq!(
+        device.verify(second.parcel_id, &old).await["result"],
+        "wrong"
+    );
+    assert_eq!(
+        device.verify(first.parcel_id, &new).await["result"],
+        "verified"
+    );
+}
