@@ -5,6 +5,7 @@ use doorstep_courier::view::{
 };
 
 use crate::helpers::*;
+use crate::logs::captured;
 use crate::proxy::{Fault, FaultProxy};
 
 fn expect_code(view: &HandoverView) -> (Option<u32>, bool, Option<String>) {
@@ -416,4 +417,90 @@ async fn unenrolling_is_refused_while_deliveries_wait_and_works_once_they_are_sy
     let status = device.unenroll().await.unwrap();
     assert!(!status.enrolled);
     assert!(device.sync_queue().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_syncs_by_itself_in_the_background() {
+    let server = spawn_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let device = enrolled_device(&server, &server.url(), dir.path(), test_config()).await;
+    let event = record_not_home(&device, &server.seed.parcels[0].barcode).await;
+    let status = wait_for_status(&device, |s| s.pending == 0 && s.last_success_ms.is_some()).await;
+    assert_eq!(status.pending, 0, "{status:?}");
+    assert_eq!(server.event_ids().await, vec![event]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_manifest_is_downloaded_conditionally_and_the_stored_copy_serves_without_network() {
+    let server = spawn_server().await;
+    let proxy = FaultProxy::start(server.addr).await;
+    let dir = tempfile::tempdir().unwrap();
+    let device = enrolled_device(&server, &proxy.url(), dir.path(), test_config()).await;
+    let etag: Option<String> = rusqlite::Connection::open(dir.path().join("doorstep.sqlite3"))
+        .unwrap()
+        .query_row("SELECT etag FROM manifest", [], |r| r.get(0))
+        .unwrap();
+    assert!(etag.is_some(), "the ETag is kept for the next request");
+
+    let first = device.route().unwrap();
+    let again = device.refresh_route().await.unwrap();
+    assert!(!again.from_cache);
+    assert_eq!(
+        again.stops, first.stops,
+        "an unchanged manifest (304) keeps the stored route"
+    );
+
+    proxy.set(Fault::Drop);
+    let offline = device.refresh_route().await.unwrap();
+    assert!(offline.from_cache);
+    assert_eq!(offline.stops, first.stops);
+    assert_eq!(offline.stops.len(), {
+        let mut stops: Vec<_> = server.seed.parcels.iter().map(|p| p.stop_id).collect();
+        stops.sort();
+        stops.dedup();
+        stops.len()
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codes_and_tokens_never_reach_the_logs_even_when_the_network_fails() {
+    let server = spawn_server().await;
+    let proxy = FaultProxy::start(server.addr).await;
+    let dir = tempfile::tempdir().unwrap();
+    let device = enrolled_device(&server, &proxy.url(), dir.path(), test_config()).await;
+    let coded = server
+        .parcel(|p| p.code_required && p.offline_allowed && p.code.is_some() && !p.photo_required);
+    let code = coded.code.clone().unwrap();
+    let tokened = server.parcel(|p| p.code_required && p.stop_id != coded.stop_id);
+    let token = customer_token(&tokened.customer_url).await;
+
+    // Online: a wrong code, then the right one.
+    device.scan_parcel(&coded.barcode).await.unwrap();
+    device.finish_scanning().await.unwrap();
+    let wrong = wrong_code_for(&code);
+    device.submit_code(&wrong).await.unwrap();
+    device.reset_handover().await.unwrap();
+    // Offline: the right code recorded, a token checked, syncs failing.
+    proxy.set(Fault::Drop);
+    device.scan_parcel(&coded.barcode).await.unwrap();
+    device.finish_scanning().await.unwrap();
+    device.submit_code(&code).await.unwrap();
+    device.submit_proof("Ada", None).await.unwrap();
+    device.scan_parcel(&tokened.barcode).await.unwrap();
+    device.finish_scanning().await.unwrap();
+    device.submit_token(&token).await.unwrap();
+    device.sync_now().await.unwrap();
+    proxy.set(Fault::Pass);
+    device.sync_now().await.unwrap();
+
+    let logs = captured();
+    assert!(logs.contains("offline"), "the fallback was logged");
+    for secret in [&code, &wrong, &token] {
+        assert!(!logs.contains(secret.as_str()), "a secret reached the logs");
+    }
+    let token_body = token.trim_start_matches("DS1:");
+    assert!(
+        !logs.contains(&token_body[..24]),
+        "part of a token reached the logs"
+    );
 }

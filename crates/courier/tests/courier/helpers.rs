@@ -27,6 +27,7 @@ pub struct TestServer {
 
 /// Starts the server on port 0 with a fresh data directory and the demo seed.
 pub async fn spawn_server() -> TestServer {
+    crate::logs::capture();
     let dir = tempfile::tempdir().unwrap();
     let date = today();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -4,5 +4,6 @@ mod audit;
 mod crash;
 mod flow;
 mod helpers;
+mod logs;
 mod model;
 mod proxy;
