@@ -437,11 +437,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 fn public_keys(state: &AppState) -> Vec<PublicTokenKey> {
-    let s = state.store.secrets();
-    vec![PublicTokenKey::new(
-        s.key_id(),
-        &s.signing_key().verifying_key(),
-    )]
+    state.store.secrets().public_keys()
 }
 
 async fn keys(State(state): State<AppState>) -> Json<TokenKeysResponse> {

@@ -28,6 +28,9 @@ enum Command {
     Labels(LabelsArgs),
     /// Print the built-in policy (a template for --policy).
     PolicyTemplate,
+    /// Make a new token signing key; the old public key stays valid for tokens already out.
+    /// Run while the server is stopped.
+    RotateTokenKey(RotateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -157,6 +160,13 @@ struct EnrollArgs {
 }
 
 #[derive(Debug, Args)]
+struct RotateArgs {
+    /// Data directory.
+    #[arg(long, env = "DOORSTEP_DATA_DIR", default_value = "./doorstep-data")]
+    data_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
 struct LabelsArgs {
     #[command(flatten)]
     common: Common,
@@ -208,6 +218,10 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
+        Command::RotateTokenKey(a) => {
+            let id = doorstep_server::secrets::rotate_token_key(&a.data_dir.join("secrets"))?;
+            println!("new token signing key {id}; restart the server to use it");
+        }
         Command::PolicyTemplate => {
             print!("{}", doorstep_server::policy::DEFAULT_POLICY.trim_start());
         }

@@ -18,7 +18,56 @@ pub struct Secrets {
     hmac_key: [u8; 32],
     signing_key: SigningKey,
     key_id: KeyId,
+    retired: Vec<(KeyId, ed25519_dalek::VerifyingKey)>,
     admin_token: String,
+}
+
+/// The key id of a public key: the first 4 bytes of its SHA-256.
+pub fn key_id_of(key: &ed25519_dalek::VerifyingKey) -> KeyId {
+    let digest = Sha256::digest(key.as_bytes());
+    KeyId([digest[0], digest[1], digest[2], digest[3]])
+}
+
+const RETIRED_KEYS: &str = "token-retired.pub";
+const SIGNING_KEY: &str = "token-signing.key";
+
+/// Replaces the token signing key with a new one. The old public key stays in
+/// `token-retired.pub`, so tokens already shown to customers still verify (devices get it
+/// with the key list). Run while the server is stopped; it reads keys at start.
+pub fn rotate_token_key(dir: &Path) -> Result<KeyId, ServerError> {
+    let old = Secrets::load_or_create(dir)?;
+    let mut retired = fs::read_to_string(dir.join(RETIRED_KEYS)).unwrap_or_default();
+    retired.push_str(&hex::encode(old.signing_key.verifying_key().as_bytes()));
+    retired.push('\n');
+    write_private(&dir.join(format!("{RETIRED_KEYS}.tmp")), retired.as_bytes())?;
+    fs::rename(
+        dir.join(format!("{RETIRED_KEYS}.tmp")),
+        dir.join(RETIRED_KEYS),
+    )?;
+    let new = SigningKey::from_bytes(&random_bytes::<32>());
+    write_private(
+        &dir.join(format!("{SIGNING_KEY}.tmp")),
+        hex::encode(new.to_bytes()).as_bytes(),
+    )?;
+    fs::rename(
+        dir.join(format!("{SIGNING_KEY}.tmp")),
+        dir.join(SIGNING_KEY),
+    )?;
+    Ok(key_id_of(&new.verifying_key()))
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ServerError> {
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    Ok(())
 }
 
 impl std::fmt::Debug for Secrets {
@@ -64,7 +113,7 @@ impl Secrets {
         let hmac = read_or_create(&dir.join("code-hmac.key"), || {
             hex::encode(random_bytes::<32>()).into_bytes()
         })?;
-        let signing = read_or_create(&dir.join("token-signing.key"), || {
+        let signing = read_or_create(&dir.join(SIGNING_KEY), || {
             hex::encode(random_bytes::<32>()).into_bytes()
         })?;
         let admin = read_or_create(&dir.join("admin.token"), || {
@@ -80,8 +129,19 @@ impl Secrets {
         };
         let hmac_key = parse32(hmac, "code-hmac.key")?;
         let signing_key = SigningKey::from_bytes(&parse32(signing, "token-signing.key")?);
-        let digest = Sha256::digest(signing_key.verifying_key().as_bytes());
-        let key_id = KeyId([digest[0], digest[1], digest[2], digest[3]]);
+        let key_id = key_id_of(&signing_key.verifying_key());
+        let mut retired = Vec::new();
+        for line in fs::read_to_string(dir.join(RETIRED_KEYS))
+            .unwrap_or_default()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+        {
+            let key = doorstep_protocol::token::decode_hex::<32>(line)
+                .and_then(|b| ed25519_dalek::VerifyingKey::from_bytes(&b).ok())
+                .ok_or_else(|| ServerError::Config(format!("{RETIRED_KEYS} has a bad key")))?;
+            retired.insert(0, (key_id_of(&key), key));
+        }
         let admin_token = String::from_utf8(admin)
             .map_err(|_| ServerError::Config("admin.token is not text".into()))?
             .trim()
@@ -90,6 +150,7 @@ impl Secrets {
             hmac_key,
             signing_key,
             key_id,
+            retired,
             admin_token,
         })
     }
@@ -116,11 +177,28 @@ impl Secrets {
         self.key_id
     }
 
-    /// The public keys devices verify tokens with.
+    /// The public keys devices verify tokens with: the current one and the retired ones.
     pub fn token_keys(&self) -> TokenKeys {
         let mut keys = TokenKeys::new();
+        for (id, key) in &self.retired {
+            keys.insert(*id, *key);
+        }
         keys.insert(self.key_id, self.signing_key.verifying_key());
         keys
+    }
+
+    /// Published keys, newest first.
+    pub fn public_keys(&self) -> Vec<doorstep_protocol::token::PublicTokenKey> {
+        let mut out = vec![doorstep_protocol::token::PublicTokenKey::new(
+            self.key_id,
+            &self.signing_key.verifying_key(),
+        )];
+        out.extend(
+            self.retired
+                .iter()
+                .map(|(id, key)| doorstep_protocol::token::PublicTokenKey::new(*id, key)),
+        );
+        out
     }
 
     /// The fleet manager's admin token.

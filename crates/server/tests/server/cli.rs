@@ -94,7 +94,7 @@ fn the_demo_command_seeds_a_route_and_prints_the_enrollment_qr() {
 
 #[test]
 fn every_command_has_help() {
-    for cmd in ["serve", "demo", "enroll", "labels"] {
+    for cmd in ["serve", "demo", "enroll", "labels", "rotate-token-key"] {
         let out = Command::new(env!("CARGO_BIN_EXE_doorstep-server"))
             .args([cmd, "--help"])
             .output()

@@ -56,8 +56,10 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub seed: DemoSeed,
     pub clock: Arc<ManualClock>,
-    _dir: tempfile::TempDir,
+    config: ServerConfig,
+    dir: Option<tempfile::TempDir>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for TestApp {
@@ -93,27 +95,62 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut ServerConfig)) -> TestApp {
             .unwrap()
             .unwrap()
     };
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let run_config = config.clone();
-    tokio::spawn(async move {
-        launch(listener, run_config, async {
-            let _ = rx.await;
-        })
-        .await
-        .unwrap();
-    });
+    let (shutdown, task) = start(listener, config.clone());
     TestApp {
         base,
         client: reqwest::Client::new(),
         seed,
         clock,
-
-        _dir: dir,
-        shutdown: Some(tx),
+        config,
+        dir: Some(dir),
+        shutdown: Some(shutdown),
+        task: Some(task),
     }
 }
 
+fn start(
+    listener: tokio::net::TcpListener,
+    config: ServerConfig,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        launch(listener, config, async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+    });
+    (tx, task)
+}
+
 impl TestApp {
+    /// Stops the server, runs `between` on its data directory, and starts it again on a
+    /// new port with the same data, seed and clock.
+    pub async fn restart(mut self, between: impl FnOnce(&std::path::Path)) -> TestApp {
+        let _ = self.shutdown.take().unwrap().send(());
+        self.task.take().unwrap().await.unwrap();
+        let dir = self.dir.take().unwrap();
+        between(dir.path());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let mut config = self.config.clone();
+        config.public_url = base.clone();
+        let (shutdown, task) = start(listener, config.clone());
+        TestApp {
+            base,
+            client: self.client.clone(),
+            seed: self.seed.clone(),
+            clock: self.clock.clone(),
+            config,
+            dir: Some(dir),
+            shutdown: Some(shutdown),
+            task: Some(task),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

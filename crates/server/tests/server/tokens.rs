@@ -144,3 +144,50 @@ async fn the_public_keys_are_served_at_the_well_known_address() {
     let token = token_from_customer_page(&app, &p.customer_url).await;
     assert!(token.verify(&keys, (MORNING_MS / 1000) as u64, 0).is_ok());
 }
+
+#[tokio::test]
+async fn after_a_key_rotation_tokens_already_shown_still_verify_and_new_ones_use_the_new_key() {
+    let app = spawn_app().await;
+    let a = app.parcel("recipient asked for one (stop").clone();
+    let old_token = token_from_customer_page(&app, &a.customer_url).await;
+    let old_id = old_token.decode_unverified().unwrap().key_id;
+    let app = app
+        .restart(|dir| {
+            doorstep_server::secrets::rotate_token_key(&dir.join("secrets")).unwrap();
+        })
+        .await;
+    let keys: serde_json::Value = app
+        .client
+        .get(app.url("/.well-known/doorstep-keys"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(keys["keys"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        keys["keys"][1]["key_id"],
+        old_id.to_string(),
+        "the old key is listed after the new one"
+    );
+
+    let page = app
+        .seed
+        .parcels
+        .iter()
+        .find(|p| p.stop_id == a.stop_id)
+        .unwrap();
+    let url = app.url(&page.customer_url[page.customer_url.find("/c/").unwrap()..]);
+    let new_token = token_from_customer_page(&app, &url).await;
+    assert_ne!(new_token.decode_unverified().unwrap().key_id, old_id);
+
+    let mut device = app.device().await;
+    let ev = device.event(
+        a.stop_id,
+        &[a.parcel_id],
+        delivered(Verification::Token { token: old_token }),
+        MORNING_MS,
+    );
+    assert_eq!(device.sync(&[ev]).await[0].status, EventStatus::Accepted);
+}
