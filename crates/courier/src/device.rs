@@ -856,6 +856,28 @@ pub fn version_below(version: &str, minimum: &str) -> bool {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn opening_data_from_a_newer_app_is_refused_with_update_required() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::new("0.1.0", Platform::Linux);
+        let clock: Arc<dyn Clock> = Arc::new(crate::clock::ManualClock::new(0));
+        let rng =
+            || -> Rng { Box::new(<rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1)) };
+        drop(
+            Device::open(dir.path(), config.clone(), clock.clone(), rng())
+                .await
+                .unwrap(),
+        );
+        let conn = rusqlite::Connection::open(dir.path().join("doorstep.sqlite3")).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(conn);
+        let err = Device::open(dir.path(), config, clock, rng())
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "update_required");
+        assert!(err.to_string().contains("newer version"), "{err}");
+    }
+
     fn assert_send<T: Send>(_: &T) {}
 
     /// The Tauri shell runs commands on a multi-threaded runtime: every future must be Send.

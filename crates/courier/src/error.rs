@@ -62,7 +62,11 @@ pub enum CourierError {
     RecipientRequired,
     /// The local database failed.
     #[error("the phone's storage failed; the app cannot save right now")]
-    Storage(#[from] StoreError),
+    Storage(StoreError),
+    /// The local database was written by a newer version of the app; this one refuses to
+    /// touch it rather than misread it.
+    #[error("this phone's data was saved by a newer version of the app; install the newer version")]
+    DataFromNewerApp(StoreError),
     /// A bug or an impossible state; details are in the log.
     #[error("something went wrong inside the app")]
     Internal(String),
@@ -90,6 +94,7 @@ impl CourierError {
             Self::PhotoRequired => "photo_required",
             Self::RecipientRequired => "recipient_required",
             Self::Storage(_) => "storage",
+            Self::DataFromNewerApp(_) => "update_required",
             Self::Internal(_) => "internal",
         }
     }
@@ -104,6 +109,15 @@ impl CourierError {
         crate::view::AppError {
             code: self.code().to_string(),
             message: self.to_string(),
+        }
+    }
+}
+
+impl From<StoreError> for CourierError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NewerSchema { .. } => Self::DataFromNewerApp(e),
+            other => Self::Storage(other),
         }
     }
 }
