@@ -109,6 +109,9 @@ pub struct ServerConfig {
     pub verify_rate_per_sec: f64,
     /// Verification burst per client IP.
     pub verify_burst: f64,
+    /// Take the client IP for rate limiting from the last `X-Forwarded-For` entry (set this
+    /// only behind a reverse proxy that appends it; otherwise clients could pick their IP).
+    pub trust_forwarded_for: bool,
     /// How long a new enrollment code works, seconds.
     pub enrollment_ttl_secs: i64,
     /// Outbox poll interval, milliseconds.
@@ -152,6 +155,7 @@ impl ServerConfig {
             clock: Arc::new(SystemClock),
             verify_rate_per_sec: 200.0,
             verify_burst: 400.0,
+            trust_forwarded_for: false,
             enrollment_ttl_secs: 15 * 60,
             outbox_poll_ms: 200,
             outbox_retry_base_ms: 500,

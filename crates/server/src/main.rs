@@ -109,6 +109,9 @@ struct ServeArgs {
     /// Send SMS as JSON {to, from, body} instead of a Twilio-style form.
     #[arg(long)]
     sms_json: bool,
+    /// Rate-limit verification by the last X-Forwarded-For address (only behind a proxy).
+    #[arg(long, env = "DOORSTEP_TRUST_FORWARDED_FOR")]
+    trust_forwarded_for: bool,
     /// Oldest app version allowed to work (all platforms); older apps show "update required".
     #[arg(long, env = "DOORSTEP_APP_MINIMUM_VERSION")]
     app_minimum_version: Option<String>,
@@ -233,6 +236,7 @@ async fn main() -> anyhow::Result<()> {
             };
             let mut config = config_from(&a.common, mode);
             config.fleet_name = a.fleet_name.clone();
+            config.trust_forwarded_for = a.trust_forwarded_for;
             if let Some(p) = &a.policy {
                 let text = std::fs::read_to_string(p)
                     .with_context(|| format!("reading {}", p.display()))?;

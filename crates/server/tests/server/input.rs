@@ -331,3 +331,30 @@ async fn mutated_sync_and_verify_bodies_never_get_a_5xx() {
         }
     }
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_address_has_its_own_limit() {
+    let app = crate::helpers::spawn_app_with(|c| {
+        c.verify_burst = 2.0;
+        c.verify_rate_per_sec = 0.001;
+        c.trust_forwarded_for = true;
+    })
+    .await;
+    let device = app.device().await;
+    let p = app.parcel("low value");
+    let body = json!({ "parcel_id": p.parcel_id, "code": crate::helpers::wrong_code("12345674") });
+    let mut statuses = Vec::new();
+    for ip in ["192.0.2.1", "192.0.2.1", "192.0.2.1", "192.0.2.2"] {
+        let r = app
+            .client
+            .post(app.url("/v1/verify"))
+            .bearer_auth(&device.token)
+            .header("x-forwarded-for", format!("203.0.113.9, {ip}"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(statuses, vec![200, 200, 429, 200]);
+}
