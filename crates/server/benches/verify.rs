@@ -121,6 +121,57 @@ async fn main() {
     }
     report("open loop, 1000/s", lat, start.elapsed());
 
+    // The store alone (no HTTP): 32 threads calling `Store::verify`, durable commits.
+    let dir2 = tempfile::tempdir().unwrap();
+    let mut config2 = ServerConfig::demo(dir2.path());
+    config2.public_url = base.clone();
+    let seed2 = seed_demo(&config2, &date).unwrap();
+    let state = doorstep_server::AppState::open(config2).unwrap();
+    let key2 = ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]);
+    let (_, token2, _, _) = state
+        .store
+        .enroll(
+            &doorstep_protocol::wire::EnrollRequest {
+                enrollment_code: seed2.enrollment_code.clone(),
+                device_public_key: hex::encode(key2.verifying_key().as_bytes()),
+                app_version: "bench".into(),
+                platform: doorstep_protocol::wire::Platform::Linux,
+            },
+            state.now(),
+        )
+        .unwrap();
+    let device = state.store.device_by_token(&token2).unwrap().unwrap();
+    let p2 = seed2
+        .parcels
+        .iter()
+        .find(|p| p.code.is_some())
+        .unwrap()
+        .clone();
+    let code = doorstep_protocol::DeliveryCode::parse(p2.code.as_deref().unwrap(), None).unwrap();
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(3);
+    let lat: Vec<Duration> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..32)
+            .map(|_| {
+                let (store, device, code, now) = (&state.store, &device, &code, state.now());
+                scope.spawn(move || {
+                    let mut lat = Vec::new();
+                    while Instant::now() < deadline && lat.len() < 20_000 {
+                        let t = Instant::now();
+                        store.verify(device, p2.parcel_id, code, now).unwrap();
+                        lat.push(t.elapsed());
+                    }
+                    lat
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    report("store only, 32 threads", lat, start.elapsed());
+
     if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
         for line in status
             .lines()
