@@ -103,12 +103,39 @@ pub struct Conditions {
     pub method_in: Option<Vec<DeliveryMethod>>,
     /// Postal code starts with one of these.
     pub postal_code_prefix_in: Option<Vec<String>>,
+    /// The parcel's location lies within `radius_km` of a point.
+    pub near: Option<Area>,
     /// Age-restricted goods.
     pub age_restricted: Option<bool>,
     /// The recipient asked for a code.
     pub recipient_opt_in: Option<bool>,
     /// The shipper asked for a code.
     pub shipper_requires_code: Option<bool>,
+}
+
+/// A circle on the map.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Area {
+    /// Centre latitude, degrees.
+    pub lat: f64,
+    /// Centre longitude, degrees.
+    pub lon: f64,
+    /// Radius in kilometres.
+    pub radius_km: f64,
+}
+
+/// Great-circle distance in km.
+pub fn distance_km(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let (la1, lo1, la2, lo2) = (
+        a.0.to_radians(),
+        a.1.to_radians(),
+        b.0.to_radians(),
+        b.1.to_radians(),
+    );
+    let h = ((la2 - la1) / 2.0).sin().powi(2)
+        + la1.cos() * la2.cos() * ((lo2 - lo1) / 2.0).sin().powi(2);
+    2.0 * 6371.0 * h.sqrt().min(1.0).asin()
 }
 
 /// What a rule asks for.
@@ -140,6 +167,8 @@ pub struct ParcelFacts<'a> {
     pub method: DeliveryMethod,
     /// Postal code.
     pub postal_code: &'a str,
+    /// Latitude/longitude, if the shipper gave them.
+    pub location: Option<(f64, f64)>,
     /// Age-restricted goods.
     pub age_restricted: bool,
     /// Recipient asked for a code.
@@ -378,6 +407,17 @@ fn matches(c: &Conditions, f: &ParcelFacts<'_>) -> Option<Vec<String>> {
             .find(|p| f.postal_code.starts_with(p.as_str()))?;
         why.push(format!("postal code {} in area {p}", f.postal_code));
     }
+    if let Some(area) = &c.near {
+        let here = f.location?;
+        let d = distance_km(here, (area.lat, area.lon));
+        if !d.is_finite() || d > area.radius_km {
+            return None;
+        }
+        why.push(format!(
+            "location {d:.1} km from {:.4},{:.4} (within {} km)",
+            area.lat, area.lon, area.radius_km
+        ));
+    }
     let flag = |want: Option<bool>, have: bool, text: &str, why: &mut Vec<String>| match want {
         None => Some(()),
         Some(w) if w == have => {
@@ -424,6 +464,7 @@ mod tests {
             currency: Some("EUR"),
             method: DeliveryMethod::HandToRecipient,
             postal_code: "1011",
+            location: Some((52.3731, 4.8926)),
             age_restricted: false,
             recipient_opt_in: false,
             shipper_requires_code: false,
@@ -460,5 +501,43 @@ mod tests {
         assert_eq!(parse_amount("5.5"), Some(550));
         assert_eq!(parse_amount("-1"), None);
         assert_eq!(parse_amount("1.234"), None);
+    }
+}
+
+#[cfg(test)]
+mod area_tests {
+    use super::*;
+
+    #[test]
+    fn a_rule_on_an_area_matches_parcels_inside_it_and_says_how_far() {
+        let policy = Policy::from_toml(
+            "[[rule]]\nname = \"city centre\"\nwhen = { near = { lat = 52.3731, lon = 4.8926, radius_km = 2.0 } }\nthen = { code_required = true }\n",
+        )
+        .unwrap();
+        let facts = |loc| ParcelFacts {
+            declared_value_minor: None,
+            currency: None,
+            method: DeliveryMethod::SafePlace,
+            postal_code: "",
+            location: loc,
+            age_restricted: false,
+            recipient_opt_in: false,
+            shipper_requires_code: false,
+        };
+        let inside = policy.decide(&facts(Some((52.3702, 4.8952))));
+        assert!(inside.code_required);
+        assert!(
+            inside.reasons[0].contains("km from 52.3731,4.8926 (within 2 km)"),
+            "{:?}",
+            inside.reasons
+        );
+        assert!(
+            !policy.decide(&facts(Some((52.0907, 5.1214)))).code_required,
+            "Utrecht is outside"
+        );
+        assert!(
+            !policy.decide(&facts(None)).code_required,
+            "no location, no match"
+        );
     }
 }

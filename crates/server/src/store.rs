@@ -784,6 +784,7 @@ impl Store {
             currency: req.declared_value.as_ref().map(|m| m.currency.as_str()),
             method: req.method,
             postal_code: req.postal_code.trim(),
+            location: req.location.map(|l| (l.lat, l.lon)),
             age_restricted: req.age_restricted,
             recipient_opt_in: req.recipient_requested_code,
             shipper_requires_code: req.shipper_requires_code,
