@@ -171,8 +171,10 @@ impl ServerConfig {
             mode: Mode::Production,
             public_url: public_url.into(),
             fleet_name: "Doorstep".into(),
-            verify_rate_per_sec: 5.0,
-            verify_burst: 20.0,
+            // Per client address; phones of a fleet may share one carrier NAT address, and
+            // the per-code attempt counter is the real guard against guessing.
+            verify_rate_per_sec: 20.0,
+            verify_burst: 60.0,
             outbox_poll_ms: 2000,
             outbox_retry_base_ms: 10_000,
             ..Self::demo(data_dir)
