@@ -1158,12 +1158,20 @@ impl Store {
             return Err(StoreError::CodeFormat(stop.code_digits + 1));
         }
         let stop_id = stop.id.to_string();
-        let active: Option<(String, Vec<u8>, i64)> = qrow(tx,
-                "SELECT id, code_hash, expires_at FROM codes WHERE stop_id = ?1 AND superseded_at IS NULL",
-                [&stop_id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()?;
+        // The code that was in force at `now` (for an offline record: when it was typed, so a
+        // resend after the handover does not turn a right code into a wrong one); the
+        // current code if none was.
+        let active: Option<(String, Vec<u8>, i64)> = qrow(
+            tx,
+            "SELECT id, code_hash, expires_at FROM codes WHERE stop_id = ?1 \
+             AND ((created_at <= ?2 AND (superseded_at IS NULL OR superseded_at > ?2)) \
+                  OR superseded_at IS NULL) \
+             ORDER BY (created_at <= ?2 AND (superseded_at IS NULL OR superseded_at > ?2)) DESC, \
+                      created_at DESC LIMIT 1",
+            params![stop_id, now],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
         let Some((code_id, hash, expires)) = active else {
             return Ok(CodeCheck::NotRequired);
         };

@@ -338,3 +338,31 @@ async fn a_photo_over_the_size_limit_is_refused() {
         "payload_too_large"
     );
 }
+
+#[tokio::test]
+async fn an_offline_code_typed_before_a_resend_is_still_accepted() {
+    let app = spawn_app().await;
+    let mut device = app.device().await;
+    let p = app.parcel("pickup point");
+    let typed = DeliveryCode::parse(p.code.as_deref().unwrap(), None).unwrap();
+    let ev = device.event(
+        p.stop_id,
+        &[p.parcel_id],
+        delivered(Verification::OfflineCode { code: typed }),
+        MORNING_MS + 1_000,
+    );
+    // Later the customer asked for a new code; then the phone came back online.
+    app.clock.advance_ms(60_000);
+    let other_device = app.device().await;
+    assert_eq!(
+        other_device
+            .post(
+                "/v1/resend",
+                serde_json::json!({ "parcel_id": p.parcel_id })
+            )
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(device.sync(&[ev]).await[0].status, EventStatus::Accepted);
+}
