@@ -43,7 +43,7 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config();
     config.background_sync = false;
-    config.request_timeout = Duration::from_millis(300);
+    config.request_timeout = Duration::from_secs(1);
     config.batch_max_events = 3;
     let mut device =
         Arc::new(enrolled_device(&server, &proxy.url(), dir.path(), config.clone()).await);
