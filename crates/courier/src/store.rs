@@ -6,6 +6,7 @@
 //! Migrations are embedded and tracked with `PRAGMA user_version`; a database written by a
 //! newer app is refused instead of being misread.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -130,6 +131,16 @@ pub enum Resolution {
 #[derive(Debug)]
 pub struct Store {
     conn: Connection,
+    /// Read-through caches of the enrollment and the latest manifest read, so the hot path
+    /// (scan → commit) does not parse JSON from SQLite every time. Every write through this
+    /// store clears the matching cache.
+    cache: RefCell<Cache>,
+}
+
+#[derive(Debug, Default)]
+struct Cache {
+    enrollment: Option<Option<Enrollment>>,
+    manifest: Option<(String, Option<StoredManifest>)>,
 }
 
 impl Store {
@@ -138,11 +149,23 @@ impl Store {
         let mut conn = Connection::open(path)?;
         configure(&conn)?;
         migrate(&mut conn)?;
-        Ok(Self { conn })
+        Ok(Self {
+            conn,
+            cache: RefCell::default(),
+        })
     }
 
     /// The enrollment, if the device is enrolled.
     pub fn enrollment(&self) -> Result<Option<Enrollment>, StoreError> {
+        if let Some(cached) = &self.cache.borrow().enrollment {
+            return Ok(cached.clone());
+        }
+        let enrollment = self.read_enrollment()?;
+        self.cache.borrow_mut().enrollment = Some(enrollment.clone());
+        Ok(enrollment)
+    }
+
+    fn read_enrollment(&self) -> Result<Option<Enrollment>, StoreError> {
         let row = self
             .conn
             .query_row(
@@ -203,6 +226,7 @@ impl Store {
 
     /// Stores a new enrollment, replacing everything of a previous one.
     pub fn save_enrollment(&mut self, e: &Enrollment) -> Result<(), StoreError> {
+        self.cache.replace(Cache::default());
         let tx = self.conn.transaction()?;
         clear(&tx)?;
         tx.execute(
@@ -233,6 +257,7 @@ impl Store {
 
     /// Forgets the enrollment and all its data.
     pub fn clear_enrollment(&mut self, now_ms: i64) -> Result<(), StoreError> {
+        self.cache.replace(Cache::default());
         let tx = self.conn.transaction()?;
         clear(&tx)?;
         audit(&tx, now_ms, "unenrolled", "")?;
@@ -242,6 +267,7 @@ impl Store {
 
     /// Replaces the pinned token keys (key rotation).
     pub fn set_token_keys(&self, keys: &[PublicTokenKey]) -> Result<(), StoreError> {
+        self.cache.borrow_mut().enrollment = None;
         self.conn.execute(
             "UPDATE enrollment SET token_keys = ?1 WHERE id = 1",
             [json(&keys)],
@@ -251,6 +277,7 @@ impl Store {
 
     /// Stores the fleet's app version policy.
     pub fn set_app_policy(&self, policy: &AppVersionPolicy) -> Result<(), StoreError> {
+        self.cache.borrow_mut().enrollment = None;
         self.conn.execute(
             "UPDATE enrollment SET app_policy = ?1 WHERE id = 1",
             [json(policy)],
@@ -260,6 +287,17 @@ impl Store {
 
     /// The stored manifest for a day.
     pub fn manifest(&self, date: &str) -> Result<Option<StoredManifest>, StoreError> {
+        if let Some((cached_date, cached)) = &self.cache.borrow().manifest
+            && cached_date == date
+        {
+            return Ok(cached.clone());
+        }
+        let manifest = self.read_manifest(date)?;
+        self.cache.borrow_mut().manifest = Some((date.to_string(), manifest.clone()));
+        Ok(manifest)
+    }
+
+    fn read_manifest(&self, date: &str) -> Result<Option<StoredManifest>, StoreError> {
         let row = self
             .conn
             .query_row(
@@ -291,6 +329,7 @@ impl Store {
         etag: Option<&str>,
         now_ms: i64,
     ) -> Result<(), StoreError> {
+        self.cache.borrow_mut().manifest = None;
         self.conn.execute(
             "INSERT INTO manifest (date, etag, body, fetched_at_ms) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (date) DO UPDATE SET etag = ?2, body = ?3, fetched_at_ms = ?4",
@@ -301,6 +340,7 @@ impl Store {
 
     /// Records that the server confirmed the stored manifest is current (304).
     pub fn touch_manifest(&self, date: &str, now_ms: i64) -> Result<(), StoreError> {
+        self.cache.borrow_mut().manifest = None;
         self.conn.execute(
             "UPDATE manifest SET fetched_at_ms = ?2 WHERE date = ?1",
             params![date, now_ms],
