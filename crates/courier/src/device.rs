@@ -430,16 +430,23 @@ impl Device {
         self.enrollment()?;
         let date = self.today();
         let mut h = self.handover.lock().await;
-        let (manifest, local) = {
+        {
             let store = self.store();
             let manifest = store.manifest(&date)?.map(|m| m.manifest);
-            let local = match &manifest {
-                Some(m) => store.local_parcel_states(manifest_parcels(m))?,
-                None => HashMap::new(),
-            };
-            (manifest, local)
-        };
-        h.scan(barcode, manifest.as_ref(), |p| parcel_state(p, &local))?;
+            // Only the scanned parcel's state is needed: look it up when asked.
+            let mut lookup = Ok(());
+            let scanned = h.scan(barcode, manifest.as_ref(), |p| {
+                match store.local_parcel_states([&p.parcel_id]) {
+                    Ok(local) => parcel_state(p, &local),
+                    Err(e) => {
+                        lookup = Err(e);
+                        ParcelState::Todo
+                    }
+                }
+            });
+            lookup?;
+            scanned?;
+        }
         self.view(&h)
     }
 

@@ -124,7 +124,7 @@ impl Handover {
         &mut self,
         raw: &str,
         manifest: Option<&Manifest>,
-        status: impl Fn(&ManifestParcel) -> ParcelState,
+        status: impl FnMut(&ManifestParcel) -> ParcelState,
     ) -> Result<(), CourierError> {
         match self.step {
             Step::Idle | Step::Done { .. } => {
@@ -156,7 +156,7 @@ impl Handover {
         &self,
         raw: &str,
         manifest: Option<&Manifest>,
-        status: impl Fn(&ManifestParcel) -> ParcelState,
+        mut status: impl FnMut(&ManifestParcel) -> ParcelState,
     ) -> ScanResult {
         let result = |outcome, message: &str, parcel: Option<&ManifestParcel>| ScanResult {
             outcome,
