@@ -41,26 +41,33 @@ async fn main() -> Result<(), Error> {
             device.refresh_route().await?;
             writeln!(out, "enrolled")?;
         }
-        "run" => loop {
-            let route = device.route()?;
-            for stop in &route.stops {
-                let Some(parcel) = stop.parcels.first() else {
-                    continue;
-                };
-                device.reset_handover().await?;
-                device.scan_parcel(&parcel.barcode).await?;
-                let view = device
-                    .report_exception(ExceptionReason::NotHome, None)
-                    .await?;
-                if let doorstep_courier::view::HandoverView::Done { event_id, .. } = view {
-                    writeln!(out, "committed {event_id}")?;
-                    out.flush()?;
-                }
-                if rand::random::<u8>() % 3 == 0 {
-                    device.sync_now().await?;
+        "run" => {
+            if device.route()?.stops.is_empty() {
+                return Err("no route stored; run `enroll` first".into());
+            }
+            writeln!(out, "ready")?;
+            out.flush()?;
+            loop {
+                let route = device.route()?;
+                for stop in &route.stops {
+                    let Some(parcel) = stop.parcels.first() else {
+                        continue;
+                    };
+                    device.reset_handover().await?;
+                    device.scan_parcel(&parcel.barcode).await?;
+                    let view = device
+                        .report_exception(ExceptionReason::NotHome, None)
+                        .await?;
+                    if let doorstep_courier::view::HandoverView::Done { event_id, .. } = view {
+                        writeln!(out, "committed {event_id}")?;
+                        out.flush()?;
+                    }
+                    if rand::random::<u8>() % 3 == 0 {
+                        device.sync_now().await?;
+                    }
                 }
             }
-        },
+        }
         "drain" => {
             for _ in 0..600 {
                 let status = device.sync_now().await?;

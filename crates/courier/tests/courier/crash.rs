@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::time::Duration;
 
 use doorstep_courier::view::QueueState;
@@ -19,6 +20,40 @@ fn cycles() -> usize {
         .ok()
         .and_then(|c| c.parse().ok())
         .unwrap_or(8)
+}
+
+/// Runs the soak `cycles()` times, each killed with SIGKILL at a random moment once it is
+/// delivering; returns the event ids it announced as committed.
+fn kill_cycles(data: &str, date: &str) -> HashSet<String> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed);
+    let mut acknowledged = HashSet::new();
+    for _ in 0..cycles() {
+        let mut child = Command::new(SOAK)
+            .args(["run", data, date])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        // Kill at a random moment of the deliver + sync loop, not during start-up.
+        let ready = rx.recv_timeout(Duration::from_secs(60));
+        assert_eq!(ready.as_deref(), Ok("ready"), "the soak started");
+        std::thread::sleep(Duration::from_millis(rng.random_range(0..300)));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        reader.join().unwrap();
+        acknowledged.extend(
+            rx.try_iter()
+                .filter_map(|l| l.strip_prefix("committed ").map(str::to_string)),
+        );
+    }
+    acknowledged
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -43,28 +78,12 @@ async fn sigkill_at_random_moments_during_deliver_and_sync_loses_and_duplicates_
     .unwrap();
     assert!(enrolled.success());
 
-    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed);
-    let mut acknowledged = HashSet::new();
-    for _ in 0..cycles() {
-        let mut child = Command::new(SOAK)
-            .args(["run", &data, &date])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let reader = std::thread::spawn(move || {
-            BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-                .filter_map(|l| l.strip_prefix("committed ").map(str::to_string))
-                .collect::<Vec<_>>()
-        });
-        tokio::time::sleep(Duration::from_millis(rng.random_range(30..400))).await;
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        acknowledged.extend(reader.join().unwrap());
-    }
+    let acknowledged = tokio::task::spawn_blocking({
+        let (data, date) = (data.clone(), date.clone());
+        move || kill_cycles(&data, &date)
+    })
+    .await
+    .unwrap();
     assert!(
         !acknowledged.is_empty(),
         "the soak committed something before the kills"
