@@ -77,7 +77,10 @@ impl Shared {
             }
             match &result {
                 Ok(report) => {
-                    s.online = Some(true);
+                    // An empty outbox sends nothing, so it says nothing about the network.
+                    if report.synced + report.disputed > 0 || report.retry_later {
+                        s.online = Some(true);
+                    }
                     s.last_success_ms = Some(now);
                     s.last_error = report.retry_later.then(|| {
                         "Some deliveries could not be stored by the server yet; they will be sent again.".to_string()
