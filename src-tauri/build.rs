@@ -21,6 +21,7 @@ const COMMANDS: &[&str] = &[
     "sync_status",
     "sync_queue",
     "save_photo",
+    "set_location",
 ];
 
 fn main() {

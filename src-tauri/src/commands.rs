@@ -7,7 +7,7 @@ use doorstep_courier::view::{
     AppError, AppStatus, HandoverView, QueueItem, ResendInfo, Route, SyncStatus,
 };
 use doorstep_courier::{CourierError, Device};
-use doorstep_protocol::wire::ExceptionReason;
+use doorstep_protocol::wire::{ExceptionReason, Location};
 use serde::Serialize;
 use tauri::State;
 use tracing::instrument;
@@ -258,4 +258,12 @@ fn tempfile_in(
         }
     }
     Err(std::io::Error::other("could not create a photo file"))
+}
+
+/// `set_location`: where the phone is (from the geolocation plugin on mobile), recorded with the
+/// next proof of delivery. `null` forgets it (permission refused, or too old).
+#[tauri::command]
+#[instrument(skip_all)]
+pub fn set_location(device: State<'_, Device>, location: Option<Location>) {
+    device.set_location(location);
 }

@@ -39,6 +39,7 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::sync_status,
         commands::sync_queue,
         commands::save_photo,
+        commands::set_location,
     ])
 }
 
@@ -64,7 +65,11 @@ pub fn run() {
     init_logging();
     let builder = tauri::Builder::default();
     #[cfg(mobile)]
-    let builder = builder.plugin(tauri_plugin_barcode_scanner::init());
+    let builder = builder
+        .plugin(tauri_plugin_barcode_scanner::init())
+        .plugin(tauri_plugin_geolocation::init())
+        .plugin(tauri_plugin_haptics::init())
+        .plugin(tauri_plugin_opener::init());
     with_commands(builder)
         .setup(|app| {
             let data_dir = app.path().app_data_dir()?;

@@ -182,3 +182,22 @@ fn a_high_value_parcel_needs_a_photo_which_the_ui_hands_over_as_bytes() {
     assert_eq!(sync["pending"], 0, "photo and event synced: {sync}");
     assert_eq!(app.server_events_for(parcel.parcel_id), 1);
 }
+
+#[test]
+fn the_phone_position_is_accepted_in_the_contract_shape_and_nonsense_is_refused() {
+    let app = TestApp::spawn();
+    let ok = app.invoke(
+        "set_location",
+        json!({ "location": { "lat": 52.37, "lon": 4.89, "accuracy_m": 8.0 } }),
+    );
+    assert_eq!(ok, Ok(serde_json::Value::Null));
+    assert!(
+        app.invoke("set_location", json!({ "location": null }))
+            .is_ok()
+    );
+    let err = app.invoke(
+        "set_location",
+        json!({ "location": { "lat": "north", "lon": 4.89, "accuracy_m": null } }),
+    );
+    assert!(err.is_err(), "a malformed position is refused: {err:?}");
+}

@@ -45,6 +45,9 @@ export type AppStatus = {
   update: null | { minimum: string; latest: string; update_url: string | null; required: boolean };
 };
 
+/** A position, as `set_location` takes it. */
+export type Location = { lat: number; lon: number; accuracy_m: number | null };
+
 export type ParcelState = 'todo' | 'delivered' | 'exception' | 'disputed';
 export type RouteParcel = {
   parcel_id: string;
@@ -205,6 +208,8 @@ export const backend = {
   finishScanning: () => call<HandoverView>('finish_scanning'),
   submitCode: (code: string) => call<HandoverView>('submit_code', { code }),
   submitToken: (token: string) => call<HandoverView>('submit_token', { token }),
+  /** Where the phone is, recorded with the next proof (null: unknown). */
+  setLocation: (location: Location | null) => call<null>('set_location', { location }),
   /** Hands a picked/captured photo to Rust as raw bytes; resolves to the path `submitProof` takes. */
   savePhoto: (bytes: Uint8Array) => call<string>('save_photo', bytes),
   submitProof: (recipientName: string, photoPath: string | null) =>

@@ -1,6 +1,7 @@
 // Proof: who received it, a photo where the policy asks for one, confirm. Confirm commits
 // the delivery on the phone (durably) — from then on it is safe whatever happens.
 
+import { currentLocation } from '../lib/location';
 import type { Ctx, Screen } from '../app';
 import type { HandoverView, Verification } from '../lib/backend';
 import { h, icon, ICONS, replaceChildren } from '../lib/dom';
@@ -96,6 +97,10 @@ export function proofScreen(ctx: Ctx): Screen {
         // A webview gives files, not paths: the bytes go to Rust, which answers the path.
         const picked = photo;
         const r = await ctx.attempt(async () => {
+          if (ctx.platform === 'mobile') {
+            // Best effort: the position goes with the proof when the phone has one.
+            await ctx.backend.setLocation(await currentLocation()).catch(() => null);
+          }
           const path = picked ? await ctx.backend.savePhoto(new Uint8Array(await picked.arrayBuffer())) : null;
           return ctx.backend.submitProof(who, path);
         });

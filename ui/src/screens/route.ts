@@ -4,6 +4,7 @@ import type { Ctx, Screen } from '../app';
 import type { Route, RouteStop } from '../lib/backend';
 import { h, icon, ICONS, replaceChildren } from '../lib/dom';
 import { formatTime, t } from '../i18n';
+import { openInMaps } from '../lib/platform';
 import { appBar, layout, statusChip, syncBadge, tabBar } from './chrome';
 
 const PULL_THRESHOLD = 72;
@@ -56,7 +57,7 @@ function stopItem(stop: RouteStop, expanded: boolean, toggle: () => void, mobile
             ),
           ),
           stop.reasons.length ? h('p', { class: 'muted small' }, stop.reasons.join(' · ')) : null,
-          // geo: links open the maps app on phones; a desktop webview would try to navigate.
+          // Phones open the maps app through the opener plugin; a desktop webview has no maps app.
           mobile &&
           h(
             'a',
@@ -64,6 +65,10 @@ function stopItem(stop: RouteStop, expanded: boolean, toggle: () => void, mobile
               class: 'btn secondary',
               href: `geo:0,0?q=${encodeURIComponent(stop.address)}`,
               testid: `maps-${stop.sequence}`,
+              onclick: (e: Event) => {
+                e.preventDefault();
+                void openInMaps(stop.address).catch(() => undefined);
+              },
             },
             icon(ICONS.route),
             t('route.open_maps'),
