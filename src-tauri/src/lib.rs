@@ -71,6 +71,12 @@ pub fn run() {
         .plugin(tauri_plugin_haptics::init())
         .plugin(tauri_plugin_opener::init());
     with_commands(builder)
+        .on_page_load(|_, payload| {
+            if payload.event() == tauri::webview::PageLoadEvent::Finished {
+                // scripts/bench-startup.sh times the cold start up to this line.
+                tracing::info!("ui loaded");
+            }
+        })
         .setup(|app| {
             let data_dir = app.path().app_data_dir()?;
             let config = Config::new(env!("CARGO_PKG_VERSION"), fleet::platform());
