@@ -38,7 +38,7 @@ if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
   sleep 1
 fi
 
-echo "[demo] starting the courier app; its enrollment screen is pre-filled with:"
+echo "[demo] starting the courier app; it enrolls itself at start (DOORSTEP_ENROLL_URI) with:"
 echo "       $ENROLL_URI"
 echo "[demo] fleet page: http://127.0.0.1:$PORT/fleet   dev outbox (codes \"sent\"): http://127.0.0.1:$PORT/dev/outbox"
 echo "[demo] labels to scan (Code 128 + QR): http://127.0.0.1:$PORT/dev/labels"
