@@ -110,6 +110,27 @@ impl TestApp {
             .map(|body| body.deserialize::<Value>().unwrap())
     }
 
+    /// Enrolls, downloads the route, scans `parcel` and finishes scanning (→ code or proof).
+    pub fn enroll_and_start_handover(&self, parcel: &DemoParcel) {
+        let uri = self.enrollment_uri();
+        let steps = [
+            (
+                "enroll",
+                serde_json::json!({ "input": uri, "serverUrl": null }),
+            ),
+            ("refresh_route", serde_json::json!({})),
+            (
+                "scan_parcel",
+                serde_json::json!({ "barcode": parcel.barcode }),
+            ),
+            ("finish_scanning", serde_json::json!({})),
+        ];
+        for (cmd, args) in steps {
+            self.invoke(cmd, args)
+                .unwrap_or_else(|e| panic!("{cmd} failed: {e}"));
+        }
+    }
+
     /// The seeded parcel with this demo label prefix.
     pub fn parcel_labelled(&self, prefix: &str) -> DemoParcel {
         self.seed

@@ -94,16 +94,8 @@ fn errors_reach_the_ui_as_a_stable_code_and_a_message() {
 #[test]
 fn a_typo_in_the_code_is_caught_on_the_device_without_spending_an_attempt() {
     let app = TestApp::spawn();
-    app.invoke(
-        "enroll",
-        json!({ "input": app.enrollment_uri(), "serverUrl": null }),
-    )
-    .unwrap();
-    app.invoke("refresh_route", json!({})).unwrap();
     let parcel = app.code_parcel();
-    app.invoke("scan_parcel", json!({ "barcode": parcel.barcode }))
-        .unwrap();
-    app.invoke("finish_scanning", json!({})).unwrap();
+    app.enroll_and_start_handover(&parcel);
 
     let code = parcel.code.clone().unwrap();
     // Swap two neighbouring (different) digits: the Damm check digit catches every such swap.
@@ -133,17 +125,9 @@ fn unknown_commands_are_refused() {
 #[test]
 fn a_high_value_parcel_needs_a_photo_which_the_ui_hands_over_as_bytes() {
     let app = TestApp::spawn();
-    app.invoke(
-        "enroll",
-        json!({ "input": app.enrollment_uri(), "serverUrl": null }),
-    )
-    .unwrap();
-    app.invoke("refresh_route", json!({})).unwrap();
     let parcel = app.parcel_labelled("code + photo");
     assert!(parcel.photo_required);
-    app.invoke("scan_parcel", json!({ "barcode": parcel.barcode }))
-        .unwrap();
-    app.invoke("finish_scanning", json!({})).unwrap();
+    app.enroll_and_start_handover(&parcel);
     let view = app
         .invoke(
             "submit_code",
