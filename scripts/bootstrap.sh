@@ -50,6 +50,12 @@ else
   say "and Rust (https://rustup.rs), Node.js >= 18."
 fi
 
+if ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' 2>/dev/null; then
+  say "Node.js $(node --version 2>/dev/null || echo 'is missing'): the UI's build tools (Vite 7) need Node.js >= 20.19."
+  say "Install it from nodesource.com or with nvm (Debian 12's own nodejs package is 18), then run again."
+  exit 1
+fi
+
 if ! command -v cargo >/dev/null 2>&1; then
   say "Rust is missing: install it from https://rustup.rs (rustup), then run again"; exit 1
 fi
