@@ -1,10 +1,10 @@
 //! Fleet build configuration and platform facts.
 //!
-//! A fleet manager builds the app for their couriers without code changes: the server URL and
-//! fleet name are read from the environment at build time (`DOORSTEP_SERVER_URL`,
-//! `DOORSTEP_FLEET_NAME`), and on desktop they can be overridden at run time by the same
-//! variables. `DOORSTEP_ENROLL_URI` (desktop, for QA and the demo) enrolls the app at start when it
-//! is not enrolled yet.
+//! A fleet manager builds the app for their couriers without code changes: the server URL is read
+//! from the environment at build time (`DOORSTEP_SERVER_URL`; on desktop the same variable overrides
+//! it at run time) and used for enrollment codes typed without a server. The fleet's name comes
+//! from the server at enrollment. `DOORSTEP_ENROLL_URI` (desktop, for QA and the demo) enrolls the
+//! app at start when it is not enrolled yet.
 
 use doorstep_courier::Device;
 use doorstep_protocol::wire::Platform;
@@ -38,11 +38,6 @@ fn setting(name: &str, built_in: Option<&'static str>) -> Option<String> {
 /// The fleet's dispatch server, if the build (or, on desktop, the environment) names one.
 pub fn server_url() -> Option<String> {
     setting("DOORSTEP_SERVER_URL", option_env!("DOORSTEP_SERVER_URL"))
-}
-
-/// The fleet's name, if configured.
-pub fn fleet_name() -> Option<String> {
-    setting("DOORSTEP_FLEET_NAME", option_env!("DOORSTEP_FLEET_NAME"))
 }
 
 /// An enrollment link to use at start (desktop only: QA and the demo).
