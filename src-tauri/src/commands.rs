@@ -32,78 +32,102 @@ impl From<CourierError> for IpcError {
 
 type Answer<T> = Result<T, IpcError>;
 
+/// The core as the app's managed state: the opened [`Device`], or why it could not be opened
+/// (e.g. a database written by a newer app). Then every command answers with that error, so the
+/// UI shows the courier what to do instead of the app closing at start.
+#[derive(Debug)]
+pub struct Core(Result<Device, AppError>);
+
+impl Core {
+    /// A working core.
+    pub fn opened(device: Device) -> Self {
+        Self(Ok(device))
+    }
+
+    /// A core that failed to open; commands answer with `error`.
+    pub fn failed(error: &CourierError) -> Self {
+        tracing::error!(error = ?error, "the device store could not be opened");
+        Self(Err(error.to_view()))
+    }
+
+    fn get(&self) -> Result<&Device, IpcError> {
+        self.0.as_ref().map_err(|e| IpcError(e.clone()))
+    }
+}
+
 #[tauri::command]
 #[instrument(skip_all)]
-pub fn app_status(device: State<'_, Device>) -> Answer<AppStatus> {
-    Ok(device.status()?)
+pub fn app_status(core: State<'_, Core>) -> Answer<AppStatus> {
+    Ok(core.get()?.status()?)
 }
 
 #[tauri::command(async)]
 #[instrument(skip_all)]
 pub async fn enroll(
-    device: State<'_, Device>,
+    core: State<'_, Core>,
     input: String,
     server_url: Option<String>,
 ) -> Answer<AppStatus> {
-    Ok(device.enroll(&input, server_url.as_deref()).await?)
+    Ok(core.get()?.enroll(&input, server_url.as_deref()).await?)
 }
 
 #[tauri::command(async)]
 #[instrument(skip_all)]
-pub async fn unenroll(device: State<'_, Device>) -> Answer<AppStatus> {
-    Ok(device.unenroll().await?)
+pub async fn unenroll(core: State<'_, Core>) -> Answer<AppStatus> {
+    Ok(core.get()?.unenroll().await?)
 }
 
 #[tauri::command]
 #[instrument(skip_all)]
-pub fn route(device: State<'_, Device>) -> Answer<Route> {
-    Ok(device.route()?)
+pub fn route(core: State<'_, Core>) -> Answer<Route> {
+    Ok(core.get()?.route()?)
 }
 
 #[tauri::command(async)]
 #[instrument(skip_all)]
-pub async fn refresh_route(device: State<'_, Device>) -> Answer<Route> {
-    Ok(device.refresh_route().await?)
+pub async fn refresh_route(core: State<'_, Core>) -> Answer<Route> {
+    Ok(core.get()?.refresh_route().await?)
 }
 
 #[tauri::command(async)]
 #[instrument(skip_all)]
-pub async fn handover_view(device: State<'_, Device>) -> Answer<HandoverView> {
-    Ok(device.handover_view().await?)
+pub async fn handover_view(core: State<'_, Core>) -> Answer<HandoverView> {
+    Ok(core.get()?.handover_view().await?)
 }
 
 #[tauri::command(async)]
 #[instrument(skip_all)]
-pub async fn scan_parcel(device: State<'_, Device>, barcode: String) -> Answer<HandoverView> {
-    Ok(device.scan_parcel(&barcode).await?)
+pub async fn scan_parcel(core: State<'_, Core>, barcode: String) -> Answer<HandoverView> {
+    Ok(core.get()?.scan_parcel(&barcode).await?)
 }
 
 #[tauri::command(async)]
 #[instrument(skip_all)]
-pub async fn finish_scanning(device: State<'_, Device>) -> Answer<HandoverView> {
-    Ok(device.finish_scanning().await?)
+pub async fn finish_scanning(core: State<'_, Core>) -> Answer<HandoverView> {
+    Ok(core.get()?.finish_scanning().await?)
 }
 
 #[tauri::command(async)]
 #[instrument(skip_all)]
-pub async fn submit_code(device: State<'_, Device>, code: String) -> Answer<HandoverView> {
-    Ok(device.submit_code(&code).await?)
+pub async fn submit_code(core: State<'_, Core>, code: String) -> Answer<HandoverView> {
+    Ok(core.get()?.submit_code(&code).await?)
 }
 
 #[tauri::command(async)]
 #[instrument(skip_all)]
-pub async fn submit_token(device: State<'_, Device>, token: String) -> Answer<HandoverView> {
-    Ok(device.submit_token(&token).await?)
+pub async fn submit_token(core: State<'_, Core>, token: String) -> Answer<HandoverView> {
+    Ok(core.get()?.submit_token(&token).await?)
 }
 
 #[tauri::command(async)]
 #[instrument(skip_all)]
 pub async fn submit_proof(
-    device: State<'_, Device>,
+    core: State<'_, Core>,
     recipient_name: String,
     photo_path: Option<String>,
 ) -> Answer<HandoverView> {
-    Ok(device
+    Ok(core
+        .get()?
         .submit_proof(
             &recipient_name,
             photo_path.as_deref().map(std::path::Path::new),
@@ -114,41 +138,44 @@ pub async fn submit_proof(
 #[tauri::command(async)]
 #[instrument(skip_all)]
 pub async fn report_exception(
-    device: State<'_, Device>,
+    core: State<'_, Core>,
     reason: ExceptionReason,
     note: Option<String>,
 ) -> Answer<HandoverView> {
-    Ok(device.report_exception(reason, note.as_deref()).await?)
+    Ok(core
+        .get()?
+        .report_exception(reason, note.as_deref())
+        .await?)
 }
 
 #[tauri::command(async)]
 #[instrument(skip_all)]
-pub async fn reset_handover(device: State<'_, Device>) -> Answer<HandoverView> {
-    Ok(device.reset_handover().await?)
+pub async fn reset_handover(core: State<'_, Core>) -> Answer<HandoverView> {
+    Ok(core.get()?.reset_handover().await?)
 }
 
 #[tauri::command(async)]
 #[instrument(skip_all)]
-pub async fn resend_code(device: State<'_, Device>) -> Answer<ResendInfo> {
-    Ok(device.resend_code().await?)
+pub async fn resend_code(core: State<'_, Core>) -> Answer<ResendInfo> {
+    Ok(core.get()?.resend_code().await?)
 }
 
 #[tauri::command(async)]
 #[instrument(skip_all)]
-pub async fn sync_now(device: State<'_, Device>) -> Answer<SyncStatus> {
-    Ok(device.sync_now().await?)
+pub async fn sync_now(core: State<'_, Core>) -> Answer<SyncStatus> {
+    Ok(core.get()?.sync_now().await?)
 }
 
 #[tauri::command]
 #[instrument(skip_all)]
-pub fn sync_status(device: State<'_, Device>) -> SyncStatus {
-    device.sync_status()
+pub fn sync_status(core: State<'_, Core>) -> Answer<SyncStatus> {
+    Ok(core.get()?.sync_status())
 }
 
 #[tauri::command]
 #[instrument(skip_all)]
-pub fn sync_queue(device: State<'_, Device>) -> Answer<Vec<QueueItem>> {
-    Ok(device.sync_queue()?)
+pub fn sync_queue(core: State<'_, Core>) -> Answer<Vec<QueueItem>> {
+    Ok(core.get()?.sync_queue()?)
 }
 
 /// Largest proof photo accepted from the UI.
@@ -264,6 +291,7 @@ fn tempfile_in(
 /// next proof of delivery. `null` forgets it (permission refused, or too old).
 #[tauri::command]
 #[instrument(skip_all)]
-pub fn set_location(device: State<'_, Device>, location: Option<Location>) {
-    device.set_location(location);
+pub fn set_location(core: State<'_, Core>, location: Option<Location>) -> Answer<()> {
+    core.get()?.set_location(location);
+    Ok(())
 }

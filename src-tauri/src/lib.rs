@@ -47,7 +47,7 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
 /// [`SYNC_STATUS_EVENT`] whenever it changes.
 pub fn manage_device<R: Runtime>(app: &tauri::AppHandle<R>, device: Device) {
     let mut status = device.subscribe_sync_status();
-    app.manage(device);
+    app.manage(commands::Core::opened(device));
     let handle = app.clone();
     tauri::async_runtime::spawn(async move {
         while status.changed().await.is_ok() {
@@ -80,16 +80,24 @@ pub fn run() {
         .setup(|app| {
             let data_dir = app.path().app_data_dir()?;
             let config = Config::new(env!("CARGO_PKG_VERSION"), fleet::platform());
-            let device = tauri::async_runtime::block_on(Device::open(
+            let opened = tauri::async_runtime::block_on(Device::open(
                 data_dir,
                 config,
                 Arc::new(SystemClock),
                 os_rng(),
-            ))?;
-            if let Some(uri) = fleet::auto_enroll_uri() {
-                fleet::enroll_if_needed(&device, &uri);
+            ));
+            match opened {
+                Ok(device) => {
+                    if let Some(uri) = fleet::auto_enroll_uri() {
+                        fleet::enroll_if_needed(&device, &uri);
+                    }
+                    manage_device(app.handle(), device);
+                }
+                // Keep the window: the UI shows the error (e.g. "install the newer app").
+                Err(e) => {
+                    app.manage(commands::Core::failed(&e));
+                }
             }
-            manage_device(app.handle(), device);
             Ok(())
         })
         .run(tauri::generate_context!())

@@ -82,17 +82,7 @@ impl TestApp {
 
     /// Calls a command the way the UI does; `Ok` is the answer, `Err` the `{code, message}`.
     pub fn invoke(&self, cmd: &str, args: Value) -> Result<Value, Value> {
-        let request = InvokeRequest {
-            cmd: cmd.into(),
-            callback: tauri::ipc::CallbackFn(0),
-            error: tauri::ipc::CallbackFn(1),
-            url: "tauri://localhost".parse().unwrap(),
-            body: tauri::ipc::InvokeBody::Json(args),
-            headers: Default::default(),
-            invoke_key: INVOKE_KEY.to_string(),
-        };
-        tauri::test::get_ipc_response(&self.webview, request)
-            .map(|body| body.deserialize::<Value>().unwrap())
+        invoke_on(&self.webview, cmd, args)
     }
 
     /// Calls a command with a raw binary body (as `invoke(cmd, uint8Array)` does).
@@ -201,4 +191,46 @@ pub fn damm_valid_wrong_code(code: &str) -> String {
     let check = doorstep_protocol::code::damm_check_digit(&digits);
     digits.push(check);
     digits.iter().map(|d| char::from(b'0' + d)).collect()
+}
+
+/// Calls a command on a mock webview the way the UI does.
+pub fn invoke_on(
+    webview: &tauri::WebviewWindow<MockRuntime>,
+    cmd: &str,
+    args: Value,
+) -> Result<Value, Value> {
+    let request = InvokeRequest {
+        cmd: cmd.into(),
+        callback: tauri::ipc::CallbackFn(0),
+        error: tauri::ipc::CallbackFn(1),
+        url: "tauri://localhost".parse().unwrap(),
+        body: tauri::ipc::InvokeBody::Json(args),
+        headers: Default::default(),
+        invoke_key: INVOKE_KEY.to_string(),
+    };
+    tauri::test::get_ipc_response(webview, request).map(|body| body.deserialize::<Value>().unwrap())
+}
+
+/// The app as it starts when its data directory cannot be opened: the shell keeps the
+/// window and answers every command with the core's error.
+pub fn app_with_unopenable_store(
+    data_dir: &std::path::Path,
+) -> (tauri::App<MockRuntime>, tauri::WebviewWindow<MockRuntime>) {
+    let mut config = Config::new("0.1.0", Platform::Linux);
+    config.background_sync = false;
+    let error = tauri::async_runtime::block_on(Device::open(
+        data_dir,
+        config,
+        Arc::new(SystemClock),
+        os_rng(),
+    ))
+    .expect_err("the store was expected to refuse this data directory");
+    let app = doorstep_app::with_commands(mock_builder())
+        .build(tauri::generate_context!())
+        .unwrap();
+    tauri::Manager::manage(&app, doorstep_app::commands::Core::failed(&error));
+    let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .unwrap();
+    (app, webview)
 }

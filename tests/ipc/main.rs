@@ -185,3 +185,21 @@ fn the_phone_position_is_accepted_in_the_contract_shape_and_nonsense_is_refused(
     );
     assert!(err.is_err(), "a malformed position is refused: {err:?}");
 }
+
+#[test]
+fn data_from_a_newer_app_keeps_the_app_open_and_tells_the_courier_to_update() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = rusqlite::Connection::open(dir.path().join("doorstep.sqlite3")).unwrap();
+    db.pragma_update(None, "user_version", 9999).unwrap();
+    drop(db);
+
+    let (_app, webview) = helpers::app_with_unopenable_store(dir.path());
+    for cmd in ["app_status", "route", "sync_status"] {
+        let err = helpers::invoke_on(&webview, cmd, json!({})).unwrap_err();
+        assert_eq!(err["code"], "update_required", "{cmd}: {err}");
+        assert!(
+            err["message"].as_str().unwrap().contains("newer"),
+            "{cmd}: {err}"
+        );
+    }
+}
