@@ -34,7 +34,7 @@ p.kill(); p.wait()
 print(f"{ms:.0f}" if ms is not None else "none")
 PY
 )
-  rm -rf "$dir"
+  rm -rf "$dir" 2>/dev/null || true
   echo "run $i: ${ms} ms"
   times+=("$ms")
 done
