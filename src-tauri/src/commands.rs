@@ -178,113 +178,16 @@ pub fn sync_queue(core: State<'_, Core>) -> Answer<Vec<QueueItem>> {
     Ok(core.get()?.sync_queue()?)
 }
 
-/// Largest proof photo accepted from the UI.
-pub const MAX_PHOTO_BYTES: usize = 10 * 1024 * 1024;
-
 /// `save_photo`: the UI sends a picked or captured photo as raw bytes (a webview gives files,
-/// not paths); the shell keeps it in the app's cache and answers the path that `submit_proof`
-/// takes. The core copies it into its store, addressed by SHA-256, when the proof commits.
+/// not paths); the core keeps it and answers the path that `submit_proof` takes.
 #[tauri::command]
 #[instrument(skip_all)]
-pub fn save_photo<R: tauri::Runtime>(
-    app: tauri::AppHandle<R>,
-    request: tauri::ipc::Request<'_>,
-) -> Answer<String> {
-    use tauri::Manager;
+pub fn save_photo(core: State<'_, Core>, request: tauri::ipc::Request<'_>) -> Answer<String> {
     let tauri::ipc::InvokeBody::Raw(bytes) = request.body() else {
-        return Err(photo_error("send the photo as raw bytes"));
+        return Err(CourierError::PhotoInvalid("send the photo as raw bytes").into());
     };
-    let ext = photo_extension(bytes).ok_or_else(|| {
-        photo_error("this file is not a photo (JPEG, PNG, WebP or HEIC); choose another one")
-    })?;
-    if bytes.len() > MAX_PHOTO_BYTES {
-        return Err(photo_error(
-            "this photo is larger than 10 MB; take it again at a lower resolution",
-        ));
-    }
-    let dir = app
-        .path()
-        .app_cache_dir()
-        .map_err(|e| CourierError::Internal(format!("cache dir: {e}")))?
-        .join("photos");
-    let write = || -> std::io::Result<std::path::PathBuf> {
-        std::fs::create_dir_all(&dir)?;
-        let mut file = tempfile_in(&dir, ext)?;
-        std::io::Write::write_all(&mut file.0, bytes)?;
-        file.0.sync_all()?;
-        Ok(file.1)
-    };
-    let path = write().map_err(|e| CourierError::Storage(e.into()))?;
+    let path = core.get()?.store_photo(bytes)?;
     Ok(path.to_string_lossy().into_owned())
-}
-
-fn photo_error(message: &str) -> IpcError {
-    IpcError(AppError {
-        code: "photo_invalid".into(),
-        message: message.into(),
-    })
-}
-
-/// The file extension for an image by its magic bytes; `None` if it is not a photo format.
-pub fn photo_extension(bytes: &[u8]) -> Option<&'static str> {
-    match bytes {
-        [0xFF, 0xD8, 0xFF, ..] => Some("jpg"),
-        [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, ..] => Some("png"),
-        [
-            b'R',
-            b'I',
-            b'F',
-            b'F',
-            _,
-            _,
-            _,
-            _,
-            b'W',
-            b'E',
-            b'B',
-            b'P',
-            ..,
-        ] => Some("webp"),
-        [
-            _,
-            _,
-            _,
-            _,
-            b'f',
-            b't',
-            b'y',
-            b'p',
-            b'h',
-            b'e',
-            b'i',
-            b'c' | b'f',
-            ..,
-        ] => Some("heic"),
-        _ => None,
-    }
-}
-
-fn tempfile_in(
-    dir: &std::path::Path,
-    ext: &str,
-) -> std::io::Result<(std::fs::File, std::path::PathBuf)> {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    for n in 0..100u32 {
-        let path = dir.join(format!("photo-{nanos}-{n}.{ext}"));
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-        {
-            Ok(f) => return Ok((f, path)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(std::io::Error::other("could not create a photo file"))
 }
 
 /// `set_location`: where the phone is (from the geolocation plugin on mobile), recorded with the

@@ -631,14 +631,37 @@ impl Device {
     /// committed event never points at a file the camera plugin may delete.
     fn keep_photo(&self, path: &Path) -> Result<(String, PathBuf), CourierError> {
         let bytes = std::fs::read(path).map_err(StoreError::from)?;
-        let sha = encode_hex(&Sha256::digest(&bytes));
+        self.write_photo(&bytes)
+    }
+
+    /// `save_photo`: keeps a photo the UI hands over as bytes (a webview gives files, not
+    /// paths) in the store's photo folder, addressed by SHA-256 and fsynced, and answers the
+    /// path that [`Device::submit_proof`] takes. Refuses what is not a JPEG/PNG/WebP/HEIC
+    /// image or is larger than [`MAX_PHOTO_BYTES`].
+    pub fn store_photo(&self, bytes: &[u8]) -> Result<PathBuf, CourierError> {
+        if photo_extension(bytes).is_none() {
+            return Err(CourierError::PhotoInvalid(
+                "this file is not a photo (JPEG, PNG, WebP or HEIC); choose another one",
+            ));
+        }
+        if bytes.len() > MAX_PHOTO_BYTES {
+            return Err(CourierError::PhotoInvalid(
+                "this photo is larger than 10 MB; take it again at a lower resolution",
+            ));
+        }
+        Ok(self.write_photo(bytes)?.1)
+    }
+
+    /// Writes `bytes` once under their SHA-256 (tmp file, fsync, rename, fsync the folder).
+    fn write_photo(&self, bytes: &[u8]) -> Result<(String, PathBuf), CourierError> {
+        let sha = encode_hex(&Sha256::digest(bytes));
         let dir = self.shared.data_dir.join("photos");
         let target = dir.join(&sha);
         if !target.exists() {
             let tmp = dir.join(format!("{sha}.tmp"));
             let write = || -> std::io::Result<()> {
                 let mut file = std::fs::File::create(&tmp)?;
-                std::io::Write::write_all(&mut file, &bytes)?;
+                std::io::Write::write_all(&mut file, bytes)?;
                 file.sync_all()?;
                 std::fs::rename(&tmp, &target)?;
                 std::fs::File::open(&dir)?.sync_all()
@@ -908,5 +931,47 @@ mod tests {
         assert!(version_below("1.2", "1.2.1"));
         assert!(!version_below("1.2.0", "1.2"));
         assert!(!version_below("2.0.0-beta", "1.9.9"));
+    }
+}
+
+/// Largest proof photo accepted.
+pub const MAX_PHOTO_BYTES: usize = 10 * 1024 * 1024;
+
+/// The image format by its magic bytes; `None` if it is not a photo format.
+pub fn photo_extension(bytes: &[u8]) -> Option<&'static str> {
+    match bytes {
+        [0xFF, 0xD8, 0xFF, ..] => Some("jpg"),
+        [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, ..] => Some("png"),
+        [
+            b'R',
+            b'I',
+            b'F',
+            b'F',
+            _,
+            _,
+            _,
+            _,
+            b'W',
+            b'E',
+            b'B',
+            b'P',
+            ..,
+        ] => Some("webp"),
+        [
+            _,
+            _,
+            _,
+            _,
+            b'f',
+            b't',
+            b'y',
+            b'p',
+            b'h',
+            b'e',
+            b'i',
+            b'c' | b'f',
+            ..,
+        ] => Some("heic"),
+        _ => None,
     }
 }

@@ -57,6 +57,9 @@ pub enum CourierError {
     /// The policy asks for a photo and none was given.
     #[error("this parcel needs a photo as proof")]
     PhotoRequired,
+    /// The photo handed over is not one (format or size).
+    #[error("{0}")]
+    PhotoInvalid(&'static str),
     /// No recipient name was given.
     #[error("enter the name of the person who took the parcel")]
     RecipientRequired,
@@ -92,6 +95,7 @@ impl CourierError {
             Self::OfflineNotAllowed => "offline_not_allowed",
             Self::TokenInvalid(_) => "token_invalid",
             Self::PhotoRequired => "photo_required",
+            Self::PhotoInvalid(_) => "photo_invalid",
             Self::RecipientRequired => "recipient_required",
             Self::Storage(_) => "storage",
             Self::DataFromNewerApp(_) => "update_required",

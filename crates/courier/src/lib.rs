@@ -19,6 +19,6 @@ pub mod sync;
 pub mod view;
 
 pub use clock::{Clock, ManualClock, SystemClock, os_rng};
-pub use device::{Config, Device, version_below};
+pub use device::{Config, Device, MAX_PHOTO_BYTES, photo_extension, version_below};
 pub use error::{CourierError, StoreError};
 pub use sync::SyncReport;
