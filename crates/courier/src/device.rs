@@ -882,8 +882,68 @@ pub fn version_below(version: &str, minimum: &str) -> bool {
         .is_some_and(|o| o.is_lt())
 }
 
+/// Largest proof photo accepted.
+pub const MAX_PHOTO_BYTES: usize = 10 * 1024 * 1024;
+
+/// The image format by its magic bytes; `None` if it is not a photo format.
+pub fn photo_extension(bytes: &[u8]) -> Option<&'static str> {
+    match bytes {
+        [0xFF, 0xD8, 0xFF, ..] => Some("jpg"),
+        [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, ..] => Some("png"),
+        [
+            b'R',
+            b'I',
+            b'F',
+            b'F',
+            _,
+            _,
+            _,
+            _,
+            b'W',
+            b'E',
+            b'B',
+            b'P',
+            ..,
+        ] => Some("webp"),
+        [
+            _,
+            _,
+            _,
+            _,
+            b'f',
+            b't',
+            b'y',
+            b'p',
+            b'h',
+            b'e',
+            b'i',
+            b'c' | b'f',
+            ..,
+        ] => Some("heic"),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_photo_formats_are_recognised() {
+        assert_eq!(
+            super::photo_extension(&[0xFF, 0xD8, 0xFF, 0xE0, 0]),
+            Some("jpg")
+        );
+        assert_eq!(
+            super::photo_extension(b"\x89PNG\r\n\x1a\n...."),
+            Some("png")
+        );
+        assert_eq!(
+            super::photo_extension(b"RIFF\0\0\0\0WEBPVP8 "),
+            Some("webp")
+        );
+        assert_eq!(super::photo_extension(b"%PDF-1.7 not a photo"), None);
+        assert_eq!(super::photo_extension(b""), None);
+    }
+
     use super::*;
 
     #[tokio::test]
@@ -931,47 +991,5 @@ mod tests {
         assert!(version_below("1.2", "1.2.1"));
         assert!(!version_below("1.2.0", "1.2"));
         assert!(!version_below("2.0.0-beta", "1.9.9"));
-    }
-}
-
-/// Largest proof photo accepted.
-pub const MAX_PHOTO_BYTES: usize = 10 * 1024 * 1024;
-
-/// The image format by its magic bytes; `None` if it is not a photo format.
-pub fn photo_extension(bytes: &[u8]) -> Option<&'static str> {
-    match bytes {
-        [0xFF, 0xD8, 0xFF, ..] => Some("jpg"),
-        [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, ..] => Some("png"),
-        [
-            b'R',
-            b'I',
-            b'F',
-            b'F',
-            _,
-            _,
-            _,
-            _,
-            b'W',
-            b'E',
-            b'B',
-            b'P',
-            ..,
-        ] => Some("webp"),
-        [
-            _,
-            _,
-            _,
-            _,
-            b'f',
-            b't',
-            b'y',
-            b'p',
-            b'h',
-            b'e',
-            b'i',
-            b'c' | b'f',
-            ..,
-        ] => Some("heic"),
-        _ => None,
     }
 }
