@@ -127,6 +127,10 @@ pub struct ServerConfig {
         doorstep_protocol::wire::Platform,
         doorstep_protocol::wire::AppVersionPolicy,
     )>,
+    // [proofs] settings of verifications and offline records
+    // [outbox] settings of the outbox and webhooks
+    // [limits] request limits and quotas
+    // [files] files and deployment safety
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -162,6 +166,10 @@ impl ServerConfig {
             max_photo_bytes: 8 * 1024 * 1024,
             max_json_bytes: 1024 * 1024,
             app_versions: Vec::new(),
+            // [proofs]
+            // [outbox]
+            // [limits]
+            // [files]
         }
     }
 

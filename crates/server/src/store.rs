@@ -33,10 +33,24 @@ use crate::policy::{Decision, ParcelFacts, Policy, parse_amount};
 use crate::secrets::{Secrets, random_bytes, sha256};
 
 /// Migrations, embedded at build time, applied in order. Append only.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "20261125000000_initial",
-    include_str!("../../../migrations/server/20261125000000_initial.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "20261125000000_initial",
+        include_str!("../../../migrations/server/20261125000000_initial.sql"),
+    ),
+    (
+        "20261201000000_hardening",
+        include_str!("../../../migrations/server/20261201000000_hardening.sql"),
+    ),
+    (
+        "20261201000100_outbox_limits",
+        include_str!("../../../migrations/server/20261201000100_outbox_limits.sql"),
+    ),
+    (
+        "20261201000200_limits",
+        include_str!("../../../migrations/server/20261201000200_limits.sql"),
+    ),
+];
 
 /// Errors of store operations that a client can cause; anything else is `Sqlite`.
 #[derive(Debug, thiserror::Error)]

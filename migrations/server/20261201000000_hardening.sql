@@ -1,0 +1,2 @@
+-- Hardening of proofs (issue 9): single-use bound verifications, consumed codes, keyed
+-- chain hashes, chain-break review. Append only.

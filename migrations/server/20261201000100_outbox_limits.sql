@@ -1,0 +1,2 @@
+-- Outbox hardening (issue 9): bounded retries, wiped bodies, signed webhooks at send time.
+-- Append only.

@@ -1,0 +1,1 @@
+-- Per-device quotas (issue 9). Append only.
