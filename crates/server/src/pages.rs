@@ -325,7 +325,7 @@ async fn fleet_page(
             "<h2>App versions</h2><table><tr><th>platform</th><th>minimum</th><th>latest</th><th>update</th></tr>{rows}</table>"
         )
     };
-    let body = format!(
+    let mut body = format!(
         "<h1>{fleet} — {date}</h1>\
          <h2>Parcels</h2><table><tr><th>status</th><th>count</th></tr>{counts}</table>\
          <h2>Exceptions and disputes</h2><table><tr><th>barcode</th><th>status</th><th>recipient</th></tr>{exceptions}</table>\
@@ -346,6 +346,8 @@ async fn fleet_page(
             String::new()
         },
     );
+    // Sections added by other areas, each an async fn of this module returning HTML.
+    // [sections]
     page("Fleet", &body).into_response()
 }
 
