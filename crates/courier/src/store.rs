@@ -391,21 +391,31 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (prev_seq, prev_hash) = tx
+        let (prev_seq, prev_hash, prev_at) = tx
             .query_row(
-                "SELECT seq, chain_hash FROM event ORDER BY seq DESC LIMIT 1",
+                "SELECT seq, chain_hash, json_extract(body, '$.occurred_at_ms') FROM event \
+                 ORDER BY seq DESC LIMIT 1",
                 [],
-                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Option<i64>>(2)?,
+                    ))
+                },
             )
             .optional()?
-            .unwrap_or((0, GENESIS_HASH.to_string()));
+            .unwrap_or((0, GENESIS_HASH.to_string(), None));
         let seq = prev_seq + 1;
         let mut signed = DeliveryEvent {
             id: event.id,
             seq: seq as u64,
             stop_id: event.stop_id,
             parcel_ids: event.parcel_ids,
-            occurred_at_ms: event.occurred_at_ms,
+            // Never before the previous record: the server refuses a record that claims an
+            // earlier time than its predecessor (a backdated record could use an old code),
+            // and a phone's clock may step back (NTP, a manual change).
+            occurred_at_ms: event.occurred_at_ms.max(prev_at.unwrap_or(i64::MIN)),
             location: event.location,
             body: event.body,
             prev_hash,
@@ -690,6 +700,21 @@ mod tests {
             recipient_name: "Ada".into(),
             barcodes: vec![format!("P{n}")],
         }
+    }
+
+    #[test]
+    fn a_record_never_claims_a_time_before_the_previous_record_when_the_clock_steps_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, key) = enrolled_store(dir.path());
+        let mut later = failed_attempt(1);
+        later.occurred_at_ms = 5_000;
+        let first = store.commit_event(later, &key, 5_000).unwrap();
+        let mut earlier = failed_attempt(2);
+        earlier.occurred_at_ms = 4_000; // the phone's clock stepped back a second
+        let second = store.commit_event(earlier, &key, 4_000).unwrap();
+        assert_eq!(first.occurred_at_ms, 5_000);
+        assert_eq!(second.occurred_at_ms, 5_000);
+        assert!(second.verify_signature(&key.verifying_key()));
     }
 
     #[test]

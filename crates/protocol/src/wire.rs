@@ -494,10 +494,19 @@ impl DeliveryEvent {
     }
 
     /// The hash the next event carries as `prev_hash`.
+    ///
+    /// It covers the signature's 64 bytes, not the text they arrived as: hex in upper or
+    /// mixed case decodes to the same bytes and so to the same hash, so a re-cased copy of an
+    /// event cannot fork the chain. The bytes are hashed in their canonical (lower-case hex)
+    /// form, which is exactly what devices hashed before, so chains made earlier continue.
     pub fn chain_hash(&self) -> String {
         let mut h = Sha256::new();
         h.update(self.signing_bytes());
-        h.update(self.signature.as_bytes());
+        match crate::token::decode_hex::<64>(&self.signature) {
+            Some(bytes) => h.update(encode_hex(&bytes).as_bytes()),
+            // Not a signature at all: it fails verification anyway; hash the text as is.
+            None => h.update(self.signature.as_bytes()),
+        }
         encode_hex(&h.finalize())
     }
 
@@ -563,6 +572,15 @@ pub enum RejectCode {
     IdConflict,
     /// The event refers to a photo the server does not have.
     PhotoMissing,
+    /// The online verification was already used by another record.
+    VerificationUsed,
+    /// The online verification is too old for this record.
+    VerificationExpired,
+    /// The code was replaced by the fleet manager (a new code for the stop) before the record.
+    CodeReplaced,
+    /// The record claims a time before the phone's previous record or beyond the offline
+    /// window the policy allows.
+    Backdated,
     /// Something else in the event is invalid.
     Invalid,
 }
@@ -826,6 +844,10 @@ pub struct StoredDelivery {
     pub reject_code: Option<RejectCode>,
     /// Unix milliseconds when the server stored it.
     pub received_at_ms: i64,
+    /// Accepted after the phone's record chain was re-anchored: the fleet manager should
+    /// review it.
+    #[serde(default)]
+    pub review: bool,
 }
 
 /// A message waiting in or sent from the notification outbox (bodies are never shown).
@@ -845,6 +867,11 @@ pub struct OutboxEntry {
     pub sent: bool,
     /// The last error, if a send failed.
     pub last_error: Option<String>,
+    /// Why it will never be sent, if so: `gave_up` (after the last try), `void` (its code
+    /// was replaced or expired first) or `rate_limited` (too many code messages to this
+    /// recipient). Its body is wiped; `last_error` says more.
+    #[serde(default)]
+    pub dropped: Option<String>,
 }
 
 /// A message from the development outbox (demo mode only): what the customer would get.

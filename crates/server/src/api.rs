@@ -423,6 +423,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/admin/enrollments", post(admin_enrollment))
         .route("/v1/admin/devices", get(admin_devices))
         .route("/v1/admin/devices/{id}/revoke", post(admin_revoke))
+        .route("/v1/admin/devices/{id}/accept-chain", post(admin_accept_chain))
         .route("/v1/admin/deliveries", get(admin_deliveries))
         .route("/v1/admin/outbox", get(admin_outbox))
         .route("/v1/admin/parcels/{id}", get(admin_parcel))
@@ -662,7 +663,7 @@ async fn put_photo(
     let already_present = db(&state, move |s| {
         let path = dir.join(&sha2);
         if !path.exists() {
-            std::fs::create_dir_all(&dir)
+            crate::secrets::create_private_dir(&dir)
                 .map_err(|e| StoreError::Conflict(format!("photo store: {e}")))?;
             let tmp = dir.join(format!(
                 "{sha2}.tmp-{}",
@@ -670,7 +671,7 @@ async fn put_photo(
             ));
             let write = || -> std::io::Result<()> {
                 use std::io::Write;
-                let mut f = std::fs::File::create(&tmp)?;
+                let mut f = crate::secrets::create_private_file(&tmp)?;
                 f.write_all(&body)?;
                 f.sync_all()?;
                 std::fs::rename(&tmp, &path)
@@ -753,18 +754,46 @@ async fn admin_shipper(
             "name must have 1 to 100 characters",
         ));
     }
-    if let Some(u) = &req.webhook_url
-        && !(u.starts_with("http://") || u.starts_with("https://"))
-    {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorCode::ValidationFailed,
-            "webhook_url must be http(s)",
-        ));
-    }
+    // Webhooks carry customer data and a signature: HTTPS only, except in demo mode where
+    // a local receiver is the point. The outbox never follows redirects, so this is the URL
+    // that receives them.
+    let webhook_url = match req.webhook_url.as_deref().map(str::trim) {
+        None => None,
+        Some(u) => {
+            let invalid = |m: &str| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    ErrorCode::ValidationFailed,
+                    m,
+                )
+            };
+            let url = reqwest::Url::parse(u)
+                .ok()
+                .filter(|url| u.len() <= 2000 && url.host_str().is_some())
+                .ok_or_else(|| {
+                    invalid("webhook_url must be an absolute https:// URL of at most 2000 characters")
+                })?;
+            match url.scheme() {
+                "https" => {}
+                "http" if state.config.mode == Mode::Demo => {}
+                "http" => {
+                    return Err(invalid(
+                        "webhook_url must start with https:// (http:// is accepted only in demo mode)",
+                    ));
+                }
+                _ => return Err(invalid("webhook_url must start with https://")),
+            }
+            if !url.username().is_empty() || url.password().is_some() {
+                return Err(invalid(
+                    "webhook_url must not contain a user name or password; the signature header authenticates the server",
+                ));
+            }
+            Some(url.to_string())
+        }
+    };
     let now = state.now();
     let (shipper_id, api_key, webhook_secret) = db(&state, move |s| {
-        s.create_shipper(&req.name, req.webhook_url.as_deref(), now)
+        s.create_shipper(&req.name, webhook_url.as_deref(), now)
     })
     .await?;
     Ok((
@@ -819,6 +848,19 @@ async fn admin_revoke(
     let now = state.now();
     db(&state, move |s| s.revoke_device(id, now)).await?;
     tracing::info!(device = %id, "device revoked");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The fleet manager accepts a phone's broken record chain as it is now (audit-logged).
+async fn admin_accept_chain(
+    State(state): State<AppState>,
+    _: AdminCaller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id: DeviceId = parse_id(&id, "device")?;
+    let now = state.now();
+    db(&state, move |s| s.accept_chain(id, "admin API (admin token)", now)).await?;
+    tracing::info!(device = %id, "record chain accepted for re-anchoring");
     Ok(StatusCode::NO_CONTENT)
 }
 

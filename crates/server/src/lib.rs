@@ -128,7 +128,22 @@ pub struct ServerConfig {
         doorstep_protocol::wire::AppVersionPolicy,
     )>,
     // [proofs] settings of verifications and offline records
+    /// How long after an online code check a record may use it, seconds (the courier takes
+    /// the proof in between). The check is single use and bound to its phone and parcels.
+    pub verification_ttl_secs: i64,
+    /// How far back an offline record may claim to have happened, seconds. Together with
+    /// "never before the phone's previous record" this stops a record from being backdated
+    /// to a time when an old code was still in force.
+    pub offline_window_secs: i64,
     // [outbox] settings of the outbox and webhooks
+    /// Tries before a message is given up: its body (which may hold a code) is wiped and
+    /// the fleet page lists it. With the doubling delay this bounds how long a code can sit
+    /// in the database waiting for a provider.
+    pub outbox_max_attempts: u32,
+    /// Code messages (email or SMS) one address or number may get in 24 hours; more are
+    /// held back and shown on the fleet page. Stops SMS pumping (texts to premium numbers
+    /// paid by the fleet) through parcel creation or resends.
+    pub outbox_recipient_daily_limit: u32,
     // [limits] request limits and quotas
     // [files] files and deployment safety
 }
@@ -167,7 +182,11 @@ impl ServerConfig {
             max_json_bytes: 1024 * 1024,
             app_versions: Vec::new(),
             // [proofs]
+            verification_ttl_secs: 15 * 60,
+            offline_window_secs: 48 * 3600,
             // [outbox]
+            outbox_max_attempts: 8,
+            outbox_recipient_daily_limit: 10,
             // [limits]
             // [files]
         }
@@ -185,6 +204,9 @@ impl ServerConfig {
             verify_burst: 60.0,
             outbox_poll_ms: 2000,
             outbox_retry_base_ms: 10_000,
+            // 10 s doubling, at most 1 h apart: 12 tries span about 3.5 hours, enough to
+            // ride out a provider outage; the code's own expiry voids the message earlier.
+            outbox_max_attempts: 12,
             ..Self::demo(data_dir)
         }
     }
@@ -266,7 +288,12 @@ impl AppState {
     }
 }
 
+/// Opens the data directory: checks the policy (a config built in code skips
+/// [`Policy::from_toml`]), makes the directory and the database private, loads the secrets
+/// (refusing ones that others can read) and opens the store.
 fn open_store(config: &ServerConfig) -> Result<Store, ServerError> {
+    config.policy.check()?;
+    secrets::make_data_dir_private(&config.data_dir)?;
     let secrets = Secrets::load_or_create(&config.data_dir.join("secrets"))?;
     Store::open(
         &config.data_dir,
@@ -275,6 +302,8 @@ fn open_store(config: &ServerConfig) -> Result<Store, ServerError> {
             public_url: config.public_url.clone(),
             utc_offset_minutes: config.utc_offset_minutes,
             policy: config.policy.clone(),
+            verification_ttl_ms: config.verification_ttl_secs.max(1) * 1000,
+            offline_window_ms: config.offline_window_secs.max(60) * 1000,
         },
     )
 }

@@ -31,6 +31,13 @@ enum Command {
     /// Make a new token signing key; the old public key stays valid for tokens already out.
     /// Run while the server is stopped.
     RotateTokenKey(RotateArgs),
+    /// Revoke a token key that may be compromised: tokens it signed are refused at sync and
+    /// it is no longer published (phones drop it). A new signing key is made if it was the
+    /// current one. Run while the server is stopped.
+    RevokeTokenKey(RevokeArgs),
+    /// Replace the admin token and print the new one (once). The old token works until the
+    /// server restarts. Run while the server is stopped, or restart it afterwards.
+    RotateAdminToken(RotateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -55,9 +62,14 @@ struct Common {
 struct ServeArgs {
     #[command(flatten)]
     common: Common,
-    /// Address to listen on.
-    #[arg(long, env = "DOORSTEP_LISTEN", default_value = "0.0.0.0:8080")]
+    /// Address to listen on. Loopback by default: put a reverse proxy with TLS in front,
+    /// or give an address other machines can reach (e.g. 0.0.0.0:8080) on purpose.
+    #[arg(long, env = "DOORSTEP_LISTEN", default_value = "127.0.0.1:8080")]
     listen: String,
+    /// Accept a --public-url that is not https:// in production (device tokens, codes and
+    /// the admin token then cross the network unencrypted; closed test networks only).
+    #[arg(long, env = "DOORSTEP_ALLOW_INSECURE_PUBLIC_URL")]
+    allow_insecure_public_url: bool,
     /// Run in demo mode (dev outbox on, fleet page open).
     #[arg(long)]
     demo_mode: bool,
@@ -128,8 +140,10 @@ struct DemoArgs {
     /// Data directory (a fresh one is best).
     #[arg(long, default_value = "./doorstep-demo")]
     data_dir: PathBuf,
-    /// Address to listen on.
-    #[arg(long, default_value = "0.0.0.0")]
+    /// Address to listen on. Another address than loopback (e.g. 0.0.0.0 for a phone on
+    /// the LAN) opens the fleet page, its enrollment button and the customers' codes in the
+    /// development outbox to that network.
+    #[arg(long, default_value = "127.0.0.1")]
     host: String,
     /// Port (0 picks a free one).
     #[arg(long, default_value_t = 8080)]
@@ -170,6 +184,16 @@ struct RotateArgs {
 }
 
 #[derive(Debug, Args)]
+struct RevokeArgs {
+    /// Data directory.
+    #[arg(long, env = "DOORSTEP_DATA_DIR", default_value = "./doorstep-data")]
+    data_dir: PathBuf,
+    /// The key to revoke: 8 hex digits, as listed at /.well-known/doorstep-keys.
+    #[arg(long)]
+    key_id: doorstep_protocol::KeyId,
+}
+
+#[derive(Debug, Args)]
 struct LabelsArgs {
     #[command(flatten)]
     common: Common,
@@ -193,6 +217,39 @@ fn config_from(common: &Common, mode: Mode) -> ServerConfig {
     c.public_url = url;
     c.utc_offset_minutes = common.utc_offset_minutes;
     c
+}
+
+/// Whether `url` may go into a production server's QR codes and customer links: https://, or
+/// http:// to this machine (loopback traffic never crosses a network).
+fn public_url_is_safe(url: &str) -> bool {
+    let lower = url.trim().to_ascii_lowercase();
+    if lower.starts_with("https://") {
+        return true;
+    }
+    let Some(rest) = lower.strip_prefix("http://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit('@').next().unwrap_or_default();
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host_port.split(':').next().unwrap_or_default(),
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// What the demo prints when other machines can reach it: demo mode has no sign-in.
+fn exposure_warning(addr: std::net::SocketAddr) -> String {
+    format!(
+        "WARNING: this demo server listens on {addr}, which other machines can reach. In demo mode \
+         the fleet page has no sign-in, so anyone on that network can open it, press its \
+         enrollment button to enroll a phone, and read every customer's delivery code in the \
+         development outbox (/dev/outbox). Use --host 127.0.0.1 unless a phone on a network you \
+         trust needs to reach it."
+    )
 }
 
 async fn shutdown_signal() {
@@ -225,6 +282,32 @@ async fn main() -> anyhow::Result<()> {
             let id = doorstep_server::secrets::rotate_token_key(&a.data_dir.join("secrets"))?;
             println!("new token signing key {id}; restart the server to use it");
         }
+        Command::RevokeTokenKey(a) => {
+            use doorstep_server::secrets::{Revocation, revoke_token_key};
+            let id = a.key_id;
+            match revoke_token_key(&a.data_dir.join("secrets"), id)? {
+                Revocation::AlreadyRevoked => println!("token key {id} was already revoked"),
+                Revocation::RetiredKeyRevoked => println!(
+                    "revoked token key {id}; restart the server: it then refuses tokens signed \
+                     by {id} and stops publishing it, and phones drop it at their next sync"
+                ),
+                Revocation::SigningKeyReplaced { new_key_id } => println!(
+                    "revoked token key {id}; the new signing key is {new_key_id}. Restart the \
+                     server: it then refuses tokens signed by {id} and stops publishing it, \
+                     phones drop it at their next sync, and customer pages show QR codes \
+                     signed by {new_key_id} (QR codes already shown no longer work)"
+                ),
+            }
+        }
+        Command::RotateAdminToken(a) => {
+            let token = doorstep_server::secrets::rotate_admin_token(&a.data_dir.join("secrets"))?;
+            println!("{token}");
+            eprintln!(
+                "new admin token written to {}; it is shown only this once. Restart the server: \
+                 the old token works until then.",
+                a.data_dir.join("secrets").join("admin.token").display()
+            );
+        }
         Command::PolicyTemplate => {
             print!("{}", doorstep_server::policy::DEFAULT_POLICY.trim_start());
         }
@@ -235,6 +318,21 @@ async fn main() -> anyhow::Result<()> {
                 Mode::Production
             };
             let mut config = config_from(&a.common, mode);
+            if mode == Mode::Production
+                && !a.allow_insecure_public_url
+                && !public_url_is_safe(&config.public_url)
+            {
+                return Err(doorstep_server::ServerError::Config(format!(
+                    "--public-url {} is not an https:// address. Phones and customers send \
+                     device tokens, delivery codes and the admin token to it, which must not \
+                     cross a network unencrypted. Put a reverse proxy with TLS in front of the \
+                     server (Caddy or nginx, with --trust-forwarded-for: see \"Security\" in the \
+                     server's README) and give its https:// address, or pass \
+                     --allow-insecure-public-url on a closed test network.",
+                    config.public_url
+                ))
+                .into());
+            }
             config.fleet_name = a.fleet_name.clone();
             config.trust_forwarded_for = a.trust_forwarded_for;
             if let Some(p) = &a.policy {
@@ -281,7 +379,11 @@ async fn main() -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(&a.listen)
                 .await
                 .with_context(|| format!("binding {}", a.listen))?;
-            tracing::info!(addr = %listener.local_addr()?, mode = ?mode, "doorstep-server listening");
+            let addr = listener.local_addr()?;
+            tracing::info!(%addr, mode = ?mode, "doorstep-server listening");
+            if mode == Mode::Demo && !addr.ip().is_loopback() {
+                tracing::warn!("{}", exposure_warning(addr));
+            }
             launch(listener, config, shutdown_signal()).await?;
         }
         Command::Demo(a) => {
@@ -289,6 +391,9 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("binding {}:{}", a.host, a.port))?;
             let addr = listener.local_addr()?;
+            if !addr.ip().is_loopback() && !a.seed_only {
+                eprintln!("\n{}\n", exposure_warning(addr));
+            }
             let shown_host = if a.host == "0.0.0.0" {
                 "127.0.0.1".to_string()
             } else {
@@ -315,7 +420,7 @@ async fn main() -> anyhow::Result<()> {
             }
             .to_uri();
             println!(
-                "Doorstep demo server on {public_url} (data in {})",
+                "Doorstep demo server on {public_url} (listening on {addr}, data in {})",
                 a.data_dir.display()
             );
             println!(

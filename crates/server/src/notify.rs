@@ -2,6 +2,13 @@
 //! shipper webhooks) and retries failures with exponential backoff, so an outage of a
 //! provider loses nothing. In demo mode, email and SMS without a configured provider go to
 //! the development outbox instead; production mode never does that.
+//!
+//! No code outlives its use here: before each round the worker voids customer messages
+//! whose code expired or was replaced, a message is given up (body wiped) after
+//! `outbox_max_attempts` tries, and a recipient gets at most `outbox_recipient_daily_limit`
+//! code messages a day. Webhooks are signed at send time (`X-Doorstep-Signature:
+//! t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`, see [`webhook_signature`]),
+//! so each retry carries a fresh timestamp; redirects are never followed.
 
 use std::time::Duration;
 
@@ -27,6 +34,9 @@ pub enum SendError {
     /// The HTTP request failed.
     #[error("http: {0}")]
     Http(String),
+    /// A webhook cannot be sent as stored (no secret, not HTTPS in production).
+    #[error("webhook: {0}")]
+    Webhook(&'static str),
 }
 
 type Smtp = AsyncSmtpTransport<Tokio1Executor>;
@@ -65,10 +75,19 @@ pub async fn run_outbox(state: AppState, mut stop: tokio::sync::watch::Receiver<
         },
         None => None,
     };
-    let http = reqwest::Client::builder()
+    // Never follow redirects: a webhook receiver (or a hijacked one) could otherwise send
+    // the signed payload, or the SMS gateway's credentials, anywhere. A 3xx is a failed try.
+    let http = match reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
         .build()
-        .unwrap_or_default();
+    {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "the HTTP client could not be built; the outbox is not running");
+            return;
+        }
+    };
     let senders = Senders { smtp, http };
     let poll = Duration::from_millis(state.config.outbox_poll_ms.max(10));
     loop {
@@ -86,6 +105,14 @@ pub async fn run_outbox(state: AppState, mut stop: tokio::sync::watch::Receiver<
 
 async fn process_due(state: &AppState, senders: &Senders) {
     let now = state.now();
+    match crate::api::db(state, move |s| s.void_stale_code_messages(now)).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            count = n,
+            "unsent messages voided: their codes expired or ended"
+        ),
+        Err(e) => tracing::error!(error = ?e, "outbox sweep failed"),
+    }
     let due = match crate::api::db(state, move |s| s.due_messages(now, 50)).await {
         Ok(d) => d,
         Err(e) => {
@@ -93,15 +120,48 @@ async fn process_due(state: &AppState, senders: &Senders) {
             return;
         }
     };
+    let limit = state.config.outbox_recipient_daily_limit;
+    let max_attempts = state.config.outbox_max_attempts.max(1);
     for msg in due {
-        let result = send(state, senders, &msg).await;
-        let now = state.now();
         let id = msg.id;
         let channel = msg.channel.clone();
+        if msg.carries_code {
+            let m = msg.clone();
+            let now = state.now();
+            match crate::api::db(state, move |s| {
+                s.hold_if_over_recipient_limit(&m, limit, now)
+            })
+            .await
+            {
+                Ok(false) => {}
+                Ok(true) => {
+                    tracing::warn!(
+                        outbox_id = id,
+                        channel = %channel,
+                        recipient = %masked(&msg.recipient),
+                        limit,
+                        "message held back: too many code messages to this recipient in 24 hours"
+                    );
+                    continue;
+                }
+                Err(e) => {
+                    tracing::error!(error = ?e, outbox_id = id, "outbox limit check failed");
+                    continue;
+                }
+            }
+        }
+        let result = send(state, senders, &msg).await;
+        let now = state.now();
         let outcome = match result {
             Ok(dev_copy) => {
                 tracing::info!(outbox_id = id, channel = %channel, dev = dev_copy, "message sent");
                 crate::api::db(state, move |s| s.mark_sent(&msg, dev_copy, now)).await
+            }
+            Err(e) if msg.attempts + 1 >= max_attempts => {
+                let tries = msg.attempts + 1;
+                tracing::warn!(outbox_id = id, channel = %channel, attempts = tries, error = %e, "message not sent; giving up");
+                let text = format!("gave up after {tries} tries: {e}");
+                crate::api::db(state, move |s| s.give_up(id, &text, now)).await
             }
             Err(e) => {
                 let exp = msg.attempts.min(20);
@@ -119,6 +179,43 @@ async fn process_due(state: &AppState, senders: &Senders) {
             tracing::error!(error = ?e, outbox_id = id, "outbox update failed");
         }
     }
+}
+
+/// An address or number for the log, with most of it hidden: `e…@example.com`,
+/// `+316…04`. Enough to tell recipients apart while investigating, not to contact them.
+fn masked(recipient: &str) -> String {
+    match recipient.split_once('@') {
+        Some((local, domain)) => {
+            format!("{}…@{domain}", local.chars().next().unwrap_or('?'))
+        }
+        None => {
+            let chars: Vec<char> = recipient.chars().collect();
+            if chars.len() <= 6 {
+                "…".into()
+            } else {
+                let head: String = chars[..4].iter().collect();
+                let tail: String = chars[chars.len() - 2..].iter().collect();
+                format!("{head}…{tail}")
+            }
+        }
+    }
+}
+
+/// The `X-Doorstep-Signature` header value of a webhook sent at `unix_secs`:
+/// `t=<unix_secs>,v1=<hex HMAC-SHA256(secret, "<unix_secs>.<body>")>`, as Stripe does it.
+/// The timestamp is inside the signed bytes, so a receiver that refuses old timestamps
+/// (the README says: older than 5 minutes) cannot be fed a recorded delivery again.
+pub fn webhook_signature(secret: &str, unix_secs: i64, body: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac =
+        Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    mac.update(unix_secs.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body.as_bytes());
+    format!(
+        "t={unix_secs},v1={}",
+        hex::encode(mac.finalize().into_bytes())
+    )
 }
 
 /// Sends one message; Ok(true) when it went to the development outbox.
@@ -183,31 +280,34 @@ async fn send(state: &AppState, senders: &Senders, msg: &OutboxMessage) -> Resul
             None => Err(SendError::NoProvider("SMS")),
         },
         "webhook" => {
-            let mut req = senders
+            if !demo && !msg.recipient.starts_with("https://") {
+                return Err(SendError::Webhook(
+                    "production sends webhooks only over https; give the shipper an https:// URL",
+                ));
+            }
+            let secret = msg
+                .webhook_secret
+                .as_deref()
+                .ok_or(SendError::Webhook("the shipper has no webhook secret"))?;
+            let signature = webhook_signature(secret, state.now().div_euclid(1000), &msg.body);
+            let resp = senders
                 .http
                 .post(&msg.recipient)
                 .header("content-type", "application/json")
-                .header("x-doorstep-event", &msg.subject);
-            if let Some(h) = &msg.headers
-                && let Ok(map) =
-                    serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(h)
-            {
-                for (k, v) in map {
-                    if let Some(v) = v.as_str() {
-                        req = req.header(k, v);
-                    }
-                }
-            }
-            let resp = req
+                .header("x-doorstep-event", &msg.subject)
+                .header("x-doorstep-signature", signature)
                 .body(msg.body.clone())
                 .send()
                 .await
                 .map_err(|e| SendError::Http(e.without_url().to_string()))?;
-            if !resp.status().is_success() {
+            let status = resp.status();
+            if status.is_redirection() {
                 return Err(SendError::Http(format!(
-                    "webhook answered {}",
-                    resp.status()
+                    "webhook answered {status}; redirects are not followed, so give the shipper the final URL"
                 )));
+            }
+            if !status.is_success() {
+                return Err(SendError::Http(format!("webhook answered {status}")));
             }
             Ok(false)
         }

@@ -43,6 +43,7 @@ pub fn document() -> serde_json::Value {
             "/v1/admin/enrollments": { "post": op("Create a single-use enrollment code", admin, Some("CreateEnrollmentRequest"), "201") },
             "/v1/admin/devices": { "get": op("Enrolled devices", admin, None, "200") },
             "/v1/admin/devices/{id}/revoke": { "post": op("Revoke a device", admin, None, "204") },
+            "/v1/admin/devices/{id}/accept-chain": { "post": op("Accept a device's broken record chain as re-anchored (audit-logged); its held records then arrive marked for review", admin, None, "204") },
             "/v1/admin/deliveries": { "get": op("Stored delivery events (?date=)", admin, None, "200") },
             "/v1/admin/outbox": { "get": op("Notification outbox state (no bodies)", admin, None, "200") },
             "/v1/admin/parcels/{id}": { "get": op("Any parcel with its decision", admin, None, "200") },

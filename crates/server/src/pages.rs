@@ -4,7 +4,7 @@
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use doorstep_protocol::CourierId;
@@ -24,8 +24,32 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/c/{public_ref}", get(customer_page))
         .route("/fleet", get(fleet_page))
         .route("/fleet/enroll", post(fleet_enroll))
+        .route("/fleet/devices/{id}/accept-chain", post(fleet_accept_chain))
+        .route("/fleet/devices/{id}/revoke", post(fleet_revoke))
         .route("/dev/outbox", get(dev_outbox_page))
         .route("/dev/labels", get(labels_page))
+        // Last, so that it covers every route above.
+        .layer(axum::middleware::from_fn(fleet_headers))
+}
+
+/// Headers of every `/fleet` answer (pages, form posts, the sign-in 401): no browser or
+/// proxy may keep a copy (the pages show enrollment codes and customers' names), and no
+/// other site may show them in a frame (where a click could be stolen for the enrollment
+/// or revoke buttons).
+async fn fleet_headers(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let path = req.uri().path();
+    let fleet = path == "/fleet" || path.starts_with("/fleet/");
+    let mut response = next.run(req).await;
+    if fleet {
+        let h = response.headers_mut();
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("frame-ancestors 'none'"),
+        );
+    }
+    response
 }
 
 /// Escapes text for HTML.
@@ -331,8 +355,10 @@ async fn fleet_page(
          <h2>Exceptions and disputes</h2><table><tr><th>barcode</th><th>status</th><th>recipient</th></tr>{exceptions}</table>\
          <h2>Delivery records</h2><table><tr><th>event</th><th>kind</th><th>status</th><th>reject</th><th>parcels</th></tr>{rows}</table>\
          <h2>Devices</h2><table><tr><th>device</th><th>app</th><th>platform</th><th>last seen</th><th>state</th></tr>{devices}</table>\
-         <h2>Enroll a phone</h2><form method=post action=/fleet/enroll><select name=courier_id>{couriers}</select> \
+         <h2>Enroll a phone</h2><form method=post action=/fleet/enroll>\
+         <input type=hidden name=csrf value=\"{csrf}\"><select name=courier_id>{couriers}</select> \
          <button>Show enrollment QR</button></form>{versions}{demo}",
+        csrf = esc(&csrf_token(&state)),
         fleet = esc(&state.config.fleet_name),
         date = esc(&date),
         versions = versions,
@@ -348,12 +374,17 @@ async fn fleet_page(
     );
     // Sections added by other areas, each an async fn of this module returning HTML.
     // [sections]
+    body.push_str(&unsent_messages_section(&state).await);
+    body.push_str(&chain_section(&state).await);
     page("Fleet", &body).into_response()
 }
 
 async fn fleet_enroll(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     if let Err(r) = fleet_auth(&state, &headers) {
         return *r;
+    }
+    if !csrf_ok(&state, &String::from_utf8_lossy(&body)) {
+        return csrf_refused();
     }
     let courier = String::from_utf8_lossy(&body)
         .split('&')
@@ -386,6 +417,84 @@ async fn fleet_enroll(State(state): State<AppState>, headers: HeaderMap, body: B
         qr_svg(&uri, 280)
     );
     ([(header::CACHE_CONTROL, "no-store")], page("Enroll", &body)).into_response()
+}
+
+/// The fleet page's CSRF token, carried by every fleet form as the hidden field `csrf`.
+///
+/// A keyed hash (under the server's code key) of the admin token: another site cannot
+/// read or guess it, so a page there cannot make a signed-in fleet manager's browser post a
+/// fleet form; it needs no session store; and it changes when the admin token is rotated.
+pub(crate) fn csrf_token(state: &AppState) -> String {
+    let secrets = state.store.secrets();
+    hex::encode(secrets.mac(&[b"doorstep fleet csrf v1", secrets.admin_token().as_bytes()]))
+}
+
+/// Whether an `application/x-www-form-urlencoded` body carries the right `csrf` field (the
+/// first one; compared in constant time). The token is hex, so it is never percent-encoded.
+pub(crate) fn csrf_ok(state: &AppState, form: &str) -> bool {
+    let given = form
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("csrf="))
+        .unwrap_or("");
+    let real = csrf_token(state);
+    !given.is_empty() && bool::from(given.as_bytes().ct_eq(real.as_bytes()))
+}
+
+/// The answer to a fleet form post without the right CSRF token (403 `forbidden`).
+pub(crate) fn csrf_refused() -> Response {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        doorstep_protocol::wire::ErrorCode::Forbidden,
+        "this form did not come from the fleet page, or the page is out of date (the admin \
+         token was rotated); reload the fleet page and send the form again",
+    )
+    .into_response()
+}
+
+/// The fleet page's list of messages that will never be sent: given up after the last
+/// try, voided (their code was replaced or expired first) or held back by the
+/// per-recipient limit. The fleet manager sees who missed a code and why; bodies are
+/// wiped, so none is shown.
+async fn unsent_messages_section(state: &AppState) -> String {
+    let rows = match db(state, |s| s.unsent_messages(100)).await {
+        Ok(r) => r,
+        Err(_) => {
+            return "<h2>Messages not sent</h2><p>Could not be read; see the server log.</p>"
+                .into();
+        }
+    };
+    if rows.is_empty() {
+        return "<h2>Messages not sent</h2><p>None.</p>".into();
+    }
+    let rows: String = rows
+        .iter()
+        .map(|m| {
+            let what = match m.reason.as_str() {
+                "gave_up" => "given up",
+                "void" => "void",
+                "rate_limited" => "held back",
+                other => other,
+            };
+            format!(
+                "<tr data-outbox-id={id}><td>{when}</td><td>{what}</td><td>{channel}</td><td>{to}</td>\
+                 <td>{subject}</td><td>{tries}</td><td>{why}</td></tr>",
+                id = m.id,
+                when = format_time(m.dropped_at.div_euclid(1000)),
+                channel = esc(&m.channel),
+                to = esc(&m.recipient),
+                subject = esc(&m.subject),
+                tries = m.attempts,
+                why = esc(m.last_error.as_deref().unwrap_or("")),
+            )
+        })
+        .collect();
+    format!(
+        "<h2>Messages not sent</h2><p>Newest first. Their bodies are wiped; a customer who \
+         still needs a code gets a new one by a resend from the courier's app or the admin \
+         API's new-code call.</p>\
+         <table><tr><th>when</th><th>state</th><th>channel</th><th>recipient</th><th>subject</th>\
+         <th>tries</th><th>why</th></tr>{rows}</table>"
+    )
 }
 
 async fn dev_outbox_page(State(state): State<AppState>) -> Response {
@@ -534,5 +643,176 @@ mod tests {
     #[test]
     fn html_is_escaped() {
         assert_eq!(esc("<a href='x'>&"), "&lt;a href=&#39;x&#39;&gt;&amp;");
+    }
+}
+
+/// Who is acting on the fleet page, for the audit log: the HTTP Basic user name the fleet
+/// manager signed in with (the password is the admin token), or the demo mode.
+fn fleet_actor(state: &AppState, headers: &HeaderMap) -> String {
+    if state.config.mode == Mode::Demo {
+        return "fleet page (demo mode)".into();
+    }
+    let user = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+        .and_then(|(_, rest)| String::from_utf8(b64_decode(rest)?).ok())
+        .and_then(|raw| raw.split_once(':').map(|(u, _)| u.trim().to_string()))
+        .filter(|u| !u.is_empty() && u.len() <= 100);
+    match user {
+        Some(u) => format!("fleet page: {u}"),
+        None => "fleet page (admin token)".into(),
+    }
+}
+
+/// Broken record chains with what the fleet manager can do about them, the records marked
+/// for review, and the audit log.
+async fn chain_section(state: &AppState) -> String {
+    let (breaks, review, audit) = match db(state, |s| {
+        Ok((s.chain_breaks()?, s.records_for_review()?, s.audit_log(20)?))
+    })
+    .await
+    {
+        Ok(v) => v,
+        Err(_) => return "<h2>Record chains</h2><p>Could not be read; see the server log.</p>".into(),
+    };
+    let csrf = esc(&csrf_token(state));
+    let rows: String = breaks
+        .iter()
+        .map(|b| {
+            let action = if b.accepted {
+                "accepted — waiting for the phone's next sync".to_string()
+            } else {
+                format!(
+                    "<form method=post action=\"/fleet/devices/{id}/accept-chain\"><input type=hidden name=csrf value=\"{csrf}\">\
+                     <button>Accept the phone's chain (records come in for review)</button></form>\
+                     <form method=post action=\"/fleet/devices/{id}/revoke\"><input type=hidden name=csrf value=\"{csrf}\">\
+                     <button>Revoke the phone</button></form>",
+                    id = esc(&b.device_id)
+                )
+            };
+            format!(
+                "<tr><td>{}<br><small>{}</small></td><td>{}</td><td>{}<br><small>{}</small></td><td>{}</td><td>{action}</td></tr>",
+                esc(&b.courier_name),
+                esc(&b.device_id),
+                format_time(b.since_ms / 1000),
+                esc(&b.first_event),
+                esc(&b.reason),
+                b.held_events
+            )
+        })
+        .collect();
+    let breaks_html = if breaks.is_empty() {
+        "<p>Every phone's record chain is intact.</p>".to_string()
+    } else {
+        format!(
+            "<table><tr><th>phone</th><th>since</th><th>first record that broke the chain, and why</th>\
+             <th>records held</th><th>action</th></tr>{rows}</table>"
+        )
+    };
+    let review_rows: String = review
+        .iter()
+        .map(|d| {
+            format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                d.event_id,
+                d.device_id,
+                esc(&d.kind),
+                esc(&d.status),
+                d.parcel_ids.len()
+            )
+        })
+        .collect();
+    let review_html = if review.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<h3>Records to review</h3><p>Accepted after a phone's chain was re-anchored.</p>\
+             <table><tr><th>record</th><th>phone</th><th>kind</th><th>status</th><th>parcels</th></tr>{review_rows}</table>"
+        )
+    };
+    let audit_rows: String = audit
+        .iter()
+        .map(|a| {
+            format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                format_time(a.at_ms / 1000),
+                esc(&a.actor),
+                esc(&a.action),
+                esc(&a.subject),
+                esc(&a.detail)
+            )
+        })
+        .collect();
+    let audit_html = if audit.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<h3>Audit log</h3><table><tr><th>when</th><th>who</th><th>what</th><th>subject</th><th>detail</th></tr>{audit_rows}</table>"
+        )
+    };
+    format!("<h2>Record chains</h2>{breaks_html}{review_html}{audit_html}")
+}
+
+/// A fleet-page form post: signed in, CSRF token right, device id well formed.
+async fn fleet_device_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+    body: &Bytes,
+) -> Result<doorstep_protocol::DeviceId, Response> {
+    fleet_auth(state, headers).map_err(|r| *r)?;
+    if !csrf_ok(state, &String::from_utf8_lossy(body)) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            doorstep_protocol::wire::ErrorCode::Forbidden,
+            "the form is out of date or was not sent by the fleet page; reload the page and try again",
+        )
+        .into_response());
+    }
+    id.parse().map_err(|_| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            doorstep_protocol::wire::ErrorCode::NotFound,
+            "device not found",
+        )
+        .into_response()
+    })
+}
+
+async fn fleet_accept_chain(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let device = match fleet_device_form(&state, &headers, &id, &body).await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let actor = fleet_actor(&state, &headers);
+    let now = state.now();
+    match db(&state, move |s| s.accept_chain(device, &actor, now)).await {
+        Ok(()) => axum::response::Redirect::to("/fleet").into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn fleet_revoke(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let device = match fleet_device_form(&state, &headers, &id, &body).await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let actor = fleet_actor(&state, &headers);
+    let now = state.now();
+    match db(&state, move |s| s.revoke_device_by(device, &actor, now)).await {
+        Ok(()) => axum::response::Redirect::to("/fleet").into_response(),
+        Err(e) => e.into_response(),
     }
 }

@@ -9,8 +9,8 @@
 //! ```toml
 //! [defaults]
 //! code_required = false
-//! code_digits = 6          # random digits; the check digit comes on top
-//! max_attempts = 5         # never above 100
+//! code_digits = 6          # random digits, 6 to 12; the check digit comes on top
+//! max_attempts = 5         # per code, across all phones; 1 to 10
 //! validity_days = 1        # 1 = until the end of the delivery day, at most 7
 //! offline_allowed = true
 //! photo_required = false
@@ -46,9 +46,9 @@ pub struct Policy {
 pub struct Defaults {
     /// Whether a code is needed when no rule asks for one.
     pub code_required: bool,
-    /// Random digits of a code (4–12); the Damm check digit is added.
+    /// Random digits of a code (6–12); the Damm check digit is added.
     pub code_digits: u8,
-    /// Failed attempts before the stop locks (1–100).
+    /// Failed attempts before the stop locks (1–10).
     pub max_attempts: u32,
     /// Days the code stays valid, counting the delivery day (1–7).
     pub validity_days: u32,
@@ -231,13 +231,22 @@ impl Default for Policy {
     }
 }
 
+/// Fewest random digits a code may have (NIST SP 800-63B); the check digit comes on top.
+pub const MIN_CODE_DIGITS: u8 = 6;
+/// Most random digits a code may have (a courier types them at the door).
+pub const MAX_CODE_DIGITS: u8 = 12;
+/// Highest attempt limit per code.
+pub const MAX_ATTEMPTS: u32 = 10;
+/// Longest validity of a code, days.
+pub const MAX_VALIDITY_DAYS: u32 = 7;
+
 /// The built-in policy, also a template for a policy file.
 pub const DEFAULT_POLICY: &str = r#"
 [defaults]
 code_required = false
-code_digits = 6
-max_attempts = 5
-validity_days = 1
+code_digits = 6          # random digits, 6 to 12; the Damm check digit comes on top
+max_attempts = 5         # per code, across all phones; 1 to 10
+validity_days = 1        # until the end of the delivery day (fleet time zone); 1 to 7
 offline_allowed = true
 photo_required = false
 resend_min_interval_secs = 60
@@ -278,35 +287,65 @@ impl Policy {
         Ok(policy)
     }
 
-    fn check(&self) -> Result<(), ServerError> {
-        let bad = |m: String| Err(ServerError::Policy(m));
-        let digits = |d: u8| (4..=12).contains(&d);
-        if !digits(self.defaults.code_digits) {
-            return bad("defaults.code_digits must be 4 to 12".into());
+    /// Checks the limits a policy may not go past, naming the field and the allowed range:
+    /// at least [`MIN_CODE_DIGITS`] random digits (NIST SP 800-63B §5.1.3: a look-up secret
+    /// of fewer than 6 random digits is too easy to guess), at most [`MAX_ATTEMPTS`] attempts
+    /// per code (with 6 digits and 10 attempts a guesser wins once in 100,000 parcels), and a
+    /// validity of 1 to 7 days. [`Policy::from_toml`] runs it; the server runs it again at
+    /// start for a policy built in code.
+    pub fn check(&self) -> Result<(), ServerError> {
+        let digits_ok = |d: u8| (MIN_CODE_DIGITS..=MAX_CODE_DIGITS).contains(&d);
+        let attempts_ok = |a: u32| (1..=MAX_ATTEMPTS).contains(&a);
+        let days_ok = |d: u32| (1..=MAX_VALIDITY_DAYS).contains(&d);
+        let digits_msg = |field: &str, d: u8| {
+            format!(
+                "{field} is {d}; it must be {MIN_CODE_DIGITS} to {MAX_CODE_DIGITS} random digits \
+                 (NIST SP 800-63B asks for at least 6; the check digit comes on top)"
+            )
+        };
+        let attempts_msg = |field: &str, a: u32| {
+            format!("{field} is {a}; it must be 1 to {MAX_ATTEMPTS} attempts per code")
+        };
+        let days_msg = |field: &str, d: u32| {
+            format!("{field} is {d}; it must be 1 to {MAX_VALIDITY_DAYS} days")
+        };
+        let d = &self.defaults;
+        if !digits_ok(d.code_digits) {
+            return Err(ServerError::Policy(digits_msg(
+                "defaults.code_digits",
+                d.code_digits,
+            )));
         }
-        if !(1..=100).contains(&self.defaults.max_attempts) {
-            return bad("defaults.max_attempts must be 1 to 100".into());
+        if !attempts_ok(d.max_attempts) {
+            return Err(ServerError::Policy(attempts_msg(
+                "defaults.max_attempts",
+                d.max_attempts,
+            )));
         }
-        if !(1..=7).contains(&self.defaults.validity_days) {
-            return bad("defaults.validity_days must be 1 to 7".into());
+        if !days_ok(d.validity_days) {
+            return Err(ServerError::Policy(days_msg(
+                "defaults.validity_days",
+                d.validity_days,
+            )));
         }
         for r in &self.rules {
+            let field = |f: &str| format!("rule {:?}: {f}", r.name);
             if let Some(v) = &r.when.declared_value_at_least
                 && parse_amount(v).is_none()
             {
-                return bad(format!(
-                    "rule {:?}: declared_value_at_least is not an amount",
-                    r.name
-                ));
+                return Err(ServerError::Policy(format!(
+                    "{} is {v:?}, not an amount like \"500.00\"",
+                    field("declared_value_at_least")
+                )));
             }
-            if r.then.code_digits.is_some_and(|d| !digits(d)) {
-                return bad(format!("rule {:?}: code_digits must be 4 to 12", r.name));
+            if let Some(n) = r.then.code_digits.filter(|n| !digits_ok(*n)) {
+                return Err(ServerError::Policy(digits_msg(&field("code_digits"), n)));
             }
-            if r.then.max_attempts.is_some_and(|a| !(1..=100).contains(&a)) {
-                return bad(format!("rule {:?}: max_attempts must be 1 to 100", r.name));
+            if let Some(n) = r.then.max_attempts.filter(|n| !attempts_ok(*n)) {
+                return Err(ServerError::Policy(attempts_msg(&field("max_attempts"), n)));
             }
-            if r.then.validity_days.is_some_and(|d| !(1..=7).contains(&d)) {
-                return bad(format!("rule {:?}: validity_days must be 1 to 7", r.name));
+            if let Some(n) = r.then.validity_days.filter(|n| !days_ok(*n)) {
+                return Err(ServerError::Policy(days_msg(&field("validity_days"), n)));
             }
         }
         Ok(())
@@ -318,7 +357,7 @@ impl Policy {
         let mut out = Decision {
             code_required: d.code_required,
             code_digits: d.code_digits,
-            max_attempts: d.max_attempts.min(100),
+            max_attempts: d.max_attempts.min(MAX_ATTEMPTS),
             validity_days: d.validity_days,
             offline_allowed: d.offline_allowed,
             photo_required: d.photo_required,
@@ -490,9 +529,24 @@ mod tests {
     }
 
     #[test]
-    fn attempt_limits_above_100_are_refused() {
-        let err = Policy::from_toml("[defaults]\nmax_attempts = 101\n").unwrap_err();
-        assert!(err.to_string().contains("max_attempts"));
+    fn attempt_limits_above_10_are_refused_naming_the_field_and_range() {
+        let err = Policy::from_toml("[defaults]\nmax_attempts = 11\n").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("defaults.max_attempts is 11; it must be 1 to 10"),
+            "{err}"
+        );
+        assert!(Policy::from_toml("[defaults]\nmax_attempts = 10\n").is_ok());
+    }
+
+    #[test]
+    fn the_built_in_policy_passes_its_own_checks() {
+        Policy::default().check().unwrap();
+    }
+
+    #[test]
+    fn the_readme_shows_the_built_in_policy_word_for_word() {
+        assert!(include_str!("../README.md").contains(DEFAULT_POLICY.trim()));
     }
 
     #[test]

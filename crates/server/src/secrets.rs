@@ -1,73 +1,382 @@
-//! Secrets made at first start in the data directory, each file mode 0600:
-//! the HMAC key for codes, the Ed25519 token signing key and the admin token.
+//! Secrets made at first start in `<data dir>/secrets/`: the HMAC key for codes, the Ed25519
+//! token signing key and the admin token; plus the lists of retired and revoked token keys.
+//!
+//! Everything private in the data directory is created private (directories 0700, files
+//! 0600) rather than tightened afterwards, so there is no moment in which another user of the
+//! machine could open it. A secret that other users can already read has to be treated as
+//! leaked, so [`Secrets::load_or_create`] refuses to start with it rather than quietly fixing
+//! the mode: the fleet manager decides whether to rotate it.
+//!
+//! The rotation commands ([`rotate_token_key`], [`revoke_token_key`], [`rotate_admin_token`])
+//! write the files of a stopped server; the server reads its secrets once, at start.
 
 use std::fs;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use doorstep_protocol::{KeyId, TokenKeys};
-use ed25519_dalek::SigningKey;
+use ed25519_dalek::{SigningKey, VerifyingKey};
 use hmac::{Hmac, Mac};
 use rand_core::{OsRng, TryRngCore};
 use sha2::{Digest, Sha256};
 
 use crate::ServerError;
 
+const CODE_KEY: &str = "code-hmac.key";
+const SIGNING_KEY: &str = "token-signing.key";
+const ADMIN_TOKEN: &str = "admin.token";
+/// Public keys of earlier signing keys, one hex key a line, oldest first. Tokens they signed
+/// still verify, so a routine rotation does not void the QR codes customers already have.
+const RETIRED_KEYS: &str = "token-retired.pub";
+/// Key ids (8 hex digits, one a line) that must never verify a token again.
+const REVOKED_KEYS: &str = "token-revoked.txt";
+
 /// The server's secrets, loaded once at start.
 pub struct Secrets {
     hmac_key: [u8; 32],
     signing_key: SigningKey,
     key_id: KeyId,
-    retired: Vec<(KeyId, ed25519_dalek::VerifyingKey)>,
+    /// Retired keys that are not revoked, newest first.
+    retired: Vec<(KeyId, VerifyingKey)>,
     admin_token: String,
 }
 
 /// The key id of a public key: the first 4 bytes of its SHA-256.
-pub fn key_id_of(key: &ed25519_dalek::VerifyingKey) -> KeyId {
+pub fn key_id_of(key: &VerifyingKey) -> KeyId {
     let digest = Sha256::digest(key.as_bytes());
     KeyId([digest[0], digest[1], digest[2], digest[3]])
 }
 
-const RETIRED_KEYS: &str = "token-retired.pub";
-const SIGNING_KEY: &str = "token-signing.key";
-
-/// Replaces the token signing key with a new one. The old public key stays in
-/// `token-retired.pub`, so tokens already shown to customers still verify (devices get it
-/// with the key list). Run while the server is stopped; it reads keys at start.
-pub fn rotate_token_key(dir: &Path) -> Result<KeyId, ServerError> {
-    let old = Secrets::load_or_create(dir)?;
-    let mut retired = fs::read_to_string(dir.join(RETIRED_KEYS)).unwrap_or_default();
-    retired.push_str(&hex::encode(old.signing_key.verifying_key().as_bytes()));
-    retired.push('\n');
-    write_private(&dir.join(format!("{RETIRED_KEYS}.tmp")), retired.as_bytes())?;
-    fs::rename(
-        dir.join(format!("{RETIRED_KEYS}.tmp")),
-        dir.join(RETIRED_KEYS),
-    )?;
-    let new = SigningKey::from_bytes(&random_bytes::<32>());
-    write_private(
-        &dir.join(format!("{SIGNING_KEY}.tmp")),
-        hex::encode(new.to_bytes()).as_bytes(),
-    )?;
-    fs::rename(
-        dir.join(format!("{SIGNING_KEY}.tmp")),
-        dir.join(SIGNING_KEY),
-    )?;
-    Ok(key_id_of(&new.verifying_key()))
+/// Creates `path` and any missing parents with mode 0700 (before the umask). An existing
+/// directory keeps its mode.
+pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(path)
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ServerError> {
+/// Creates a new file with mode 0600 (before the umask); fails if `path` exists, so a file
+/// left with a looser mode is never reused.
+pub fn create_private_file(path: &Path) -> std::io::Result<fs::File> {
     let mut opts = fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
+    opts.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts.open(path)?;
+    opts.open(path)
+}
+
+/// The database file `Store::open` uses (the file-mode test fails if the two drift apart).
+const DB_FILE: &str = "doorstep.sqlite3";
+
+/// Creates the data directory 0700 and the database file 0600 before SQLite first opens it
+/// (SQLite makes `-wal` and `-shm` with the database's mode, so they are private too). Files
+/// and the photo folder left looser by an older server are tightened: they are ours and hold
+/// personal data. An existing data directory keeps its mode, with a warning: it may be a
+/// directory the operator shares on purpose, and what is inside is private either way.
+pub(crate) fn make_data_dir_private(dir: &Path) -> Result<(), ServerError> {
+    create_private_dir(dir)?;
+    let db = dir.join(DB_FILE);
+    match create_private_file(&db) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e.into()),
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode_of = |p: &Path| fs::metadata(p).ok().map(|m| m.permissions().mode() & 0o777);
+        if let Some(mode) = mode_of(dir)
+            && mode & 0o077 != 0
+        {
+            tracing::warn!(
+                "the data directory {} is open to other users (mode {mode:04o}); `chmod 700 {}` makes it private",
+                dir.display(),
+                dir.display()
+            );
+        }
+        let tighten = |p: PathBuf, private: u32| -> Result<(), ServerError> {
+            if let Some(mode) = mode_of(&p)
+                && mode & 0o077 != 0
+            {
+                fs::set_permissions(&p, fs::Permissions::from_mode(private))?;
+                tracing::info!(path = %p.display(), "made private (mode {private:04o})");
+            }
+            Ok(())
+        };
+        for suffix in ["", "-wal", "-shm"] {
+            tighten(dir.join(format!("{DB_FILE}{suffix}")), 0o600)?;
+        }
+        tighten(dir.join("photos"), 0o700)?;
+    }
+    Ok(())
+}
+
+/// Refuses a secret (file or directory) that users other than the server's own can use:
+/// any group or other permission bit. The message names the file and the fix.
+fn refuse_if_shared(path: &Path) -> Result<(), ServerError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = fs::metadata(path)?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            let (want, what) = if meta.is_dir() {
+                ("700", "the secrets directory")
+            } else {
+                ("600", "the secret")
+            };
+            return Err(ServerError::Config(format!(
+                "other users of this machine can open {what} {path} (mode {mode:04o}); \
+                 make it private with `chmod {want} {path}` and start again (if others may \
+                 already have read it, rotate it: see the Security section of the server's README)",
+                path = path.display()
+            )));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// Reads a secrets file after checking its mode; `None` if it does not exist.
+fn read_private(path: &Path) -> Result<Option<Vec<u8>>, ServerError> {
+    match fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.into()),
+        Ok(_) => {}
+    }
+    refuse_if_shared(path)?;
+    Ok(Some(fs::read(path)?))
+}
+
+/// Replaces `dir/name` with `bytes` atomically: a fresh 0600 temporary file, fsync, rename,
+/// fsync of the directory. A crash leaves the old file or the new one, never half of one.
+fn replace_private(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), ServerError> {
+    let tmp = dir.join(format!("{name}.tmp"));
+    match fs::remove_file(&tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+        _ => {}
+    }
+    let mut f = create_private_file(&tmp)?;
     f.write_all(bytes)?;
     f.sync_all()?;
+    fs::rename(&tmp, dir.join(name))?;
+    #[cfg(unix)]
+    fs::File::open(dir)?.sync_all()?;
     Ok(())
+}
+
+/// Refuses to work on a secrets directory that is not there: a mistyped `--data-dir` must
+/// not make fresh secrets and look like a successful rotation.
+fn require_secrets(dir: &Path) -> Result<(), ServerError> {
+    if !dir.join(SIGNING_KEY).exists() {
+        return Err(ServerError::Config(format!(
+            "{} holds no secrets; check --data-dir (the server makes them at first start)",
+            dir.display()
+        )));
+    }
+    refuse_if_shared(dir)
+}
+
+/// Reads `dir/name`, or creates it with `make()`'s bytes (mode 0600).
+fn read_or_create(
+    dir: &Path,
+    name: &str,
+    make: impl FnOnce() -> Vec<u8>,
+) -> Result<Vec<u8>, ServerError> {
+    if let Some(bytes) = read_private(&dir.join(name))? {
+        return Ok(bytes);
+    }
+    let bytes = make();
+    let mut f = create_private_file(&dir.join(name))?;
+    f.write_all(&bytes)?;
+    f.sync_all()?;
+    Ok(bytes)
+}
+
+fn parse32(bytes: &[u8], what: &str) -> Result<[u8; 32], ServerError> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| ServerError::Config(format!("secrets/{what} is not text")))?;
+    let raw = hex::decode(text.trim())
+        .map_err(|_| ServerError::Config(format!("secrets/{what} is not hex")))?;
+    raw.try_into()
+        .map_err(|_| ServerError::Config(format!("secrets/{what} must be 32 bytes")))
+}
+
+/// The signing key in `dir`, if there is one.
+fn read_signing_key(dir: &Path) -> Result<Option<SigningKey>, ServerError> {
+    read_private(&dir.join(SIGNING_KEY))?
+        .map(|b| Ok(SigningKey::from_bytes(&parse32(&b, SIGNING_KEY)?)))
+        .transpose()
+}
+
+/// The retired public keys, oldest first.
+fn read_retired(dir: &Path) -> Result<Vec<VerifyingKey>, ServerError> {
+    let text = read_private(&dir.join(RETIRED_KEYS))?.unwrap_or_default();
+    String::from_utf8_lossy(&text)
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            doorstep_protocol::token::decode_hex::<32>(line)
+                .and_then(|b| VerifyingKey::from_bytes(&b).ok())
+                .ok_or_else(|| {
+                    ServerError::Config(format!(
+                        "secrets/{RETIRED_KEYS} has a line that is not a public key"
+                    ))
+                })
+        })
+        .collect()
+}
+
+/// The revoked key ids.
+fn read_revoked(dir: &Path) -> Result<Vec<KeyId>, ServerError> {
+    let text = read_private(&dir.join(REVOKED_KEYS))?.unwrap_or_default();
+    String::from_utf8_lossy(&text)
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            line.parse::<KeyId>().map_err(|_| {
+                ServerError::Config(format!(
+                    "secrets/{REVOKED_KEYS} has a line that is not a key id (8 hex digits)"
+                ))
+            })
+        })
+        .collect()
+}
+
+fn write_retired(dir: &Path, keys: &[VerifyingKey]) -> Result<(), ServerError> {
+    let text: String = keys
+        .iter()
+        .map(|k| format!("{}\n", hex::encode(k.as_bytes())))
+        .collect();
+    replace_private(dir, RETIRED_KEYS, text.as_bytes())
+}
+
+/// A fresh signing key whose id is none of `taken` (ids are 4 bytes, so a clash is
+/// unlikely, but a token's key id must name one key).
+fn new_signing_key(taken: &[KeyId]) -> SigningKey {
+    loop {
+        let key = SigningKey::from_bytes(&random_bytes::<32>());
+        if !taken.contains(&key_id_of(&key.verifying_key())) {
+            return key;
+        }
+    }
+}
+
+/// Replaces the token signing key with a new one. The old public key stays in
+/// `token-retired.pub`, so tokens already shown to customers still verify (devices get it
+/// with the key list). Run while the server is stopped; it reads keys at start.
+pub fn rotate_token_key(dir: &Path) -> Result<KeyId, ServerError> {
+    require_secrets(dir)?;
+    let old = Secrets::load_or_create(dir)?;
+    let mut retired = read_retired(dir)?;
+    retired.push(old.signing_key.verifying_key());
+    write_retired(dir, &retired)?;
+    let mut taken: Vec<KeyId> = retired.iter().map(key_id_of).collect();
+    taken.extend(read_revoked(dir)?);
+    let new = new_signing_key(&taken);
+    replace_private(dir, SIGNING_KEY, hex::encode(new.to_bytes()).as_bytes())?;
+    Ok(key_id_of(&new.verifying_key()))
+}
+
+/// What [`revoke_token_key`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revocation {
+    /// The key was the signing key: it is revoked and this new key signs from now on.
+    SigningKeyReplaced {
+        /// The new signing key's id.
+        new_key_id: KeyId,
+    },
+    /// A retired key was revoked.
+    RetiredKeyRevoked,
+    /// The key was revoked before; nothing changed.
+    AlreadyRevoked,
+}
+
+/// Revokes a token key that may be compromised: its id goes to `token-revoked.txt`, it
+/// leaves `token-retired.pub`, and if it is the signing key a new signing key is made
+/// (without retiring the old one). After a restart the server refuses tokens it signed at
+/// sync and no longer publishes it, so phones drop it with their next key list. Unlike
+/// [`rotate_token_key`] this voids the QR codes customers already have; their pages show a
+/// new one. Run while the server is stopped.
+///
+/// Errors if `dir` holds no secrets or no key of it has that id.
+pub fn revoke_token_key(dir: &Path, key_id: KeyId) -> Result<Revocation, ServerError> {
+    require_secrets(dir)?;
+    let mut revoked = read_revoked(dir)?;
+    let mut retired = read_retired(dir)?;
+    let current = read_signing_key(dir)?;
+    let is_current = current
+        .as_ref()
+        .is_some_and(|k| key_id_of(&k.verifying_key()) == key_id);
+    let is_retired = retired.iter().any(|k| key_id_of(k) == key_id);
+    if !is_current && !is_retired {
+        if revoked.contains(&key_id) {
+            return Ok(Revocation::AlreadyRevoked);
+        }
+        let mut known: Vec<String> = current
+            .iter()
+            .map(|k| format!("{} (signing)", key_id_of(&k.verifying_key())))
+            .collect();
+        known.extend(
+            retired
+                .iter()
+                .map(|k| format!("{} (retired)", key_id_of(k))),
+        );
+        return Err(ServerError::Config(format!(
+            "no token key {key_id} in {}; its keys are: {}",
+            dir.display(),
+            if known.is_empty() {
+                "none yet".to_string()
+            } else {
+                known.join(", ")
+            }
+        )));
+    }
+    // Record the revocation first: if we stop half-way, the key is refused anyway.
+    if !revoked.contains(&key_id) {
+        revoked.push(key_id);
+        let text: String = revoked.iter().map(|id| format!("{id}\n")).collect();
+        replace_private(dir, REVOKED_KEYS, text.as_bytes())?;
+    }
+    if is_retired {
+        retired.retain(|k| key_id_of(k) != key_id);
+        write_retired(dir, &retired)?;
+    }
+    if !is_current {
+        return Ok(Revocation::RetiredKeyRevoked);
+    }
+    let mut taken: Vec<KeyId> = retired.iter().map(key_id_of).collect();
+    taken.extend(revoked);
+    let new = new_signing_key(&taken);
+    replace_private(dir, SIGNING_KEY, hex::encode(new.to_bytes()).as_bytes())?;
+    Ok(Revocation::SigningKeyReplaced {
+        new_key_id: key_id_of(&new.verifying_key()),
+    })
+}
+
+/// Replaces the admin token with a new random one and returns it (show it once: it is not
+/// printed anywhere else). The running server keeps the old token until it restarts.
+pub fn rotate_admin_token(dir: &Path) -> Result<String, ServerError> {
+    require_secrets(dir)?;
+    Secrets::load_or_create(dir)?;
+    let token = new_admin_token();
+    replace_private(dir, ADMIN_TOKEN, token.as_bytes())?;
+    Ok(token)
+}
+
+fn new_admin_token() -> String {
+    format!("dsa_{}", hex::encode(random_bytes::<32>()))
 }
 
 impl std::fmt::Debug for Secrets {
@@ -76,7 +385,7 @@ impl std::fmt::Debug for Secrets {
     }
 }
 
-/// 32 bytes from the operating system's CSPRNG.
+/// `N` bytes from the operating system's CSPRNG.
 pub fn random_bytes<const N: usize>() -> [u8; N] {
     let mut out = [0u8; N];
     OsRng
@@ -85,67 +394,48 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
     out
 }
 
-fn read_or_create(path: &Path, make: impl FnOnce() -> Vec<u8>) -> Result<Vec<u8>, ServerError> {
-    match fs::read(path) {
-        Ok(bytes) => Ok(bytes),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let bytes = make();
-            let mut opts = fs::OpenOptions::new();
-            opts.write(true).create_new(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                opts.mode(0o600);
-            }
-            let mut f = opts.open(path)?;
-            f.write_all(&bytes)?;
-            f.sync_all()?;
-            Ok(bytes)
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
 impl Secrets {
-    /// Loads the secrets from `dir`, creating any that are missing.
+    /// Loads the secrets from `dir`, creating the directory (0700) and any missing secret
+    /// (0600).
+    ///
+    /// Errors ([`ServerError::Config`]) if the directory or a secret in it is open to other
+    /// users, naming the file and the `chmod` that fixes it; if a file is malformed; or if
+    /// the signing key is on the revoked list.
     pub fn load_or_create(dir: &Path) -> Result<Self, ServerError> {
-        fs::create_dir_all(dir)?;
-        let hmac = read_or_create(&dir.join("code-hmac.key"), || {
+        create_private_dir(dir)?;
+        refuse_if_shared(dir)?;
+        let hmac = read_or_create(dir, CODE_KEY, || {
             hex::encode(random_bytes::<32>()).into_bytes()
         })?;
-        let signing = read_or_create(&dir.join(SIGNING_KEY), || {
+        let signing = read_or_create(dir, SIGNING_KEY, || {
             hex::encode(random_bytes::<32>()).into_bytes()
         })?;
-        let admin = read_or_create(&dir.join("admin.token"), || {
-            format!("dsa_{}", hex::encode(random_bytes::<32>())).into_bytes()
-        })?;
-        let parse32 = |bytes: Vec<u8>, what: &str| -> Result<[u8; 32], ServerError> {
-            let text = String::from_utf8(bytes)
-                .map_err(|_| ServerError::Config(format!("{what} is not text")))?;
-            let raw = hex::decode(text.trim())
-                .map_err(|_| ServerError::Config(format!("{what} is not hex")))?;
-            raw.try_into()
-                .map_err(|_| ServerError::Config(format!("{what} must be 32 bytes")))
-        };
-        let hmac_key = parse32(hmac, "code-hmac.key")?;
-        let signing_key = SigningKey::from_bytes(&parse32(signing, "token-signing.key")?);
+        let admin = read_or_create(dir, ADMIN_TOKEN, || new_admin_token().into_bytes())?;
+        let hmac_key = parse32(&hmac, CODE_KEY)?;
+        let signing_key = SigningKey::from_bytes(&parse32(&signing, SIGNING_KEY)?);
         let key_id = key_id_of(&signing_key.verifying_key());
-        let mut retired = Vec::new();
-        for line in fs::read_to_string(dir.join(RETIRED_KEYS))
-            .unwrap_or_default()
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-        {
-            let key = doorstep_protocol::token::decode_hex::<32>(line)
-                .and_then(|b| ed25519_dalek::VerifyingKey::from_bytes(&b).ok())
-                .ok_or_else(|| ServerError::Config(format!("{RETIRED_KEYS} has a bad key")))?;
-            retired.insert(0, (key_id_of(&key), key));
+        let revoked = read_revoked(dir)?;
+        if revoked.contains(&key_id) {
+            return Err(ServerError::Config(format!(
+                "the token signing key {key_id} is on the revoked list (secrets/{REVOKED_KEYS}); \
+                 make a new one with `doorstep-server revoke-token-key --key-id {key_id}`"
+            )));
         }
+        let retired = read_retired(dir)?
+            .into_iter()
+            .rev()
+            .map(|k| (key_id_of(&k), k))
+            .filter(|(id, _)| !revoked.contains(id))
+            .collect();
         let admin_token = String::from_utf8(admin)
-            .map_err(|_| ServerError::Config("admin.token is not text".into()))?
+            .map_err(|_| ServerError::Config(format!("secrets/{ADMIN_TOKEN} is not text")))?
             .trim()
             .to_string();
+        if admin_token.is_empty() {
+            return Err(ServerError::Config(format!(
+                "secrets/{ADMIN_TOKEN} is empty; make a new one with `doorstep-server rotate-admin-token`"
+            )));
+        }
         Ok(Self {
             hmac_key,
             signing_key,
@@ -177,7 +467,8 @@ impl Secrets {
         self.key_id
     }
 
-    /// The public keys devices verify tokens with: the current one and the retired ones.
+    /// The public keys tokens are verified with: the current one and the retired ones,
+    /// never a revoked one.
     pub fn token_keys(&self) -> TokenKeys {
         let mut keys = TokenKeys::new();
         for (id, key) in &self.retired {
@@ -187,7 +478,7 @@ impl Secrets {
         keys
     }
 
-    /// Published keys, newest first.
+    /// Published keys, newest first; never a revoked one.
     pub fn public_keys(&self) -> Vec<doorstep_protocol::token::PublicTokenKey> {
         let mut out = vec![doorstep_protocol::token::PublicTokenKey::new(
             self.key_id,

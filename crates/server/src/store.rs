@@ -116,8 +116,12 @@ fn open_connection(path: &Path) -> Result<Connection, rusqlite::Error> {
     Ok(conn)
 }
 
+/// The keyed form of an event's chain hash, as stored (see [`chain_mac`]).
+const HARDENING_MIGRATION: usize = 1;
+
 /// Applies pending migrations in one transaction; refuses a database made by a newer server.
-fn migrate(conn: &mut Connection) -> Result<(), ServerError> {
+/// Data changes that SQL cannot make (keyed hashes) run in the same transaction.
+fn migrate(conn: &mut Connection, secrets: &Secrets) -> Result<(), ServerError> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let known = MIGRATIONS.len() as i64;
     if version > known {
@@ -127,13 +131,59 @@ fn migrate(conn: &mut Connection) -> Result<(), ServerError> {
         });
     }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    for (name, sql) in &MIGRATIONS[version as usize..] {
+    for (i, (name, sql)) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         tx.execute_batch(sql)
             .map_err(|e| ServerError::Migration(format!("{name}: {e}")))?;
+        if i == HARDENING_MIGRATION {
+            rekey_chain_hashes(&tx, secrets)
+                .map_err(|e| ServerError::Migration(format!("{name}: {e}")))?;
+        }
     }
     tx.pragma_update(None, "user_version", known)?;
     tx.commit()?;
     Ok(())
+}
+
+/// Replaces the plain chain hashes of stored events and devices by keyed ones, and drops the
+/// signature and previous hash from stored event bodies: with an offline code inside the
+/// signed bytes, either lets a copy of the database recover the code by trying them all.
+fn rekey_chain_hashes(tx: &Connection, secrets: &Secrets) -> rusqlite::Result<()> {
+    let devices: Vec<(String, String)> = tx
+        .prepare("SELECT id, last_hash FROM devices WHERE chain_mac IS NULL")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (id, hash) in devices {
+        tx.execute(
+            "UPDATE devices SET chain_mac = ?2, last_hash = '' WHERE id = ?1",
+            params![id, chain_mac(secrets, &hash)],
+        )?;
+    }
+    let events: Vec<(String, String, String)> = tx
+        .prepare("SELECT id, body_hash, body FROM events WHERE body_mac IS NULL")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    for (id, hash, body) in events {
+        let body = serde_json::from_str::<serde_json::Value>(&body)
+            .map(|mut v| {
+                if let Some(o) = v.as_object_mut() {
+                    o.remove("signature");
+                    o.remove("prev_hash");
+                }
+                v.to_string()
+            })
+            .unwrap_or_default();
+        tx.execute(
+            "UPDATE events SET body_mac = ?2, body_hash = '', body = ?3 WHERE id = ?1",
+            params![id, chain_mac(secrets, &hash), body],
+        )?;
+    }
+    Ok(())
+}
+
+/// An event's chain hash under the server's key: what the server keeps to recognise a retried
+/// event and the head of a device's chain, without keeping anything a code can be tested on.
+fn chain_mac(secrets: &Secrets, chain_hash: &str) -> Vec<u8> {
+    secrets.mac(&[b"chain", chain_hash.to_ascii_lowercase().as_bytes()])
 }
 
 /// A device, as authenticated by its token.
@@ -156,6 +206,10 @@ pub struct StoreSettings {
     pub utc_offset_minutes: i32,
     /// The policy.
     pub policy: Policy,
+    /// How long an online verification can be used by a record, ms.
+    pub verification_ttl_ms: i64,
+    /// How far back an offline record may claim to have happened, ms.
+    pub offline_window_ms: i64,
 }
 
 /// The SQLite store: one writer connection (SQLite has one writer anyway; a mutex is
@@ -302,6 +356,24 @@ pub fn fleet_date(now_ms: i64, utc_offset_minutes: i32) -> String {
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }
 
+/// A phone number in E.164 form: `+`, a country code not starting with 0, 7 to 15 digits.
+fn is_e164(s: &str) -> bool {
+    let Some(digits) = s.strip_prefix('+') else {
+        return false;
+    };
+    (7..=15).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0')
+}
+
+/// An email address the SMTP client can send to (RFC 5321 syntax, as `lettre` parses it),
+/// with a dot in the domain (no local-only addresses for customers).
+fn is_email(s: &str) -> bool {
+    s.len() <= 254
+        && s.parse::<lettre::Address>()
+            .is_ok_and(|a| a.domain().contains('.') && !a.domain().ends_with('.'))
+}
+
 fn new_id(now_ms: i64) -> uuid::Uuid {
     let r = random_bytes::<10>();
     uuid::Builder::from_unix_timestamp_millis(now_ms.max(0) as u64, &r).into_uuid()
@@ -316,6 +388,30 @@ fn normalise_enrollment(code: &str) -> String {
         .collect()
 }
 
+/// Why a stop's code stopped being its code (`codes.ended_by`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CodeEnd {
+    /// A parcel joined the stop; the new code covers every parcel.
+    Joined,
+    /// The customer asked for the code again.
+    Resend,
+    /// The fleet manager made a new code: the old one is void for every record.
+    Reset,
+    /// The stop was handed over; the code's hash is gone.
+    Consumed,
+}
+
+impl CodeEnd {
+    fn as_str(self) -> &'static str {
+        match self {
+            CodeEnd::Joined => "joined",
+            CodeEnd::Resend => "resend",
+            CodeEnd::Reset => "reset",
+            CodeEnd::Consumed => "consumed",
+        }
+    }
+}
+
 /// Outcome of checking a code against a stop, shared by online verification and sync.
 enum CodeCheck {
     Ok { code_id: String },
@@ -323,6 +419,80 @@ enum CodeCheck {
     Locked,
     Expired,
     NotRequired,
+    /// The code in force at that time was voided by the fleet manager (a new code).
+    Replaced,
+    /// The stop was handed over; its code is used up.
+    Consumed,
+}
+
+/// The head of a device's record chain, as `sync` works on it.
+struct ChainHead {
+    public_key: String,
+    last_seq: u64,
+    chain_mac: Option<Vec<u8>>,
+    /// The plain hash kept by servers before keyed hashes (only until the migration ran).
+    legacy_hash: String,
+    last_occurred_at: Option<i64>,
+    broken: bool,
+    reanchor_allowed: bool,
+    review_until_seq: Option<i64>,
+}
+
+impl ChainHead {
+    /// Whether `prev_hash` names the last record stored from this device.
+    fn continues(&self, secrets: &Secrets, prev_hash: &str) -> bool {
+        match &self.chain_mac {
+            Some(m) => bool::from(chain_mac(secrets, prev_hash).ct_eq(m)),
+            None => prev_hash.eq_ignore_ascii_case(&self.legacy_hash),
+        }
+    }
+}
+
+/// The answer to an event held back (not stored): the phone keeps it and sends it again.
+fn held(broken: bool) -> EventStatus {
+    EventStatus::Retry {
+        message: if broken {
+            "this phone's records no longer continue the ones the server holds; the fleet \
+             manager must review the phone before they are accepted (the phone keeps them)"
+                .into()
+        } else {
+            "an earlier record of this phone has not arrived yet; send it first".into()
+        },
+    }
+}
+
+/// A device whose record chain broke, for the fleet page.
+#[derive(Debug, Clone)]
+pub struct ChainBreak {
+    /// The device.
+    pub device_id: String,
+    /// Its courier.
+    pub courier_name: String,
+    /// When the server first saw the break (Unix ms).
+    pub since_ms: i64,
+    /// The first record that did not continue the chain.
+    pub first_event: String,
+    /// Why, in words.
+    pub reason: String,
+    /// Records held back since (counted, not stored).
+    pub held_events: i64,
+    /// The fleet manager accepted a re-anchored chain; waiting for the phone's next sync.
+    pub accepted: bool,
+}
+
+/// One entry of the audit log.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    /// When (Unix ms).
+    pub at_ms: i64,
+    /// Who.
+    pub actor: String,
+    /// What.
+    pub action: String,
+    /// To what (e.g. a device id).
+    pub subject: String,
+    /// Details.
+    pub detail: String,
 }
 
 /// A freshly made parcel, with the plaintext code when one was created (seeding only).
@@ -380,7 +550,7 @@ pub struct Label {
 }
 
 /// A due outbox message.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct OutboxMessage {
     /// Row id.
     pub id: i64,
@@ -392,12 +562,50 @@ pub struct OutboxMessage {
     pub subject: String,
     /// Text or JSON.
     pub body: String,
-    /// Extra HTTP headers for webhooks, JSON object.
-    pub headers: Option<String>,
     /// Stop, for dev messages.
     pub stop_id: Option<String>,
     /// Attempts so far.
     pub attempts: u32,
+    /// When it was queued (Unix ms).
+    pub created_at: i64,
+    /// Whether it carries a delivery code (customer messages): these count towards the
+    /// per-recipient limit.
+    pub carries_code: bool,
+    /// For a webhook: the shipper's signing secret, read at send time so every try is
+    /// signed with a fresh timestamp. `None` if the shipper has none.
+    pub webhook_secret: Option<String>,
+}
+
+/// Leaves out the body (it may hold a code) and the webhook secret.
+impl std::fmt::Debug for OutboxMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboxMessage")
+            .field("id", &self.id)
+            .field("channel", &self.channel)
+            .field("attempts", &self.attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A message that will never be sent, for the fleet page (never with its body).
+#[derive(Debug, Clone)]
+pub struct UnsentMessage {
+    /// Row id.
+    pub id: i64,
+    /// `email`, `sms`, `webhook`.
+    pub channel: String,
+    /// Address, number or URL.
+    pub recipient: String,
+    /// Subject or event name.
+    pub subject: String,
+    /// Tries made.
+    pub attempts: u32,
+    /// `gave_up`, `void` or `rate_limited`.
+    pub reason: String,
+    /// Why, in words (the last send error, or why it was voided or held back).
+    pub last_error: Option<String>,
+    /// When it was dropped (Unix ms).
+    pub dropped_at: i64,
 }
 
 impl Store {
@@ -410,7 +618,7 @@ impl Store {
         std::fs::create_dir_all(data_dir)?;
         let path = data_dir.join("doorstep.sqlite3");
         let mut writer = open_connection(&path)?;
-        migrate(&mut writer)?;
+        migrate(&mut writer, &secrets)?;
         let readers = (0..4)
             .map(|_| open_connection(&path).map(Mutex::new))
             .collect::<Result<Vec<_>, _>>()?;
@@ -652,7 +860,7 @@ impl Store {
                 qrow(tx, "SELECT name FROM couriers WHERE id = ?1", [&courier], |r| r.get(0))?;
             exec(tx,
                 "INSERT INTO devices (id, courier_id, token_hash, public_key, app_version, platform, \
-                 enrolled_at, last_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                 enrolled_at, last_hash, chain_mac) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, '', ?8)",
                 params![
                     device.to_string(),
                     courier,
@@ -661,7 +869,7 @@ impl Store {
                     req.app_version,
                     enum_str(&req.platform),
                     now,
-                    GENESIS_HASH
+                    chain_mac(&self.secrets, GENESIS_HASH)
                 ],
             )?;
             Ok((courier.parse().map_err(|_| bad_column(0))?, name))
@@ -692,6 +900,16 @@ impl Store {
 
     /// Revokes a device; its token stops working at once.
     pub fn revoke_device(&self, device: DeviceId, now: i64) -> Result<(), StoreError> {
+        self.revoke_device_by(device, "admin API (admin token)", now)
+    }
+
+    /// Revokes a device on behalf of `actor` (written to the audit log).
+    pub fn revoke_device_by(
+        &self,
+        device: DeviceId,
+        actor: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
         self.write(|tx| {
             let n = exec(
                 tx,
@@ -701,7 +919,7 @@ impl Store {
             if n == 0 {
                 return Err(StoreError::NotFound("device"));
             }
-            Ok(())
+            self.audit(tx, now, actor, "device_revoked", &device.to_string(), "")
         })
     }
 
@@ -815,9 +1033,26 @@ impl Store {
             .as_deref()
             .map(str::trim)
             .filter(|s| !s.is_empty());
+        if let Some(p) = phone
+            && !is_e164(p)
+        {
+            return Err(StoreError::Validation(
+                "recipient.phone must be a mobile number in E.164 form, like +31612345678".into(),
+            ));
+        }
+        if let Some(e) = email
+            && !is_email(e)
+        {
+            return Err(StoreError::Validation(
+                "recipient.email is not a valid email address".into(),
+            ));
+        }
+        // The shipper is part of the key: a stop (one code, one attempt counter, one customer
+        // page) never mixes two shippers' parcels.
         let recipient_key = hex::encode(sha256(
             format!(
-                "{}\0{}\0{}\0{}\0{}",
+                "{}\0{}\0{}\0{}\0{}\0{}",
+                shipper_id,
                 name.to_lowercase(),
                 phone.unwrap_or(""),
                 email.unwrap_or("").to_lowercase(),
@@ -958,7 +1193,13 @@ impl Store {
             // A parcel joining a stop whose code already went out gets a fresh code for the
             // whole stop (same attempt counter), so the customer's message names every parcel.
             let new_code = if stop.code_required {
-                Some(self.issue_code(tx, &stop, now, offset, has_code.is_some())?)
+                Some(self.issue_code(
+                    tx,
+                    &stop,
+                    now,
+                    offset,
+                    has_code.is_some().then_some(CodeEnd::Joined),
+                )?)
             } else {
                 None
             };
@@ -979,18 +1220,20 @@ impl Store {
         stop: &StopRow,
         now: i64,
         offset: i32,
-        replaces: bool,
+        ended_by: Option<CodeEnd>,
     ) -> Result<String, StoreError> {
+        let replaces = ended_by.is_some();
         let code = DeliveryCode::generate(&mut OsRng.unwrap_err(), usize::from(stop.code_digits))
             .map_err(|e| StoreError::Validation(e.to_string()))?;
         let stop_id = stop.id.to_string();
+        void_unsent_code_messages(tx, &stop_id, now)?;
         let expires = window_end_ms(&stop.delivery_date, stop.validity_days, offset)
             .unwrap_or(now)
             .min(now + 7 * 86_400_000);
         exec(
             tx,
-            "UPDATE codes SET superseded_at = ?2 WHERE stop_id = ?1 AND superseded_at IS NULL",
-            params![stop_id, now],
+            "UPDATE codes SET superseded_at = ?2, ended_by = ?3 WHERE stop_id = ?1 AND superseded_at IS NULL",
+            params![stop_id, now, ended_by.map_or("joined", CodeEnd::as_str)],
         )?;
         exec(
             tx,
@@ -1175,20 +1418,25 @@ impl Store {
         // The code that was in force at `now` (for an offline record: when it was typed, so a
         // resend after the handover does not turn a right code into a wrong one); the
         // current code if none was.
-        let active: Option<(String, Vec<u8>, i64)> = qrow(
+        let active: Option<(String, Vec<u8>, i64, Option<String>)> = qrow(
             tx,
-            "SELECT id, code_hash, expires_at FROM codes WHERE stop_id = ?1 \
+            "SELECT id, code_hash, expires_at, ended_by FROM codes WHERE stop_id = ?1 \
              AND ((created_at <= ?2 AND (superseded_at IS NULL OR superseded_at > ?2)) \
                   OR superseded_at IS NULL) \
              ORDER BY (created_at <= ?2 AND (superseded_at IS NULL OR superseded_at > ?2)) DESC, \
                       created_at DESC LIMIT 1",
             params![stop_id, now],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
         .optional()?;
-        let Some((code_id, hash, expires)) = active else {
+        let Some((code_id, hash, expires, ended_by)) = active else {
             return Ok(CodeCheck::NotRequired);
         };
+        match ended_by.as_deref() {
+            Some(e) if e == CodeEnd::Consumed.as_str() => return Ok(CodeCheck::Consumed),
+            Some(e) if e == CodeEnd::Reset.as_str() => return Ok(CodeCheck::Replaced),
+            _ => {}
+        }
         if stop.failed_attempts >= stop.max_attempts {
             return Ok(CodeCheck::Locked);
         }
@@ -1271,16 +1519,35 @@ impl Store {
             }
             Ok(match self.check_code(tx, &stop, code, now)? {
                 CodeCheck::Ok { code_id } => {
+                    // The check covers the stop's parcels still to hand over, for this
+                    // device, once, for a few minutes.
+                    let covered: Vec<String> = {
+                        let mut st = tx.prepare_cached(
+                            "SELECT id FROM parcels WHERE stop_id = ?1 AND status IN ('pending', 'failed') ORDER BY id",
+                        )?;
+                        st.query_map([stop.id.to_string()], |r| r.get(0))?
+                            .collect::<Result<_, _>>()?
+                    };
                     let id = new_id(now).to_string();
                     exec(tx,
-                        "INSERT INTO verifications (id, stop_id, code_id, device_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                        params![id, stop.id.to_string(), code_id, device.device_id.to_string(), now],
+                        "INSERT INTO verifications (id, stop_id, code_id, device_id, created_at, parcel_ids, expires_at) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                        params![
+                            id,
+                            stop.id.to_string(),
+                            code_id,
+                            device.device_id.to_string(),
+                            now,
+                            serde_json::to_string(&covered).unwrap_or_default(),
+                            now + self.settings.verification_ttl_ms
+                        ],
                     )?;
                     VerifyOutcome::Verified { verification_id: id }
                 }
                 CodeCheck::Wrong { attempts_left } => VerifyOutcome::Wrong { attempts_left },
                 CodeCheck::Locked => VerifyOutcome::Locked,
-                CodeCheck::Expired => VerifyOutcome::Expired,
+                CodeCheck::Expired | CodeCheck::Replaced => VerifyOutcome::Expired,
+                CodeCheck::Consumed => VerifyOutcome::AlreadyDelivered,
                 CodeCheck::NotRequired => VerifyOutcome::NotRequired,
             })
         })
@@ -1323,7 +1590,13 @@ impl Store {
                 "UPDATE stops SET last_resend_at = ?2, resends = resends + 1 WHERE id = ?1",
                 params![stop.id.to_string(), now],
             )?;
-            self.issue_code(tx, &stop, now, self.settings.utc_offset_minutes, true)?;
+            self.issue_code(
+                tx,
+                &stop,
+                now,
+                self.settings.utc_offset_minutes,
+                Some(CodeEnd::Resend),
+            )?;
             Ok(ResendResponse {
                 next_allowed_at: (now + interval) / 1000,
             })
@@ -1347,7 +1620,13 @@ impl Store {
                 "UPDATE parcels SET status = 'pending' WHERE stop_id = ?1 AND status = 'locked'",
                 [stop.to_string()],
             )?;
-            self.issue_code(tx, &s, now, self.settings.utc_offset_minutes, true)
+            self.issue_code(
+                tx,
+                &s,
+                now,
+                self.settings.utc_offset_minutes,
+                Some(CodeEnd::Reset),
+            )
         })
     }
 
@@ -1355,6 +1634,14 @@ impl Store {
     // Sync
 
     /// `POST /v1/sync`: stores each event once, in one transaction for the batch.
+    ///
+    /// Each event must continue the device's signed hash chain. A validly signed event that
+    /// does not (a restored phone, a lost record) puts the device in "chain broken" state:
+    /// it and every later event are answered `retry` — the phone keeps them — and only
+    /// counted, not stored, until the fleet manager accepts a re-anchored chain
+    /// ([`Store::accept_chain`]) or revokes the phone. The re-anchored records are then
+    /// stored like any other and marked for review. An event whose signature does not verify
+    /// is refused for good and only counted: the phone never made it.
     pub fn sync(
         &self,
         device: &DeviceAuth,
@@ -1363,25 +1650,45 @@ impl Store {
         now: i64,
     ) -> Result<Vec<EventResult>, StoreError> {
         self.write(|tx| {
-            let (public_key, mut last_seq, mut last_hash): (String, u64, String) = qrow(tx,
-                "SELECT public_key, last_seq, last_hash FROM devices WHERE id = ?1",
-                [device.device_id.to_string()],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            let dev_id = device.device_id.to_string();
+            let mut head = qrow(
+                tx,
+                "SELECT public_key, last_seq, chain_mac, last_hash, last_occurred_at, chain_broken_at, \
+                 reanchor_allowed_at, review_until_seq FROM devices WHERE id = ?1",
+                [&dev_id],
+                |r| {
+                    Ok(ChainHead {
+                        public_key: r.get(0)?,
+                        last_seq: r.get(1)?,
+                        chain_mac: r.get(2)?,
+                        legacy_hash: r.get(3)?,
+                        last_occurred_at: r.get(4)?,
+                        broken: r.get::<_, Option<i64>>(5)?.is_some(),
+                        reanchor_allowed: r.get::<_, Option<i64>>(6)?.is_some(),
+                        review_until_seq: r.get(7)?,
+                    })
+                },
             )?;
-            let key = doorstep_protocol::token::decode_hex::<32>(&public_key)
+            let key = doorstep_protocol::token::decode_hex::<32>(&head.public_key)
                 .and_then(|b| ed25519_dalek::VerifyingKey::from_bytes(&b).ok());
             let mut results = Vec::with_capacity(events.len());
-            let mut gap = false;
+            let mut hold = false;
+            let mut bad_signatures = 0i64;
             for ev in events {
                 let hash = ev.chain_hash();
-                let stored: Option<(String, String, String)> = qrow(tx,
-                        "SELECT body_hash, result, device_id FROM events WHERE id = ?1",
+                let mac = chain_mac(&self.secrets, &hash);
+                let stored: Option<(Option<Vec<u8>>, String, String, String)> = qrow(tx,
+                        "SELECT body_mac, body_hash, result, device_id FROM events WHERE id = ?1",
                         [ev.id.to_string()],
-                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                     )
                     .optional()?;
-                if let Some((stored_hash, result, owner)) = stored {
-                    let status = if stored_hash == hash && owner == device.device_id.to_string() {
+                if let Some((stored_mac, legacy_hash, result, owner)) = stored {
+                    let same = match stored_mac {
+                        Some(m) => bool::from(m.ct_eq(&mac)),
+                        None => legacy_hash.eq_ignore_ascii_case(&hash),
+                    };
+                    let status = if same && owner == dev_id {
                         serde_json::from_str(&result).unwrap_or(EventStatus::Duplicate)
                     } else {
                         rejected(RejectCode::IdConflict, "this event id was already used for a different record")
@@ -1389,35 +1696,84 @@ impl Store {
                     results.push(EventResult { id: ev.id, status });
                     continue;
                 }
-                if gap || ev.seq > last_seq + 1 {
-                    gap = true;
+                if !key.as_ref().is_some_and(|k| ev.verify_signature(k)) {
+                    bad_signatures += 1;
                     results.push(EventResult {
                         id: ev.id,
-                        status: EventStatus::Retry {
-                            message: "an earlier record of this phone has not arrived yet; send it first".into(),
-                        },
+                        status: rejected(
+                            RejectCode::ChainBroken,
+                            "this record is not signed by this phone's key",
+                        ),
                     });
                     continue;
                 }
-                let chain_ok = ev.seq == last_seq + 1
-                    && ev.prev_hash.eq_ignore_ascii_case(&last_hash)
-                    && key.as_ref().is_some_and(|k| ev.verify_signature(k));
-                let status = if chain_ok {
-                    let status = self.apply_event(tx, device, ev, now)?;
-                    if matches!(status, EventStatus::Retry { .. }) {
-                        gap = true;
-                        results.push(EventResult { id: ev.id, status });
+                if hold {
+                    results.push(EventResult { id: ev.id, status: held(head.broken) });
+                    self.note_held(tx, &dev_id, ev, head.broken)?;
+                    continue;
+                }
+                let continues = ev.seq == head.last_seq + 1 && head.continues(&self.secrets, &ev.prev_hash);
+                let mut review = head.review_until_seq.is_some_and(|m| ev.seq as i64 <= m);
+                if !continues {
+                    if head.reanchor_allowed {
+                        // The fleet manager accepted this phone's chain as it is now: this
+                        // record becomes the new anchor, and what was held comes in for review.
+                        exec(tx,
+                            "UPDATE devices SET reanchor_allowed_at = NULL, chain_broken_at = NULL, \
+                             review_until_seq = MAX(COALESCE(chain_broken_max_seq, 0), ?2) WHERE id = ?1",
+                            params![dev_id, ev.seq as i64],
+                        )?;
+                        head.review_until_seq = qrow(tx, "SELECT review_until_seq FROM devices WHERE id = ?1", [&dev_id], |r| r.get(0))?;
+                        head.reanchor_allowed = false;
+                        head.broken = false;
+                        review = true;
+                        self.audit(tx, now, "server", "chain_reanchored", &dev_id,
+                            &format!("new anchor: record {} (seq {})", ev.id, ev.seq))?;
+                    } else if ev.seq > head.last_seq + 1 && !head.broken {
+                        // An earlier record is still on its way.
+                        hold = true;
+                        results.push(EventResult { id: ev.id, status: held(false) });
+                        continue;
+                    } else {
+                        let why = if ev.seq <= head.last_seq {
+                            format!(
+                                "record {} has sequence number {}, but the server already holds this phone's records up to {}",
+                                ev.id, ev.seq, head.last_seq
+                            )
+                        } else {
+                            format!(
+                                "record {} (sequence {}) does not continue the last record the server holds from this phone",
+                                ev.id, ev.seq
+                            )
+                        };
+                        exec(tx,
+                            "UPDATE devices SET chain_broken_at = ?2, chain_broken_event = ?3, chain_broken_reason = ?4 \
+                             WHERE id = ?1 AND chain_broken_at IS NULL",
+                            params![dev_id, now, ev.id.to_string(), why],
+                        )?;
+                        head.broken = true;
+                        hold = true;
+                        self.note_held(tx, &dev_id, ev, true)?;
+                        results.push(EventResult { id: ev.id, status: held(true) });
                         continue;
                     }
-                    last_seq = ev.seq;
-                    last_hash = hash.clone();
-                    status
-                } else {
-                    rejected(
-                        RejectCode::ChainBroken,
-                        "this record does not continue the phone's signed record chain",
-                    )
+                }
+                let status = match self.backdated(&head, ev, now) {
+                    Some(message) => rejected(RejectCode::Backdated, &message),
+                    None => {
+                        let status = self.apply_event(tx, device, ev, now)?;
+                        if matches!(status, EventStatus::Retry { .. }) {
+                            hold = true;
+                            results.push(EventResult { id: ev.id, status });
+                            continue;
+                        }
+                        status
+                    }
                 };
+                head.last_seq = ev.seq;
+                head.chain_mac = Some(mac.clone());
+                head.last_occurred_at =
+                    Some(head.last_occurred_at.unwrap_or(i64::MIN).max(ev.occurred_at_ms));
                 let stop_date: Option<String> = qrow(tx,
                         "SELECT delivery_date FROM stops WHERE id = ?1",
                         [ev.stop_id.to_string()],
@@ -1429,11 +1785,11 @@ impl Store {
                     _ => ("accepted", None),
                 };
                 exec(tx,
-                    "INSERT INTO events (id, device_id, seq, stop_id, parcel_ids, kind, body_hash, body, status, \
-                     reject_code, result, delivery_date, received_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
+                    "INSERT INTO events (id, device_id, seq, stop_id, parcel_ids, kind, body_hash, body_mac, body, status, \
+                     reject_code, result, delivery_date, received_at, review) VALUES (?1,?2,?3,?4,?5,?6,'',?7,?8,?9,?10,?11,?12,?13,?14)",
                     params![
                         ev.id.to_string(),
-                        device.device_id.to_string(),
+                        dev_id,
                         ev.seq as i64,
                         ev.stop_id.to_string(),
                         serde_json::to_string(&ev.parcel_ids).unwrap_or_default(),
@@ -1441,22 +1797,169 @@ impl Store {
                             EventBody::Delivered { .. } => "delivered",
                             EventBody::Failed { .. } => "failed",
                         },
-                        hash,
+                        mac,
                         redacted_event_json(ev),
                         st,
                         code,
                         serde_json::to_string(&status).unwrap_or_default(),
                         stop_date,
-                        now
+                        now,
+                        review
                     ],
                 )?;
                 results.push(EventResult { id: ev.id, status });
             }
             exec(tx,
-                "UPDATE devices SET last_seq = ?2, last_hash = ?3, last_seen_at = ?4, app_version = ?5 WHERE id = ?1",
-                params![device.device_id.to_string(), last_seq as i64, last_hash, now, app_version],
+                "UPDATE devices SET last_seq = ?2, chain_mac = ?3, last_hash = '', last_occurred_at = ?4, \
+                 last_seen_at = ?5, app_version = ?6, bad_signatures = bad_signatures + ?7 WHERE id = ?1",
+                params![dev_id, head.last_seq as i64, head.chain_mac, head.last_occurred_at, now, app_version, bad_signatures],
             )?;
             Ok(results)
+        })
+    }
+
+    /// Counts an event held back by a broken chain (it is not stored: the phone keeps it).
+    fn note_held(
+        &self,
+        tx: &Connection,
+        device: &str,
+        ev: &DeliveryEvent,
+        broken: bool,
+    ) -> Result<(), StoreError> {
+        if broken {
+            exec(
+                tx,
+                "UPDATE devices SET chain_broken_count = chain_broken_count + 1, \
+                 chain_broken_max_seq = MAX(COALESCE(chain_broken_max_seq, 0), ?2) WHERE id = ?1",
+                params![device, ev.seq as i64],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Why an event's time cannot be true, if it cannot: before the phone's previous record,
+    /// or further back than the offline window.
+    fn backdated(&self, head: &ChainHead, ev: &DeliveryEvent, now: i64) -> Option<String> {
+        if let Some(prev) = head.last_occurred_at
+            && ev.occurred_at_ms < prev
+        {
+            return Some("the record claims a time before this phone's previous record".into());
+        }
+        let window = self.settings.offline_window_ms;
+        if ev.occurred_at_ms < now - window {
+            return Some(format!(
+                "the record claims a time more than {} hours ago, beyond the offline window",
+                window / 3_600_000
+            ));
+        }
+        None
+    }
+
+    /// Writes an entry of the audit log (who did what to whom, and when).
+    fn audit(
+        &self,
+        tx: &Connection,
+        now: i64,
+        actor: &str,
+        action: &str,
+        subject: &str,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        exec(
+            tx,
+            "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![now, actor, action, subject, detail],
+        )?;
+        Ok(())
+    }
+
+    /// Fleet manager: accept a device's chain as it is now. Its next record that does not
+    /// continue the stored chain becomes the new anchor; the records held meanwhile then
+    /// arrive and are marked for review. `actor` names who decided, for the audit log.
+    pub fn accept_chain(&self, device: DeviceId, actor: &str, now: i64) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let row: Option<(Option<i64>, Option<String>, Option<i64>)> = qrow(
+                tx,
+                "SELECT chain_broken_at, chain_broken_event, revoked_at FROM devices WHERE id = ?1",
+                [device.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+            let (broken, first_bad, revoked) = row.ok_or(StoreError::NotFound("device"))?;
+            if revoked.is_some() {
+                return Err(StoreError::Conflict("this phone was revoked; enroll it again".into()));
+            }
+            if broken.is_none() {
+                return Err(StoreError::Conflict(
+                    "this phone's record chain is not broken; there is nothing to accept".into(),
+                ));
+            }
+            exec(
+                tx,
+                "UPDATE devices SET reanchor_allowed_at = ?2 WHERE id = ?1",
+                params![device.to_string(), now],
+            )?;
+            self.audit(
+                tx,
+                now,
+                actor,
+                "chain_accepted",
+                &device.to_string(),
+                &format!("first record that broke the chain: {}", first_bad.unwrap_or_default()),
+            )
+        })
+    }
+
+    /// Devices whose record chain is broken, for the fleet page.
+    pub fn chain_breaks(&self) -> Result<Vec<ChainBreak>, StoreError> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT d.id, c.name, d.chain_broken_at, d.chain_broken_event, d.chain_broken_reason, \
+                 d.chain_broken_count, d.reanchor_allowed_at IS NOT NULL FROM devices d \
+                 JOIN couriers c ON c.id = d.courier_id \
+                 WHERE d.chain_broken_at IS NOT NULL AND d.revoked_at IS NULL ORDER BY d.chain_broken_at",
+            )?;
+            let rows = st.query_map([], |r| {
+                Ok(ChainBreak {
+                    device_id: r.get(0)?,
+                    courier_name: r.get(1)?,
+                    since_ms: r.get(2)?,
+                    first_event: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+                    reason: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
+                    held_events: r.get(5)?,
+                    accepted: r.get(6)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    /// Records marked for review (accepted after a chain was re-anchored), newest first.
+    pub fn records_for_review(&self) -> Result<Vec<StoredDelivery>, StoreError> {
+        Ok(self
+            .deliveries(None)?
+            .into_iter()
+            .filter(|d| d.review)
+            .rev()
+            .collect())
+    }
+
+    /// The audit log, newest first.
+    pub fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT at, actor, action, subject, detail FROM audit_log ORDER BY id DESC LIMIT ?1",
+            )?;
+            let rows = st.query_map([limit], |r| {
+                Ok(AuditEntry {
+                    at_ms: r.get(0)?,
+                    actor: r.get(1)?,
+                    action: r.get(2)?,
+                    subject: r.get(3)?,
+                    detail: r.get(4)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
         })
     }
 
@@ -1536,9 +2039,19 @@ impl Store {
                         });
                     }
                 }
-                match self.check_verification(tx, &stop, ev, verification, occurred, now)? {
-                    Err(e) => Err(e),
-                    Ok(()) => photo_check,
+                // A locked stop is handed over by no path (online check, offline code or
+                // the customer's QR) until the fleet manager makes a new code.
+                let locked = stop.code_required && stop.failed_attempts >= stop.max_attempts;
+                if locked {
+                    Err((
+                        RejectCode::CodeLocked,
+                        "the stop is locked by too many wrong codes; the fleet manager must make a new code",
+                    ))
+                } else {
+                    match self.check_verification(tx, device, &stop, ev, verification, occurred, now)? {
+                        Err(e) => Err(e),
+                        Ok(()) => photo_check,
+                    }
                 }
             }
         };
@@ -1553,6 +2066,9 @@ impl Store {
                         "UPDATE parcels SET status = ?2 WHERE id = ?1",
                         params![id, new_status],
                     )?;
+                }
+                if delivered {
+                    self.consume_code_if_handed_over(tx, &stop, now)?;
                 }
                 self.queue_webhooks(
                     tx,
@@ -1582,9 +2098,37 @@ impl Store {
         }
     }
 
+    /// Once every parcel of a stop is delivered, its code is used up: no hash of it (or of
+    /// the codes it replaced) stays, so the same code verifies nothing afterwards.
+    fn consume_code_if_handed_over(
+        &self,
+        tx: &Connection,
+        stop: &StopRow,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let open: i64 = qrow(
+            tx,
+            "SELECT COUNT(*) FROM parcels WHERE stop_id = ?1 AND status != 'delivered'",
+            [stop.id.to_string()],
+            |r| r.get(0),
+        )?;
+        if open == 0 {
+            exec(
+                tx,
+                "UPDATE codes SET superseded_at = COALESCE(superseded_at, ?2), \
+                 ended_by = CASE WHEN superseded_at IS NULL THEN 'consumed' ELSE ended_by END, \
+                 code_hash = X'' WHERE stop_id = ?1",
+                params![stop.id.to_string(), now],
+            )?;
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn check_verification(
         &self,
         tx: &Connection,
+        device: &DeviceAuth,
         stop: &StopRow,
         ev: &DeliveryEvent,
         verification: &Verification,
@@ -1600,21 +2144,7 @@ impl Store {
                 "this stop needs the delivery code",
             )),
             Verification::OnlineCode { verification_id } => {
-                let row: Option<String> = qrow(
-                    tx,
-                    "SELECT stop_id FROM verifications WHERE id = ?1",
-                    [verification_id],
-                    |r| r.get(0),
-                )
-                .optional()?;
-                if row.as_deref() == Some(stop.id.to_string().as_str()) {
-                    Ok(())
-                } else {
-                    Err((
-                        RejectCode::VerificationUnknown,
-                        "the server has no such code check for this stop",
-                    ))
-                }
+                self.use_verification(tx, device, stop, ev, verification_id, occurred)?
             }
             Verification::OfflineCode { code } => {
                 if !stop.offline_allowed {
@@ -1635,6 +2165,14 @@ impl Store {
                         Ok(CodeCheck::Expired) => {
                             Err((RejectCode::CodeExpired, "the code had expired"))
                         }
+                        Ok(CodeCheck::Replaced) => Err((
+                            RejectCode::CodeReplaced,
+                            "the fleet manager replaced this stop's code before this record; the old code is void",
+                        )),
+                        Ok(CodeCheck::Consumed) => Err((
+                            RejectCode::AlreadyDelivered,
+                            "the stop was already handed over",
+                        )),
                         Err(e) => return Err(e),
                     }
                 }
@@ -1651,10 +2189,19 @@ impl Store {
                             TokenSubject::Stop(s) => s == stop.id,
                             TokenSubject::Parcel(p) => ev.parcel_ids.contains(&p),
                         };
+                        let reset_after = self.last_reset_ms(tx, stop)?;
                         if !subject_ok || claims.recipient_ref != stop.recipient_ref {
                             Err((
                                 RejectCode::TokenInvalid,
                                 "the customer's QR code is for another delivery",
+                            ))
+                        } else if reset_after.is_some_and(|r| {
+                            // Tokens are signed with not_before one minute before issue.
+                            i64::from(claims.not_before) * 1000 + 60_000 < r
+                        }) {
+                            Err((
+                                RejectCode::CodeReplaced,
+                                "the fleet manager replaced this stop's code after this QR code was issued",
                             ))
                         } else {
                             let n = exec(
@@ -1683,6 +2230,81 @@ impl Store {
         })
     }
 
+    /// When the fleet manager last replaced the stop's code, if ever.
+    fn last_reset_ms(&self, tx: &Connection, stop: &StopRow) -> Result<Option<i64>, StoreError> {
+        Ok(qrow(
+            tx,
+            "SELECT MAX(superseded_at) FROM codes WHERE stop_id = ?1 AND ended_by = 'reset'",
+            [stop.id.to_string()],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Uses an online verification for a record: it must be this device's, for this stop and
+    /// a superset of the record's parcels, unused, not expired at the record's time, and its
+    /// code not replaced by the fleet manager since. Marks it used by this record.
+    fn use_verification(
+        &self,
+        tx: &Connection,
+        device: &DeviceAuth,
+        stop: &StopRow,
+        ev: &DeliveryEvent,
+        verification_id: &str,
+        occurred: i64,
+    ) -> Result<Result<(), (RejectCode, &'static str)>, StoreError> {
+        type Row = (String, String, String, i64, Option<String>, Option<String>);
+        let row: Option<Row> = qrow(
+            tx,
+            "SELECT v.stop_id, v.device_id, v.parcel_ids, v.expires_at, v.used_by_event, c.ended_by \
+             FROM verifications v JOIN codes c ON c.id = v.code_id WHERE v.id = ?1",
+            [verification_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+        )
+        .optional()?;
+        let Some((stop_id, device_id, parcels, expires, used_by, ended_by)) = row else {
+            return Ok(Err((
+                RejectCode::VerificationUnknown,
+                "the server has no such code check for this stop",
+            )));
+        };
+        let covered: Vec<String> = serde_json::from_str(&parcels).unwrap_or_default();
+        if stop_id != stop.id.to_string()
+            || device_id != device.device_id.to_string()
+            || !ev.parcel_ids.iter().all(|p| covered.contains(&p.to_string()))
+        {
+            return Ok(Err((
+                RejectCode::VerificationUnknown,
+                "this code check was made by another phone or for other parcels",
+            )));
+        }
+        if used_by.is_some() {
+            return Ok(Err((
+                RejectCode::VerificationUsed,
+                "this code check was already used by another record",
+            )));
+        }
+        if occurred > expires {
+            return Ok(Err((
+                RejectCode::VerificationExpired,
+                "this code check had expired when the record was made",
+            )));
+        }
+        if ended_by.as_deref() == Some(CodeEnd::Reset.as_str()) {
+            return Ok(Err((
+                RejectCode::CodeReplaced,
+                "the fleet manager replaced the stop's code after this code check",
+            )));
+        }
+        exec(
+            tx,
+            "UPDATE verifications SET used_by_event = ?2 WHERE id = ?1",
+            params![verification_id, ev.id.to_string()],
+        )?;
+        Ok(Ok(()))
+    }
+
+    /// Queues the `event` webhook of each parcel whose shipper has a webhook URL. Only the
+    /// shipper's id is stored with it: the signature is made when it is sent.
     fn queue_webhooks(
         &self,
         tx: &Connection,
@@ -1693,15 +2315,15 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         for id in parcel_ids {
-            let row: Option<(String, Option<String>, Option<String>)> = qrow(
+            let row: Option<(String, String, Option<String>)> = qrow(
                 tx,
-                "SELECT p.barcode_raw, s.webhook_url, s.webhook_secret FROM parcels p \
+                "SELECT p.barcode_raw, s.id, s.webhook_url FROM parcels p \
                      JOIN shippers s ON s.id = p.shipper_id WHERE p.id = ?1",
                 [id],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
-            let Some((barcode, Some(url), Some(secret))) = row else {
+            let Some((barcode, shipper_id, Some(url))) = row else {
                 continue;
             };
             let body = serde_json::json!({
@@ -1713,16 +2335,7 @@ impl Store {
                 "reject_code": reject,
             })
             .to_string();
-            let sig = {
-                use hmac::{Hmac, Mac};
-                let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
-                    .expect("any key length");
-                mac.update(body.as_bytes());
-                hex::encode(mac.finalize().into_bytes())
-            };
-            let headers =
-                serde_json::json!({ "x-doorstep-signature": format!("sha256={sig}") }).to_string();
-            enqueue(tx, "webhook", &url, event, &body, Some(&headers), None, now)?;
+            enqueue_webhook(tx, &url, event, &body, &shipper_id, now)?;
         }
         Ok(())
     }
@@ -1751,7 +2364,7 @@ impl Store {
     pub fn deliveries(&self, date: Option<&str>) -> Result<Vec<StoredDelivery>, StoreError> {
         self.read(|c| {
             let mut st = c.prepare_cached(
-                "SELECT id, device_id, seq, stop_id, parcel_ids, kind, status, reject_code, received_at FROM events \
+                "SELECT id, device_id, seq, stop_id, parcel_ids, kind, status, reject_code, received_at, review FROM events \
                  WHERE ?1 IS NULL OR delivery_date = ?1 ORDER BY received_at, device_id, seq",
             )?;
             let rows = st.query_map([date], |r| {
@@ -1765,11 +2378,12 @@ impl Store {
                     r.get::<_, String>(6)?,
                     r.get::<_, Option<String>>(7)?,
                     r.get::<_, i64>(8)?,
+                    r.get::<_, bool>(9)?,
                 ))
             })?;
             let mut out = Vec::new();
             for row in rows {
-                let (id, dev, seq, stop, parcels, kind, status, reject, at) = row?;
+                let (id, dev, seq, stop, parcels, kind, status, reject, at, review) = row?;
                 let (Ok(event_id), Ok(device_id), Ok(stop_id)) =
                     (id.parse::<EventId>(), dev.parse(), stop.parse())
                 else {
@@ -1785,17 +2399,19 @@ impl Store {
                     status,
                     reject_code: reject.as_deref().and_then(parse_enum),
                     received_at_ms: at,
+                    review,
                 });
             }
             Ok(out)
         })
     }
 
-    /// Outbox entries (no bodies).
+    /// Outbox entries (no bodies), with why a message will never be sent.
     pub fn outbox(&self) -> Result<Vec<OutboxEntry>, StoreError> {
         self.read(|c| {
             let mut st = c.prepare_cached(
-                "SELECT id, channel, recipient, subject, attempts, sent_at, last_error FROM outbox ORDER BY id",
+                "SELECT id, channel, recipient, subject, attempts, sent_at, last_error, \
+                 CASE WHEN sent_at IS NULL THEN drop_reason END FROM outbox ORDER BY id",
             )?;
             let rows = st.query_map([], |r| {
                 Ok(OutboxEntry {
@@ -1806,18 +2422,23 @@ impl Store {
                     attempts: r.get(4)?,
                     sent: r.get::<_, Option<i64>>(5)?.is_some(),
                     last_error: r.get(6)?,
+                    dropped: r.get(7)?,
                 })
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
     }
 
-    /// Messages due for sending.
+    /// Messages due for sending, oldest first. Messages that were given up, voided or held
+    /// back are never due.
     pub fn due_messages(&self, now: i64, limit: u32) -> Result<Vec<OutboxMessage>, StoreError> {
         self.read(|c| {
             let mut st = c.prepare_cached(
-                "SELECT id, channel, recipient, subject, body, headers, stop_id, attempts FROM outbox \
-                 WHERE sent_at IS NULL AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2",
+                "SELECT o.id, o.channel, o.recipient, o.subject, o.body, o.stop_id, o.attempts, \
+                 o.created_at, o.code_id IS NOT NULL, s.webhook_secret FROM outbox o \
+                 LEFT JOIN shippers s ON s.id = o.shipper_id \
+                 WHERE o.sent_at IS NULL AND o.dropped_at IS NULL AND o.next_attempt_at <= ?1 \
+                 ORDER BY o.id LIMIT ?2",
             )?;
             let rows = st.query_map(params![now, limit], |r| {
                 Ok(OutboxMessage {
@@ -1826,9 +2447,11 @@ impl Store {
                     recipient: r.get(2)?,
                     subject: r.get(3)?,
                     body: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
-                    headers: r.get(5)?,
-                    stop_id: r.get(6)?,
-                    attempts: r.get(7)?,
+                    stop_id: r.get(5)?,
+                    attempts: r.get(6)?,
+                    created_at: r.get(7)?,
+                    carries_code: r.get(8)?,
+                    webhook_secret: r.get(9)?,
                 })
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
@@ -1858,14 +2481,125 @@ impl Store {
         })
     }
 
-    /// Records a failed send and when to try again.
+    /// Records a failed send and when to try again. A message voided while it was being
+    /// sent stays void.
     pub fn mark_failed(&self, id: i64, error: &str, next_at: i64) -> Result<(), StoreError> {
         self.write(|tx| {
             exec(tx,
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3 WHERE id = ?1",
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3 \
+                 WHERE id = ?1 AND dropped_at IS NULL",
                 params![id, error, next_at],
             )?;
             Ok(())
+        })
+    }
+
+    /// Records the last allowed try of a message as failed and gives the message up: it is
+    /// never tried again, its body (which may hold a code) is wiped, and the fleet page
+    /// lists it with `error`.
+    pub fn give_up(&self, id: i64, error: &str, now: i64) -> Result<(), StoreError> {
+        self.write(|tx| {
+            exec(tx,
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, body = NULL, \
+                 dropped_at = ?3, drop_reason = 'gave_up' WHERE id = ?1 AND dropped_at IS NULL",
+                params![id, error, now],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Voids customer messages that were not sent yet and whose code expired or ended
+    /// otherwise (replaced or used up; a new code voids them at once, this catches the
+    /// rest): the body is wiped and the message is never sent. Run by the outbox worker
+    /// before each round; returns how many were voided.
+    pub fn void_stale_code_messages(&self, now: i64) -> Result<usize, StoreError> {
+        const STALE: &str = "FROM outbox o JOIN codes c ON c.id = o.code_id \
+             WHERE o.sent_at IS NULL AND o.dropped_at IS NULL AND o.code_id IS NOT NULL \
+             AND (c.expires_at <= ?1 OR c.superseded_at IS NOT NULL)";
+        // Reading first keeps the worker off the writer in the usual case of nothing to do.
+        let any: bool = self.read(|c| {
+            Ok(qrow(c, &format!("SELECT EXISTS (SELECT 1 {STALE})"), [now], |r| r.get(0))?)
+        })?;
+        if !any {
+            return Ok(0);
+        }
+        self.write(|tx| {
+            Ok(exec(tx,
+                &format!(
+                    "UPDATE outbox SET body = NULL, dropped_at = ?1, drop_reason = 'void', \
+                     last_error = CASE WHEN (SELECT superseded_at FROM codes WHERE id = outbox.code_id) IS NULL \
+                     THEN ?2 ELSE ?3 END WHERE id IN (SELECT o.id {STALE})"
+                ),
+                params![now, VOID_EXPIRED, VOID_ENDED],
+            )?)
+        })
+    }
+
+    /// Holds back a customer message when its recipient already got
+    /// `per_recipient_per_day` code messages in the 24 hours before it was queued (SMS
+    /// pumping: someone making the fleet pay for texts to numbers they control). The
+    /// message keeps its row without a body, is never sent, and the fleet page shows why.
+    /// Counted: messages that were sent, are waiting, or were given up — not those voided
+    /// or held back, as they never reached a provider. Returns whether it was held back.
+    pub fn hold_if_over_recipient_limit(
+        &self,
+        msg: &OutboxMessage,
+        per_recipient_per_day: u32,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        if !msg.carries_code {
+            return Ok(false);
+        }
+        self.write(|tx| {
+            let earlier: u32 = qrow(tx,
+                "SELECT COUNT(*) FROM outbox WHERE lower(recipient) = lower(?1) AND code_id IS NOT NULL \
+                 AND created_at > ?2 - 86400000 AND id < ?3 \
+                 AND (drop_reason IS NULL OR drop_reason = 'gave_up')",
+                params![msg.recipient, msg.created_at, msg.id],
+                |r| r.get(0),
+            )?;
+            if earlier < per_recipient_per_day {
+                return Ok(false);
+            }
+            exec(tx,
+                "UPDATE outbox SET body = NULL, dropped_at = ?2, drop_reason = 'rate_limited', \
+                 last_error = ?3 WHERE id = ?1 AND dropped_at IS NULL",
+                params![
+                    msg.id,
+                    now,
+                    format!(
+                        "not sent: this recipient already got {earlier} code messages in 24 hours \
+                         (the limit is {per_recipient_per_day}); check for abuse, or raise \
+                         outbox_recipient_daily_limit if this is a real customer"
+                    )
+                ],
+            )?;
+            Ok(true)
+        })
+    }
+
+    /// Messages that will never be sent (given up, voided, held back), newest first, at
+    /// most `limit`. Bodies are never read.
+    pub fn unsent_messages(&self, limit: u32) -> Result<Vec<UnsentMessage>, StoreError> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT id, channel, recipient, subject, attempts, drop_reason, last_error, dropped_at \
+                 FROM outbox WHERE dropped_at IS NOT NULL AND sent_at IS NULL \
+                 ORDER BY dropped_at DESC, id DESC LIMIT ?1",
+            )?;
+            let rows = st.query_map([limit], |r| {
+                Ok(UnsentMessage {
+                    id: r.get(0)?,
+                    channel: r.get(1)?,
+                    recipient: r.get(2)?,
+                    subject: r.get(3)?,
+                    attempts: r.get(4)?,
+                    reason: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+                    last_error: r.get(6)?,
+                    dropped_at: r.get(7)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
         })
     }
 
@@ -1995,9 +2729,16 @@ fn rejected(code: RejectCode, message: &str) -> EventStatus {
     }
 }
 
-/// The event as stored: codes and tokens are replaced, so the database never holds them.
+/// The event as stored: codes and tokens are replaced, so the database never holds them, and
+/// the signature and previous hash are left out — both are computed over the signed bytes,
+/// which hold an offline code, so either would let a copy of the database test all million
+/// codes. (The server checked the signature on arrival; the keyed chain hash stays.)
 fn redacted_event_json(ev: &DeliveryEvent) -> String {
     let mut v = serde_json::to_value(ev).unwrap_or_default();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("signature");
+        o.remove("prev_hash");
+    }
     if let Some(ver) = v.pointer_mut("/body/verification")
         && let Some(obj) = ver.as_object_mut()
     {
@@ -2010,6 +2751,17 @@ fn redacted_event_json(ev: &DeliveryEvent) -> String {
     v.to_string()
 }
 
+/// `last_error` of a message whose code was replaced before it went out.
+const VOID_REPLACED: &str = "void: a newer code replaced this one before it was sent";
+/// `last_error` of a message whose code was replaced or used up before it went out.
+const VOID_ENDED: &str = "void: the code was replaced or used up before this message was sent";
+/// `last_error` of a message whose code expired before it went out.
+const VOID_EXPIRED: &str = "void: the code expired before this message could be sent";
+
+/// Queues a message. An email or SMS for a stop carries the stop's current code (it is
+/// queued right after that code is made), so the row remembers which code: the message is
+/// voided when that code is replaced or expires, and it counts towards the recipient's
+/// daily limit.
 #[allow(clippy::too_many_arguments)]
 fn enqueue(
     tx: &Connection,
@@ -2023,9 +2775,43 @@ fn enqueue(
 ) -> Result<(), StoreError> {
     exec(
         tx,
-        "INSERT INTO outbox (channel, recipient, subject, body, headers, stop_id, next_attempt_at, created_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+        "INSERT INTO outbox (channel, recipient, subject, body, headers, stop_id, code_id, next_attempt_at, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, \
+                 CASE WHEN ?1 IN ('email', 'sms') THEN \
+                   (SELECT id FROM codes WHERE stop_id = ?6 AND superseded_at IS NULL) END, \
+                 ?7, ?7)",
         params![channel, recipient, subject, body, headers, stop_id, now],
+    )?;
+    Ok(())
+}
+
+/// Queues a webhook. It is signed when it is sent (with the shipper's secret and the time
+/// of that try), so nothing precomputed is stored.
+fn enqueue_webhook(
+    tx: &Connection,
+    url: &str,
+    event: &str,
+    body: &str,
+    shipper_id: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    exec(
+        tx,
+        "INSERT INTO outbox (channel, recipient, subject, body, shipper_id, next_attempt_at, created_at) \
+         VALUES ('webhook', ?1, ?2, ?3, ?4, ?5, ?5)",
+        params![url, event, body, shipper_id, now],
+    )?;
+    Ok(())
+}
+
+/// Voids the stop's customer messages that were not sent yet, because their code is about
+/// to be replaced: they are never sent and their bodies (holding the old code) are wiped.
+fn void_unsent_code_messages(tx: &Connection, stop_id: &str, now: i64) -> Result<(), StoreError> {
+    exec(
+        tx,
+        "UPDATE outbox SET body = NULL, dropped_at = ?2, drop_reason = 'void', last_error = ?3 \
+         WHERE stop_id = ?1 AND code_id IS NOT NULL AND sent_at IS NULL AND dropped_at IS NULL",
+        params![stop_id, now, VOID_REPLACED],
     )?;
     Ok(())
 }

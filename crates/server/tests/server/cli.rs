@@ -1,25 +1,28 @@
-use std::io::BufRead;
+use std::io::{BufRead, Read};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
-#[test]
-fn the_demo_command_seeds_a_route_and_prints_the_enrollment_qr() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_doorstep-server"))
-        .args([
-            "demo",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--date",
-            "2026-11-25",
-            "--data-dir",
-        ])
-        .arg(dir.path().join("demo"))
+fn server() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_doorstep-server"))
+}
+
+/// Runs `demo` with `extra` arguments on a fresh port until it has printed its route, stops
+/// it, and returns what it wrote to stdout and to stderr.
+fn run_demo(data_dir: &Path, extra: &[&str]) -> (String, String) {
+    let mut child = server()
+        .args(["demo", "--port", "0", "--date", "2026-11-25", "--data-dir"])
+        .arg(data_dir)
+        .args(extra)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let err_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
     let stdout = child.stdout.take().unwrap();
     let mut lines = Vec::new();
     for line in std::io::BufReader::new(stdout).lines().take(200) {
@@ -32,7 +35,18 @@ fn the_demo_command_seeds_a_route_and_prints_the_enrollment_qr() {
     }
     let _ = child.kill();
     let _ = child.wait();
-    let text = lines.join("\n");
+    (lines.join("\n"), err_reader.join().unwrap())
+}
+
+#[test]
+fn the_demo_command_seeds_a_route_and_prints_the_enrollment_qr() {
+    let dir = tempfile::tempdir().unwrap();
+    let (text, stderr) = run_demo(&dir.path().join("demo"), &[]);
+    assert!(
+        text.contains("listening on 127.0.0.1:"),
+        "the demo listens on loopback unless told otherwise: {text}"
+    );
+    assert!(!stderr.contains("WARNING"), "{stderr}");
     assert!(
         text.contains("doorstep://enroll?server=http://127.0.0.1:"),
         "{text}"
@@ -94,7 +108,15 @@ fn the_demo_command_seeds_a_route_and_prints_the_enrollment_qr() {
 
 #[test]
 fn every_command_has_help() {
-    for cmd in ["serve", "demo", "enroll", "labels", "rotate-token-key"] {
+    for cmd in [
+        "serve",
+        "demo",
+        "enroll",
+        "labels",
+        "rotate-token-key",
+        "revoke-token-key",
+        "rotate-admin-token",
+    ] {
         let out = Command::new(env!("CARGO_BIN_EXE_doorstep-server"))
             .args([cmd, "--help"])
             .output()
@@ -105,4 +127,136 @@ fn every_command_has_help() {
             "{cmd}"
         );
     }
+}
+
+#[test]
+fn a_demo_on_another_address_than_loopback_warns_that_the_fleet_page_and_codes_are_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let (text, stderr) = run_demo(&dir.path().join("demo"), &["--host", "0.0.0.0"]);
+    assert!(text.contains("listening on 0.0.0.0:"), "{text}");
+    for said in [
+        "WARNING",
+        "fleet page",
+        "enroll",
+        "/dev/outbox",
+        "--host 127.0.0.1",
+    ] {
+        assert!(stderr.contains(said), "the warning says {said:?}: {stderr}");
+    }
+}
+
+#[test]
+fn serve_listens_on_loopback_unless_told_otherwise() {
+    let out = server().args(["serve", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("[default: 127.0.0.1:8080]"), "{help}");
+}
+
+/// Runs `serve` in production with `public_url` on an address it cannot bind (TEST-NET-1),
+/// so it stops either at the public URL check or, past it, at binding.
+fn serve_with_public_url(public_url: &str, extra: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let out = server()
+        .args([
+            "serve",
+            "--listen",
+            "192.0.2.1:9",
+            "--public-url",
+            public_url,
+        ])
+        .args(extra)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env_remove("DOORSTEP_ALLOW_INSECURE_PUBLIC_URL")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn production_serve_refuses_a_public_url_that_is_not_https_unless_allowed() {
+    let refused = serve_with_public_url("http://dispatch.example.com", &[]);
+    assert!(
+        refused.contains("--public-url http://dispatch.example.com is not an https:// address"),
+        "{refused}"
+    );
+    assert!(
+        refused.contains("reverse proxy") && refused.contains("--allow-insecure-public-url"),
+        "the refusal says what to do: {refused}"
+    );
+    for (url, extra) in [
+        (
+            "http://dispatch.example.com",
+            &["--allow-insecure-public-url"][..],
+        ),
+        ("https://dispatch.example.com", &[][..]),
+        ("http://127.0.0.1:8080", &[][..]),
+    ] {
+        let passed = serve_with_public_url(url, extra);
+        assert!(
+            passed.contains("binding 192.0.2.1:9") && !passed.contains("https://"),
+            "{url} {extra:?} passes the check and stops at binding: {passed}"
+        );
+    }
+}
+
+#[test]
+fn keys_and_the_admin_token_are_rotated_and_revoked_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = dir.path().join("secrets");
+    let before = doorstep_server::secrets::Secrets::load_or_create(&secrets).unwrap();
+    let run = |args: &[&str]| {
+        let out = server()
+            .args(args)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+
+    let (ok, stdout, stderr) = run(&["rotate-admin-token"]);
+    assert!(ok, "{stderr}");
+    let token = stdout.trim();
+    assert!(token.starts_with("dsa_") && token != before.admin_token());
+    assert!(stderr.contains("shown only this once"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(secrets.join("admin.token")).unwrap(),
+        token
+    );
+    #[cfg(unix)]
+    assert_eq!(crate::helpers::mode_of(&secrets.join("admin.token")), 0o600);
+
+    let old_key = before.key_id().to_string();
+    let (ok, stdout, stderr) = run(&["revoke-token-key", "--key-id", &old_key]);
+    assert!(ok, "{stderr}");
+    let after = doorstep_server::secrets::Secrets::load_or_create(&secrets).unwrap();
+    assert_ne!(after.key_id(), before.key_id());
+    assert!(
+        stdout.contains(&format!(
+            "revoked token key {old_key}; the new signing key is {}",
+            after.key_id()
+        )),
+        "{stdout}"
+    );
+
+    let (ok, _, stderr) = run(&["revoke-token-key", "--key-id", "0000000g"]);
+    assert!(!ok && stderr.contains("8 hex digits"), "{stderr}");
+
+    let missing = dir.path().join("typo");
+    let out = server()
+        .args(["rotate-admin-token", "--data-dir"])
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "no secrets are made for a wrong --data-dir"
+    );
+    assert!(!missing.exists());
 }

@@ -355,3 +355,72 @@ pub fn delivered(verification: Verification) -> EventBody {
         photo_sha256: None,
     }
 }
+
+impl TestApp {
+    /// The running server's database, read-only (WAL lets it be read beside the server),
+    /// for tests that check what is at rest.
+    pub fn read_only_database(&self) -> rusqlite::Connection {
+        let dir = self.dir.as_ref().expect("the server's data directory").path();
+        rusqlite::Connection::open_with_flags(
+            dir.join("doorstep.sqlite3"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap()
+    }
+}
+
+impl TestApp {
+    /// The server's data directory.
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.config.data_dir
+    }
+}
+
+/// The permission bits of a file or directory (`0o600`, ...).
+#[cfg(unix)]
+pub fn mode_of(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// Sets the permission bits of a file or directory.
+#[cfg(unix)]
+pub fn set_mode(path: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// The CSRF token in a fleet page's forms.
+pub fn csrf_from(html: &str) -> String {
+    let start = html
+        .find("name=csrf value=\"")
+        .expect("the page has a form with a CSRF token")
+        + "name=csrf value=\"".len();
+    html[start..start + html[start..].find('"').unwrap()].to_string()
+}
+
+impl TestApp {
+    /// The handover token (QR text) on a customer page; `url` may be from before a restart.
+    pub async fn token_on_customer_page(&self, url: &str) -> doorstep_protocol::HandoverToken {
+        let url = self.url(&url[url.find("/c/").expect("a customer page URL")..]);
+        let html = self
+            .client
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let start = html
+            .find("<code data-token>")
+            .expect("the page shows a token")
+            + "<code data-token>".len();
+        let end = start + html[start..].find("</code>").unwrap();
+        doorstep_protocol::HandoverToken::from_text(&html[start..end])
+    }
+}

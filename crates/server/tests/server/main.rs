@@ -3,11 +3,17 @@
 mod auth;
 mod cli;
 mod codes;
+#[cfg(unix)]
+mod files;
 mod helpers;
 mod input;
+mod keys;
+mod limits;
 mod logs;
 mod notify;
+mod outbox;
 mod pages;
 mod policy;
+mod proofs;
 mod sync;
 mod tokens;

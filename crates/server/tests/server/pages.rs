@@ -41,7 +41,10 @@ async fn the_fleet_page_shows_disputes_devices_and_makes_an_enrollment_qr() {
         .client
         .post(app.url("/fleet/enroll"))
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("courier_id={courier}"))
+        .body(format!(
+            "csrf={}&courier_id={courier}",
+            crate::helpers::csrf_from(&html)
+        ))
         .send()
         .await
         .unwrap()

@@ -121,14 +121,61 @@ async fn the_manifest_lists_the_route_and_answers_304_when_unchanged() {
 }
 
 #[test]
-fn a_policy_file_with_more_than_100_attempts_is_refused() {
-    let text = "[defaults]\nmax_attempts = 500\n";
-    assert!(doorstep_server::Policy::from_toml(text).is_err());
+fn a_policy_file_with_more_than_10_attempts_or_none_is_refused_naming_the_field_and_range() {
+    for (text, said) in [
+        (
+            "[defaults]\nmax_attempts = 11\n",
+            "defaults.max_attempts is 11; it must be 1 to 10",
+        ),
+        (
+            "[defaults]\nmax_attempts = 0\n",
+            "defaults.max_attempts is 0; it must be 1 to 10",
+        ),
+        (
+            "[[rule]]\nname = \"lenient\"\nthen = { max_attempts = 20 }\n",
+            "rule \"lenient\": max_attempts is 20; it must be 1 to 10",
+        ),
+    ] {
+        let err = doorstep_server::Policy::from_toml(text).unwrap_err();
+        assert!(err.to_string().contains(said), "{err}");
+    }
+    assert!(doorstep_server::Policy::from_toml("[defaults]\nmax_attempts = 10\n").is_ok());
     let ok = doorstep_server::Policy::from_toml(
         "[[rule]]\nname = \"city centre\"\nwhen = { postal_code_prefix_in = [\"10\"] }\nthen = { code_required = true }\n",
     )
     .unwrap();
     assert_eq!(ok.rules.len(), 1);
+}
+
+#[test]
+fn a_policy_with_codes_shorter_than_6_digits_is_refused_as_nist_asks() {
+    for (text, said) in [
+        (
+            "[defaults]\ncode_digits = 5\n",
+            "defaults.code_digits is 5; it must be 6 to 12 random digits",
+        ),
+        (
+            "[[rule]]\nname = \"quick\"\nthen = { code_digits = 4 }\n",
+            "rule \"quick\": code_digits is 4; it must be 6 to 12 random digits",
+        ),
+    ] {
+        let err = doorstep_server::Policy::from_toml(text).unwrap_err();
+        assert!(err.to_string().contains(said), "{err}");
+        assert!(err.to_string().contains("NIST SP 800-63B"), "{err}");
+    }
+    assert!(doorstep_server::Policy::from_toml("[defaults]\ncode_digits = 6\n").is_ok());
+}
+
+#[test]
+fn the_server_refuses_to_start_with_a_policy_built_in_code_that_breaks_the_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = doorstep_server::ServerConfig::demo(dir.path());
+    config.policy.defaults.max_attempts = 50;
+    let err = doorstep_server::AppState::open(config).unwrap_err();
+    assert!(
+        err.to_string().contains("defaults.max_attempts is 50"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
