@@ -17,7 +17,7 @@ use crate::error::CourierError;
 use crate::store::Resolution;
 
 /// What one sync run did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SyncReport {
     /// Events the server stored (now or before).
     pub synced: usize,
@@ -25,6 +25,9 @@ pub struct SyncReport {
     pub disputed: usize,
     /// Whether the server asked for some events to be sent again later.
     pub retry_later: bool,
+    /// The server's reason for holding events back, when it gave one (e.g. the fleet manager
+    /// must review this phone's records first).
+    pub held_because: Option<String>,
 }
 
 /// The delay before retry number `failures` (from 1): a uniformly random duration between
@@ -82,8 +85,11 @@ impl Shared {
                         s.online = Some(true);
                     }
                     s.last_success_ms = Some(now);
-                    s.last_error = report.retry_later.then(|| {
-                        "Some deliveries could not be stored by the server yet; they will be sent again.".to_string()
+                    s.last_error = report.retry_later.then(|| match &report.held_because {
+                        Some(why) => format!(
+                            "Some deliveries are saved on this phone and wait for the server: {why}"
+                        ),
+                        None => "Some deliveries could not be stored by the server yet; they will be sent again.".to_string(),
                     });
                 }
                 Err(e) => {
@@ -167,7 +173,10 @@ impl Shared {
                         report.disputed += 1;
                         resolved.push((result.id, Resolution::Disputed(message)));
                     }
-                    EventStatus::Retry { .. } => report.retry_later = true,
+                    EventStatus::Retry { message } => {
+                        report.retry_later = true;
+                        report.held_because.get_or_insert(message);
+                    }
                 }
             }
             let all_resolved = resolved.len() == batch.len();

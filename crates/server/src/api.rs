@@ -264,13 +264,7 @@ impl FromRequestParts<AppState> for DeviceCaller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = bearer(parts)
-            .filter(|t| t.starts_with("dsd_") && t.len() < 200)
-            .ok_or_else(ApiError::unauthorized)?
-            .to_string();
-        let device = db(state, move |s| s.device_by_token(&token))
-            .await?
-            .ok_or_else(ApiError::unauthorized)?;
+        let device = device_from_token(parts, state).await?;
         if device.revoked {
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -279,6 +273,33 @@ impl FromRequestParts<AppState> for DeviceCaller {
             ));
         }
         Ok(DeviceCaller(device))
+    }
+}
+
+/// The device holding the request's Bearer token, revoked or not.
+async fn device_from_token(parts: &Parts, state: &AppState) -> Result<DeviceAuth, ApiError> {
+    let token = bearer(parts)
+        .filter(|t| t.starts_with("dsd_") && t.len() < 200)
+        .ok_or_else(ApiError::unauthorized)?
+        .to_string();
+    db(state, move |s| s.device_by_token(&token))
+        .await?
+        .ok_or_else(ApiError::unauthorized)
+}
+
+/// A device sending its records: also a revoked one, whose queued records the server takes
+/// in for the fleet manager's review (never applied, never lost) — see `Store::sync`.
+#[derive(Debug)]
+pub struct SyncingDevice(pub DeviceAuth);
+
+impl FromRequestParts<AppState> for SyncingDevice {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(SyncingDevice(device_from_token(parts, state).await?))
     }
 }
 
@@ -579,7 +600,7 @@ async fn resend(
 
 async fn sync(
     State(state): State<AppState>,
-    DeviceCaller(device): DeviceCaller,
+    SyncingDevice(device): SyncingDevice,
     StrictJson(req): StrictJson<SyncRequest>,
 ) -> Result<Json<SyncResponse>, ApiError> {
     if req.events.len() > 1000 {
@@ -771,7 +792,9 @@ async fn admin_shipper(
                 .ok()
                 .filter(|url| u.len() <= 2000 && url.host_str().is_some())
                 .ok_or_else(|| {
-                    invalid("webhook_url must be an absolute https:// URL of at most 2000 characters")
+                    invalid(
+                        "webhook_url must be an absolute https:// URL of at most 2000 characters",
+                    )
                 })?;
             match url.scheme() {
                 "https" => {}

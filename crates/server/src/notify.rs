@@ -125,7 +125,8 @@ async fn process_due(state: &AppState, senders: &Senders) {
     for msg in due {
         let id = msg.id;
         let channel = msg.channel.clone();
-        if msg.carries_code {
+        // Checked before the first try only: later tries keep the first answer.
+        if msg.carries_code && msg.attempts == 0 {
             let m = msg.clone();
             let now = state.now();
             match crate::api::db(state, move |s| {
@@ -327,4 +328,17 @@ fn form_encode(s: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::masked;
+
+    #[test]
+    fn a_masked_recipient_keeps_only_enough_to_tell_it_apart() {
+        assert_eq!(masked("edsger@example.com"), "e…@example.com");
+        assert_eq!(masked("+31600000004"), "+316…04");
+        assert_eq!(masked("+3161"), "…");
+        assert_eq!(masked("@example.com"), "?…@example.com");
+    }
 }

@@ -425,6 +425,9 @@ enum CodeCheck {
     Consumed,
 }
 
+/// How many records a revoked phone may still hand in for review.
+pub const MAX_RECORDS_FROM_A_REVOKED_PHONE: i64 = 2000;
+
 /// The head of a device's record chain, as `sync` works on it.
 struct ChainHead {
     public_key: String,
@@ -1649,6 +1652,9 @@ impl Store {
         events: &[DeliveryEvent],
         now: i64,
     ) -> Result<Vec<EventResult>, StoreError> {
+        if device.revoked {
+            return self.sync_revoked(device, events, now);
+        }
         self.write(|tx| {
             let dev_id = device.device_id.to_string();
             let mut head = qrow(
@@ -1814,6 +1820,81 @@ impl Store {
                  last_seen_at = ?5, app_version = ?6, bad_signatures = bad_signatures + ?7 WHERE id = ?1",
                 params![dev_id, head.last_seq as i64, head.chain_mac, head.last_occurred_at, now, app_version, bad_signatures],
             )?;
+            Ok(results)
+        })
+    }
+
+    /// Records from a revoked phone: the phone is no longer trusted, so nothing it sends
+    /// changes a parcel, but its queued deliveries must not be lost. Each record signed with
+    /// the phone's key is stored once, marked for review, and answered `accepted` (so the
+    /// courier can hand the phone back), up to [`MAX_RECORDS_FROM_A_REVOKED_PHONE`].
+    fn sync_revoked(
+        &self,
+        device: &DeviceAuth,
+        events: &[DeliveryEvent],
+        now: i64,
+    ) -> Result<Vec<EventResult>, StoreError> {
+        self.write(|tx| {
+            let dev_id = device.device_id.to_string();
+            let (public_key, stored_count): (String, i64) = qrow(
+                tx,
+                "SELECT public_key, (SELECT COUNT(*) FROM events WHERE device_id = ?1 AND status = 'review') \
+                 FROM devices WHERE id = ?1",
+                [&dev_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let key = doorstep_protocol::token::decode_hex::<32>(&public_key)
+                .and_then(|b| ed25519_dalek::VerifyingKey::from_bytes(&b).ok());
+            let mut room = MAX_RECORDS_FROM_A_REVOKED_PHONE - stored_count;
+            let mut results = Vec::with_capacity(events.len());
+            for ev in events {
+                let mac = chain_mac(&self.secrets, &ev.chain_hash());
+                let stored: Option<(Option<Vec<u8>>, String, String)> = qrow(
+                    tx,
+                    "SELECT body_mac, result, device_id FROM events WHERE id = ?1",
+                    [ev.id.to_string()],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+                let status = if let Some((stored_mac, result, owner)) = stored {
+                    if owner == dev_id && stored_mac.is_some_and(|m| bool::from(m.ct_eq(&mac))) {
+                        serde_json::from_str(&result).unwrap_or(EventStatus::Duplicate)
+                    } else {
+                        rejected(RejectCode::IdConflict, "this event id was already used for a different record")
+                    }
+                } else if !key.as_ref().is_some_and(|k| ev.verify_signature(k)) {
+                    rejected(RejectCode::ChainBroken, "this record is not signed by this phone's key")
+                } else if room <= 0 {
+                    rejected(
+                        RejectCode::Invalid,
+                        "this phone was removed from the fleet and has sent as many records as the server keeps for review",
+                    )
+                } else {
+                    room -= 1;
+                    exec(tx,
+                        "INSERT INTO events (id, device_id, seq, stop_id, parcel_ids, kind, body_hash, body_mac, body, status, \
+                         reject_code, result, delivery_date, received_at, review) VALUES (?1,?2,?3,?4,?5,?6,'',?7,?8,'review',NULL,?9, \
+                         (SELECT delivery_date FROM stops WHERE id = ?4), ?10, 1)",
+                        params![
+                            ev.id.to_string(),
+                            dev_id,
+                            ev.seq as i64,
+                            ev.stop_id.to_string(),
+                            serde_json::to_string(&ev.parcel_ids).unwrap_or_default(),
+                            match ev.body {
+                                EventBody::Delivered { .. } => "delivered",
+                                EventBody::Failed { .. } => "failed",
+                            },
+                            mac,
+                            redacted_event_json(ev),
+                            serde_json::to_string(&EventStatus::Accepted).unwrap_or_default(),
+                            now
+                        ],
+                    )?;
+                    EventStatus::Accepted
+                };
+                results.push(EventResult { id: ev.id, status });
+            }
             Ok(results)
         })
     }
@@ -2485,7 +2566,8 @@ impl Store {
     /// sent stays void.
     pub fn mark_failed(&self, id: i64, error: &str, next_at: i64) -> Result<(), StoreError> {
         self.write(|tx| {
-            exec(tx,
+            exec(
+                tx,
                 "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3 \
                  WHERE id = ?1 AND dropped_at IS NULL",
                 params![id, error, next_at],
@@ -2499,7 +2581,8 @@ impl Store {
     /// lists it with `error`.
     pub fn give_up(&self, id: i64, error: &str, now: i64) -> Result<(), StoreError> {
         self.write(|tx| {
-            exec(tx,
+            exec(
+                tx,
                 "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, body = NULL, \
                  dropped_at = ?3, drop_reason = 'gave_up' WHERE id = ?1 AND dropped_at IS NULL",
                 params![id, error, now],
@@ -2518,7 +2601,12 @@ impl Store {
              AND (c.expires_at <= ?1 OR c.superseded_at IS NOT NULL)";
         // Reading first keeps the worker off the writer in the usual case of nothing to do.
         let any: bool = self.read(|c| {
-            Ok(qrow(c, &format!("SELECT EXISTS (SELECT 1 {STALE})"), [now], |r| r.get(0))?)
+            Ok(qrow(
+                c,
+                &format!("SELECT EXISTS (SELECT 1 {STALE})"),
+                [now],
+                |r| r.get(0),
+            )?)
         })?;
         if !any {
             return Ok(0);
@@ -2568,9 +2656,10 @@ impl Store {
                     msg.id,
                     now,
                     format!(
-                        "not sent: this recipient already got {earlier} code messages in 24 hours \
-                         (the limit is {per_recipient_per_day}); check for abuse, or raise \
-                         outbox_recipient_daily_limit if this is a real customer"
+                        "not sent: this recipient already had {earlier} code messages sent or \
+                         queued in the 24 hours before (the limit is {per_recipient_per_day}); \
+                         check for abuse, or raise outbox_recipient_daily_limit if this is a \
+                         real customer"
                     )
                 ],
             )?;

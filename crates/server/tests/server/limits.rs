@@ -11,7 +11,7 @@ use crate::helpers::{spawn_app, spawn_app_with};
 async fn an_oversize_json_body_answers_413_that_the_client_can_read() {
     let app = spawn_app().await;
     let device = app.device().await;
-    let body = json!({ "app_version": "x".repeat(2 * 1024 * 1024), "platform": "linux", "events": [] })
+    let body = json!({ "app_version": "x".repeat(12 * 1024 * 1024), "platform": "linux", "events": [] })
         .to_string();
     let r = app
         .client
@@ -30,7 +30,7 @@ async fn an_oversize_json_body_answers_413_that_the_client_can_read() {
 async fn an_oversize_photo_answers_413_that_the_client_can_read() {
     let app = spawn_app().await;
     let device = app.device().await;
-    let photo = vec![0x5au8; 9 * 1024 * 1024];
+    let photo = vec![0x5au8; 20 * 1024 * 1024];
     let sha = hex::encode(sha2::Sha256::digest(&photo));
     let r = app
         .client
@@ -42,4 +42,65 @@ async fn an_oversize_photo_answers_413_that_the_client_can_read() {
         .expect("the client reads an answer, not a cut connection");
     assert_eq!(r.status(), 413);
     assert_eq!(r.json::<Value>().await.unwrap()["code"], "payload_too_large");
+}
+
+/// Sends `head` and then `body` over a plain TCP connection, all of it before reading
+/// anything (as simple HTTP/1.1 clients do), and returns the answer's status and body.
+async fn send_all_then_read(base: &str, head: &str, body: &[u8]) -> std::io::Result<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let mut s = tokio::net::TcpStream::connect(addr).await?;
+    s.write_all(head.as_bytes()).await?;
+    for chunk in body.chunks(64 * 1024) {
+        s.write_all(chunk).await?;
+    }
+    s.flush().await?;
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).await?;
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    Ok((status, body))
+}
+
+fn chunked(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for c in body.chunks(64 * 1024) {
+        out.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
+        out.extend_from_slice(c);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"0\r\n\r\n");
+    out
+}
+
+#[tokio::test]
+async fn an_oversize_body_without_a_length_answers_413_that_the_client_can_read() {
+    let app = spawn_app().await;
+    let device = app.device().await;
+    let body = json!({ "app_version": "x".repeat(2 * 1024 * 1024), "platform": "linux", "events": [] })
+        .to_string();
+    let head = format!(
+        "POST /v1/sync HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n",
+        device.token
+    );
+    let (status, answer) = send_all_then_read(&app.base, &head, &chunked(body.as_bytes()))
+        .await
+        .expect("the client reads an answer, not a cut connection");
+    assert_eq!(status, 413, "{answer}");
+    let photo = vec![0x5au8; 9 * 1024 * 1024];
+    let sha = hex::encode(sha2::Sha256::digest(&photo));
+    let head = format!(
+        "PUT /v1/photos/{sha} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        device.token,
+        photo.len()
+    );
+    let (status, answer) = send_all_then_read(&app.base, &head, &photo)
+        .await
+        .expect("the client reads an answer, not a cut connection");
+    assert_eq!(status, 413, "{answer}");
 }

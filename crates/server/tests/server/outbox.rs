@@ -322,7 +322,12 @@ async fn code_messages_to_one_recipient_are_limited_per_day() {
     assert_eq!(to, ["+31600000004", "edsger@example.com"]);
     for r in &held {
         assert!(r.body.is_none() && !r.sent && r.attempts == 0, "{r:#?}");
-        assert!(r.last_error.as_deref().unwrap().contains("already got 2"));
+        assert!(
+            r.last_error
+                .as_deref()
+                .unwrap()
+                .contains("already had 2 code messages")
+        );
     }
     let dev: Value = app
         .client

@@ -358,10 +358,25 @@ async fn a_phone_with_a_broken_chain_can_be_revoked_from_the_fleet_page() {
     assert_eq!(form("forged").await.unwrap().status(), 403, "no CSRF token, no revocation");
     let r = form(&csrf_of(&page)).await.unwrap();
     assert!(r.status().is_success() || r.status().is_redirection(), "{}", r.status());
-    let r = device
-        .post("/v1/sync", json!({ "app_version": "0.1.0", "platform": "linux", "events": [] }))
-        .await;
-    assert_eq!(r.status(), 401, "the revoked phone is refused");
+    let r = app
+        .client
+        .get(app.url("/v1/manifest"))
+        .bearer_auth(&device.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "the revoked phone gets no route");
+    // Its queued records still reach the server, for review, and change no parcel.
+    let r = device.sync(&held).await;
+    assert!(r.iter().all(|x| x.status == EventStatus::Accepted), "{r:?}");
+    let stored = app.admin_get("/v1/admin/deliveries").await;
+    let reviewed: Vec<&Value> = stored.as_array().unwrap().iter().filter(|d| d["review"] == true).collect();
+    assert_eq!(reviewed.len(), 2);
+    assert!(reviewed.iter().all(|d| d["status"] == "review"));
+    let parcel = app.parcel("no code: two parcels, one stop");
+    let view = app.admin_get(&format!("/v1/admin/parcels/{}", parcel.parcel_id)).await;
+    assert_eq!(view["status"], "pending", "a revoked phone's record delivers nothing by itself");
+    assert_eq!(device.sync(&held).await, r, "a retry gets the same answers");
     assert!(fleet_page(&app).await.contains("device_revoked"), "the audit log has the revocation");
 }
 
