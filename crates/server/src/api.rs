@@ -1,17 +1,10 @@
 //! The HTTP boundary: routes, strict JSON, authentication, errors as `{code, message}`.
 //! Handlers extract, call one store operation on a blocking thread, and map the result.
 
-use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::Mutex;
-use std::time::Instant;
-
 use axum::body::{Body, Bytes};
-use axum::extract::{
-    ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request, State,
-};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -28,6 +21,7 @@ use subtle::ConstantTimeEq;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::limits;
 use crate::store::{DeviceAuth, Store, StoreError, fleet_date};
 use crate::{AppState, Mode};
 
@@ -37,6 +31,7 @@ pub struct ApiError {
     status: StatusCode,
     code: ErrorCode,
     message: String,
+    retry_after_secs: Option<u64>,
 }
 
 impl ApiError {
@@ -46,7 +41,14 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after_secs: None,
         }
+    }
+
+    /// Adds `Retry-After` (seconds): when a refused request can succeed (429, 503).
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after_secs = Some(secs.max(1));
+        self
     }
 
     fn internal() -> Self {
@@ -76,7 +78,11 @@ impl IntoResponse for ApiError {
             code: self.code,
             message: self.message,
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after_secs {
+            limits::retry_after(response.headers_mut(), secs);
+        }
+        response
     }
 }
 
@@ -276,15 +282,19 @@ impl FromRequestParts<AppState> for DeviceCaller {
     }
 }
 
-/// The device holding the request's Bearer token, revoked or not.
+/// The device holding the request's Bearer token, revoked or not, counted against its
+/// rate limit (the verify budget on `/v1/verify`, see [`limits::VerifyRoute`]).
 async fn device_from_token(parts: &Parts, state: &AppState) -> Result<DeviceAuth, ApiError> {
     let token = bearer(parts)
         .filter(|t| t.starts_with("dsd_") && t.len() < 200)
         .ok_or_else(ApiError::unauthorized)?
         .to_string();
-    db(state, move |s| s.device_by_token(&token))
+    let device = db(state, move |s| s.device_by_token(&token))
         .await?
-        .ok_or_else(ApiError::unauthorized)
+        .ok_or_else(ApiError::unauthorized)?;
+    let verifying = parts.extensions.get::<limits::VerifyRoute>().is_some();
+    state.limiters.check_device(device.device_id, verifying)?;
+    Ok(device)
 }
 
 /// A device sending its records: also a revoked one, whose queued records the server takes
@@ -345,84 +355,16 @@ impl FromRequestParts<AppState> for AdminCaller {
     }
 }
 
-/// A token bucket per client IP.
-#[derive(Debug)]
-pub struct RateLimiter {
-    rate: f64,
-    burst: f64,
-    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
-}
-
-impl RateLimiter {
-    /// `rate` tokens per second, at most `burst` saved up.
-    pub fn new(rate: f64, burst: f64) -> Self {
-        Self {
-            rate,
-            burst: burst.max(1.0),
-            buckets: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Takes a token for `ip`; false when the bucket is empty.
-    pub fn allow(&self, ip: IpAddr) -> bool {
-        let now = Instant::now();
-        let mut map = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() > 50_000 {
-            let burst = self.burst;
-            let rate = self.rate;
-            map.retain(|_, (t, at)| *t + now.duration_since(*at).as_secs_f64() * rate < burst);
-        }
-        let (tokens, at) = map.entry(ip).or_insert((self.burst, now));
-        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.rate).min(self.burst);
-        *at = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
-
-async fn limit_verify(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let forwarded = state
-        .config
-        .trust_forwarded_for
-        .then(|| {
-            req.headers()
-                .get_all("x-forwarded-for")
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .filter_map(|ip| ip.trim().parse::<IpAddr>().ok())
-                .next_back()
-        })
-        .flatten();
-    let ip = forwarded
-        .or_else(|| {
-            req.extensions()
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip())
-        })
-        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    if !state.verify_limiter.allow(ip) {
-        return ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            ErrorCode::RateLimited,
-            "too many code checks from this address; wait a moment",
-        )
-        .into_response();
-    }
-    next.run(req).await
-}
-
 /// The whole HTTP API and pages.
 pub fn router(state: AppState) -> Router {
     let max_json = state.config.max_json_bytes;
     let max_photo = state.config.max_photo_bytes;
     let verify = Router::new()
         .route("/v1/verify", post(verify))
-        .route_layer(middleware::from_fn_with_state(state.clone(), limit_verify));
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::limit_verify,
+        ));
     let photos = Router::new()
         .route("/v1/photos/{sha256}", put(put_photo))
         .layer(DefaultBodyLimit::max(max_photo));
@@ -433,7 +375,13 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/openapi.json", get(crate::openapi::serve))
         .route("/.well-known/doorstep-keys", get(keys))
-        .route("/v1/devices/enroll", post(enroll))
+        .route(
+            "/v1/devices/enroll",
+            post(enroll).layer(middleware::from_fn_with_state(
+                state.clone(),
+                limits::limit_enroll,
+            )),
+        )
         .route("/v1/manifest", get(manifest))
         .route("/v1/resend", post(resend))
         .route("/v1/sync", post(sync))
@@ -453,13 +401,21 @@ pub fn router(state: AppState) -> Router {
         .merge(verify)
         .layer(DefaultBodyLimit::max(max_json))
         .merge(photos)
-        .merge(crate::pages::routes());
+        .merge(crate::pages::routes().route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::limit_pages,
+        )));
     api.fallback(|| async {
         ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such endpoint")
     })
     .method_not_allowed_fallback(|| async {
         ApiError::new(StatusCode::METHOD_NOT_ALLOWED, ErrorCode::BadRequest, "method not allowed here")
     })
+    // Innermost first: the client's address, then the unread body, then the in-flight
+    // limit and timeout around both (a body that trickles in is bounded by the timeout).
+    .layer(middleware::from_fn_with_state(state.clone(), limits::client_address))
+    .layer(middleware::from_fn_with_state(state.clone(), limits::read_unread_body))
+    .layer(middleware::from_fn_with_state(state.clone(), limits::bound_requests))
     .layer(PropagateRequestIdLayer::x_request_id())
     .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
         let id = req
@@ -680,6 +636,7 @@ async fn put_photo(
     let dir = state.config.data_dir.join("photos");
     let now = state.now();
     let size = body.len();
+    limits::photo_quota(&state, device.device_id, &sha, size, now).await?;
     let sha2 = sha.clone();
     let already_present = db(&state, move |s| {
         let path = dir.join(&sha2);

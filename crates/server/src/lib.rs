@@ -12,6 +12,7 @@
 
 pub mod api;
 pub mod clock;
+pub mod limits;
 pub mod notify;
 pub mod openapi;
 pub mod pages;
@@ -145,6 +146,9 @@ pub struct ServerConfig {
     /// paid by the fleet) through parcel creation or resends.
     pub outbox_recipient_daily_limit: u32,
     // [limits] request limits and quotas
+    /// Timeouts, connection and request limits, rate limits per address and per device, the
+    /// photo quota (see [`limits::Limits`]).
+    pub limits: limits::Limits,
     // [files] files and deployment safety
 }
 
@@ -188,6 +192,7 @@ impl ServerConfig {
             outbox_max_attempts: 8,
             outbox_recipient_daily_limit: 10,
             // [limits]
+            limits: limits::Limits::demo(),
             // [files]
         }
     }
@@ -207,6 +212,7 @@ impl ServerConfig {
             // 10 s doubling, at most 1 h apart: 12 tries span about 3.5 hours, enough to
             // ride out a provider outage; the code's own expiry voids the message earlier.
             outbox_max_attempts: 12,
+            limits: limits::Limits::production(),
             ..Self::demo(data_dir)
         }
     }
@@ -254,8 +260,8 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     /// Wakes the outbox worker.
     pub outbox_wake: Arc<tokio::sync::Notify>,
-    /// Per-IP rate limiter for verification.
-    pub verify_limiter: Arc<api::RateLimiter>,
+    /// Rate limiters, per address and per device, and the in-flight request limit.
+    pub limiters: Arc<limits::Limiters>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -273,12 +279,12 @@ impl AppState {
             );
         }
         let store = open_store(&config)?;
-        let limiter = api::RateLimiter::new(config.verify_rate_per_sec, config.verify_burst);
+        let limiters = limits::Limiters::new(&config);
         Ok(Self {
             store: Arc::new(store),
             config: Arc::new(config),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
-            verify_limiter: Arc::new(limiter),
+            limiters: Arc::new(limiters),
         })
     }
 
@@ -319,7 +325,13 @@ pub async fn launch(
         .map_err(|e| ServerError::Config(format!("start-up task failed: {e}")))??;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(notify::run_outbox(state.clone(), stop_rx));
+    let max_connections = state.config.limits.max_connections;
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    // `tap_io` only so that axum gives handlers the peer's SocketAddr for this listener.
+    let listener = axum::serve::ListenerExt::tap_io(
+        limits::ConnectionLimit::new(listener, max_connections),
+        |_| {},
+    );
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;

@@ -289,12 +289,12 @@ async fn main() -> anyhow::Result<()> {
                 Revocation::AlreadyRevoked => println!("token key {id} was already revoked"),
                 Revocation::RetiredKeyRevoked => println!(
                     "revoked token key {id}; restart the server: it then refuses tokens signed \
-                     by {id} and stops publishing it, and phones drop it at their next sync"
+                     by {id} and stops publishing it, and phones drop it at their next manifest"
                 ),
                 Revocation::SigningKeyReplaced { new_key_id } => println!(
                     "revoked token key {id}; the new signing key is {new_key_id}. Restart the \
                      server: it then refuses tokens signed by {id} and stops publishing it, \
-                     phones drop it at their next sync, and customer pages show QR codes \
+                     phones drop it at their next manifest, and customer pages show QR codes \
                      signed by {new_key_id} (QR codes already shown no longer work)"
                 ),
             }

@@ -621,30 +621,6 @@ pub fn code128_svg(text: &str, height: u32) -> Option<String> {
     ))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_code128_pattern_is_eleven_modules_wide() {
-        for (i, p) in CODE128.iter().enumerate() {
-            let sum: u32 = p.bytes().map(|b| u32::from(b - b'0')).sum();
-            assert_eq!(sum, if i == 106 { 13 } else { 11 }, "pattern {i}");
-        }
-    }
-
-    #[test]
-    fn code128_check_value_is_the_weighted_sum_mod_103() {
-        // Start B 104 + P 48·1 + J 42·2 + J 42·3 + 1 17·4 + 2 18·5 + 3 19·6 + C 35·7 = 879 ≡ 55.
-        let v = code128_values("PJJ123C").unwrap();
-        assert_eq!(v[v.len() - 2], 55);
-    }
-
-    #[test]
-    fn html_is_escaped() {
-        assert_eq!(esc("<a href='x'>&"), "&lt;a href=&#39;x&#39;&gt;&amp;");
-    }
-}
 
 /// Who is acting on the fleet page, for the audit log: the HTTP Basic user name the fleet
 /// manager signed in with (the password is the admin token), or the demo mode.
@@ -814,5 +790,30 @@ async fn fleet_revoke(
     match db(&state, move |s| s.revoke_device_by(device, &actor, now)).await {
         Ok(()) => axum::response::Redirect::to("/fleet").into_response(),
         Err(e) => e.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code128_pattern_is_eleven_modules_wide() {
+        for (i, p) in CODE128.iter().enumerate() {
+            let sum: u32 = p.bytes().map(|b| u32::from(b - b'0')).sum();
+            assert_eq!(sum, if i == 106 { 13 } else { 11 }, "pattern {i}");
+        }
+    }
+
+    #[test]
+    fn code128_check_value_is_the_weighted_sum_mod_103() {
+        // Start B 104 + P 48·1 + J 42·2 + J 42·3 + 1 17·4 + 2 18·5 + 3 19·6 + C 35·7 = 879 ≡ 55.
+        let v = code128_values("PJJ123C").unwrap();
+        assert_eq!(v[v.len() - 2], 55);
+    }
+
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(esc("<a href='x'>&"), "&lt;a href=&#39;x&#39;&gt;&amp;");
     }
 }

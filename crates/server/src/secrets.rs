@@ -23,6 +23,9 @@ use sha2::{Digest, Sha256};
 use crate::ServerError;
 
 const CODE_KEY: &str = "code-hmac.key";
+/// Keys the stored hashes of phones' record chains; separate from the code key so that
+/// rotating the code key does not break every phone's chain.
+const CHAIN_KEY: &str = "chain-hmac.key";
 const SIGNING_KEY: &str = "token-signing.key";
 const ADMIN_TOKEN: &str = "admin.token";
 /// Public keys of earlier signing keys, one hex key a line, oldest first. Tokens they signed
@@ -34,6 +37,7 @@ const REVOKED_KEYS: &str = "token-revoked.txt";
 /// The server's secrets, loaded once at start.
 pub struct Secrets {
     hmac_key: [u8; 32],
+    chain_key: [u8; 32],
     signing_key: SigningKey,
     key_id: KeyId,
     /// Retired keys that are not revoked, newest first.
@@ -410,8 +414,12 @@ impl Secrets {
         let signing = read_or_create(dir, SIGNING_KEY, || {
             hex::encode(random_bytes::<32>()).into_bytes()
         })?;
+        let chain = read_or_create(dir, CHAIN_KEY, || {
+            hex::encode(random_bytes::<32>()).into_bytes()
+        })?;
         let admin = read_or_create(dir, ADMIN_TOKEN, || new_admin_token().into_bytes())?;
         let hmac_key = parse32(&hmac, CODE_KEY)?;
+        let chain_key = parse32(&chain, CHAIN_KEY)?;
         let signing_key = SigningKey::from_bytes(&parse32(&signing, SIGNING_KEY)?);
         let key_id = key_id_of(&signing_key.verifying_key());
         let revoked = read_revoked(dir)?;
@@ -438,6 +446,7 @@ impl Secrets {
         }
         Ok(Self {
             hmac_key,
+            chain_key,
             signing_key,
             key_id,
             retired,
@@ -447,14 +456,13 @@ impl Secrets {
 
     /// HMAC-SHA256 of `parts` joined by NUL under the server's code key.
     pub fn mac(&self, parts: &[&[u8]]) -> Vec<u8> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.hmac_key).expect("any key length");
-        for (i, p) in parts.iter().enumerate() {
-            if i > 0 {
-                mac.update(&[0]);
-            }
-            mac.update(p);
-        }
-        mac.finalize().into_bytes().to_vec()
+        mac_under(&self.hmac_key, parts)
+    }
+
+    /// HMAC-SHA256 of `parts` joined by NUL under the server's chain key (the stored form
+    /// of phones' record-chain hashes).
+    pub fn chain_mac(&self, parts: &[&[u8]]) -> Vec<u8> {
+        mac_under(&self.chain_key, parts)
     }
 
     /// The token signing key.
@@ -496,6 +504,17 @@ impl Secrets {
     pub fn admin_token(&self) -> &str {
         &self.admin_token
     }
+}
+
+fn mac_under(key: &[u8; 32], parts: &[&[u8]]) -> Vec<u8> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("any key length");
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            mac.update(&[0]);
+        }
+        mac.update(p);
+    }
+    mac.finalize().into_bytes().to_vec()
 }
 
 /// SHA-256, for 256-bit random tokens (no key needed: they cannot be guessed).

@@ -183,7 +183,7 @@ fn rekey_chain_hashes(tx: &Connection, secrets: &Secrets) -> rusqlite::Result<()
 /// An event's chain hash under the server's key: what the server keeps to recognise a retried
 /// event and the head of a device's chain, without keeping anything a code can be tested on.
 fn chain_mac(secrets: &Secrets, chain_hash: &str) -> Vec<u8> {
-    secrets.mac(&[b"chain", chain_hash.to_ascii_lowercase().as_bytes()])
+    secrets.chain_mac(&[b"chain", chain_hash.to_ascii_lowercase().as_bytes()])
 }
 
 /// A device, as authenticated by its token.
@@ -195,6 +195,17 @@ pub struct DeviceAuth {
     pub courier_id: CourierId,
     /// Revoked devices are refused.
     pub revoked: bool,
+}
+
+/// What one device uploaded in a time window ([`Store::photo_usage_since`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PhotoUsage {
+    /// Photos stored.
+    pub count: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// When the oldest of them arrived (Unix ms); none without photos.
+    pub oldest_at: Option<i64>,
 }
 
 /// Fleet-wide settings the store needs.
@@ -1735,13 +1746,15 @@ impl Store {
                         review = true;
                         self.audit(tx, now, "server", "chain_reanchored", &dev_id,
                             &format!("new anchor: record {} (seq {})", ev.id, ev.seq))?;
-                    } else if ev.seq > head.last_seq + 1 && !head.broken {
-                        // An earlier record is still on its way.
-                        hold = true;
-                        results.push(EventResult { id: ev.id, status: held(false) });
-                        continue;
                     } else {
-                        let why = if ev.seq <= head.last_seq {
+                        // Phones send their records oldest first, so a gap is a record that
+                        // will never come (removed on the phone), not one still on its way.
+                        let why = if ev.seq > head.last_seq + 1 {
+                            format!(
+                                "record {} has sequence number {}, but the server never received this phone's records after {}",
+                                ev.id, ev.seq, head.last_seq
+                            )
+                        } else if ev.seq <= head.last_seq {
                             format!(
                                 "record {} has sequence number {}, but the server already holds this phone's records up to {}",
                                 ev.id, ev.seq, head.last_seq
@@ -2438,6 +2451,26 @@ impl Store {
                 params![sha, size as i64, device.to_string(), now],
             )?;
             Ok(n == 0)
+        })
+    }
+
+    /// What `device` uploaded since `since` (Unix ms): the photos it stored, their bytes, and
+    /// when the oldest of them arrived — for the per-device photo quota.
+    pub fn photo_usage_since(&self, device: DeviceId, since: i64) -> Result<PhotoUsage, StoreError> {
+        self.read(|c| {
+            Ok(qrow(
+                c,
+                "SELECT COUNT(*), COALESCE(SUM(size), 0), MIN(created_at) FROM photos \
+                 WHERE device_id = ?1 AND created_at >= ?2",
+                params![device.to_string(), since],
+                |r| {
+                    Ok(PhotoUsage {
+                        count: r.get::<_, i64>(0)?.max(0) as u64,
+                        bytes: r.get::<_, i64>(1)?.max(0) as u64,
+                        oldest_at: r.get(2)?,
+                    })
+                },
+            )?)
         })
     }
 
