@@ -31,6 +31,7 @@ use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use doorstep_protocol::DeviceId;
 use doorstep_protocol::wire::ErrorCode;
+use governor::middleware::NoOpMiddleware;
 use governor::state::keyed::DashMapStateStore;
 use governor::{Quota, RateLimiter};
 use http_body::{Frame, SizeHint};
@@ -226,7 +227,7 @@ const SWEEP_EVERY_MS: i64 = 60_000;
 
 /// A governor limiter per key, swept now and then.
 struct KeyedLimiter<K: Hash + Eq + Clone> {
-    limiter: RateLimiter<K, DashMapStateStore<K>, LimiterClock>,
+    limiter: RateLimiter<K, DashMapStateStore<K>, LimiterClock, NoOpMiddleware<Duration>>,
     clock: LimiterClock,
     last_sweep_ms: AtomicI64,
 }
@@ -365,6 +366,57 @@ impl Limiters {
     }
 }
 
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+/// The per-device photo quota: over `photos_per_device_per_day` photos or
+/// `photo_bytes_per_device_per_day` bytes in the last 24 hours, a new photo is refused with
+/// `429 rate_limited` and `Retry-After` (when the oldest photo of the window ages out). 429
+/// rather than 413: the photo itself is fine and will be taken later, so the phone keeps it
+/// queued and retries (a 413 would say the photo can never be accepted). A photo already
+/// stored is not counted again, so retries of an upload always succeed.
+pub async fn photo_quota(
+    state: &AppState,
+    device: DeviceId,
+    sha: &str,
+    size: usize,
+    now: i64,
+) -> Result<(), ApiError> {
+    let stored = state.config.data_dir.join("photos").join(sha);
+    let (present, usage) = crate::api::db(state, move |s| {
+        Ok((stored.exists(), s.photo_usage_since(device, now - DAY_MS)?))
+    })
+    .await?;
+    let l = &state.config.limits;
+    let over_count = usage.count >= u64::from(l.photos_per_device_per_day);
+    let over_bytes = usage.bytes.saturating_add(size as u64) > l.photo_bytes_per_device_per_day;
+    if present || !(over_count || over_bytes) {
+        return Ok(());
+    }
+    tracing::warn!(device = %device, photos = usage.count, bytes = usage.bytes, "photo quota reached");
+    let wait = Wait::from_ms(usage.oldest_at.map_or(DAY_MS, |t| t + DAY_MS - now));
+    Err(ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::RateLimited,
+        format!(
+            "this phone has used its photo quota ({} photos or {} in 24 hours); the phone \
+             keeps the photo: wait {} and it goes through, or ask the fleet manager to raise \
+             the quota if this happens on a normal day",
+            l.photos_per_device_per_day,
+            bytes_text(l.photo_bytes_per_device_per_day),
+            wait.human()
+        ),
+    )
+    .with_retry_after(wait.secs()))
+}
+
+fn bytes_text(bytes: u64) -> String {
+    if bytes >= 1024 * 1024 {
+        format!("{} MB", bytes / (1024 * 1024))
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
 /// The client's address as the limits see it (request extension set by [`client_address`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ClientIp(pub IpAddr);
@@ -426,7 +478,11 @@ fn client_ip(config: &ServerConfig, req: &Request) -> Result<IpAddr, ApiError> {
 }
 
 /// Middleware: works out the client's address once ([`ClientIp`]), or answers 400.
-pub async fn client_address(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub async fn client_address(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     match client_ip(&state.config, &req) {
         Ok(ip) => {
             req.extensions_mut().insert(ClientIp(ip));
@@ -485,13 +541,21 @@ pub async fn limit_pages(State(state): State<AppState>, req: Request, next: Next
         return next.run(req).await;
     }
     if let Some(wait) = state.limiters.signed_out(ip) {
-        return page_too_many(wait, "Too many failed sign-ins from your address.", "sign in again");
+        return page_too_many(
+            wait,
+            "Too many failed sign-ins from your address.",
+            "sign in again",
+        );
     }
     let response = next.run(req).await;
     if response.status() == StatusCode::UNAUTHORIZED {
         tracing::warn!("failed fleet sign-in");
         if let Some(wait) = state.limiters.sign_in_failed(ip) {
-            return page_too_many(wait, "Too many failed sign-ins from your address.", "sign in again");
+            return page_too_many(
+                wait,
+                "Too many failed sign-ins from your address.",
+                "sign in again",
+            );
         }
     }
     response
@@ -590,7 +654,10 @@ pub async fn read_unread_body(State(state): State<AppState>, req: Request, next:
     let (parts, body) = req.into_parts();
     let slot = Arc::new(Mutex::new(Some(body)));
     let response = next
-        .run(Request::from_parts(parts, Body::new(SharedBody(slot.clone()))))
+        .run(Request::from_parts(
+            parts,
+            Body::new(SharedBody(slot.clone())),
+        ))
         .await;
     let rest = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
     if let Some(body) = rest {
@@ -644,7 +711,13 @@ impl axum::serve::Listener for ConnectionLimit {
             Err(_) => std::future::pending().await,
         };
         let (io, addr) = axum::serve::Listener::accept(&mut self.listener).await;
-        (LimitedConnection { io, _permit: permit }, addr)
+        (
+            LimitedConnection {
+                io,
+                _permit: permit,
+            },
+            addr,
+        )
     }
 
     fn local_addr(&self) -> std::io::Result<Self::Addr> {
@@ -721,7 +794,10 @@ mod tests {
         assert_eq!(ClientIp::key(a), ClientIp::key(b));
         assert_ne!(ClientIp::key(a), ClientIp::key(c));
         let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
-        assert_eq!(ClientIp::key(mapped), "192.0.2.7".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            ClientIp::key(mapped),
+            "192.0.2.7".parse::<IpAddr>().unwrap()
+        );
     }
 
     #[test]

@@ -73,6 +73,16 @@ struct ServeArgs {
     /// Run in demo mode (dev outbox on, fleet page open).
     #[arg(long)]
     demo_mode: bool,
+    /// How long after an online code check a record may use it (single use, bound to the
+    /// phone and the parcels it covered).
+    #[arg(long, env = "DOORSTEP_VERIFICATION_TTL_SECS", default_value_t = 15 * 60,
+          value_parser = clap::value_parser!(i64).range(30..=86_400))]
+    verification_ttl_secs: i64,
+    /// How far back an offline record may claim to have happened; older records are
+    /// refused as backdated.
+    #[arg(long, env = "DOORSTEP_OFFLINE_WINDOW_HOURS", default_value_t = 48,
+          value_parser = clap::value_parser!(i64).range(1..=168))]
+    offline_window_hours: i64,
     /// Policy file (TOML); the built-in policy otherwise.
     #[arg(long, env = "DOORSTEP_POLICY")]
     policy: Option<PathBuf>,
@@ -335,6 +345,8 @@ async fn main() -> anyhow::Result<()> {
             }
             config.fleet_name = a.fleet_name.clone();
             config.trust_forwarded_for = a.trust_forwarded_for;
+            config.verification_ttl_secs = a.verification_ttl_secs;
+            config.offline_window_secs = a.offline_window_hours.saturating_mul(3600);
             if let Some(p) = &a.policy {
                 let text = std::fs::read_to_string(p)
                     .with_context(|| format!("reading {}", p.display()))?;

@@ -2,10 +2,14 @@
 //! concurrent requests, rate limits per address and per device, the photo quota, and a
 //! forwarded address that does not parse.
 
+use std::time::Duration;
+
+use doorstep_server::Mode;
+use doorstep_server::limits::Rate;
 use serde_json::{Value, json};
 use sha2::Digest;
 
-use crate::helpers::{spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 
 /// Sends `head` and then `body` over a plain TCP connection, all of it before reading
 /// anything (as simple HTTP/1.1 clients do), and returns the answer's status and body.
@@ -94,4 +98,374 @@ async fn an_oversize_photo_answers_413_that_the_client_can_read() {
         let answer: Value = serde_json::from_str(&answer).unwrap();
         assert_eq!(answer["code"], "payload_too_large");
     }
+}
+
+/// Reads the whole answer of a connection whose request was sent; a server that never
+/// answers fails the test (after a generous bound) instead of hanging it.
+async fn read_answer(mut s: tokio::net::TcpStream) -> (u16, String) {
+    use tokio::io::AsyncReadExt;
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(60), s.read_to_end(&mut answer))
+        .await
+        .expect("the server answers")
+        .unwrap();
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (
+        status,
+        text.split("\r\n\r\n").nth(1).unwrap_or("").to_string(),
+    )
+}
+
+/// Starts a request whose body never finishes: it holds its place until the connection is
+/// dropped (or the server gives up on it).
+async fn unfinished_request(app: &TestApp) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut s = tokio::net::TcpStream::connect(app.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    s.write_all(
+        b"POST /v1/devices/enroll HTTP/1.1\r\nhost: doorstep\r\ncontent-type: application/json\r\n\
+          content-length: 100\r\nconnection: close\r\n\r\n{\"enrollment_code\":",
+    )
+    .await
+    .unwrap();
+    s
+}
+
+fn assert_limited(r: &reqwest::Response) {
+    assert_eq!(r.status(), 429);
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry >= 1);
+}
+
+async fn assert_limited_json(r: reqwest::Response, what: &str) {
+    assert_limited(&r);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["code"], "rate_limited", "{body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains(what) && message.contains("wait"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_request_that_is_not_done_in_time_gets_a_json_408_instead_of_hanging() {
+    let app = spawn_app_with(|c| c.limits.request_timeout = Duration::from_millis(200)).await;
+    let (status, body) = read_answer(unfinished_request(&app).await).await;
+    assert_eq!(status, 408, "{body}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["code"], "unavailable");
+    assert!(body["message"].as_str().unwrap().contains("retry"));
+}
+
+#[tokio::test]
+async fn over_the_in_flight_limit_a_request_gets_503_with_retry_after() {
+    let app = spawn_app_with(|c| c.limits.max_concurrent_requests = 1).await;
+    let holder = unfinished_request(&app).await;
+    // Once the server has taken the unfinished request in, the next one is refused.
+    let mut refused = None;
+    for _ in 0..500 {
+        let r = app.client.get(app.url("/v1/health")).send().await.unwrap();
+        if r.status() == 503 {
+            refused = Some(r);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let r = refused.expect("a request beyond the limit is refused");
+    assert!(r.headers().contains_key("retry-after"));
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "unavailable");
+    drop(holder);
+    let mut served = false;
+    for _ in 0..500 {
+        if app
+            .client
+            .get(app.url("/v1/health"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            == 200
+        {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        served,
+        "the place is free again once the first request ends"
+    );
+}
+
+#[tokio::test]
+async fn a_connection_over_the_limit_waits_until_another_closes() {
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app_with(|c| c.limits.max_connections = 1).await;
+    // A kept-alive connection that has been answered, so the server holds it.
+    let mut first = tokio::net::TcpStream::connect(app.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    first
+        .write_all(b"GET /v1/health HTTP/1.1\r\nhost: doorstep\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 12];
+    tokio::io::AsyncReadExt::read_exact(&mut first, &mut buf)
+        .await
+        .unwrap();
+    assert_eq!(&buf, b"HTTP/1.1 200");
+    let url = app.url("/v1/health");
+    let second = tokio::spawn(async move { reqwest::get(url).await.unwrap().status() });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !second.is_finished(),
+        "a second connection is not served while the first is open"
+    );
+    drop(first);
+    assert_eq!(second.await.unwrap(), 200);
+}
+
+#[tokio::test]
+async fn a_device_over_its_limit_gets_429_while_another_device_is_served() {
+    let app = spawn_app_with(|c| {
+        c.limits.device_requests = Rate {
+            per_sec: 0.001,
+            burst: 3,
+        }
+    })
+    .await;
+    let first = app.device().await;
+    let second = app.device().await;
+    let manifest = |d: &crate::helpers::Device| {
+        app.client
+            .get(app.url("/v1/manifest"))
+            .bearer_auth(&d.token)
+            .send()
+    };
+    for _ in 0..3 {
+        assert_eq!(manifest(&first).await.unwrap().status(), 200);
+    }
+    assert_limited_json(manifest(&first).await.unwrap(), "this phone").await;
+    let sync = first
+        .post(
+            "/v1/sync",
+            json!({ "app_version": "0.1.0", "platform": "linux", "events": [] }),
+        )
+        .await;
+    assert_limited_json(sync, "this phone").await;
+    assert_eq!(manifest(&second).await.unwrap().status(), 200);
+    // One request every 1000 s: once that has passed, the first phone is served again.
+    app.clock.advance_ms(1_000_000);
+    assert_eq!(manifest(&first).await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn code_checks_are_limited_per_device_as_well_as_per_address() {
+    let app = spawn_app_with(|c| {
+        c.limits.verify_per_device = Rate {
+            per_sec: 0.001,
+            burst: 2,
+        }
+    })
+    .await;
+    let first = app.device().await;
+    let second = app.device().await;
+    let p = app.parcel("low value");
+    let body = json!({ "parcel_id": p.parcel_id, "code": crate::helpers::wrong_code("12345674") });
+    for _ in 0..2 {
+        assert_eq!(first.post("/v1/verify", body.clone()).await.status(), 200);
+    }
+    assert_limited_json(first.post("/v1/verify", body.clone()).await, "this phone").await;
+    assert_eq!(second.post("/v1/verify", body.clone()).await.status(), 200);
+    // The verify budget is its own: the limited phone still syncs.
+    let sync = first
+        .post(
+            "/v1/sync",
+            json!({ "app_version": "0.1.0", "platform": "linux", "events": [] }),
+        )
+        .await;
+    assert_eq!(sync.status(), 200);
+}
+
+#[tokio::test]
+async fn an_address_over_the_enrollment_limit_gets_429() {
+    let app = spawn_app_with(|c| {
+        c.trust_forwarded_for = true;
+        c.limits.enroll_per_address = Rate {
+            per_sec: 0.001,
+            burst: 2,
+        }
+    })
+    .await;
+    app.device().await;
+    assert!(app.enroll("NOPE-NOPE-NO").await.is_err());
+    let r = app.enroll("NOPE-NOPE-NO").await.err().expect("refused");
+    assert_limited_json(r, "enrollment attempts from this address").await;
+    // Another address (through the trusted proxy) is still served: a wrong code is a 401.
+    let r = app
+        .client
+        .post(app.url("/v1/devices/enroll"))
+        .header("x-forwarded-for", "198.51.100.7")
+        .json(&json!({
+            "enrollment_code": "NOPE-NOPE-NO",
+            "device_public_key": "00".repeat(32),
+            "app_version": "0.1.0",
+            "platform": "linux",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}
+
+#[tokio::test]
+async fn the_customer_page_is_limited_per_address() {
+    let app = spawn_app_with(|c| {
+        c.limits.customer_page_per_address = Rate {
+            per_sec: 0.001,
+            burst: 2,
+        }
+    })
+    .await;
+    let url = app.url(&app.parcel("high value").customer_url[app.base.len()..]);
+    for _ in 0..2 {
+        assert_eq!(app.client.get(&url).send().await.unwrap().status(), 200);
+    }
+    let r = app.client.get(&url).send().await.unwrap();
+    assert_limited(&r);
+    assert!(r.text().await.unwrap().contains("Wait"));
+}
+
+#[tokio::test]
+async fn failed_fleet_sign_ins_are_limited_per_address_and_then_even_the_right_token_waits() {
+    let app = spawn_app_with(|c| {
+        c.mode = Mode::Production;
+        c.limits.fleet_sign_in_failures_per_address = Rate {
+            per_sec: 0.001,
+            burst: 3,
+        }
+    })
+    .await;
+    let sign_in = |password: &str| {
+        app.client
+            .get(app.url("/fleet"))
+            .basic_auth("fleet", Some(password))
+            .send()
+    };
+    for _ in 0..3 {
+        assert_eq!(sign_in("guess").await.unwrap().status(), 401);
+    }
+    assert_limited(&sign_in("guess").await.unwrap());
+    // While the address waits, a right guess looks the same as a wrong one.
+    assert_limited(&sign_in(&app.seed.admin_token).await.unwrap());
+    // Opening the page without credentials is not a failed sign-in.
+    let r = app.client.get(app.url("/fleet")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    app.clock.advance_ms(1_000_000);
+    assert_eq!(sign_in(&app.seed.admin_token).await.unwrap().status(), 200);
+}
+
+async fn put_photo(app: &TestApp, token: &str, photo: Vec<u8>) -> reqwest::Response {
+    let sha = hex::encode(sha2::Sha256::digest(&photo));
+    app.client
+        .put(app.url(&format!("/v1/photos/{sha}")))
+        .bearer_auth(token)
+        .body(photo)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_device_over_its_daily_photo_bytes_gets_429_until_the_day_has_passed() {
+    let app = spawn_app_with(|c| c.limits.photo_bytes_per_device_per_day = 10_000).await;
+    let first = app.device().await;
+    let second = app.device().await;
+    assert_eq!(
+        put_photo(&app, &first.token, vec![1; 6000]).await.status(),
+        200
+    );
+    let r = put_photo(&app, &first.token, vec![2; 6000]).await;
+    assert_limited_json(r, "photo quota").await;
+    // A retry of a photo already stored is not counted again.
+    assert_eq!(
+        put_photo(&app, &first.token, vec![1; 6000]).await.status(),
+        200
+    );
+    assert_eq!(
+        put_photo(&app, &second.token, vec![2; 6000]).await.status(),
+        200
+    );
+    app.clock.advance_ms(24 * 3600 * 1000 + 1);
+    assert_eq!(
+        put_photo(&app, &first.token, vec![3; 6000]).await.status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_device_over_its_daily_photo_count_gets_429() {
+    let app = spawn_app_with(|c| c.limits.photos_per_device_per_day = 2).await;
+    let device = app.device().await;
+    for i in 0..2 {
+        assert_eq!(
+            put_photo(&app, &device.token, vec![i; 100]).await.status(),
+            200
+        );
+    }
+    assert_limited_json(
+        put_photo(&app, &device.token, vec![9; 100]).await,
+        "photo quota",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_unparseable_forwarded_for_entry_is_a_bad_request_naming_the_header() {
+    let app = spawn_app_with(|c| c.trust_forwarded_for = true).await;
+    let device = app.device().await;
+    for (path, entry) in [
+        ("/v1/health", "203.0.113.9, not-an-address"),
+        ("/v1/verify", "203.0.113.9,"),
+    ] {
+        let r = app
+            .client
+            .post(app.url(path))
+            .bearer_auth(&device.token)
+            .header("x-forwarded-for", entry)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{path} {entry}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["code"], "bad_request");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("X-Forwarded-For")
+        );
+    }
+    // Without the proxy setting the header is not read at all.
+    let app = spawn_app().await;
+    let r = app
+        .client
+        .get(app.url("/v1/health"))
+        .header("x-forwarded-for", "not-an-address")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
 }
