@@ -12,7 +12,8 @@ use serde::Serialize;
 use tauri::State;
 use tracing::instrument;
 
-/// A command's error as the UI receives it: `{ "code": "...", "message": "..." }`.
+/// A command's error as the UI receives it: `{ "code": "...", "message": "..." }`, the code one
+/// of the closed set [`doorstep_courier::AppErrorCode`] (listed in `docs/ipc.md`).
 /// Internal and storage failures keep their detail in the log, not in the message.
 #[derive(Debug, Serialize)]
 #[serde(transparent)]
@@ -24,7 +25,7 @@ impl From<CourierError> for IpcError {
             CourierError::Internal(_) | CourierError::Storage(_) => {
                 tracing::error!(error = ?e, "command failed");
             }
-            _ => tracing::debug!(code = e.code(), "command refused"),
+            _ => tracing::debug!(code = %e.code(), "command refused"),
         }
         IpcError(e.to_view())
     }

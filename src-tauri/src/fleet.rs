@@ -58,7 +58,7 @@ pub fn enroll_if_needed(device: &Device, uri: &str) {
                     "enrolled from DOORSTEP_ENROLL_URI"
                 ),
                 Err(e) => {
-                    tracing::warn!(code = e.code(), error = %e, "automatic enrollment failed")
+                    tracing::warn!(code = %e.code(), error = %e, "automatic enrollment failed")
                 }
             }
         }

@@ -964,7 +964,7 @@ mod tests {
         let err = Device::open(dir.path(), config, clock, rng())
             .await
             .unwrap_err();
-        assert_eq!(err.code(), "update_required");
+        assert_eq!(err.code(), crate::view::AppErrorCode::UpdateRequired);
         assert!(err.to_string().contains("newer version"), "{err}");
     }
 

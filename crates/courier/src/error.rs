@@ -1,8 +1,10 @@
-//! The core's one error type. Every variant has a stable snake_case [`CourierError::code`]
-//! (the closed set of the UI contract) and a message written for the courier. Messages never
-//! contain a delivery code or a token.
+//! The core's one error type. Every variant has a stable [`CourierError::code`] (an
+//! [`AppErrorCode`], the closed set of the UI contract) and a message written for the courier.
+//! Messages never contain a delivery code or a token.
 
 use doorstep_protocol::wire::EnrollmentLinkError;
+
+use crate::view::AppErrorCode;
 
 /// Everything that can go wrong in a call to the core.
 #[derive(Debug, thiserror::Error)]
@@ -77,29 +79,28 @@ pub enum CourierError {
 
 impl CourierError {
     /// The stable machine code the UI switches on.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> AppErrorCode {
         match self {
-            Self::NotEnrolled => "not_enrolled",
-            Self::EnrollmentInvalid(_) => "enrollment_invalid",
-            Self::EnrollmentLinkInvalid(_) => "enrollment_link_invalid",
-            Self::Network => "network",
-            Self::Server(_) => "server_error",
-            Self::DeviceRevoked => "device_revoked",
-            Self::UpdateRequired => "update_required",
-            Self::BarcodeInvalid(_) => "barcode_invalid",
-            Self::NoHandover => "no_handover",
-            Self::WrongStep(_) => "wrong_step",
-            Self::CodeFormat(_) => "code_format",
-            Self::CodeLocked => "code_locked",
-            Self::AlreadyDelivered => "already_delivered",
-            Self::OfflineNotAllowed => "offline_not_allowed",
-            Self::TokenInvalid(_) => "token_invalid",
-            Self::PhotoRequired => "photo_required",
-            Self::PhotoInvalid(_) => "photo_invalid",
-            Self::RecipientRequired => "recipient_required",
-            Self::Storage(_) => "storage",
-            Self::DataFromNewerApp(_) => "update_required",
-            Self::Internal(_) => "internal",
+            Self::NotEnrolled => AppErrorCode::NotEnrolled,
+            Self::EnrollmentInvalid(_) => AppErrorCode::EnrollmentInvalid,
+            Self::EnrollmentLinkInvalid(_) => AppErrorCode::EnrollmentLinkInvalid,
+            Self::Network => AppErrorCode::Network,
+            Self::Server(_) => AppErrorCode::ServerError,
+            Self::DeviceRevoked => AppErrorCode::DeviceRevoked,
+            Self::UpdateRequired | Self::DataFromNewerApp(_) => AppErrorCode::UpdateRequired,
+            Self::BarcodeInvalid(_) => AppErrorCode::BarcodeInvalid,
+            Self::NoHandover => AppErrorCode::NoHandover,
+            Self::WrongStep(_) => AppErrorCode::WrongStep,
+            Self::CodeFormat(_) => AppErrorCode::CodeFormat,
+            Self::CodeLocked => AppErrorCode::CodeLocked,
+            Self::AlreadyDelivered => AppErrorCode::AlreadyDelivered,
+            Self::OfflineNotAllowed => AppErrorCode::OfflineNotAllowed,
+            Self::TokenInvalid(_) => AppErrorCode::TokenInvalid,
+            Self::PhotoRequired => AppErrorCode::PhotoRequired,
+            Self::PhotoInvalid(_) => AppErrorCode::PhotoInvalid,
+            Self::RecipientRequired => AppErrorCode::RecipientRequired,
+            Self::Storage(_) => AppErrorCode::Storage,
+            Self::Internal(_) => AppErrorCode::Internal,
         }
     }
 
@@ -111,7 +112,7 @@ impl CourierError {
     /// The error as the UI receives it.
     pub fn to_view(&self) -> crate::view::AppError {
         crate::view::AppError {
-            code: self.code().to_string(),
+            code: self.code(),
             message: self.to_string(),
         }
     }

@@ -18,7 +18,7 @@ use doorstep_protocol::wire::{
 
 use crate::error::CourierError;
 use crate::view::{
-    AppError, DoneOutcome, OtherStop, ParcelState, ScanOutcome, ScanResult, VerificationKind,
+    AppError, AppErrorCode, DoneOutcome, OtherStop, ParcelState, ScanOutcome, ScanResult, VerificationKind,
 };
 
 /// Code length assumed when a stop needs a code but the manifest does not say how long.
@@ -310,7 +310,7 @@ impl Handover {
                 attempts_left,
                 false,
                 Some(AppError {
-                    code: "code_locked".into(),
+                    code: AppErrorCode::CodeLocked,
                     message: "this code has expired; ask for a new code to be sent, or record an exception".into(),
                 }),
             ),
@@ -568,7 +568,7 @@ mod tests {
         let Step::Code { error: Some(e), .. } = h.step() else {
             panic!("expected code step with error, got {:?}", h.step());
         };
-        assert_eq!(e.code, "code_format");
+        assert_eq!(e.code, AppErrorCode::CodeFormat);
         assert!(!e.message.contains(&typo));
     }
 
@@ -601,7 +601,7 @@ mod tests {
         else {
             panic!("expected offline code step, got {:?}", h.step());
         };
-        assert_eq!(e.code, "offline_not_allowed");
+        assert_eq!(e.code, AppErrorCode::OfflineNotAllowed);
     }
 
     #[test]
@@ -681,7 +681,7 @@ mod tests {
             let Step::Code { error: Some(e), .. } = h.step() else {
                 panic!("expected a refused token");
             };
-            assert_eq!(e.code, "token_invalid");
+            assert_eq!(e.code, AppErrorCode::TokenInvalid);
         }
         h.token_scanned(good.expose_text(), &keys, 1_500, 0)
             .unwrap();

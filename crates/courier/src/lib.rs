@@ -2,7 +2,8 @@
 //!
 //! - [`Device`]: open one per data directory; one async method per UI command.
 //! - [`view`]: the UI-facing types, whose JSON is exactly the IPC contract's shapes.
-//! - [`CourierError`]: one error type with a stable [`CourierError::code`].
+//! - [`CourierError`]: one error type with a stable [`CourierError::code`], an
+//!   [`AppErrorCode`] from the closed set the UI switches on.
 //! - [`store`]: the SQLite store (migrations, durable commits, the outbox).
 //! - [`handover`]: the handover flow as a pure state machine.
 //! - [`sync`]: the sync engine (batches, photos first, backoff with full jitter).
@@ -21,4 +22,5 @@ pub mod view;
 pub use clock::{Clock, ManualClock, SystemClock, os_rng};
 pub use device::{Config, Device, MAX_PHOTO_BYTES, photo_extension, version_below};
 pub use error::{CourierError, StoreError};
+pub use view::AppErrorCode;
 pub use sync::SyncReport;

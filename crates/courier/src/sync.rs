@@ -102,7 +102,7 @@ impl Shared {
         });
         drop(store);
         if let Err(e) = &result {
-            tracing::info!(code = e.code(), "sync failed: {e}");
+            tracing::info!(code = %e.code(), "sync failed: {e}");
         }
         result
     }

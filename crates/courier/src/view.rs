@@ -1,13 +1,133 @@
 //! The UI-facing types: their JSON is exactly the shapes of the IPC contract
-//! (`prompts/ipc.md`), so the Tauri shell returns them unchanged.
+//! (`docs/ipc.md`), so the Tauri shell returns them unchanged.
+
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+/// `AppErrorCode`: the closed set of machine codes an [`AppError`] carries. The UI switches on
+/// these, never on the message. `ui/tests/fixtures/contract.json` is written from [`Self::ALL`]
+/// by a test, and the UI's tests hold its own list to that file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppErrorCode {
+    /// The phone has no enrollment yet: show the enrollment screen.
+    NotEnrolled,
+    /// The server refused the enrollment code (used, expired, unknown).
+    EnrollmentInvalid,
+    /// The scanned or typed enrollment value is unusable (no server address, not a Doorstep
+    /// server, malformed link).
+    EnrollmentLinkInvalid,
+    /// The server could not be reached; retrying later can work.
+    Network,
+    /// The server failed or answered something unreadable; retrying later can work.
+    ServerError,
+    /// The fleet manager revoked this phone: enroll it again.
+    DeviceRevoked,
+    /// This build is below the fleet's minimum version, or the local data was written by a
+    /// newer one: install the update.
+    UpdateRequired,
+    /// The scanned value is not a parcel label.
+    BarcodeInvalid,
+    /// There is no handover going on: scan a parcel first.
+    NoHandover,
+    /// The command does not fit the handover's current step (or deliveries still wait to be
+    /// sent): reload the handover view.
+    WrongStep,
+    /// The typed code is malformed or fails its check digit; no attempt was spent.
+    CodeFormat,
+    /// The code cannot be used any more (too many wrong tries, or expired).
+    CodeLocked,
+    /// The parcel was already delivered.
+    AlreadyDelivered,
+    /// No connection, and this stop may not record a typed code offline.
+    OfflineNotAllowed,
+    /// The customer's QR token was refused (signature, expiry, other stop).
+    TokenInvalid,
+    /// The policy asks for a photo and none was given.
+    PhotoRequired,
+    /// The bytes handed over are not a usable photo (format or size).
+    PhotoInvalid,
+    /// No recipient name was given.
+    RecipientRequired,
+    /// The phone's storage failed; the detail is in the log.
+    Storage,
+    /// A bug or an impossible state; the detail is in the log.
+    Internal,
+}
+
+impl AppErrorCode {
+    /// Every code, in declaration order: the list written to the UI's contract fixture.
+    pub const ALL: &[AppErrorCode] = &{
+        use AppErrorCode::*;
+        let all = [
+            NotEnrolled,
+            EnrollmentInvalid,
+            EnrollmentLinkInvalid,
+            Network,
+            ServerError,
+            DeviceRevoked,
+            UpdateRequired,
+            BarcodeInvalid,
+            NoHandover,
+            WrongStep,
+            CodeFormat,
+            CodeLocked,
+            AlreadyDelivered,
+            OfflineNotAllowed,
+            TokenInvalid,
+            PhotoRequired,
+            PhotoInvalid,
+            RecipientRequired,
+            Storage,
+            Internal,
+        ];
+        // A new variant fails to compile here until it has a position; each position must
+        // hold that variant in `all`, so the list cannot skip or repeat one it names.
+        let mut i = 0;
+        while i < all.len() {
+            let position = match all[i] {
+                NotEnrolled => 0,
+                EnrollmentInvalid => 1,
+                EnrollmentLinkInvalid => 2,
+                Network => 3,
+                ServerError => 4,
+                DeviceRevoked => 5,
+                UpdateRequired => 6,
+                BarcodeInvalid => 7,
+                NoHandover => 8,
+                WrongStep => 9,
+                CodeFormat => 10,
+                CodeLocked => 11,
+                AlreadyDelivered => 12,
+                OfflineNotAllowed => 13,
+                TokenInvalid => 14,
+                PhotoRequired => 15,
+                PhotoInvalid => 16,
+                RecipientRequired => 17,
+                Storage => 18,
+                Internal => 19,
+            };
+            assert!(position == i, "AppErrorCode::ALL is out of order");
+            i += 1;
+        }
+        all
+    };
+}
+
+/// The code as it crosses the IPC (`not_enrolled`), from the serde names, so the two cannot
+/// differ. For log fields: `tracing::info!(code = %e.code())`.
+impl fmt::Display for AppErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.serialize(f)
+    }
+}
 
 /// `AppError`: what every command can fail with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppError {
-    /// Stable machine code (see [`crate::CourierError::code`]).
-    pub code: String,
+    /// Stable machine code.
+    pub code: AppErrorCode,
     /// A sentence for the courier.
     pub message: String,
 }

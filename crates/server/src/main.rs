@@ -83,6 +83,15 @@ struct ServeArgs {
     #[arg(long, env = "DOORSTEP_OFFLINE_WINDOW_HOURS", default_value_t = 48,
           value_parser = clap::value_parser!(i64).range(1..=168))]
     offline_window_hours: i64,
+    /// Tries before the outbox gives a message up (its body is then wiped; the fleet page
+    /// lists it). Default: 12 in production.
+    #[arg(long, env = "DOORSTEP_OUTBOX_MAX_ATTEMPTS",
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    outbox_max_attempts: Option<u32>,
+    /// Code messages one address or number may get in 24 hours (against SMS pumping).
+    #[arg(long, env = "DOORSTEP_OUTBOX_RECIPIENT_DAILY_LIMIT", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    outbox_recipient_daily_limit: u32,
     /// Policy file (TOML); the built-in policy otherwise.
     #[arg(long, env = "DOORSTEP_POLICY")]
     policy: Option<PathBuf>,
@@ -347,6 +356,10 @@ async fn main() -> anyhow::Result<()> {
             config.trust_forwarded_for = a.trust_forwarded_for;
             config.verification_ttl_secs = a.verification_ttl_secs;
             config.offline_window_secs = a.offline_window_hours.saturating_mul(3600);
+            if let Some(n) = a.outbox_max_attempts {
+                config.outbox_max_attempts = n;
+            }
+            config.outbox_recipient_daily_limit = a.outbox_recipient_daily_limit;
             if let Some(p) = &a.policy {
                 let text = std::fs::read_to_string(p)
                     .with_context(|| format!("reading {}", p.display()))?;

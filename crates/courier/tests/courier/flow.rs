@@ -1,7 +1,7 @@
 //! The handover against the real server: online, offline, and through network faults.
 
 use doorstep_courier::view::{
-    HandoverView, ParcelState, QueueState, ScanOutcome, VerificationKind,
+    AppErrorCode, HandoverView, ParcelState, QueueState, ScanOutcome, VerificationKind,
 };
 
 use crate::helpers::*;
@@ -304,9 +304,9 @@ async fn enrollment_with_a_used_code_or_a_wrong_server_fails_clearly() {
     let other = tempfile::tempdir().unwrap();
     let second = open_device(other.path(), test_config()).await;
     let err = second.enroll(&code, Some(&server.url())).await.unwrap_err();
-    assert_eq!(err.code(), "enrollment_invalid", "{err}");
+    assert_eq!(err.code(), AppErrorCode::EnrollmentInvalid, "{err}");
     let err = second.enroll("not a link", None).await.unwrap_err();
-    assert_eq!(err.code(), "enrollment_link_invalid");
+    assert_eq!(err.code(), AppErrorCode::EnrollmentLinkInvalid);
     let closed = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap()
@@ -315,9 +315,9 @@ async fn enrollment_with_a_used_code_or_a_wrong_server_fails_clearly() {
         .enroll(&code, Some(&format!("http://{closed}")))
         .await
         .unwrap_err();
-    assert_eq!(err.code(), "network");
+    assert_eq!(err.code(), AppErrorCode::Network);
     assert!(!second.status().unwrap().enrolled);
-    assert_eq!(second.route().unwrap_err().code(), "not_enrolled");
+    assert_eq!(second.route().unwrap_err().code(), AppErrorCode::NotEnrolled);
 }
 
 /// The token text the customer's page shows as a QR code.
@@ -356,7 +356,7 @@ async fn the_customers_qr_token_hands_over_offline_even_a_no_offline_parcel_and_
     let view = device.submit_token(&token).await.unwrap();
     assert_eq!(expect_proof(&view), (VerificationKind::Token, false));
     let err = device.submit_proof("Alan", None).await.unwrap_err();
-    assert_eq!(err.code(), "photo_required");
+    assert_eq!(err.code(), AppErrorCode::PhotoRequired);
     let photo = dir.path().join("camera.jpg");
     std::fs::write(
         &photo,
@@ -410,7 +410,7 @@ async fn unenrolling_is_refused_while_deliveries_wait_and_works_once_they_are_sy
     record_not_home(&device, &server.seed.parcels[0].barcode).await;
 
     let err = device.unenroll().await.unwrap_err();
-    assert_eq!(err.code(), "wrong_step");
+    assert_eq!(err.code(), AppErrorCode::WrongStep);
     assert!(device.status().unwrap().enrolled);
 
     assert_eq!(device.sync_once().await.unwrap().synced, 1);

@@ -1,0 +1,170 @@
+# Helpers shared by Doorstep's scripts (scripts/*.sh, tests/e2e/run.sh). Source it, don't run it:
+#
+#   source "$(dirname "$0")/lib.sh"         # from scripts/
+#
+# Sourcing sets ROOT to the repository root and changes to it; it sets no shell options (each
+# script keeps its own `set -euo pipefail` or not). Everything that must be undone when the script
+# ends (background processes, Xvfb, the scratch folder) is registered with `at_exit`, and runs
+# newest first on any exit, Ctrl-C included.
+# shellcheck shell=bash
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT" || exit 1
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+
+# say MESSAGE...: one progress line, tagged with the script's name ([demo], [e2e], ...; set
+# SAY_TAG to choose another). Bold only on a terminal, so logs stay plain text.
+say() {
+  local tag="${SAY_TAG:-$(basename "$0" .sh)}"
+  if [ -t 1 ]; then printf '\033[1m[%s]\033[0m %s\n' "$tag" "$*"; else printf '[%s] %s\n' "$tag" "$*"; fi
+}
+
+# die MESSAGE...: says what went wrong on stderr and ends the script with status 1.
+die() {
+  say "$*" >&2
+  exit 1
+}
+
+# show_log FILE: the last lines of FILE on stderr, framed, for a failure message.
+show_log() {
+  local file="$1"
+  if [ -s "$file" ]; then
+    printf -- '----- last lines of %s\n' "$file" >&2
+    tail -n 40 "$file" >&2
+    printf -- '-----\n' >&2
+  else
+    printf -- '(%s is empty or missing)\n' "$file" >&2
+  fi
+}
+
+_exit_hooks=()
+# at_exit COMMAND: run COMMAND (a string, evaluated) when the script ends. Hooks run newest first,
+# so what was started last is stopped first; a failing hook does not stop the others.
+at_exit() { _exit_hooks=("$1" "${_exit_hooks[@]}"); }
+_run_exit_hooks() {
+  local status=$? hook
+  for hook in "${_exit_hooks[@]}"; do eval "$hook" || true; done
+  _exit_hooks=()
+  return "$status"
+}
+trap _run_exit_hooks EXIT
+# Ctrl-C and kill end the script through `exit`, so the EXIT hooks run for them too.
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# stop_at_exit PID: stop that background process when the script ends.
+stop_at_exit() { at_exit "kill $1 2>/dev/null; wait $1 2>/dev/null"; }
+
+# use_scratch: sets SCRATCH to a fresh temporary folder for this run (the same one on every call),
+# removed when the script ends. Call it directly, not in $( ): a subshell's SCRATCH is lost.
+use_scratch() {
+  [ -n "${SCRATCH:-}" ] && return 0
+  SCRATCH="$(mktemp -d "${TMPDIR:-/tmp}/doorstep.XXXXXX")"
+  # The app's WebKit helper processes may still be writing caches for a moment after the app is
+  # stopped; removing the folder must not turn a green run red.
+  at_exit 'rm -rf "$SCRATCH" 2>/dev/null || { sleep 2; rm -rf "$SCRATCH" 2>/dev/null; }'
+}
+
+# free_port: prints a TCP port on 127.0.0.1 that nothing listens on right now.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# start_xvfb [LOG]: when there is no display (neither DISPLAY nor WAYLAND_DISPLAY), starts Xvfb,
+# exports DISPLAY and stops Xvfb when the script ends. Xvfb picks a free display itself and writes
+# its number to a pipe once it accepts connections (-displayfd), so there is no display number to
+# collide on and no sleep. Ends the script with Xvfb's log if it does not come up within 30 s.
+start_xvfb() {
+  if [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]; then return 0; fi
+  use_scratch
+  local log="${1:-$SCRATCH/xvfb.log}" fifo="$SCRATCH/xvfb.displayfd" number=""
+  mkfifo "$fifo"
+  Xvfb -displayfd 3 -screen 0 1024x900x24 -nolisten tcp 3>"$fifo" >"$log" 2>&1 &
+  stop_at_exit $!
+  # Opening the pipe waits for Xvfb's end of it; the read ends at Xvfb's line, or empty-handed
+  # when Xvfb exits (or is missing) without writing one.
+  read -r -t 30 number <"$fifo" || true
+  rm -f "$fifo"
+  if ! [[ "$number" =~ ^[0-9]+$ ]]; then
+    show_log "$log"
+    die "Xvfb did not start (no display number within 30 s); its log is above"
+  fi
+  export DISPLAY=":$number"
+}
+
+# wait_for_url URL SECONDS [LOG [PID]]: polls URL with curl until it answers with a success status.
+# Ends the script, naming URL and showing the end of LOG, when it has not answered within SECONDS,
+# or as soon as process PID (the one that should serve it) has exited.
+wait_for_url() {
+  local url="$1" seconds="$2" log="${3:-}" pid="${4:-}" why
+  local deadline=$((SECONDS + seconds))
+  while true; do
+    curl -fs -o /dev/null --max-time 2 "$url" && return 0
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then why="its process ($pid) exited"; break; fi
+    if [ "$SECONDS" -ge "$deadline" ]; then why="no answer within $seconds s"; break; fi
+    sleep 0.2
+  done
+  [ -n "$log" ] && show_log "$log"
+  die "$url never answered: $why"
+}
+
+# build_app [--release] [--no-server]: brings what the app scripts run up to date, and sets
+#   APP_BIN     the courier app, with the UI embedded (Tauri's custom-protocol feature)
+#   SERVER_BIN  the dispatch server (unless --no-server)
+# The UI is rebuilt only when a file it is built from is newer than ui/dist; cargo rebuilds only
+# what is stale. The binaries are linked into this run's scratch folder, so a build in the shared
+# target dir (say, `cargo test`, which builds the app without custom-protocol) cannot swap them
+# while the script uses them.
+build_app() {
+  local profile=debug server=1 arg
+  for arg in "$@"; do
+    case "$arg" in
+      --release) profile=release ;;
+      --no-server) server=0 ;;
+      *) die "build_app: unknown option $arg" ;;
+    esac
+  done
+  local cargo_profile=()
+  [ "$profile" = release ] && cargo_profile=(--release)
+
+  if [ -f ui/dist/index.html ] && [ -z "$(find ui/src ui/public ui/index.html ui/package.json \
+      ui/package-lock.json ui/vite.config.ts ui/tsconfig.json -newer ui/dist/index.html -print -quit 2>/dev/null)" ]; then
+    say "UI: up to date (ui/dist)"
+  else
+    say "building the UI (ui/dist)"
+    npm --prefix ui run build >/dev/null || die "the UI build failed (npm --prefix ui run build)"
+  fi
+  say "building the courier app ($profile, UI embedded)"
+  cargo build --locked "${cargo_profile[@]}" --features custom-protocol --bin doorstep \
+    || die "building the courier app failed"
+  use_scratch
+  mkdir -p "$SCRATCH/bin"
+  APP_BIN="$(_pin_binary "$TARGET_DIR/$profile/doorstep")"
+  if [ "$server" = 1 ]; then
+    say "building the dispatch server ($profile)"
+    cargo build --locked "${cargo_profile[@]}" -p doorstep-server --bin doorstep-server \
+      || die "building the dispatch server failed"
+    SERVER_BIN="$(_pin_binary "$TARGET_DIR/$profile/doorstep-server")"
+  fi
+}
+# A hard link where the scratch folder shares the target dir's file system, else a copy.
+_pin_binary() {
+  local to
+  to="$SCRATCH/bin/$(basename "$1")"
+  ln -f "$1" "$to" 2>/dev/null || cp "$1" "$to" || die "cannot copy $1"
+  printf '%s\n' "$to"
+}
+
+# ensure_rust_target TRIPLE: adds a Rust target with rustup unless it is installed.
+ensure_rust_target() {
+  rustup target list --installed | grep -qx "$1" && return 0
+  say "adding the $1 Rust target"
+  rustup target add "$1" >/dev/null
+}
+
+# ensure_cargo_fuzz: installs cargo-fuzz unless `cargo fuzz` already works.
+ensure_cargo_fuzz() {
+  cargo fuzz --version >/dev/null 2>&1 && return 0
+  say "installing cargo-fuzz"
+  cargo install cargo-fuzz --locked --quiet
+}
