@@ -359,12 +359,9 @@ impl FromRequestParts<AppState> for AdminCaller {
 pub fn router(state: AppState) -> Router {
     let max_json = state.config.max_json_bytes;
     let max_photo = state.config.max_photo_bytes;
-    let verify = Router::new()
-        .route("/v1/verify", post(verify))
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            limits::limit_verify,
-        ));
+    let verify = Router::new().route("/v1/verify", post(verify)).route_layer(
+        middleware::from_fn_with_state(state.clone(), limits::limit_verify),
+    );
     let photos = Router::new()
         .route("/v1/photos/{sha256}", put(put_photo))
         .layer(DefaultBodyLimit::max(max_photo));
@@ -401,10 +398,12 @@ pub fn router(state: AppState) -> Router {
         .merge(verify)
         .layer(DefaultBodyLimit::max(max_json))
         .merge(photos)
-        .merge(crate::pages::routes().route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            limits::limit_pages,
-        )));
+        .merge(
+            crate::pages::routes().route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                limits::limit_pages,
+            )),
+        );
     api.fallback(|| async {
         ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such endpoint")
     })

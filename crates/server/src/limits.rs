@@ -153,10 +153,11 @@ impl Limits {
                 per_sec: 10.0,
                 burst: 120,
             },
-            // Phones of a depot may enroll together behind one address.
+            // Phones of a depot may enroll together behind one address; the codes are
+            // random enough that this only slows down a scan for them.
             enroll_per_address: Rate {
-                per_sec: 1.0 / 60.0,
-                burst: 20,
+                per_sec: 1.0 / 6.0,
+                burst: 30,
             },
             customer_page_per_address: Rate {
                 per_sec: 1.0,

@@ -140,9 +140,29 @@ struct ServeArgs {
     /// Send SMS as JSON {to, from, body} instead of a Twilio-style form.
     #[arg(long)]
     sms_json: bool,
-    /// Rate-limit verification by the last X-Forwarded-For address (only behind a proxy).
+    /// Rate-limit by the last X-Forwarded-For address (only behind a proxy that sets it).
     #[arg(long, env = "DOORSTEP_TRUST_FORWARDED_FOR")]
     trust_forwarded_for: bool,
+    /// A request (body included) not answered within this many seconds gets 408.
+    #[arg(long, env = "DOORSTEP_REQUEST_TIMEOUT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    request_timeout_secs: u64,
+    /// Connections open at once; more wait until one closes.
+    #[arg(long, env = "DOORSTEP_MAX_CONNECTIONS", default_value_t = 512,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    max_connections: u32,
+    /// Requests answered at once; more get 503 with Retry-After.
+    #[arg(long, env = "DOORSTEP_MAX_CONCURRENT_REQUESTS", default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    max_concurrent_requests: u32,
+    /// Photo megabytes one phone may upload in 24 hours (more get 429 with Retry-After).
+    #[arg(long, env = "DOORSTEP_PHOTO_QUOTA_MB_PER_DAY", default_value_t = 200,
+          value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    photo_quota_mb_per_day: u64,
+    /// Photos one phone may upload in 24 hours.
+    #[arg(long, env = "DOORSTEP_PHOTO_QUOTA_PER_DAY", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    photo_quota_per_day: u32,
     /// Oldest app version allowed to work (all platforms); older apps show "update required".
     #[arg(long, env = "DOORSTEP_APP_MINIMUM_VERSION")]
     app_minimum_version: Option<String>,
@@ -354,6 +374,11 @@ async fn main() -> anyhow::Result<()> {
             }
             config.fleet_name = a.fleet_name.clone();
             config.trust_forwarded_for = a.trust_forwarded_for;
+            config.limits.request_timeout = std::time::Duration::from_secs(a.request_timeout_secs);
+            config.limits.max_connections = a.max_connections as usize;
+            config.limits.max_concurrent_requests = a.max_concurrent_requests as usize;
+            config.limits.photo_bytes_per_device_per_day = a.photo_quota_mb_per_day * 1024 * 1024;
+            config.limits.photos_per_device_per_day = a.photo_quota_per_day;
             config.verification_ttl_secs = a.verification_ttl_secs;
             config.offline_window_secs = a.offline_window_hours.saturating_mul(3600);
             if let Some(n) = a.outbox_max_attempts {

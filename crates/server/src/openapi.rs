@@ -8,7 +8,8 @@ fn op(summary: &str, auth: Option<&str>, body: Option<&str>, ok: &str) -> serde_
         "summary": summary,
         "responses": {
             ok: { "description": "success" },
-            "4XX": { "description": "client error", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ErrorBody" } } } }
+            "4XX": { "description": "client error", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ErrorBody" } } } },
+            "503": { "description": "overloaded or storage busy; retry after the Retry-After header", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ErrorBody" } } } }
         }
     });
     if let Some(a) = auth {

@@ -2456,7 +2456,11 @@ impl Store {
 
     /// What `device` uploaded since `since` (Unix ms): the photos it stored, their bytes, and
     /// when the oldest of them arrived — for the per-device photo quota.
-    pub fn photo_usage_since(&self, device: DeviceId, since: i64) -> Result<PhotoUsage, StoreError> {
+    pub fn photo_usage_since(
+        &self,
+        device: DeviceId,
+        since: i64,
+    ) -> Result<PhotoUsage, StoreError> {
         self.read(|c| {
             Ok(qrow(
                 c,
