@@ -5,20 +5,14 @@
 # Prints each run and the median. Also prints the release binary's size.
 # Usage: scripts/bench-startup.sh [runs]   (builds the release app first if needed)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/lib.sh"
 runs="${1:-7}"
-npm --prefix ui run build >/dev/null
-cargo build --release --locked --features custom-protocol --bin doorstep >/dev/null
-bin=target/release/doorstep
-if [ -z "${DISPLAY:-}" ]; then
-  export DISPLAY=":$((200 + RANDOM % 50))"
-  Xvfb "$DISPLAY" -screen 0 1024x900x24 -nolisten tcp >/dev/null 2>&1 &
-  xvfb=$!; trap 'kill $xvfb 2>/dev/null || true' EXIT
-  sleep 1
-fi
+build_app --release --no-server
+bin="$APP_BIN"
+start_xvfb
 times=()
 for i in $(seq 1 "$runs"); do
-  dir="$(mktemp -d)"
+  dir="$SCRATCH/run-$i"; mkdir -p "$dir"
   ms=$(python3 - "$bin" "$dir" <<'PY'
 import os, subprocess, sys, time
 binary, home = sys.argv[1], sys.argv[2]
@@ -35,6 +29,7 @@ print(f"{ms:.0f}" if ms is not None else "none")
 PY
 )
   rm -rf "$dir" 2>/dev/null || true
+  [ "$ms" != none ] || die "run $i: the app exited without logging \"ui loaded\""
   echo "run $i: ${ms} ms"
   times+=("$ms")
 done

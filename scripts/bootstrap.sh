@@ -2,11 +2,15 @@
 # Installs what Doorstep needs to build, run and test, and says what it does.
 # Usage: scripts/bootstrap.sh [run|test]   (test also installs test-only tools)
 # Safe to run again: each step checks first and skips what is already there.
+# Enforces Node.js >= 20.19, the minimum in ui/package.json's "engines" (Vite 7 needs it); it does
+# not install Node itself, since Debian 12's nodejs package is too old.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/lib.sh"
 want="${1:-run}"
 
-say() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*"; }
+# The one place the minimum Node.js version is written is ui/package.json ("node": ">=X.Y").
+NODE_MIN="$(grep -oE '"node": *">= *[0-9]+\.[0-9]+' ui/package.json | grep -oE '[0-9]+\.[0-9]+$')" \
+  || die "no \"node\": \">=X.Y\" in ui/package.json's engines"
 
 DEBIAN_PACKAGES=(
   build-essential pkg-config curl ca-certificates
@@ -28,7 +32,7 @@ if command -v dpkg-query >/dev/null 2>&1; then
   for p in "${DEBIAN_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
-  # node/npm may come from elsewhere (nvm, NodeSource): accept any node >= 18
+  # node/npm may come from elsewhere (nvm, NodeSource): their version is checked below
   if command -v node >/dev/null && command -v npm >/dev/null; then
     missing=("${missing[@]/nodejs/}"); missing=("${missing[@]/npm/}")
   fi
@@ -47,22 +51,27 @@ if command -v dpkg-query >/dev/null 2>&1; then
 else
   say "not a Debian/Ubuntu system: install these yourself (names are Debian's), then run again:"
   printf '  %s\n' "${DEBIAN_PACKAGES[@]}"
-  say "and Rust (https://rustup.rs), Node.js >= 18."
+  say "and Rust (https://rustup.rs), Node.js >= $NODE_MIN."
 fi
 
-if ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' 2>/dev/null; then
-  say "Node.js $(node --version 2>/dev/null || echo 'is missing'): the UI's build tools (Vite 7) need Node.js >= 20.19."
-  say "Install it from nodesource.com or with nvm (Debian 12's own nodejs package is 18), then run again."
-  exit 1
+if ! node -e '
+  const [a, b] = process.versions.node.split(".").map(Number);
+  const [x, y] = process.argv[1].split(".").map(Number);
+  process.exit(a > x || (a === x && b >= y) ? 0 : 1);' "$NODE_MIN" 2>/dev/null; then
+  say "Node.js $(node --version 2>/dev/null || echo 'is missing'): the UI's build tools (Vite 7) need Node.js >= $NODE_MIN."
+  die "Install it from nodesource.com or with nvm (Debian 12's own nodejs package is 18), then run again."
 fi
+say "Node.js $(node --version): >= $NODE_MIN, as ui/package.json asks"
 
 if ! command -v cargo >/dev/null 2>&1; then
-  say "Rust is missing: install it from https://rustup.rs (rustup), then run again"; exit 1
+  die "Rust is missing: install it from https://rustup.rs (rustup), then run again"
 fi
 
-say "UI dependencies: npm ci in ui/"
 if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
+  say "UI dependencies: npm ci in ui/"
   npm --prefix ui ci --no-audit --no-fund --loglevel=error
+else
+  say "UI dependencies: up to date (ui/node_modules)"
 fi
 
 if [ "$want" = test ]; then
@@ -74,13 +83,8 @@ if [ "$want" = test ]; then
     say "installing aiosmtpd (a real SMTP server for the notification tests)"
     python3 -m pip install --quiet aiosmtpd 2>/dev/null || python3 -m pip install --quiet --break-system-packages aiosmtpd
   fi
-  if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed | grep -q aarch64-linux-android; then
-    say "adding the aarch64-linux-android Rust target (to check the mobile code)"
-    rustup target add aarch64-linux-android >/dev/null
-  fi
-  if ! cargo fuzz --version >/dev/null 2>&1; then
-    say "installing cargo-fuzz"
-    cargo install cargo-fuzz --locked --quiet
-  fi
+  # to check the mobile code
+  if command -v rustup >/dev/null 2>&1; then ensure_rust_target aarch64-linux-android; fi
+  ensure_cargo_fuzz
 fi
 say "done"

@@ -5,11 +5,11 @@
 # (SQLite, ring) is compiled with Debian's aarch64 cross compiler in place of the NDK's clang; only
 # object files are made (cargo check never links), so this proves the Rust code compiles for Android.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-rustup target list --installed | grep -q aarch64-linux-android || rustup target add aarch64-linux-android
+source "$(dirname "$0")/lib.sh"
+ensure_rust_target aarch64-linux-android
 if [ -z "${ANDROID_NDK_HOME:-}" ]; then
-  command -v aarch64-linux-gnu-gcc >/dev/null || {
-    echo "aarch64-linux-gnu-gcc missing: apt-get install gcc-aarch64-linux-gnu (or set ANDROID_NDK_HOME)"; exit 1; }
+  command -v aarch64-linux-gnu-gcc >/dev/null \
+    || die "aarch64-linux-gnu-gcc missing: apt-get install gcc-aarch64-linux-gnu (or set ANDROID_NDK_HOME)"
   export CC_aarch64_linux_android=aarch64-linux-gnu-gcc AR_aarch64_linux_android=aarch64-linux-gnu-ar
 fi
 cargo check --locked --target aarch64-linux-android -p doorstep --lib

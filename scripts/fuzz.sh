@@ -10,6 +10,7 @@
 # stable Rust only, so RUSTC_BOOTSTRAP=1 lets stable rustc accept them; the AddressSanitizer
 # runtime ships with the stable x86_64-unknown-linux-gnu standard library.
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 
 seconds="${1:-60}"
 shift || true
@@ -18,13 +19,9 @@ if [ "${#targets[@]}" -eq 0 ]; then
     targets=(barcode code token wire)
 fi
 
-root="$(cd "$(dirname "$0")/.." && pwd)"
-fuzz_dir="$root/crates/protocol/fuzz"
+fuzz_dir="$ROOT/crates/protocol/fuzz"
 
-if ! cargo fuzz --version >/dev/null 2>&1; then
-    echo "installing cargo-fuzz" >&2
-    cargo install cargo-fuzz --locked
-fi
+ensure_cargo_fuzz
 
 export RUSTC_BOOTSTRAP=1
 cd "$fuzz_dir"

@@ -62,6 +62,7 @@ use_scratch() {
   SCRATCH="$(mktemp -d "${TMPDIR:-/tmp}/doorstep.XXXXXX")"
   # The app's WebKit helper processes may still be writing caches for a moment after the app is
   # stopped; removing the folder must not turn a green run red.
+  # shellcheck disable=SC2016 # expanded when the hook runs
   at_exit 'rm -rf "$SCRATCH" 2>/dev/null || { sleep 2; rm -rf "$SCRATCH" 2>/dev/null; }'
 }
 
@@ -74,6 +75,7 @@ free_port() {
 # exports DISPLAY and stops Xvfb when the script ends. Xvfb picks a free display itself and writes
 # its number to a pipe once it accepts connections (-displayfd), so there is no display number to
 # collide on and no sleep. Ends the script with Xvfb's log if it does not come up within 30 s.
+# shellcheck disable=SC2120 # its arguments are optional
 start_xvfb() {
   if [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]; then return 0; fi
   use_scratch
@@ -87,7 +89,7 @@ start_xvfb() {
   rm -f "$fifo"
   if ! [[ "$number" =~ ^[0-9]+$ ]]; then
     show_log "$log"
-    die "Xvfb did not start (no display number within 30 s); its log is above"
+    die "Xvfb did not start: it gave no display number within 30 s (its log is above)"
   fi
   export DISPLAY=":$number"
 }
@@ -115,6 +117,7 @@ wait_for_url() {
 # what is stale. The binaries are linked into this run's scratch folder, so a build in the shared
 # target dir (say, `cargo test`, which builds the app without custom-protocol) cannot swap them
 # while the script uses them.
+# shellcheck disable=SC2120,SC2034 # optional arguments; APP_BIN, SERVER_BIN are for the caller
 build_app() {
   local profile=debug server=1 arg
   for arg in "$@"; do
@@ -127,8 +130,7 @@ build_app() {
   local cargo_profile=()
   [ "$profile" = release ] && cargo_profile=(--release)
 
-  if [ -f ui/dist/index.html ] && [ -z "$(find ui/src ui/public ui/index.html ui/package.json \
-      ui/package-lock.json ui/vite.config.ts ui/tsconfig.json -newer ui/dist/index.html -print -quit 2>/dev/null)" ]; then
+  if _ui_is_fresh; then
     say "UI: up to date (ui/dist)"
   else
     say "building the UI (ui/dist)"
@@ -139,25 +141,35 @@ build_app() {
     || die "building the courier app failed"
   use_scratch
   mkdir -p "$SCRATCH/bin"
-  APP_BIN="$(_pin_binary "$TARGET_DIR/$profile/doorstep")"
+  _pin_binary "$TARGET_DIR/$profile/doorstep"; APP_BIN="$PINNED"
   if [ "$server" = 1 ]; then
     say "building the dispatch server ($profile)"
     cargo build --locked "${cargo_profile[@]}" -p doorstep-server --bin doorstep-server \
       || die "building the dispatch server failed"
-    SERVER_BIN="$(_pin_binary "$TARGET_DIR/$profile/doorstep-server")"
+    _pin_binary "$TARGET_DIR/$profile/doorstep-server"; SERVER_BIN="$PINNED"
   fi
 }
-# A hard link where the scratch folder shares the target dir's file system, else a copy.
+# _ui_is_fresh: true when ui/dist was built after every file the UI is built from changed
+# (vite always rebuilds, and a rewritten ui/dist makes cargo recompile the app that embeds it).
+_ui_is_fresh() {
+  [ -f ui/dist/index.html ] || return 1
+  local newer
+  newer="$(find ui/src ui/public ui/index.html ui/package.json ui/package-lock.json \
+    ui/node_modules/.package-lock.json ui/vite.config.ts ui/tsconfig.json \
+    -newer ui/dist/index.html -print -quit 2>/dev/null)"
+  [ -z "$newer" ]
+}
+# _pin_binary FILE: sets PINNED to this run's own name for FILE: a hard link where the scratch
+# folder shares the target dir's file system (cargo replaces files, it does not rewrite them), else
+# a copy.
 _pin_binary() {
-  local to
-  to="$SCRATCH/bin/$(basename "$1")"
-  ln -f "$1" "$to" 2>/dev/null || cp "$1" "$to" || die "cannot copy $1"
-  printf '%s\n' "$to"
+  PINNED="$SCRATCH/bin/$(basename "$1")"
+  ln -f "$1" "$PINNED" 2>/dev/null || cp "$1" "$PINNED" || die "cannot copy $1"
 }
 
 # ensure_rust_target TRIPLE: adds a Rust target with rustup unless it is installed.
 ensure_rust_target() {
-  rustup target list --installed | grep -qx "$1" && return 0
+  rustup target list --installed | grep -x "$1" >/dev/null && return 0
   say "adding the $1 Rust target"
   rustup target add "$1" >/dev/null
 }

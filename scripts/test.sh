@@ -3,17 +3,21 @@
 # dispatch server), the UI's unit and screen tests, brief fuzzing of the parsers, a check of the
 # mobile-only Rust code for Android, and the end-to-end run of the real desktop app by WebDriver.
 # Installs what is missing first (scripts/bootstrap.sh test). Exit code 0 only if every stage passed.
-# Usage: scripts/test.sh [stage ...]   (default: all stages; see `stages` below)
+# Usage: scripts/test.sh [stage ...]   (default: all stages; see `all_stages` below)
 set -uo pipefail
-cd "$(dirname "$0")/.."
-ROOT="$PWD"
-LOGS="$ROOT/test-output/logs"; mkdir -p "$LOGS"
-
-bash scripts/bootstrap.sh test || { echo "bootstrap failed"; exit 1; }
-export CARGO_TERM_COLOR=never
-
-stages=(fmt clippy rust ui-unit ui-build ui-screens fuzz android e2e)
+source "$(dirname "$0")/lib.sh"
+all_stages=(fmt clippy rust ui-unit ui-build ui-screens fuzz android e2e)
+stages=("${all_stages[@]}")
 [ "$#" -gt 0 ] && stages=("$@")
+for s in "${stages[@]}"; do
+  [[ " ${all_stages[*]} " == *" $s "* ]] || { echo "unknown stage $s (stages: ${all_stages[*]})"; exit 2; }
+done
+
+# One log per stage of this run; the totals below are counted over them, so no old log may stay.
+LOGS="$ROOT/test-output/logs"; rm -rf "$LOGS"; mkdir -p "$LOGS"
+
+bash scripts/bootstrap.sh test || die "bootstrap failed"
+export CARGO_TERM_COLOR=never
 
 declare -A result
 run_stage() {
@@ -35,13 +39,13 @@ for s in "${stages[@]}"; do
     fuzz)       run_stage fuzz bash scripts/fuzz.sh "${FUZZ_SECONDS:-15}" ;;
     android)    run_stage android bash scripts/check-android.sh ;;
     e2e)        run_stage e2e bash tests/e2e/run.sh ;;
-    *) echo "unknown stage $s (stages: fmt clippy rust ui-unit ui-build ui-screens fuzz android e2e)"; exit 2 ;;
   esac
 done
 
 # Totals over the runners' own summary lines (cargo test, vitest, the node test runners).
 passed=0; failed=0
 for f in "$LOGS"/*.log; do
+  [ -e "$f" ] || continue
   while read -r p q; do passed=$((passed + p)); failed=$((failed + q)); done < <(
     grep -aoE 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' "$f" | awk '{print $4, $6}')
   while read -r p; do passed=$((passed + p)); done < <(grep -aoE '^ +Tests +[0-9]+ passed' "$f" | awk '{print $2}')

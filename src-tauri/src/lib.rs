@@ -2,6 +2,7 @@
 //!
 //! - [`commands`]: one command per UI action, each a delegation to the core.
 //! - [`fleet`]: the fleet build configuration (server URL, fleet name) and the platform.
+//! - `reader` (desktop): serves the desktop barcode reader's WebAssembly from the resources.
 //!
 //! Everything the app does lives in `crates/courier`, which has no Tauri in it; this crate only
 //! wires it to the window: state, commands, the background sync task's events, and the
@@ -9,6 +10,8 @@
 
 pub mod commands;
 pub mod fleet;
+#[cfg(desktop)]
+pub mod reader;
 
 use std::sync::Arc;
 
@@ -70,6 +73,8 @@ pub fn run() {
         .plugin(tauri_plugin_geolocation::init())
         .plugin(tauri_plugin_haptics::init())
         .plugin(tauri_plugin_opener::init());
+    #[cfg(desktop)]
+    let builder = reader::register(builder);
     with_commands(builder)
         .on_page_load(|_, payload| {
             if payload.event() == tauri::webview::PageLoadEvent::Finished {

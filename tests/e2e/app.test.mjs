@@ -14,12 +14,8 @@ const seed = JSON.parse(readFileSync(env.SEED_JSON, 'utf8'));
 mkdirSync(env.SCREENSHOT_DIR, { recursive: true });
 
 // Damm check digit, to type a code that passes the device's typo check but is not the real one.
-const DAMM = [
-  [0, 3, 1, 7, 5, 9, 8, 6, 4, 2], [7, 0, 9, 2, 1, 5, 4, 8, 6, 3], [4, 2, 0, 6, 8, 7, 1, 3, 5, 9],
-  [1, 7, 5, 0, 9, 8, 3, 4, 2, 6], [6, 1, 2, 3, 0, 4, 5, 9, 7, 8], [3, 6, 7, 4, 2, 0, 9, 5, 8, 1],
-  [5, 8, 6, 9, 7, 2, 0, 1, 3, 4], [8, 9, 4, 5, 3, 6, 2, 0, 1, 7], [9, 4, 3, 8, 6, 1, 7, 2, 0, 5],
-  [2, 5, 8, 1, 4, 3, 6, 7, 9, 0],
-];
+// The table comes from the contract fixture that a Rust test writes from crates/protocol.
+const DAMM = JSON.parse(readFileSync(new URL('../../ui/tests/fixtures/contract.json', import.meta.url), 'utf8')).damm.table;
 const damm = (digits) => digits.split('').reduce((i, d) => DAMM[i][Number(d)], 0);
 function wrongCodeFor(code) {
   const body = code.slice(0, -1);

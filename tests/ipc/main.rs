@@ -3,6 +3,7 @@
 //! The app's own `tauri.conf.json` and capabilities are used, so a command the capabilities do
 //! not grant would fail here too.
 
+mod docs;
 mod helpers;
 
 use helpers::{TestApp, damm_valid_wrong_code};

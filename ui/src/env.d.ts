@@ -1,7 +1,6 @@
 /// <reference types="vite/client" />
 
-/** A file as a base64 string (see base64Import in vite.config.ts). */
-declare module '*?base64' {
-  const data: string;
-  export default data;
+interface ImportMetaEnv {
+  /** Set by the Tauri CLI for the UI build: linux, windows, macos, android or ios. */
+  readonly TAURI_ENV_PLATFORM?: string;
 }

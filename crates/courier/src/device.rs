@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use doorstep_protocol::ids::{EventId, ParcelId};
-use doorstep_protocol::token::{PublicTokenKey, TokenKeys, encode_hex};
+use doorstep_protocol::token::{PublicTokenKey, TokenKeys};
 use doorstep_protocol::wire::{
     EnrollRequest, EnrollmentLink, EventBody, ExceptionReason, Location, Manifest, ManifestParcel,
     ManifestStop, ParcelStatus, Platform, ResendRequest, VerifyRequest,
@@ -286,7 +286,7 @@ impl Device {
         let key = ed25519_dalek::SigningKey::from_bytes(&secret);
         let request = EnrollRequest {
             enrollment_code: link.code.clone(),
-            device_public_key: encode_hex(key.verifying_key().as_bytes()),
+            device_public_key: hex::encode(key.verifying_key().as_bytes()),
             app_version: self.shared.config.app_version.clone(),
             platform: self.shared.config.platform,
         };
@@ -654,7 +654,7 @@ impl Device {
 
     /// Writes `bytes` once under their SHA-256 (tmp file, fsync, rename, fsync the folder).
     fn write_photo(&self, bytes: &[u8]) -> Result<(String, PathBuf), CourierError> {
-        let sha = encode_hex(&Sha256::digest(bytes));
+        let sha = hex::encode(Sha256::digest(bytes));
         let dir = self.shared.data_dir.join("photos");
         let target = dir.join(&sha);
         if !target.exists() {

@@ -18,7 +18,8 @@ use doorstep_protocol::wire::{
 
 use crate::error::CourierError;
 use crate::view::{
-    AppError, AppErrorCode, DoneOutcome, OtherStop, ParcelState, ScanOutcome, ScanResult, VerificationKind,
+    AppError, AppErrorCode, DoneOutcome, OtherStop, ParcelState, ScanOutcome, ScanResult,
+    VerificationKind,
 };
 
 /// Code length assumed when a stop needs a code but the manifest does not say how long.

@@ -22,5 +22,5 @@ pub mod view;
 pub use clock::{Clock, ManualClock, SystemClock, os_rng};
 pub use device::{Config, Device, MAX_PHOTO_BYTES, photo_extension, version_below};
 pub use error::{CourierError, StoreError};
-pub use view::AppErrorCode;
 pub use sync::SyncReport;
+pub use view::AppErrorCode;

@@ -84,7 +84,10 @@ pub enum CodeError {
 }
 
 /// A well-formed delivery code: digits only, the last one a valid Damm check digit.
+///
+/// On the wire: a string of digits; spaces and dashes between them are ignored.
 #[derive(Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeliveryCode(String);
 
 impl DeliveryCode {

@@ -67,6 +67,20 @@ impl Serialize for KeyId {
     }
 }
 
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for KeyId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .pattern(Some("^[0-9a-f]{8}$"))
+            .description(Some("Which signing key made a token: 8 hex digits."))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for KeyId {}
+
 impl<'de> Deserialize<'de> for KeyId {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
@@ -182,6 +196,7 @@ pub enum TokenError {
 /// A token's text as scanned from (or put into) a QR code. Its `Debug` is redacted: a
 /// token is a bearer credential.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct HandoverToken(String);
 
@@ -266,6 +281,7 @@ impl HandoverToken {
 /// A server's public token key as published at `/.well-known/doorstep-keys` and pinned by
 /// devices at enrollment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PublicTokenKey {
     /// Key id carried in tokens.
@@ -279,7 +295,7 @@ impl PublicTokenKey {
     pub fn new(key_id: KeyId, key: &VerifyingKey) -> Self {
         Self {
             key_id,
-            public_key: encode_hex(key.as_bytes()),
+            public_key: hex::encode(key.as_bytes()),
         }
     }
 }
@@ -331,34 +347,12 @@ impl TokenKeys {
     }
 }
 
-/// Lower-case hex of some bytes.
-pub fn encode_hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(HEX[(b >> 4) as usize] as char);
-        s.push(HEX[(b & 15) as usize] as char);
-    }
-    s
-}
-
-/// Exactly `N` bytes from hex (either case); `None` for anything else.
+/// Exactly `N` bytes from hex (either case); `None` for anything else: a wrong length, an
+/// odd length, a sign, a space or any other character that is not a hex digit. Keys, key ids
+/// and signatures are read through this, so a truncated or padded one is refused, never cut
+/// or extended. (`hex::decode_to_slice` checks the length against `N` exactly.)
 pub fn decode_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
-    let s = s.as_bytes();
-    if s.len() != N * 2 {
-        return None;
-    }
-    let nibble = |c: u8| -> Option<u8> {
-        match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            b'A'..=b'F' => Some(c - b'A' + 10),
-            _ => None,
-        }
-    };
     let mut out = [0u8; N];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = nibble(s[2 * i])? << 4 | nibble(s[2 * i + 1])?;
-    }
+    hex::decode_to_slice(s, &mut out).ok()?;
     Some(out)
 }

@@ -8,10 +8,11 @@ use sha2::{Digest, Sha256};
 
 use crate::code::DeliveryCode;
 use crate::ids::{CourierId, DeviceId, EventId, ParcelId, ShipperId, StopId};
-use crate::token::{HandoverToken, PublicTokenKey, encode_hex};
+use crate::token::{HandoverToken, PublicTokenKey};
 
 /// Stable machine codes of API errors. Clients switch on these, never on message text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// The request body or query is malformed (bad JSON, wrong types, unknown fields).
@@ -60,6 +61,7 @@ impl ErrorCode {
 
 /// The body of every error answer: `{ "code": "...", "message": "..." }`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// Stable machine code.
     pub code: ErrorCode,
@@ -69,6 +71,7 @@ pub struct ErrorBody {
 
 /// Where an app runs, reported at enrollment and on sync.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Platform {
     /// Android phone.
@@ -184,6 +187,7 @@ fn percent_decode(s: &str) -> Option<String> {
 
 /// `POST /v1/devices/enroll` — exchange an enrollment code for a device token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EnrollRequest {
     /// The enrollment code from the fleet manager.
@@ -198,6 +202,7 @@ pub struct EnrollRequest {
 
 /// Answer to a successful enrollment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrollResponse {
     /// The new device's id.
     pub device_id: DeviceId,
@@ -215,6 +220,7 @@ pub struct EnrollResponse {
 
 /// `GET /.well-known/doorstep-keys` — the server's current token keys.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenKeysResponse {
     /// Keys in use, newest first.
     pub keys: Vec<PublicTokenKey>,
@@ -225,6 +231,7 @@ pub struct TokenKeysResponse {
 
 /// `GET /v1/manifest?date=YYYY-MM-DD` — the courier's route for a day (ETag-aware).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Manifest {
     /// Whose route.
     pub courier_id: CourierId,
@@ -236,6 +243,7 @@ pub struct Manifest {
 
 /// One stop of a manifest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ManifestStop {
     /// Stop id.
     pub stop_id: StopId,
@@ -261,6 +269,7 @@ pub struct ManifestStop {
 
 /// One parcel of a stop.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ManifestParcel {
     /// Parcel id.
     pub parcel_id: ParcelId,
@@ -278,6 +287,7 @@ pub struct ManifestParcel {
 
 /// How a parcel is meant to be handed over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryMethod {
     /// Into the recipient's hands.
@@ -292,6 +302,7 @@ pub enum DeliveryMethod {
 
 /// Server-side parcel state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ParcelStatus {
     /// Not yet delivered.
@@ -308,6 +319,7 @@ pub enum ParcelStatus {
 
 /// A point on Earth.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Location {
     /// Degrees north.
@@ -323,6 +335,7 @@ pub struct Location {
 
 /// `POST /v1/verify` — check a typed code online.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct VerifyRequest {
     /// A parcel of the stop whose code was typed.
@@ -333,6 +346,7 @@ pub struct VerifyRequest {
 
 /// The server's answer to a code check. Every outcome is a 200 with one of these.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum VerifyOutcome {
     /// Right code. `verification_id` goes into the delivery event as proof.
@@ -357,6 +371,7 @@ pub enum VerifyOutcome {
 
 /// `POST /v1/resend` — ask the server to send the customer a new code.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ResendRequest {
     /// A parcel of the stop.
@@ -365,6 +380,7 @@ pub struct ResendRequest {
 
 /// Answer to a resend.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ResendResponse {
     /// When the next resend may be asked for, Unix seconds.
     pub next_allowed_at: i64,
@@ -375,6 +391,7 @@ pub struct ResendResponse {
 
 /// Reason codes for a failed handover.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ExceptionReason {
     /// Nobody answered.
@@ -395,6 +412,7 @@ pub enum ExceptionReason {
 
 /// How the handover was verified.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "method", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Verification {
     /// The policy asked for no code.
@@ -418,6 +436,7 @@ pub enum Verification {
 
 /// What happened at the door.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum EventBody {
     /// Parcels handed over.
@@ -441,6 +460,7 @@ pub enum EventBody {
 /// One delivery event from a device. Events of a device form a hash chain signed with the
 /// device's key, so the server notices removed or edited records.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryEvent {
     /// Client-made UUIDv7; the server stores each id once.
@@ -503,17 +523,17 @@ impl DeliveryEvent {
         let mut h = Sha256::new();
         h.update(self.signing_bytes());
         match crate::token::decode_hex::<64>(&self.signature) {
-            Some(bytes) => h.update(encode_hex(&bytes).as_bytes()),
+            Some(bytes) => h.update(hex::encode(bytes).as_bytes()),
             // Not a signature at all: it fails verification anyway; hash the text as is.
             None => h.update(self.signature.as_bytes()),
         }
-        encode_hex(&h.finalize())
+        hex::encode(h.finalize())
     }
 
     /// Signs the event with the device key (sets `signature`).
     pub fn sign(&mut self, key: &ed25519_dalek::SigningKey) {
         use ed25519_dalek::Signer;
-        self.signature = encode_hex(&key.sign(&self.signing_bytes()).to_bytes());
+        self.signature = hex::encode(key.sign(&self.signing_bytes()).to_bytes());
     }
 
     /// Checks the signature against the device's public key.
@@ -531,6 +551,7 @@ impl DeliveryEvent {
 
 /// `POST /v1/sync` — a batch of events, in chain order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SyncRequest {
     /// App version, checked against the fleet's version policy.
@@ -544,6 +565,7 @@ pub struct SyncRequest {
 /// Why the server refused an event for good. The device keeps the record and shows it as
 /// disputed with this reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RejectCode {
     /// The offline code was wrong.
@@ -587,6 +609,7 @@ pub enum RejectCode {
 
 /// The server's answer for one event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum EventStatus {
     /// Stored now.
@@ -609,6 +632,7 @@ pub enum EventStatus {
 
 /// Per-event answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EventResult {
     /// The event.
     pub id: EventId,
@@ -618,6 +642,7 @@ pub struct EventResult {
 
 /// Answer to a sync batch: one result per event, in the same order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SyncResponse {
     /// Per-event results.
     pub results: Vec<EventResult>,
@@ -627,6 +652,7 @@ pub struct SyncResponse {
 
 /// App version policy for a platform.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AppVersionPolicy {
     /// Versions below this must update before working.
     pub minimum: String,
@@ -638,6 +664,7 @@ pub struct AppVersionPolicy {
 
 /// `PUT /v1/photos/{sha256}` answer (the body is the raw JPEG/PNG bytes).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PhotoUploadResponse {
     /// The SHA-256 the server computed (equals the path).
     pub sha256: String,
@@ -650,6 +677,7 @@ pub struct PhotoUploadResponse {
 
 /// A recipient of a parcel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Recipient {
     /// Name as printed on the label.
@@ -664,6 +692,7 @@ pub struct Recipient {
 
 /// An amount of money as a decimal string, e.g. `{"amount": "612.00", "currency": "EUR"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Money {
     /// Decimal amount with at most two decimals.
@@ -674,6 +703,7 @@ pub struct Money {
 
 /// `POST /v1/parcels` (shipper API key) — announce a parcel.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateParcelRequest {
     /// The label's barcode value.
@@ -713,6 +743,7 @@ pub struct CreateParcelRequest {
 
 /// The policy's decision for a parcel, with its reasons.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PolicyDecision {
     /// Whether a delivery code is needed.
     pub code_required: bool,
@@ -730,6 +761,7 @@ pub struct PolicyDecision {
 
 /// A parcel as the shipper and fleet manager see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ParcelView {
     /// Parcel id.
     pub parcel_id: ParcelId,
@@ -752,6 +784,7 @@ pub struct ParcelView {
 
 /// `POST /v1/admin/couriers`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateCourierRequest {
     /// Display name.
@@ -760,6 +793,7 @@ pub struct CreateCourierRequest {
 
 /// Answer to `POST /v1/admin/couriers`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CourierCreated {
     /// The courier's id.
     pub courier_id: CourierId,
@@ -767,6 +801,7 @@ pub struct CourierCreated {
 
 /// `POST /v1/admin/enrollments`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateEnrollmentRequest {
     /// The courier the phone will belong to.
@@ -775,6 +810,7 @@ pub struct CreateEnrollmentRequest {
 
 /// A fresh enrollment code (single use, short-lived).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrollmentCreated {
     /// The code to type.
     pub enrollment_code: String,
@@ -786,6 +822,7 @@ pub struct EnrollmentCreated {
 
 /// `POST /v1/admin/shippers`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateShipperRequest {
     /// Display name.
@@ -797,6 +834,7 @@ pub struct CreateShipperRequest {
 
 /// Answer to `POST /v1/admin/shippers` (the key is shown once).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ShipperCreated {
     /// The shipper's id.
     pub shipper_id: ShipperId,
@@ -808,6 +846,7 @@ pub struct ShipperCreated {
 
 /// An enrolled device as the fleet manager sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeviceView {
     /// Device id.
     pub device_id: DeviceId,
@@ -825,6 +864,7 @@ pub struct DeviceView {
 
 /// A stored delivery event, for `GET /v1/admin/deliveries?date=`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StoredDelivery {
     /// The event id.
     pub event_id: EventId,
@@ -852,6 +892,7 @@ pub struct StoredDelivery {
 
 /// A message waiting in or sent from the notification outbox (bodies are never shown).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OutboxEntry {
     /// Row id.
     pub id: i64,
@@ -876,6 +917,7 @@ pub struct OutboxEntry {
 
 /// A message from the development outbox (demo mode only): what the customer would get.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DevMessage {
     /// Row id.
     pub id: i64,

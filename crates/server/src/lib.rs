@@ -17,8 +17,11 @@ pub mod notify;
 pub mod openapi;
 pub mod pages;
 pub mod policy;
+pub mod random;
 pub mod secrets;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -28,6 +31,7 @@ use doorstep_protocol::{CourierId, ParcelId, StopId};
 
 pub use api::router;
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use random::Randomness;
 pub use policy::Policy;
 use secrets::Secrets;
 use store::{Store, StoreSettings};
@@ -106,6 +110,8 @@ pub struct ServerConfig {
     pub sms: Option<SmsConfig>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
+    /// Where random bytes come from (ids, codes, tokens): the OS CSPRNG; tests may seed one.
+    pub random: Randomness,
     /// Verification requests per second per client IP (sustained).
     pub verify_rate_per_sec: f64,
     /// Verification burst per client IP.
@@ -176,6 +182,7 @@ impl ServerConfig {
             smtp: None,
             sms: None,
             clock: Arc::new(SystemClock),
+            random: Randomness::os(),
             verify_rate_per_sec: 200.0,
             verify_burst: 400.0,
             trust_forwarded_for: false,
@@ -310,6 +317,7 @@ fn open_store(config: &ServerConfig) -> Result<Store, ServerError> {
             policy: config.policy.clone(),
             verification_ttl_ms: config.verification_ttl_secs.max(1) * 1000,
             offline_window_ms: config.offline_window_secs.max(60) * 1000,
+            random: config.random.clone(),
         },
     )
 }

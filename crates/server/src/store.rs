@@ -24,13 +24,12 @@ use doorstep_protocol::{
     Barcode, CourierId, DeliveryCode, DeviceId, EventId, ParcelId, StopId, TokenClaims,
     TokenSubject,
 };
-use rand_core::{OsRng, TryRngCore};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use subtle::ConstantTimeEq;
 
 use crate::ServerError;
 use crate::policy::{Decision, ParcelFacts, Policy, parse_amount};
-use crate::secrets::{Secrets, random_bytes, sha256};
+use crate::secrets::{Secrets, sha256};
 
 /// Migrations, embedded at build time, applied in order. Append only.
 const MIGRATIONS: &[(&str, &str)] = &[
@@ -221,6 +220,8 @@ pub struct StoreSettings {
     pub verification_ttl_ms: i64,
     /// How far back an offline record may claim to have happened, ms.
     pub offline_window_ms: i64,
+    /// Where random bytes come from.
+    pub random: crate::Randomness,
 }
 
 /// The SQLite store: one writer connection (SQLite has one writer anyway; a mutex is
@@ -385,8 +386,8 @@ fn is_email(s: &str) -> bool {
             .is_ok_and(|a| a.domain().contains('.') && !a.domain().ends_with('.'))
 }
 
-fn new_id(now_ms: i64) -> uuid::Uuid {
-    let r = random_bytes::<10>();
+fn new_id(random: &crate::Randomness, now_ms: i64) -> uuid::Uuid {
+    let r = random.bytes::<10>();
     uuid::Builder::from_unix_timestamp_millis(now_ms.max(0) as u64, &r).into_uuid()
 }
 
@@ -746,9 +747,9 @@ impl Store {
         webhook_url: Option<&str>,
         now: i64,
     ) -> Result<(doorstep_protocol::ids::ShipperId, String, String), StoreError> {
-        let id = doorstep_protocol::ids::ShipperId::from_uuid(new_id(now));
-        let key = format!("dsk_{}", hex::encode(random_bytes::<32>()));
-        let secret = hex::encode(random_bytes::<32>());
+        let id = doorstep_protocol::ids::ShipperId::from_uuid(new_id(&self.settings.random, now));
+        let key = format!("dsk_{}", hex::encode(self.settings.random.bytes::<32>()));
+        let secret = hex::encode(self.settings.random.bytes::<32>());
         self.write(|tx| {
             exec(tx,
                 "INSERT INTO shippers (id, name, api_key_hash, webhook_url, webhook_secret, created_at) \
@@ -782,7 +783,7 @@ impl Store {
                 "a courier needs a name of 1 to 100 characters".into(),
             ));
         }
-        let id = CourierId::from_uuid(new_id(now));
+        let id = CourierId::from_uuid(new_id(&self.settings.random, now));
         self.write(|tx| {
             let n = exec(tx,
                 "INSERT INTO couriers (id, name, created_at) VALUES (?1, ?2, ?3) ON CONFLICT(name) DO NOTHING",
@@ -817,7 +818,7 @@ impl Store {
         now: i64,
     ) -> Result<(String, i64), StoreError> {
         let mut raw = String::new();
-        let bytes = random_bytes::<10>();
+        let bytes = self.settings.random.bytes::<10>();
         for b in bytes {
             raw.push(ENROLL_ALPHABET[usize::from(b) % ENROLL_ALPHABET.len()] as char);
         }
@@ -859,8 +860,8 @@ impl Store {
             b"enroll",
             normalise_enrollment(&req.enrollment_code).as_bytes(),
         ]);
-        let device = DeviceId::from_uuid(new_id(now));
-        let token = format!("dsd_{}", hex::encode(random_bytes::<32>()));
+        let device = DeviceId::from_uuid(new_id(&self.settings.random, now));
+        let token = format!("dsd_{}", hex::encode(self.settings.random.bytes::<32>()));
         self.write(|tx| {
             let courier: Option<String> = qrow(tx,
                     "UPDATE enrollments SET used_at = ?2 WHERE code_hash = ?1 AND used_at IS NULL \
@@ -1075,7 +1076,7 @@ impl Store {
             )
             .as_bytes(),
         ));
-        let parcel_id = ParcelId::from_uuid(new_id(now));
+        let parcel_id = ParcelId::from_uuid(new_id(&self.settings.random, now));
         let courier = req.courier_id.map(|c| c.to_string());
         let offset = self.settings.utc_offset_minutes;
 
@@ -1128,13 +1129,13 @@ impl Store {
                     id
                 }
                 None => {
-                    let id = StopId::from_uuid(new_id(now)).to_string();
+                    let id = StopId::from_uuid(new_id(&self.settings.random, now)).to_string();
                     let sequence: i64 = qrow(tx,
                         "SELECT COUNT(*) + 1 FROM stops WHERE delivery_date = ?1 AND courier_id IS ?2",
                         params![req.delivery_date, courier],
                         |r| r.get(0),
                     )?;
-                    let public_ref = hex::encode(random_bytes::<12>());
+                    let public_ref = hex::encode(self.settings.random.bytes::<12>());
                     let rref = &sha256(recipient_key.as_bytes())[..8];
                     exec(tx,
                         "INSERT INTO stops (id, delivery_date, recipient_key, courier_id, recipient_name, \
@@ -1237,7 +1238,10 @@ impl Store {
         ended_by: Option<CodeEnd>,
     ) -> Result<String, StoreError> {
         let replaces = ended_by.is_some();
-        let code = DeliveryCode::generate(&mut OsRng.unwrap_err(), usize::from(stop.code_digits))
+        let code = self
+            .settings
+            .random
+            .with(|rng| DeliveryCode::generate(rng, usize::from(stop.code_digits)))
             .map_err(|e| StoreError::Validation(e.to_string()))?;
         let stop_id = stop.id.to_string();
         void_unsent_code_messages(tx, &stop_id, now)?;
@@ -1253,7 +1257,7 @@ impl Store {
             tx,
             "INSERT INTO codes (id, stop_id, code_hash, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
-                new_id(now).to_string(),
+                new_id(&self.settings.random, now).to_string(),
                 stop_id,
                 self.secrets
                     .mac(&[stop_id.as_bytes(), code.expose_digits().as_bytes()]),
@@ -1542,7 +1546,7 @@ impl Store {
                         st.query_map([stop.id.to_string()], |r| r.get(0))?
                             .collect::<Result<_, _>>()?
                     };
-                    let id = new_id(now).to_string();
+                    let id = new_id(&self.settings.random, now).to_string();
                     exec(tx,
                         "INSERT INTO verifications (id, stop_id, code_id, device_id, created_at, parcel_ids, expires_at) \
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -2778,7 +2782,7 @@ impl Store {
                     recipient_ref: stop.recipient_ref,
                     not_before: ((now / 1000) - 60).max(0) as u32,
                     expires: (e / 1000) as u32,
-                    nonce: random_bytes::<8>(),
+                    nonce: self.settings.random.bytes::<8>(),
                 }
                 .sign(self.secrets.signing_key())
                 .expose_text()

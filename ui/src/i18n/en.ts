@@ -170,9 +170,28 @@ export const en = {
   'update.get': 'Get the update',
   'update.ask_manager': 'Ask your fleet manager for the new version.',
 
+  // One per error code of the IPC contract (docs/ipc.md); tests/unit/contract.test.ts checks
+  // them against the fixture written from the Rust enum.
   'error.not_enrolled': 'This phone is not set up yet.',
+  'error.enrollment_invalid': 'The enrollment code was not accepted. Ask your fleet manager for a new one.',
+  'error.enrollment_link_invalid': 'That enrollment code or server address cannot be used. Check it with your fleet manager.',
   'error.network': 'No connection to the server. Check the signal and try again.',
+  'error.server_error': 'The server has a problem right now. Try again later.',
   'error.device_revoked': 'This phone was removed from the fleet. Ask your fleet manager to set it up again.',
+  'error.update_required': 'This app version is no longer supported. Install the update.',
+  'error.barcode_invalid': "That barcode can't be read.",
+  'error.no_handover': 'No delivery is in progress. Scan a parcel first.',
+  'error.wrong_step': "That can't be done now.",
+  'error.code_format': 'That code has a typo. Check the code with the customer.',
+  'error.code_locked': 'This code can no longer be used.',
+  'error.already_delivered': 'This parcel was already delivered.',
+  'error.offline_not_allowed': "No connection, and this parcel needs the code checked online. Try again with signal, scan the customer's QR, or record it as not delivered.",
+  'error.token_invalid': "The customer's QR code was not accepted.",
+  'error.photo_required': 'This delivery needs a photo.',
+  'error.photo_invalid': "That file can't be used as a photo. Take or choose another one.",
+  'error.recipient_required': 'Type the name of the person who received it.',
+  'error.storage': "The phone's storage failed. The app cannot save right now.",
+  'error.internal': 'Something went wrong inside the app.',
   'error.generic': 'Something went wrong: {message}',
 } as const;
 

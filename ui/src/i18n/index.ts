@@ -1,4 +1,5 @@
 // Picks the language (saved choice, else navigator.language) and fills placeholders.
+import type { AppErrorCode } from '../lib/backend';
 import { en, type MessageKey } from './en';
 import { es } from './es';
 
@@ -48,6 +49,14 @@ export function t(key: MessageKey, params?: Record<string, string | number>): st
   return template.replace(/\{(\w+)\}/g, (m, name: string) =>
     name in params ? String(params[name]) : m,
   );
+}
+
+/**
+ * The courier's sentence for an error code, in the current language. Every code has an
+ * `error.<code>` message: a code without one does not compile.
+ */
+export function errorText(code: AppErrorCode): string {
+  return t(`error.${code}`);
 }
 
 /** Local clock time (e.g. 14:05) for a millisecond timestamp, in the current language. */

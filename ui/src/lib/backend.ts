@@ -1,11 +1,16 @@
-// The one module that talks to the Rust side (see prompts/ipc.md in the design notes).
+// The one module that talks to the Rust side (the contract is docs/ipc.md).
 // Screens import from here and never call `invoke` or `listen` themselves, so the whole
 // contract with Rust is visible — and mockable — in one place.
 
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
+import { errorText } from '../i18n';
 
-/** The closed set of error codes the Rust side reports. The UI switches on these. */
+/**
+ * The closed set of error codes the Rust side reports (`AppErrorCode` in
+ * crates/courier/src/view.rs). The UI switches on these. tests/unit/contract.test.ts holds this
+ * list to ui/tests/fixtures/contract.json, which a Rust test writes from the enum.
+ */
 export const APP_ERROR_CODES = [
   'not_enrolled',
   'enrollment_invalid',
@@ -15,13 +20,11 @@ export const APP_ERROR_CODES = [
   'device_revoked',
   'update_required',
   'barcode_invalid',
-  'not_on_route',
-  'already_delivered',
-  'other_stop',
   'no_handover',
   'wrong_step',
   'code_format',
   'code_locked',
+  'already_delivered',
   'offline_not_allowed',
   'token_invalid',
   'photo_required',
@@ -163,7 +166,8 @@ function isAppErrorCode(v: unknown): v is AppErrorCode {
 /**
  * Turns whatever a rejected `invoke` produced into an {@link AppError}: the contract's
  * `{code, message}`, a bare string (Tauri's own errors, e.g. an unknown command), an
- * `Error`, or anything else. Unknown codes become `internal` so a switch stays exhaustive.
+ * `Error`, or anything else. Unknown codes become `internal` so a switch stays exhaustive; a
+ * known code without a message gets its translated sentence.
  */
 export function normaliseError(raw: unknown): AppError {
   if (raw instanceof BackendError) return raw.toJSON();
@@ -171,7 +175,7 @@ export function normaliseError(raw: unknown): AppError {
     const o = raw as Record<string, unknown>;
     const message = typeof o.message === 'string' && o.message.trim() !== '' ? o.message : null;
     if (isAppErrorCode(o.code)) {
-      return { code: o.code, message: message ?? o.code.replace(/_/g, ' ') };
+      return { code: o.code, message: message ?? errorText(o.code) };
     }
     if (message) return { code: 'internal', message };
   }

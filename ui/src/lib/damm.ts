@@ -1,5 +1,6 @@
-// The Damm check digit, the same table as crates/protocol/src/code.rs. The keypad uses it to
-// catch a typo or two swapped neighbouring digits the moment the last digit is typed, before
+// The Damm check digit: the UI's one copy of the table in crates/protocol/src/code.rs, held to
+// it by tests/unit/contract.test.ts (through the fixture a Rust test writes). The keypad uses it
+// to catch a typo or two swapped neighbouring digits the moment the last digit is typed, before
 // anything is sent. It reveals nothing about the real code: it is a function of what was typed.
 
 const DAMM: readonly (readonly number[])[] = [

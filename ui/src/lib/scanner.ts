@@ -1,6 +1,9 @@
 // Camera and image barcode scanning. Both engines are lazy-loaded so neither counts against
 // the first screen's bundle: the Tauri barcode plugin on mobile, barcode-detector (ZXing
-// compiled to wasm, served from our own dist/ — no CDN) on desktop.
+// compiled to wasm, from the app's own files — no CDN) on desktop. A mobile build carries no
+// ZXing at all, neither its JavaScript nor its wasm.
+
+import { convertFileSrc } from '@tauri-apps/api/core';
 
 export type ScanFailure = 'denied' | 'unavailable' | 'nothing_found' | 'cancelled';
 
@@ -33,32 +36,53 @@ export async function scanWithPlugin(kind: 'label' | 'qr'): Promise<string> {
   }
 }
 
-function base64Bytes(b64: string): ArrayBuffer {
-  const bin = atob(b64);
-  const bytes = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-  return bytes.buffer;
+/**
+ * True in a build for Android or iOS (the Tauri CLI sets TAURI_ENV_PLATFORM for the UI build).
+ * A constant at build time, so the bundler drops the desktop reader from mobile builds.
+ */
+const MOBILE_BUILD =
+  import.meta.env.TAURI_ENV_PLATFORM === 'android' || import.meta.env.TAURI_ENV_PLATFORM === 'ios';
+
+/**
+ * ZXing's wasm (~1.1 MB). Not in the UI bundle, because Tauri embeds the bundle in the binary:
+ * the desktop app ships it as a resource file (tauri.linux.conf.json) that the shell serves
+ * on its `reader:` scheme (src-tauri/src/reader.rs), and the dev server serves it from
+ * node_modules. Fetched as bytes because ZXing's default would fetch it from a CDN.
+ */
+async function readerWasm(): Promise<ArrayBuffer> {
+  const url = import.meta.env.DEV
+    ? (await import('zxing-wasm/reader/zxing_reader.wasm?url')).default
+    : convertFileSrc('zxing_reader.wasm', 'reader');
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`the barcode reader is missing (${response.status})`);
+  return response.arrayBuffer();
 }
 
 type Detector = { detect(source: ImageBitmapSource): Promise<{ rawValue: string }[]> };
 let detectorPromise: Promise<Detector> | null = null;
 
+/** The desktop reader, loaded on first use; a failure is 'unavailable' and the next call retries. */
 async function loadDetector(): Promise<Detector> {
+  if (MOBILE_BUILD) throw new ScanError('unavailable');
   detectorPromise ??= (async () => {
-    // The wasm comes inlined in a lazy chunk and is handed over as bytes: the app's CSP
-    // (tauri.conf.json) allows 'wasm-unsafe-eval' but no fetch of app assets (connect-src
-    // is IPC only), and ZXing's default would fetch it from a CDN.
-    const [{ BarcodeDetector, prepareZXingModule }, wasm] = await Promise.all([
+    const [{ BarcodeDetector, prepareZXingModule }, wasmBinary] = await Promise.all([
       import('barcode-detector/ponyfill'),
-      import('zxing-wasm/reader/zxing_reader.wasm?base64'),
+      readerWasm(),
     ]);
-    prepareZXingModule({ overrides: { wasmBinary: base64Bytes(wasm.default) }, fireImmediately: false });
+    // Instantiated here, so a broken file fails now rather than on every camera frame.
+    await prepareZXingModule({ overrides: { wasmBinary }, fireImmediately: true });
     return new BarcodeDetector({ formats: [...DETECTOR_FORMATS] });
   })();
-  return detectorPromise;
+  try {
+    return await detectorPromise;
+  } catch (e) {
+    detectorPromise = null;
+    console.warn('desktop barcode reader unavailable', e);
+    throw new ScanError('unavailable');
+  }
 }
 
-/** Reads the first barcode in a picked image file (desktop, or a photo on any device). */
+/** Reads the first barcode in a picked image file (desktop). */
 export async function scanImageFile(file: Blob): Promise<string> {
   const detector = await loadDetector();
   const bitmap = await createImageBitmap(file);
@@ -81,6 +105,8 @@ export async function startCameraScan(
   onCode: (value: string) => void,
 ): Promise<() => void> {
   if (!navigator.mediaDevices?.getUserMedia) throw new ScanError('unavailable');
+  // The reader first: a camera turned on for a reader that cannot load would stay on.
+  const detector = await loadDetector();
   let stream: MediaStream;
   try {
     stream = await navigator.mediaDevices.getUserMedia({
@@ -91,7 +117,6 @@ export async function startCameraScan(
     const name = (e as { name?: string }).name;
     throw new ScanError(name === 'NotAllowedError' ? 'denied' : 'unavailable');
   }
-  const detector = await loadDetector();
   video.srcObject = stream;
   video.setAttribute('playsinline', '');
   await video.play().catch(() => undefined);

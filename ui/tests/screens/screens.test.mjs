@@ -4,7 +4,8 @@
 // Run with `npm run test:screens`.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { gzipSync } from 'node:zlib';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -149,6 +150,29 @@ describe('the built bundle', () => {
     assert.ok(gz < 60 * 1024, `initial JS is ${gz} bytes gzipped`);
     assert.ok(!scripts.some((f) => /zxing|ponyfill/.test(f)), 'the barcode engine is not in the initial load');
   });
+
+  test('the ZXing wasm is not in the bundle that Tauri embeds in the binary', () => {
+    const files = readdirSync(join(uiDir, 'dist', 'assets'));
+    assert.ok(files.some((f) => f.startsWith('ponyfill')), 'the desktop reader is a lazy chunk');
+    assert.deepEqual(files.filter((f) => /\.wasm$|zxing/.test(f)), []);
+    const js = files.filter((f) => f.endsWith('.js')).map((f) => readFileSync(join(uiDir, 'dist', 'assets', f), 'utf8'));
+    assert.ok(!js.some((code) => code.includes('AGFzbQ')), 'no base64 wasm (\\0asm) inlined');
+  });
+
+  test('a mobile build carries no ZXing at all', async () => {
+    const outDir = mkdtempSync(join(tmpdir(), 'doorstep-ui-android-'));
+    process.env.TAURI_ENV_PLATFORM = 'android'; // as the Tauri CLI sets it for `tauri android build`
+    try {
+      await viteBuild({ root: uiDir, logLevel: 'warn', build: { outDir, emptyOutDir: true } });
+    } finally {
+      delete process.env.TAURI_ENV_PLATFORM;
+    }
+    const files = readdirSync(join(outDir, 'assets'));
+    const js = files.filter((f) => f.endsWith('.js')).map((f) => readFileSync(join(outDir, 'assets', f), 'utf8'));
+    rmSync(outDir, { recursive: true, force: true });
+    assert.deepEqual(files.filter((f) => /ponyfill|zxing|\.wasm$/.test(f)), []);
+    assert.ok(!js.some((code) => /BarcodeDetector|zxing_reader/.test(code)), 'no desktop reader code');
+  });
 });
 
 describe('screens at 390×844', () => {
@@ -254,10 +278,22 @@ describe('screens at 390×844', () => {
     const page = await openApp({}, { mobile: false });
     const blocked = [];
     page.on('console', (m) => /Content Security Policy|Refused/.test(m.text()) && blocked.push(m.text()));
+    // The wasm is not in dist/: the shell serves it on its `reader:` scheme from the resource
+    // that tauri.linux.conf.json ships, so serve the very file that config names.
+    const resources = JSON.parse(readFileSync(join(uiDir, '..', 'tauri.linux.conf.json'), 'utf8')).bundle.resources;
+    const [source] = Object.entries(resources).find(([, target]) => target === 'zxing_reader.wasm');
+    const readerWasm = readFileSync(join(uiDir, '..', source));
+    const served = [];
+    await page.route('http://reader.localhost/**', (route) => {
+      served.push(new URL(route.request().url()).pathname);
+      return route.fulfill({ status: 200, contentType: 'application/wasm', headers: { 'Access-Control-Allow-Origin': '*' }, body: readerWasm });
+    });
     await page.tap(tid('scan-button'));
+    assert.deepEqual(served, [], 'the reader loads only when it is needed');
     await page.setInputFiles(tid('scan-image-input'), { name: 'label.png', mimeType: 'image/png', buffer: png });
     await page.waitForSelector(`${tid('scan-result')}[data-outcome="added"]`, { timeout: 20000 });
     assert.equal(await page.textContent(tid('scan-count')), 'Scanned 1 of 2');
+    assert.deepEqual(served, ['/zxing_reader.wasm']);
     assert.deepEqual(blocked, [], 'nothing blocked by the CSP');
     assert.deepEqual(page.errors, []);
     await page.context().close();

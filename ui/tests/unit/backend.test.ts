@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import { emit } from '@tauri-apps/api/event';
 import { backend, BackendError, normaliseError, type SyncStatus } from '../../src/lib/backend';
+import { t } from '../../src/i18n';
 
 afterEach(() => clearMocks());
 
@@ -24,8 +25,12 @@ describe('backend error normalisation', () => {
     expect(normaliseError('command foo not found')).toEqual({ code: 'internal', message: 'command foo not found' });
   });
 
-  it('gives a known code without a message a readable message', () => {
-    expect(normaliseError({ code: 'not_on_route' })).toEqual({ code: 'not_on_route', message: 'not on route' });
+  it('gives a known code without a message its translated sentence', () => {
+    expect(normaliseError({ code: 'code_locked' })).toEqual({ code: 'code_locked', message: t('error.code_locked') });
+  });
+
+  it('treats scan outcomes that are not errors as unknown codes', () => {
+    expect(normaliseError({ code: 'not_on_route', message: 'x' }).code).toBe('internal');
   });
 
   it('never returns an empty message for junk', () => {

@@ -8,18 +8,14 @@ use crate::helpers::*;
 use crate::logs::captured;
 use crate::proxy::{Fault, FaultProxy};
 
-fn expect_code(view: &HandoverView) -> (Option<u32>, bool, Option<String>) {
+fn expect_code(view: &HandoverView) -> (Option<u32>, bool, Option<AppErrorCode>) {
     match view {
         HandoverView::Code {
             attempts_left,
             offline,
             error,
             ..
-        } => (
-            *attempts_left,
-            *offline,
-            error.as_ref().map(|e| e.code.clone()),
-        ),
+        } => (*attempts_left, *offline, error.as_ref().map(|e| e.code)),
         other => panic!("expected the code step, got {other:?}"),
     }
 }
@@ -151,7 +147,7 @@ async fn offline_handover_records_the_code_refuses_no_offline_parcels_and_syncs_
         .unwrap();
     assert_eq!(
         expect_code(&view),
-        (None, true, Some("offline_not_allowed".to_string()))
+        (None, true, Some(AppErrorCode::OfflineNotAllowed))
     );
     device.reset_handover().await.unwrap();
 
@@ -317,7 +313,10 @@ async fn enrollment_with_a_used_code_or_a_wrong_server_fails_clearly() {
         .unwrap_err();
     assert_eq!(err.code(), AppErrorCode::Network);
     assert!(!second.status().unwrap().enrolled);
-    assert_eq!(second.route().unwrap_err().code(), AppErrorCode::NotEnrolled);
+    assert_eq!(
+        second.route().unwrap_err().code(),
+        AppErrorCode::NotEnrolled
+    );
 }
 
 /// The token text the customer's page shows as a QR code.
@@ -352,7 +351,7 @@ async fn the_customers_qr_token_hands_over_offline_even_a_no_offline_parcel_and_
     device.scan_parcel(&parcel.barcode).await.unwrap();
     device.finish_scanning().await.unwrap();
     let view = device.submit_token(&wrong_token).await.unwrap();
-    assert_eq!(expect_code(&view).2.as_deref(), Some("token_invalid"));
+    assert_eq!(expect_code(&view).2, Some(AppErrorCode::TokenInvalid));
     let view = device.submit_token(&token).await.unwrap();
     assert_eq!(expect_proof(&view), (VerificationKind::Token, false));
     let err = device.submit_proof("Alan", None).await.unwrap_err();

@@ -345,3 +345,26 @@ fn key_ids_parse_from_8_hex_digits_only() {
     assert!("6b30303g".parse::<KeyId>().is_err());
     assert_eq!(KEY_ID.to_string(), "6b303031");
 }
+
+#[test]
+fn hex_decodes_only_at_exactly_its_length_and_only_hex_digits() {
+    use doorstep_protocol::token::decode_hex;
+    assert_eq!(decode_hex::<2>("0aFf"), Some([0x0a, 0xff]));
+    assert_eq!(decode_hex::<0>(""), Some([]));
+    for bad in [
+        "0aF", "0aFf0", "0aFf00", "", "0a f", " 0af", "+1ff", "-1ff", "0x0a", "0g00", "éé",
+    ] {
+        assert_eq!(decode_hex::<2>(bad), None, "{bad:?}");
+    }
+}
+
+proptest! {
+    #[test]
+    fn hex_round_trips_in_either_case(bytes in proptest::array::uniform32(any::<u8>())) {
+        let lower = hex::encode(bytes);
+        prop_assert_eq!(lower.len(), 64);
+        prop_assert!(!lower.bytes().any(|b| b.is_ascii_uppercase()));
+        prop_assert_eq!(doorstep_protocol::token::decode_hex::<32>(&lower), Some(bytes));
+        prop_assert_eq!(doorstep_protocol::token::decode_hex::<32>(&lower.to_uppercase()), Some(bytes));
+    }
+}

@@ -11,7 +11,8 @@ use doorstep_protocol::wire::{
     Verification,
 };
 use doorstep_protocol::{EventId, ParcelId, StopId};
-use doorstep_server::{DemoParcel, DemoSeed, ManualClock, ServerConfig, launch, seed_demo};
+use doorstep_server::testing::{TestServer, spawn_test_server};
+use doorstep_server::{DemoParcel, DemoSeed, ManualClock, ServerConfig};
 use ed25519_dalek::SigningKey;
 use serde_json::{Value, json};
 
@@ -56,98 +57,40 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub seed: DemoSeed,
     pub clock: Arc<ManualClock>,
-    config: ServerConfig,
-    dir: Option<tempfile::TempDir>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-    }
+    server: TestServer,
 }
 
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// The shared test server on the demo day, with a clock the test moves by hand.
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut ServerConfig)) -> TestApp {
     init_logs();
-    let dir = tempfile::tempdir().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
     let clock = Arc::new(ManualClock::new(MORNING_MS));
-    let mut config = ServerConfig::demo(dir.path());
-    config.public_url = base.clone();
-    config.clock = clock.clone();
-    config.outbox_poll_ms = 50;
-    config.outbox_retry_base_ms = 100;
-    config.verify_rate_per_sec = 10_000.0;
-    config.verify_burst = 10_000.0;
-    tweak(&mut config);
-    let seed = {
-        let config = config.clone();
-        tokio::task::spawn_blocking(move || seed_demo(&config, DATE))
-            .await
-            .unwrap()
-            .unwrap()
-    };
-    let (shutdown, task) = start(listener, config.clone());
+    let server = spawn_test_server(DATE, |config| {
+        config.clock = clock.clone();
+        tweak(config);
+    })
+    .await;
     TestApp {
-        base,
+        base: server.url(),
         client: reqwest::Client::new(),
-        seed,
+        seed: server.seed.clone(),
         clock,
-        config,
-        dir: Some(dir),
-        shutdown: Some(shutdown),
-        task: Some(task),
+        server,
     }
-}
-
-fn start(
-    listener: tokio::net::TcpListener,
-    config: ServerConfig,
-) -> (
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<()>,
-) {
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        launch(listener, config, async {
-            let _ = rx.await;
-        })
-        .await
-        .unwrap();
-    });
-    (tx, task)
 }
 
 impl TestApp {
     /// Stops the server, runs `between` on its data directory, and starts it again on a
     /// new port with the same data, seed and clock.
-    pub async fn restart(mut self, between: impl FnOnce(&std::path::Path)) -> TestApp {
-        let _ = self.shutdown.take().unwrap().send(());
-        self.task.take().unwrap().await.unwrap();
-        let dir = self.dir.take().unwrap();
-        between(dir.path());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let mut config = self.config.clone();
-        config.public_url = base.clone();
-        let (shutdown, task) = start(listener, config.clone());
+    pub async fn restart(self, between: impl FnOnce(&std::path::Path)) -> TestApp {
+        let server = self.server.restart(between).await;
         TestApp {
-            base,
-            client: self.client.clone(),
-            seed: self.seed.clone(),
-            clock: self.clock.clone(),
-            config,
-            dir: Some(dir),
-            shutdown: Some(shutdown),
-            task: Some(task),
+            base: server.url(),
+            server,
+            ..self
         }
     }
 
@@ -360,9 +303,8 @@ impl TestApp {
     /// The running server's database, read-only (WAL lets it be read beside the server),
     /// for tests that check what is at rest.
     pub fn read_only_database(&self) -> rusqlite::Connection {
-        let dir = self.dir.as_ref().expect("the server's data directory").path();
         rusqlite::Connection::open_with_flags(
-            dir.join("doorstep.sqlite3"),
+            self.data_dir().join("doorstep.sqlite3"),
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
         )
         .unwrap()
@@ -372,7 +314,7 @@ impl TestApp {
 impl TestApp {
     /// The server's data directory.
     pub fn data_dir(&self) -> &std::path::Path {
-        &self.config.data_dir
+        self.server.data_dir()
     }
 }
 
