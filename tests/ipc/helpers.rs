@@ -6,7 +6,8 @@ use std::sync::Arc;
 use doorstep_courier::{Config, Device, SystemClock, os_rng};
 use doorstep_protocol::ids::ParcelId;
 use doorstep_protocol::wire::{EnrollmentLink, Platform};
-use doorstep_server::{DemoParcel, DemoSeed, ServerConfig};
+use doorstep_server::testing::{TestServer, spawn_test_server};
+use doorstep_server::{DemoParcel, DemoSeed};
 use serde_json::Value;
 use tauri::test::{INVOKE_KEY, MockRuntime, mock_builder};
 use tauri::webview::InvokeRequest;
@@ -17,8 +18,8 @@ pub struct TestApp {
     server_url: String,
     seed: DemoSeed,
     date: String,
-    _stop: tokio::sync::oneshot::Sender<()>,
-    _dirs: (tempfile::TempDir, tempfile::TempDir),
+    _server: TestServer,
+    _device_dir: tempfile::TempDir,
 }
 
 fn today_utc() -> String {
@@ -31,25 +32,12 @@ fn today_utc() -> String {
 
 impl TestApp {
     pub fn spawn() -> Self {
-        let server_dir = tempfile::tempdir().unwrap();
         let device_dir = tempfile::tempdir().unwrap();
         let date = today_utc();
-
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let server_url = format!("http://{}", listener.local_addr().unwrap());
-        let mut config = ServerConfig::demo(server_dir.path());
-        config.public_url = server_url.clone();
-        let seed = doorstep_server::seed_demo(&config, &date).unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tauri::async_runtime::spawn(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            doorstep_server::launch(listener, config, async {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-        });
+        // The shared test server, on the runtime the app's commands run on.
+        let server = tauri::async_runtime::block_on(spawn_test_server(&date, |_| {}));
+        let server_url = server.url();
+        let seed = server.seed.clone();
 
         let mut device_config = Config::new("0.1.0", Platform::Linux);
         device_config.route_date = Some(date.clone());
@@ -75,8 +63,8 @@ impl TestApp {
             server_url,
             seed,
             date,
-            _stop: stop,
-            _dirs: (server_dir, device_dir),
+            _server: server,
+            _device_dir: device_dir,
         }
     }
 

@@ -22,6 +22,7 @@ use crate::error::{CourierError, StoreError};
 use crate::handover::{Handover, Step, VerifyAnswer};
 use crate::store::{Enrollment, NewEvent, Store};
 use crate::sync::{SyncReport, run_background};
+use crate::version::version_below;
 use crate::view::{
     AppStatus, DoneOutcome, HandoverView, ParcelState, QueueItem, ResendInfo, Route, RouteParcel,
     RouteStop, SyncStatus, UpdateInfo,
@@ -860,28 +861,6 @@ fn route_stop(stop: &ManifestStop, local: &HashMap<ParcelId, ParcelState>) -> Ro
     }
 }
 
-/// Whether dotted version `version` is below `minimum` (numeric parts; missing parts are 0;
-/// a pre-release suffix like `-beta` is ignored).
-pub fn version_below(version: &str, minimum: &str) -> bool {
-    fn parts(v: &str) -> Vec<u64> {
-        v.trim()
-            .trim_start_matches('v')
-            .split(['-', '+'])
-            .next()
-            .unwrap_or("")
-            .split('.')
-            .map(|p| p.parse().unwrap_or(0))
-            .collect()
-    }
-    let (a, b) = (parts(version), parts(minimum));
-    let n = a.len().max(b.len());
-    let get = |v: &[u64], i: usize| v.get(i).copied().unwrap_or(0);
-    (0..n)
-        .map(|i| get(&a, i).cmp(&get(&b, i)))
-        .find(|o| o.is_ne())
-        .is_some_and(|o| o.is_lt())
-}
-
 /// Largest proof photo accepted.
 pub const MAX_PHOTO_BYTES: usize = 10 * 1024 * 1024;
 
@@ -983,13 +962,5 @@ mod tests {
         assert_send(&d.resend_code());
         assert_send(&d.sync_now());
         assert_send(&d.unenroll());
-    }
-
-    #[test]
-    fn versions_compare_numerically() {
-        assert!(version_below("0.9.0", "0.10.0"));
-        assert!(version_below("1.2", "1.2.1"));
-        assert!(!version_below("1.2.0", "1.2"));
-        assert!(!version_below("2.0.0-beta", "1.9.9"));
     }
 }

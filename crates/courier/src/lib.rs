@@ -17,10 +17,12 @@ pub mod error;
 pub mod handover;
 pub mod store;
 pub mod sync;
+mod version;
 pub mod view;
 
 pub use clock::{Clock, ManualClock, SystemClock, os_rng};
-pub use device::{Config, Device, MAX_PHOTO_BYTES, photo_extension, version_below};
+pub use device::{Config, Device, MAX_PHOTO_BYTES, photo_extension};
 pub use error::{CourierError, StoreError};
 pub use sync::SyncReport;
+pub use version::version_below;
 pub use view::AppErrorCode;

@@ -779,6 +779,53 @@ pub struct ParcelView {
     pub customer_url: String,
 }
 
+/// What a webhook reports about a parcel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum WebhookEvent {
+    /// The parcel was handed over and the record accepted.
+    #[serde(rename = "parcel.delivered")]
+    Delivered,
+    /// A failed attempt was recorded (see the courier's reason on the fleet page).
+    #[serde(rename = "parcel.failed")]
+    Failed,
+    /// A record of the parcel was refused for good (`reject_code` says why); a person
+    /// should look at it.
+    #[serde(rename = "parcel.disputed")]
+    Disputed,
+}
+
+impl WebhookEvent {
+    /// The name on the wire, e.g. `parcel.delivered`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookEvent::Delivered => "parcel.delivered",
+            WebhookEvent::Failed => "parcel.failed",
+            WebhookEvent::Disputed => "parcel.disputed",
+        }
+    }
+}
+
+/// The JSON body the server POSTs to a shipper's `webhook_url`, one per parcel and event.
+/// The `X-Doorstep-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>` header signs it with the
+/// shipper's webhook secret over `"<t>.<body>"`; a receiver checks it and refuses old `t`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WebhookPayload {
+    /// What happened.
+    pub event: WebhookEvent,
+    /// The parcel.
+    pub parcel_id: ParcelId,
+    /// The label's barcode as the shipper sent it.
+    pub barcode: String,
+    /// The courier's record (client-made UUIDv7; the same on every retry of the webhook).
+    pub event_id: EventId,
+    /// Device time of the handover or attempt, Unix milliseconds.
+    pub occurred_at_ms: i64,
+    /// Why the record was refused, for `parcel.disputed`.
+    pub reject_code: Option<RejectCode>,
+}
+
 // ---------------------------------------------------------------------------------------
 // Fleet administration (admin token)
 

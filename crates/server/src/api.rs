@@ -6,13 +6,13 @@ use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Reque
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use doorstep_protocol::wire::{
     CourierCreated, CreateCourierRequest, CreateEnrollmentRequest, CreateParcelRequest,
-    CreateShipperRequest, EnrollRequest, EnrollResponse, EnrollmentCreated, EnrollmentLink,
-    ErrorBody, ErrorCode, PhotoUploadResponse, ResendRequest, ShipperCreated, SyncRequest,
-    SyncResponse, TokenKeysResponse, VerifyRequest,
+    CreateShipperRequest, DevMessage, DeviceView, EnrollRequest, EnrollResponse,
+    EnrollmentCreated, EnrollmentLink, ErrorBody, ErrorCode, Manifest, OutboxEntry, ParcelView,
+    PhotoUploadResponse, ResendRequest, ResendResponse, ShipperCreated, StoredDelivery,
+    SyncRequest, SyncResponse, TokenKeysResponse, VerifyOutcome, VerifyRequest,
 };
 use doorstep_protocol::{DeviceId, ParcelId, StopId, token::PublicTokenKey};
 use serde::de::DeserializeOwned;
@@ -20,8 +20,12 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use crate::limits;
+use crate::openapi::errors;
 use crate::store::{DeviceAuth, Store, StoreError, fleet_date};
 use crate::{AppState, Mode};
 
@@ -357,53 +361,13 @@ impl FromRequestParts<AppState> for AdminCaller {
 
 /// The whole HTTP API and pages.
 pub fn router(state: AppState) -> Router {
-    let max_json = state.config.max_json_bytes;
-    let max_photo = state.config.max_photo_bytes;
-    let verify = Router::new().route("/v1/verify", post(verify)).route_layer(
-        middleware::from_fn_with_state(state.clone(), limits::limit_verify),
+    let (api, doc) = api_routes(&state).split_for_parts();
+    let api = api.merge(
+        crate::pages::routes().route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::limit_pages,
+        )),
     );
-    let photos = Router::new()
-        .route("/v1/photos/{sha256}", put(put_photo))
-        .layer(DefaultBodyLimit::max(max_photo));
-    let api = Router::new()
-        .route(
-            "/v1/health",
-            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
-        )
-        .route("/v1/openapi.json", get(crate::openapi::serve))
-        .route("/.well-known/doorstep-keys", get(keys))
-        .route(
-            "/v1/devices/enroll",
-            post(enroll).layer(middleware::from_fn_with_state(
-                state.clone(),
-                limits::limit_enroll,
-            )),
-        )
-        .route("/v1/manifest", get(manifest))
-        .route("/v1/resend", post(resend))
-        .route("/v1/sync", post(sync))
-        .route("/v1/parcels", post(create_parcel))
-        .route("/v1/parcels/{id}", get(get_parcel))
-        .route("/v1/admin/couriers", post(admin_courier))
-        .route("/v1/admin/shippers", post(admin_shipper))
-        .route("/v1/admin/enrollments", post(admin_enrollment))
-        .route("/v1/admin/devices", get(admin_devices))
-        .route("/v1/admin/devices/{id}/revoke", post(admin_revoke))
-        .route("/v1/admin/devices/{id}/accept-chain", post(admin_accept_chain))
-        .route("/v1/admin/deliveries", get(admin_deliveries))
-        .route("/v1/admin/outbox", get(admin_outbox))
-        .route("/v1/admin/parcels/{id}", get(admin_parcel))
-        .route("/v1/admin/stops/{id}/new-code", post(admin_new_code))
-        .route("/v1/dev/outbox", get(dev_outbox))
-        .merge(verify)
-        .layer(DefaultBodyLimit::max(max_json))
-        .merge(photos)
-        .merge(
-            crate::pages::routes().route_layer(middleware::from_fn_with_state(
-                state.clone(),
-                limits::limit_pages,
-            )),
-        );
     api.fallback(|| async {
         ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such endpoint")
     })
@@ -425,19 +389,108 @@ pub fn router(state: AppState) -> Router {
         tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
     }))
     .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+    .layer(Extension(crate::openapi::Document::new(doc)))
     .with_state(state)
+}
+
+/// The JSON API under `/v1` and `/.well-known`. Each route is registered from its handler's
+/// `#[utoipa::path]` (`routes!`), so the OpenAPI document describes exactly what is served;
+/// the HTML pages are added by [`router`].
+fn api_routes(state: &AppState) -> OpenApiRouter<AppState> {
+    let verify = OpenApiRouter::new()
+        .routes(routes!(verify))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::limit_verify,
+        ));
+    let photos = OpenApiRouter::new()
+        .routes(routes!(put_photo))
+        .layer(DefaultBodyLimit::max(state.config.max_photo_bytes));
+    OpenApiRouter::with_openapi(crate::openapi::ApiDoc::openapi())
+        .routes(routes!(health))
+        .routes(routes!(crate::openapi::serve))
+        .routes(routes!(keys))
+        .routes(routes!(enroll).layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::limit_enroll,
+        )))
+        .routes(routes!(manifest))
+        .routes(routes!(resend))
+        .routes(routes!(sync))
+        .routes(routes!(create_parcel))
+        .routes(routes!(get_parcel))
+        .routes(routes!(admin_courier))
+        .routes(routes!(admin_shipper))
+        .routes(routes!(admin_enrollment))
+        .routes(routes!(admin_devices))
+        .routes(routes!(admin_revoke))
+        .routes(routes!(admin_accept_chain))
+        .routes(routes!(admin_deliveries))
+        .routes(routes!(admin_outbox))
+        .routes(routes!(admin_parcel))
+        .routes(routes!(admin_new_code))
+        .routes(routes!(dev_outbox))
+        .merge(verify)
+        .layer(DefaultBodyLimit::max(state.config.max_json_bytes))
+        .merge(photos)
+}
+
+/// `GET /v1/health` answer.
+#[derive(Debug, serde::Serialize, ToSchema)]
+struct Health {
+    /// `ok` whenever the server answers.
+    status: &'static str,
+}
+
+/// Liveness
+#[utoipa::path(
+    get,
+    path = "/v1/health",
+    tag = "public",
+    responses((status = 200, description = "The server answers", body = Health))
+)]
+async fn health() -> Json<Health> {
+    Json(Health { status: "ok" })
 }
 
 fn public_keys(state: &AppState) -> Vec<PublicTokenKey> {
     state.store.secrets().public_keys()
 }
 
+/// The server's public keys for handover tokens
+///
+/// Phones pin them at enrollment and check customers' QR tokens offline against them.
+#[utoipa::path(
+    get,
+    path = "/.well-known/doorstep-keys",
+    tag = "public",
+    responses((status = 200, description = "The keys in use, newest first", body = TokenKeysResponse))
+)]
 async fn keys(State(state): State<AppState>) -> Json<TokenKeysResponse> {
     Json(TokenKeysResponse {
         keys: public_keys(&state),
     })
 }
 
+/// Exchange an enrollment code for a device token
+///
+/// The enrollment code (from the fleet page's QR) is single use and short-lived. The answer
+/// holds the device token, shown once, and the server's token keys for the phone to pin.
+#[utoipa::path(
+    post,
+    path = "/v1/devices/enroll",
+    tag = "device",
+    request_body = EnrollRequest,
+    responses(
+        (status = 200, description = "Enrolled", body = EnrollResponse),
+        (status = 400, description = errors::BAD_JSON, body = ErrorBody),
+        (status = 401, description = "`enrollment_invalid`: the enrollment code is unknown, expired or already used", body = ErrorBody),
+        (status = 413, description = errors::TOO_LARGE, body = ErrorBody),
+        (status = 415, description = errors::NOT_JSON, body = ErrorBody),
+        (status = 422, description = "`validation_failed`: a field is too long, or `device_public_key` is not an Ed25519 public key in hex", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many enrollment attempts from this address; retry after `Retry-After` seconds", body = ErrorBody),
+    )
+)]
 async fn enroll(
     State(state): State<AppState>,
     StrictJson(req): StrictJson<EnrollRequest>,
@@ -463,9 +516,13 @@ async fn enroll(
     }))
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct DateQuery {
+    /// The delivery day, `YYYY-MM-DD` (the manifest: today in the fleet's time zone if not
+    /// given; the records: every day if not given).
+    #[param(format = Date)]
     date: Option<String>,
 }
 
@@ -480,6 +537,29 @@ fn valid_date(d: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The courier's route for a day
+///
+/// Stops in delivery order with their parcels, and for each stop whether it needs a code
+/// and why. Send the `ETag` back in `If-None-Match` to get `304` when nothing changed.
+#[utoipa::path(
+    get,
+    path = "/v1/manifest",
+    tag = "device",
+    security(("device" = [])),
+    params(
+        DateQuery,
+        ("If-None-Match" = Option<String>, Header, description = "The `ETag` of an earlier answer"),
+    ),
+    responses(
+        (status = 200, description = "The route", body = Manifest,
+            headers(("ETag" = String, description = "Send it back in `If-None-Match`"))),
+        (status = 304, description = "Not changed since the `ETag` in `If-None-Match`",
+            headers(("ETag" = String, description = "The same `ETag`"))),
+        (status = 400, description = errors::BAD_DATE, body = ErrorBody),
+        (status = 401, description = errors::NO_DEVICE, body = ErrorBody),
+        (status = 429, description = errors::DEVICE_RATE, body = ErrorBody),
+    )
+)]
 async fn manifest(
     State(state): State<AppState>,
     DeviceCaller(device): DeviceCaller,
@@ -519,6 +599,29 @@ async fn manifest(
         .into_response())
 }
 
+/// Check a delivery code
+///
+/// Attempts are counted per code across all phones, before the comparison. Every outcome
+/// (verified, wrong with the attempts left, locked, expired, already delivered, no code
+/// needed) is a `200`; a `verified` answer's id goes into the delivery record.
+#[utoipa::path(
+    post,
+    path = "/v1/verify",
+    tag = "device",
+    security(("device" = [])),
+    request_body = VerifyRequest,
+    responses(
+        (status = 200, description = "The outcome", body = VerifyOutcome),
+        (status = 400, description = errors::BAD_JSON_CODE, body = ErrorBody),
+        (status = 401, description = errors::NO_DEVICE, body = ErrorBody),
+        (status = 403, description = "`forbidden`: the parcel is not on this courier's route", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such parcel", body = ErrorBody),
+        (status = 413, description = errors::TOO_LARGE, body = ErrorBody),
+        (status = 415, description = errors::NOT_JSON, body = ErrorBody),
+        (status = 422, description = "`code_format`: the code has the wrong number of digits for this stop", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many code checks from this address or this phone; retry after `Retry-After` seconds", body = ErrorBody),
+    )
+)]
 async fn verify(
     State(state): State<AppState>,
     DeviceCaller(device): DeviceCaller,
@@ -542,6 +645,28 @@ async fn verify(
     Ok(Json(outcome))
 }
 
+/// Send the customer a new code
+///
+/// The new code replaces the old one; the count of failed attempts stays. Resends are
+/// limited per stop.
+#[utoipa::path(
+    post,
+    path = "/v1/resend",
+    tag = "device",
+    security(("device" = [])),
+    request_body = ResendRequest,
+    responses(
+        (status = 200, description = "A new code is on its way", body = ResendResponse),
+        (status = 400, description = errors::BAD_JSON, body = ErrorBody),
+        (status = 401, description = errors::NO_DEVICE, body = ErrorBody),
+        (status = 403, description = "`forbidden`: the parcel is not on this courier's route", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such parcel", body = ErrorBody),
+        (status = 409, description = "`code_not_required`: the parcel needs no code; `conflict`: it was already delivered", body = ErrorBody),
+        (status = 413, description = errors::TOO_LARGE, body = ErrorBody),
+        (status = 415, description = errors::NOT_JSON, body = ErrorBody),
+        (status = 429, description = "`resend_too_soon`: a new code was sent recently, or the stop had all its resends; `rate_limited`: too many requests from this phone", body = ErrorBody),
+    )
+)]
 async fn resend(
     State(state): State<AppState>,
     DeviceCaller(device): DeviceCaller,
@@ -553,6 +678,28 @@ async fn resend(
     Ok(Json(out))
 }
 
+/// Store a batch of delivery records exactly once
+///
+/// One result per record, in order: accepted, duplicate (a retry of a stored record),
+/// rejected for good (the phone shows it as disputed) or retry later. A revoked phone may
+/// still send its queued records: they are kept for the fleet manager's review, never
+/// applied.
+#[utoipa::path(
+    post,
+    path = "/v1/sync",
+    tag = "device",
+    security(("device" = [])),
+    request_body = SyncRequest,
+    responses(
+        (status = 200, description = "One result per record", body = SyncResponse),
+        (status = 400, description = errors::BAD_JSON_CODE, body = ErrorBody),
+        (status = 401, description = errors::NO_DEVICE_SYNC, body = ErrorBody),
+        (status = 413, description = errors::TOO_LARGE, body = ErrorBody),
+        (status = 415, description = errors::NOT_JSON, body = ErrorBody),
+        (status = 422, description = "`validation_failed`: more than 1000 records, or an `app_version` longer than 40 characters", body = ErrorBody),
+        (status = 429, description = errors::DEVICE_RATE, body = ErrorBody),
+    )
+)]
 async fn sync(
     State(state): State<AppState>,
     SyncingDevice(device): SyncingDevice,
@@ -592,6 +739,35 @@ async fn sync(
         app_policy,
     }))
 }
+
+/// Upload a proof photo
+///
+/// Content-addressed and idempotent: the path is the SHA-256 (hex) of the body, and the same
+/// photo again answers `already_present`. Upload it before the record that names it.
+#[utoipa::path(
+    put,
+    path = "/v1/photos/{sha256}",
+    tag = "device",
+    security(("device" = [])),
+    params(("sha256" = String, Path, description = "SHA-256 of the body, 64 hex digits")),
+    request_body(
+        content = inline(PhotoBytes),
+        content_type = ["image/jpeg", "image/png", "application/octet-stream"]
+    ),
+    responses(
+        (status = 200, description = "Stored (or stored before)", body = PhotoUploadResponse),
+        (status = 400, description = "`validation_failed`: the path is not a SHA-256 in hex, the body is empty or its SHA-256 differs from the path; `bad_request`: the body could not be read", body = ErrorBody),
+        (status = 401, description = errors::NO_DEVICE, body = ErrorBody),
+        (status = 409, description = "`conflict`: the photo could not be stored", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: the photo is larger than the server accepts", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many requests from this phone, or its daily photo quota is used up; retry after `Retry-After` seconds", body = ErrorBody),
+    )
+)]
+/// The body of a photo upload: the image's bytes.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)] // only described, never built: the handler reads raw bytes
+struct PhotoBytes(Vec<u8>);
 
 async fn put_photo(
     State(state): State<AppState>,
@@ -667,6 +843,28 @@ async fn put_photo(
     }))
 }
 
+/// Create a parcel
+///
+/// The code policy decides whether it needs a delivery code, and the answer says why; when
+/// it does, the customer is sent the code. Parcels for one recipient at one address on one
+/// day share a stop and its code.
+#[utoipa::path(
+    post,
+    path = "/v1/parcels",
+    tag = "shipper",
+    security(("shipper" = [])),
+    request_body = CreateParcelRequest,
+    responses(
+        (status = 201, description = "Created", body = ParcelView),
+        (status = 400, description = errors::BAD_JSON, body = ErrorBody),
+        (status = 401, description = errors::NO_SHIPPER, body = ErrorBody),
+        (status = 404, description = "`not_found`: `courier_id` names no courier", body = ErrorBody),
+        (status = 409, description = "`conflict`: a parcel with this barcode exists", body = ErrorBody),
+        (status = 413, description = errors::TOO_LARGE, body = ErrorBody),
+        (status = 415, description = errors::NOT_JSON, body = ErrorBody),
+        (status = 422, description = "`validation_failed`: a value breaks a rule (barcode, address, e-mail, phone, amount, date, ...); the message says which", body = ErrorBody),
+    )
+)]
 async fn create_parcel(
     State(state): State<AppState>,
     ShipperCaller(shipper): ShipperCaller,
@@ -689,6 +887,19 @@ fn parse_id<T: std::str::FromStr>(s: &str, what: &'static str) -> Result<T, ApiE
     })
 }
 
+/// One of the shipper's parcels, with its policy decision and reasons
+#[utoipa::path(
+    get,
+    path = "/v1/parcels/{id}",
+    tag = "shipper",
+    security(("shipper" = [])),
+    params(("id" = ParcelId, Path, description = "The parcel's id")),
+    responses(
+        (status = 200, description = "The parcel", body = ParcelView),
+        (status = 401, description = errors::NO_SHIPPER, body = ErrorBody),
+        (status = 404, description = "`not_found`: no such parcel of this shipper", body = ErrorBody),
+    )
+)]
 async fn get_parcel(
     State(state): State<AppState>,
     ShipperCaller(shipper): ShipperCaller,
@@ -700,6 +911,19 @@ async fn get_parcel(
     ))
 }
 
+/// Any parcel, with its policy decision and reasons
+#[utoipa::path(
+    get,
+    path = "/v1/admin/parcels/{id}",
+    tag = "admin",
+    security(("admin" = [])),
+    params(("id" = ParcelId, Path, description = "The parcel's id")),
+    responses(
+        (status = 200, description = "The parcel", body = ParcelView),
+        (status = 401, description = errors::NO_ADMIN, body = ErrorBody),
+        (status = 404, description = "`not_found`: no such parcel", body = ErrorBody),
+    )
+)]
 async fn admin_parcel(
     State(state): State<AppState>,
     _: AdminCaller,
@@ -709,6 +933,23 @@ async fn admin_parcel(
     Ok(Json(db(&state, move |s| s.parcel(id, None)).await?))
 }
 
+/// Create a courier
+#[utoipa::path(
+    post,
+    path = "/v1/admin/couriers",
+    tag = "admin",
+    security(("admin" = [])),
+    request_body = CreateCourierRequest,
+    responses(
+        (status = 201, description = "Created", body = CourierCreated),
+        (status = 400, description = errors::BAD_JSON, body = ErrorBody),
+        (status = 401, description = errors::NO_ADMIN, body = ErrorBody),
+        (status = 409, description = "`conflict`: a courier with this name exists", body = ErrorBody),
+        (status = 413, description = errors::TOO_LARGE, body = ErrorBody),
+        (status = 415, description = errors::NOT_JSON, body = ErrorBody),
+        (status = 422, description = "`validation_failed`: the name must have 1 to 100 characters", body = ErrorBody),
+    )
+)]
 async fn admin_courier(
     State(state): State<AppState>,
     _: AdminCaller,
@@ -719,6 +960,24 @@ async fn admin_courier(
     Ok((StatusCode::CREATED, Json(CourierCreated { courier_id })))
 }
 
+/// Create a shipper
+///
+/// The answer holds its API key and webhook secret, shown once.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/shippers",
+    tag = "admin",
+    security(("admin" = [])),
+    request_body = CreateShipperRequest,
+    responses(
+        (status = 201, description = "Created", body = ShipperCreated),
+        (status = 400, description = errors::BAD_JSON, body = ErrorBody),
+        (status = 401, description = errors::NO_ADMIN, body = ErrorBody),
+        (status = 413, description = errors::TOO_LARGE, body = ErrorBody),
+        (status = 415, description = errors::NOT_JSON, body = ErrorBody),
+        (status = 422, description = "`validation_failed`: the name must have 1 to 100 characters; `webhook_url` must be an absolute https:// URL (http:// in demo mode) of at most 2000 characters without a user name or password", body = ErrorBody),
+    )
+)]
 async fn admin_shipper(
     State(state): State<AppState>,
     _: AdminCaller,
@@ -785,6 +1044,22 @@ async fn admin_shipper(
     ))
 }
 
+/// Create a single-use enrollment code for a courier's phone
+#[utoipa::path(
+    post,
+    path = "/v1/admin/enrollments",
+    tag = "admin",
+    security(("admin" = [])),
+    request_body = CreateEnrollmentRequest,
+    responses(
+        (status = 201, description = "Created; show `uri` as a QR", body = EnrollmentCreated),
+        (status = 400, description = errors::BAD_JSON, body = ErrorBody),
+        (status = 401, description = errors::NO_ADMIN, body = ErrorBody),
+        (status = 404, description = "`not_found`: no such courier", body = ErrorBody),
+        (status = 413, description = errors::TOO_LARGE, body = ErrorBody),
+        (status = 415, description = errors::NOT_JSON, body = ErrorBody),
+    )
+)]
 async fn admin_enrollment(
     State(state): State<AppState>,
     _: AdminCaller,
@@ -811,6 +1086,17 @@ async fn admin_enrollment(
     ))
 }
 
+/// Enrolled phones
+#[utoipa::path(
+    get,
+    path = "/v1/admin/devices",
+    tag = "admin",
+    security(("admin" = [])),
+    responses(
+        (status = 200, description = "The phones", body = Vec<DeviceView>),
+        (status = 401, description = errors::NO_ADMIN, body = ErrorBody),
+    )
+)]
 async fn admin_devices(
     State(state): State<AppState>,
     _: AdminCaller,
@@ -818,6 +1104,21 @@ async fn admin_devices(
     Ok(Json(db(&state, |s| s.devices()).await?))
 }
 
+/// Revoke a phone
+///
+/// Its token stops working at once; records it still sends are kept for review.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/devices/{id}/revoke",
+    tag = "admin",
+    security(("admin" = [])),
+    params(("id" = DeviceId, Path, description = "The phone's id")),
+    responses(
+        (status = 204, description = "Revoked (or it was already)"),
+        (status = 401, description = errors::NO_ADMIN, body = ErrorBody),
+        (status = 404, description = "`not_found`: no such phone", body = ErrorBody),
+    )
+)]
 async fn admin_revoke(
     State(state): State<AppState>,
     _: AdminCaller,
@@ -830,7 +1131,22 @@ async fn admin_revoke(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The fleet manager accepts a phone's broken record chain as it is now (audit-logged).
+/// Accept a phone's broken record chain as re-anchored
+///
+/// Audit-logged. The records the server held back then arrive, marked for review.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/devices/{id}/accept-chain",
+    tag = "admin",
+    security(("admin" = [])),
+    params(("id" = DeviceId, Path, description = "The phone's id")),
+    responses(
+        (status = 204, description = "Accepted"),
+        (status = 401, description = errors::NO_ADMIN, body = ErrorBody),
+        (status = 404, description = "`not_found`: no such phone", body = ErrorBody),
+        (status = 409, description = "`conflict`: the phone was revoked, or its record chain is not broken", body = ErrorBody),
+    )
+)]
 async fn admin_accept_chain(
     State(state): State<AppState>,
     _: AdminCaller,
@@ -843,6 +1159,19 @@ async fn admin_accept_chain(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Stored delivery records
+#[utoipa::path(
+    get,
+    path = "/v1/admin/deliveries",
+    tag = "admin",
+    security(("admin" = [])),
+    params(DateQuery),
+    responses(
+        (status = 200, description = "The records, oldest first", body = Vec<StoredDelivery>),
+        (status = 400, description = errors::BAD_DATE, body = ErrorBody),
+        (status = 401, description = errors::NO_ADMIN, body = ErrorBody),
+    )
+)]
 async fn admin_deliveries(
     State(state): State<AppState>,
     _: AdminCaller,
@@ -856,6 +1185,17 @@ async fn admin_deliveries(
     ))
 }
 
+/// The notification outbox (no message bodies)
+#[utoipa::path(
+    get,
+    path = "/v1/admin/outbox",
+    tag = "admin",
+    security(("admin" = [])),
+    responses(
+        (status = 200, description = "The messages", body = Vec<OutboxEntry>),
+        (status = 401, description = errors::NO_ADMIN, body = ErrorBody),
+    )
+)]
 async fn admin_outbox(
     State(state): State<AppState>,
     _: AdminCaller,
@@ -863,11 +1203,29 @@ async fn admin_outbox(
     Ok(Json(db(&state, |s| s.outbox()).await?))
 }
 
-#[derive(Debug, serde::Serialize)]
+/// Answer to `POST /v1/admin/stops/{id}/new-code`.
+#[derive(Debug, serde::Serialize, ToSchema)]
 struct NewCodeResponse {
+    /// The new code was queued for the customer.
     sent: bool,
 }
 
+/// A new code and a fresh attempt counter for a stop
+///
+/// For a stop locked by wrong codes; the customer is sent the new code.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/stops/{id}/new-code",
+    tag = "admin",
+    security(("admin" = [])),
+    params(("id" = StopId, Path, description = "The stop's id")),
+    responses(
+        (status = 200, description = "A new code is on its way", body = NewCodeResponse),
+        (status = 401, description = errors::NO_ADMIN, body = ErrorBody),
+        (status = 404, description = "`not_found`: no such stop", body = ErrorBody),
+        (status = 409, description = "`code_not_required`: the stop needs no code", body = ErrorBody),
+    )
+)]
 async fn admin_new_code(
     State(state): State<AppState>,
     _: AdminCaller,
@@ -892,6 +1250,16 @@ pub fn demo_only(state: &AppState) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The development outbox: what customers would have been sent (demo mode only)
+#[utoipa::path(
+    get,
+    path = "/v1/dev/outbox",
+    tag = "public",
+    responses(
+        (status = 200, description = "The messages, codes included (demo data)", body = Vec<DevMessage>),
+        (status = 404, description = "`not_found`: the server is not in demo mode", body = ErrorBody),
+    )
+)]
 async fn dev_outbox(
     State(state): State<AppState>,
 ) -> Result<Json<Vec<doorstep_protocol::wire::DevMessage>>, ApiError> {

@@ -164,10 +164,11 @@ struct ServeArgs {
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     photo_quota_per_day: u32,
     /// Oldest app version allowed to work (all platforms); older apps show "update required".
-    #[arg(long, env = "DOORSTEP_APP_MINIMUM_VERSION")]
+    /// SemVer, e.g. 1.4.0 (a pre-release such as 1.4.0-beta.1 is older than 1.4.0).
+    #[arg(long, env = "DOORSTEP_APP_MINIMUM_VERSION", value_parser = semver_version)]
     app_minimum_version: Option<String>,
-    /// Newest app version.
-    #[arg(long, env = "DOORSTEP_APP_LATEST_VERSION")]
+    /// Newest app version (SemVer).
+    #[arg(long, env = "DOORSTEP_APP_LATEST_VERSION", value_parser = semver_version)]
     app_latest_version: Option<String>,
     /// Where to get the app.
     #[arg(long, env = "DOORSTEP_APP_UPDATE_URL")]
@@ -278,6 +279,15 @@ fn public_url_is_safe(url: &str) -> bool {
         || host
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// An app version flag's value: SemVer, or refused at start. The app ranks a minimum it
+/// cannot read below every version (it asks nothing), so a typo here would silently let
+/// every old app keep working; refusing it is what makes the policy hold.
+fn semver_version(text: &str) -> Result<String, String> {
+    semver::Version::parse(text.trim())
+        .map(|v| v.to_string())
+        .map_err(|e| format!("{e}; use a SemVer version like 1.4.0 or 1.4.0-beta.1"))
 }
 
 /// What the demo prints when other machines can reach it: demo mode has no sign-in.

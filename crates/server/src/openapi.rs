@@ -1,80 +1,292 @@
-//! The OpenAPI 3.1 document, maintained by hand next to the routes (a derive macro would
-//! need annotations on the shared protocol types, which must stay free of HTTP concerns).
+//! The OpenAPI 3.1 document of the JSON API, derived from the code with `utoipa`:
+//!
+//! - the wire types carry `utoipa::ToSchema` (doorstep-protocol's `openapi` feature);
+//! - each handler under `/v1` and `/.well-known` carries `#[utoipa::path]` with its request,
+//!   its answers and every error it can give ([`ErrorBody`] per status);
+//! - [`crate::api::router`] registers each of those routes from its annotation (utoipa-axum's
+//!   `routes!`), so a route and its description are written once.
+//!
+//! This module adds what belongs to no single handler: the security schemes, the answers the
+//! limits middleware can give on any route (408, 503, and 400 for a bad `X-Forwarded-For`
+//! behind a trusted proxy), and the webhooks the server sends to shippers (OpenAPI 3.1
+//! `webhooks`, with their `X-Doorstep-Signature` header).
+//!
+//! The HTML pages (the customer page `/c/…`, the fleet page `/fleet…`, the QA pages `/dev/…`)
+//! are not part of the JSON API and stay out of the document.
 
-use axum::Json;
+use std::sync::Arc;
 
-fn op(summary: &str, auth: Option<&str>, body: Option<&str>, ok: &str) -> serde_json::Value {
-    let mut v = serde_json::json!({
-        "summary": summary,
-        "responses": {
-            ok: { "description": "success" },
-            "4XX": { "description": "client error", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ErrorBody" } } } },
-            "503": { "description": "overloaded or storage busy; retry after the Retry-After header", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ErrorBody" } } } }
-        }
-    });
-    if let Some(a) = auth {
-        v["security"] = serde_json::json!([{ a: [] }]);
+use axum::Extension;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use doorstep_protocol::wire::{ErrorBody, WebhookEvent, WebhookPayload};
+use utoipa::openapi::path::{HttpMethod, Operation, OperationBuilder, ParameterBuilder};
+use utoipa::openapi::path::{ParameterIn, PathItem};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{
+    ContentBuilder, ObjectBuilder, Ref, RefOr, Required, Response as ApiResponse, ResponseBuilder,
+    Type,
+};
+use utoipa::{OpenApi, ToSchema};
+
+/// The document's fixed parts; [`crate::api`] adds the paths.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Doorstep dispatch server",
+        description = "The JSON API of a Doorstep dispatch server: the courier app's calls \
+            (device token), the shipper's (API key) and the fleet manager's (admin token). \
+            Every error is `{ \"code\": \"...\", \"message\": \"...\" }` with a stable `code`. \
+            The HTML pages (customer page `/c/...`, fleet page `/fleet`, QA pages `/dev/...`) \
+            are not part of this API and are not described here."
+    ),
+    modifiers(&SecuritySchemes),
+    components(schemas(ErrorBody, WebhookPayload, WebhookEvent)),
+    tags(
+        (name = "device", description = "The courier app, with the device token from enrollment"),
+        (name = "shipper", description = "A shipper's system, with its API key"),
+        (name = "admin", description = "The fleet manager, with the admin token"),
+        (name = "public", description = "No credentials")
+    )
+)]
+pub struct ApiDoc;
+
+/// The three credentials, all `Authorization: Bearer`.
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let bearer = |description: &str| {
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(description))
+                    .build(),
+            )
+        };
+        components.add_security_scheme(
+            "device",
+            bearer("The device token (`dsd_...`) a phone gets at enrollment."),
+        );
+        components.add_security_scheme(
+            "shipper",
+            bearer("The shipper's API key (`dsk_...`), shown once when the shipper is created."),
+        );
+        components.add_security_scheme(
+            "admin",
+            bearer("The fleet's admin token (in the data directory's secrets)."),
+        );
     }
-    if let Some(b) = body {
-        v["requestBody"] = serde_json::json!({ "required": true, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{b}") } } } });
-    }
-    v
 }
 
-/// The document.
-pub fn document() -> serde_json::Value {
-    let device = Some("device");
-    let admin = Some("admin");
-    serde_json::json!({
-        "openapi": "3.1.0",
-        "info": { "title": "Doorstep dispatch server", "version": env!("CARGO_PKG_VERSION") },
-        "paths": {
-            "/.well-known/doorstep-keys": { "get": op("Public keys for handover tokens", None, None, "200") },
-            "/v1/health": { "get": op("Liveness", None, None, "200") },
-            "/v1/devices/enroll": { "post": op("Exchange an enrollment code for a device token", None, Some("EnrollRequest"), "200") },
-            "/v1/manifest": { "get": op("The courier's route for a day (?date=YYYY-MM-DD; ETag / If-None-Match → 304)", device, None, "200") },
-            "/v1/verify": { "post": op("Check a delivery code (attempts counted per code across devices)", device, Some("VerifyRequest"), "200") },
-            "/v1/resend": { "post": op("Send the customer a new code (rate-limited; counter kept)", device, Some("ResendRequest"), "200") },
-            "/v1/sync": { "post": op("Store a batch of delivery events exactly once", device, Some("SyncRequest"), "200") },
-            "/v1/photos/{sha256}": { "put": op("Upload a proof photo addressed by its SHA-256 (idempotent)", device, None, "200") },
-            "/v1/parcels": { "post": op("Create a parcel (policy decides about the code)", Some("shipper"), Some("CreateParcelRequest"), "201") },
-            "/v1/parcels/{id}": { "get": op("A parcel with its policy decision and reasons", Some("shipper"), None, "200") },
-            "/v1/admin/couriers": { "post": op("Create a courier", admin, Some("CreateCourierRequest"), "201") },
-            "/v1/admin/shippers": { "post": op("Create a shipper and its API key", admin, Some("CreateShipperRequest"), "201") },
-            "/v1/admin/enrollments": { "post": op("Create a single-use enrollment code", admin, Some("CreateEnrollmentRequest"), "201") },
-            "/v1/admin/devices": { "get": op("Enrolled devices", admin, None, "200") },
-            "/v1/admin/devices/{id}/revoke": { "post": op("Revoke a device", admin, None, "204") },
-            "/v1/admin/devices/{id}/accept-chain": { "post": op("Accept a device's broken record chain as re-anchored (audit-logged); its held records then arrive marked for review", admin, None, "204") },
-            "/v1/admin/deliveries": { "get": op("Stored delivery events (?date=)", admin, None, "200") },
-            "/v1/admin/outbox": { "get": op("Notification outbox state (no bodies)", admin, None, "200") },
-            "/v1/admin/parcels/{id}": { "get": op("Any parcel with its decision", admin, None, "200") },
-            "/v1/admin/stops/{id}/new-code": { "post": op("New code and fresh attempt counter for a locked stop", admin, None, "200") },
-            "/v1/dev/outbox": { "get": op("Development outbox (demo mode only)", None, None, "200") }
-        },
-        "components": {
-            "securitySchemes": {
-                "device": { "type": "http", "scheme": "bearer", "description": "device token from enrollment" },
-                "shipper": { "type": "http", "scheme": "bearer", "description": "shipper API key" },
-                "admin": { "type": "http", "scheme": "bearer", "description": "fleet admin token" }
-            },
-            "schemas": {
-                "ErrorBody": { "type": "object", "required": ["code", "message"], "properties": {
-                    "code": { "type": "string", "enum": ["bad_request", "validation_failed", "unauthorized", "device_revoked", "forbidden", "not_found", "conflict", "payload_too_large", "rate_limited", "enrollment_invalid", "code_format", "code_not_required", "resend_too_soon", "update_required", "internal", "unavailable"] },
-                    "message": { "type": "string" } } },
-                "EnrollRequest": { "type": "object", "additionalProperties": false, "required": ["enrollment_code", "device_public_key", "app_version", "platform"] },
-                "VerifyRequest": { "type": "object", "additionalProperties": false, "required": ["parcel_id", "code"] },
-                "ResendRequest": { "type": "object", "additionalProperties": false, "required": ["parcel_id"] },
-                "SyncRequest": { "type": "object", "additionalProperties": false, "required": ["app_version", "platform", "events"] },
-                "CreateParcelRequest": { "type": "object", "additionalProperties": false, "required": ["barcode", "recipient", "address", "postal_code", "method", "delivery_date"] },
-                "CreateCourierRequest": { "type": "object", "additionalProperties": false, "required": ["name"] },
-                "CreateShipperRequest": { "type": "object", "additionalProperties": false, "required": ["name"] },
-                "CreateEnrollmentRequest": { "type": "object", "additionalProperties": false, "required": ["courier_id"] }
+/// Descriptions of error answers that several handlers share, for their `#[utoipa::path]`.
+pub(crate) mod errors {
+    /// 400 of a strict JSON body.
+    pub const BAD_JSON: &str = "`bad_request`: the body is not valid JSON, or has an unknown \
+        field, a missing field or a value of the wrong type";
+    /// 400 of a strict JSON body holding a delivery code.
+    pub const BAD_JSON_CODE: &str = "`bad_request`: the body is not valid JSON, or has an \
+        unknown field, a missing field or a value of the wrong type; `code_format`: the code is \
+        not digits with a valid check digit";
+    /// 413 of a JSON body.
+    pub const TOO_LARGE: &str = "`payload_too_large`: the body is larger than the server accepts";
+    /// 415 of a JSON body.
+    pub const NOT_JSON: &str =
+        "`bad_request`: the body was not sent with `Content-Type: application/json`";
+    /// 401 of the device token (a revoked phone too).
+    pub const NO_DEVICE: &str = "`unauthorized`: no or unknown device token; `device_revoked`: \
+        the phone was removed from the fleet";
+    /// 401 of the device token on sync (a revoked phone may still send its records).
+    pub const NO_DEVICE_SYNC: &str = "`unauthorized`: no or unknown device token";
+    /// 401 of the shipper key.
+    pub const NO_SHIPPER: &str = "`unauthorized`: no or unknown shipper API key";
+    /// 401 of the admin token.
+    pub const NO_ADMIN: &str = "`unauthorized`: no or wrong admin token";
+    /// 429 of a phone's own rate limit.
+    pub const DEVICE_RATE: &str =
+        "`rate_limited`: too many requests from this phone; retry after `Retry-After` seconds";
+    /// 400 of the `date` query.
+    pub const BAD_DATE: &str = "`bad_request`: the query string is invalid (an unknown \
+        parameter); `validation_failed`: `date` is not `YYYY-MM-DD`";
+    /// 404 of an id in the path.
+    pub const BAD_ID: &str = "`not_found`: no such id (an id that is not a UUID included)";
+}
+
+/// The served document, serialised once.
+#[derive(Clone, Debug)]
+pub struct Document(Arc<[u8]>);
+
+impl Document {
+    /// Completes the paths that `api::router` collected and serialises the document.
+    pub fn new(mut doc: utoipa::openapi::OpenApi) -> Self {
+        for item in doc.paths.paths.values_mut() {
+            for op in operations(item) {
+                add_middleware_answers(op);
             }
         }
-    })
+        let mut value = serde_json::to_value(&doc).expect("the document is plain data");
+        value["webhooks"] = serde_json::to_value(webhooks()).expect("plain data");
+        Self(serde_json::to_vec(&value).expect("plain data").into())
+    }
+
+    /// The JSON text.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
 }
 
-/// `GET /v1/openapi.json`.
-pub async fn serve() -> Json<serde_json::Value> {
-    Json(document())
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.options,
+        &mut item.head,
+        &mut item.patch,
+        &mut item.trace,
+    ]
+    .into_iter()
+    .filter_map(Option::as_mut)
+}
+
+fn error_response(description: &str) -> ApiResponse {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build()
+}
+
+/// What `limits::bound_requests` and `limits::client_address` can answer on any route.
+fn add_middleware_answers(op: &mut Operation) {
+    let responses = &mut op.responses.responses;
+    responses.entry("408".into()).or_insert_with(|| {
+        RefOr::T(error_response(
+            "`unavailable`: the request (its body included) took longer than the server's \
+             request timeout; retry, with a smaller batch on a slow connection",
+        ))
+    });
+    responses.entry("503".into()).or_insert_with(|| {
+        RefOr::T(error_response(
+            "`unavailable`: too many requests in flight, or storage busy; retry (after \
+             `Retry-After` seconds when given)",
+        ))
+    });
+    const FORWARDED: &str = "`bad_request`: the last `X-Forwarded-For` entry is not an IP \
+        address (only when the server trusts the header behind a reverse proxy)";
+    match responses.get_mut("400") {
+        Some(RefOr::T(r)) => r.description = format!("{} — or {FORWARDED}", r.description),
+        Some(RefOr::Ref(_)) => {}
+        None => {
+            responses.insert("400".into(), RefOr::T(error_response(FORWARDED)));
+        }
+    }
+}
+
+/// The webhooks a shipper with a `webhook_url` receives: one `POST` per parcel and event.
+fn webhooks() -> std::collections::BTreeMap<&'static str, PathItem> {
+    let events = [
+        (
+            WebhookEvent::Delivered,
+            "A parcel was delivered",
+            "Sent when a delivery record of the parcel is accepted.",
+        ),
+        (
+            WebhookEvent::Failed,
+            "A delivery attempt failed",
+            "Sent when a failed attempt (not home, refused, ...) is recorded.",
+        ),
+        (
+            WebhookEvent::Disputed,
+            "A record of the parcel was refused",
+            "Sent when the server refuses a record of the parcel for good (`reject_code` \
+             says why); a person should look at it.",
+        ),
+    ];
+    events
+        .into_iter()
+        .map(|(event, summary, description)| {
+            let op = OperationBuilder::new()
+                .operation_id(Some(format!("webhook_{}", event.as_str().replace('.', "_"))))
+                .summary(Some(summary))
+                .description(Some(format!(
+                    "{description} The server POSTs the JSON body to the shipper's \
+                     `webhook_url`, signed with the shipper's webhook secret, and retries \
+                     with a growing delay until the receiver answers 2xx (redirects are not \
+                     followed; each try waits 10 s at most)."
+                )))
+                .parameter(
+                    ParameterBuilder::new()
+                        .name("X-Doorstep-Signature")
+                        .parameter_in(ParameterIn::Header)
+                        .required(Required::True)
+                        .description(Some(
+                            "`t=<unix seconds>,v1=<hex HMAC-SHA256(webhook_secret, \"<t>.<body>\")>`, \
+                             made at each try. Check it in constant time over the raw body and \
+                             refuse a `t` older than 5 minutes.",
+                        ))
+                        .schema(Some(
+                            ObjectBuilder::new()
+                                .schema_type(Type::String)
+                                .pattern(Some("^t=[0-9]+,v1=[0-9a-f]{64}$")),
+                        )),
+                )
+                .parameter(
+                    ParameterBuilder::new()
+                        .name("X-Doorstep-Event")
+                        .parameter_in(ParameterIn::Header)
+                        .required(Required::True)
+                        .description(Some("The event's name, as in the body's `event`."))
+                        .schema(Some(Ref::from_schema_name(WebhookEvent::name()))),
+                )
+                .request_body(Some(
+                    RequestBodyBuilder::new()
+                        .required(Some(Required::True))
+                        .content(
+                            "application/json",
+                            ContentBuilder::new()
+                                .schema(Some(Ref::from_schema_name(WebhookPayload::name())))
+                                .build(),
+                        )
+                        .build(),
+                ))
+                .response(
+                    "2XX",
+                    ResponseBuilder::new()
+                        .description("Received; any other answer is a failed try, retried later"),
+                )
+                .build();
+            (event.as_str(), PathItem::new(HttpMethod::Post, op))
+        })
+        .collect()
+}
+
+/// `GET /v1/openapi.json`: this document.
+#[utoipa::path(
+    get,
+    path = "/v1/openapi.json",
+    tag = "public",
+    responses((
+        status = 200,
+        description = "This OpenAPI 3.1 document",
+        body = Object,
+        content_type = "application/json"
+    ))
+)]
+pub async fn serve(Extension(doc): Extension<Document>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        doc.as_bytes().to_vec(),
+    )
+        .into_response()
 }

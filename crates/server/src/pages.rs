@@ -185,28 +185,16 @@ fn not_found() -> Response {
         .into_response()
 }
 
-fn b64_decode(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut buf = 0u32;
-    let mut bits = 0;
-    for c in s.trim().bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            b'=' => break,
-            _ => return None,
-        };
-        buf = (buf << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buf >> bits) as u8);
-        }
-    }
-    Some(out)
+/// The `user:password` text of HTTP Basic credentials (RFC 7617: standard base64 alphabet;
+/// padding optional, as some clients leave it out); `None` if it is not base64 of UTF-8.
+fn basic_credentials(encoded: &str) -> Option<String> {
+    use base64::Engine as _;
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    const BASIC: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    String::from_utf8(BASIC.decode(encoded.trim()).ok()?).ok()
 }
 
 /// The fleet page is open in demo mode; in production it needs the admin token as the
@@ -221,7 +209,7 @@ fn fleet_auth(state: &AppState, headers: &HeaderMap) -> Result<(), Box<Response>
         .and_then(|v| {
             let (scheme, rest) = v.split_once(' ')?;
             if scheme.eq_ignore_ascii_case("basic") {
-                let raw = String::from_utf8(b64_decode(rest)?).ok()?;
+                let raw = basic_credentials(rest)?;
                 Some(raw.split_once(':')?.1.to_string())
             } else if scheme.eq_ignore_ascii_case("bearer") {
                 Some(rest.trim().to_string())
@@ -633,7 +621,7 @@ fn fleet_actor(state: &AppState, headers: &HeaderMap) -> String {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
-        .and_then(|(_, rest)| String::from_utf8(b64_decode(rest)?).ok())
+        .and_then(|(_, rest)| basic_credentials(rest))
         .and_then(|raw| raw.split_once(':').map(|(u, _)| u.trim().to_string()))
         .filter(|u| !u.is_empty() && u.len() <= 100);
     match user {

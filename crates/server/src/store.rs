@@ -18,7 +18,7 @@ use doorstep_protocol::wire::{
     CreateParcelRequest, DeliveryEvent, DeliveryMethod, DevMessage, DeviceView, EnrollRequest,
     EventBody, EventResult, EventStatus, GENESIS_HASH, Manifest, ManifestParcel, ManifestStop,
     OutboxEntry, ParcelStatus, ParcelView, Platform, PolicyDecision, RejectCode, ResendResponse,
-    StoredDelivery, Verification, VerifyOutcome,
+    StoredDelivery, Verification, VerifyOutcome, WebhookEvent, WebhookPayload,
 };
 use doorstep_protocol::{
     Barcode, CourierId, DeliveryCode, DeviceId, EventId, ParcelId, StopId, TokenClaims,
@@ -2170,11 +2170,10 @@ impl Store {
                 }
                 self.queue_webhooks(
                     tx,
-                    &ids,
                     if delivered {
-                        "parcel.delivered"
+                        WebhookEvent::Delivered
                     } else {
-                        "parcel.failed"
+                        WebhookEvent::Failed
                     },
                     ev,
                     None,
@@ -2190,7 +2189,7 @@ impl Store {
                         [id],
                     )?;
                 }
-                self.queue_webhooks(tx, &ids, "parcel.disputed", ev, Some(code), now)?;
+                self.queue_webhooks(tx, WebhookEvent::Disputed, ev, Some(code), now)?;
                 Ok(rejected(code, message))
             }
         }
@@ -2401,39 +2400,38 @@ impl Store {
         Ok(Ok(()))
     }
 
-    /// Queues the `event` webhook of each parcel whose shipper has a webhook URL. Only the
-    /// shipper's id is stored with it: the signature is made when it is sent.
+    /// Queues the `event` webhook of each of the record's parcels whose shipper has a webhook
+    /// URL. Only the shipper's id is stored with it: the signature is made when it is sent.
     fn queue_webhooks(
         &self,
         tx: &Connection,
-        parcel_ids: &[String],
-        event: &str,
+        event: WebhookEvent,
         ev: &DeliveryEvent,
         reject: Option<RejectCode>,
         now: i64,
     ) -> Result<(), StoreError> {
-        for id in parcel_ids {
+        for parcel_id in &ev.parcel_ids {
             let row: Option<(String, String, Option<String>)> = qrow(
                 tx,
                 "SELECT p.barcode_raw, s.id, s.webhook_url FROM parcels p \
                      JOIN shippers s ON s.id = p.shipper_id WHERE p.id = ?1",
-                [id],
+                [parcel_id.to_string()],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
             let Some((barcode, shipper_id, Some(url))) = row else {
                 continue;
             };
-            let body = serde_json::json!({
-                "event": event,
-                "parcel_id": id,
-                "barcode": barcode,
-                "event_id": ev.id,
-                "occurred_at_ms": ev.occurred_at_ms,
-                "reject_code": reject,
+            let body = serde_json::to_string(&WebhookPayload {
+                event,
+                parcel_id: *parcel_id,
+                barcode,
+                event_id: ev.id,
+                occurred_at_ms: ev.occurred_at_ms,
+                reject_code: reject,
             })
-            .to_string();
-            enqueue_webhook(tx, &url, event, &body, &shipper_id, now)?;
+            .expect("serialising plain data cannot fail");
+            enqueue_webhook(tx, &url, event.as_str(), &body, &shipper_id, now)?;
         }
         Ok(())
     }

@@ -15,42 +15,13 @@ use rand::SeedableRng;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-/// A running dispatch server with the demo route seeded for today.
-pub struct TestServer {
-    pub addr: SocketAddr,
-    pub seed: DemoSeed,
-    pub date: String,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
-    _dir: tempfile::TempDir,
-}
+pub use doorstep_server::testing::TestServer;
 
-/// Starts the server on port 0 with a fresh data directory and the demo seed.
+/// The shared test server (`doorstep_server::testing`) with the demo route for today, on the
+/// system clock like the devices.
 pub async fn spawn_server() -> TestServer {
     crate::logs::capture();
-    let dir = tempfile::tempdir().unwrap();
-    let date = today();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let mut config = ServerConfig::demo(dir.path().join("server"));
-    config.public_url = format!("http://{addr}");
-    let seed = doorstep_server::seed_demo(&config, &date).unwrap();
-    let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        doorstep_server::launch(listener, config, async {
-            let _ = rx.await;
-        })
-        .await
-        .unwrap();
-    });
-    TestServer {
-        addr,
-        seed,
-        date,
-        shutdown: Some(tx),
-        task: Some(task),
-        _dir: dir,
-    }
+    doorstep_server::testing::spawn_test_server(&today(), |_| {}).await
 }
 
 /// Today's route date as the device computes it (UTC).
@@ -58,13 +29,21 @@ pub fn today() -> String {
     date_at(SystemClock.now_ms(), 0)
 }
 
-impl TestServer {
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
+/// What the device core's tests ask of the test server.
+#[allow(async_fn_in_trait)]
+pub trait TestServerExt {
     /// A fresh single-use enrollment code for the demo courier.
-    pub async fn enrollment_code(&self) -> String {
+    async fn enrollment_code(&self) -> String;
+    /// Every delivery event the server stored for the day (admin view).
+    async fn deliveries(&self) -> Vec<serde_json::Value>;
+    /// The ids of the events the server accepted, sorted (duplicates kept).
+    async fn event_ids(&self) -> Vec<String>;
+    /// A demo parcel matching `pred`.
+    fn parcel(&self, pred: impl Fn(&DemoParcel) -> bool) -> &DemoParcel;
+}
+
+impl TestServerExt for TestServer {
+    async fn enrollment_code(&self) -> String {
         let body: serde_json::Value = reqwest::Client::new()
             .post(format!("{}/v1/admin/enrollments", self.url()))
             .bearer_auth(&self.seed.admin_token)
@@ -80,8 +59,7 @@ impl TestServer {
         body["enrollment_code"].as_str().unwrap().to_string()
     }
 
-    /// Every delivery event the server stored for the day (admin view).
-    pub async fn deliveries(&self) -> Vec<serde_json::Value> {
+    async fn deliveries(&self) -> Vec<serde_json::Value> {
         let body: serde_json::Value = reqwest::Client::new()
             .get(format!("{}/v1/admin/deliveries", self.url()))
             .query(&[("date", &self.date)])
@@ -104,9 +82,7 @@ impl TestServer {
         list.as_array().unwrap().clone()
     }
 
-    /// The ids of the events the server accepted, sorted (duplicates kept, so a test can
-    /// see them).
-    pub async fn event_ids(&self) -> Vec<String> {
+    async fn event_ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = self
             .deliveries()
             .await
@@ -124,8 +100,7 @@ impl TestServer {
         ids
     }
 
-    /// A demo parcel matching `pred`, on a stop not in `not_stops`.
-    pub fn parcel(&self, pred: impl Fn(&DemoParcel) -> bool) -> &DemoParcel {
+    fn parcel(&self, pred: impl Fn(&DemoParcel) -> bool) -> &DemoParcel {
         self.seed
             .parcels
             .iter()
@@ -134,16 +109,6 @@ impl TestServer {
     }
 }
 
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
-    }
-}
 
 /// Device settings for tests: short timeouts and backoff, today's route.
 pub fn test_config() -> Config {
