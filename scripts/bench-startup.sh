@@ -33,6 +33,7 @@ PY
   echo "run $i: ${ms} ms"
   times+=("$ms")
 done
-median=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+median=$(printf '%s\n' "${times[@]}" | sort -n \
+  | awk '{a[NR]=$1} END {printf "%.0f\n", NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}')
 echo "cold start to the first screen, median of $runs: ${median} ms"
 echo "release binary: $(stat -c %s "$bin") bytes ($(du -h "$bin" | cut -f1))"

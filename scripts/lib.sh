@@ -112,7 +112,7 @@ wait_for_url() {
 
 # build_app [--release] [--no-server]: brings what the app scripts run up to date, and sets
 #   APP_BIN     the courier app, with the UI embedded (Tauri's custom-protocol feature)
-#   SERVER_BIN  the dispatch server (unless --no-server)
+#   SERVER_BIN  the dispatch server (unless --no-server; see build_server)
 # The UI is rebuilt only when a file it is built from is newer than ui/dist; cargo rebuilds only
 # what is stale. The binaries are linked into this run's scratch folder, so a build in the shared
 # target dir (say, `cargo test`, which builds the app without custom-protocol) cannot swap them
@@ -127,8 +127,10 @@ build_app() {
       *) die "build_app: unknown option $arg" ;;
     esac
   done
-  local cargo_profile=()
-  [ "$profile" = release ] && cargo_profile=(--release)
+  local cargo_profile=() app_profile=() app_dir="$profile"
+  # The release app builds with its own size profile (Cargo.toml [profile.release-app]); the
+  # server keeps `release`.
+  [ "$profile" = release ] && cargo_profile=(--release) app_profile=(--profile release-app) app_dir=release-app
 
   if _ui_is_fresh; then
     say "UI: up to date (ui/dist)"
@@ -136,18 +138,32 @@ build_app() {
     say "building the UI (ui/dist)"
     npm --prefix ui run build >/dev/null || die "the UI build failed (npm --prefix ui run build)"
   fi
-  say "building the courier app ($profile, UI embedded)"
-  cargo build --locked "${cargo_profile[@]}" --features custom-protocol --bin doorstep \
+  say "building the courier app ($app_dir, UI embedded)"
+  cargo build --locked "${app_profile[@]}" --features custom-protocol --bin doorstep \
     || die "building the courier app failed"
   use_scratch
   mkdir -p "$SCRATCH/bin"
-  _pin_binary "$TARGET_DIR/$profile/doorstep"; APP_BIN="$PINNED"
-  if [ "$server" = 1 ]; then
-    say "building the dispatch server ($profile)"
-    cargo build --locked "${cargo_profile[@]}" -p doorstep-server --bin doorstep-server \
-      || die "building the dispatch server failed"
-    _pin_binary "$TARGET_DIR/$profile/doorstep-server"; SERVER_BIN="$PINNED"
-  fi
+  _pin_binary "$TARGET_DIR/$app_dir/doorstep"; APP_BIN="$PINNED"
+  # The desktop barcode reader's wasm (a Tauri resource); the app also looks for it beside itself.
+  _pin_binary "$TARGET_DIR/$app_dir/zxing_reader.wasm"
+  if [ "$server" = 1 ]; then build_server "${cargo_profile[@]}"; fi
+}
+# build_server [--release]: brings the dispatch server up to date and sets SERVER_BIN to this run's
+# own copy of it (as build_app does), for scripts that need the server without the app.
+# shellcheck disable=SC2120,SC2034 # optional argument; SERVER_BIN is for the caller
+build_server() {
+  local profile=debug cargo_profile=()
+  case "${1:-}" in
+    "") ;;
+    --release) profile=release cargo_profile=(--release) ;;
+    *) die "build_server: unknown option $1" ;;
+  esac
+  say "building the dispatch server ($profile)"
+  cargo build --locked "${cargo_profile[@]}" -p doorstep-server --bin doorstep-server \
+    || die "building the dispatch server failed"
+  use_scratch
+  mkdir -p "$SCRATCH/bin"
+  _pin_binary "$TARGET_DIR/$profile/doorstep-server"; SERVER_BIN="$PINNED"
 }
 # _ui_is_fresh: true when ui/dist was built after every file the UI is built from changed
 # (vite always rebuilds, and a rewritten ui/dist makes cargo recompile the app that embeds it).

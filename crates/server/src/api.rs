@@ -740,6 +740,12 @@ async fn sync(
     }))
 }
 
+/// The body of a photo upload: the image's bytes.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)] // only described, never built: the handler reads raw bytes
+struct PhotoBytes(Vec<u8>);
+
 /// Upload a proof photo
 ///
 /// Content-addressed and idempotent: the path is the SHA-256 (hex) of the body, and the same
@@ -751,8 +757,12 @@ async fn sync(
     security(("device" = [])),
     params(("sha256" = String, Path, description = "SHA-256 of the body, 64 hex digits")),
     request_body(
-        content = inline(PhotoBytes),
-        content_type = ["image/jpeg", "image/png", "application/octet-stream"]
+        description = "The photo (JPEG or PNG)",
+        content(
+            (inline(PhotoBytes) = "image/jpeg"),
+            (inline(PhotoBytes) = "image/png"),
+            (inline(PhotoBytes) = "application/octet-stream")
+        )
     ),
     responses(
         (status = 200, description = "Stored (or stored before)", body = PhotoUploadResponse),
@@ -763,12 +773,6 @@ async fn sync(
         (status = 429, description = "`rate_limited`: too many requests from this phone, or its daily photo quota is used up; retry after `Retry-After` seconds", body = ErrorBody),
     )
 )]
-/// The body of a photo upload: the image's bytes.
-#[derive(ToSchema)]
-#[schema(value_type = String, format = Binary)]
-#[allow(dead_code)] // only described, never built: the handler reads raw bytes
-struct PhotoBytes(Vec<u8>);
-
 async fn put_photo(
     State(state): State<AppState>,
     DeviceCaller(device): DeviceCaller,

@@ -6,12 +6,14 @@
 //! - [`api`]: axum handlers, strict JSON, auth, errors as `{code, message}`.
 //! - [`notify`]: the outbox worker (SMTP, SMS gateway, webhooks, dev outbox).
 //! - [`pages`]: server-rendered HTML (customer page, fleet page, dev outbox, labels).
+//! - [`labels`]: the label sheet's GS1-128 / Code 128 barcodes.
 //!
 //! Tests bind port 0 and call [`launch`]; everything a test needs to control (time, data
 //! directory, SMTP) is in [`ServerConfig`].
 
 pub mod api;
 pub mod clock;
+pub mod labels;
 pub mod limits;
 pub mod notify;
 pub mod openapi;
@@ -27,7 +29,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use doorstep_protocol::wire::{CreateParcelRequest, DeliveryMethod, Location, Money, Recipient};
-use doorstep_protocol::{CourierId, ParcelId, StopId};
+use doorstep_protocol::{CourierId, ParcelId, StopId, barcode};
 
 pub use api::router;
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -370,8 +372,12 @@ pub struct DemoParcel {
     pub parcel_id: ParcelId,
     /// Its stop.
     pub stop_id: StopId,
-    /// The label's barcode.
+    /// The label's barcode as printed under it and as a shipper would send it (e.g. the
+    /// bracketed GS1 element string `(00)095212342611250016`); type or scan it.
     pub barcode: String,
+    /// What a scan of the label resolves to, [`doorstep_protocol::Barcode::key`]: the
+    /// parcel's `barcode` in the manifest (e.g. `00095212342611250016`).
+    pub barcode_key: String,
     /// The stop's code in plain text (demo only), when one is needed.
     pub code: Option<String>,
     /// Whether a code is needed.
@@ -388,9 +394,52 @@ pub struct DemoParcel {
     pub customer_url: String,
 }
 
+/// What kind of label a demo parcel carries. Most are GS1-128 with an SSCC, as parcel
+/// carriers print them; one each of the other kinds keeps every path of
+/// [`doorstep_protocol::Barcode::parse`] in the demo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DemoLabel {
+    /// GS1-128, AI (00): an SSCC under the GS1 prefix 952, which GS1 set aside for examples
+    /// and demonstrations, so a demo label never collides with a real parcel.
+    Sscc,
+    /// A UPU S10 postal tracking number, printed as Code 128.
+    S10,
+    /// A shipper's own reference, printed as Code 128: an opaque ID.
+    Opaque,
+}
+
+/// The demo GS1 company prefix: GS1 prefix 952 (for examples) + company number 1234.
+const DEMO_GS1_COMPANY_PREFIX: &str = "9521234";
+
+/// The barcode text of the `n`th (1-based) demo parcel of the day `date` (`YYYY-MM-DD`). The
+/// serial is made of the date and `n`, so the routes of different days never share a
+/// barcode, and check digits are right.
+fn demo_barcode(kind: DemoLabel, n: usize, date: &str) -> String {
+    let digits: String = date.chars().filter(char::is_ascii_digit).collect();
+    let yymmdd = digits.get(2..8).unwrap_or("000000");
+    let to_digits = |s: &str| s.bytes().map(|b| b - b'0').collect::<Vec<u8>>();
+    match kind {
+        DemoLabel::Sscc => {
+            // Extension digit 0, company prefix (7 digits), serial reference (9), check digit.
+            let body = format!("0{DEMO_GS1_COMPANY_PREFIX}{yymmdd}{:03}", n % 1000);
+            let check = barcode::gs1_check_digit(&to_digits(&body));
+            format!("(00){body}{check}")
+        }
+        DemoLabel::S10 => {
+            // Service indicator CP (parcel), serial, check digit, country NL.
+            let serial = format!("{yymmdd}{:02}", n % 100);
+            let mut serial_digits = [0u8; 8];
+            serial_digits.copy_from_slice(&to_digits(&serial));
+            let check = barcode::s10_check_digit(&serial_digits);
+            format!("CP{serial}{check}NL")
+        }
+        DemoLabel::Opaque => format!("DEMO-{yymmdd}-{n:02}"),
+    }
+}
+
 struct DemoSpec {
     label: &'static str,
-    barcode: &'static str,
+    kind: DemoLabel,
     name: &'static str,
     address: &'static str,
     postal: &'static str,
@@ -403,15 +452,10 @@ struct DemoSpec {
     shipper: bool,
 }
 
-const fn spec(
-    label: &'static str,
-    barcode: &'static str,
-    name: &'static str,
-    address: &'static str,
-) -> DemoSpec {
+const fn spec(label: &'static str, name: &'static str, address: &'static str) -> DemoSpec {
     DemoSpec {
         label,
-        barcode,
+        kind: DemoLabel::Sscc,
         name,
         address,
         postal: "1011",
@@ -432,7 +476,6 @@ fn demo_specs() -> Vec<DemoSpec> {
             email: Some("ada@example.com"),
             ..spec(
                 "no code: low value",
-                "DS0000000001",
                 "Ada Lovelace",
                 "Keizersgracht 1, Amsterdam",
             )
@@ -442,7 +485,6 @@ fn demo_specs() -> Vec<DemoSpec> {
             email: Some("grace@example.com"),
             ..spec(
                 "code + photo: high value",
-                "DS0000000002",
                 "Grace Hopper",
                 "Herengracht 20, Amsterdam",
             )
@@ -452,7 +494,6 @@ fn demo_specs() -> Vec<DemoSpec> {
             email: Some("alan@example.com"),
             ..spec(
                 "code, no offline handover: very high value",
-                "DS0000000003",
                 "Alan Turing",
                 "Prinsengracht 300, Amsterdam",
             )
@@ -463,7 +504,6 @@ fn demo_specs() -> Vec<DemoSpec> {
             email: Some("edsger@example.com"),
             ..spec(
                 "code: recipient asked for one (stop with two parcels)",
-                "DS0000000004",
                 "Edsger Dijkstra",
                 "Singel 40, Amsterdam",
             )
@@ -474,7 +514,6 @@ fn demo_specs() -> Vec<DemoSpec> {
             email: Some("edsger@example.com"),
             ..spec(
                 "code: second parcel of the same stop (shares the code)",
-                "DS0000000005",
                 "Edsger Dijkstra",
                 "Singel 40, Amsterdam",
             )
@@ -485,7 +524,6 @@ fn demo_specs() -> Vec<DemoSpec> {
             email: Some("barbara@example.com"),
             ..spec(
                 "code, no offline handover: age-restricted",
-                "DS0000000006",
                 "Barbara Liskov",
                 "Damrak 5, Amsterdam",
             )
@@ -495,7 +533,6 @@ fn demo_specs() -> Vec<DemoSpec> {
             email: Some("donald@example.com"),
             ..spec(
                 "code: shipper requires one",
-                "DS0000000007",
                 "Donald Knuth",
                 "Rokin 70, Amsterdam",
             )
@@ -503,18 +540,18 @@ fn demo_specs() -> Vec<DemoSpec> {
         DemoSpec {
             method: DeliveryMethod::SafePlace,
             value: Some("12.00"),
+            kind: DemoLabel::Opaque,
             ..spec(
                 "no code: safe place",
-                "DS0000000008",
                 "Margaret Hamilton",
                 "Spui 10, Amsterdam",
             )
         },
         DemoSpec {
             method: DeliveryMethod::Neighbour,
+            kind: DemoLabel::S10,
             ..spec(
                 "no code: neighbour",
-                "DS0000000009",
                 "Ken Thompson",
                 "Dam 1, Amsterdam",
             )
@@ -523,7 +560,6 @@ fn demo_specs() -> Vec<DemoSpec> {
             value: Some("89.00"),
             ..spec(
                 "no code: two parcels, one stop",
-                "DS0000000010",
                 "Frances Allen",
                 "Kalverstraat 92, Amsterdam",
             )
@@ -532,7 +568,6 @@ fn demo_specs() -> Vec<DemoSpec> {
             value: Some("15.00"),
             ..spec(
                 "no code: second parcel of the same stop",
-                "DS0000000011",
                 "Frances Allen",
                 "Kalverstraat 92, Amsterdam",
             )
@@ -544,7 +579,6 @@ fn demo_specs() -> Vec<DemoSpec> {
             opt_in: true,
             ..spec(
                 "code: pickup point, recipient asked",
-                "DS0000000012",
                 "Radia Perlman",
                 "Nieuwmarkt 4, Amsterdam",
             )
@@ -566,8 +600,7 @@ pub fn seed_demo(config: &ServerConfig, date: &str) -> Result<DemoSeed, ServerEr
     let mut parcels = Vec::new();
     let mut stop_codes: std::collections::HashMap<StopId, String> = Default::default();
     for (i, s) in demo_specs().into_iter().enumerate() {
-        let compact: String = date.chars().filter(char::is_ascii_digit).collect();
-        let barcode = format!("{}{}", s.barcode, compact.get(2..).unwrap_or(""));
+        let barcode = demo_barcode(s.kind, i + 1, date);
         let req = CreateParcelRequest {
             barcode: barcode.clone(),
             recipient: Recipient {
@@ -609,6 +642,7 @@ pub fn seed_demo(config: &ServerConfig, date: &str) -> Result<DemoSeed, ServerEr
         parcels.push(DemoParcel {
             parcel_id: created.view.parcel_id,
             stop_id: created.view.stop_id,
+            barcode_key: created.view.barcode.clone(),
             barcode,
             code: None,
             code_required: created.view.decision.code_required,

@@ -31,7 +31,7 @@ use utoipa::openapi::{
 use utoipa::{OpenApi, ToSchema};
 
 /// The document's fixed parts; [`crate::api`] adds the paths.
-#[derive(OpenApi)]
+#[derive(Debug, OpenApi)]
 #[openapi(
     info(
         title = "Doorstep dispatch server",
@@ -110,8 +110,6 @@ pub(crate) mod errors {
     /// 400 of the `date` query.
     pub const BAD_DATE: &str = "`bad_request`: the query string is invalid (an unknown \
         parameter); `validation_failed`: `date` is not `YYYY-MM-DD`";
-    /// 404 of an id in the path.
-    pub const BAD_ID: &str = "`not_found`: no such id (an id that is not a UUID included)";
 }
 
 /// The served document, serialised once.

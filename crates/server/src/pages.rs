@@ -528,7 +528,8 @@ async fn labels_page(
     }
 }
 
-/// A printable sheet: each parcel's barcode as Code 128 and QR.
+/// A printable sheet: each parcel's barcode as GS1-128 or Code 128 ([`crate::labels`]), the
+/// same text as a QR, and as text.
 pub fn labels_html(labels: &[crate::store::Label]) -> String {
     let items: String = labels
         .iter()
@@ -538,7 +539,7 @@ pub fn labels_html(labels: &[crate::store::Label]) -> String {
                 esc(&l.recipient_name),
                 esc(&l.address),
                 esc(&l.note),
-                code128_svg(&l.barcode, 60).unwrap_or_default(),
+                crate::labels::barcode_svg(&l.barcode, 60).unwrap_or_default(),
                 qr_svg(&l.barcode, 120),
                 esc(&l.barcode)
             )
@@ -546,69 +547,6 @@ pub fn labels_html(labels: &[crate::store::Label]) -> String {
         .collect();
     page("Labels", &format!("<h1>Demo labels</h1>{items}")).0
 }
-
-/// Code 128 bar patterns (bar/space widths) for values 0–106.
-const CODE128: [&str; 107] = [
-    "212222", "222122", "222221", "121223", "121322", "131222", "122213", "122312", "132212",
-    "221213", "221312", "231212", "112232", "122132", "122231", "113222", "123122", "123221",
-    "223211", "221132", "221231", "213212", "223112", "312131", "311222", "321122", "321221",
-    "312212", "322112", "322211", "212123", "212321", "232121", "111323", "131123", "131321",
-    "112313", "132113", "132311", "211313", "231113", "231311", "112133", "112331", "132131",
-    "113123", "113321", "133121", "313121", "211331", "231131", "213113", "213311", "213131",
-    "311123", "311321", "331121", "312113", "312311", "332111", "314111", "221411", "431111",
-    "111224", "111422", "121124", "121421", "141122", "141221", "112214", "112412", "122114",
-    "122411", "142112", "142211", "241211", "221114", "413111", "241112", "134111", "111242",
-    "121142", "121241", "114212", "124112", "124211", "411212", "421112", "421211", "212141",
-    "214121", "412121", "111143", "111341", "131141", "114113", "114311", "411113", "411311",
-    "113141", "114131", "311141", "411131", "211412", "211214", "211232", "2331112",
-];
-
-/// The Code 128 (code set B) symbol values for `text`, start and check included, or None
-/// if the text has characters outside printable ASCII.
-pub fn code128_values(text: &str) -> Option<Vec<usize>> {
-    let mut values = vec![104];
-    for b in text.bytes() {
-        if !(32..127).contains(&b) {
-            return None;
-        }
-        values.push(usize::from(b - 32));
-    }
-    let check = values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| if i == 0 { *v } else { v * i })
-        .sum::<usize>()
-        % 103;
-    values.push(check);
-    values.push(106);
-    Some(values)
-}
-
-/// `text` as a Code 128 barcode in SVG.
-pub fn code128_svg(text: &str, height: u32) -> Option<String> {
-    let values = code128_values(text)?;
-    let module = 2u32;
-    let quiet = 10 * module;
-    let mut x = quiet;
-    let mut rects = String::new();
-    for v in values {
-        for (i, w) in CODE128[v].bytes().enumerate() {
-            let w = u32::from(w - b'0') * module;
-            if i % 2 == 0 {
-                rects.push_str(&format!(
-                    "<rect x=\"{x}\" y=\"0\" width=\"{w}\" height=\"{height}\"/>"
-                ));
-            }
-            x += w;
-        }
-    }
-    let width = x + quiet;
-    Some(format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\">\
-         <rect width=\"100%\" height=\"100%\" fill=\"#fff\"/><g fill=\"#000\">{rects}</g></svg>"
-    ))
-}
-
 
 /// Who is acting on the fleet page, for the audit log: the HTTP Basic user name the fleet
 /// manager signed in with (the password is the admin token), or the demo mode.
@@ -786,18 +724,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_code128_pattern_is_eleven_modules_wide() {
-        for (i, p) in CODE128.iter().enumerate() {
-            let sum: u32 = p.bytes().map(|b| u32::from(b - b'0')).sum();
-            assert_eq!(sum, if i == 106 { 13 } else { 11 }, "pattern {i}");
-        }
-    }
-
-    #[test]
-    fn code128_check_value_is_the_weighted_sum_mod_103() {
-        // Start B 104 + P 48·1 + J 42·2 + J 42·3 + 1 17·4 + 2 18·5 + 3 19·6 + C 35·7 = 879 ≡ 55.
-        let v = code128_values("PJJ123C").unwrap();
-        assert_eq!(v[v.len() - 2], 55);
+    fn basic_credentials_are_base64_with_or_without_padding() {
+        assert_eq!(basic_credentials("ZmxlZXQ6czNjcmV0").as_deref(), Some("fleet:s3cret"));
+        assert_eq!(basic_credentials(" YTpiYw== ").as_deref(), Some("a:bc"));
+        assert_eq!(basic_credentials("YTpiYw").as_deref(), Some("a:bc"));
+        assert_eq!(basic_credentials("YTpi*w=="), None, "not base64");
+        assert_eq!(basic_credentials("/w=="), None, "not UTF-8");
     }
 
     #[test]

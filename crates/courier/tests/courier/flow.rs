@@ -92,7 +92,7 @@ async fn the_whole_handover_online_reaches_the_server_exactly_once() {
     let route_parcel = stop
         .parcels
         .iter()
-        .find(|p| p.barcode == parcel.barcode)
+        .find(|p| p.barcode == parcel.barcode_key)
         .unwrap();
     assert_eq!(route_parcel.status, ParcelState::Delivered);
 
@@ -198,7 +198,7 @@ async fn a_wrong_code_recorded_offline_becomes_disputed_with_the_reason_and_stay
         .stops
         .iter()
         .flat_map(|s| &s.parcels)
-        .find(|p| p.barcode == parcel.barcode)
+        .find(|p| p.barcode == parcel.barcode_key)
         .unwrap()
         .status;
     assert_eq!(parcel_state, ParcelState::Disputed);

@@ -1,7 +1,6 @@
 //! Test harness: the real dispatch server in-process on a free loopback port with a fresh
 //! data directory and the demo seed, and devices with their own temp data directories.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,10 +9,8 @@ use doorstep_courier::clock::date_at;
 use doorstep_courier::view::{HandoverView, SyncStatus};
 use doorstep_courier::{Clock, Config, Device, SystemClock};
 use doorstep_protocol::wire::{EnrollmentLink, Platform};
-use doorstep_server::{DemoParcel, DemoSeed, ServerConfig};
+use doorstep_server::DemoParcel;
 use rand::SeedableRng;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 pub use doorstep_server::testing::TestServer;
 

@@ -25,11 +25,16 @@ fn run_demo(data_dir: &Path, extra: &[&str]) -> (String, String) {
     });
     let stdout = child.stdout.take().unwrap();
     let mut lines = Vec::new();
+    let mut route_lines = None;
     for line in std::io::BufReader::new(stdout).lines().take(200) {
         let line = line.unwrap();
-        let done = line.starts_with("  DS0000000012");
+        match &mut route_lines {
+            None if line.starts_with("Route for ") => route_lines = Some(0),
+            Some(n) => *n += 1,
+            None => {}
+        }
         lines.push(line);
-        if done {
+        if route_lines == Some(12) {
             break;
         }
     }
@@ -55,7 +60,27 @@ fn the_demo_command_seeds_a_route_and_prints_the_enrollment_qr() {
         text.contains('█') || text.contains('▀') || text.contains('▄'),
         "a QR is drawn"
     );
-    assert_eq!(text.matches("\n  DS00000000").count(), 12, "{text}");
+    let route: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("Route for 2026-11-25"))
+        .skip(1)
+        .collect();
+    assert_eq!(route.len(), 12, "{text}");
+    let mut kinds: Vec<String> = route
+        .iter()
+        .map(|l| {
+            let label = l.split_whitespace().next().unwrap();
+            let parsed = doorstep_protocol::Barcode::parse(label).unwrap();
+            serde_json::to_value(parsed).unwrap()["kind"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    kinds.sort();
+    let mut expected = vec!["opaque", "s10"];
+    expected.extend(["sscc"; 10]);
+    assert_eq!(kinds, expected, "the printed route: GS1 SSCCs, one S10, one opaque");
 
     // The same data directory gives a label sheet and more enrollment codes.
     let labels = dir.path().join("labels.html");
@@ -75,7 +100,7 @@ fn the_demo_command_seeds_a_route_and_prints_the_enrollment_qr() {
     assert_eq!(
         html.matches("<svg").count(),
         24,
-        "a Code 128 and a QR per parcel"
+        "a GS1-128 or Code 128 and a QR per parcel"
     );
 
     let svg = dir.path().join("enroll.svg");
@@ -259,4 +284,24 @@ fn keys_and_the_admin_token_are_rotated_and_revoked_from_the_command_line() {
         "no secrets are made for a wrong --data-dir"
     );
     assert!(!missing.exists());
+}
+
+#[test]
+fn an_app_version_flag_that_is_not_semver_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    for (flag, value) in [
+        ("--app-minimum-version", "1.2"),
+        ("--app-minimum-version", "v1.2.0"),
+        ("--app-latest-version", "latest"),
+    ] {
+        let out = server()
+            // An unsafe public URL too: were the version taken, the server would still stop.
+            .args(["serve", "--public-url", "ftp://x", flag, value, "--data-dir"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{flag} {value} is refused");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(flag) && stderr.contains("SemVer"), "{stderr}");
+    }
 }

@@ -85,7 +85,7 @@ async fn the_customer_page_of_a_stop_without_a_code_says_so_and_unknown_pages_ar
 }
 
 #[tokio::test]
-async fn the_label_sheet_has_a_code_128_and_a_qr_per_parcel() {
+async fn the_label_sheet_has_a_gs1_128_or_code_128_and_a_qr_per_parcel() {
     let app = spawn_app().await;
     let html = app
         .client
@@ -97,7 +97,14 @@ async fn the_label_sheet_has_a_code_128_and_a_qr_per_parcel() {
         .await
         .unwrap();
     assert_eq!(html.matches("<svg").count(), 24);
+    let mut ssccs = 0;
     for p in &app.seed.parcels {
         assert!(html.contains(&p.barcode));
+        let bars = doorstep_server::labels::barcode_svg(&p.barcode, 60).unwrap();
+        assert!(html.contains(&bars), "{}: its barcode is on the sheet", p.barcode);
+        let parsed = doorstep_protocol::Barcode::parse(&p.barcode).unwrap();
+        assert_eq!(parsed.key(), p.barcode_key, "a scan resolves to the parcel");
+        ssccs += usize::from(matches!(parsed, doorstep_protocol::Barcode::Sscc { .. }));
     }
+    assert_eq!(ssccs, 10, "most demo parcels carry a GS1-128 SSCC label");
 }
