@@ -32,6 +32,6 @@ fi
 say "starting the courier app; it enrolls itself at start (DOORSTEP_ENROLL_URI) with:"
 say "  $ENROLL_URI"
 say "fleet page: $URL/fleet   dev outbox (codes \"sent\"): $URL/dev/outbox"
-say "labels to scan (Code 128 + QR): $URL/dev/labels"
+say "labels to scan (GS1-128 / Code 128 + QR): $URL/dev/labels"
 say "close the app window (or press Ctrl-C) to stop both."
 XDG_DATA_HOME="$DEMO_DIR/app" DOORSTEP_ENROLL_URI="$ENROLL_URI" "$APP_BIN"

@@ -33,7 +33,10 @@ pub fn respond(dirs: &[PathBuf], request: &Request<Vec<u8>>) -> Response<Vec<u8>
     if request.method() != Method::GET || request.uri().path() != format!("/{WASM_FILE}") {
         return status(StatusCode::NOT_FOUND);
     }
-    match dirs.iter().find_map(|dir| std::fs::read(dir.join(WASM_FILE)).ok()) {
+    let wasm = dirs
+        .iter()
+        .find_map(|dir| std::fs::read(dir.join(WASM_FILE)).ok());
+    match wasm {
         Some(wasm) => Response::builder()
             .header(header::CONTENT_TYPE, "application/wasm")
             // The page's origin (tauri://localhost) differs from this scheme's.
@@ -101,8 +104,17 @@ mod tests {
         std::fs::write(resources.path().join("secret.txt"), b"no").unwrap();
         let dirs = [resources.path().to_path_buf()];
 
-        for path in ["/secret.txt", "/../zxing_reader.wasm", "/", "/zxing_reader.wasm/x"] {
-            assert_eq!(respond(&dirs, &get(path)).status(), StatusCode::NOT_FOUND, "{path}");
+        for path in [
+            "/secret.txt",
+            "/../zxing_reader.wasm",
+            "/",
+            "/zxing_reader.wasm/x",
+        ] {
+            assert_eq!(
+                respond(&dirs, &get(path)).status(),
+                StatusCode::NOT_FOUND,
+                "{path}"
+            );
         }
     }
 

@@ -10,16 +10,18 @@ use doorstep_protocol::ids::{EventId, ParcelId};
 use doorstep_protocol::token::{PublicTokenKey, TokenKeys};
 use doorstep_protocol::wire::{
     EnrollRequest, EnrollmentLink, EventBody, ExceptionReason, Location, Manifest, ManifestParcel,
-    ManifestStop, ParcelStatus, Platform, ResendRequest, VerifyRequest,
+    ManifestStop, ParcelStatus, ResendRequest, VerifyRequest,
 };
-use sha2::{Digest, Sha256};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::api::{Api, ManifestFetch};
 use crate::clock::{Clock, Rng, date_at};
+use crate::config::Config;
 use crate::error::{CourierError, StoreError};
 use crate::handover::{Handover, Step, VerifyAnswer};
+use crate::photos::{self, MAX_PHOTO_BYTES, photo_extension};
+use crate::shared::{Shared, SyncControl};
 use crate::store::{Enrollment, NewEvent, Store};
 use crate::sync::{SyncReport, run_background};
 use crate::version::version_below;
@@ -27,101 +29,6 @@ use crate::view::{
     AppStatus, DoneOutcome, HandoverView, ParcelState, QueueItem, ResendInfo, Route, RouteParcel,
     RouteStop, SyncStatus, UpdateInfo,
 };
-
-/// How the core behaves. [`Config::new`] gives sensible defaults.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// This build's version, e.g. `0.1.0` (reported on enrollment and every sync).
-    pub app_version: String,
-    /// The platform the app runs on.
-    pub platform: Platform,
-    /// How long an online code check may take before the app falls back to offline handling.
-    pub verify_timeout: Duration,
-    /// Timeout of other requests (connect + answer).
-    pub request_timeout: Duration,
-    /// Sync timer interval when all is well.
-    pub sync_interval: Duration,
-    /// First backoff ceiling after a failed sync.
-    pub backoff_base: Duration,
-    /// Largest backoff ceiling.
-    pub backoff_cap: Duration,
-    /// Most events per sync request.
-    pub batch_max_events: usize,
-    /// Most bytes of event JSON per sync request (a single larger event is still sent).
-    pub batch_max_bytes: usize,
-    /// The route's day; `None` = today at the device clock shifted by `utc_offset_secs`.
-    pub route_date: Option<String>,
-    /// The fleet's offset from UTC, for "today".
-    pub utc_offset_secs: i32,
-    /// Clock difference tolerated when checking a customer's token.
-    pub token_leeway_secs: u64,
-    /// Whether a background task syncs by itself (after commits, on the timer, on network
-    /// return). Off only for tests and benchmarks that drive sync by hand.
-    pub background_sync: bool,
-}
-
-impl Config {
-    /// Defaults for a build of `app_version` on `platform`.
-    pub fn new(app_version: impl Into<String>, platform: Platform) -> Self {
-        Self {
-            app_version: app_version.into(),
-            platform,
-            verify_timeout: Duration::from_secs(4),
-            request_timeout: Duration::from_secs(20),
-            sync_interval: Duration::from_secs(60),
-            backoff_base: Duration::from_secs(1),
-            backoff_cap: Duration::from_secs(300),
-            batch_max_events: 500,
-            batch_max_bytes: 512 * 1024,
-            route_date: None,
-            utc_offset_secs: 0,
-            token_leeway_secs: 300,
-            background_sync: true,
-        }
-    }
-}
-
-pub(crate) struct SyncControl {
-    pub run: tokio::sync::Mutex<()>,
-    pub status: watch::Sender<SyncStatus>,
-    pub trigger: Arc<Notify>,
-    pub failures: AtomicU32,
-}
-
-/// State shared by the command methods and the background sync task.
-pub(crate) struct Shared {
-    store: Mutex<Store>,
-    pub config: Config,
-    pub clock: Arc<dyn Clock>,
-    rng: Mutex<Rng>,
-    pub http: reqwest::Client,
-    pub sync: SyncControl,
-    data_dir: PathBuf,
-    location: Mutex<Option<Location>>,
-}
-
-impl Shared {
-    /// The store (held only for short, synchronous work; never across an await).
-    pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
-        self.store.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    pub(crate) fn random_u64(&self) -> u64 {
-        self.rng
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .next_u64()
-    }
-
-    fn random_bytes<const N: usize>(&self) -> [u8; N] {
-        let mut out = [0u8; N];
-        self.rng
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .fill_bytes(&mut out);
-        out
-    }
-}
 
 /// The courier device core. Open one per data directory; every UI command is one method.
 /// Dropping it stops the background sync task.
@@ -653,23 +560,9 @@ impl Device {
         Ok(self.write_photo(bytes)?.1)
     }
 
-    /// Writes `bytes` once under their SHA-256 (tmp file, fsync, rename, fsync the folder).
+    /// Writes `bytes` once under their SHA-256 in the photo folder.
     fn write_photo(&self, bytes: &[u8]) -> Result<(String, PathBuf), CourierError> {
-        let sha = hex::encode(Sha256::digest(bytes));
-        let dir = self.shared.data_dir.join("photos");
-        let target = dir.join(&sha);
-        if !target.exists() {
-            let tmp = dir.join(format!("{sha}.tmp"));
-            let write = || -> std::io::Result<()> {
-                let mut file = std::fs::File::create(&tmp)?;
-                std::io::Write::write_all(&mut file, bytes)?;
-                file.sync_all()?;
-                std::fs::rename(&tmp, &target)?;
-                std::fs::File::open(&dir)?.sync_all()
-            };
-            write().map_err(StoreError::from)?;
-        }
-        Ok((sha, target))
+        Ok(photos::write(&self.shared.data_dir.join("photos"), bytes).map_err(StoreError::from)?)
     }
 
     fn view(&self, h: &Handover) -> Result<HandoverView, CourierError> {
@@ -861,69 +754,10 @@ fn route_stop(stop: &ManifestStop, local: &HashMap<ParcelId, ParcelState>) -> Ro
     }
 }
 
-/// Largest proof photo accepted.
-pub const MAX_PHOTO_BYTES: usize = 10 * 1024 * 1024;
-
-/// The image format by its magic bytes; `None` if it is not a photo format.
-pub fn photo_extension(bytes: &[u8]) -> Option<&'static str> {
-    match bytes {
-        [0xFF, 0xD8, 0xFF, ..] => Some("jpg"),
-        [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, ..] => Some("png"),
-        [
-            b'R',
-            b'I',
-            b'F',
-            b'F',
-            _,
-            _,
-            _,
-            _,
-            b'W',
-            b'E',
-            b'B',
-            b'P',
-            ..,
-        ] => Some("webp"),
-        [
-            _,
-            _,
-            _,
-            _,
-            b'f',
-            b't',
-            b'y',
-            b'p',
-            b'h',
-            b'e',
-            b'i',
-            b'c' | b'f',
-            ..,
-        ] => Some("heic"),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn only_photo_formats_are_recognised() {
-        assert_eq!(
-            super::photo_extension(&[0xFF, 0xD8, 0xFF, 0xE0, 0]),
-            Some("jpg")
-        );
-        assert_eq!(
-            super::photo_extension(b"\x89PNG\r\n\x1a\n...."),
-            Some("png")
-        );
-        assert_eq!(
-            super::photo_extension(b"RIFF\0\0\0\0WEBPVP8 "),
-            Some("webp")
-        );
-        assert_eq!(super::photo_extension(b"%PDF-1.7 not a photo"), None);
-        assert_eq!(super::photo_extension(b""), None);
-    }
-
     use super::*;
+    use doorstep_protocol::wire::Platform;
 
     #[tokio::test]
     async fn opening_data_from_a_newer_app_is_refused_with_update_required() {

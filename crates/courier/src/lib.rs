@@ -12,17 +12,22 @@
 
 pub mod api;
 pub mod clock;
+mod config;
 mod device;
 pub mod error;
 pub mod handover;
+mod photos;
+mod shared;
 pub mod store;
 pub mod sync;
 mod version;
 pub mod view;
 
 pub use clock::{Clock, ManualClock, SystemClock, os_rng};
-pub use device::{Config, Device, MAX_PHOTO_BYTES, photo_extension};
+pub use config::Config;
+pub use device::Device;
 pub use error::{CourierError, StoreError};
+pub use photos::{MAX_PHOTO_BYTES, photo_extension};
 pub use sync::SyncReport;
 pub use version::version_below;
 pub use view::AppErrorCode;

@@ -12,8 +12,8 @@ use doorstep_protocol::wire::EventStatus;
 use tokio::sync::Notify;
 
 use crate::api::Api;
-use crate::device::Shared;
 use crate::error::CourierError;
+use crate::shared::Shared;
 use crate::store::Resolution;
 
 /// What one sync run did.

@@ -75,6 +75,9 @@ mod tests {
             assert!(!version_below("0.1.0", odd), "{odd:?}");
             assert!(!version_below("0.0.0-alpha", odd), "{odd:?}");
         }
-        assert!(!version_below("junk", "junk too"), "neither is SemVer: equal, not below");
+        assert!(
+            !version_below("junk", "junk too"),
+            "neither is SemVer: equal, not below"
+        );
     }
 }

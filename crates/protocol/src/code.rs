@@ -87,7 +87,11 @@ pub enum CodeError {
 ///
 /// On the wire: a string of digits; spaces and dashes between them are ignored.
 #[derive(Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(pattern = "^[0-9 -]+$")
+)]
 pub struct DeliveryCode(String);
 
 impl DeliveryCode {

@@ -191,10 +191,13 @@ fn percent_decode(s: &str) -> Option<String> {
 #[serde(deny_unknown_fields)]
 pub struct EnrollRequest {
     /// The enrollment code from the fleet manager.
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
     pub enrollment_code: String,
     /// The device's Ed25519 public key (64 hex digits); it signs the device's audit chain.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-fA-F]{64}$"))]
     pub device_public_key: String,
     /// App version, e.g. `0.1.0`.
+    #[cfg_attr(feature = "openapi", schema(max_length = 40))]
     pub app_version: String,
     /// Platform the app runs on.
     pub platform: Platform,
@@ -555,10 +558,12 @@ impl DeliveryEvent {
 #[serde(deny_unknown_fields)]
 pub struct SyncRequest {
     /// App version, checked against the fleet's version policy.
+    #[cfg_attr(feature = "openapi", schema(max_length = 40))]
     pub app_version: String,
     /// Platform.
     pub platform: Platform,
     /// The events, oldest first.
+    #[cfg_attr(feature = "openapi", schema(max_items = 1000))]
     pub events: Vec<DeliveryEvent>,
 }
 
@@ -681,12 +686,15 @@ pub struct PhotoUploadResponse {
 #[serde(deny_unknown_fields)]
 pub struct Recipient {
     /// Name as printed on the label.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub name: String,
     /// Mobile number in E.164 form (for SMS), if any.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^\\+[1-9][0-9]{6,14}$"))]
     pub phone: Option<String>,
     /// Email address, if any.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(format = Email))]
     pub email: Option<String>,
 }
 
@@ -696,8 +704,10 @@ pub struct Recipient {
 #[serde(deny_unknown_fields)]
 pub struct Money {
     /// Decimal amount with at most two decimals.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9]{1,12}(\\.[0-9]{1,2})?$"))]
     pub amount: String,
     /// ISO 4217 currency code.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z]{3}$"))]
     pub currency: String,
 }
 
@@ -711,8 +721,10 @@ pub struct CreateParcelRequest {
     /// Who receives it.
     pub recipient: Recipient,
     /// One-line street address.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 500))]
     pub address: String,
     /// Postal code (policy rules can match on it).
+    #[cfg_attr(feature = "openapi", schema(max_length = 20))]
     pub postal_code: String,
     /// Coordinates, if known.
     #[serde(default)]
@@ -723,6 +735,7 @@ pub struct CreateParcelRequest {
     /// How it is to be handed over.
     pub method: DeliveryMethod,
     /// Delivery day, `YYYY-MM-DD` in the fleet's time zone.
+    #[cfg_attr(feature = "openapi", schema(format = Date))]
     pub delivery_date: String,
     /// Age-restricted goods.
     #[serde(default)]
@@ -738,6 +751,7 @@ pub struct CreateParcelRequest {
     pub courier_id: Option<CourierId>,
     /// Short description.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     pub description: Option<String>,
 }
 
@@ -835,6 +849,7 @@ pub struct WebhookPayload {
 #[serde(deny_unknown_fields)]
 pub struct CreateCourierRequest {
     /// Display name.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub name: String,
 }
 
@@ -873,9 +888,11 @@ pub struct EnrollmentCreated {
 #[serde(deny_unknown_fields)]
 pub struct CreateShipperRequest {
     /// Display name.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub name: String,
     /// Where delivered / failed / disputed webhooks go.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(format = "uri", max_length = 2000))]
     pub webhook_url: Option<String>,
 }
 

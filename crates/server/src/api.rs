@@ -755,7 +755,12 @@ struct PhotoBytes(Vec<u8>);
     path = "/v1/photos/{sha256}",
     tag = "device",
     security(("device" = [])),
-    params(("sha256" = String, Path, description = "SHA-256 of the body, 64 hex digits")),
+    params((
+        "sha256" = String,
+        Path,
+        description = "SHA-256 of the body, 64 hex digits",
+        pattern = "^[0-9a-fA-F]{64}$"
+    )),
     request_body(
         description = "The photo (JPEG or PNG)",
         content(
@@ -862,11 +867,10 @@ async fn put_photo(
         (status = 201, description = "Created", body = ParcelView),
         (status = 400, description = errors::BAD_JSON, body = ErrorBody),
         (status = 401, description = errors::NO_SHIPPER, body = ErrorBody),
-        (status = 404, description = "`not_found`: `courier_id` names no courier", body = ErrorBody),
         (status = 409, description = "`conflict`: a parcel with this barcode exists", body = ErrorBody),
         (status = 413, description = errors::TOO_LARGE, body = ErrorBody),
         (status = 415, description = errors::NOT_JSON, body = ErrorBody),
-        (status = 422, description = "`validation_failed`: a value breaks a rule (barcode, address, e-mail, phone, amount, date, ...); the message says which", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: a value breaks a rule (barcode, address, e-mail, phone, amount, date, an unknown `courier_id`, ...); the message says which", body = ErrorBody),
     )
 )]
 async fn create_parcel(

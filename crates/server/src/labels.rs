@@ -78,9 +78,7 @@ pub fn barcode_svg(label: &str, height: u32) -> Option<String> {
     // `barcoders` sizes the drawing by its viewBox only; give it its printed size.
     let width = padded.len() as u32 * MODULE;
     let rest = svg.strip_prefix("<svg ")?;
-    Some(format!(
-        "<svg width=\"{width}\" height=\"{height}\" {rest}"
-    ))
+    Some(format!("<svg width=\"{width}\" height=\"{height}\" {rest}"))
 }
 
 /// One thing to encode: FNC1 or a character.
@@ -161,9 +159,6 @@ fn with_code_sets(symbols: &[Symbol]) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use doorstep_protocol::Barcode;
-    use doorstep_protocol::barcode::GS;
-
     use super::*;
 
     /// Code 128 bar and space widths of the symbol values 0–106 (106: the stop, with its
@@ -198,7 +193,11 @@ mod tests {
             }
         }
         let (symbols, stop) = widths.split_at(widths.len() - 7);
-        assert_eq!(stop.iter().collect::<String>(), PATTERNS[106], "the stop pattern");
+        assert_eq!(
+            stop.iter().collect::<String>(),
+            PATTERNS[106],
+            "the stop pattern"
+        );
         symbols
             .chunks(6)
             .map(|c| {
@@ -215,11 +214,7 @@ mod tests {
     /// modulo 103.
     fn check_is_right(values: &[usize]) -> bool {
         let (check, rest) = values.split_last().unwrap();
-        let sum: usize = rest
-            .iter()
-            .enumerate()
-            .map(|(i, v)| v * i.max(1))
-            .sum();
+        let sum: usize = rest.iter().enumerate().map(|(i, v)| v * i.max(1)).sum();
         sum % 103 == *check
     }
 
@@ -260,7 +255,10 @@ mod tests {
 
     fn read_back(label: &str) -> (Vec<usize>, String, String) {
         let values = symbol_values(&modules(label).expect("Code 128 can carry it"));
-        assert!(check_is_right(&values), "{label}: mod-103 check of {values:?}");
+        assert!(
+            check_is_right(&values),
+            "{label}: mod-103 check of {values:?}"
+        );
         let (aim, data) = scanned(&values);
         (values, aim, data)
     }
@@ -279,7 +277,11 @@ mod tests {
         let (values, aim, data) = read_back(label);
         assert_eq!(values[0], 105, "start in code set C");
         assert_eq!(values[1], 102, "FNC1 in first position: GS1-128");
-        assert_eq!(values.len(), 1 + 1 + 10 + 1, "20 digits in 10 pairs, then the check");
+        assert_eq!(
+            values.len(),
+            1 + 1 + 10 + 1,
+            "20 digits in 10 pairs, then the check"
+        );
         assert_eq!(aim, "]C1");
         assert_eq!(data, "00095212342611250016");
     }
@@ -289,9 +291,18 @@ mod tests {
         for date in ["2026-11-25", "2027-01-01"] {
             let labels = demo_labels(date);
             let parsed: Vec<Barcode> = labels.iter().map(|l| Barcode::parse(l).unwrap()).collect();
-            let ssccs = parsed.iter().filter(|b| matches!(b, Barcode::Sscc { .. })).count();
-            let s10 = parsed.iter().filter(|b| matches!(b, Barcode::S10 { .. })).count();
-            let opaque = parsed.iter().filter(|b| matches!(b, Barcode::Opaque { .. })).count();
+            let ssccs = parsed
+                .iter()
+                .filter(|b| matches!(b, Barcode::Sscc { .. }))
+                .count();
+            let s10 = parsed
+                .iter()
+                .filter(|b| matches!(b, Barcode::S10 { .. }))
+                .count();
+            let opaque = parsed
+                .iter()
+                .filter(|b| matches!(b, Barcode::Opaque { .. }))
+                .count();
             assert_eq!((ssccs, s10, opaque), (10, 1, 1), "{labels:?}");
             for (label, barcode) in labels.iter().zip(&parsed) {
                 let (values, aim, data) = read_back(label);
@@ -332,7 +343,10 @@ mod tests {
         let (values, aim, data) = read_back(label);
         assert_eq!(aim, "]C1");
         assert_eq!(data, format!("00095212342611250016420AB12{GS}4215281011"));
-        assert!(values.contains(&100) && values.contains(&99), "C → B → C: {values:?}");
+        assert!(
+            values.contains(&100) && values.contains(&99),
+            "C → B → C: {values:?}"
+        );
         assert_eq!(
             Barcode::parse(&format!("{aim}{data}")),
             Barcode::parse(label),
@@ -371,10 +385,19 @@ mod tests {
         let bars = modules(label).unwrap();
         let svg = barcode_svg(label, 60).unwrap();
         let width = (bars.len() + 2 * QUIET_ZONE) as u32 * MODULE;
-        assert!(svg.starts_with(&format!("<svg width=\"{width}\" height=\"60\" ")), "{svg}");
-        assert!(svg.contains(&format!("viewBox=\"0 0 {width} 60\"")), "{svg}");
+        assert!(
+            svg.starts_with(&format!("<svg width=\"{width}\" height=\"60\" ")),
+            "{svg}"
+        );
+        assert!(
+            svg.contains(&format!("viewBox=\"0 0 {width} 60\"")),
+            "{svg}"
+        );
         let first_bar = format!("<rect x=\"{}\" ", QUIET_ZONE as u32 * MODULE);
-        assert!(svg.contains(&first_bar), "the first bar after the quiet zone");
+        assert!(
+            svg.contains(&first_bar),
+            "the first bar after the quiet zone"
+        );
         let dark = bars.iter().filter(|m| **m == 1).count();
         assert_eq!(svg.matches("fill=\"#000000\"").count(), dark);
     }

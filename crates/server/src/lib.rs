@@ -550,11 +550,7 @@ fn demo_specs() -> Vec<DemoSpec> {
         DemoSpec {
             method: DeliveryMethod::Neighbour,
             kind: DemoLabel::S10,
-            ..spec(
-                "no code: neighbour",
-                "Ken Thompson",
-                "Dam 1, Amsterdam",
-            )
+            ..spec("no code: neighbour", "Ken Thompson", "Dam 1, Amsterdam")
         },
         DemoSpec {
             value: Some("89.00"),

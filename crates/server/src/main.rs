@@ -501,7 +501,7 @@ async fn main() -> anyhow::Result<()> {
             println!("\nRoute for {date}:");
             for p in &seed.parcels {
                 println!(
-                    "  {}  {:<18} code {:<9} {}",
+                    "  {:<22}  {:<18} code {:<9} {}",
                     p.barcode,
                     p.recipient_name,
                     p.code.as_deref().unwrap_or("-"),

@@ -577,7 +577,9 @@ async fn chain_section(state: &AppState) -> String {
     .await
     {
         Ok(v) => v,
-        Err(_) => return "<h2>Record chains</h2><p>Could not be read; see the server log.</p>".into(),
+        Err(_) => {
+            return "<h2>Record chains</h2><p>Could not be read; see the server log.</p>".into();
+        }
     };
     let csrf = esc(&csrf_token(state));
     let rows: String = breaks
@@ -725,7 +727,10 @@ mod tests {
 
     #[test]
     fn basic_credentials_are_base64_with_or_without_padding() {
-        assert_eq!(basic_credentials("ZmxlZXQ6czNjcmV0").as_deref(), Some("fleet:s3cret"));
+        assert_eq!(
+            basic_credentials("ZmxlZXQ6czNjcmV0").as_deref(),
+            Some("fleet:s3cret")
+        );
         assert_eq!(basic_credentials(" YTpiYw== ").as_deref(), Some("a:bc"));
         assert_eq!(basic_credentials("YTpiYw").as_deref(), Some("a:bc"));
         assert_eq!(basic_credentials("YTpi*w=="), None, "not base64");

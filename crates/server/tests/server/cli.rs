@@ -80,7 +80,10 @@ fn the_demo_command_seeds_a_route_and_prints_the_enrollment_qr() {
     kinds.sort();
     let mut expected = vec!["opaque", "s10"];
     expected.extend(["sscc"; 10]);
-    assert_eq!(kinds, expected, "the printed route: GS1 SSCCs, one S10, one opaque");
+    assert_eq!(
+        kinds, expected,
+        "the printed route: GS1 SSCCs, one S10, one opaque"
+    );
 
     // The same data directory gives a label sheet and more enrollment codes.
     let labels = dir.path().join("labels.html");
@@ -296,12 +299,22 @@ fn an_app_version_flag_that_is_not_semver_is_refused_at_start() {
     ] {
         let out = server()
             // An unsafe public URL too: were the version taken, the server would still stop.
-            .args(["serve", "--public-url", "ftp://x", flag, value, "--data-dir"])
+            .args([
+                "serve",
+                "--public-url",
+                "ftp://x",
+                flag,
+                value,
+                "--data-dir",
+            ])
             .arg(dir.path())
             .output()
             .unwrap();
         assert!(!out.status.success(), "{flag} {value} is refused");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains(flag) && stderr.contains("SemVer"), "{stderr}");
+        assert!(
+            stderr.contains(flag) && stderr.contains("SemVer"),
+            "{stderr}"
+        );
     }
 }

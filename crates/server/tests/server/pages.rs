@@ -101,7 +101,11 @@ async fn the_label_sheet_has_a_gs1_128_or_code_128_and_a_qr_per_parcel() {
     for p in &app.seed.parcels {
         assert!(html.contains(&p.barcode));
         let bars = doorstep_server::labels::barcode_svg(&p.barcode, 60).unwrap();
-        assert!(html.contains(&bars), "{}: its barcode is on the sheet", p.barcode);
+        assert!(
+            html.contains(&bars),
+            "{}: its barcode is on the sheet",
+            p.barcode
+        );
         let parsed = doorstep_protocol::Barcode::parse(&p.barcode).unwrap();
         assert_eq!(parsed.key(), p.barcode_key, "a scan resolves to the parcel");
         ssccs += usize::from(matches!(parsed, doorstep_protocol::Barcode::Sscc { .. }));
