@@ -83,6 +83,11 @@ if [ "$want" = test ]; then
     say "installing aiosmtpd (a real SMTP server for the notification tests)"
     python3 -m pip install --quiet aiosmtpd 2>/dev/null || python3 -m pip install --quiet --break-system-packages aiosmtpd
   fi
+  if ! command -v schemathesis >/dev/null 2>&1; then
+    say "installing schemathesis 4 (attacks the server through its OpenAPI document: scripts/schemathesis.sh)"
+    python3 -m pip install --quiet 'schemathesis>=4.32,<5' 2>/dev/null \
+      || python3 -m pip install --quiet --break-system-packages 'schemathesis>=4.32,<5'
+  fi
   # to check the mobile code
   if command -v rustup >/dev/null 2>&1; then ensure_rust_target aarch64-linux-android; fi
   ensure_cargo_fuzz

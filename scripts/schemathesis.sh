@@ -4,8 +4,9 @@
 # folder, enrolls a phone through the API (a fixed Ed25519 public key) for a device token, takes
 # the admin token and the shipper key from the seed JSON, and runs schemathesis against
 # /v1/openapi.json with the three credentials (scripts/schemathesis.toml gives each operation the
-# one its security scheme names). Fails on any 5xx, and on any answer the document does not
-# describe: its status, its content type or its body.
+# one its security scheme names; scripts/schemathesis_hooks.py puts ids of the demo route into
+# half of the requests). Fails on any 5xx, and on any answer the document does not describe: its
+# status, its content type or its body.
 #
 # Usage: scripts/schemathesis.sh                             # CI: 20 examples per operation
 #        SCHEMATHESIS_EXAMPLES=500 scripts/schemathesis.sh   # a longer run (a few minutes)
@@ -59,6 +60,8 @@ DOORSTEP_DEVICE_TOKEN="$(python3 -c 'import json, sys; print(json.load(open(sys.
 DOORSTEP_ADMIN_TOKEN="$(seed admin_token)"
 DOORSTEP_SHIPPER_KEY="$(seed shipper_api_key)"
 export DOORSTEP_DEVICE_TOKEN DOORSTEP_ADMIN_TOKEN DOORSTEP_SHIPPER_KEY
+# scripts/schemathesis_hooks.py gives half of the requests ids of the demo route.
+export DOORSTEP_SEED_JSON="$SCRATCH/seed.json" SCHEMATHESIS_HOOKS="$ROOT/scripts/schemathesis_hooks.py"
 
 say "schemathesis: $examples examples per operation against $url/v1/openapi.json"
 seed_args=()

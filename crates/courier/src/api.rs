@@ -1,5 +1,7 @@
 //! The dispatch server's `/v1` API, as the device uses it.
 
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use doorstep_protocol::wire::{
@@ -91,6 +93,7 @@ pub struct Api<'a> {
     http: &'a reqwest::Client,
     base: &'a str,
     token: Option<&'a str>,
+    server_takes_gzip: Option<&'a AtomicBool>,
 }
 
 impl<'a> Api<'a> {
@@ -100,7 +103,31 @@ impl<'a> Api<'a> {
             http,
             base: base.trim_end_matches('/'),
             token,
+            server_takes_gzip: None,
         }
+    }
+
+    /// Keeps `flag` up to date from every answer: whether the server takes gzipped request
+    /// bodies, as its `Accept-Encoding` answer header says (RFC 7694; older servers send none).
+    /// [`Api::sync`] gzips its body only while the flag is set.
+    pub fn learning_encodings(self, flag: &'a AtomicBool) -> Self {
+        Self {
+            server_takes_gzip: Some(flag),
+            ..self
+        }
+    }
+
+    fn server_takes_gzip(&self) -> bool {
+        self.server_takes_gzip
+            .is_some_and(|flag| flag.load(Ordering::Relaxed))
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response, ApiError> {
+        let resp = req.send().await.map_err(ApiError::Unreachable)?;
+        if let Some(flag) = self.server_takes_gzip {
+            flag.store(accepts_gzip(resp.headers()), Ordering::Relaxed);
+        }
+        check(resp).await
     }
 
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
@@ -113,11 +140,12 @@ impl<'a> Api<'a> {
 
     /// `POST /v1/devices/enroll`.
     pub async fn enroll(&self, body: &EnrollRequest) -> Result<EnrollResponse, ApiError> {
-        let resp = send(
-            self.request(reqwest::Method::POST, "/v1/devices/enroll")
-                .json(body),
-        )
-        .await?;
+        let resp = self
+            .send(
+                self.request(reqwest::Method::POST, "/v1/devices/enroll")
+                    .json(body),
+            )
+            .await?;
         decode(resp).await
     }
 
@@ -133,7 +161,7 @@ impl<'a> Api<'a> {
         if let Some(etag) = etag {
             req = req.header(header::IF_NONE_MATCH, etag);
         }
-        let resp = send(req).await?;
+        let resp = self.send(req).await?;
         if resp.status() == StatusCode::NOT_MODIFIED {
             return Ok(ManifestFetch::NotModified);
         }
@@ -147,7 +175,11 @@ impl<'a> Api<'a> {
 
     /// `GET /.well-known/doorstep-keys`.
     pub async fn token_keys(&self) -> Result<TokenKeysResponse, ApiError> {
-        decode(send(self.request(reqwest::Method::GET, "/.well-known/doorstep-keys")).await?).await
+        decode(
+            self.send(self.request(reqwest::Method::GET, "/.well-known/doorstep-keys"))
+                .await?,
+        )
+        .await
     }
 
     /// `POST /v1/verify`, with its own (short) timeout.
@@ -160,12 +192,16 @@ impl<'a> Api<'a> {
             .request(reqwest::Method::POST, "/v1/verify")
             .json(body)
             .timeout(timeout);
-        decode(send(req).await?).await
+        decode(self.send(req).await?).await
     }
 
     /// `POST /v1/resend`.
     pub async fn resend(&self, body: &ResendRequest) -> Result<ResendResponse, ApiError> {
-        decode(send(self.request(reqwest::Method::POST, "/v1/resend").json(body)).await?).await
+        decode(
+            self.send(self.request(reqwest::Method::POST, "/v1/resend").json(body))
+                .await?,
+        )
+        .await
     }
 
     /// `PUT /v1/photos/{sha256}`.
@@ -174,23 +210,67 @@ impl<'a> Api<'a> {
             .request(reqwest::Method::PUT, &format!("/v1/photos/{sha256}"))
             .header(header::CONTENT_TYPE, "application/octet-stream")
             .body(bytes);
-        let resp = send(req).await?;
+        let resp = self.send(req).await?;
         resp.bytes().await.map_err(ApiError::Unreachable)?;
         Ok(())
     }
 
-    /// `POST /v1/sync` with an already-serialised body (the events exactly as signed).
+    /// `POST /v1/sync` with an already-serialised body (the events exactly as signed),
+    /// gzipped when the server takes it (see [`Api::learning_encodings`]).
     pub async fn sync(&self, body: String) -> Result<SyncResponse, ApiError> {
-        let req = self
-            .request(reqwest::Method::POST, "/v1/sync")
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(body);
-        decode(send(req).await?).await
+        let sync = |body: Vec<u8>| {
+            self.request(reqwest::Method::POST, "/v1/sync")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(body)
+        };
+        if self.server_takes_gzip() {
+            let req = sync(gzip(body.as_bytes())).header(header::CONTENT_ENCODING, "gzip");
+            match self.send(req).await {
+                // The server no longer takes gzip (an older one now answers at this address,
+                // and refused the body it could not read): the same batch again, plain. Safe,
+                // as the server stores each event once.
+                Err(ApiError::Status {
+                    status: 400 | 415, ..
+                }) if !self.server_takes_gzip() => {}
+                answer => return decode(answer?).await,
+            }
+        }
+        decode(self.send(sync(body.into_bytes())).await?).await
     }
 }
 
-async fn send(req: reqwest::RequestBuilder) -> Result<reqwest::Response, ApiError> {
-    let resp = req.send().await.map_err(ApiError::Unreachable)?;
+/// Whether an `Accept-Encoding` answer header lists gzip (without `q=0`).
+fn accepts_gzip(headers: &header::HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            let coding = parts.next().unwrap_or_default();
+            let refused = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .is_some_and(|q| q.parse::<f32>().is_ok_and(|q| q == 0.0))
+            });
+            coding.eq_ignore_ascii_case("gzip") && !refused
+        })
+}
+
+/// `bytes` gzipped. A sync batch is a few hundred kilobytes at most, so this runs inline.
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(bytes.len() / 3),
+        flate2::Compression::default(),
+    );
+    encoder
+        .write_all(bytes)
+        .expect("writing to a Vec cannot fail");
+    encoder.finish().expect("writing to a Vec cannot fail")
+}
+
+/// The answer, or the error it carries.
+async fn check(resp: reqwest::Response) -> Result<reqwest::Response, ApiError> {
     let status = resp.status();
     if status.is_success() || status == StatusCode::NOT_MODIFIED {
         return Ok(resp);

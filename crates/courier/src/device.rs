@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicU32;
+use std::sync::atomic::{AtomicBool, AtomicU32};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -88,6 +88,7 @@ impl Device {
                 status,
                 trigger: trigger.clone(),
                 failures: AtomicU32::new(0),
+                server_takes_gzip: AtomicBool::new(false),
             },
             data_dir,
             location: Mutex::new(None),
@@ -299,7 +300,8 @@ impl Device {
             &self.shared.http,
             &enrollment.server_url,
             Some(&enrollment.device_token),
-        );
+        )
+        .learning_encodings(&self.shared.sync.server_takes_gzip);
         let fetched = api.manifest(&date, etag.as_deref()).await;
         let now = self.shared.clock.now_ms();
         match fetched {
@@ -634,6 +636,14 @@ impl Device {
     /// Runs one sync and reports what it did, or why it failed (for tests and tools).
     pub async fn sync_once(&self) -> Result<SyncReport, CourierError> {
         self.shared.sync_once().await
+    }
+
+    /// Checkpoints the store's WAL when enough handovers have gathered in it
+    /// ([`Store::checkpoint_if_due`](crate::store::Store::checkpoint_if_due)); answers
+    /// whether it did. Each sync run does this, between handovers; a shell can also call it
+    /// when the app goes to the background.
+    pub fn checkpoint(&self) -> Result<bool, CourierError> {
+        Ok(self.store().checkpoint_if_due()?)
     }
 
     /// `sync_status`.

@@ -3,7 +3,7 @@
 //! own module, so `device` and `sync` both depend on it and not on each other.
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicU32;
+use std::sync::atomic::{AtomicBool, AtomicU32};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use doorstep_protocol::wire::Location;
@@ -14,12 +14,15 @@ use crate::config::Config;
 use crate::store::Store;
 use crate::view::SyncStatus;
 
-/// The sync's controls: one run at a time, the status stream, the trigger, the failure count.
+/// The sync's controls: one run at a time, the status stream, the trigger, the failure count,
+/// and whether the server takes gzipped batches (learnt from its answers, so an older server
+/// keeps getting plain JSON).
 pub(crate) struct SyncControl {
     pub run: tokio::sync::Mutex<()>,
     pub status: watch::Sender<SyncStatus>,
     pub trigger: Arc<Notify>,
     pub failures: AtomicU32,
+    pub server_takes_gzip: AtomicBool,
 }
 
 /// State shared by the command methods and the background sync task.

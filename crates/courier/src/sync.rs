@@ -101,6 +101,10 @@ impl Shared {
             }
         });
         drop(store);
+        // Between handovers, so that no commit has to copy the WAL into the database.
+        if let Err(e) = self.store().checkpoint_if_due() {
+            tracing::warn!(error = %e, "could not checkpoint the store");
+        }
         if let Err(e) = &result {
             tracing::info!(code = %e.code(), "sync failed: {e}");
         }
@@ -116,7 +120,8 @@ impl Shared {
             &self.http,
             &enrollment.server_url,
             Some(&enrollment.device_token),
-        );
+        )
+        .learning_encodings(&self.sync.server_takes_gzip);
         let header = format!(
             r#"{{"app_version":{},"platform":{},"events":["#,
             serde_json::to_string(&self.config.app_version).expect("a string serialises"),

@@ -9,10 +9,10 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json, Router};
 use doorstep_protocol::wire::{
     CourierCreated, CreateCourierRequest, CreateEnrollmentRequest, CreateParcelRequest,
-    CreateShipperRequest, DevMessage, DeviceView, EnrollRequest, EnrollResponse,
-    EnrollmentCreated, EnrollmentLink, ErrorBody, ErrorCode, Manifest, OutboxEntry, ParcelView,
-    PhotoUploadResponse, ResendRequest, ResendResponse, ShipperCreated, StoredDelivery,
-    SyncRequest, SyncResponse, TokenKeysResponse, VerifyOutcome, VerifyRequest,
+    CreateShipperRequest, DevMessage, DeviceView, EnrollRequest, EnrollResponse, EnrollmentCreated,
+    EnrollmentLink, ErrorBody, ErrorCode, Manifest, OutboxEntry, ParcelView, PhotoUploadResponse,
+    ResendRequest, ResendResponse, ShipperCreated, StoredDelivery, SyncRequest, SyncResponse,
+    TokenKeysResponse, VerifyOutcome, VerifyRequest,
 };
 use doorstep_protocol::{DeviceId, ParcelId, StopId, token::PublicTokenKey};
 use serde::de::DeserializeOwned;
@@ -257,6 +257,22 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for StrictQuery<T>
     }
 }
 
+/// Path parameters parsed strictly: a segment that is not UTF-8 is a `400 bad_request` with
+/// the error body like every other error (axum's own rejection answers in plain text).
+#[derive(Debug)]
+pub struct StrictPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for StrictPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(v)| StrictPath(v))
+            .map_err(|_| ApiError::bad_request("the path is invalid (not UTF-8)"))
+    }
+}
+
 fn bearer(parts: &Parts) -> Option<&str> {
     let v = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = v.trim().split_once(' ')?;
@@ -374,8 +390,15 @@ pub fn router(state: AppState) -> Router {
     .method_not_allowed_fallback(|| async {
         ApiError::new(StatusCode::METHOD_NOT_ALLOWED, ErrorCode::BadRequest, "method not allowed here")
     })
-    // Innermost first: the client's address, then the unread body, then the in-flight
-    // limit and timeout around both (a body that trickles in is bounded by the timeout).
+    // Innermost first: a gzipped body is decompressed (so the routes' body limits count the
+    // decompressed bytes) and JSON answers are gzipped for clients that ask; other codings
+    // are refused. Then the client's address, then the unread body (drained as it came, still
+    // compressed), then the in-flight limit and timeout around all (a body that trickles in
+    // is bounded by the timeout). Every answer, errors included, names the codings a body may
+    // come in (`Accept-Encoding`), which is how a phone learns it may gzip its sync batches.
+    .layer(tower_http::decompression::RequestDecompressionLayer::new())
+    .layer(limits::json_compression())
+    .layer(middleware::from_fn(limits::request_encoding))
     .layer(middleware::from_fn_with_state(state.clone(), limits::client_address))
     .layer(middleware::from_fn_with_state(state.clone(), limits::read_unread_body))
     .layer(middleware::from_fn_with_state(state.clone(), limits::bound_requests))
@@ -389,6 +412,10 @@ pub fn router(state: AppState) -> Router {
         tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
     }))
     .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+    .layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+        header::ACCEPT_ENCODING,
+        limits::ACCEPTED_ENCODINGS,
+    ))
     .layer(Extension(crate::openapi::Document::new(doc)))
     .with_state(state)
 }
@@ -397,12 +424,13 @@ pub fn router(state: AppState) -> Router {
 /// `#[utoipa::path]` (`routes!`), so the OpenAPI document describes exactly what is served;
 /// the HTML pages are added by [`router`].
 fn api_routes(state: &AppState) -> OpenApiRouter<AppState> {
-    let verify = OpenApiRouter::new()
-        .routes(routes!(verify))
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            limits::limit_verify,
-        ));
+    let verify =
+        OpenApiRouter::new()
+            .routes(routes!(verify))
+            .route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                limits::limit_verify,
+            ));
     let photos = OpenApiRouter::new()
         .routes(routes!(put_photo))
         .layer(DefaultBodyLimit::max(state.config.max_photo_bytes));
@@ -771,7 +799,7 @@ struct PhotoBytes(Vec<u8>);
     ),
     responses(
         (status = 200, description = "Stored (or stored before)", body = PhotoUploadResponse),
-        (status = 400, description = "`validation_failed`: the path is not a SHA-256 in hex, the body is empty or its SHA-256 differs from the path; `bad_request`: the body could not be read", body = ErrorBody),
+        (status = 400, description = "`validation_failed`: the path is not a SHA-256 in hex, the body is empty or its SHA-256 differs from the path; `bad_request`: the path is not UTF-8, or the body could not be read", body = ErrorBody),
         (status = 401, description = errors::NO_DEVICE, body = ErrorBody),
         (status = 409, description = "`conflict`: the photo could not be stored", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: the photo is larger than the server accepts", body = ErrorBody),
@@ -781,7 +809,7 @@ struct PhotoBytes(Vec<u8>);
 async fn put_photo(
     State(state): State<AppState>,
     DeviceCaller(device): DeviceCaller,
-    Path(sha): Path<String>,
+    StrictPath(sha): StrictPath<String>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Json<PhotoUploadResponse>, ApiError> {
     let body = body.map_err(|e| {
@@ -904,6 +932,7 @@ fn parse_id<T: std::str::FromStr>(s: &str, what: &'static str) -> Result<T, ApiE
     params(("id" = ParcelId, Path, description = "The parcel's id")),
     responses(
         (status = 200, description = "The parcel", body = ParcelView),
+        (status = 400, description = errors::BAD_PATH, body = ErrorBody),
         (status = 401, description = errors::NO_SHIPPER, body = ErrorBody),
         (status = 404, description = "`not_found`: no such parcel of this shipper", body = ErrorBody),
     )
@@ -911,7 +940,7 @@ fn parse_id<T: std::str::FromStr>(s: &str, what: &'static str) -> Result<T, ApiE
 async fn get_parcel(
     State(state): State<AppState>,
     ShipperCaller(shipper): ShipperCaller,
-    Path(id): Path<String>,
+    StrictPath(id): StrictPath<String>,
 ) -> Result<Json<doorstep_protocol::wire::ParcelView>, ApiError> {
     let id: ParcelId = parse_id(&id, "parcel")?;
     Ok(Json(
@@ -928,6 +957,7 @@ async fn get_parcel(
     params(("id" = ParcelId, Path, description = "The parcel's id")),
     responses(
         (status = 200, description = "The parcel", body = ParcelView),
+        (status = 400, description = errors::BAD_PATH, body = ErrorBody),
         (status = 401, description = errors::NO_ADMIN, body = ErrorBody),
         (status = 404, description = "`not_found`: no such parcel", body = ErrorBody),
     )
@@ -935,7 +965,7 @@ async fn get_parcel(
 async fn admin_parcel(
     State(state): State<AppState>,
     _: AdminCaller,
-    Path(id): Path<String>,
+    StrictPath(id): StrictPath<String>,
 ) -> Result<Json<doorstep_protocol::wire::ParcelView>, ApiError> {
     let id: ParcelId = parse_id(&id, "parcel")?;
     Ok(Json(db(&state, move |s| s.parcel(id, None)).await?))
@@ -1123,6 +1153,7 @@ async fn admin_devices(
     params(("id" = DeviceId, Path, description = "The phone's id")),
     responses(
         (status = 204, description = "Revoked (or it was already)"),
+        (status = 400, description = errors::BAD_PATH, body = ErrorBody),
         (status = 401, description = errors::NO_ADMIN, body = ErrorBody),
         (status = 404, description = "`not_found`: no such phone", body = ErrorBody),
     )
@@ -1130,7 +1161,7 @@ async fn admin_devices(
 async fn admin_revoke(
     State(state): State<AppState>,
     _: AdminCaller,
-    Path(id): Path<String>,
+    StrictPath(id): StrictPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let id: DeviceId = parse_id(&id, "device")?;
     let now = state.now();
@@ -1150,6 +1181,7 @@ async fn admin_revoke(
     params(("id" = DeviceId, Path, description = "The phone's id")),
     responses(
         (status = 204, description = "Accepted"),
+        (status = 400, description = errors::BAD_PATH, body = ErrorBody),
         (status = 401, description = errors::NO_ADMIN, body = ErrorBody),
         (status = 404, description = "`not_found`: no such phone", body = ErrorBody),
         (status = 409, description = "`conflict`: the phone was revoked, or its record chain is not broken", body = ErrorBody),
@@ -1158,11 +1190,14 @@ async fn admin_revoke(
 async fn admin_accept_chain(
     State(state): State<AppState>,
     _: AdminCaller,
-    Path(id): Path<String>,
+    StrictPath(id): StrictPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let id: DeviceId = parse_id(&id, "device")?;
     let now = state.now();
-    db(&state, move |s| s.accept_chain(id, "admin API (admin token)", now)).await?;
+    db(&state, move |s| {
+        s.accept_chain(id, "admin API (admin token)", now)
+    })
+    .await?;
     tracing::info!(device = %id, "record chain accepted for re-anchoring");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -1229,6 +1264,7 @@ struct NewCodeResponse {
     params(("id" = StopId, Path, description = "The stop's id")),
     responses(
         (status = 200, description = "A new code is on its way", body = NewCodeResponse),
+        (status = 400, description = errors::BAD_PATH, body = ErrorBody),
         (status = 401, description = errors::NO_ADMIN, body = ErrorBody),
         (status = 404, description = "`not_found`: no such stop", body = ErrorBody),
         (status = 409, description = "`code_not_required`: the stop needs no code", body = ErrorBody),
@@ -1237,7 +1273,7 @@ struct NewCodeResponse {
 async fn admin_new_code(
     State(state): State<AppState>,
     _: AdminCaller,
-    Path(id): Path<String>,
+    StrictPath(id): StrictPath<String>,
 ) -> Result<Json<NewCodeResponse>, ApiError> {
     let id: StopId = parse_id(&id, "stop")?;
     let now = state.now();

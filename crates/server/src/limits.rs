@@ -9,7 +9,10 @@
 //!   `413` instead of seeing the connection reset;
 //! - rate limits per client address and per device ([`governor`] keyed limiters, GCRA),
 //!   answered `429 rate_limited` with `Retry-After`;
-//! - the per-device daily photo quota ([`Limits::photo_bytes_per_device_per_day`]).
+//! - the per-device daily photo quota ([`Limits::photo_bytes_per_device_per_day`]);
+//! - a body may come gzipped, and every size limit counts the decompressed bytes, so a small
+//!   bomb gets its `413` like any large body; other content codings are refused
+//!   ([`request_encoding`]). JSON answers go gzipped to clients that ask ([`json_compression`]).
 //!
 //! The limiters run on the server's [`Clock`](crate::Clock), so tests move time by hand.
 
@@ -38,6 +41,8 @@ use http_body::{Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{And, DefaultPredicate, Predicate};
 
 use crate::api::ApiError;
 use crate::{AppState, ServerConfig};
@@ -680,6 +685,55 @@ async fn discard(mut body: Body, cap: u64) {
             return;
         }
     }
+}
+
+/// The content codings a request body may come in; every answer names them in
+/// `Accept-Encoding` (RFC 7694 §3), which is how a phone learns it may gzip its sync batches.
+pub const ACCEPTED_ENCODINGS: HeaderValue = HeaderValue::from_static("gzip");
+
+/// Middleware, outside the decompression layer: a body in a coding other than gzip (or
+/// identity) is answered `415` with `Accept-Encoding: gzip` and the JSON error body, instead of
+/// the decompression layer's empty one. The decompressed body then meets the route's body
+/// limit (`DefaultBodyLimit`), whatever its compressed size.
+pub async fn request_encoding(req: Request, next: Next) -> Response {
+    match req
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .map(HeaderValue::as_bytes)
+    {
+        None | Some(b"gzip" | b"identity") => next.run(req).await,
+        Some(_) => {
+            let mut response = ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ErrorCode::BadRequest,
+                "send the body uncompressed or with Content-Encoding: gzip",
+            )
+            .into_response();
+            response
+                .headers_mut()
+                .insert(header::ACCEPT_ENCODING, ACCEPTED_ENCODINGS);
+            response
+        }
+    }
+}
+
+/// Which answers [`json_compression`] compresses.
+type IsJson = fn(StatusCode, axum::http::Version, &HeaderMap, &axum::http::Extensions) -> bool;
+
+/// Gzips JSON answers for clients that accept it (tower-http's default predicate on top: not
+/// tiny, not already compressed). HTML pages stay uncompressed: a page that shows a secret
+/// next to text the visitor chose is what a compression side channel (BREACH) reads.
+pub fn json_compression() -> CompressionLayer<And<DefaultPredicate, IsJson>> {
+    let is_json: IsJson = |_, _, headers, _| {
+        headers
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/json"))
+    };
+    CompressionLayer::new()
+        .no_br()
+        .no_deflate()
+        .no_zstd()
+        .compress_when(DefaultPredicate::new().and(is_json))
 }
 
 /// A listener that keeps at most `max` connections open: further clients wait in the

@@ -7,9 +7,9 @@
 //!   `routes!`), so a route and its description are written once.
 //!
 //! This module adds what belongs to no single handler: the security schemes, the answers the
-//! limits middleware can give on any route (408, 503, and 400 for a bad `X-Forwarded-For`
-//! behind a trusted proxy), and the webhooks the server sends to shippers (OpenAPI 3.1
-//! `webhooks`, with their `X-Doorstep-Signature` header).
+//! middleware can give on any route (408, 503, 415 for a body in another coding than gzip,
+//! and 400 for a bad `X-Forwarded-For` behind a trusted proxy), and the webhooks the server
+//! sends to shippers (OpenAPI 3.1 `webhooks`, with their `X-Doorstep-Signature` header).
 //!
 //! The HTML pages (the customer page `/c/…`, the fleet page `/fleet…`, the QA pages `/dev/…`)
 //! are not part of the JSON API and stay out of the document.
@@ -107,6 +107,8 @@ pub(crate) mod errors {
     /// 429 of a phone's own rate limit.
     pub const DEVICE_RATE: &str =
         "`rate_limited`: too many requests from this phone; retry after `Retry-After` seconds";
+    /// 400 of a path parameter.
+    pub const BAD_PATH: &str = "`bad_request`: a path segment is not UTF-8";
     /// 400 of the `date` query.
     pub const BAD_DATE: &str = "`bad_request`: the query string is invalid (an unknown \
         parameter); `validation_failed`: `date` is not `YYYY-MM-DD`";
@@ -162,28 +164,40 @@ fn error_response(description: &str) -> ApiResponse {
         .build()
 }
 
-/// What `limits::bound_requests` and `limits::client_address` can answer on any route.
+/// What the middleware in front of every route can answer: `limits::bound_requests` (408,
+/// 503), `limits::client_address` (400) and `limits::request_encoding` (415). A status the
+/// handler documents already gets the middleware's reason added to its description.
 fn add_middleware_answers(op: &mut Operation) {
-    let responses = &mut op.responses.responses;
-    responses.entry("408".into()).or_insert_with(|| {
-        RefOr::T(error_response(
+    let answers = [
+        (
+            "400",
+            "`bad_request`: the last `X-Forwarded-For` entry is not an IP address (only when \
+             the server trusts the header behind a reverse proxy)",
+        ),
+        (
+            "408",
             "`unavailable`: the request (its body included) took longer than the server's \
              request timeout; retry, with a smaller batch on a slow connection",
-        ))
-    });
-    responses.entry("503".into()).or_insert_with(|| {
-        RefOr::T(error_response(
+        ),
+        (
+            "415",
+            "`bad_request`: the body came in a content coding other than gzip (see the \
+             answer's `Accept-Encoding`)",
+        ),
+        (
+            "503",
             "`unavailable`: too many requests in flight, or storage busy; retry (after \
              `Retry-After` seconds when given)",
-        ))
-    });
-    const FORWARDED: &str = "`bad_request`: the last `X-Forwarded-For` entry is not an IP \
-        address (only when the server trusts the header behind a reverse proxy)";
-    match responses.get_mut("400") {
-        Some(RefOr::T(r)) => r.description = format!("{} — or {FORWARDED}", r.description),
-        Some(RefOr::Ref(_)) => {}
-        None => {
-            responses.insert("400".into(), RefOr::T(error_response(FORWARDED)));
+        ),
+    ];
+    let responses = &mut op.responses.responses;
+    for (status, reason) in answers {
+        match responses.get_mut(status) {
+            Some(RefOr::T(r)) => r.description = format!("{} — or {reason}", r.description),
+            Some(RefOr::Ref(_)) => {}
+            None => {
+                responses.insert(status.into(), RefOr::T(error_response(reason)));
+            }
         }
     }
 }

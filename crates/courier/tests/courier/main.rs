@@ -1,6 +1,7 @@
 //! Integration tests of the courier core against the real dispatch server (in-process, port 0).
 
 mod audit;
+mod compression;
 mod contract;
 mod crash;
 mod flow;

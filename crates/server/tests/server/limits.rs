@@ -469,3 +469,145 @@ async fn an_unparseable_forwarded_for_entry_is_a_bad_request_naming_the_header()
         .unwrap();
     assert_eq!(r.status(), 200);
 }
+
+// Compressed bodies (the sync batches of phones on poor links): gzip is taken and said so on
+// every answer; the body limits count the decompressed bytes.
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+/// A client that leaves compressed answers as they came (reqwest decodes them when its gzip
+/// feature is on somewhere in the build).
+fn raw_client() -> reqwest::Client {
+    reqwest::Client::builder().no_gzip().build().unwrap()
+}
+
+#[tokio::test]
+async fn a_gzipped_sync_batch_is_stored_exactly_once() {
+    use doorstep_protocol::wire::{EventBody, EventStatus, ExceptionReason, SyncResponse};
+    let app = spawn_app().await;
+    let mut device = app.device().await;
+    let events: Vec<_> = ["low value", "neighbour", "shipper requires"]
+        .into_iter()
+        .map(|label| {
+            let p = app.parcel(label).clone();
+            device.event(
+                p.stop_id,
+                &[p.parcel_id],
+                EventBody::Failed {
+                    reason: ExceptionReason::NotHome,
+                    note: None,
+                },
+                crate::helpers::MORNING_MS,
+            )
+        })
+        .collect();
+    let body = json!({ "app_version": "0.1.0", "platform": "linux", "events": events });
+    let send = || async {
+        let r = raw_client()
+            .post(app.url("/v1/sync"))
+            .bearer_auth(&device.token)
+            .header("content-type", "application/json")
+            .header("content-encoding", "gzip")
+            .body(gzip(body.to_string().as_bytes()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["accept-encoding"], "gzip");
+        r.json::<SyncResponse>().await.unwrap().results
+    };
+    let first = send().await;
+    let second = send().await;
+    assert_eq!(first, second, "a retried batch gets the same answers");
+    assert!(first.iter().all(|r| r.status == EventStatus::Accepted));
+    let stored: Vec<Value> =
+        serde_json::from_value(app.admin_get("/v1/admin/deliveries").await).unwrap();
+    for ev in &events {
+        let copies = stored
+            .iter()
+            .filter(|s| s["event_id"] == ev.id.to_string())
+            .count();
+        assert_eq!(copies, 1, "event {} stored {copies} times", ev.id);
+    }
+}
+
+#[tokio::test]
+async fn a_small_gzipped_body_that_inflates_past_the_limit_answers_413() {
+    let app = spawn_app().await;
+    let device = app.device().await;
+    let body =
+        json!({ "app_version": "x".repeat(64 * 1024 * 1024), "platform": "linux", "events": [] })
+            .to_string();
+    let bomb = gzip(body.as_bytes());
+    assert!(bomb.len() < 128 * 1024, "{} bytes compressed", bomb.len());
+    let r = raw_client()
+        .post(app.url("/v1/sync"))
+        .bearer_auth(&device.token)
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body(bomb)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["code"],
+        "payload_too_large"
+    );
+}
+
+#[tokio::test]
+async fn a_body_in_a_coding_other_than_gzip_answers_415_naming_gzip() {
+    let app = spawn_app().await;
+    let device = app.device().await;
+    let r = raw_client()
+        .post(app.url("/v1/sync"))
+        .bearer_auth(&device.token)
+        .header("content-type", "application/json")
+        .header("content-encoding", "br")
+        .body("not brotli")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415);
+    assert_eq!(r.headers()["accept-encoding"], "gzip");
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "bad_request");
+}
+
+#[tokio::test]
+async fn json_answers_are_gzipped_for_clients_that_ask_and_pages_are_not() {
+    let app = spawn_app_with(|c| c.mode = Mode::Demo).await;
+    let r = raw_client()
+        .get(app.url("/v1/openapi.json"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-encoding"], "gzip");
+    let doc: Value = serde_json::from_slice(&gunzip(&r.bytes().await.unwrap())).unwrap();
+    assert!(doc["paths"].is_object());
+
+    let page = raw_client()
+        .get(app.url("/dev/labels"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.headers().get("content-encoding").is_none());
+}

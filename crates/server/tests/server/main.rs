@@ -11,6 +11,7 @@ mod keys;
 mod limits;
 mod logs;
 mod notify;
+mod openapi;
 mod outbox;
 mod pages;
 mod policy;
