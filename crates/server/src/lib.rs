@@ -13,6 +13,7 @@
 
 pub mod api;
 pub mod clock;
+pub mod http;
 pub mod labels;
 pub mod limits;
 pub mod notify;
@@ -33,8 +34,8 @@ use doorstep_protocol::{CourierId, ParcelId, StopId, barcode};
 
 pub use api::router;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use random::Randomness;
 pub use policy::Policy;
+pub use random::Randomness;
 use secrets::Secrets;
 use store::{Store, StoreSettings};
 

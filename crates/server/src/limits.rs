@@ -44,7 +44,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{And, DefaultPredicate, Predicate};
 
-use crate::api::ApiError;
+use crate::http::ApiError;
+use crate::http::error::retry_after;
 use crate::{AppState, ServerConfig};
 
 /// A sustained rate with a burst on top.
@@ -388,7 +389,7 @@ pub async fn photo_quota(
     now: i64,
 ) -> Result<(), ApiError> {
     let stored = state.config.data_dir.join("photos").join(sha);
-    let (present, usage) = crate::api::db(state, move |s| {
+    let (present, usage) = crate::http::db(state, move |s| {
         Ok((stored.exists(), s.photo_usage_since(device, now - DAY_MS)?))
     })
     .await?;
@@ -581,11 +582,6 @@ fn page_too_many(wait: Wait, what: &str, then: &str) -> Response {
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
-}
-
-/// Sets `Retry-After` (seconds).
-pub fn retry_after(headers: &mut HeaderMap, secs: u64) {
-    headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
 }
 
 /// Middleware: at most `max_concurrent_requests` in flight (else `503` + `Retry-After`), each

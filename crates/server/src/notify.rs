@@ -105,7 +105,7 @@ pub async fn run_outbox(state: AppState, mut stop: tokio::sync::watch::Receiver<
 
 async fn process_due(state: &AppState, senders: &Senders) {
     let now = state.now();
-    match crate::api::db(state, move |s| s.void_stale_code_messages(now)).await {
+    match crate::http::db(state, move |s| s.void_stale_code_messages(now)).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(
             count = n,
@@ -113,7 +113,7 @@ async fn process_due(state: &AppState, senders: &Senders) {
         ),
         Err(e) => tracing::error!(error = ?e, "outbox sweep failed"),
     }
-    let due = match crate::api::db(state, move |s| s.due_messages(now, 50)).await {
+    let due = match crate::http::db(state, move |s| s.due_messages(now, 50)).await {
         Ok(d) => d,
         Err(e) => {
             tracing::error!(error = ?e, "outbox read failed");
@@ -129,7 +129,7 @@ async fn process_due(state: &AppState, senders: &Senders) {
         if msg.carries_code && msg.attempts == 0 {
             let m = msg.clone();
             let now = state.now();
-            match crate::api::db(state, move |s| {
+            match crate::http::db(state, move |s| {
                 s.hold_if_over_recipient_limit(&m, limit, now)
             })
             .await
@@ -156,13 +156,13 @@ async fn process_due(state: &AppState, senders: &Senders) {
         let outcome = match result {
             Ok(dev_copy) => {
                 tracing::info!(outbox_id = id, channel = %channel, dev = dev_copy, "message sent");
-                crate::api::db(state, move |s| s.mark_sent(&msg, dev_copy, now)).await
+                crate::http::db(state, move |s| s.mark_sent(&msg, dev_copy, now)).await
             }
             Err(e) if msg.attempts + 1 >= max_attempts => {
                 let tries = msg.attempts + 1;
                 tracing::warn!(outbox_id = id, channel = %channel, attempts = tries, error = %e, "message not sent; giving up");
                 let text = format!("gave up after {tries} tries: {e}");
-                crate::api::db(state, move |s| s.give_up(id, &text, now)).await
+                crate::http::db(state, move |s| s.give_up(id, &text, now)).await
             }
             Err(e) => {
                 let exp = msg.attempts.min(20);
@@ -173,7 +173,7 @@ async fn process_due(state: &AppState, senders: &Senders) {
                     .min(3_600_000);
                 tracing::warn!(outbox_id = id, channel = %channel, attempts = msg.attempts + 1, error = %e, "message not sent; will retry");
                 let text = e.to_string();
-                crate::api::db(state, move |s| s.mark_failed(id, &text, now + delay)).await
+                crate::http::db(state, move |s| s.mark_failed(id, &text, now + delay)).await
             }
         };
         if let Err(e) = outcome {

@@ -127,6 +127,8 @@ impl Document {
             }
         }
         let mut value = serde_json::to_value(&doc).expect("the document is plain data");
+        // utoipa 5's `OpenApi` has no field for OpenAPI 3.1's `webhooks`: the operations are
+        // built with its types all the same and put in next to `paths`.
         value["webhooks"] = serde_json::to_value(webhooks()).expect("plain data");
         Self(serde_json::to_vec(&value).expect("plain data").into())
     }

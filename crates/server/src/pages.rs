@@ -11,7 +11,7 @@ use doorstep_protocol::CourierId;
 use doorstep_protocol::wire::EnrollmentLink;
 use subtle::ConstantTimeEq;
 
-use crate::api::{ApiError, StrictQuery, db, demo_only};
+use crate::http::{ApiError, StrictQuery, db, demo_only};
 use crate::store::fleet_date;
 use crate::{AppState, Mode};
 

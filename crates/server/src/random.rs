@@ -54,7 +54,10 @@ impl Randomness {
             Source::Os => OsRng
                 .try_fill_bytes(out)
                 .expect("the operating system's random number generator failed"),
-            Source::Given(rng) => rng.lock().unwrap_or_else(|e| e.into_inner()).fill_bytes(out),
+            Source::Given(rng) => rng
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .fill_bytes(out),
         }
     }
 
@@ -84,6 +87,9 @@ mod tests {
         let a = Randomness::from_rng(Box::new(rand::rngs::StdRng::seed_from_u64(7)));
         let b = Randomness::from_rng(Box::new(rand::rngs::StdRng::seed_from_u64(7)));
         assert_eq!(a.bytes::<16>(), b.bytes::<16>());
-        assert_ne!(Randomness::os().bytes::<16>(), Randomness::os().bytes::<16>());
+        assert_ne!(
+            Randomness::os().bytes::<16>(),
+            Randomness::os().bytes::<16>()
+        );
     }
 }

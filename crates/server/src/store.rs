@@ -426,8 +426,12 @@ impl CodeEnd {
 
 /// Outcome of checking a code against a stop, shared by online verification and sync.
 enum CodeCheck {
-    Ok { code_id: String },
-    Wrong { attempts_left: u32 },
+    Ok {
+        code_id: String,
+    },
+    Wrong {
+        attempts_left: u32,
+    },
     Locked,
     Expired,
     NotRequired,
@@ -1985,7 +1989,9 @@ impl Store {
             .optional()?;
             let (broken, first_bad, revoked) = row.ok_or(StoreError::NotFound("device"))?;
             if revoked.is_some() {
-                return Err(StoreError::Conflict("this phone was revoked; enroll it again".into()));
+                return Err(StoreError::Conflict(
+                    "this phone was revoked; enroll it again".into(),
+                ));
             }
             if broken.is_none() {
                 return Err(StoreError::Conflict(
@@ -2003,7 +2009,10 @@ impl Store {
                 actor,
                 "chain_accepted",
                 &device.to_string(),
-                &format!("first record that broke the chain: {}", first_bad.unwrap_or_default()),
+                &format!(
+                    "first record that broke the chain: {}",
+                    first_bad.unwrap_or_default()
+                ),
             )
         })
     }
@@ -2146,7 +2155,15 @@ impl Store {
                         "the stop is locked by too many wrong codes; the fleet manager must make a new code",
                     ))
                 } else {
-                    match self.check_verification(tx, device, &stop, ev, verification, occurred, now)? {
+                    match self.check_verification(
+                        tx,
+                        device,
+                        &stop,
+                        ev,
+                        verification,
+                        occurred,
+                        now,
+                    )? {
                         Err(e) => Err(e),
                         Ok(()) => photo_check,
                     }
@@ -2367,7 +2384,10 @@ impl Store {
         let covered: Vec<String> = serde_json::from_str(&parcels).unwrap_or_default();
         if stop_id != stop.id.to_string()
             || device_id != device.device_id.to_string()
-            || !ev.parcel_ids.iter().all(|p| covered.contains(&p.to_string()))
+            || !ev
+                .parcel_ids
+                .iter()
+                .all(|p| covered.contains(&p.to_string()))
         {
             return Ok(Err((
                 RejectCode::VerificationUnknown,

@@ -23,7 +23,10 @@ fn code(text: &str) -> DeliveryCode {
     DeliveryCode::parse(text, None).unwrap()
 }
 
-async fn verification_id(device: &crate::helpers::Device, parcel: &doorstep_server::DemoParcel) -> String {
+async fn verification_id(
+    device: &crate::helpers::Device,
+    parcel: &doorstep_server::DemoParcel,
+) -> String {
     let v = device
         .verify(parcel.parcel_id, parcel.code.as_deref().unwrap())
         .await;
@@ -32,13 +35,25 @@ async fn verification_id(device: &crate::helpers::Device, parcel: &doorstep_serv
 }
 
 async fn token_on_page(app: &TestApp, url: &str) -> Option<HandoverToken> {
-    let html = app.client.get(url).send().await.unwrap().text().await.unwrap();
+    let html = app
+        .client
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let start = html.find("<code data-token>")? + "<code data-token>".len();
     let end = start + html[start..].find("</code>")?;
     Some(HandoverToken::from_text(&html[start..end]))
 }
 
-async fn new_code_for(app: &TestApp, stop: doorstep_protocol::StopId, messages_before: usize) -> String {
+async fn new_code_for(
+    app: &TestApp,
+    stop: doorstep_protocol::StopId,
+    messages_before: usize,
+) -> String {
     let r = app
         .admin_post(&format!("/v1/admin/stops/{stop}/new-code"), json!({}))
         .await;
@@ -58,13 +73,17 @@ async fn a_verification_cannot_be_used_by_a_second_event() {
     let first = device.event(
         a.stop_id,
         &[a.parcel_id],
-        delivered(Verification::OnlineCode { verification_id: vid.clone() }),
+        delivered(Verification::OnlineCode {
+            verification_id: vid.clone(),
+        }),
         MORNING_MS,
     );
     let second = device.event(
         b.stop_id,
         &[b.parcel_id],
-        delivered(Verification::OnlineCode { verification_id: vid }),
+        delivered(Verification::OnlineCode {
+            verification_id: vid,
+        }),
         MORNING_MS,
     );
     let r = device.sync(&[first, second]).await;
@@ -82,7 +101,9 @@ async fn a_verification_is_bound_to_the_phone_that_made_it() {
     let ev = other_phone.event(
         p.stop_id,
         &[p.parcel_id],
-        delivered(Verification::OnlineCode { verification_id: vid }),
+        delivered(Verification::OnlineCode {
+            verification_id: vid,
+        }),
         MORNING_MS,
     );
     let r = other_phone.sync(&[ev]).await;
@@ -99,7 +120,9 @@ async fn a_verification_expires_after_its_time_to_live() {
     let ev = device.event(
         p.stop_id,
         &[p.parcel_id],
-        delivered(Verification::OnlineCode { verification_id: vid }),
+        delivered(Verification::OnlineCode {
+            verification_id: vid,
+        }),
         MORNING_MS + 301_000,
     );
     let r = device.sync(&[ev]).await;
@@ -122,7 +145,9 @@ async fn a_locked_stop_cannot_be_handed_over_with_a_verification_made_before_the
     let ev = device.event(
         p.stop_id,
         &[p.parcel_id],
-        delivered(Verification::OnlineCode { verification_id: vid }),
+        delivered(Verification::OnlineCode {
+            verification_id: vid,
+        }),
         MORNING_MS,
     );
     let r = device.sync(&[ev]).await;
@@ -134,11 +159,20 @@ async fn a_locked_stop_cannot_be_handed_over_with_the_customers_qr_code() {
     let app = spawn_app().await;
     let mut device = app.device().await;
     let p = app.parcel("shipper requires");
-    let token = token_on_page(&app, &p.customer_url).await.expect("a QR token");
+    let token = token_on_page(&app, &p.customer_url)
+        .await
+        .expect("a QR token");
     for _ in 0..5 {
-        device.verify(p.parcel_id, &wrong_code(p.code.as_deref().unwrap())).await;
+        device
+            .verify(p.parcel_id, &wrong_code(p.code.as_deref().unwrap()))
+            .await;
     }
-    let ev = device.event(p.stop_id, &[p.parcel_id], delivered(Verification::Token { token }), MORNING_MS);
+    let ev = device.event(
+        p.stop_id,
+        &[p.parcel_id],
+        delivered(Verification::Token { token }),
+        MORNING_MS,
+    );
     let r = device.sync(&[ev]).await;
     assert_eq!(reject(&r[0].status), Some(RejectCode::CodeLocked));
 }
@@ -162,9 +196,17 @@ async fn an_offline_record_cannot_claim_a_time_before_the_code_was_replaced() {
         MORNING_MS,
     );
     let r = device.sync(&[ev]).await;
-    assert_eq!(reject(&r[0].status), Some(RejectCode::CodeReplaced), "{:?}", r[0].status);
+    assert_eq!(
+        reject(&r[0].status),
+        Some(RejectCode::CodeReplaced),
+        "{:?}",
+        r[0].status
+    );
     if let EventStatus::Rejected { message, .. } = &r[0].status {
-        assert!(message.contains("replaced"), "the rejection says why: {message}");
+        assert!(
+            message.contains("replaced"),
+            "the rejection says why: {message}"
+        );
     }
 }
 
@@ -193,11 +235,18 @@ async fn an_offline_record_cannot_claim_a_time_before_the_phones_previous_record
     app.clock.advance_ms(2 * 3_600_000);
     let a = app.parcel("low value");
     let p = app.parcel("shipper requires");
-    let first = device.event(a.stop_id, &[a.parcel_id], delivered(Verification::NotRequired), MORNING_MS + 2 * 3_600_000);
+    let first = device.event(
+        a.stop_id,
+        &[a.parcel_id],
+        delivered(Verification::NotRequired),
+        MORNING_MS + 2 * 3_600_000,
+    );
     let backdated = device.event(
         p.stop_id,
         &[p.parcel_id],
-        delivered(Verification::OfflineCode { code: code(p.code.as_deref().unwrap()) }),
+        delivered(Verification::OfflineCode {
+            code: code(p.code.as_deref().unwrap()),
+        }),
         MORNING_MS + 3_600_000,
     );
     let r = device.sync(&[first, backdated]).await;
@@ -217,7 +266,9 @@ async fn an_offline_record_cannot_claim_a_time_beyond_the_offline_window() {
     let ev = device.event(
         p.stop_id,
         &[p.parcel_id],
-        delivered(Verification::OfflineCode { code: code(p.code.as_deref().unwrap()) }),
+        delivered(Verification::OfflineCode {
+            code: code(p.code.as_deref().unwrap()),
+        }),
         MORNING_MS,
     );
     let r = device.sync(&[ev]).await;
@@ -236,7 +287,9 @@ async fn a_correct_code_is_consumed_when_the_stop_is_handed_over() {
     let ev = device.event(
         p.stop_id,
         &[p.parcel_id],
-        delivered(Verification::OnlineCode { verification_id: vid }),
+        delivered(Verification::OnlineCode {
+            verification_id: vid,
+        }),
         MORNING_MS,
     );
     assert_eq!(device.sync(&[ev]).await[0].status, EventStatus::Accepted);
@@ -249,7 +302,10 @@ async fn a_correct_code_is_consumed_when_the_stop_is_handed_over() {
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(live, 0, "no hash of the stop's code is left to verify against");
+    assert_eq!(
+        live, 0,
+        "no hash of the stop's code is left to verify against"
+    );
     assert!(
         token_on_page(&app, &p.customer_url).await.is_none(),
         "the customer page no longer shows a QR code"
@@ -266,21 +322,37 @@ async fn an_upper_case_copy_of_an_unsynced_event_does_not_break_the_phones_chain
     let mut device = app.device().await;
     let a = app.parcel("low value");
     let b = app.parcel("no code: neighbour");
-    let real = device.event(a.stop_id, &[a.parcel_id], delivered(Verification::NotRequired), MORNING_MS);
+    let real = device.event(
+        a.stop_id,
+        &[a.parcel_id],
+        delivered(Verification::NotRequired),
+        MORNING_MS,
+    );
     let next = device.event(
         b.stop_id,
         &[b.parcel_id],
-        EventBody::Failed { reason: ExceptionReason::NotHome, note: None },
+        EventBody::Failed {
+            reason: ExceptionReason::NotHome,
+            note: None,
+        },
         MORNING_MS,
     );
     let mut copy = real.clone();
     copy.signature = copy.signature.to_ascii_uppercase();
-    assert_eq!(copy.chain_hash(), real.chain_hash(), "one hash for one signature");
+    assert_eq!(
+        copy.chain_hash(),
+        real.chain_hash(),
+        "one hash for one signature"
+    );
     // Someone who saw the unsynced event sends a re-cased copy first.
     assert_eq!(device.sync(&[copy]).await[0].status, EventStatus::Accepted);
     // The phone's own copy is the same record, and its next record continues the chain.
     let r = device.sync(&[real, next]).await;
-    assert_eq!(r[0].status, EventStatus::Accepted, "a retry gets the same answer");
+    assert_eq!(
+        r[0].status,
+        EventStatus::Accepted,
+        "a retry gets the same answer"
+    );
     assert_eq!(r[1].status, EventStatus::Accepted);
 }
 
@@ -288,24 +360,54 @@ async fn an_upper_case_copy_of_an_unsynced_event_does_not_break_the_phones_chain
 
 /// A phone restored from an old backup: it continues from genesis although the server
 /// already holds its first record.
-async fn break_the_chain(app: &TestApp) -> (crate::helpers::Device, Vec<doorstep_protocol::wire::DeliveryEvent>) {
+async fn break_the_chain(
+    app: &TestApp,
+) -> (
+    crate::helpers::Device,
+    Vec<doorstep_protocol::wire::DeliveryEvent>,
+) {
     let mut device = app.device().await;
     let a = app.parcel("low value");
-    let first = device.event(a.stop_id, &[a.parcel_id], delivered(Verification::NotRequired), MORNING_MS);
+    let first = device.event(
+        a.stop_id,
+        &[a.parcel_id],
+        delivered(Verification::NotRequired),
+        MORNING_MS,
+    );
     assert_eq!(device.sync(&[first]).await[0].status, EventStatus::Accepted);
     device.seq = 0;
     device.last_hash = doorstep_protocol::wire::GENESIS_HASH.to_string();
     let b = app.parcel("no code: two parcels, one stop");
     let c = app.parcel("second parcel of the same stop (shares");
     let held = vec![
-        device.event(b.stop_id, &[b.parcel_id], delivered(Verification::NotRequired), MORNING_MS),
-        device.event(c.stop_id, &[c.parcel_id], EventBody::Failed { reason: ExceptionReason::NotHome, note: None }, MORNING_MS),
+        device.event(
+            b.stop_id,
+            &[b.parcel_id],
+            delivered(Verification::NotRequired),
+            MORNING_MS,
+        ),
+        device.event(
+            c.stop_id,
+            &[c.parcel_id],
+            EventBody::Failed {
+                reason: ExceptionReason::NotHome,
+                note: None,
+            },
+            MORNING_MS,
+        ),
     ];
     (device, held)
 }
 
 async fn fleet_page(app: &TestApp) -> String {
-    app.client.get(app.url("/fleet")).send().await.unwrap().text().await.unwrap()
+    app.client
+        .get(app.url("/fleet"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }
 
 fn csrf_of(html: &str) -> String {
@@ -318,26 +420,56 @@ async fn a_broken_chain_is_held_for_the_fleet_manager_and_nothing_is_lost() {
     let app = spawn_app().await;
     let (device, held) = break_the_chain(&app).await;
     let r = device.sync(&held).await;
-    assert!(r.iter().all(|x| is_retry(&x.status)), "held, not refused: {r:?}");
+    assert!(
+        r.iter().all(|x| is_retry(&x.status)),
+        "held, not refused: {r:?}"
+    );
     let stored = app.admin_get("/v1/admin/deliveries").await;
-    assert_eq!(stored.as_array().unwrap().len(), 1, "held records are counted, not stored");
+    assert_eq!(
+        stored.as_array().unwrap().len(),
+        1,
+        "held records are counted, not stored"
+    );
 
     let page = fleet_page(&app).await;
-    assert!(page.contains(&held[0].id.to_string()), "the fleet page names the first bad record");
+    assert!(
+        page.contains(&held[0].id.to_string()),
+        "the fleet page names the first bad record"
+    );
     assert!(page.contains("sequence number 1"), "and says why");
 
     // The fleet manager accepts the phone's chain as it is now.
-    let device_id = app.admin_get("/v1/admin/devices").await[0]["device_id"].as_str().unwrap().to_string();
-    let r = app.admin_post(&format!("/v1/admin/devices/{device_id}/accept-chain"), json!({})).await;
+    let device_id = app.admin_get("/v1/admin/devices").await[0]["device_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = app
+        .admin_post(
+            &format!("/v1/admin/devices/{device_id}/accept-chain"),
+            json!({}),
+        )
+        .await;
     assert_eq!(r.status(), 204);
     let r = device.sync(&held).await;
     assert_eq!(r[0].status, EventStatus::Accepted);
     assert_eq!(r[1].status, EventStatus::Accepted);
     let stored = app.admin_get("/v1/admin/deliveries").await;
-    let reviewed: Vec<&Value> = stored.as_array().unwrap().iter().filter(|d| d["review"] == true).collect();
-    assert_eq!(reviewed.len(), 2, "both held records arrived, marked for review");
+    let reviewed: Vec<&Value> = stored
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["review"] == true)
+        .collect();
+    assert_eq!(
+        reviewed.len(),
+        2,
+        "both held records arrived, marked for review"
+    );
     let page = fleet_page(&app).await;
-    assert!(page.contains("chain_accepted") && page.contains("admin API"), "the audit log says who accepted it");
+    assert!(
+        page.contains("chain_accepted") && page.contains("admin API"),
+        "the audit log says who accepted it"
+    );
     assert!(page.contains("Every phone's record chain is intact"));
 }
 
@@ -346,7 +478,10 @@ async fn a_phone_with_a_broken_chain_can_be_revoked_from_the_fleet_page() {
     let app = spawn_app().await;
     let (device, held) = break_the_chain(&app).await;
     device.sync(&held).await;
-    let device_id = app.admin_get("/v1/admin/devices").await[0]["device_id"].as_str().unwrap().to_string();
+    let device_id = app.admin_get("/v1/admin/devices").await[0]["device_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let page = fleet_page(&app).await;
     let form = |csrf: &str| {
         app.client
@@ -355,9 +490,17 @@ async fn a_phone_with_a_broken_chain_can_be_revoked_from_the_fleet_page() {
             .body(format!("csrf={csrf}"))
             .send()
     };
-    assert_eq!(form("forged").await.unwrap().status(), 403, "no CSRF token, no revocation");
+    assert_eq!(
+        form("forged").await.unwrap().status(),
+        403,
+        "no CSRF token, no revocation"
+    );
     let r = form(&csrf_of(&page)).await.unwrap();
-    assert!(r.status().is_success() || r.status().is_redirection(), "{}", r.status());
+    assert!(
+        r.status().is_success() || r.status().is_redirection(),
+        "{}",
+        r.status()
+    );
     let r = app
         .client
         .get(app.url("/v1/manifest"))
@@ -370,14 +513,27 @@ async fn a_phone_with_a_broken_chain_can_be_revoked_from_the_fleet_page() {
     let r = device.sync(&held).await;
     assert!(r.iter().all(|x| x.status == EventStatus::Accepted), "{r:?}");
     let stored = app.admin_get("/v1/admin/deliveries").await;
-    let reviewed: Vec<&Value> = stored.as_array().unwrap().iter().filter(|d| d["review"] == true).collect();
+    let reviewed: Vec<&Value> = stored
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["review"] == true)
+        .collect();
     assert_eq!(reviewed.len(), 2);
     assert!(reviewed.iter().all(|d| d["status"] == "review"));
     let parcel = app.parcel("no code: two parcels, one stop");
-    let view = app.admin_get(&format!("/v1/admin/parcels/{}", parcel.parcel_id)).await;
-    assert_eq!(view["status"], "pending", "a revoked phone's record delivers nothing by itself");
+    let view = app
+        .admin_get(&format!("/v1/admin/parcels/{}", parcel.parcel_id))
+        .await;
+    assert_eq!(
+        view["status"], "pending",
+        "a revoked phone's record delivers nothing by itself"
+    );
     assert_eq!(device.sync(&held).await, r, "a retry gets the same answers");
-    assert!(fleet_page(&app).await.contains("device_revoked"), "the audit log has the revocation");
+    assert!(
+        fleet_page(&app).await.contains("device_revoked"),
+        "the audit log has the revocation"
+    );
 }
 
 // 8. No code is recoverable from the database. -----------------------------------------------
@@ -408,7 +564,9 @@ async fn no_hash_or_signature_that_covers_an_offline_code_is_kept_at_rest() {
             while let Some(row) = rows.next().unwrap() {
                 for i in 0..n {
                     match row.get_ref(i).unwrap() {
-                        rusqlite::types::ValueRef::Text(t) => all.push_str(&String::from_utf8_lossy(t)),
+                        rusqlite::types::ValueRef::Text(t) => {
+                            all.push_str(&String::from_utf8_lossy(t))
+                        }
                         rusqlite::types::ValueRef::Blob(b) => all.push_str(&hex::encode(b)),
                         _ => {}
                     }
@@ -418,17 +576,28 @@ async fn no_hash_or_signature_that_covers_an_offline_code_is_kept_at_rest() {
         }
         all.to_ascii_lowercase()
     };
-    assert!(!dump.contains(&chain_hash), "the plain chain hash of the event is not stored");
-    assert!(!dump.contains(&signature.to_ascii_lowercase()), "the signature over the code is not stored");
+    assert!(
+        !dump.contains(&chain_hash),
+        "the plain chain hash of the event is not stored"
+    );
+    assert!(
+        !dump.contains(&signature.to_ascii_lowercase()),
+        "the signature over the code is not stored"
+    );
     assert!(!dump.contains(&typed), "the code is not stored");
 }
 
 // 12. Shippers are separated. ----------------------------------------------------------------
 
 async fn shipper(app: &TestApp, name: &str) -> String {
-    let r = app.admin_post("/v1/admin/shippers", json!({ "name": name })).await;
+    let r = app
+        .admin_post("/v1/admin/shippers", json!({ "name": name }))
+        .await;
     assert_eq!(r.status(), 201);
-    r.json::<Value>().await.unwrap()["api_key"].as_str().unwrap().to_string()
+    r.json::<Value>().await.unwrap()["api_key"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 fn parcel_body(barcode: &str, courier: &str) -> Value {
@@ -462,10 +631,17 @@ async fn a_stop_never_mixes_two_shippers_parcels() {
             .unwrap();
         assert_eq!(r.status(), 201);
         let v: Value = r.json().await.unwrap();
-        stops.push((v["stop_id"].clone(), v["customer_url"].clone(), v["parcel_id"].clone()));
+        stops.push((
+            v["stop_id"].clone(),
+            v["customer_url"].clone(),
+            v["parcel_id"].clone(),
+        ));
         keys.push(key);
     }
-    assert_ne!(stops[0].0, stops[1].0, "one stop per shipper, even for the same recipient");
+    assert_ne!(
+        stops[0].0, stops[1].0,
+        "one stop per shipper, even for the same recipient"
+    );
     assert_ne!(stops[0].1, stops[1].1, "and one customer page each");
     let r = app
         .client
@@ -474,7 +650,11 @@ async fn a_stop_never_mixes_two_shippers_parcels() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 404, "a shipper never sees another shipper's parcel");
+    assert_eq!(
+        r.status(),
+        404,
+        "a shipper never sees another shipper's parcel"
+    );
 }
 
 #[tokio::test]
@@ -504,7 +684,11 @@ async fn a_bad_email_or_phone_number_is_refused_when_the_parcel_is_created() {
     }
     let stored = app.admin_get("/v1/admin/outbox").await;
     assert!(
-        stored.as_array().unwrap().iter().all(|m| m["recipient"] != "not an address"),
+        stored
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["recipient"] != "not an address"),
         "nothing was stored for a refused parcel"
     );
 }

@@ -1,0 +1,161 @@
+//! Errors as `{code, message}` with a stable code and an HTTP status; internal details go to
+//! the log only. Plus [`db`], which runs a store operation off the async threads and maps its
+//! error.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use doorstep_protocol::wire::{ErrorBody, ErrorCode};
+
+use crate::store::{Store, StoreError};
+use crate::{AppState, Mode};
+
+/// An API error: status, stable code, human message. Internal details go to the log only.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: ErrorCode,
+    message: String,
+    retry_after_secs: Option<u64>,
+}
+
+impl ApiError {
+    /// A new error.
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            retry_after_secs: None,
+        }
+    }
+
+    /// Adds `Retry-After` (seconds): when a refused request can succeed (429, 503).
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after_secs = Some(secs.max(1));
+        self
+    }
+
+    pub(crate) fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Internal,
+            "the server failed; the details are in its log",
+        )
+    }
+
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, message)
+    }
+
+    pub(crate) fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::Unauthorized,
+            "missing or invalid credentials; send Authorization: Bearer <token>",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            code: self.code,
+            message: self.message,
+        };
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after_secs {
+            retry_after(response.headers_mut(), secs);
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        use StatusCode as S;
+        match e {
+            StoreError::Sqlite(err) => {
+                if matches!(
+                    err.sqlite_error_code(),
+                    Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+                ) {
+                    tracing::warn!(error = %err, "storage busy");
+                    return Self::new(
+                        S::SERVICE_UNAVAILABLE,
+                        ErrorCode::Unavailable,
+                        "storage is busy; retry",
+                    );
+                }
+                tracing::error!(error = %err, "storage error");
+                Self::internal()
+            }
+            StoreError::NotFound(what) => Self::new(
+                S::NOT_FOUND,
+                ErrorCode::NotFound,
+                format!("{what} not found"),
+            ),
+            StoreError::Forbidden(m) => Self::new(S::FORBIDDEN, ErrorCode::Forbidden, m),
+            StoreError::Conflict(m) => Self::new(S::CONFLICT, ErrorCode::Conflict, m),
+            StoreError::Validation(m) => {
+                Self::new(S::UNPROCESSABLE_ENTITY, ErrorCode::ValidationFailed, m)
+            }
+            e @ StoreError::EnrollmentInvalid => {
+                Self::new(S::UNAUTHORIZED, ErrorCode::EnrollmentInvalid, e.to_string())
+            }
+            e @ StoreError::ResendTooSoon { .. } => Self::new(
+                S::TOO_MANY_REQUESTS,
+                ErrorCode::ResendTooSoon,
+                e.to_string(),
+            ),
+            e @ StoreError::CodeFormat(_) => Self::new(
+                S::UNPROCESSABLE_ENTITY,
+                ErrorCode::CodeFormat,
+                e.to_string(),
+            ),
+            e @ StoreError::CommitFailed => {
+                tracing::error!("group commit failed");
+                Self::new(
+                    S::SERVICE_UNAVAILABLE,
+                    ErrorCode::Unavailable,
+                    e.to_string(),
+                )
+            }
+            e @ StoreError::CodeNotRequired => {
+                Self::new(S::CONFLICT, ErrorCode::CodeNotRequired, e.to_string())
+            }
+        }
+    }
+}
+
+/// Runs a store operation on a blocking thread.
+pub async fn db<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = state.store.clone();
+    match tokio::task::spawn_blocking(move || f(&store)).await {
+        Ok(r) => r.map_err(ApiError::from),
+        Err(e) => {
+            tracing::error!(error = %e, "blocking task failed");
+            Err(ApiError::internal())
+        }
+    }
+}
+
+/// Refuses development features outside demo mode.
+pub fn demo_only(state: &AppState) -> Result<(), ApiError> {
+    if state.config.mode != Mode::Demo {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            "the development outbox exists only in demo mode",
+        ));
+    }
+    Ok(())
+}
+
+/// Sets `Retry-After` (seconds, at least 1).
+pub fn retry_after(headers: &mut axum::http::HeaderMap, secs: u64) {
+    headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+}
