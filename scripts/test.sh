@@ -6,7 +6,7 @@
 # Usage: scripts/test.sh [stage ...]   (default: all stages; see `all_stages` below)
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
-all_stages=(fmt clippy rust ui-unit ui-build ui-screens fuzz android e2e)
+all_stages=(fmt clippy rust schemathesis ui-unit ui-build ui-screens fuzz android e2e)
 stages=("${all_stages[@]}")
 [ "$#" -gt 0 ] && stages=("$@")
 for s in "${stages[@]}"; do
@@ -33,6 +33,7 @@ for s in "${stages[@]}"; do
     fmt)        run_stage fmt cargo fmt --all --check ;;
     clippy)     run_stage clippy cargo clippy --workspace --all-targets --locked -- -D warnings ;;
     rust)       run_stage rust cargo test --workspace --locked ;;
+    schemathesis) run_stage schemathesis bash scripts/schemathesis.sh ;;
     ui-unit)    run_stage ui-unit npm --prefix ui test ;;
     ui-build)   run_stage ui-build npm --prefix ui run build ;;
     ui-screens) run_stage ui-screens npm --prefix ui run test:screens ;;
