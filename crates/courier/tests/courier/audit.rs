@@ -84,21 +84,36 @@ async fn a_phone_restored_from_an_old_backup_tells_the_courier_and_recovers_afte
     let mut config = test_config();
     config.background_sync = false;
     let device = enrolled_device(&server, &server.url(), dir.path(), config).await;
-    let barcodes: Vec<String> = server.seed.parcels.iter().map(|p| p.barcode.clone()).collect();
+    let barcodes: Vec<String> = server
+        .seed
+        .parcels
+        .iter()
+        .map(|p| p.barcode.clone())
+        .collect();
     let first = record_not_home(&device, &barcodes[0]).await;
     assert_eq!(device.sync_once().await.unwrap().synced, 1);
     // The phone's data is restored from a backup taken before the first record.
     let conn = db(dir.path());
-    conn.execute("DELETE FROM delivery WHERE event_seq = (SELECT seq FROM event WHERE id = ?1)", [&first])
+    conn.execute(
+        "DELETE FROM delivery WHERE event_seq = (SELECT seq FROM event WHERE id = ?1)",
+        [&first],
+    )
+    .unwrap();
+    conn.execute("DELETE FROM event WHERE id = ?1", [&first])
         .unwrap();
-    conn.execute("DELETE FROM event WHERE id = ?1", [&first]).unwrap();
     drop(conn);
     let later = record_not_home(&device, &barcodes[1]).await;
 
     let status = device.sync_now().await.unwrap();
-    assert_eq!(status.pending, 1, "the phone keeps the record the server holds back");
+    assert_eq!(
+        status.pending, 1,
+        "the phone keeps the record the server holds back"
+    );
     let why = status.last_error.unwrap_or_default();
-    assert!(why.contains("fleet manager"), "the courier is told who must act: {why}");
+    assert!(
+        why.contains("fleet manager"),
+        "the courier is told who must act: {why}"
+    );
 
     // The fleet manager accepts the phone's chain as it is now.
     let client = reqwest::Client::new();
@@ -113,7 +128,10 @@ async fn a_phone_restored_from_an_old_backup_tells_the_courier_and_recovers_afte
         .unwrap();
     let id = devices[0]["device_id"].as_str().unwrap();
     let r = client
-        .post(format!("{}/v1/admin/devices/{id}/accept-chain", server.url()))
+        .post(format!(
+            "{}/v1/admin/devices/{id}/accept-chain",
+            server.url()
+        ))
         .bearer_auth(&server.seed.admin_token)
         .send()
         .await
@@ -121,8 +139,15 @@ async fn a_phone_restored_from_an_old_backup_tells_the_courier_and_recovers_afte
     assert_eq!(r.status(), 204);
 
     let status = device.sync_now().await.unwrap();
-    assert_eq!((status.pending, status.last_error), (0, None), "nothing is lost or stuck");
+    assert_eq!(
+        (status.pending, status.last_error),
+        (0, None),
+        "nothing is lost or stuck"
+    );
     let stored = server.deliveries().await;
-    let held = stored.iter().find(|d| d["event_id"] == later.as_str()).expect("the held record arrived");
+    let held = stored
+        .iter()
+        .find(|d| d["event_id"] == later.as_str())
+        .expect("the held record arrived");
     assert_eq!(held["review"], true, "and is marked for review");
 }

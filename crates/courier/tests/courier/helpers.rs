@@ -106,7 +106,6 @@ impl TestServerExt for TestServer {
     }
 }
 
-
 /// Device settings for tests: short timeouts and backoff, today's route.
 pub fn test_config() -> Config {
     let mut config = Config::new("0.1.0", Platform::Linux);
