@@ -124,12 +124,12 @@ while time.monotonic() < deadline:
     time.sleep(0.5)
 print(best, best_rss)
 for name, pid, pss, rss in sorted(split, key=lambda r: -r[2]):
-    print(f"    {name:<22} pid {pid:<8} PSS {pss / 1024:7.1f} MB   RSS {rss / 1024:7.1f} MB")
+    print(f"    {name:<22} pid {pid:<8} PSS {pss / 1024:7.1f} MiB   RSS {rss / 1024:7.1f} MiB")
 PY
 }
 
-# mb KB: kilobytes as megabytes (MiB), one decimal.
-mb() { awk -v kb="$1" 'BEGIN { printf "%.1f MB", kb / 1024 }'; }
+# mb KIB: /proc's kB (KiB) as MiB, one decimal.
+mb() { awk -v kb="$1" 'BEGIN { printf "%.1f MiB", kb / 1024 }'; }
 
 pss_runs=()
 rss_runs=()
@@ -174,4 +174,4 @@ done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 echo "app with a $STOPS-stop route, whole process tree, median of $runs runs:" \
   "PSS $(mb "$(median "${pss_runs[@]}")"), RSS $(mb "$(median "${rss_runs[@]}")")" \
-  "(runs: PSS ${pss_runs[*]} kB; RSS ${rss_runs[*]} kB)"
+  "(runs: PSS ${pss_runs[*]} KiB; RSS ${rss_runs[*]} KiB)"

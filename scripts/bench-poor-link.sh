@@ -63,6 +63,7 @@ for line in sys.stdin:
     if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "poor_link" and m.get("executable"):
         print(m["executable"])') || die "building the poor-link bench failed"
 [ -x "$bench_exe" ] || die "no poor_link bench executable"
+mkdir -p "$SCRATCH/bin"
 _pin_binary "$bench_exe"; BENCH_BIN="$PINNED"
 
 # ---- the link -----------------------------------------------------------------------------------
@@ -159,6 +160,18 @@ print(round(statistics.median(times) * 1000))' "$HOST_IP") || rtt="?"
 wait "$probe_pid" 2>/dev/null || true
 say "round trip on the link (median TCP connect of 15): $rtt ms"
 
+# bounded SECONDS OUT COMMAND...: runs COMMAND with its output in OUT for at most SECONDS. In the
+# background with `wait`, because bash runs its traps only between foreground commands: Ctrl-C
+# or kill then ends the script (and the exit hooks stop COMMAND) at once, not after the run.
+bounded() {
+  local secs="$1" out="$2" pid
+  shift 2
+  timeout "$secs" "$@" >"$out" 2>&1 &
+  pid=$!
+  at_exit "kill $pid 2>/dev/null"
+  wait "$pid"
+}
+
 counter() { # rx|tx: bytes DEV_IF has received / sent
   ip netns exec "$NS_DEV" cat "/sys/class/net/$DEV_IF/statistics/$1_bytes"
 }
@@ -176,15 +189,18 @@ for run in $(seq 1 "$runs"); do
 
   say "run $run/$runs: enrolling and committing $N deliveries offline"
   POOR_LINK_PHASE=prepare POOR_LINK_SEED="$dir/seed.json" POOR_LINK_DIR="$dir/device" \
-    timeout 900 ip netns exec "$NS_DEV" "$BENCH_BIN" || { show_log "$log"; die "run $run: prepare failed"; }
+    bounded 900 "$dir/prepare.out" ip netns exec "$NS_DEV" "$BENCH_BIN" \
+    || { cat "$dir/prepare.out"; show_log "$log"; die "run $run: prepare failed"; }
+  cat "$dir/prepare.out"
 
   rx0=$(counter rx); tx0=$(counter tx)
   say "run $run/$runs: syncing $N deliveries over the link"
-  out=$(POOR_LINK_PHASE=sync POOR_LINK_DIR="$dir/device" \
-    timeout 600 ip netns exec "$NS_DEV" "$BENCH_BIN") || { echo "$out"; show_log "$log"; die "run $run: sync failed"; }
+  POOR_LINK_PHASE=sync POOR_LINK_DIR="$dir/device" \
+    bounded 600 "$dir/sync.out" ip netns exec "$NS_DEV" "$BENCH_BIN" \
+    || { cat "$dir/sync.out"; show_log "$log"; die "run $run: sync failed"; }
   rx1=$(counter rx); tx1=$(counter tx)
-  echo "$out" | grep -v '^RESULT'
-  secs=$(echo "$out" | sed -n 's/^RESULT seconds=\([0-9.]*\).*/\1/p')
+  grep -v '^RESULT' "$dir/sync.out"
+  secs=$(sed -n 's/^RESULT seconds=\([0-9.]*\).*/\1/p' "$dir/sync.out")
   up=$((tx1 - tx0)); down=$((rx1 - rx0))
   per=$(awk -v u="$up" -v d="$down" -v n="$N" 'BEGIN { printf "%.1f", (u + d) / n }')
   say "run $run/$runs: ${secs} s, $up bytes up + $down bytes down = $per bytes per delivery"

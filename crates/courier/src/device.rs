@@ -502,7 +502,7 @@ impl Device {
         photo: Option<(String, PathBuf)>,
         recipient_name: &str,
     ) -> Result<EventId, CourierError> {
-        let key = ed25519_dalek::SigningKey::from_bytes(&self.enrollment()?.signing_key);
+        let key = self.store().signing_key()?.ok_or(CourierError::NotEnrolled)?;
         let now = self.shared.clock.now_ms();
         let id = EventId::new_v7(u64::try_from(now).unwrap_or(0), self.shared.random_bytes());
         let barcodes = parcels

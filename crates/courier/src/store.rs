@@ -162,6 +162,8 @@ pub struct Store {
 #[derive(Debug, Default)]
 struct Cache {
     enrollment: Option<Option<Enrollment>>,
+    /// The enrollment's signing key, derived once: deriving it computes its public key.
+    signing_key: Option<ed25519_dalek::SigningKey>,
     manifest: Option<(String, Option<StoredManifest>)>,
 }
 
@@ -171,6 +173,10 @@ impl Store {
         let mut conn = Connection::open(path)?;
         configure(&conn)?;
         migrate(&mut conn)?;
+        // A session starts with the WAL copied in, because its commit count starts at zero:
+        // an app that was killed (as mobile systems do) leaves its WAL behind, and without
+        // this the WAL would grow over sessions until a commit checkpoints it by itself.
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
         Ok(Self {
             conn,
             commits_since_checkpoint: 0,
@@ -200,6 +206,20 @@ impl Store {
         let enrollment = self.read_enrollment()?;
         self.cache.borrow_mut().enrollment = Some(enrollment.clone());
         Ok(enrollment)
+    }
+
+    /// The key that signs this device's events, if the device is enrolled. Cached: making a
+    /// `SigningKey` from its bytes computes the public key (a scalar multiplication, as
+    /// costly as the signature itself), which each handover's commit used to pay.
+    pub fn signing_key(&self) -> Result<Option<ed25519_dalek::SigningKey>, StoreError> {
+        if let Some(key) = &self.cache.borrow().signing_key {
+            return Ok(Some(key.clone()));
+        }
+        let key = self
+            .enrollment()?
+            .map(|e| ed25519_dalek::SigningKey::from_bytes(&e.signing_key));
+        self.cache.borrow_mut().signing_key = key.clone();
+        Ok(key)
     }
 
     fn read_enrollment(&self) -> Result<Option<Enrollment>, StoreError> {
@@ -740,6 +760,23 @@ mod tests {
             recipient_name: "Ada".into(),
             barcodes: vec![format!("P{n}")],
         }
+    }
+
+    #[test]
+    fn the_cached_signing_key_follows_the_enrollment() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, key) = enrolled_store(dir.path());
+        let public = |s: &Store| s.signing_key().unwrap().map(|k| k.verifying_key());
+        assert_eq!(public(&store), Some(key.verifying_key()));
+        let mut again = store.enrollment().unwrap().unwrap();
+        store.clear_enrollment(1).unwrap();
+        assert_eq!(public(&store), None);
+        again.signing_key = [4; 32];
+        store.save_enrollment(&again).unwrap();
+        assert_eq!(
+            public(&store),
+            Some(ed25519_dalek::SigningKey::from_bytes(&[4; 32]).verifying_key())
+        );
     }
 
     #[test]

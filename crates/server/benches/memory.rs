@@ -56,7 +56,7 @@ fn main() {
     let deliveries: usize = env_or("BENCH_DELIVERIES", 1_000_000);
     let seconds: u64 = env_or("BENCH_SECONDS", 30);
     let rate: u64 = env_or("BENCH_RATE", 1_000);
-    let (dir, _temp) = match std::env::var_os("BENCH_DATA_DIR") {
+    let (dir, temp) = match std::env::var_os("BENCH_DATA_DIR") {
         Some(d) => (PathBuf::from(d), None),
         None => {
             let t = tempfile::tempdir().unwrap();
@@ -93,7 +93,13 @@ fn main() {
     let _ = server.kill();
     let _ = server.wait();
     if let Err(e) = result {
-        eprintln!("{e} (server log: {})", dir.with_extension("log").display());
+        let log = std::fs::read_to_string(dir.with_extension("log")).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(20).collect();
+        eprintln!("{e}; the server's last log lines:");
+        for line in tail.iter().rev() {
+            eprintln!("  {line}");
+        }
+        drop(temp);
         std::process::exit(1);
     }
 }
