@@ -83,8 +83,6 @@ pub fn run() {
             }
         })
         .setup(|app| {
-            #[cfg(target_os = "linux")]
-            without_gpu_compositing(app);
             let data_dir = app.path().app_data_dir()?;
             let config = Config::new(env!("CARGO_PKG_VERSION"), fleet::platform());
             let opened = tauri::async_runtime::block_on(Device::open(
@@ -109,26 +107,6 @@ pub fn run() {
         })
         .run(tauri::generate_context!())
         .expect("error while running the Doorstep app");
-}
-
-/// Linux desktop: WebKitGTK draws the UI without GPU compositing. The UI is a few lists and a
-/// keypad, which gain nothing from it, and on the machines the desktop build runs on (QA, CI:
-/// no GPU) it renders through software GL (Mesa llvmpipe): with a 200-stop route the web
-/// process held 212 MiB (PSS) with it and 124 MiB without, the app's whole process tree
-/// 323 MiB and 236 MiB (`scripts/bench-memory.sh`; target < 250 MB).
-#[cfg(target_os = "linux")]
-fn without_gpu_compositing<R: Runtime>(app: &tauri::App<R>) {
-    use webkit2gtk::{HardwareAccelerationPolicy, SettingsExt, WebViewExt};
-    for window in app.webview_windows().values() {
-        let set = window.with_webview(|webview| {
-            if let Some(settings) = WebViewExt::settings(&webview.inner()) {
-                settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never);
-            }
-        });
-        if let Err(e) = set {
-            tracing::warn!(error = %e, "could not turn GPU compositing off");
-        }
-    }
 }
 
 fn init_logging() {

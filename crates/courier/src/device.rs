@@ -502,7 +502,10 @@ impl Device {
         photo: Option<(String, PathBuf)>,
         recipient_name: &str,
     ) -> Result<EventId, CourierError> {
-        let key = self.store().signing_key()?.ok_or(CourierError::NotEnrolled)?;
+        let key = self
+            .store()
+            .signing_key()?
+            .ok_or(CourierError::NotEnrolled)?;
         let now = self.shared.clock.now_ms();
         let id = EventId::new_v7(u64::try_from(now).unwrap_or(0), self.shared.random_bytes());
         let barcodes = parcels
