@@ -1801,39 +1801,11 @@ impl Store {
                 head.chain_mac = Some(mac.clone());
                 head.last_occurred_at =
                     Some(head.last_occurred_at.unwrap_or(i64::MIN).max(ev.occurred_at_ms));
-                let stop_date: Option<String> = qrow(tx,
-                        "SELECT delivery_date FROM stops WHERE id = ?1",
-                        [ev.stop_id.to_string()],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                let (st, code) = match &status {
-                    EventStatus::Rejected { code, .. } => ("rejected", Some(enum_str(code))),
-                    _ => ("accepted", None),
+                let stored_as = match &status {
+                    EventStatus::Rejected { code, .. } => StoredAs::Rejected(*code),
+                    _ => StoredAs::Accepted,
                 };
-                exec(tx,
-                    "INSERT INTO events (id, device_id, seq, stop_id, parcel_ids, kind, body_hash, body_mac, body, status, \
-                     reject_code, result, delivery_date, received_at, review) VALUES (?1,?2,?3,?4,?5,?6,'',?7,?8,?9,?10,?11,?12,?13,?14)",
-                    params![
-                        ev.id.to_string(),
-                        dev_id,
-                        ev.seq as i64,
-                        ev.stop_id.to_string(),
-                        serde_json::to_string(&ev.parcel_ids).unwrap_or_default(),
-                        match ev.body {
-                            EventBody::Delivered { .. } => "delivered",
-                            EventBody::Failed { .. } => "failed",
-                        },
-                        mac,
-                        redacted_event_json(ev),
-                        st,
-                        code,
-                        serde_json::to_string(&status).unwrap_or_default(),
-                        stop_date,
-                        now,
-                        review
-                    ],
-                )?;
+                store_event(tx, &dev_id, ev, &mac, stored_as, &status, review, now)?;
                 results.push(EventResult { id: ev.id, status });
             }
             exec(tx,
@@ -1892,26 +1864,7 @@ impl Store {
                     )
                 } else {
                     room -= 1;
-                    exec(tx,
-                        "INSERT INTO events (id, device_id, seq, stop_id, parcel_ids, kind, body_hash, body_mac, body, status, \
-                         reject_code, result, delivery_date, received_at, review) VALUES (?1,?2,?3,?4,?5,?6,'',?7,?8,'review',NULL,?9, \
-                         (SELECT delivery_date FROM stops WHERE id = ?4), ?10, 1)",
-                        params![
-                            ev.id.to_string(),
-                            dev_id,
-                            ev.seq as i64,
-                            ev.stop_id.to_string(),
-                            serde_json::to_string(&ev.parcel_ids).unwrap_or_default(),
-                            match ev.body {
-                                EventBody::Delivered { .. } => "delivered",
-                                EventBody::Failed { .. } => "failed",
-                            },
-                            mac,
-                            redacted_event_json(ev),
-                            serde_json::to_string(&EventStatus::Accepted).unwrap_or_default(),
-                            now
-                        ],
-                    )?;
+                    store_event(tx, &dev_id, ev, &mac, StoredAs::Review, &EventStatus::Accepted, true, now)?;
                     EventStatus::Accepted
                 };
                 results.push(EventResult { id: ev.id, status });
@@ -2875,6 +2828,59 @@ fn rejected(code: RejectCode, message: &str) -> EventStatus {
         code,
         message: message.to_string(),
     }
+}
+
+/// How a record is kept: its `events.status`.
+#[derive(Debug, Clone, Copy)]
+enum StoredAs {
+    Accepted,
+    Rejected(RejectCode),
+    /// From a revoked phone: kept for the fleet manager, applied to nothing.
+    Review,
+}
+
+/// Stores a record once under its id, with the answer it got (a retry gets the same).
+#[allow(clippy::too_many_arguments)]
+fn store_event(
+    tx: &Connection,
+    device: &str,
+    ev: &DeliveryEvent,
+    mac: &[u8],
+    stored_as: StoredAs,
+    answer: &EventStatus,
+    review: bool,
+    now: i64,
+) -> Result<(), StoreError> {
+    let (status, reject_code) = match stored_as {
+        StoredAs::Accepted => ("accepted", None),
+        StoredAs::Rejected(code) => ("rejected", Some(enum_str(&code))),
+        StoredAs::Review => ("review", None),
+    };
+    exec(
+        tx,
+        "INSERT INTO events (id, device_id, seq, stop_id, parcel_ids, kind, body_hash, body_mac, body, status, \
+         reject_code, result, delivery_date, received_at, review) VALUES (?1,?2,?3,?4,?5,?6,'',?7,?8,?9,?10,?11, \
+         (SELECT delivery_date FROM stops WHERE id = ?4), ?12, ?13)",
+        params![
+            ev.id.to_string(),
+            device,
+            ev.seq as i64,
+            ev.stop_id.to_string(),
+            serde_json::to_string(&ev.parcel_ids).unwrap_or_default(),
+            match ev.body {
+                EventBody::Delivered { .. } => "delivered",
+                EventBody::Failed { .. } => "failed",
+            },
+            mac,
+            redacted_event_json(ev),
+            status,
+            reject_code,
+            serde_json::to_string(answer).unwrap_or_default(),
+            now,
+            review
+        ],
+    )?;
+    Ok(())
 }
 
 /// The event as stored: codes and tokens are replaced, so the database never holds them, and
