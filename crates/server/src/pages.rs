@@ -7,8 +7,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use doorstep_protocol::CourierId;
 use doorstep_protocol::wire::EnrollmentLink;
+use doorstep_protocol::{CourierId, DeviceId};
 use subtle::ConstantTimeEq;
 
 use crate::http::{ApiError, StrictQuery, db, demo_only};
@@ -199,20 +199,26 @@ fn basic_credentials(encoded: &str) -> Option<String> {
 
 /// The fleet page is open in demo mode; in production it needs the admin token as the
 /// HTTP Basic password (any user name) or as a Bearer token.
-fn fleet_auth(state: &AppState, headers: &HeaderMap) -> Result<(), Box<Response>> {
+///
+/// Answers who signed in, for the audit log: the HTTP Basic user name the fleet manager gave
+/// (the password is the admin token), or how they signed in when there is no name.
+fn fleet_auth(state: &AppState, headers: &HeaderMap) -> Result<String, Box<Response>> {
     if state.config.mode == Mode::Demo {
-        return Ok(());
+        return Ok("fleet page (demo mode)".into());
     }
-    let given = headers
+    let (user, given) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
             let (scheme, rest) = v.split_once(' ')?;
             if scheme.eq_ignore_ascii_case("basic") {
                 let raw = basic_credentials(rest)?;
-                Some(raw.split_once(':')?.1.to_string())
+                let (user, password) = raw.split_once(':')?;
+                let user = user.trim();
+                let named = !user.is_empty() && user.len() <= 100;
+                Some((named.then(|| user.to_string()), password.to_string()))
             } else if scheme.eq_ignore_ascii_case("bearer") {
-                Some(rest.trim().to_string())
+                Some((None, rest.trim().to_string()))
             } else {
                 None
             }
@@ -220,7 +226,10 @@ fn fleet_auth(state: &AppState, headers: &HeaderMap) -> Result<(), Box<Response>
         .unwrap_or_default();
     let real = state.store.secrets().admin_token();
     if !given.is_empty() && bool::from(given.as_bytes().ct_eq(real.as_bytes())) {
-        return Ok(());
+        return Ok(match user {
+            Some(u) => format!("fleet page: {u}"),
+            None => "fleet page (admin token)".into(),
+        });
     }
     Err(Box::new(
         (
@@ -548,26 +557,6 @@ pub fn labels_html(labels: &[crate::store::Label]) -> String {
     page("Labels", &format!("<h1>Demo labels</h1>{items}")).0
 }
 
-/// Who is acting on the fleet page, for the audit log: the HTTP Basic user name the fleet
-/// manager signed in with (the password is the admin token), or the demo mode.
-fn fleet_actor(state: &AppState, headers: &HeaderMap) -> String {
-    if state.config.mode == Mode::Demo {
-        return "fleet page (demo mode)".into();
-    }
-    let user = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
-        .and_then(|(_, rest)| basic_credentials(rest))
-        .and_then(|raw| raw.split_once(':').map(|(u, _)| u.trim().to_string()))
-        .filter(|u| !u.is_empty() && u.len() <= 100);
-    match user {
-        Some(u) => format!("fleet page: {u}"),
-        None => "fleet page (admin token)".into(),
-    }
-}
-
 /// Broken record chains with what the fleet manager can do about them, the records marked
 /// for review, and the audit log.
 async fn chain_section(state: &AppState) -> String {
@@ -659,30 +648,35 @@ async fn chain_section(state: &AppState) -> String {
     format!("<h2>Record chains</h2>{breaks_html}{review_html}{audit_html}")
 }
 
-/// A fleet-page form post: signed in, CSRF token right, device id well formed.
-async fn fleet_device_form(
-    state: &AppState,
-    headers: &HeaderMap,
-    id: &str,
-    body: &Bytes,
-) -> Result<doorstep_protocol::DeviceId, Response> {
-    fleet_auth(state, headers).map_err(|r| *r)?;
-    if !csrf_ok(state, &String::from_utf8_lossy(body)) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            doorstep_protocol::wire::ErrorCode::Forbidden,
-            "the form is out of date or was not sent by the fleet page; reload the page and try again",
-        )
-        .into_response());
+/// A fleet-page form that acts on a device (accept its chain, revoke it): signed in, CSRF
+/// token right, device id well formed; `action` runs with who signed in, for the audit log.
+async fn fleet_device_action(
+    state: AppState,
+    id: String,
+    headers: HeaderMap,
+    body: Bytes,
+    action: fn(&crate::store::Store, DeviceId, &str, i64) -> Result<(), crate::store::StoreError>,
+) -> Response {
+    let actor = match fleet_auth(&state, &headers) {
+        Ok(actor) => actor,
+        Err(r) => return *r,
+    };
+    if !csrf_ok(&state, &String::from_utf8_lossy(&body)) {
+        return csrf_refused();
     }
-    id.parse().map_err(|_| {
-        ApiError::new(
+    let Ok(device) = id.parse::<DeviceId>() else {
+        return ApiError::new(
             StatusCode::NOT_FOUND,
             doorstep_protocol::wire::ErrorCode::NotFound,
-            "device not found",
+            "device not found; reload the fleet page",
         )
-        .into_response()
-    })
+        .into_response();
+    };
+    let now = state.now();
+    match db(&state, move |s| action(s, device, &actor, now)).await {
+        Ok(()) => axum::response::Redirect::to("/fleet").into_response(),
+        Err(e) => e.into_response(),
+    }
 }
 
 async fn fleet_accept_chain(
@@ -691,16 +685,7 @@ async fn fleet_accept_chain(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let device = match fleet_device_form(&state, &headers, &id, &body).await {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
-    let actor = fleet_actor(&state, &headers);
-    let now = state.now();
-    match db(&state, move |s| s.accept_chain(device, &actor, now)).await {
-        Ok(()) => axum::response::Redirect::to("/fleet").into_response(),
-        Err(e) => e.into_response(),
-    }
+    fleet_device_action(state, id, headers, body, crate::store::Store::accept_chain).await
 }
 
 async fn fleet_revoke(
@@ -709,16 +694,14 @@ async fn fleet_revoke(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let device = match fleet_device_form(&state, &headers, &id, &body).await {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
-    let actor = fleet_actor(&state, &headers);
-    let now = state.now();
-    match db(&state, move |s| s.revoke_device_by(device, &actor, now)).await {
-        Ok(()) => axum::response::Redirect::to("/fleet").into_response(),
-        Err(e) => e.into_response(),
-    }
+    fleet_device_action(
+        state,
+        id,
+        headers,
+        body,
+        crate::store::Store::revoke_device_by,
+    )
+    .await
 }
 
 #[cfg(test)]
