@@ -30,6 +30,8 @@ ALTER TABLE devices ADD COLUMN bad_signatures INTEGER NOT NULL DEFAULT 0;
 -- after a chain was re-anchored are marked for the fleet manager's review.
 ALTER TABLE events ADD COLUMN body_mac BLOB;
 ALTER TABLE events ADD COLUMN review INTEGER NOT NULL DEFAULT 0;
+-- The fleet page lists the records to review on every load: only those, not every event.
+CREATE INDEX events_review ON events(received_at) WHERE review = 1;
 
 -- Who did what, for the fleet manager's actions that change trust.
 CREATE TABLE audit_log (

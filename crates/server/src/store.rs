@@ -1996,12 +1996,9 @@ impl Store {
 
     /// Records marked for review (accepted after a chain was re-anchored), newest first.
     pub fn records_for_review(&self) -> Result<Vec<StoredDelivery>, StoreError> {
-        Ok(self
-            .deliveries(None)?
-            .into_iter()
-            .filter(|d| d.review)
-            .rev()
-            .collect())
+        let mut out = self.stored_deliveries(None, true)?;
+        out.reverse();
+        Ok(out)
     }
 
     /// The audit log, newest first.
@@ -2455,12 +2452,22 @@ impl Store {
 
     /// Stored events, for a delivery day or all.
     pub fn deliveries(&self, date: Option<&str>) -> Result<Vec<StoredDelivery>, StoreError> {
+        self.stored_deliveries(date, false)
+    }
+
+    /// Stored events of a day (or all), only those marked for review if `review_only`.
+    fn stored_deliveries(
+        &self,
+        date: Option<&str>,
+        review_only: bool,
+    ) -> Result<Vec<StoredDelivery>, StoreError> {
         self.read(|c| {
             let mut st = c.prepare_cached(
                 "SELECT id, device_id, seq, stop_id, parcel_ids, kind, status, reject_code, received_at, review FROM events \
-                 WHERE ?1 IS NULL OR delivery_date = ?1 ORDER BY received_at, device_id, seq",
+                 WHERE (?1 IS NULL OR delivery_date = ?1) AND (?2 = 0 OR review = 1) \
+                 ORDER BY received_at, device_id, seq",
             )?;
-            let rows = st.query_map([date], |r| {
+            let rows = st.query_map(params![date, review_only], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,
