@@ -1743,12 +1743,13 @@ impl Store {
                     if head.reanchor_allowed {
                         // The fleet manager accepted this phone's chain as it is now: this
                         // record becomes the new anchor, and what was held comes in for review.
-                        exec(tx,
+                        head.review_until_seq = qrow(tx,
                             "UPDATE devices SET reanchor_allowed_at = NULL, chain_broken_at = NULL, \
-                             review_until_seq = MAX(COALESCE(chain_broken_max_seq, 0), ?2) WHERE id = ?1",
+                             review_until_seq = MAX(COALESCE(chain_broken_max_seq, 0), ?2) WHERE id = ?1 \
+                             RETURNING review_until_seq",
                             params![dev_id, ev.seq as i64],
+                            |r| r.get(0),
                         )?;
-                        head.review_until_seq = qrow(tx, "SELECT review_until_seq FROM devices WHERE id = ?1", [&dev_id], |r| r.get(0))?;
                         head.reanchor_allowed = false;
                         head.broken = false;
                         review = true;
