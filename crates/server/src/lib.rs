@@ -25,6 +25,7 @@ pub mod secrets;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod zone;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -159,6 +160,15 @@ pub struct ServerConfig {
     /// photo quota (see [`limits::Limits`]).
     pub limits: limits::Limits,
     // [files] files and deployment safety
+    // [database] where the data lives and how nodes share it
+    /// A PostgreSQL URL shared by every node of the fleet; `None`: the SQLite file in
+    /// `data_dir` (one node).
+    pub database: Option<String>,
+    /// The secrets directory; `None`: `data_dir/secrets`. Every node of one database must
+    /// have the same secrets (a shared or copied directory).
+    pub secrets_dir: Option<PathBuf>,
+    /// Connections of this node to PostgreSQL.
+    pub database_pool_size: usize,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -173,6 +183,22 @@ impl std::fmt::Debug for ServerConfig {
 }
 
 impl ServerConfig {
+    /// Where the store keeps its data: the PostgreSQL database, or the SQLite file in the
+    /// data directory.
+    pub fn store_location(&self) -> store::Location {
+        match &self.database {
+            Some(url) => store::Location::Postgres(url.clone()),
+            None => store::Location::Sqlite(self.data_dir.clone()),
+        }
+    }
+
+    /// The secrets directory.
+    pub fn secrets_path(&self) -> PathBuf {
+        self.secrets_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("secrets"))
+    }
+
     /// Demo defaults: dev outbox, no SMTP, system clock, generous rate limits for tests.
     pub fn demo(data_dir: impl Into<PathBuf>) -> Self {
         Self {
@@ -204,6 +230,10 @@ impl ServerConfig {
             // [limits]
             limits: limits::Limits::demo(),
             // [files]
+            // [database]
+            database: None,
+            secrets_dir: None,
+            database_pool_size: 16,
         }
     }
 
@@ -310,9 +340,9 @@ impl AppState {
 fn open_store(config: &ServerConfig) -> Result<Store, ServerError> {
     config.policy.check()?;
     secrets::make_data_dir_private(&config.data_dir)?;
-    let secrets = Secrets::load_or_create(&config.data_dir.join("secrets"))?;
+    let secrets = Secrets::load_or_create(&config.secrets_path())?;
     Store::open(
-        &config.data_dir,
+        &config.store_location(),
         secrets,
         StoreSettings {
             public_url: config.public_url.clone(),
@@ -321,6 +351,7 @@ fn open_store(config: &ServerConfig) -> Result<Store, ServerError> {
             verification_ttl_ms: config.verification_ttl_secs.max(1) * 1000,
             offline_window_ms: config.offline_window_secs.max(60) * 1000,
             random: config.random.clone(),
+            pool_size: config.database_pool_size,
         },
     )
 }
@@ -686,7 +717,7 @@ pub fn create_enrollment(
 
 /// The admin token of a data directory (made at first start).
 pub fn admin_token(config: &ServerConfig) -> Result<String, ServerError> {
-    Ok(Secrets::load_or_create(&config.data_dir.join("secrets"))?
+    Ok(Secrets::load_or_create(&config.secrets_path())?
         .admin_token()
         .to_string())
 }

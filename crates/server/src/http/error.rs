@@ -75,17 +75,15 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         use StatusCode as S;
         match e {
-            StoreError::Sqlite(err) => {
-                if matches!(
-                    err.sqlite_error_code(),
-                    Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-                ) {
-                    tracing::warn!(error = %err, "storage busy");
+            StoreError::Db(err) => {
+                if err.is_unavailable() || err.is_retryable() {
+                    tracing::warn!(error = %err, "storage busy or unreachable");
                     return Self::new(
                         S::SERVICE_UNAVAILABLE,
                         ErrorCode::Unavailable,
-                        "storage is busy; retry",
-                    );
+                        "the database is busy or unreachable; nothing was changed, retry shortly",
+                    )
+                    .with_retry_after(2);
                 }
                 tracing::error!(error = %err, "storage error");
                 Self::internal()
@@ -123,6 +121,11 @@ impl From<StoreError> for ApiError {
             }
             e @ StoreError::CodeNotRequired => {
                 Self::new(S::CONFLICT, ErrorCode::CodeNotRequired, e.to_string())
+            }
+            // Only at start; a running server never migrates.
+            e @ (StoreError::DatabaseTooNew { .. } | StoreError::Migration(_)) => {
+                tracing::error!(error = %e, "schema");
+                Self::internal()
             }
         }
     }

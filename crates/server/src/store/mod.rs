@@ -1,18 +1,17 @@
-//! The storage boundary: every SQL statement of the server lives in this module.
+//! The storage boundary: every SQL statement of the server lives in this module, written once
+//! for both backends.
 //!
 //! Handlers call the domain operations below (create a parcel, verify a code, store a sync
-//! batch, ...); each runs in one SQLite transaction and is blocking, so callers run it on
-//! a blocking thread (`AppState::db`). A PostgreSQL backend would implement the same
-//! operations.
-//!
-//! SQLite settings, set for every connection in [`open_connection`]: WAL, `synchronous=FULL`
-//! (in WAL mode NORMAL can lose the last commits on power loss; the issue asks that a
-//! commit is durable before the server answers, so FULL — one fsync of the WAL per commit),
-//! foreign keys on, and a busy timeout so a second process waits instead of failing.
+//! batch, ...); each runs in one transaction and is blocking, so callers run it on a blocking
+//! thread (`AppState::db`). The operations are split by concern — [`devices`] (shippers,
+//! couriers, enrollment, devices), [`parcels`] (parcels, stops, the manifest), [`codes`]
+//! (codes and verification), [`events`] (sync and the record chains), [`outbox`] (customer
+//! messages and webhooks) and [`views`] (what the pages and the admin API read) — over one SQL
+//! boundary, [`sql::Db`], with two implementations: [`sqlite`] (the embedded default: one file,
+//! WAL, `synchronous=FULL`, group commit) and [`postgres`] (many server nodes on one
+//! PostgreSQL database: a pool, serializable transactions retried on conflict).
 
 use std::path::Path;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use doorstep_protocol::wire::{
     CreateParcelRequest, DeliveryEvent, DeliveryMethod, DevMessage, DeviceView, EnrollRequest,
@@ -24,39 +23,53 @@ use doorstep_protocol::{
     Barcode, CourierId, DeliveryCode, DeviceId, EventId, ParcelId, StopId, TokenClaims,
     TokenSubject,
 };
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use subtle::ConstantTimeEq;
 
 use crate::ServerError;
 use crate::policy::{Decision, ParcelFacts, Policy, parse_amount};
 use crate::secrets::{Secrets, sha256};
 
+pub mod postgres;
+pub mod sql;
+pub mod sqlite;
+
+use sql::{Db, DbError, OptionalExt, exec, params, qrow};
+
+/// A schema migration: its name and its SQL for each backend (same numbering on both).
+struct Migration {
+    name: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+macro_rules! migration {
+    ($name:literal) => {
+        Migration {
+            name: $name,
+            sqlite: include_str!(concat!("../../../../migrations/server/", $name, ".sql")),
+            postgres: include_str!(concat!(
+                "../../../../migrations/server-postgres/",
+                $name,
+                ".sql"
+            )),
+        }
+    };
+}
+
 /// Migrations, embedded at build time, applied in order. Append only.
-const MIGRATIONS: &[(&str, &str)] = &[
-    (
-        "20261125000000_initial",
-        include_str!("../../../migrations/server/20261125000000_initial.sql"),
-    ),
-    (
-        "20261201000000_hardening",
-        include_str!("../../../migrations/server/20261201000000_hardening.sql"),
-    ),
-    (
-        "20261201000100_outbox_limits",
-        include_str!("../../../migrations/server/20261201000100_outbox_limits.sql"),
-    ),
-    (
-        "20261201000200_limits",
-        include_str!("../../../migrations/server/20261201000200_limits.sql"),
-    ),
+const MIGRATIONS: &[Migration] = &[
+    migration!("20261125000000_initial"),
+    migration!("20261201000000_hardening"),
+    migration!("20261201000100_outbox_limits"),
+    migration!("20261201000200_limits"),
 ];
 
-/// Errors of store operations that a client can cause; anything else is `Sqlite`.
+/// Errors of store operations that a client can cause; anything else is `Db`.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database failed.
     #[error("storage error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Db(#[from] DbError),
     /// No such thing.
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -87,80 +100,66 @@ pub enum StoreError {
     /// The group commit that held this operation failed; nothing of it was stored.
     #[error("the database could not commit; retry")]
     CommitFailed,
-}
-
-/// `query_row` through the connection's statement cache (the SQL is parsed once).
-fn qrow<T, P: rusqlite::Params>(
-    c: &Connection,
-    sql: &str,
-    params: P,
-    f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-) -> rusqlite::Result<T> {
-    c.prepare_cached(sql)?.query_row(params, f)
-}
-
-/// `execute` through the connection's statement cache.
-fn exec<P: rusqlite::Params>(c: &Connection, sql: &str, params: P) -> rusqlite::Result<usize> {
-    c.prepare_cached(sql)?.execute(params)
-}
-
-/// Opens a connection with the server's pragmas.
-fn open_connection(path: &Path) -> Result<Connection, rusqlite::Error> {
-    let conn = Connection::open(path)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
-    conn.set_prepared_statement_cache_capacity(64);
-    Ok(conn)
+    /// The database was written by a newer server.
+    #[error(
+        "the database has schema version {found}, this server knows up to {supported}; run a newer server"
+    )]
+    DatabaseTooNew {
+        /// Version found.
+        found: i64,
+        /// Newest version known here.
+        supported: i64,
+    },
+    /// A migration failed (nothing of it was applied).
+    #[error("migration failed: {0}")]
+    Migration(String),
 }
 
 /// The keyed form of an event's chain hash, as stored (see [`chain_mac`]).
 const HARDENING_MIGRATION: usize = 1;
 
-/// Applies pending migrations in one transaction; refuses a database made by a newer server.
-/// Data changes that SQL cannot make (keyed hashes) run in the same transaction.
-fn migrate(conn: &mut Connection, secrets: &Secrets) -> Result<(), ServerError> {
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+/// Applies pending migrations to a database at schema `version` (in the caller's one
+/// transaction); refuses a database made by a newer server. Data changes that SQL cannot make
+/// (keyed hashes) run in the same transaction. Returns the new version.
+fn migrate(db: &Db<'_>, version: i64, secrets: &Secrets) -> Result<i64, StoreError> {
     let known = MIGRATIONS.len() as i64;
     if version > known {
-        return Err(ServerError::DatabaseTooNew {
+        return Err(StoreError::DatabaseTooNew {
             found: version,
             supported: known,
         });
     }
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    for (i, (name, sql)) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        tx.execute_batch(sql)
-            .map_err(|e| ServerError::Migration(format!("{name}: {e}")))?;
+    for (i, m) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+        let sql = if db.is_postgres() { m.postgres } else { m.sqlite };
+        let failed = |e: DbError| StoreError::Migration(format!("{}: {e}", m.name));
+        db.execute_batch(sql).map_err(failed)?;
         if i == HARDENING_MIGRATION {
-            rekey_chain_hashes(&tx, secrets)
-                .map_err(|e| ServerError::Migration(format!("{name}: {e}")))?;
+            rekey_chain_hashes(db, secrets).map_err(failed)?;
         }
     }
-    tx.pragma_update(None, "user_version", known)?;
-    tx.commit()?;
-    Ok(())
+    Ok(known)
 }
 
 /// Replaces the plain chain hashes of stored events and devices by keyed ones, and drops the
 /// signature and previous hash from stored event bodies: with an offline code inside the
 /// signed bytes, either lets a copy of the database recover the code by trying them all.
-fn rekey_chain_hashes(tx: &Connection, secrets: &Secrets) -> rusqlite::Result<()> {
-    let devices: Vec<(String, String)> = tx
-        .prepare("SELECT id, last_hash FROM devices WHERE chain_mac IS NULL")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
+fn rekey_chain_hashes(tx: &Db<'_>, secrets: &Secrets) -> sql::DbResult<()> {
+    let devices: Vec<(String, String)> = tx.query_map(
+        "SELECT id, last_hash FROM devices WHERE chain_mac IS NULL",
+        params![],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     for (id, hash) in devices {
-        tx.execute(
+        tx.exec(
             "UPDATE devices SET chain_mac = ?2, last_hash = '' WHERE id = ?1",
             params![id, chain_mac(secrets, &hash)],
         )?;
     }
-    let events: Vec<(String, String, String)> = tx
-        .prepare("SELECT id, body_hash, body FROM events WHERE body_mac IS NULL")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<Result<_, _>>()?;
+    let events: Vec<(String, String, String)> = tx.query_map(
+        "SELECT id, body_hash, body FROM events WHERE body_mac IS NULL",
+        params![],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
     for (id, hash, body) in events {
         let body = serde_json::from_str::<serde_json::Value>(&body)
             .map(|mut v| {
@@ -171,7 +170,7 @@ fn rekey_chain_hashes(tx: &Connection, secrets: &Secrets) -> rusqlite::Result<()
                 v.to_string()
             })
             .unwrap_or_default();
-        tx.execute(
+        tx.exec(
             "UPDATE events SET body_mac = ?2, body_hash = '', body = ?3 WHERE id = ?1",
             params![id, chain_mac(secrets, &hash), body],
         )?;
@@ -222,16 +221,50 @@ pub struct StoreSettings {
     pub offline_window_ms: i64,
     /// Where random bytes come from.
     pub random: crate::Randomness,
+    /// Connections in the PostgreSQL pool (not used by SQLite).
+    pub pool_size: usize,
 }
 
-/// The SQLite store: one writer connection (SQLite has one writer anyway; a mutex is
-/// cheaper than lock retries) and a few readers for WAL-concurrent reads.
+/// Where the store keeps its data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// The embedded SQLite file in this directory.
+    Sqlite(std::path::PathBuf),
+    /// A PostgreSQL database (a connection URL), shared by any number of server nodes.
+    Postgres(String),
+}
+
+impl Location {
+    /// `sqlite:PATH` (a file or a data directory), or a `postgres://` / `postgresql://` URL.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            Ok(Self::Postgres(s.to_string()))
+        } else if let Some(path) = s.strip_prefix("sqlite:") {
+            let path = Path::new(path);
+            Ok(Self::Sqlite(
+                if path.extension().is_some_and(|e| e == "sqlite3") {
+                    path.parent().unwrap_or(Path::new(".")).to_path_buf()
+                } else {
+                    path.to_path_buf()
+                },
+            ))
+        } else {
+            Err(format!(
+                "{s:?} is not a database: write sqlite:DATA_DIR (or the doorstep.sqlite3 file) \
+                 or postgres://user@host:5432/database"
+            ))
+        }
+    }
+}
+
+enum Backend {
+    Sqlite(sqlite::Sqlite),
+    Postgres(postgres::Postgres),
+}
+
+/// The store: the domain operations over one of the two backends.
 pub struct Store {
-    writer: Mutex<Writer>,
-    committed: std::sync::Condvar,
-    queued: AtomicUsize,
-    readers: Vec<Mutex<Connection>>,
-    next_reader: AtomicUsize,
+    backend: Backend,
     secrets: Secrets,
     settings: StoreSettings,
 }
@@ -239,31 +272,6 @@ pub struct Store {
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store").finish_non_exhaustive()
-    }
-}
-
-/// The write connection and the state of the shared (group-committed) transaction.
-struct Writer {
-    conn: Connection,
-    in_tx: bool,
-    pending: u32,
-    epoch: u64,
-    failed_epoch: Option<u64>,
-}
-
-impl Writer {
-    /// Commits the shared transaction; false (after a rollback) if that failed.
-    fn commit(&mut self) -> bool {
-        let ok = self.conn.execute_batch("COMMIT").is_ok();
-        if !ok {
-            let _ = self.conn.execute_batch("ROLLBACK");
-            self.failed_epoch = Some(self.epoch);
-            tracing::error!("commit failed; the batch was rolled back");
-        }
-        self.in_tx = false;
-        self.pending = 0;
-        self.epoch += 1;
-        ok
     }
 }
 
@@ -290,7 +298,7 @@ const STOP_COLUMNS: &str = "id, delivery_date, courier_id, recipient_name, phone
     code_required, code_digits, max_attempts, failed_attempts, offline_allowed, validity_days, \
     public_ref, recipient_ref, last_resend_at, resends";
 
-fn stop_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StopRow> {
+fn stop_from_row(r: &sql::Row) -> sql::DbResult<StopRow> {
     let id: String = r.get(0)?;
     let rref: Vec<u8> = r.get(13)?;
     let mut recipient_ref = [0u8; 8];
@@ -315,11 +323,11 @@ fn stop_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StopRow> {
     })
 }
 
-fn bad_column(i: usize) -> rusqlite::Error {
-    rusqlite::Error::InvalidColumnType(i, "id".into(), rusqlite::types::Type::Text)
+fn bad_column(i: usize) -> DbError {
+    DbError::Column(i, "not an id".into())
 }
 
-fn load_stop(conn: &Connection, id: &str) -> Result<Option<StopRow>, rusqlite::Error> {
+fn load_stop(conn: &Db<'_>, id: &str) -> sql::DbResult<Option<StopRow>> {
     qrow(
         conn,
         &format!("SELECT {STOP_COLUMNS} FROM stops WHERE id = ?1"),
@@ -628,34 +636,76 @@ pub struct UnsentMessage {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database in `data_dir` and migrates it.
+    /// Opens (creating if needed) the database and migrates it.
     pub fn open(
-        data_dir: &Path,
+        location: &Location,
         secrets: Secrets,
         settings: StoreSettings,
     ) -> Result<Self, ServerError> {
-        std::fs::create_dir_all(data_dir)?;
-        let path = data_dir.join("doorstep.sqlite3");
-        let mut writer = open_connection(&path)?;
-        migrate(&mut writer, &secrets)?;
-        let readers = (0..4)
-            .map(|_| open_connection(&path).map(Mutex::new))
-            .collect::<Result<Vec<_>, _>>()?;
+        let too_new = |e: StoreError| match e {
+            StoreError::DatabaseTooNew { found, supported } => {
+                ServerError::DatabaseTooNew { found, supported }
+            }
+            StoreError::Migration(m) => ServerError::Migration(m),
+            e => ServerError::Store(e),
+        };
+        let backend = match location {
+            Location::Sqlite(dir) => {
+                std::fs::create_dir_all(dir)?;
+                Backend::Sqlite(
+                    sqlite::Sqlite::open(&dir.join(sqlite::FILE_NAME), |db, version| {
+                        migrate(db, version, &secrets)
+                    })
+                    .map_err(too_new)?,
+                )
+            }
+            Location::Postgres(url) => {
+                let pg = postgres::Postgres::connect(url, settings.pool_size)?;
+                pg.migrate(|db, version| {
+                    let new = migrate(db, version, &secrets)?;
+                    db.exec("UPDATE doorstep_schema SET version = ?1", [new])?;
+                    Ok(())
+                })
+                .map_err(too_new)?;
+                Backend::Postgres(pg)
+            }
+        };
         Ok(Self {
-            writer: Mutex::new(Writer {
-                conn: writer,
-                in_tx: false,
-                pending: 0,
-                epoch: 0,
-                failed_epoch: None,
-            }),
-            committed: std::sync::Condvar::new(),
-            queued: AtomicUsize::new(0),
-            readers,
-            next_reader: AtomicUsize::new(0),
+            backend,
             secrets,
             settings,
         })
+    }
+
+    /// Runs `f` in a write transaction and returns once its effects are durable. On
+    /// PostgreSQL `f` may run more than once (a conflict with another node's transaction
+    /// rolls it back and runs it again), so it changes nothing but the database.
+    fn write<T>(&self, f: impl Fn(&Db<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(b) => b.write(f),
+            Backend::Postgres(b) => b.write(f),
+        }
+    }
+
+    /// Runs `f` on a consistent snapshot.
+    fn read<T>(&self, f: impl Fn(&Db<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(b) => b.read(f),
+            Backend::Postgres(b) => b.read(f),
+        }
+    }
+
+    /// Whether the database answers (for `GET /v1/health`).
+    pub fn ping(&self) -> Result<(), StoreError> {
+        self.read(|db| Ok(db.qrow("SELECT 1", params![], |_| Ok(()))?))
+    }
+
+    /// Which backend this store runs on (`sqlite` or `postgres`).
+    pub fn backend_name(&self) -> &'static str {
+        match &self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
     }
 
     /// The server's secrets.
@@ -666,79 +716,6 @@ impl Store {
     /// Fleet settings.
     pub fn settings(&self) -> &StoreSettings {
         &self.settings
-    }
-
-    /// Runs `f` in the shared write transaction and returns once its effects are durable.
-    ///
-    /// Group commit: each operation runs inside its own SAVEPOINT (rolled back alone if it
-    /// fails) of one open transaction; the writer that finds nobody queued behind it (or
-    /// the 64th in a row) commits for everyone. Callers wait until the commit that covers
-    /// their operation, so an answer is only ever given for a durable change — but many
-    /// operations share one fsync.
-    fn write<T>(
-        &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        self.queued.fetch_add(1, Ordering::SeqCst);
-        let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        self.queued.fetch_sub(1, Ordering::SeqCst);
-        if !w.in_tx {
-            // Nobody waits on an epoch without an open transaction, so failing here is safe.
-            w.conn.execute_batch("BEGIN IMMEDIATE")?;
-            w.in_tx = true;
-        }
-        let out = match w.conn.execute_batch("SAVEPOINT op") {
-            Err(e) => Err(e.into()),
-            Ok(()) => {
-                let out = f(&w.conn);
-                let end = if out.is_ok() {
-                    "RELEASE op"
-                } else {
-                    "ROLLBACK TO op; RELEASE op"
-                };
-                match w.conn.execute_batch(end) {
-                    Ok(()) => out,
-                    Err(e) => Err(e.into()),
-                }
-            }
-        };
-        let my_epoch = w.epoch;
-        w.pending += 1;
-        loop {
-            if w.epoch != my_epoch {
-                return if w.failed_epoch == Some(my_epoch) {
-                    Err(StoreError::CommitFailed)
-                } else {
-                    out
-                };
-            }
-            if self.queued.load(Ordering::SeqCst) == 0 || w.pending >= 64 {
-                let ok = w.commit();
-                drop(w);
-                self.committed.notify_all();
-                return if ok {
-                    out
-                } else {
-                    Err(StoreError::CommitFailed)
-                };
-            }
-            // Someone is queued behind us and will commit for us; the timeout only guards
-            // against a writer that never arrives.
-            w = self
-                .committed
-                .wait_timeout(w, std::time::Duration::from_millis(20))
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
-    }
-
-    fn read<T>(
-        &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
-        let conn = self.readers[i].lock().unwrap_or_else(|e| e.into_inner());
-        f(&conn)
     }
 
     // -----------------------------------------------------------------------------------
@@ -772,7 +749,7 @@ impl Store {
             Ok(qrow(
                 c,
                 "SELECT id FROM shippers WHERE api_key_hash = ?1",
-                [hash],
+                [&hash],
                 |r| r.get(0),
             )
             .optional()?)
@@ -903,7 +880,7 @@ impl Store {
             let row: Option<(String, String, Option<i64>)> = qrow(
                 c,
                 "SELECT id, courier_id, revoked_at FROM devices WHERE token_hash = ?1",
-                [hash],
+                [&hash],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
@@ -948,7 +925,7 @@ impl Store {
             let mut st = c.prepare_cached(
                 "SELECT id, courier_id, app_version, platform, last_seen_at, revoked_at FROM devices ORDER BY enrolled_at",
             )?;
-            let rows = st.query_map([], |r| {
+            let rows = st.query_map(params![], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,
@@ -1235,7 +1212,7 @@ impl Store {
     /// message. Returns the plaintext (only seeding keeps it).
     fn issue_code(
         &self,
-        tx: &Connection,
+        tx: &Db<'_>,
         stop: &StopRow,
         now: i64,
         offset: i32,
@@ -1425,7 +1402,7 @@ impl Store {
     /// tries than the limit.
     fn check_code(
         &self,
-        tx: &Connection,
+        tx: &Db<'_>,
         stop: &StopRow,
         code: &DeliveryCode,
         now: i64,
@@ -1507,7 +1484,7 @@ impl Store {
 
     /// Finds a parcel's stop for a device, refusing other couriers' parcels.
     fn parcel_for_device(
-        tx: &Connection,
+        tx: &Db<'_>,
         device: &DeviceAuth,
         parcel: ParcelId,
     ) -> Result<(StopRow, String), StoreError> {
@@ -1877,7 +1854,7 @@ impl Store {
     /// Counts an event held back by a broken chain (it is not stored: the phone keeps it).
     fn note_held(
         &self,
-        tx: &Connection,
+        tx: &Db<'_>,
         device: &str,
         ev: &DeliveryEvent,
         broken: bool,
@@ -1914,7 +1891,7 @@ impl Store {
     /// Writes an entry of the audit log (who did what to whom, and when).
     fn audit(
         &self,
-        tx: &Connection,
+        tx: &Db<'_>,
         now: i64,
         actor: &str,
         action: &str,
@@ -1980,7 +1957,7 @@ impl Store {
                  JOIN couriers c ON c.id = d.courier_id \
                  WHERE d.chain_broken_at IS NOT NULL AND d.revoked_at IS NULL ORDER BY d.chain_broken_at",
             )?;
-            let rows = st.query_map([], |r| {
+            let rows = st.query_map(params![], |r| {
                 Ok(ChainBreak {
                     device_id: r.get(0)?,
                     courier_name: r.get(1)?,
@@ -2024,7 +2001,7 @@ impl Store {
     /// Applies one chain-valid event; returns its status (a rejection marks parcels disputed).
     fn apply_event(
         &self,
-        tx: &Connection,
+        tx: &Db<'_>,
         device: &DeviceAuth,
         ev: &DeliveryEvent,
         now: i64,
@@ -2167,7 +2144,7 @@ impl Store {
     /// the codes it replaced) stays, so the same code verifies nothing afterwards.
     fn consume_code_if_handed_over(
         &self,
-        tx: &Connection,
+        tx: &Db<'_>,
         stop: &StopRow,
         now: i64,
     ) -> Result<(), StoreError> {
@@ -2192,7 +2169,7 @@ impl Store {
     #[allow(clippy::too_many_arguments)]
     fn check_verification(
         &self,
-        tx: &Connection,
+        tx: &Db<'_>,
         device: &DeviceAuth,
         stop: &StopRow,
         ev: &DeliveryEvent,
@@ -2296,7 +2273,7 @@ impl Store {
     }
 
     /// When the fleet manager last replaced the stop's code, if ever.
-    fn last_reset_ms(&self, tx: &Connection, stop: &StopRow) -> Result<Option<i64>, StoreError> {
+    fn last_reset_ms(&self, tx: &Db<'_>, stop: &StopRow) -> Result<Option<i64>, StoreError> {
         Ok(qrow(
             tx,
             "SELECT MAX(superseded_at) FROM codes WHERE stop_id = ?1 AND ended_by = 'reset'",
@@ -2310,7 +2287,7 @@ impl Store {
     /// code not replaced by the fleet manager since. Marks it used by this record.
     fn use_verification(
         &self,
-        tx: &Connection,
+        tx: &Db<'_>,
         device: &DeviceAuth,
         stop: &StopRow,
         ev: &DeliveryEvent,
@@ -2375,7 +2352,7 @@ impl Store {
     /// URL. Only the shipper's id is stored with it: the signature is made when it is sent.
     fn queue_webhooks(
         &self,
-        tx: &Connection,
+        tx: &Db<'_>,
         event: WebhookEvent,
         ev: &DeliveryEvent,
         reject: Option<RejectCode>,
@@ -2514,7 +2491,7 @@ impl Store {
                 "SELECT id, channel, recipient, subject, attempts, sent_at, last_error, \
                  CASE WHEN sent_at IS NULL THEN drop_reason END FROM outbox ORDER BY id",
             )?;
-            let rows = st.query_map([], |r| {
+            let rows = st.query_map(params![], |r| {
                 Ok(OutboxEntry {
                     id: r.get(0)?,
                     channel: r.get(1)?,
@@ -2718,7 +2695,7 @@ impl Store {
             let mut st = c.prepare_cached(
                 "SELECT id, channel, recipient, subject, body, stop_id, sent_at FROM dev_messages ORDER BY id DESC",
             )?;
-            let rows = st.query_map([], |r| {
+            let rows = st.query_map(params![], |r| {
                 Ok(DevMessage {
                     id: r.get(0)?,
                     channel: r.get(1)?,
@@ -2819,12 +2796,12 @@ impl Store {
                 .collect::<Result<Vec<_>, _>>()?;
             let mut st = c.prepare_cached("SELECT id, name FROM couriers ORDER BY name")?;
             let couriers = st
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .query_map(params![], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(FleetSummary {
                 by_status,
                 exceptions,
-                devices,
+                devices: devices.clone(),
                 couriers,
             })
         })
@@ -2850,7 +2827,7 @@ enum StoredAs {
 /// Stores a record once under its id, with the answer it got (a retry gets the same).
 #[allow(clippy::too_many_arguments)]
 fn store_event(
-    tx: &Connection,
+    tx: &Db<'_>,
     device: &str,
     ev: &DeliveryEvent,
     mac: &[u8],
@@ -2926,7 +2903,7 @@ const VOID_EXPIRED: &str = "void: the code expired before this message could be 
 /// daily limit.
 #[allow(clippy::too_many_arguments)]
 fn enqueue(
-    tx: &Connection,
+    tx: &Db<'_>,
     channel: &str,
     recipient: &str,
     subject: &str,
@@ -2950,7 +2927,7 @@ fn enqueue(
 /// Queues a webhook. It is signed when it is sent (with the shipper's secret and the time
 /// of that try), so nothing precomputed is stored.
 fn enqueue_webhook(
-    tx: &Connection,
+    tx: &Db<'_>,
     url: &str,
     event: &str,
     body: &str,
@@ -2968,7 +2945,7 @@ fn enqueue_webhook(
 
 /// Voids the stop's customer messages that were not sent yet, because their code is about
 /// to be replaced: they are never sent and their bodies (holding the old code) are wiped.
-fn void_unsent_code_messages(tx: &Connection, stop_id: &str, now: i64) -> Result<(), StoreError> {
+fn void_unsent_code_messages(tx: &Db<'_>, stop_id: &str, now: i64) -> Result<(), StoreError> {
     exec(
         tx,
         "UPDATE outbox SET body = NULL, dropped_at = ?2, drop_reason = 'void', last_error = ?3 \
@@ -2978,7 +2955,7 @@ fn void_unsent_code_messages(tx: &Connection, stop_id: &str, now: i64) -> Result
     Ok(())
 }
 
-fn parcel_view(c: &Connection, public_url: &str, id: &str) -> Result<ParcelView, StoreError> {
+fn parcel_view(c: &Db<'_>, public_url: &str, id: &str) -> Result<ParcelView, StoreError> {
     let row = qrow(
         c,
         "SELECT p.id, p.stop_id, p.barcode_key, p.status, p.code_required, p.photo_required, \
