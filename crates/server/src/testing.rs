@@ -2,6 +2,12 @@
 //! directory and the demo route seeded, for the server's, the device core's and the app's
 //! tests alike (feature `testing`). Each test says what differs — the day, the clock, the
 //! randomness, any setting — through the `tweak` of [`spawn_test_server`].
+//!
+//! The backend comes from `DOORSTEP_TEST_DATABASE`: unset or `sqlite` for the SQLite file in
+//! the data directory, `postgres` for a fresh PostgreSQL database per server (made on the
+//! server at `DOORSTEP_TEST_POSTGRES_URL`, default `postgres://root@127.0.0.1:5432/postgres`,
+//! and dropped with it). One test body, two backends: `scripts/test.sh` runs the server's
+//! suite once with each. Without a reachable PostgreSQL the PostgreSQL run fails, saying so.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -24,6 +30,89 @@ pub struct TestServer {
     dir: Option<tempfile::TempDir>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
+    postgres: Option<TestPostgres>,
+}
+
+/// The PostgreSQL server the tests make their databases on.
+pub fn postgres_admin_url() -> String {
+    std::env::var("DOORSTEP_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/postgres".into())
+}
+
+/// Whether this test run uses PostgreSQL (`DOORSTEP_TEST_DATABASE=postgres`).
+pub fn testing_postgres() -> bool {
+    match std::env::var("DOORSTEP_TEST_DATABASE").as_deref() {
+        Ok("postgres") => true,
+        Ok("sqlite") | Err(_) => false,
+        Ok(other) => panic!("DOORSTEP_TEST_DATABASE={other}: use sqlite or postgres"),
+    }
+}
+
+/// A fresh PostgreSQL database, dropped (with any connection still open) when this is.
+#[derive(Debug)]
+pub struct TestPostgres {
+    name: String,
+    /// Its URL.
+    pub url: String,
+}
+
+fn admin_sql(sql: &str) {
+    let url = postgres_admin_url();
+    let sql = sql.to_string();
+    // Its own thread and runtime: this runs in tests' async code and in `Drop`.
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        rt.block_on(async {
+            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "the PostgreSQL tests need a PostgreSQL server at {} \
+                         (set DOORSTEP_TEST_POSTGRES_URL): {e}",
+                        crate::store::postgres::redact_url(&url)
+                    )
+                });
+            tokio::spawn(conn);
+            client
+                .batch_execute(&sql)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        });
+    })
+    .join()
+    .unwrap_or_else(|e| std::panic::resume_unwind(e));
+}
+
+impl TestPostgres {
+    /// Makes a new, empty database.
+    pub fn create() -> Self {
+        let name = format!(
+            "doorstep_test_{}",
+            hex::encode(crate::secrets::random_bytes::<6>())
+        );
+        admin_sql(&format!("CREATE DATABASE {name}"));
+        let admin = postgres_admin_url();
+        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+        Self {
+            url: format!("{base}/{name}"),
+            name,
+        }
+    }
+}
+
+impl Drop for TestPostgres {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let dropped = std::panic::catch_unwind(|| {
+            admin_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        });
+        if dropped.is_err() {
+            eprintln!("could not drop the test database {}", self.name);
+        }
+    }
 }
 
 impl std::fmt::Debug for TestServer {
@@ -56,6 +145,8 @@ pub async fn spawn_test_server(date: &str, tweak: impl FnOnce(&mut ServerConfig)
     let mut config = ServerConfig::demo(dir.path().join("server"));
     config.public_url = format!("http://{addr}");
     test_defaults(&mut config);
+    let postgres = testing_postgres().then(TestPostgres::create);
+    config.database = postgres.as_ref().map(|p| p.url.clone());
     tweak(&mut config);
     let seed = {
         let config = config.clone();
@@ -74,6 +165,7 @@ pub async fn spawn_test_server(date: &str, tweak: impl FnOnce(&mut ServerConfig)
         dir: Some(dir),
         shutdown: Some(shutdown),
         task: Some(task),
+        postgres,
     }
 }
 
@@ -119,6 +211,19 @@ impl TestServer {
         self
     }
 
+    /// Runs a query on the server's database as it is (for tests that check what is at
+    /// rest), on either backend.
+    pub async fn query(&self, sql: &str) -> Vec<crate::store::sql::Row> {
+        let location = self.config.store_location();
+        let sql = sql.to_string();
+        tokio::task::spawn_blocking(move || {
+            location.with_connection(|db| Ok(db.query(&sql, crate::store::sql::params![])?))
+        })
+        .await
+        .expect("the query task")
+        .unwrap_or_else(|e| panic!("query failed: {e}"))
+    }
+
     /// Stops the server and waits until it has (the data stays until the value is dropped).
     pub async fn stop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -138,7 +243,8 @@ impl Drop for TestServer {
         if let Some(task) = self.task.take() {
             task.abort();
         }
-        // The directory goes with `dir`.
+        // The directory goes with `dir`, the PostgreSQL database with `postgres`.
         let _ = self.dir.take();
+        let _ = self.postgres.take();
     }
 }

@@ -44,7 +44,7 @@ impl PgTx<'_> {
 
     pub(super) fn query(&self, sql: &str, values: &[Value]) -> DbResult<Vec<Row>> {
         let sql = to_postgres_placeholders(sql);
-        self.rt.block_on(async {
+        let out = self.rt.block_on(async {
             let st = self.tx.prepare_cached(&sql).await?;
             let rows = self.tx.query(&st, &Self::params(values)).await?;
             rows.iter()
@@ -56,21 +56,34 @@ impl PgTx<'_> {
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(DbError::from)
-        })
+        });
+        log_failure(&sql, out)
     }
 
     pub(super) fn execute(&self, sql: &str, values: &[Value]) -> DbResult<usize> {
         let sql = to_postgres_placeholders(sql);
-        self.rt.block_on(async {
+        let out = self.rt.block_on(async {
             let st = self.tx.prepare_cached(&sql).await?;
             let n = self.tx.execute(&st, &Self::params(values)).await?;
             Ok(usize::try_from(n).unwrap_or(usize::MAX))
-        })
+        });
+        log_failure(&sql, out)
     }
 
     pub(super) fn batch(&self, sql: &str) -> DbResult<()> {
         Ok(self.rt.block_on(self.tx.batch_execute(sql))?)
     }
+}
+
+/// Logs the statement that failed (never its parameters, which may hold hashes), except for
+/// the conflicts that are retried.
+fn log_failure<T>(sql: &str, out: DbResult<T>) -> DbResult<T> {
+    if let Err(e) = &out
+        && !e.is_retryable()
+    {
+        tracing::warn!(error = %e, statement = sql, "a statement failed");
+    }
+    out
 }
 
 /// The pool and the runtime its connections live on.
@@ -156,9 +169,11 @@ impl Postgres {
         let pg = Self { pool, rt: Some(rt) };
         let sync_commit = pg
             .read(|db| {
-                Ok(db.qrow("SELECT current_setting('synchronous_commit')", super::sql::params![], |r| {
-                    r.get::<_, String>(0)
-                })?)
+                Ok(db.qrow(
+                    "SELECT current_setting('synchronous_commit')",
+                    super::sql::params![],
+                    |r| r.get::<_, String>(0),
+                )?)
             })
             .map_err(|e| {
                 crate::ServerError::Config(format!(
@@ -176,7 +191,10 @@ impl Postgres {
     }
 
     fn handle(&self) -> &tokio::runtime::Handle {
-        self.rt.as_ref().expect("the runtime lives as long as the pool").handle()
+        self.rt
+            .as_ref()
+            .expect("the runtime lives as long as the pool")
+            .handle()
     }
 
     fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
@@ -247,14 +265,19 @@ impl Postgres {
         apply: impl Fn(&Db<'_>, i64) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         self.transaction(IsolationLevel::ReadCommitted, false, |db| {
-            db.qrow("SELECT pg_advisory_xact_lock(?1)", [MIGRATION_LOCK], |_| Ok(()))?;
+            db.qrow("SELECT pg_advisory_xact_lock(?1)", [MIGRATION_LOCK], |_| {
+                Ok(())
+            })?;
             db.execute_batch(
                 "CREATE TABLE IF NOT EXISTS doorstep_schema (version BIGINT NOT NULL); \
                  INSERT INTO doorstep_schema (version) SELECT 0 \
                  WHERE NOT EXISTS (SELECT 1 FROM doorstep_schema)",
             )?;
-            let version: i64 =
-                db.qrow("SELECT version FROM doorstep_schema", super::sql::params![], |r| r.get(0))?;
+            let version: i64 = db.qrow(
+                "SELECT version FROM doorstep_schema",
+                super::sql::params![],
+                |r| r.get(0),
+            )?;
             apply(db, version)
         })
     }

@@ -534,6 +534,7 @@ impl<'a> FromSql<'a> for Value {
             Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => {
                 Value::Text(String::from_sql(ty, raw)?)
             }
+            Type::VOID => Value::Null,
             _ => {
                 return Err(format!(
                     "a {ty} column is not read by the store; cast it in SQL (e.g. to BIGINT)"
@@ -567,7 +568,11 @@ mod tests {
     #[test]
     fn no_row_is_none_and_other_errors_stay() {
         assert_eq!(Err::<i64, _>(DbError::NoRows).optional().unwrap(), None);
-        assert!(Err::<i64, _>(DbError::Unavailable("x".into())).optional().is_err());
+        assert!(
+            Err::<i64, _>(DbError::Unavailable("x".into()))
+                .optional()
+                .is_err()
+        );
     }
 
     #[test]

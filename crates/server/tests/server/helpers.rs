@@ -300,14 +300,10 @@ pub fn delivered(verification: Verification) -> EventBody {
 }
 
 impl TestApp {
-    /// The running server's database, read-only (WAL lets it be read beside the server),
-    /// for tests that check what is at rest.
-    pub fn read_only_database(&self) -> rusqlite::Connection {
-        rusqlite::Connection::open_with_flags(
-            self.data_dir().join("doorstep.sqlite3"),
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )
-        .unwrap()
+    /// Runs a query on the running server's database, on either backend, for tests that
+    /// check what is at rest.
+    pub async fn query(&self, sql: &str) -> Vec<doorstep_server::store::sql::Row> {
+        self.server.query(sql).await
     }
 }
 

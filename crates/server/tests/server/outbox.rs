@@ -48,34 +48,30 @@ struct Row {
     last_error: Option<String>,
 }
 
-fn rows(app: &TestApp) -> Vec<Row> {
-    let db = app.read_only_database();
-    let mut st = db
-        .prepare(
-            "SELECT id, channel, recipient, stop_id, body, sent_at IS NOT NULL, attempts, \
-             drop_reason, last_error FROM outbox ORDER BY id",
-        )
-        .unwrap();
-    st.query_map([], |r| {
-        Ok(Row {
-            id: r.get(0)?,
-            channel: r.get(1)?,
-            recipient: r.get(2)?,
-            stop_id: r.get(3)?,
-            body: r.get(4)?,
-            sent: r.get(5)?,
-            attempts: r.get(6)?,
-            drop_reason: r.get(7)?,
-            last_error: r.get(8)?,
-        })
+async fn rows(app: &TestApp) -> Vec<Row> {
+    app.query(
+        "SELECT id, channel, recipient, stop_id, body, CASE WHEN sent_at IS NULL THEN 0 ELSE 1 END, \
+         attempts, drop_reason, last_error FROM outbox ORDER BY id",
+    )
+    .await
+    .iter()
+    .map(|r| Row {
+        id: r.get(0).unwrap(),
+        channel: r.get(1).unwrap(),
+        recipient: r.get(2).unwrap(),
+        stop_id: r.get(3).unwrap(),
+        body: r.get(4).unwrap(),
+        sent: r.get(5).unwrap(),
+        attempts: r.get(6).unwrap(),
+        drop_reason: r.get(7).unwrap(),
+        last_error: r.get(8).unwrap(),
     })
-    .unwrap()
-    .collect::<Result<_, _>>()
-    .unwrap()
+    .collect()
 }
 
-fn emails_for(app: &TestApp, stop: StopId) -> Vec<Row> {
+async fn emails_for(app: &TestApp, stop: StopId) -> Vec<Row> {
     rows(app)
+        .await
         .into_iter()
         .filter(|r| r.channel == "email" && r.stop_id.as_deref() == Some(&stop.to_string()))
         .collect()
@@ -86,7 +82,7 @@ fn emails_for(app: &TestApp, stop: StopId) -> Vec<Row> {
 async fn until(app: &TestApp, step_ms: i64, what: &str, done: impl Fn(&[Row]) -> bool) {
     let mut last = Vec::new();
     for _ in 0..400 {
-        last = rows(app);
+        last = rows(app).await;
         if done(&last) {
             return;
         }
@@ -142,7 +138,7 @@ async fn a_message_whose_code_is_replaced_before_it_is_sent_is_voided_and_wiped(
     // A parcel joining a stop (the seed's second parcel for Edsger) replaced the first code
     // before the worker ever ran; the resend and the new code replaced theirs just now.
     for stop in [joined.stop_id, resent.stop_id, reset.stop_id] {
-        let emails = emails_for(&app, stop);
+        let emails = emails_for(&app, stop).await;
         assert_eq!(emails.len(), 2, "{emails:#?}");
         let (old, new) = (&emails[0], &emails[1]);
         assert_eq!(old.drop_reason.as_deref(), Some("void"), "{old:#?}");
@@ -160,6 +156,7 @@ async fn a_message_whose_code_is_replaced_before_it_is_sent_is_voided_and_wiped(
 
     // A void message is never tried again.
     let tries: Vec<(i64, u32)> = rows(&app)
+        .await
         .iter()
         .filter(|r| r.drop_reason.is_some())
         .map(|r| (r.id, r.attempts))
@@ -171,6 +168,7 @@ async fn a_message_whose_code_is_replaced_before_it_is_sent_is_voided_and_wiped(
     })
     .await;
     let after: Vec<(i64, u32)> = rows(&app)
+        .await
         .iter()
         .filter(|r| r.drop_reason.is_some())
         .map(|r| (r.id, r.attempts))
@@ -192,6 +190,7 @@ async fn an_unsent_message_is_voided_and_wiped_when_its_code_expires() {
     })
     .await;
     let waiting = rows(&app)
+        .await
         .iter()
         .filter(|r| r.channel == "email" && r.drop_reason.is_none())
         .count();
@@ -205,11 +204,12 @@ async fn an_unsent_message_is_voided_and_wiped_when_its_code_expires() {
             .all(|r| r.drop_reason.as_deref() == Some("void"))
     })
     .await;
-    for r in rows(&app).iter().filter(|r| r.channel == "email") {
+    for r in rows(&app).await.iter().filter(|r| r.channel == "email") {
         assert!(r.body.is_none(), "no code stays at rest: {r:#?}");
         assert!(!r.sent);
     }
     let expired = rows(&app)
+        .await
         .iter()
         .filter(|r| {
             r.last_error
@@ -241,6 +241,7 @@ async fn sending_gives_up_after_the_configured_tries_and_the_fleet_page_shows_it
         tokio::time::sleep(Duration::from_millis(60)).await;
     }
     let given_up: Vec<Row> = rows(&app)
+        .await
         .into_iter()
         .filter(|r| r.drop_reason.as_deref() == Some("gave_up"))
         .collect();
@@ -314,6 +315,7 @@ async fn code_messages_to_one_recipient_are_limited_per_day() {
     .await;
 
     let held: Vec<Row> = rows(&app)
+        .await
         .into_iter()
         .filter(|r| r.drop_reason.as_deref() == Some("rate_limited"))
         .collect();
@@ -551,6 +553,7 @@ async fn a_webhook_receiver_that_redirects_is_not_followed_and_is_given_up() {
     })
     .await;
     let hook = rows(&app)
+        .await
         .into_iter()
         .find(|r| r.channel == "webhook")
         .unwrap();

@@ -294,13 +294,13 @@ async fn a_correct_code_is_consumed_when_the_stop_is_handed_over() {
     );
     assert_eq!(device.sync(&[ev]).await[0].status, EventStatus::Accepted);
 
-    let db = app.read_only_database();
-    let live: i64 = db
-        .query_row(
-            "SELECT COUNT(*) FROM codes WHERE stop_id = ?1 AND (superseded_at IS NULL OR length(code_hash) > 0)",
-            [p.stop_id.to_string()],
-            |r| r.get(0),
-        )
+    let live: i64 = app
+        .query(&format!(
+            "SELECT COUNT(*) FROM codes WHERE stop_id = '{}' AND (superseded_at IS NULL OR length(code_hash) > 0)",
+            p.stop_id
+        ))
+        .await[0]
+        .get(0)
         .unwrap();
     assert_eq!(
         live, 0,
@@ -554,20 +554,15 @@ async fn no_hash_or_signature_that_covers_an_offline_code_is_kept_at_rest() {
     let signature = ev.signature.clone();
     assert_eq!(device.sync(&[ev]).await[0].status, EventStatus::Accepted);
 
-    let db = app.read_only_database();
     let dump: String = {
+        use doorstep_server::store::sql::Value;
         let mut all = String::new();
         for table in ["events", "devices", "verifications", "codes"] {
-            let mut st = db.prepare(&format!("SELECT * FROM {table}")).unwrap();
-            let n = st.column_count();
-            let mut rows = st.query([]).unwrap();
-            while let Some(row) = rows.next().unwrap() {
-                for i in 0..n {
-                    match row.get_ref(i).unwrap() {
-                        rusqlite::types::ValueRef::Text(t) => {
-                            all.push_str(&String::from_utf8_lossy(t))
-                        }
-                        rusqlite::types::ValueRef::Blob(b) => all.push_str(&hex::encode(b)),
+            for row in app.query(&format!("SELECT * FROM {table}")).await {
+                for v in &row.0 {
+                    match v {
+                        Value::Text(t) => all.push_str(t),
+                        Value::Blob(b) => all.push_str(&hex::encode(b)),
                         _ => {}
                     }
                     all.push('|');

@@ -1,0 +1,677 @@
+//! Sync: the phones' record chains, each record stored once with its answer, the audit log, photos.
+
+use super::*;
+
+impl Store {
+    /// `POST /v1/sync`: stores each event once, in one transaction for the batch.
+    ///
+    /// Each event must continue the device's signed hash chain. A validly signed event that
+    /// does not (a restored phone, a lost record) puts the device in "chain broken" state:
+    /// it and every later event are answered `retry` — the phone keeps them — and only
+    /// counted, not stored, until the fleet manager accepts a re-anchored chain
+    /// ([`Store::accept_chain`]) or revokes the phone. The re-anchored records are then
+    /// stored like any other and marked for review. An event whose signature does not verify
+    /// is refused for good and only counted: the phone never made it.
+    pub fn sync(
+        &self,
+        device: &DeviceAuth,
+        app_version: &str,
+        events: &[DeliveryEvent],
+        now: i64,
+    ) -> Result<Vec<EventResult>, StoreError> {
+        if device.revoked {
+            return self.sync_revoked(device, events, now);
+        }
+        self.write(|tx| {
+            let dev_id = device.device_id.to_string();
+            let mut head = qrow(
+                tx,
+                "SELECT public_key, last_seq, chain_mac, last_hash, last_occurred_at, chain_broken_at, \
+                 reanchor_allowed_at, review_until_seq FROM devices WHERE id = ?1",
+                [&dev_id],
+                |r| {
+                    Ok(ChainHead {
+                        public_key: r.get(0)?,
+                        last_seq: r.get(1)?,
+                        chain_mac: r.get(2)?,
+                        legacy_hash: r.get(3)?,
+                        last_occurred_at: r.get(4)?,
+                        broken: r.get::<_, Option<i64>>(5)?.is_some(),
+                        reanchor_allowed: r.get::<_, Option<i64>>(6)?.is_some(),
+                        review_until_seq: r.get(7)?,
+                    })
+                },
+            )?;
+            let key = doorstep_protocol::token::decode_hex::<32>(&head.public_key)
+                .and_then(|b| ed25519_dalek::VerifyingKey::from_bytes(&b).ok());
+            let mut results = Vec::with_capacity(events.len());
+            let mut hold = false;
+            let mut bad_signatures = 0i64;
+            for ev in events {
+                let hash = ev.chain_hash();
+                let mac = chain_mac(&self.secrets, &hash);
+                let stored: Option<(Option<Vec<u8>>, String, String, String)> = qrow(tx,
+                        "SELECT body_mac, body_hash, result, device_id FROM events WHERE id = ?1",
+                        [ev.id.to_string()],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                    )
+                    .optional()?;
+                if let Some((stored_mac, legacy_hash, result, owner)) = stored {
+                    let same = match stored_mac {
+                        Some(m) => bool::from(m.ct_eq(&mac)),
+                        None => legacy_hash.eq_ignore_ascii_case(&hash),
+                    };
+                    let status = if same && owner == dev_id {
+                        serde_json::from_str(&result).unwrap_or(EventStatus::Duplicate)
+                    } else {
+                        rejected(RejectCode::IdConflict, "this event id was already used for a different record")
+                    };
+                    results.push(EventResult { id: ev.id, status });
+                    continue;
+                }
+                if !key.as_ref().is_some_and(|k| ev.verify_signature(k)) {
+                    bad_signatures += 1;
+                    results.push(EventResult {
+                        id: ev.id,
+                        status: rejected(
+                            RejectCode::ChainBroken,
+                            "this record is not signed by this phone's key",
+                        ),
+                    });
+                    continue;
+                }
+                if hold {
+                    results.push(EventResult { id: ev.id, status: held(head.broken) });
+                    self.note_held(tx, &dev_id, ev, head.broken)?;
+                    continue;
+                }
+                let continues = ev.seq == head.last_seq + 1 && head.continues(&self.secrets, &ev.prev_hash);
+                let mut review = head.review_until_seq.is_some_and(|m| ev.seq as i64 <= m);
+                if !continues {
+                    if head.reanchor_allowed {
+                        // The fleet manager accepted this phone's chain as it is now: this
+                        // record becomes the new anchor, and what was held comes in for review.
+                        head.review_until_seq = qrow(tx,
+                            "UPDATE devices SET reanchor_allowed_at = NULL, chain_broken_at = NULL, \
+                             review_until_seq = CASE WHEN COALESCE(chain_broken_max_seq, 0) > ?2 THEN COALESCE(chain_broken_max_seq, 0) ELSE ?2 END WHERE id = ?1 \
+                             RETURNING review_until_seq",
+                            params![dev_id, ev.seq as i64],
+                            |r| r.get(0),
+                        )?;
+                        head.reanchor_allowed = false;
+                        head.broken = false;
+                        review = true;
+                        self.audit(tx, now, "server", "chain_reanchored", &dev_id,
+                            &format!("new anchor: record {} (seq {})", ev.id, ev.seq))?;
+                    } else {
+                        // Phones send their records oldest first, so a gap is a record that
+                        // will never come (removed on the phone), not one still on its way.
+                        let why = if ev.seq > head.last_seq + 1 {
+                            format!(
+                                "record {} has sequence number {}, but the server never received this phone's records after {}",
+                                ev.id, ev.seq, head.last_seq
+                            )
+                        } else if ev.seq <= head.last_seq {
+                            format!(
+                                "record {} has sequence number {}, but the server already holds this phone's records up to {}",
+                                ev.id, ev.seq, head.last_seq
+                            )
+                        } else {
+                            format!(
+                                "record {} (sequence {}) does not continue the last record the server holds from this phone",
+                                ev.id, ev.seq
+                            )
+                        };
+                        exec(tx,
+                            "UPDATE devices SET chain_broken_at = ?2, chain_broken_event = ?3, chain_broken_reason = ?4 \
+                             WHERE id = ?1 AND chain_broken_at IS NULL",
+                            params![dev_id, now, ev.id.to_string(), why],
+                        )?;
+                        head.broken = true;
+                        hold = true;
+                        self.note_held(tx, &dev_id, ev, true)?;
+                        results.push(EventResult { id: ev.id, status: held(true) });
+                        continue;
+                    }
+                }
+                let status = match self.backdated(&head, ev, now) {
+                    Some(message) => rejected(RejectCode::Backdated, &message),
+                    None => {
+                        let status = self.apply_event(tx, device, ev, now)?;
+                        if matches!(status, EventStatus::Retry { .. }) {
+                            hold = true;
+                            results.push(EventResult { id: ev.id, status });
+                            continue;
+                        }
+                        status
+                    }
+                };
+                head.last_seq = ev.seq;
+                head.chain_mac = Some(mac.clone());
+                head.last_occurred_at =
+                    Some(head.last_occurred_at.unwrap_or(i64::MIN).max(ev.occurred_at_ms));
+                let stored_as = match &status {
+                    EventStatus::Rejected { code, .. } => StoredAs::Rejected(*code),
+                    _ => StoredAs::Accepted,
+                };
+                store_event(tx, &dev_id, ev, &mac, stored_as, &status, review, now)?;
+                results.push(EventResult { id: ev.id, status });
+            }
+            exec(tx,
+                "UPDATE devices SET last_seq = ?2, chain_mac = ?3, last_hash = '', last_occurred_at = ?4, \
+                 last_seen_at = ?5, app_version = ?6, bad_signatures = bad_signatures + ?7 WHERE id = ?1",
+                params![dev_id, head.last_seq as i64, head.chain_mac, head.last_occurred_at, now, app_version, bad_signatures],
+            )?;
+            Ok(results)
+        })
+    }
+
+    /// Records from a revoked phone: the phone is no longer trusted, so nothing it sends
+    /// changes a parcel, but its queued deliveries must not be lost. Each record signed with
+    /// the phone's key is stored once, marked for review, and answered `accepted` (so the
+    /// courier can hand the phone back), up to [`MAX_RECORDS_FROM_A_REVOKED_PHONE`].
+    pub(super) fn sync_revoked(
+        &self,
+        device: &DeviceAuth,
+        events: &[DeliveryEvent],
+        now: i64,
+    ) -> Result<Vec<EventResult>, StoreError> {
+        self.write(|tx| {
+            let dev_id = device.device_id.to_string();
+            let (public_key, stored_count): (String, i64) = qrow(
+                tx,
+                "SELECT public_key, (SELECT COUNT(*) FROM events WHERE device_id = ?1 AND status = 'review') \
+                 FROM devices WHERE id = ?1",
+                [&dev_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let key = doorstep_protocol::token::decode_hex::<32>(&public_key)
+                .and_then(|b| ed25519_dalek::VerifyingKey::from_bytes(&b).ok());
+            let mut room = MAX_RECORDS_FROM_A_REVOKED_PHONE - stored_count;
+            let mut results = Vec::with_capacity(events.len());
+            for ev in events {
+                let mac = chain_mac(&self.secrets, &ev.chain_hash());
+                let stored: Option<(Option<Vec<u8>>, String, String)> = qrow(
+                    tx,
+                    "SELECT body_mac, result, device_id FROM events WHERE id = ?1",
+                    [ev.id.to_string()],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+                let status = if let Some((stored_mac, result, owner)) = stored {
+                    if owner == dev_id && stored_mac.is_some_and(|m| bool::from(m.ct_eq(&mac))) {
+                        serde_json::from_str(&result).unwrap_or(EventStatus::Duplicate)
+                    } else {
+                        rejected(RejectCode::IdConflict, "this event id was already used for a different record")
+                    }
+                } else if !key.as_ref().is_some_and(|k| ev.verify_signature(k)) {
+                    rejected(RejectCode::ChainBroken, "this record is not signed by this phone's key")
+                } else if room <= 0 {
+                    rejected(
+                        RejectCode::Invalid,
+                        "this phone was removed from the fleet and has sent as many records as the server keeps for review",
+                    )
+                } else {
+                    room -= 1;
+                    store_event(tx, &dev_id, ev, &mac, StoredAs::Review, &EventStatus::Accepted, true, now)?;
+                    EventStatus::Accepted
+                };
+                results.push(EventResult { id: ev.id, status });
+            }
+            Ok(results)
+        })
+    }
+
+    /// Counts an event held back by a broken chain (it is not stored: the phone keeps it).
+    pub(super) fn note_held(
+        &self,
+        tx: &Db<'_>,
+        device: &str,
+        ev: &DeliveryEvent,
+        broken: bool,
+    ) -> Result<(), StoreError> {
+        if broken {
+            exec(
+                tx,
+                "UPDATE devices SET chain_broken_count = chain_broken_count + 1, \
+                 chain_broken_max_seq = CASE WHEN COALESCE(chain_broken_max_seq, 0) > ?2 THEN COALESCE(chain_broken_max_seq, 0) ELSE ?2 END WHERE id = ?1",
+                params![device, ev.seq as i64],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Why an event's time cannot be true, if it cannot: before the phone's previous record,
+    /// or further back than the offline window.
+    pub(super) fn backdated(
+        &self,
+        head: &ChainHead,
+        ev: &DeliveryEvent,
+        now: i64,
+    ) -> Option<String> {
+        if let Some(prev) = head.last_occurred_at
+            && ev.occurred_at_ms < prev
+        {
+            return Some("the record claims a time before this phone's previous record".into());
+        }
+        let window = self.settings.offline_window_ms;
+        if ev.occurred_at_ms < now - window {
+            return Some(format!(
+                "the record claims a time more than {} hours ago, beyond the offline window",
+                window / 3_600_000
+            ));
+        }
+        None
+    }
+
+    /// Writes an entry of the audit log (who did what to whom, and when).
+    pub(super) fn audit(
+        &self,
+        tx: &Db<'_>,
+        now: i64,
+        actor: &str,
+        action: &str,
+        subject: &str,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        exec(
+            tx,
+            "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![now, actor, action, subject, detail],
+        )?;
+        Ok(())
+    }
+
+    /// Fleet manager: accept a device's chain as it is now. Its next record that does not
+    /// continue the stored chain becomes the new anchor; the records held meanwhile then
+    /// arrive and are marked for review. `actor` names who decided, for the audit log.
+    pub fn accept_chain(&self, device: DeviceId, actor: &str, now: i64) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let row: Option<(Option<i64>, Option<String>, Option<i64>)> = qrow(
+                tx,
+                "SELECT chain_broken_at, chain_broken_event, revoked_at FROM devices WHERE id = ?1",
+                [device.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+            let (broken, first_bad, revoked) = row.ok_or(StoreError::NotFound("device"))?;
+            if revoked.is_some() {
+                return Err(StoreError::Conflict(
+                    "this phone was revoked; enroll it again".into(),
+                ));
+            }
+            if broken.is_none() {
+                return Err(StoreError::Conflict(
+                    "this phone's record chain is not broken; there is nothing to accept".into(),
+                ));
+            }
+            exec(
+                tx,
+                "UPDATE devices SET reanchor_allowed_at = ?2 WHERE id = ?1",
+                params![device.to_string(), now],
+            )?;
+            self.audit(
+                tx,
+                now,
+                actor,
+                "chain_accepted",
+                &device.to_string(),
+                &format!(
+                    "first record that broke the chain: {}",
+                    first_bad.unwrap_or_default()
+                ),
+            )
+        })
+    }
+
+    /// Devices whose record chain is broken, for the fleet page.
+    pub fn chain_breaks(&self) -> Result<Vec<ChainBreak>, StoreError> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT d.id, c.name, d.chain_broken_at, d.chain_broken_event, d.chain_broken_reason, \
+                 d.chain_broken_count, d.reanchor_allowed_at IS NOT NULL FROM devices d \
+                 JOIN couriers c ON c.id = d.courier_id \
+                 WHERE d.chain_broken_at IS NOT NULL AND d.revoked_at IS NULL ORDER BY d.chain_broken_at",
+            )?;
+            let rows = st.query_map(params![], |r| {
+                Ok(ChainBreak {
+                    device_id: r.get(0)?,
+                    courier_name: r.get(1)?,
+                    since_ms: r.get(2)?,
+                    first_event: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+                    reason: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
+                    held_events: r.get(5)?,
+                    accepted: r.get(6)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    /// Records marked for review (accepted after a chain was re-anchored), newest first.
+    pub fn records_for_review(&self) -> Result<Vec<StoredDelivery>, StoreError> {
+        let mut out = self.stored_deliveries(None, true)?;
+        out.reverse();
+        Ok(out)
+    }
+
+    /// The audit log, newest first.
+    pub fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT at, actor, action, subject, detail FROM audit_log ORDER BY id DESC LIMIT ?1",
+            )?;
+            let rows = st.query_map([limit], |r| {
+                Ok(AuditEntry {
+                    at_ms: r.get(0)?,
+                    actor: r.get(1)?,
+                    action: r.get(2)?,
+                    subject: r.get(3)?,
+                    detail: r.get(4)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    /// Applies one chain-valid event; returns its status (a rejection marks parcels disputed).
+    pub(super) fn apply_event(
+        &self,
+        tx: &Db<'_>,
+        device: &DeviceAuth,
+        ev: &DeliveryEvent,
+        now: i64,
+    ) -> Result<EventStatus, StoreError> {
+        let Some(stop) = load_stop(tx, &ev.stop_id.to_string())? else {
+            return Ok(rejected(RejectCode::Invalid, "the stop is unknown"));
+        };
+        if stop.courier_id.as_deref() != Some(device.courier_id.to_string().as_str()) {
+            return Ok(rejected(
+                RejectCode::NotAssigned,
+                "this stop is not on this courier's route",
+            ));
+        }
+        if ev.parcel_ids.is_empty() || ev.parcel_ids.len() > 200 {
+            return Ok(rejected(RejectCode::Invalid, "the record names no parcel"));
+        }
+        let mut statuses = Vec::new();
+        let mut photo_required = false;
+        for p in &ev.parcel_ids {
+            let row: Option<(String, String, bool)> = qrow(
+                tx,
+                "SELECT stop_id, status, photo_required FROM parcels WHERE id = ?1",
+                [p.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+            match row {
+                Some((s, status, photo)) if s == stop.id.to_string() => {
+                    photo_required |= photo;
+                    statuses.push(status);
+                }
+                _ => {
+                    return Ok(rejected(
+                        RejectCode::Invalid,
+                        "a parcel of the record is not part of its stop",
+                    ));
+                }
+            }
+        }
+        if statuses.iter().any(|s| s == "delivered") {
+            return Ok(rejected(
+                RejectCode::AlreadyDelivered,
+                "a parcel of this record was already delivered",
+            ));
+        }
+        let occurred = ev.occurred_at_ms.min(now);
+        let outcome = match &ev.body {
+            EventBody::Failed { .. } => Ok(()),
+            EventBody::Delivered {
+                verification,
+                photo_sha256,
+                ..
+            } => {
+                let photo_check = if photo_required && photo_sha256.is_none() {
+                    Err((RejectCode::PhotoMissing, "this parcel needs a proof photo"))
+                } else {
+                    Ok(())
+                };
+                if let Some(sha) = photo_sha256 {
+                    let have: Option<i64> = qrow(
+                        tx,
+                        "SELECT 1 FROM photos WHERE sha256 = ?1",
+                        [sha.to_ascii_lowercase()],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                    if have.is_none() {
+                        return Ok(EventStatus::Retry {
+                            message: "upload the proof photo before this record".into(),
+                        });
+                    }
+                }
+                // A locked stop is handed over by no path (online check, offline code or
+                // the customer's QR) until the fleet manager makes a new code.
+                let locked = stop.code_required && stop.failed_attempts >= stop.max_attempts;
+                if locked {
+                    Err((
+                        RejectCode::CodeLocked,
+                        "the stop is locked by too many wrong codes; the fleet manager must make a new code",
+                    ))
+                } else {
+                    match self.check_verification(
+                        tx,
+                        device,
+                        &stop,
+                        ev,
+                        verification,
+                        occurred,
+                        now,
+                    )? {
+                        Err(e) => Err(e),
+                        Ok(()) => photo_check,
+                    }
+                }
+            }
+        };
+        let delivered = matches!(ev.body, EventBody::Delivered { .. });
+        let ids: Vec<String> = ev.parcel_ids.iter().map(|p| p.to_string()).collect();
+        match outcome {
+            Ok(()) => {
+                let new_status = if delivered { "delivered" } else { "failed" };
+                for id in &ids {
+                    exec(
+                        tx,
+                        "UPDATE parcels SET status = ?2 WHERE id = ?1",
+                        params![id, new_status],
+                    )?;
+                }
+                if delivered {
+                    self.consume_code_if_handed_over(tx, &stop, now)?;
+                }
+                self.queue_webhooks(
+                    tx,
+                    if delivered {
+                        WebhookEvent::Delivered
+                    } else {
+                        WebhookEvent::Failed
+                    },
+                    ev,
+                    None,
+                    now,
+                )?;
+                Ok(EventStatus::Accepted)
+            }
+            Err((code, message)) => {
+                for id in &ids {
+                    exec(
+                        tx,
+                        "UPDATE parcels SET status = 'disputed' WHERE id = ?1",
+                        [id],
+                    )?;
+                }
+                self.queue_webhooks(tx, WebhookEvent::Disputed, ev, Some(code), now)?;
+                Ok(rejected(code, message))
+            }
+        }
+    }
+
+    /// Queues the `event` webhook of each of the record's parcels whose shipper has a webhook
+    /// URL. Only the shipper's id is stored with it: the signature is made when it is sent.
+    pub(super) fn queue_webhooks(
+        &self,
+        tx: &Db<'_>,
+        event: WebhookEvent,
+        ev: &DeliveryEvent,
+        reject: Option<RejectCode>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        for parcel_id in &ev.parcel_ids {
+            let row: Option<(String, String, Option<String>)> = qrow(
+                tx,
+                "SELECT p.barcode_raw, s.id, s.webhook_url FROM parcels p \
+                     JOIN shippers s ON s.id = p.shipper_id WHERE p.id = ?1",
+                [parcel_id.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+            let Some((barcode, shipper_id, Some(url))) = row else {
+                continue;
+            };
+            let body = serde_json::to_string(&WebhookPayload {
+                event,
+                parcel_id: *parcel_id,
+                barcode,
+                event_id: ev.id,
+                occurred_at_ms: ev.occurred_at_ms,
+                reject_code: reject,
+            })
+            .expect("serialising plain data cannot fail");
+            enqueue_webhook(tx, &url, event.as_str(), &body, &shipper_id, now)?;
+        }
+        Ok(())
+    }
+
+    /// Records an uploaded photo; returns whether it was already there.
+    pub fn record_photo(
+        &self,
+        sha: &str,
+        size: usize,
+        device: DeviceId,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.write(|tx| {
+            let n = exec(tx,
+                "INSERT INTO photos (sha256, size, device_id, created_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+                params![sha, size as i64, device.to_string(), now],
+            )?;
+            Ok(n == 0)
+        })
+    }
+
+    /// What `device` uploaded since `since` (Unix ms): the photos it stored, their bytes, and
+    /// when the oldest of them arrived — for the per-device photo quota.
+    pub fn photo_usage_since(
+        &self,
+        device: DeviceId,
+        since: i64,
+    ) -> Result<PhotoUsage, StoreError> {
+        self.read(|c| {
+            Ok(qrow(
+                c,
+                "SELECT COUNT(*), CAST(COALESCE(SUM(size), 0) AS BIGINT), MIN(created_at) FROM photos \
+                 WHERE device_id = ?1 AND created_at >= ?2",
+                params![device.to_string(), since],
+                |r| {
+                    Ok(PhotoUsage {
+                        count: r.get::<_, i64>(0)?.max(0) as u64,
+                        bytes: r.get::<_, i64>(1)?.max(0) as u64,
+                        oldest_at: r.get(2)?,
+                    })
+                },
+            )?)
+        })
+    }
+}
+
+pub(super) fn rejected(code: RejectCode, message: &str) -> EventStatus {
+    EventStatus::Rejected {
+        code,
+        message: message.to_string(),
+    }
+}
+
+/// How a record is kept: its `events.status`.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum StoredAs {
+    Accepted,
+    Rejected(RejectCode),
+    /// From a revoked phone: kept for the fleet manager, applied to nothing.
+    Review,
+}
+
+/// Stores a record once under its id, with the answer it got (a retry gets the same).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn store_event(
+    tx: &Db<'_>,
+    device: &str,
+    ev: &DeliveryEvent,
+    mac: &[u8],
+    stored_as: StoredAs,
+    answer: &EventStatus,
+    review: bool,
+    now: i64,
+) -> Result<(), StoreError> {
+    let (status, reject_code) = match stored_as {
+        StoredAs::Accepted => ("accepted", None),
+        StoredAs::Rejected(code) => ("rejected", Some(enum_str(&code))),
+        StoredAs::Review => ("review", None),
+    };
+    exec(
+        tx,
+        "INSERT INTO events (id, device_id, seq, stop_id, parcel_ids, kind, body_hash, body_mac, body, status, \
+         reject_code, result, delivery_date, received_at, review) VALUES (?1,?2,?3,?4,?5,?6,'',?7,?8,?9,?10,?11, \
+         (SELECT delivery_date FROM stops WHERE id = ?4), ?12, ?13)",
+        params![
+            ev.id.to_string(),
+            device,
+            ev.seq as i64,
+            ev.stop_id.to_string(),
+            serde_json::to_string(&ev.parcel_ids).unwrap_or_default(),
+            match ev.body {
+                EventBody::Delivered { .. } => "delivered",
+                EventBody::Failed { .. } => "failed",
+            },
+            mac,
+            redacted_event_json(ev),
+            status,
+            reject_code,
+            serde_json::to_string(answer).unwrap_or_default(),
+            now,
+            review
+        ],
+    )?;
+    Ok(())
+}
+
+/// The event as stored: codes and tokens are replaced, so the database never holds them, and
+/// the signature and previous hash are left out — both are computed over the signed bytes,
+/// which hold an offline code, so either would let a copy of the database test all million
+/// codes. (The server checked the signature on arrival; the keyed chain hash stays.)
+pub(super) fn redacted_event_json(ev: &DeliveryEvent) -> String {
+    let mut v = serde_json::to_value(ev).unwrap_or_default();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("signature");
+        o.remove("prev_hash");
+    }
+    if let Some(ver) = v.pointer_mut("/body/verification")
+        && let Some(obj) = ver.as_object_mut()
+    {
+        for k in ["code", "token"] {
+            if obj.contains_key(k) {
+                obj.insert(k.into(), serde_json::Value::String("<redacted>".into()));
+            }
+        }
+    }
+    v.to_string()
+}

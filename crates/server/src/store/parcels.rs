@@ -1,0 +1,443 @@
+//! Parcels and stops: creation with the policy decision, the stop's code and message, the manifest.
+
+use super::*;
+
+impl Store {
+    /// Creates a parcel: policy decision, stop grouping, code creation and the customer's
+    /// notification, all in one transaction.
+    pub fn create_parcel(
+        &self,
+        shipper_id: &str,
+        req: &CreateParcelRequest,
+        now: i64,
+    ) -> Result<CreatedParcel, StoreError> {
+        let barcode = Barcode::parse(&req.barcode)
+            .map_err(|e| StoreError::Validation(format!("barcode: {e}")))?
+            .key();
+        let name = req.recipient.name.trim();
+        if name.is_empty() || name.len() > 200 {
+            return Err(StoreError::Validation(
+                "recipient.name must have 1 to 200 characters".into(),
+            ));
+        }
+        if req.address.trim().is_empty() || req.address.len() > 500 {
+            return Err(StoreError::Validation(
+                "address must have 1 to 500 characters".into(),
+            ));
+        }
+        if req.postal_code.len() > 20 {
+            return Err(StoreError::Validation("postal_code is too long".into()));
+        }
+        if req.description.as_ref().is_some_and(|d| d.len() > 200) {
+            return Err(StoreError::Validation("description is too long".into()));
+        }
+        let value = match &req.declared_value {
+            Some(m) => {
+                if m.currency.len() != 3 || !m.currency.bytes().all(|b| b.is_ascii_alphabetic()) {
+                    return Err(StoreError::Validation(
+                        "declared_value.currency must be an ISO 4217 code".into(),
+                    ));
+                }
+                Some(parse_amount(&m.amount).ok_or_else(|| {
+                    StoreError::Validation(
+                        "declared_value.amount must be a decimal like 612.00".into(),
+                    )
+                })?)
+            }
+            None => None,
+        };
+        if window_end_ms(&req.delivery_date, 1, 0).is_none() {
+            return Err(StoreError::Validation(
+                "delivery_date must be YYYY-MM-DD".into(),
+            ));
+        }
+        let decision = self.settings.policy.decide(&ParcelFacts {
+            declared_value_minor: value,
+            currency: req.declared_value.as_ref().map(|m| m.currency.as_str()),
+            method: req.method,
+            postal_code: req.postal_code.trim(),
+            location: req.location.map(|l| (l.lat, l.lon)),
+            age_restricted: req.age_restricted,
+            recipient_opt_in: req.recipient_requested_code,
+            shipper_requires_code: req.shipper_requires_code,
+        });
+        let phone = req
+            .recipient
+            .phone
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty());
+        let email = req
+            .recipient
+            .email
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty());
+        if let Some(p) = phone
+            && !is_e164(p)
+        {
+            return Err(StoreError::Validation(
+                "recipient.phone must be a mobile number in E.164 form, like +31612345678".into(),
+            ));
+        }
+        if let Some(e) = email
+            && !is_email(e)
+        {
+            return Err(StoreError::Validation(
+                "recipient.email is not a valid email address".into(),
+            ));
+        }
+        // The shipper is part of the key: a stop (one code, one attempt counter, one customer
+        // page) never mixes two shippers' parcels.
+        let recipient_key = hex::encode(sha256(
+            format!(
+                "{}\0{}\0{}\0{}\0{}\0{}",
+                shipper_id,
+                name.to_lowercase(),
+                phone.unwrap_or(""),
+                email.unwrap_or("").to_lowercase(),
+                req.address.trim().to_lowercase(),
+                req.postal_code.trim().to_lowercase()
+            )
+            .as_bytes(),
+        ));
+        let parcel_id = ParcelId::from_uuid(new_id(&self.settings.random, now));
+        let courier = req.courier_id.map(|c| c.to_string());
+        let offset = self.settings.utc_offset_minutes;
+
+        self.write(|tx| {
+            if let Some(c) = &courier {
+                let known: Option<i64> = qrow(tx, "SELECT 1 FROM couriers WHERE id = ?1", [c], |r| r.get(0))
+                    .optional()?;
+                if known.is_none() {
+                    return Err(StoreError::Validation("courier_id is not a courier of this fleet".into()));
+                }
+            }
+            let existing: Option<String> = qrow(tx,
+                    "SELECT id FROM stops WHERE delivery_date = ?1 AND recipient_key = ?2",
+                    params![req.delivery_date, recipient_key],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let stop_id = match existing {
+                Some(id) => {
+                    let stop = load_stop(tx, &id)?.ok_or(StoreError::NotFound("stop"))?;
+                    let mut reasons: Vec<String> = serde_json::from_str(
+                        &qrow(tx, "SELECT reasons FROM stops WHERE id = ?1", [&id], |r| {
+                            r.get::<_, String>(0)
+                        })?,
+                    )
+                    .unwrap_or_default();
+                    for r in &decision.reasons {
+                        if !reasons.contains(r) {
+                            reasons.push(r.clone());
+                        }
+                    }
+                    if decision.code_required && !stop.code_required {
+                        reasons.retain(|r| r != "no rule asks for a code");
+                    }
+                    exec(tx,
+                        "UPDATE stops SET code_required = ?2, code_digits = ?3, max_attempts = ?4, \
+                         offline_allowed = ?5, validity_days = ?6, reasons = ?7, \
+                         courier_id = COALESCE(courier_id, ?8) WHERE id = ?1",
+                        params![
+                            id,
+                            stop.code_required || decision.code_required,
+                            stop.code_digits.max(decision.code_digits),
+                            stop.max_attempts.min(decision.max_attempts),
+                            stop.offline_allowed && decision.offline_allowed,
+                            stop.validity_days.min(decision.validity_days),
+                            serde_json::to_string(&reasons).unwrap_or_default(),
+                            courier
+                        ],
+                    )?;
+                    id
+                }
+                None => {
+                    let id = StopId::from_uuid(new_id(&self.settings.random, now)).to_string();
+                    let sequence: i64 = qrow(tx,
+                        "SELECT COUNT(*) + 1 FROM stops WHERE delivery_date = ?1 AND courier_id IS NOT DISTINCT FROM ?2",
+                        params![req.delivery_date, courier],
+                        |r| r.get(0),
+                    )?;
+                    let public_ref = hex::encode(self.settings.random.bytes::<12>());
+                    let rref = &sha256(recipient_key.as_bytes())[..8];
+                    exec(tx,
+                        "INSERT INTO stops (id, delivery_date, recipient_key, courier_id, recipient_name, \
+                         phone, email, address, postal_code, lat, lon, sequence, code_required, code_digits, \
+                         max_attempts, offline_allowed, validity_days, reasons, public_ref, recipient_ref, created_at) \
+                         VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21)",
+                        params![
+                            id,
+                            req.delivery_date,
+                            recipient_key,
+                            courier,
+                            name,
+                            phone,
+                            email,
+                            req.address.trim(),
+                            req.postal_code.trim(),
+                            req.location.map(|l| l.lat),
+                            req.location.map(|l| l.lon),
+                            sequence,
+                            decision.code_required,
+                            decision.code_digits,
+                            decision.max_attempts,
+                            decision.offline_allowed,
+                            decision.validity_days,
+                            serde_json::to_string(&decision.reasons).unwrap_or_default(),
+                            public_ref,
+                            rref,
+                            now
+                        ],
+                    )?;
+                    id
+                }
+            };
+            let inserted = exec(tx,
+                "INSERT INTO parcels (id, shipper_id, stop_id, barcode_key, barcode_raw, description, \
+                 declared_value_minor, currency, method, age_restricted, recipient_opt_in, \
+                 shipper_requires_code, code_required, photo_required, offline_allowed, reasons, created_at) \
+                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17) \
+                 ON CONFLICT(barcode_key) DO NOTHING",
+                params![
+                    parcel_id.to_string(),
+                    shipper_id,
+                    stop_id,
+                    barcode,
+                    req.barcode.trim(),
+                    req.description,
+                    value,
+                    req.declared_value.as_ref().map(|m| m.currency.to_ascii_uppercase()),
+                    method_str(req.method),
+                    req.age_restricted,
+                    req.recipient_requested_code,
+                    req.shipper_requires_code,
+                    decision.code_required,
+                    decision.photo_required,
+                    decision.offline_allowed,
+                    serde_json::to_string(&decision.reasons).unwrap_or_default(),
+                    now
+                ],
+            )?;
+            if inserted == 0 {
+                return Err(StoreError::Conflict("a parcel with this barcode already exists".into()));
+            }
+            let stop = load_stop(tx, &stop_id)?.ok_or(StoreError::NotFound("stop"))?;
+            let has_code: Option<String> = qrow(tx,
+                    "SELECT id FROM codes WHERE stop_id = ?1 AND superseded_at IS NULL",
+                    [&stop_id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            // A parcel joining a stop whose code already went out gets a fresh code for the
+            // whole stop (same attempt counter), so the customer's message names every parcel.
+            let new_code = if stop.code_required {
+                Some(self.issue_code(
+                    tx,
+                    &stop,
+                    now,
+                    offset,
+                    has_code.is_some().then_some(CodeEnd::Joined),
+                )?)
+            } else {
+                None
+            };
+            let view = parcel_view(tx, &self.settings.public_url, &parcel_id.to_string())?;
+            Ok(CreatedParcel {
+                view,
+                new_code,
+                decision: decision.clone(),
+            })
+        })
+    }
+
+    /// Makes a new code for a stop (superseding any old one) and queues the customer's
+    /// message. Returns the plaintext (only seeding keeps it).
+    pub(super) fn issue_code(
+        &self,
+        tx: &Db<'_>,
+        stop: &StopRow,
+        now: i64,
+        offset: i32,
+        ended_by: Option<CodeEnd>,
+    ) -> Result<String, StoreError> {
+        let replaces = ended_by.is_some();
+        let code = self
+            .settings
+            .random
+            .with(|rng| DeliveryCode::generate(rng, usize::from(stop.code_digits)))
+            .map_err(|e| StoreError::Validation(e.to_string()))?;
+        let stop_id = stop.id.to_string();
+        void_unsent_code_messages(tx, &stop_id, now)?;
+        let expires = window_end_ms(&stop.delivery_date, stop.validity_days, offset)
+            .unwrap_or(now)
+            .min(now + 7 * 86_400_000);
+        exec(
+            tx,
+            "UPDATE codes SET superseded_at = ?2, ended_by = ?3 WHERE stop_id = ?1 AND superseded_at IS NULL",
+            params![stop_id, now, ended_by.map_or("joined", CodeEnd::as_str)],
+        )?;
+        exec(
+            tx,
+            "INSERT INTO codes (id, stop_id, code_hash, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                new_id(&self.settings.random, now).to_string(),
+                stop_id,
+                self.secrets
+                    .mac(&[stop_id.as_bytes(), code.expose_digits().as_bytes()]),
+                now,
+                expires
+            ],
+        )?;
+        let parcels: Vec<String> = {
+            let mut st = tx.prepare_cached(
+                "SELECT barcode_raw FROM parcels WHERE stop_id = ?1 ORDER BY created_at",
+            )?;
+            st.query_map([&stop_id], |r| r.get(0))?
+                .collect::<Result<_, _>>()?
+        };
+        let link = format!(
+            "{}/c/{}",
+            self.settings.public_url.trim_end_matches('/'),
+            stop.public_ref
+        );
+        let what = if parcels.len() == 1 {
+            format!("your parcel {}", parcels[0])
+        } else {
+            format!("your parcels {}", parcels.join(", "))
+        };
+        let subject = format!("Your delivery code for {}", parcels.join(", "));
+        let body = format!(
+            "Hello {name},\n\n{what} arrives on {date}. Your delivery code is {code}.\n\n\
+             Give this code only to the courier at your door who hands over {what}. \
+             Nobody from Doorstep will ask for it by phone, email or message.\n\n\
+             You can also show the QR code on this page instead: {link}\n{replaced}",
+            replaced = if replaces {
+                "\nThis code replaces any delivery code we sent you before for this delivery.\n"
+            } else {
+                ""
+            },
+            name = stop.recipient_name,
+            date = stop.delivery_date,
+            code = code.grouped(),
+        );
+        let sms = format!(
+            "Delivery code {} for {what} on {}. Give it only to the courier at your door handing over this parcel. {link}",
+            code.grouped(),
+            stop.delivery_date
+        );
+        if let Some(email) = &stop.email {
+            enqueue(
+                tx,
+                "email",
+                email,
+                &subject,
+                &body,
+                None,
+                Some(&stop_id),
+                now,
+            )?;
+        }
+        if let Some(phone) = &stop.phone {
+            enqueue(tx, "sms", phone, &subject, &sms, None, Some(&stop_id), now)?;
+        }
+        Ok(code.expose_digits().to_string())
+    }
+
+    /// A parcel as its shipper sees it.
+    pub fn parcel(&self, id: ParcelId, shipper: Option<&str>) -> Result<ParcelView, StoreError> {
+        self.read(|c| {
+            let owner: Option<String> = qrow(
+                c,
+                "SELECT shipper_id FROM parcels WHERE id = ?1",
+                [id.to_string()],
+                |r| r.get(0),
+            )
+            .optional()?;
+            match (owner, shipper) {
+                (None, _) => Err(StoreError::NotFound("parcel")),
+                (Some(o), Some(s)) if o != s => Err(StoreError::NotFound("parcel")),
+                _ => parcel_view(c, &self.settings.public_url, &id.to_string()),
+            }
+        })
+    }
+
+    /// A courier's manifest for a day.
+    pub fn manifest(&self, courier: CourierId, date: &str) -> Result<Manifest, StoreError> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT id, sequence, recipient_name, address, lat, lon, code_required, code_digits, \
+                 offline_allowed, reasons FROM stops WHERE courier_id = ?1 AND delivery_date = ?2 ORDER BY sequence, id",
+            )?;
+            let stops = st
+                .query_map(params![courier.to_string(), date], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, u32>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, Option<f64>>(4)?,
+                        r.get::<_, Option<f64>>(5)?,
+                        r.get::<_, bool>(6)?,
+                        r.get::<_, u8>(7)?,
+                        r.get::<_, bool>(8)?,
+                        r.get::<_, String>(9)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut pst = c.prepare_cached(
+                "SELECT id, barcode_key, description, photo_required, method, status FROM parcels \
+                 WHERE stop_id = ?1 ORDER BY created_at, id",
+            )?;
+            let mut out = Vec::with_capacity(stops.len());
+            for (id, seq, name, address, lat, lon, req, digits, offline, reasons) in stops {
+                let parcels = pst
+                    .query_map([&id], |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, Option<String>>(2)?,
+                            r.get::<_, bool>(3)?,
+                            r.get::<_, String>(4)?,
+                            r.get::<_, String>(5)?,
+                        ))
+                    })?
+                    .collect::<Result<Vec<_>, _>>()?
+                    .into_iter()
+                    .filter_map(|(pid, barcode, description, photo, method, status)| {
+                        Some(ManifestParcel {
+                            parcel_id: pid.parse().ok()?,
+                            barcode,
+                            description,
+                            photo_required: photo,
+                            method: parse_enum(&method)?,
+                            status: parse_enum(&status)?,
+                        })
+                    })
+                    .collect();
+                out.push(ManifestStop {
+                    stop_id: id.parse().map_err(|_| bad_column(0))?,
+                    sequence: seq,
+                    recipient_name: name,
+                    address,
+                    location: lat.zip(lon).map(|(lat, lon)| doorstep_protocol::wire::Location {
+                        lat,
+                        lon,
+                        accuracy_m: None,
+                    }),
+                    code_required: req,
+                    code_length: req.then_some(digits + 1),
+                    offline_allowed: offline,
+                    reasons: serde_json::from_str(&reasons).unwrap_or_default(),
+                    parcels,
+                });
+            }
+            Ok(Manifest {
+                courier_id: courier,
+                date: date.to_string(),
+                stops: out,
+            })
+        })
+    }
+}
