@@ -41,7 +41,10 @@ async fn main() {
     config.verify_rate_per_sec = 1e9;
     // One device checks thousands of codes a second here: no per-device limit either.
     config.limits.verify_per_device = doorstep_server::limits::Rate::UNLIMITED;
-    let date = doorstep_server::store::fleet_date(config.clock.now_ms(), 0);
+    let date = doorstep_server::store::fleet_date(
+        config.clock.now_ms(),
+        &doorstep_server::zone::FleetZone::utc(),
+    );
     let seed = seed_demo(&config, &date).unwrap();
     tokio::spawn(launch(listener, config.clone(), std::future::pending()));
     let client = reqwest::Client::new();

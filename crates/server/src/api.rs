@@ -122,19 +122,32 @@ fn api_routes(state: &AppState) -> OpenApiRouter<AppState> {
 /// `GET /v1/health` answer.
 #[derive(Debug, serde::Serialize, ToSchema)]
 struct Health {
-    /// `ok` whenever the server answers.
+    /// `ok`: the server answers and its database does.
     status: &'static str,
+    /// `sqlite` or `postgres`.
+    database: &'static str,
 }
 
-/// Liveness
+/// Health: the server and its database
+///
+/// 200 when the database answers; 503 (`unavailable`, with `Retry-After`) when it does not —
+/// a load balancer then sends requests to another node, and this node recovers by itself when
+/// the database is back.
 #[utoipa::path(
     get,
     path = "/v1/health",
     tag = "public",
-    responses((status = 200, description = "The server answers", body = Health))
+    responses(
+        (status = 200, description = "The server and its database answer", body = Health),
+        (status = 503, description = "The database does not answer", body = ErrorBody),
+    )
 )]
-async fn health() -> Json<Health> {
-    Json(Health { status: "ok" })
+async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
+    db(&state, |s| s.ping()).await?;
+    Ok(Json(Health {
+        status: "ok",
+        database: state.store.backend_name(),
+    }))
 }
 
 fn public_keys(state: &AppState) -> Vec<PublicTokenKey> {
@@ -211,7 +224,7 @@ struct DateQuery {
 }
 
 fn valid_date(d: &str) -> Result<(), ApiError> {
-    if crate::store::window_end_ms(d, 1, 0).is_none() {
+    if !crate::store::is_date(d) {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             ErrorCode::ValidationFailed,
@@ -252,7 +265,7 @@ async fn manifest(
 ) -> Result<Response, ApiError> {
     let date = q
         .date
-        .unwrap_or_else(|| fleet_date(state.now(), state.config.utc_offset_minutes));
+        .unwrap_or_else(|| fleet_date(state.now(), &state.config.time_zone));
     valid_date(&date)?;
     let courier = device.courier_id;
     let manifest = db(&state, move |s| s.manifest(courier, &date)).await?;

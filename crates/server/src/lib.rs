@@ -106,8 +106,9 @@ pub struct ServerConfig {
     pub fleet_name: String,
     /// The code policy.
     pub policy: Policy,
-    /// Fleet time zone as a fixed offset from UTC, in minutes.
-    pub utc_offset_minutes: i32,
+    /// The fleet's time zone (an IANA name such as Europe/Amsterdam): a code is valid until
+    /// the end of its delivery day there, DST days included.
+    pub time_zone: zone::FleetZone,
     /// SMTP for email, if configured.
     pub smtp: Option<SmtpConfig>,
     /// SMS gateway, if configured.
@@ -207,7 +208,7 @@ impl ServerConfig {
             public_url: "http://127.0.0.1:8080".into(),
             fleet_name: "Doorstep Demo Fleet".into(),
             policy: Policy::default(),
-            utc_offset_minutes: 0,
+            time_zone: zone::FleetZone::utc(),
             smtp: None,
             sms: None,
             clock: Arc::new(SystemClock),
@@ -346,7 +347,7 @@ fn open_store(config: &ServerConfig) -> Result<Store, ServerError> {
         secrets,
         StoreSettings {
             public_url: config.public_url.clone(),
-            utc_offset_minutes: config.utc_offset_minutes,
+            time_zone: config.time_zone.clone(),
             policy: config.policy.clone(),
             verification_ttl_ms: config.verification_ttl_secs.max(1) * 1000,
             offline_window_ms: config.offline_window_secs.max(60) * 1000,

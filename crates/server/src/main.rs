@@ -48,14 +48,29 @@ struct Common {
     /// Base URL phones and customers reach this server at.
     #[arg(long, env = "DOORSTEP_PUBLIC_URL")]
     public_url: Option<String>,
-    /// Fleet time zone as minutes east of UTC (e.g. 60 for CET).
-    #[arg(
-        long,
-        env = "DOORSTEP_UTC_OFFSET_MINUTES",
-        default_value_t = 0,
-        allow_hyphen_values = true
-    )]
-    utc_offset_minutes: i32,
+    /// The fleet's time zone, an IANA name (Europe/Amsterdam, America/New_York) or a fixed
+    /// offset (+01:00): codes are valid until the end of their delivery day there.
+    #[arg(long, env = "DOORSTEP_TIME_ZONE", default_value = "UTC")]
+    time_zone: doorstep_server::zone::FleetZone,
+    #[command(flatten)]
+    database: DatabaseArgs,
+}
+
+/// Where the data lives when several nodes share it.
+#[derive(Debug, Args)]
+struct DatabaseArgs {
+    /// A PostgreSQL database shared by every node (postgres://user:password@host:5432/db);
+    /// without it, the SQLite file in the data directory (one node).
+    #[arg(long, env = "DOORSTEP_DATABASE_URL", hide_env_values = true)]
+    database: Option<String>,
+    /// The secrets directory (default: DATA_DIR/secrets). Every node of one database needs
+    /// the same secrets: give them all this directory (or a copy of it).
+    #[arg(long, env = "DOORSTEP_SECRETS_DIR")]
+    secrets_dir: Option<PathBuf>,
+    /// Connections this node keeps to PostgreSQL.
+    #[arg(long, env = "DOORSTEP_DATABASE_POOL_SIZE", default_value_t = 16,
+          value_parser = clap::value_parser!(u16).range(2..=500))]
+    database_pool_size: u16,
 }
 
 #[derive(Debug, Args)]
@@ -202,6 +217,8 @@ struct DemoArgs {
     /// Seed the data directory and exit without serving (start it later with `serve --demo-mode`).
     #[arg(long)]
     seed_only: bool,
+    #[command(flatten)]
+    database: DatabaseArgs,
 }
 
 #[derive(Debug, Args)]
@@ -221,13 +238,23 @@ struct RotateArgs {
     /// Data directory.
     #[arg(long, env = "DOORSTEP_DATA_DIR", default_value = "./doorstep-data")]
     data_dir: PathBuf,
+    /// The secrets directory (default: DATA_DIR/secrets); with several nodes, the shared one.
+    #[arg(long, env = "DOORSTEP_SECRETS_DIR")]
+    secrets_dir: Option<PathBuf>,
+}
+
+impl RotateArgs {
+    fn secrets(&self) -> PathBuf {
+        self.secrets_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("secrets"))
+    }
 }
 
 #[derive(Debug, Args)]
 struct RevokeArgs {
-    /// Data directory.
-    #[arg(long, env = "DOORSTEP_DATA_DIR", default_value = "./doorstep-data")]
-    data_dir: PathBuf,
+    #[command(flatten)]
+    dirs: RotateArgs,
     /// The key to revoke: 8 hex digits, as listed at /.well-known/doorstep-keys.
     #[arg(long)]
     key_id: doorstep_protocol::KeyId,
@@ -255,7 +282,10 @@ fn config_from(common: &Common, mode: Mode) -> ServerConfig {
         Mode::Production => ServerConfig::production(&common.data_dir, url.clone()),
     };
     c.public_url = url;
-    c.utc_offset_minutes = common.utc_offset_minutes;
+    c.time_zone = common.time_zone.clone();
+    c.database = common.database.database.clone();
+    c.secrets_dir = common.database.secrets_dir.clone();
+    c.database_pool_size = usize::from(common.database.database_pool_size);
     c
 }
 
@@ -328,13 +358,13 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::RotateTokenKey(a) => {
-            let id = doorstep_server::secrets::rotate_token_key(&a.data_dir.join("secrets"))?;
+            let id = doorstep_server::secrets::rotate_token_key(&a.secrets())?;
             println!("new token signing key {id}; restart the server to use it");
         }
         Command::RevokeTokenKey(a) => {
             use doorstep_server::secrets::{Revocation, revoke_token_key};
             let id = a.key_id;
-            match revoke_token_key(&a.data_dir.join("secrets"), id)? {
+            match revoke_token_key(&a.dirs.secrets(), id)? {
                 Revocation::AlreadyRevoked => println!("token key {id} was already revoked"),
                 Revocation::RetiredKeyRevoked => println!(
                     "revoked token key {id}; restart the server: it then refuses tokens signed \
@@ -349,12 +379,12 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::RotateAdminToken(a) => {
-            let token = doorstep_server::secrets::rotate_admin_token(&a.data_dir.join("secrets"))?;
+            let token = doorstep_server::secrets::rotate_admin_token(&a.secrets())?;
             println!("{token}");
             eprintln!(
                 "new admin token written to {}; it is shown only this once. Restart the server: \
                  the old token works until then.",
-                a.data_dir.join("secrets").join("admin.token").display()
+                a.secrets().join("admin.token").display()
             );
         }
         Command::PolicyTemplate => {
@@ -465,10 +495,12 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|| format!("http://{shown_host}:{}", addr.port()));
             let mut config = ServerConfig::demo(&a.data_dir);
             config.public_url = public_url.clone();
-            let date = a
-                .date
-                .clone()
-                .unwrap_or_else(|| doorstep_server::store::fleet_date(config.clock.now_ms(), 0));
+            config.database = a.database.database.clone();
+            config.secrets_dir = a.database.secrets_dir.clone();
+            config.database_pool_size = usize::from(a.database.database_pool_size);
+            let date = a.date.clone().unwrap_or_else(|| {
+                doorstep_server::store::fleet_date(config.clock.now_ms(), &config.time_zone)
+            });
             let seed = {
                 let config = config.clone();
                 let date = date.clone();
@@ -563,10 +595,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Labels(a) => {
             let config = config_from(&a.common, Mode::Demo);
             let date = a.date.clone().unwrap_or_else(|| {
-                doorstep_server::store::fleet_date(
-                    config.clock.now_ms(),
-                    a.common.utc_offset_minutes,
-                )
+                doorstep_server::store::fleet_date(config.clock.now_ms(), &config.time_zone)
             });
             let html = doorstep_server::labels_for(&config, &date)?;
             std::fs::write(&a.out, html).with_context(|| format!("writing {}", a.out.display()))?;

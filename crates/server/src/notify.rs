@@ -94,7 +94,10 @@ pub async fn run_outbox(state: AppState, mut stop: tokio::sync::watch::Receiver<
         if *stop.borrow() {
             break;
         }
-        process_due(&state, &senders).await;
+        // A full claim means more may be due: go on at once.
+        if process_due(&state, &senders).await >= OUTBOX_CLAIM {
+            continue;
+        }
         tokio::select! {
             _ = stop.changed() => {}
             _ = state.outbox_wake.notified() => {}
@@ -103,7 +106,14 @@ pub async fn run_outbox(state: AppState, mut stop: tokio::sync::watch::Receiver<
     }
 }
 
-async fn process_due(state: &AppState, senders: &Senders) {
+/// How long a node holds the messages it claimed before another node may send them.
+const OUTBOX_LEASE_MS: i64 = 5 * 60 * 1000;
+/// Messages claimed at a time: each try is bounded by a 10 s timeout, so a claim is sent
+/// well inside its lease.
+const OUTBOX_CLAIM: usize = 10;
+
+/// Sends what is due; returns how many messages were claimed.
+async fn process_due(state: &AppState, senders: &Senders) -> usize {
     let now = state.now();
     match crate::http::db(state, move |s| s.void_stale_code_messages(now)).await {
         Ok(0) => {}
@@ -113,13 +123,18 @@ async fn process_due(state: &AppState, senders: &Senders) {
         ),
         Err(e) => tracing::error!(error = ?e, "outbox sweep failed"),
     }
-    let due = match crate::http::db(state, move |s| s.due_messages(now, 50)).await {
+    let due = match crate::http::db(state, move |s| {
+        s.due_messages(now, OUTBOX_CLAIM as u32, OUTBOX_LEASE_MS)
+    })
+    .await
+    {
         Ok(d) => d,
         Err(e) => {
             tracing::error!(error = ?e, "outbox read failed");
-            return;
+            return 0;
         }
     };
+    let claimed = due.len();
     let limit = state.config.outbox_recipient_daily_limit;
     let max_attempts = state.config.outbox_max_attempts.max(1);
     for msg in due {
@@ -180,6 +195,7 @@ async fn process_due(state: &AppState, senders: &Senders) {
             tracing::error!(error = ?e, outbox_id = id, "outbox update failed");
         }
     }
+    claimed
 }
 
 /// An address or number for the log, with most of it hidden: `e…@example.com`,

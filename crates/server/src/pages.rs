@@ -260,8 +260,8 @@ async fn fleet_page(
     }
     let date = q
         .date
-        .filter(|d| crate::store::window_end_ms(d, 1, 0).is_some())
-        .unwrap_or_else(|| fleet_date(state.now(), state.config.utc_offset_minutes));
+        .filter(|d| crate::store::is_date(d))
+        .unwrap_or_else(|| fleet_date(state.now(), &state.config.time_zone));
     let d2 = date.clone();
     let summary = match db(&state, move |s| s.fleet_summary(&d2)).await {
         Ok(s) => s,
@@ -530,7 +530,7 @@ async fn labels_page(
     }
     let date = q
         .date
-        .unwrap_or_else(|| fleet_date(state.now(), state.config.utc_offset_minutes));
+        .unwrap_or_else(|| fleet_date(state.now(), &state.config.time_zone));
     match db(&state, move |s| s.labels(&date)).await {
         Ok(l) => Html(labels_html(&l)).into_response(),
         Err(e) => e.into_response(),

@@ -459,6 +459,14 @@ impl Secrets {
         mac_under(&self.hmac_key, parts)
     }
 
+    /// A fingerprint of the two keys that never change (code and chain keys), safe to store:
+    /// nodes of one database compare it to be sure they hold the same secrets.
+    pub fn fingerprint(&self) -> String {
+        let mut all = self.mac(&[b"fingerprint"]);
+        all.extend(self.chain_mac(&[b"fingerprint"]));
+        hex::encode(&sha256(&all)[..8])
+    }
+
     /// HMAC-SHA256 of `parts` joined by NUL under the server's chain key (the stored form
     /// of phones' record-chain hashes).
     pub fn chain_mac(&self, parts: &[&[u8]]) -> Vec<u8> {

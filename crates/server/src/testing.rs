@@ -33,6 +33,14 @@ pub struct TestServer {
     postgres: Option<TestPostgres>,
 }
 
+impl std::fmt::Debug for TestServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestServer")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The PostgreSQL server the tests make their databases on.
 pub fn postgres_admin_url() -> String {
     std::env::var("DOORSTEP_TEST_POSTGRES_URL")
@@ -48,18 +56,24 @@ pub fn testing_postgres() -> bool {
     }
 }
 
-/// A fresh PostgreSQL database, dropped (with any connection still open) when this is.
+/// A fresh PostgreSQL schema — as good as a database of its own, and made in milliseconds
+/// rather than the half second of `CREATE DATABASE` — in the shared database
+/// `doorstep_tests`; dropped (with everything in it) when this is.
 #[derive(Debug)]
 pub struct TestPostgres {
-    name: String,
-    /// Its URL.
+    schema: String,
+    /// A URL whose connections see only this schema (`search_path`).
     pub url: String,
 }
 
-fn admin_sql(sql: &str) {
-    let url = postgres_admin_url();
+/// The database the test schemas live in.
+const TEST_DATABASE: &str = "doorstep_tests";
+
+/// Runs `sql` on `url` from a thread and runtime of its own (this runs in tests' async code
+/// and in `Drop`); panics with the reason if it fails.
+fn run_sql(url: &str, sql: &str, tolerate: Option<tokio_postgres::error::SqlState>) {
+    let url = url.to_string();
     let sql = sql.to_string();
-    // Its own thread and runtime: this runs in tests' async code and in `Drop`.
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -76,50 +90,51 @@ fn admin_sql(sql: &str) {
                     )
                 });
             tokio::spawn(conn);
-            client
-                .batch_execute(&sql)
-                .await
-                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            if let Err(e) = client.batch_execute(&sql).await
+                && (tolerate.is_none() || e.code() != tolerate.as_ref())
+            {
+                panic!("{sql}: {e}");
+            }
         });
     })
     .join()
     .unwrap_or_else(|e| std::panic::resume_unwind(e));
 }
 
+fn test_database_url() -> String {
+    let admin = postgres_admin_url();
+    let (base, _) = admin.rsplit_once('/').unwrap_or((admin.as_str(), ""));
+    format!("{base}/{TEST_DATABASE}")
+}
+
 impl TestPostgres {
-    /// Makes a new, empty database.
+    /// Makes a new, empty schema (and the shared test database, the first time).
     pub fn create() -> Self {
-        let name = format!(
-            "doorstep_test_{}",
-            hex::encode(crate::secrets::random_bytes::<6>())
-        );
-        admin_sql(&format!("CREATE DATABASE {name}"));
-        let admin = postgres_admin_url();
-        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+        static DATABASE: std::sync::Once = std::sync::Once::new();
+        DATABASE.call_once(|| {
+            run_sql(
+                &postgres_admin_url(),
+                &format!("CREATE DATABASE {TEST_DATABASE}"),
+                Some(tokio_postgres::error::SqlState::DUPLICATE_DATABASE),
+            );
+        });
+        let schema = format!("t_{}", hex::encode(crate::secrets::random_bytes::<8>()));
+        let db = test_database_url();
+        run_sql(&db, &format!("CREATE SCHEMA {schema}"), None);
         Self {
-            url: format!("{base}/{name}"),
-            name,
+            url: format!("{db}?options=-c%20search_path%3D{schema}"),
+            schema,
         }
     }
 }
 
 impl Drop for TestPostgres {
     fn drop(&mut self) {
-        let name = self.name.clone();
-        let dropped = std::panic::catch_unwind(|| {
-            admin_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-        });
-        if dropped.is_err() {
-            eprintln!("could not drop the test database {}", self.name);
+        let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema);
+        let url = test_database_url();
+        if std::panic::catch_unwind(|| run_sql(&url, &sql, None)).is_err() {
+            eprintln!("could not drop the test schema {}", self.schema);
         }
-    }
-}
-
-impl std::fmt::Debug for TestServer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TestServer")
-            .field("addr", &self.addr)
-            .finish_non_exhaustive()
     }
 }
 

@@ -199,7 +199,7 @@ impl Store {
                 tx,
                 &stop,
                 now,
-                self.settings.utc_offset_minutes,
+                &self.settings.time_zone,
                 Some(CodeEnd::Resend),
             )?;
             Ok(ResendResponse {
@@ -225,13 +225,7 @@ impl Store {
                 "UPDATE parcels SET status = 'pending' WHERE stop_id = ?1 AND status = 'locked'",
                 [stop.to_string()],
             )?;
-            self.issue_code(
-                tx,
-                &s,
-                now,
-                self.settings.utc_offset_minutes,
-                Some(CodeEnd::Reset),
-            )
+            self.issue_code(tx, &s, now, &self.settings.time_zone, Some(CodeEnd::Reset))
         })
     }
 

@@ -71,6 +71,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!("20261201000000_hardening"),
     migration!("20261201000100_outbox_limits"),
     migration!("20261201000200_limits"),
+    migration!("20261201000300_nodes"),
 ];
 
 /// Errors of store operations that a client can cause; anything else is `Db`.
@@ -224,8 +225,8 @@ pub struct PhotoUsage {
 pub struct StoreSettings {
     /// Base URL for links in messages.
     pub public_url: String,
-    /// Fleet time zone as a fixed UTC offset in minutes.
-    pub utc_offset_minutes: i32,
+    /// The fleet's time zone: codes are valid until the end of a delivery day there.
+    pub time_zone: crate::zone::FleetZone,
     /// The policy.
     pub policy: Policy,
     /// How long an online verification can be used by a record, ms.
@@ -395,22 +396,20 @@ fn enum_str<T: serde::Serialize>(v: &T) -> String {
 }
 
 /// Unix milliseconds of the end of `date` + `days - 1` in the fleet's time zone.
-pub fn window_end_ms(date: &str, days: u32, utc_offset_minutes: i32) -> Option<i64> {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    let d = time::Date::parse(date, &format).ok()?;
-    let end = d.checked_add(time::Duration::days(i64::from(days.clamp(1, 7))))?;
-    let offset = time::UtcOffset::from_whole_seconds(utc_offset_minutes * 60).ok()?;
-    Some(end.midnight().assume_offset(offset).unix_timestamp() * 1000)
+pub fn window_end_ms(date: &str, days: u32, zone: &crate::zone::FleetZone) -> Option<i64> {
+    zone.window_end_ms(date, days)
 }
 
 /// Today's date (`YYYY-MM-DD`) in the fleet's time zone.
-pub fn fleet_date(now_ms: i64, utc_offset_minutes: i32) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp(now_ms.div_euclid(1000))
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let offset = time::UtcOffset::from_whole_seconds(utc_offset_minutes * 60)
-        .unwrap_or(time::UtcOffset::UTC);
-    let d = t.to_offset(offset).date();
-    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+pub fn fleet_date(now_ms: i64, zone: &crate::zone::FleetZone) -> String {
+    zone.date_of(now_ms)
+}
+
+/// Whether `date` is a calendar date written `YYYY-MM-DD`.
+pub fn is_date(date: &str) -> bool {
+    crate::zone::FleetZone::utc()
+        .window_end_ms(date, 1)
+        .is_some()
 }
 
 /// A phone number in E.164 form: `+`, a country code not starting with 0, 7 to 15 digits.
@@ -707,11 +706,43 @@ impl Store {
                 Backend::Postgres(pg)
             }
         };
-        Ok(Self {
+        let store = Self {
             backend,
             secrets,
             settings,
-        })
+        };
+        store.check_secrets_fingerprint()?;
+        Ok(store)
+    }
+
+    /// Records the fingerprint of this node's secrets in a new database, and refuses to run
+    /// with other secrets than the database was set up with: a node with another code key
+    /// would call every right code wrong (and spend the customer's attempts).
+    fn check_secrets_fingerprint(&self) -> Result<(), ServerError> {
+        let mine = self.secrets.fingerprint();
+        let stored = self.write(|tx| {
+            exec(
+                tx,
+                "INSERT INTO fleet_settings (key, value) VALUES ('secrets_fingerprint', ?1) \
+                 ON CONFLICT (key) DO NOTHING",
+                [&mine],
+            )?;
+            Ok(qrow(
+                tx,
+                "SELECT value FROM fleet_settings WHERE key = 'secrets_fingerprint'",
+                params![],
+                |r| r.get::<_, String>(0),
+            )?)
+        })?;
+        if stored != mine {
+            return Err(ServerError::Config(format!(
+                "this database was set up with other secrets (fingerprint {stored}) than this \
+                 node has ({mine}). Every node of one database needs the same secrets \
+                 directory: copy it from the first node (or mount the shared one with \
+                 --secrets-dir) and start again"
+            )));
+        }
+        Ok(())
     }
 
     /// Runs `f` in a write transaction and returns once its effects are durable. On

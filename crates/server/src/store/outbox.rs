@@ -3,10 +3,19 @@
 use super::*;
 
 impl Store {
-    /// Messages due for sending, oldest first. Messages that were given up, voided or held
-    /// back are never due.
-    pub fn due_messages(&self, now: i64, limit: u32) -> Result<Vec<OutboxMessage>, StoreError> {
-        self.read(|c| {
+    /// Claims the messages due for sending, oldest first, for `lease_ms`: they are not due
+    /// again (for this or any other node) until the lease runs out, so with several nodes on
+    /// one database each message is sent by one of them. (On PostgreSQL two nodes claiming
+    /// the same rows at once conflict, and the later one runs again and finds them leased.)
+    /// A node that dies while sending leaves its messages to be sent after the lease.
+    /// Messages that were given up, voided or held back are never due.
+    pub fn due_messages(
+        &self,
+        now: i64,
+        limit: u32,
+        lease_ms: i64,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        self.write(|c| {
             let mut st = c.prepare_cached(
                 "SELECT o.id, o.channel, o.recipient, o.subject, o.body, o.stop_id, o.attempts, \
                  o.created_at, o.code_id IS NOT NULL, s.webhook_secret FROM outbox o \
@@ -28,7 +37,15 @@ impl Store {
                     webhook_secret: r.get(9)?,
                 })
             })?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            let due: Vec<OutboxMessage> = rows.collect::<Result<_, _>>()?;
+            for m in &due {
+                exec(
+                    c,
+                    "UPDATE outbox SET next_attempt_at = ?2 WHERE id = ?1",
+                    params![m.id, now + lease_ms],
+                )?;
+            }
+            Ok(due)
         })
     }
 

@@ -46,7 +46,7 @@ impl Store {
             }
             None => None,
         };
-        if window_end_ms(&req.delivery_date, 1, 0).is_none() {
+        if !is_date(&req.delivery_date) {
             return Err(StoreError::Validation(
                 "delivery_date must be YYYY-MM-DD".into(),
             ));
@@ -103,7 +103,7 @@ impl Store {
         ));
         let parcel_id = ParcelId::from_uuid(new_id(&self.settings.random, now));
         let courier = req.courier_id.map(|c| c.to_string());
-        let offset = self.settings.utc_offset_minutes;
+        let offset = &self.settings.time_zone;
 
         self.write(|tx| {
             if let Some(c) = &courier {
@@ -259,7 +259,7 @@ impl Store {
         tx: &Db<'_>,
         stop: &StopRow,
         now: i64,
-        offset: i32,
+        offset: &crate::zone::FleetZone,
         ended_by: Option<CodeEnd>,
     ) -> Result<String, StoreError> {
         let replaces = ended_by.is_some();
