@@ -239,6 +239,22 @@ impl TestServer {
         .unwrap_or_else(|e| panic!("query failed: {e}"))
     }
 
+    /// Starts another node of the same fleet: the same configuration (database, data and
+    /// secrets directory, clock) on a new port. Only meaningful on PostgreSQL, where nodes
+    /// share the database.
+    pub async fn start_node(&self) -> TestNode {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free loopback port");
+        let addr = listener.local_addr().expect("the bound address");
+        let (shutdown, task) = start(listener, self.config.clone());
+        TestNode {
+            addr,
+            shutdown: Some(shutdown),
+            task: Some(task),
+        }
+    }
+
     /// Stops the server and waits until it has (the data stays until the value is dropped).
     pub async fn stop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -246,6 +262,33 @@ impl TestServer {
         }
         if let Some(task) = self.task.take() {
             let _ = task.await;
+        }
+    }
+}
+
+/// A second (third, …) node started by [`TestServer::start_node`]; stops when dropped.
+#[derive(Debug)]
+pub struct TestNode {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl TestNode {
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for TestNode {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
         }
     }
 }

@@ -57,7 +57,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub seed: DemoSeed,
     pub clock: Arc<ManualClock>,
-    server: TestServer,
+    pub server: TestServer,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -236,6 +236,18 @@ pub struct Device {
 }
 
 impl Device {
+    /// The same phone (key, token, chain) talking to another node.
+    pub fn at(&self, base: &str) -> Device {
+        Device {
+            token: self.token.clone(),
+            key: self.key.clone(),
+            seq: self.seq,
+            last_hash: self.last_hash.clone(),
+            client: self.client.clone(),
+            base: base.to_string(),
+        }
+    }
+
     pub async fn post(&self, path: &str, body: Value) -> reqwest::Response {
         self.client
             .post(format!("{}{}", self.base, path))

@@ -2,6 +2,7 @@
 
 mod auth;
 mod cli;
+mod cluster;
 mod codes;
 #[cfg(unix)]
 mod files;
