@@ -221,15 +221,18 @@ impl ProcessNode {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("the server binary starts");
+        // Dropping the node kills and reaps the process, also if it never answers.
+        let node = Self { child, url };
         let client = reqwest::Client::new();
         for _ in 0..300 {
-            if let Ok(r) = client.get(format!("{url}/v1/health")).send().await
+            if let Ok(r) = client.get(format!("{}/v1/health", node.url)).send().await
                 && r.status() == 200
             {
-                return Self { child, url };
+                return node;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        drop(node);
         panic!("the node process did not answer /v1/health");
     }
 }
