@@ -23,8 +23,9 @@ DEBIAN_PACKAGES=(
   nodejs npm
 )
 if [ "$want" = test ]; then
-  # headless browser for the UI screen tests; Python for the test SMTP server
-  DEBIAN_PACKAGES+=(chromium python3 python3-pip python3-venv gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+  # headless browser for the UI screen tests; Python for the test SMTP server; C compilers for the
+  # mobile check's C code in dependencies (aarch64 gcc for Android, clang + llvm-ar for iOS)
+  DEBIAN_PACKAGES+=(chromium python3 python3-pip python3-venv gcc-aarch64-linux-gnu libc6-dev-arm64-cross clang llvm)
 fi
 
 missing=()
@@ -89,7 +90,10 @@ if [ "$want" = test ]; then
       || python3 -m pip install --quiet --break-system-packages 'schemathesis>=4.32,<5'
   fi
   # to check the mobile code
-  if command -v rustup >/dev/null 2>&1; then ensure_rust_target aarch64-linux-android; fi
+  if command -v rustup >/dev/null 2>&1; then
+    ensure_rust_target aarch64-linux-android
+    ensure_rust_target aarch64-apple-ios
+  fi
   ensure_cargo_fuzz
 fi
 say "done"

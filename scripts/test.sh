@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Runs every Doorstep test: formatting and lints, the Rust crates' tests (protocol, device core,
-# dispatch server), the UI's unit and screen tests, brief fuzzing of the parsers, a check of the
-# mobile-only Rust code for Android, and the end-to-end run of the real desktop app by WebDriver.
+# dispatch server; the server's suite on SQLite and again on PostgreSQL), the UI's unit and screen tests, brief fuzzing of the parsers, a check of the
+# mobile projects (gen/android as generated, the mobile-only Rust code for Android and iOS), the CI
+# workflows (actionlint), and the end-to-end run of the real desktop app by WebDriver.
 # Installs what is missing first (scripts/bootstrap.sh test). Exit code 0 only if every stage passed.
 # Usage: scripts/test.sh [stage ...]   (default: all stages; see `all_stages` below)
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
-all_stages=(fmt clippy rust schemathesis ui-unit ui-build ui-screens fuzz android e2e)
+all_stages=(fmt workflows clippy rust postgres schemathesis ui-unit ui-build ui-screens fuzz mobile e2e)
 stages=("${all_stages[@]}")
 [ "$#" -gt 0 ] && stages=("$@")
 for s in "${stages[@]}"; do
@@ -31,14 +32,16 @@ run_stage() {
 for s in "${stages[@]}"; do
   case "$s" in
     fmt)        run_stage fmt cargo fmt --all --check ;;
+    workflows)  run_stage workflows node scripts/lint-workflows.mjs ;;
     clippy)     run_stage clippy cargo clippy --workspace --all-targets --locked -- -D warnings ;;
     rust)       run_stage rust cargo test --workspace --locked ;;
+    postgres)   run_stage postgres bash scripts/test-postgres.sh ;;
     schemathesis) run_stage schemathesis bash scripts/schemathesis.sh ;;
     ui-unit)    run_stage ui-unit npm --prefix ui test ;;
     ui-build)   run_stage ui-build npm --prefix ui run build ;;
     ui-screens) run_stage ui-screens npm --prefix ui run test:screens ;;
     fuzz)       run_stage fuzz bash scripts/fuzz.sh "${FUZZ_SECONDS:-15}" ;;
-    android)    run_stage android bash scripts/check-android.sh ;;
+    mobile)     run_stage mobile bash scripts/check-mobile.sh ;;
     e2e)        run_stage e2e bash tests/e2e/run.sh ;;
   esac
 done

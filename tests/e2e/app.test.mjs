@@ -2,6 +2,9 @@
 // against a real `doorstep-server` on a free loopback port. Started by tests/e2e/run.sh, which passes:
 //   WEBDRIVER_URL, APP_BINARY, APP_DATA_HOME, SERVER_BIN, SERVER_DATA_DIR, SERVER_PORT, SEED_JSON,
 //   SCREENSHOT_DIR
+// The same scenario runs against the debug APK on an Android emulator (tests/e2e/run-android.sh, on a
+// hosted runner): ANDROID_APK instead of APP_BINARY, WEBDRIVER_URL is Appium, and PUBLIC_URL is the
+// server's address as the emulator reaches it (http://10.0.2.2:<port>).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -10,6 +13,7 @@ import { Session, sleep } from './webdriver.mjs';
 
 const env = process.env;
 const serverUrl = `http://127.0.0.1:${env.SERVER_PORT}`;
+const publicUrl = env.PUBLIC_URL ?? serverUrl;
 const seed = JSON.parse(readFileSync(env.SEED_JSON, 'utf8'));
 mkdirSync(env.SCREENSHOT_DIR, { recursive: true });
 
@@ -25,7 +29,7 @@ function wrongCodeFor(code) {
 
 let server;
 function startServer() {
-  const args = ['serve', '--demo-mode', '--data-dir', env.SERVER_DATA_DIR, '--listen', `127.0.0.1:${env.SERVER_PORT}`, '--public-url', serverUrl];
+  const args = ['serve', '--demo-mode', '--data-dir', env.SERVER_DATA_DIR, '--listen', `127.0.0.1:${env.SERVER_PORT}`, '--public-url', publicUrl];
   server = spawn(env.SERVER_BIN, args, {
     stdio: ['ignore', 'inherit', 'inherit'],
     env: { ...process.env, RUST_LOG: env.SERVER_LOG ?? 'warn' },
@@ -99,7 +103,9 @@ async function handOver(parcel, { wrongFirst }) {
 
 before(async () => {
   await startServer();
-  app = await Session.start(env.WEBDRIVER_URL, env.APP_BINARY);
+  app = env.ANDROID_APK
+    ? await Session.startAndroid(env.WEBDRIVER_URL, env.ANDROID_APK)
+    : await Session.start(env.WEBDRIVER_URL, env.APP_BINARY);
 });
 after(async () => {
   if (app) await app.end();

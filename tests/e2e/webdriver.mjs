@@ -1,5 +1,6 @@
-// A minimal W3C WebDriver client (fetch only, no dependencies) for driving the real Doorstep app
-// through tauri-driver + WebKitWebDriver.
+// A minimal W3C WebDriver client (fetch only, no dependencies) for driving the real Doorstep app:
+// the desktop app through tauri-driver + WebKitWebDriver, or the Android app on an emulator through
+// Appium (UiAutomator2, in the app's WebView context, where Chromedriver answers the same commands).
 
 const ELEMENT = 'element-6066-11e4-a52e-4f735466cecf';
 
@@ -13,6 +14,31 @@ export class Session {
     const body = {
       capabilities: {
         alwaysMatch: { browserName: 'wry', 'tauri:options': { application } },
+      },
+    };
+    const res = await call(base, 'POST', '/session', body);
+    return new Session(base, res.sessionId);
+  }
+
+  /**
+   * Installs `apk` on the Android device that Appium's UiAutomator2 driver sees, starts it with its
+   * permissions granted (camera, location: no system dialog in the way) and switches to its WebView,
+   * so the same CSS selectors reach the same UI as on desktop.
+   */
+  static async startAndroid(base, apk) {
+    const body = {
+      capabilities: {
+        alwaysMatch: {
+          platformName: 'Android',
+          'appium:automationName': 'UiAutomator2',
+          'appium:app': apk,
+          'appium:autoGrantPermissions': true,
+          'appium:autoWebview': true,
+          'appium:autoWebviewTimeout': 60000,
+          'appium:newCommandTimeout': 300,
+          'appium:uiautomator2ServerInstallTimeout': 120000,
+          'appium:adbExecTimeout': 120000,
+        },
       },
     };
     const res = await call(base, 'POST', '/session', body);
