@@ -38,6 +38,9 @@ enum Command {
     /// Replace the admin token and print the new one (once). The old token works until the
     /// server restarts. Run while the server is stopped, or restart it afterwards.
     RotateAdminToken(RotateArgs),
+    /// Copy a fleet from its SQLite file to an empty PostgreSQL database, checking every
+    /// table (rows and SHA-256) before committing. Stop the server first.
+    Migrate(MigrateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -261,6 +264,22 @@ struct RevokeArgs {
 }
 
 #[derive(Debug, Args)]
+struct MigrateArgs {
+    /// The database to copy: sqlite:DATA_DIR (or sqlite:DATA_DIR/doorstep.sqlite3). It is
+    /// only read.
+    #[arg(long)]
+    from: String,
+    /// The PostgreSQL database to copy into; it must be empty (its schema is made):
+    /// postgres://user[:password]@host[:port]/database.
+    #[arg(long, env = "DOORSTEP_DATABASE_URL", hide_env_values = true)]
+    to: String,
+    /// The fleet's secrets directory (default: DATA_DIR/secrets of --from); the nodes on
+    /// PostgreSQL need the same one.
+    #[arg(long, env = "DOORSTEP_SECRETS_DIR")]
+    secrets_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
 struct LabelsArgs {
     #[command(flatten)]
     common: Common,
@@ -386,6 +405,18 @@ async fn main() -> anyhow::Result<()> {
                  the old token works until then.",
                 a.secrets().join("admin.token").display()
             );
+        }
+        Command::Migrate(a) => {
+            use doorstep_server::store::{Location, copy};
+            let from = Location::parse(&a.from).map_err(|e| anyhow::anyhow!("--from: {e}"))?;
+            let to = Location::parse(&a.to).map_err(|e| anyhow::anyhow!("--to: {e}"))?;
+            let report = tokio::task::spawn_blocking(move || {
+                copy::migrate_sqlite_to_postgres(&from, &to, a.secrets_dir.as_deref(), &|line| {
+                    eprintln!("{line}");
+                })
+            })
+            .await??;
+            print!("{report}");
         }
         Command::PolicyTemplate => {
             print!("{}", doorstep_server::policy::DEFAULT_POLICY.trim_start());

@@ -117,7 +117,7 @@ impl Store {
         code: &DeliveryCode,
         now: i64,
     ) -> Result<VerifyOutcome, StoreError> {
-        self.write(|tx| {
+        self.write_on(&format!("parcel {parcel}"), |tx| {
             let (stop, status) = Self::parcel_for_device(tx, device, parcel)?;
             if status == "delivered" {
                 return Ok(VerifyOutcome::AlreadyDelivered);

@@ -205,7 +205,7 @@ impl Store {
     pub fn devices(&self) -> Result<Vec<DeviceView>, StoreError> {
         self.read(|c| {
             let mut st = c.prepare_cached(
-                "SELECT id, courier_id, app_version, platform, last_seen_at, revoked_at FROM devices ORDER BY enrolled_at",
+                "SELECT id, courier_id, app_version, platform, last_seen_at, revoked_at FROM devices ORDER BY enrolled_at, id",
             )?;
             let rows = st.query_map(params![], |r| {
                 Ok((

@@ -22,7 +22,7 @@ impl Store {
         if device.revoked {
             return self.sync_revoked(device, events, now);
         }
-        self.write(|tx| {
+        self.write_on(&format!("device {}", device.device_id), |tx| {
             let dev_id = device.device_id.to_string();
             let mut head = qrow(
                 tx,

@@ -30,6 +30,7 @@ use crate::policy::{Decision, ParcelFacts, Policy, parse_amount};
 use crate::secrets::{Secrets, sha256};
 
 mod codes;
+pub mod copy;
 mod devices;
 mod events;
 mod outbox;
@@ -752,6 +753,20 @@ impl Store {
         match &self.backend {
             Backend::Sqlite(b) => b.write(f),
             Backend::Postgres(b) => b.write(f),
+        }
+    }
+
+    /// As [`Self::write`], for an operation on one `subject` that many requests may do at
+    /// once: on PostgreSQL they queue instead of conflicting (SQLite's single writer queues
+    /// everything anyway).
+    fn write_on<T>(
+        &self,
+        subject: &str,
+        f: impl Fn(&Db<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(b) => b.write(f),
+            Backend::Postgres(b) => b.write_on(subject, f),
         }
     }
 

@@ -41,7 +41,7 @@ pub enum DbError {
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
     /// PostgreSQL failed.
-    #[error("postgres: {0}")]
+    #[error("postgres: {}", postgres_message(.0))]
     Postgres(#[from] tokio_postgres::Error),
     /// No connection to the database could be had.
     #[error("the database is unreachable: {0}")]
@@ -52,6 +52,14 @@ pub enum DbError {
     /// A column did not hold what the code reads from it.
     #[error("column {0}: {1}")]
     Column(usize, String),
+}
+
+/// The database's own words for an error (tokio-postgres' `Display` says only "db error").
+fn postgres_message(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => e.to_string(),
+    }
 }
 
 impl DbError {

@@ -18,7 +18,7 @@ impl Store {
             let mut st = c.prepare_cached(
                 "SELECT id, device_id, seq, stop_id, parcel_ids, kind, status, reject_code, received_at, review FROM events \
                  WHERE (CAST(?1 AS TEXT) IS NULL OR delivery_date = ?1) AND (?2 = 0 OR review = 1) \
-                 ORDER BY received_at, device_id, seq",
+                 ORDER BY received_at, device_id, seq, id",
             )?;
             let rows = st.query_map(params![date, review_only], |r| {
                 Ok((

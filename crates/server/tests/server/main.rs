@@ -11,6 +11,7 @@ mod input;
 mod keys;
 mod limits;
 mod logs;
+mod migrate;
 mod notify;
 mod openapi;
 mod outbox;
