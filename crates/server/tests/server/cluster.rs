@@ -331,3 +331,141 @@ async fn a_node_killed_in_the_middle_of_a_batch_loses_nothing_and_stores_nothing
     drop(app);
     drop(pg);
 }
+
+#[tokio::test]
+async fn a_postgres_database_from_a_newer_server_is_refused() {
+    let pg = TestPostgres::create();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = doorstep_server::ServerConfig::demo(dir.path());
+    config.database = Some(pg.url.clone());
+    let open = |config: doorstep_server::ServerConfig| {
+        std::thread::spawn(move || doorstep_server::AppState::open(config).map(|_| ()))
+            .join()
+            .unwrap()
+    };
+    open(config.clone()).expect("a fresh database is migrated");
+    let location = config.store_location();
+    std::thread::spawn(move || {
+        location.with_connection(|db| {
+            Ok(db.exec(
+                "UPDATE doorstep_schema SET version = 99",
+                Vec::<doorstep_server::store::sql::Value>::new(),
+            )?)
+        })
+    })
+    .join()
+    .unwrap()
+    .unwrap();
+    let err = open(config).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            doorstep_server::ServerError::DatabaseTooNew { found: 99, .. }
+        ),
+        "{err}"
+    );
+}
+
+/// A TCP relay to the PostgreSQL server that the test can cut and restore: "the database goes
+/// away" without stopping the machine's PostgreSQL, which other tests use.
+struct Relay {
+    port: u16,
+    open: Arc<std::sync::atomic::AtomicBool>,
+    conns: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Relay {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let open = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let conns = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (o, c) = (open.clone(), conns.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                if !o.load(std::sync::atomic::Ordering::SeqCst) {
+                    continue; // refused: dropped at once
+                }
+                let task = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect("127.0.0.1:5432").await
+                    {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                c.lock().unwrap().push(task);
+            }
+        });
+        Self { port, open, conns }
+    }
+
+    /// Cuts every connection and refuses new ones.
+    fn cut(&self) {
+        self.open.store(false, std::sync::atomic::Ordering::SeqCst);
+        for t in self.conns.lock().unwrap().drain(..) {
+            t.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.open.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn a_node_whose_database_goes_away_answers_503_and_recovers_by_itself() {
+    let pg = TestPostgres::create();
+    let relay = Relay::start().await;
+    // The schema's URL, through the relay.
+    let url = pg
+        .url
+        .replace("127.0.0.1:5432", &format!("127.0.0.1:{}", relay.port));
+    assert_ne!(url, pg.url, "the test URL goes through the relay");
+    let app = spawn_app_with(move |c| c.database = Some(url)).await;
+    let device = app.device().await;
+    let p = app.parcel("very high value");
+    let wrong = wrong_code(p.code.as_deref().unwrap());
+    assert_eq!(device.verify(p.parcel_id, &wrong).await["attempts_left"], 4);
+    let health = || async { app.client.get(app.url("/v1/health")).send().await.unwrap() };
+    assert_eq!(health().await.status(), 200);
+
+    relay.cut();
+    let r = health().await;
+    assert_eq!(r.status(), 503);
+    assert!(r.headers().contains_key("retry-after"));
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["code"], "unavailable");
+    assert!(
+        body["message"].as_str().unwrap().contains("database"),
+        "{body}"
+    );
+    let r = device
+        .post(
+            "/v1/verify",
+            json!({ "parcel_id": p.parcel_id, "code": wrong }),
+        )
+        .await;
+    assert_eq!(
+        r.status(),
+        503,
+        "no answer about the code without the database"
+    );
+
+    relay.restore();
+    let mut status = 0;
+    for _ in 0..100 {
+        status = health().await.status().as_u16();
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 200, "the node recovers by itself");
+    assert_eq!(
+        device.verify(p.parcel_id, &wrong).await["attempts_left"],
+        3,
+        "the check refused while the database was away did not count"
+    );
+}
