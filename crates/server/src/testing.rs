@@ -85,15 +85,16 @@ fn run_sql(url: &str, sql: &str, tolerate: Option<tokio_postgres::error::SqlStat
                 .unwrap_or_else(|e| {
                     panic!(
                         "the PostgreSQL tests need a PostgreSQL server at {} \
-                         (set DOORSTEP_TEST_POSTGRES_URL): {e}",
-                        crate::store::postgres::redact_url(&url)
+                         (set DOORSTEP_TEST_POSTGRES_URL): {}",
+                        crate::store::postgres::redact_url(&url),
+                        crate::store::sql::DbError::from(e)
                     )
                 });
             tokio::spawn(conn);
             if let Err(e) = client.batch_execute(&sql).await
                 && (tolerate.is_none() || e.code() != tolerate.as_ref())
             {
-                panic!("{sql}: {e}");
+                panic!("{sql}: {}", crate::store::sql::DbError::from(e));
             }
         });
     })

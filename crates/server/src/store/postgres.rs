@@ -197,9 +197,14 @@ impl Postgres {
     }
 
     fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
-        self.handle()
-            .block_on(self.pool.get())
-            .map_err(|e| StoreError::Db(DbError::Unavailable(e.to_string())))
+        self.handle().block_on(self.pool.get()).map_err(|e| {
+            StoreError::Db(DbError::Unavailable(match e {
+                // The database's own words (a missing database, a refused login), not
+                // tokio-postgres' bare "db error".
+                deadpool_postgres::PoolError::Backend(e) => DbError::from(e).to_string(),
+                e => e.to_string(),
+            }))
+        })
     }
 
     /// Runs `f` in a serializable transaction, again on a serialization failure; returns once

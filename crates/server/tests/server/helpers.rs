@@ -274,21 +274,15 @@ impl Device {
         body: EventBody,
         at_ms: i64,
     ) -> DeliveryEvent {
-        self.seq += 1;
-        let mut ev = DeliveryEvent {
-            id: EventId::new_v7(at_ms as u64, rand::random()),
-            seq: self.seq,
-            stop_id: stop,
-            parcel_ids: parcels.to_vec(),
-            occurred_at_ms: at_ms,
-            location: None,
+        chain_event(
+            &self.key,
+            &mut self.seq,
+            &mut self.last_hash,
+            stop,
+            parcels,
             body,
-            prev_hash: self.last_hash.clone(),
-            signature: String::new(),
-        };
-        ev.sign(&self.key);
-        self.last_hash = ev.chain_hash();
-        ev
+            at_ms,
+        )
     }
 
     pub async fn sync(&self, events: &[DeliveryEvent]) -> Vec<EventResult> {
@@ -301,6 +295,34 @@ impl Device {
         assert_eq!(r.status(), 200, "sync answered {}", r.status());
         r.json::<SyncResponse>().await.unwrap().results
     }
+}
+
+/// The next record of a phone's chain (`seq`, `last_hash` advanced), signed with `key`.
+#[allow(clippy::too_many_arguments)]
+pub fn chain_event(
+    key: &SigningKey,
+    seq: &mut u64,
+    last_hash: &mut String,
+    stop: StopId,
+    parcels: &[ParcelId],
+    body: EventBody,
+    at_ms: i64,
+) -> DeliveryEvent {
+    *seq += 1;
+    let mut ev = DeliveryEvent {
+        id: EventId::new_v7(at_ms as u64, rand::random()),
+        seq: *seq,
+        stop_id: stop,
+        parcel_ids: parcels.to_vec(),
+        occurred_at_ms: at_ms,
+        location: None,
+        body,
+        prev_hash: last_hash.clone(),
+        signature: String::new(),
+    };
+    ev.sign(key);
+    *last_hash = ev.chain_hash();
+    ev
 }
 
 pub fn delivered(verification: Verification) -> EventBody {

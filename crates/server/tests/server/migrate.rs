@@ -15,7 +15,7 @@ use doorstep_protocol::wire::{
     DeliveryEvent, EventBody, EventResult, EventStatus, ExceptionReason, GENESIS_HASH, Platform,
     SyncResponse, Verification,
 };
-use doorstep_protocol::{EventId, HandoverToken, ParcelId, StopId};
+use doorstep_protocol::{HandoverToken, ParcelId, StopId};
 use doorstep_server::store::Location;
 use doorstep_server::testing::{TestPostgres, TestServer, spawn_test_server};
 use doorstep_server::{Clock, DemoParcel, ManualClock};
@@ -114,21 +114,15 @@ impl Phone {
         body: EventBody,
         at_ms: i64,
     ) -> DeliveryEvent {
-        self.seq += 1;
-        let mut ev = DeliveryEvent {
-            id: EventId::new_v7(at_ms as u64, rand::random()),
-            seq: self.seq,
-            stop_id: stop,
-            parcel_ids: parcels.to_vec(),
-            occurred_at_ms: at_ms,
-            location: None,
+        crate::helpers::chain_event(
+            &self.key,
+            &mut self.seq,
+            &mut self.last_hash,
+            stop,
+            parcels,
             body,
-            prev_hash: self.last_hash.clone(),
-            signature: String::new(),
-        };
-        ev.sign(&self.key);
-        self.last_hash = ev.chain_hash();
-        ev
+            at_ms,
+        )
     }
 }
 
