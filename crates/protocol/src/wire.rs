@@ -242,6 +242,11 @@ pub struct Manifest {
     pub date: String,
     /// Stops in delivery order.
     pub stops: Vec<ManifestStop>,
+    /// The fleet's app version policy for the device's platform (the release this device is
+    /// offered, the minimum it must run), so a phone learns it at every manifest refresh even
+    /// when it has nothing to sync. Absent when the fleet publishes no releases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_policy: Option<AppVersionPolicy>,
 }
 
 /// One stop of a manifest.
@@ -655,16 +660,92 @@ pub struct SyncResponse {
     pub app_policy: Option<AppVersionPolicy>,
 }
 
-/// App version policy for a platform.
+/// App version policy for one device: the fleet's release channel for its platform.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AppVersionPolicy {
-    /// Versions below this must update before working.
+    /// Versions below this must update before working (`0.0.0` when the fleet sets none).
     pub minimum: String,
-    /// The newest build.
+    /// The newest release this device is offered (its staged rollout includes the device).
     pub latest: String,
-    /// Where to get it.
+    /// Where to get it: the file on the fleet's server, or a store / TestFlight link.
     pub update_url: Option<String>,
+    /// SHA-256 (hex) of the file at `update_url` when the fleet's server hosts it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------
+// Release channel (fleet manager)
+
+/// One published build, as the fleet manager sees it (`GET /v1/admin/releases`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReleaseView {
+    /// Its platform.
+    pub platform: Platform,
+    /// SemVer version.
+    pub version: String,
+    /// Where devices get it: the server's download URL for an uploaded file, or the link.
+    pub url: String,
+    /// SHA-256 (hex) of an uploaded file; `None` for a link.
+    pub sha256: Option<String>,
+    /// Size in bytes of an uploaded file.
+    pub size: Option<u64>,
+    /// Share of devices offered it, 0–100 (a device is in or out by a stable hash of its id).
+    pub rollout_percent: u8,
+    /// Paused: offered to no device until resumed (devices that installed it keep it).
+    pub paused: bool,
+    /// Withdrawn: offered to no device; devices are offered the previous release again.
+    pub withdrawn: bool,
+    /// Unix milliseconds of publication.
+    pub published_at: i64,
+    /// Who published it (`admin API`, `release token …`, `CLI`, `fleet page (user)`).
+    pub published_by: String,
+    /// Devices of this platform whose last reported version is this one.
+    pub devices: u32,
+}
+
+/// A platform's release channel: its minimum version and its releases, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReleaseChannel {
+    /// The platform.
+    pub platform: Platform,
+    /// The minimum supported version, if set.
+    pub minimum: Option<String>,
+    /// The release a device that is in every rollout is offered now (the newest that is
+    /// neither paused nor withdrawn).
+    pub current: Option<String>,
+    /// Every release, newest first.
+    pub releases: Vec<ReleaseView>,
+}
+
+/// `PATCH /v1/admin/releases/{platform}/{version}`: change a release's rollout. Fields left
+/// out stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseChange {
+    /// New rollout percentage (0–100); it may only grow, so devices once offered stay offered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout_percent: Option<u8>,
+    /// Pause (`true`) or resume (`false`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused: Option<bool>,
+    /// Withdraw (`true`) or restore (`false`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withdrawn: Option<bool>,
+}
+
+/// `PUT /v1/admin/releases/{platform}/minimum`: the minimum supported version (`null` clears
+/// it). It may not be above every published release that is not withdrawn.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct MinimumVersion {
+    /// SemVer version, or `null`.
+    pub minimum: Option<String>,
 }
 
 /// `PUT /v1/photos/{sha256}` answer (the body is the raw JPEG/PNG bytes).

@@ -34,12 +34,14 @@ use crate::{AppState, Mode};
 /// The whole HTTP API and pages.
 pub fn router(state: AppState) -> Router {
     let (api, doc) = api_routes(&state).split_for_parts();
-    let api = api.merge(
-        crate::pages::routes().route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            limits::limit_pages,
-        )),
-    );
+    let api = api
+        .merge(
+            crate::pages::routes().route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                limits::limit_pages,
+            )),
+        )
+        .merge(crate::release_routes::page_routes());
     api.fallback(|| async {
         ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such endpoint")
     })
@@ -117,6 +119,7 @@ fn api_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(verify)
         .layer(DefaultBodyLimit::max(state.config.max_json_bytes))
         .merge(photos)
+        .merge(crate::release_routes::api_routes(state))
 }
 
 /// `GET /v1/health` answer.
@@ -223,6 +226,18 @@ struct DateQuery {
     date: Option<String>,
 }
 
+/// The app version in a courier app's `User-Agent: doorstep-courier/<version>`, if it is one.
+fn courier_app_version(headers: &HeaderMap) -> Option<String> {
+    let ua = headers.get(header::USER_AGENT)?.to_str().ok()?;
+    let version = ua.strip_prefix("doorstep-courier/")?.split_whitespace().next()?;
+    (!version.is_empty()
+        && version.len() <= 40
+        && version
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'+')))
+    .then(|| version.to_string())
+}
+
 fn valid_date(d: &str) -> Result<(), ApiError> {
     if !crate::store::is_date(d) {
         return Err(ApiError::new(
@@ -268,7 +283,15 @@ async fn manifest(
         .unwrap_or_else(|| fleet_date(state.now(), &state.config.time_zone));
     valid_date(&date)?;
     let courier = device.courier_id;
-    let manifest = db(&state, move |s| s.manifest(courier, &date)).await?;
+    let device_id = device.device_id;
+    let public_url = state.config.public_url.clone();
+    if let Some(version) = courier_app_version(&headers)
+        && version != device.app_version
+    {
+        db(&state, move |s| s.note_app_version(device_id, &version)).await?;
+    }
+    let mut manifest = db(&state, move |s| s.manifest(courier, &date)).await?;
+    manifest.app_policy = db(&state, move |s| s.app_policy(device_id, &public_url)).await?;
     let body = serde_json::to_vec(&manifest).map_err(|_| ApiError::internal())?;
     let etag = format!("\"{}\"", &hex::encode(Sha256::digest(&body))[..32]);
     let matches = headers
@@ -418,19 +441,15 @@ async fn sync(
     }
     let now = state.now();
     let n = req.events.len();
-    let platform = req.platform;
+    let device_id = device.device_id;
     let results = db(&state, move |s| {
         s.sync(&device, &req.app_version, &req.events, now)
     })
     .await?;
     tracing::info!(events = n, "sync batch stored");
     state.outbox_wake.notify_one();
-    let app_policy = state
-        .config
-        .app_versions
-        .iter()
-        .find(|(p, _)| *p == platform)
-        .map(|(_, v)| v.clone());
+    let public_url = state.config.public_url.clone();
+    let app_policy = db(&state, move |s| s.app_policy(device_id, &public_url)).await?;
     Ok(Json(SyncResponse {
         results,
         app_policy,

@@ -21,6 +21,9 @@ pub mod openapi;
 pub mod pages;
 pub mod policy;
 pub mod random;
+pub mod release_admin;
+pub mod release_routes;
+pub mod releases;
 pub mod secrets;
 pub mod store;
 #[cfg(feature = "testing")]
@@ -134,11 +137,9 @@ pub struct ServerConfig {
     pub max_photo_bytes: usize,
     /// Largest JSON body accepted, bytes.
     pub max_json_bytes: usize,
-    /// App version policy per platform, sent with every sync answer.
-    pub app_versions: Vec<(
-        doorstep_protocol::wire::Platform,
-        doorstep_protocol::wire::AppVersionPolicy,
-    )>,
+    /// Largest release file accepted (`POST /v1/admin/releases`), bytes. The upload is
+    /// streamed to disk, never held in memory.
+    pub max_release_bytes: u64,
     // [proofs] settings of verifications and offline records
     /// How long after an online code check a record may use it, seconds (the courier takes
     /// the proof in between). The check is single use and bound to its phone and parcels.
@@ -221,7 +222,7 @@ impl ServerConfig {
             outbox_retry_base_ms: 500,
             max_photo_bytes: 8 * 1024 * 1024,
             max_json_bytes: 1024 * 1024,
-            app_versions: Vec::new(),
+            max_release_bytes: 300 * 1024 * 1024,
             // [proofs]
             verification_ttl_secs: 15 * 60,
             offline_window_secs: 48 * 3600,

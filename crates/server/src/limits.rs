@@ -85,6 +85,9 @@ impl Rate {
 pub struct Limits {
     /// A request (body included) that takes longer is answered `408`.
     pub request_timeout: Duration,
+    /// The same for a release upload (`POST /v1/admin/releases`), which may be hundreds of
+    /// megabytes from a build runner.
+    pub release_upload_timeout: Duration,
     /// Connections open at once; more wait in the kernel's accept queue.
     pub max_connections: usize,
     /// Requests being answered at once; more are answered `503` with `Retry-After`.
@@ -116,6 +119,7 @@ impl Limits {
     pub fn demo() -> Self {
         Self {
             request_timeout: Duration::from_secs(30),
+            release_upload_timeout: Duration::from_secs(30 * 60),
             max_connections: 512,
             max_concurrent_requests: 256,
             max_discarded_body_bytes: 16 * 1024 * 1024,
@@ -598,7 +602,13 @@ pub async fn bound_requests(State(state): State<AppState>, req: Request, next: N
         .with_retry_after(1)
         .into_response();
     };
-    let timeout = state.config.limits.request_timeout;
+    let timeout = if req.method() == axum::http::Method::POST
+        && req.uri().path() == "/v1/admin/releases"
+    {
+        state.config.limits.release_upload_timeout
+    } else {
+        state.config.limits.request_timeout
+    };
     match tokio::time::timeout(timeout, next.run(req)).await {
         Ok(response) => response,
         Err(_) => {

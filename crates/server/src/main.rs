@@ -41,6 +41,112 @@ enum Command {
     /// Copy a fleet from its SQLite file to an empty PostgreSQL database, checking every
     /// table (rows and SHA-256) before committing. Stop the server first.
     Migrate(MigrateArgs),
+    /// The fleet's release channel: publish a build, stage its rollout, pause or withdraw it,
+    /// set the minimum version, make a release token for the build pipeline. Works while the
+    /// server runs.
+    #[command(subcommand)]
+    Release(ReleaseCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ReleaseCommand {
+    /// Publish a build: --file (an APK for android, an AppImage or .deb for linux) or --url (an
+    /// App Store / TestFlight / Play link).
+    Publish {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        which: ReleaseWhich,
+        /// The build to upload.
+        #[arg(long, conflicts_with = "url", required_unless_present = "url")]
+        file: Option<PathBuf>,
+        /// Or an https link to it.
+        #[arg(long)]
+        url: Option<String>,
+        /// Share of devices offered it at once (raise it later with `release rollout`).
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u8).range(0..=100))]
+        rollout: u8,
+    },
+    /// Raise a release's rollout percentage (it only grows).
+    Rollout {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        which: ReleaseWhich,
+        /// New percentage.
+        #[arg(long, value_parser = clap::value_parser!(u8).range(0..=100))]
+        percent: u8,
+    },
+    /// Stop offering a release to devices that do not have it yet.
+    Pause(ReleaseTarget),
+    /// Offer a paused release again.
+    Resume(ReleaseTarget),
+    /// Withdraw a release: devices are offered the previous one again.
+    Withdraw(ReleaseTarget),
+    /// Undo a withdrawal.
+    Restore(ReleaseTarget),
+    /// Set the minimum supported version (devices below it must update), or --clear it.
+    Minimum {
+        #[command(flatten)]
+        common: Common,
+        /// android, ios, linux, macos or windows.
+        #[arg(long, value_parser = platform_arg)]
+        platform: doorstep_protocol::wire::Platform,
+        /// The minimum (SemVer).
+        #[arg(long, value_parser = version_arg, conflicts_with = "clear", required_unless_present = "clear")]
+        version: Option<semver::Version>,
+        /// Clear the minimum.
+        #[arg(long)]
+        clear: bool,
+    },
+    /// List the releases per platform, with their rollout and how many devices run each.
+    List {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Make a release token for the build pipeline (DOORSTEP_RELEASE_TOKEN): it can publish
+    /// releases and nothing else. Shown once.
+    Token {
+        #[command(flatten)]
+        common: Common,
+        /// What it is for, e.g. ci.
+        #[arg(long, default_value = "ci")]
+        label: String,
+    },
+    /// Revoke the release tokens with this label.
+    RevokeToken {
+        #[command(flatten)]
+        common: Common,
+        /// Their label.
+        #[arg(long)]
+        label: String,
+    },
+}
+
+#[derive(Debug, Args)]
+struct ReleaseWhich {
+    /// android, ios, linux, macos or windows.
+    #[arg(long, value_parser = platform_arg)]
+    platform: doorstep_protocol::wire::Platform,
+    /// The release's version (SemVer, e.g. 1.4.0).
+    #[arg(long, value_parser = version_arg)]
+    version: semver::Version,
+}
+
+#[derive(Debug, Args)]
+struct ReleaseTarget {
+    #[command(flatten)]
+    common: Common,
+    #[command(flatten)]
+    which: ReleaseWhich,
+}
+
+fn platform_arg(text: &str) -> Result<doorstep_protocol::wire::Platform, String> {
+    doorstep_server::releases::parse_platform(text)
+}
+
+fn version_arg(text: &str) -> Result<semver::Version, String> {
+    doorstep_server::releases::parse_version(text)
 }
 
 #[derive(Debug, Args)]
@@ -181,16 +287,11 @@ struct ServeArgs {
     #[arg(long, env = "DOORSTEP_PHOTO_QUOTA_PER_DAY", default_value_t = 1000,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     photo_quota_per_day: u32,
-    /// Oldest app version allowed to work (all platforms); older apps show "update required".
-    /// SemVer, e.g. 1.4.0 (a pre-release such as 1.4.0-beta.1 is older than 1.4.0).
-    #[arg(long, env = "DOORSTEP_APP_MINIMUM_VERSION", value_parser = semver_version)]
-    app_minimum_version: Option<String>,
-    /// Newest app version (SemVer).
-    #[arg(long, env = "DOORSTEP_APP_LATEST_VERSION", value_parser = semver_version)]
-    app_latest_version: Option<String>,
-    /// Where to get the app.
-    #[arg(long, env = "DOORSTEP_APP_UPDATE_URL")]
-    app_update_url: Option<String>,
+    /// Largest release file a fleet manager or the build pipeline may upload, megabytes
+    /// (streamed to disk, never held in memory).
+    #[arg(long, env = "DOORSTEP_MAX_RELEASE_MB", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    max_release_mb: u64,
 }
 
 #[derive(Debug, Args)]
@@ -333,12 +434,6 @@ fn public_url_is_safe(url: &str) -> bool {
 /// An app version flag's value: SemVer, or refused at start. The app ranks a minimum it
 /// cannot read below every version (it asks nothing), so a typo here would silently let
 /// every old app keep working; refusing it is what makes the policy hold.
-fn semver_version(text: &str) -> Result<String, String> {
-    semver::Version::parse(text.trim())
-        .map(|v| v.to_string())
-        .map_err(|e| format!("{e}; use a SemVer version like 1.4.0 or 1.4.0-beta.1"))
-}
-
 /// What the demo prints when other machines can reach it: demo mode has no sign-in.
 fn exposure_warning(addr: std::net::SocketAddr) -> String {
     format!(
@@ -476,27 +571,7 @@ async fn main() -> anyhow::Result<()> {
                 from: a.sms_from.clone(),
                 json: a.sms_json,
             });
-            if let Some(minimum) = &a.app_minimum_version {
-                use doorstep_protocol::wire::{AppVersionPolicy, Platform};
-                let policy = AppVersionPolicy {
-                    minimum: minimum.clone(),
-                    latest: a
-                        .app_latest_version
-                        .clone()
-                        .unwrap_or_else(|| minimum.clone()),
-                    update_url: a.app_update_url.clone(),
-                };
-                config.app_versions = [
-                    Platform::Android,
-                    Platform::Ios,
-                    Platform::Linux,
-                    Platform::Macos,
-                    Platform::Windows,
-                ]
-                .into_iter()
-                .map(|p| (p, policy.clone()))
-                .collect();
-            }
+            config.max_release_bytes = a.max_release_mb * 1024 * 1024;
             let listener = tokio::net::TcpListener::bind(&a.listen)
                 .await
                 .with_context(|| format!("binding {}", a.listen))?;
@@ -622,6 +697,46 @@ async fn main() -> anyhow::Result<()> {
             std::fs::write(&a.svg, pages::qr_svg(&uri, 320))
                 .with_context(|| format!("writing {}", a.svg.display()))?;
             println!("QR written to {}", a.svg.display());
+        }
+        Command::Release(cmd) => {
+            use doorstep_protocol::wire::ReleaseChange;
+            use doorstep_server::release_admin::{ReleaseOp, run};
+            let change = |t: ReleaseTarget, c: ReleaseChange| {
+                (t.common, ReleaseOp::Change { platform: t.which.platform, version: t.which.version, change: c })
+            };
+            let (common, op) = match cmd {
+                ReleaseCommand::Publish { common, which, file, url, rollout } => (
+                    common,
+                    ReleaseOp::Publish {
+                        platform: which.platform,
+                        version: which.version,
+                        file,
+                        url,
+                        rollout_percent: rollout,
+                    },
+                ),
+                ReleaseCommand::Rollout { common, which, percent } => (
+                    common,
+                    ReleaseOp::Change {
+                        platform: which.platform,
+                        version: which.version,
+                        change: ReleaseChange { rollout_percent: Some(percent), ..Default::default() },
+                    },
+                ),
+                ReleaseCommand::Pause(t) => change(t, ReleaseChange { paused: Some(true), ..Default::default() }),
+                ReleaseCommand::Resume(t) => change(t, ReleaseChange { paused: Some(false), ..Default::default() }),
+                ReleaseCommand::Withdraw(t) => change(t, ReleaseChange { withdrawn: Some(true), ..Default::default() }),
+                ReleaseCommand::Restore(t) => change(t, ReleaseChange { withdrawn: Some(false), ..Default::default() }),
+                ReleaseCommand::Minimum { common, platform, version, clear: _ } => {
+                    (common, ReleaseOp::Minimum { platform, version })
+                }
+                ReleaseCommand::List { common } => (common, ReleaseOp::List),
+                ReleaseCommand::Token { common, label } => (common, ReleaseOp::Token { label }),
+                ReleaseCommand::RevokeToken { common, label } => (common, ReleaseOp::RevokeToken { label }),
+            };
+            let config = config_from(&common, Mode::Production);
+            let out = tokio::task::spawn_blocking(move || run(&config, op)).await??;
+            println!("{out}");
         }
         Command::Labels(a) => {
             let config = config_from(&a.common, Mode::Demo);

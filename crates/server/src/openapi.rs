@@ -78,6 +78,13 @@ impl utoipa::Modify for SecuritySchemes {
             "admin",
             bearer("The fleet's admin token (in the data directory's secrets)."),
         );
+        components.add_security_scheme(
+            "release",
+            bearer(
+                "A release token (`dsr_...`, `doorstep-server release token`): it can publish \
+                 releases and nothing else.",
+            ),
+        );
     }
 }
 

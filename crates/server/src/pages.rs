@@ -325,27 +325,6 @@ async fn fleet_page(
         .iter()
         .map(|(id, name)| format!("<option value=\"{}\">{}</option>", esc(id), esc(name)))
         .collect();
-    let versions: String = if state.config.app_versions.is_empty() {
-        "<h2>App versions</h2><p>No minimum app version is set.</p>".into()
-    } else {
-        let rows: String = state
-            .config
-            .app_versions
-            .iter()
-            .map(|(p, v)| {
-                format!(
-                    "<tr><td>{:?}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                    p,
-                    esc(&v.minimum),
-                    esc(&v.latest),
-                    esc(v.update_url.as_deref().unwrap_or(""))
-                )
-            })
-            .collect();
-        format!(
-            "<h2>App versions</h2><table><tr><th>platform</th><th>minimum</th><th>latest</th><th>update</th></tr>{rows}</table>"
-        )
-    };
     let mut body = format!(
         "<h1>{fleet} — {date}</h1>\
          <h2>Parcels</h2><table><tr><th>status</th><th>count</th></tr>{counts}</table>\
@@ -354,11 +333,10 @@ async fn fleet_page(
          <h2>Devices</h2><table><tr><th>device</th><th>app</th><th>platform</th><th>last seen</th><th>state</th></tr>{devices}</table>\
          <h2>Enroll a phone</h2><form method=post action=/fleet/enroll>\
          <input type=hidden name=csrf value=\"{csrf}\"><select name=courier_id>{couriers}</select> \
-         <button>Show enrollment QR</button></form>{versions}{demo}",
+         <button>Show enrollment QR</button></form>{demo}",
         csrf = esc(&csrf_token(&state)),
         fleet = esc(&state.config.fleet_name),
         date = esc(&date),
-        versions = versions,
         demo = if state.config.mode == Mode::Demo {
             format!(
                 "<h2>Demo</h2><p><a href=/dev/outbox>Development outbox</a> · \

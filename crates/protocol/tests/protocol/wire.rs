@@ -150,6 +150,12 @@ fn answers_round_trip_through_json() {
                 status: ParcelStatus::Pending,
             }],
         }],
+        app_policy: Some(AppVersionPolicy {
+            minimum: "1.2.0".into(),
+            latest: "1.4.0".into(),
+            update_url: Some("https://dispatch.example.com/v1/releases/files/ab".into()),
+            sha256: Some("ab".into()),
+        }),
     });
     for outcome in [
         VerifyOutcome::Verified {
@@ -181,6 +187,7 @@ fn answers_round_trip_through_json() {
             minimum: "0.1.0".into(),
             latest: "0.2.0".into(),
             update_url: None,
+            sha256: None,
         }),
     });
 }

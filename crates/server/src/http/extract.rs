@@ -225,3 +225,31 @@ impl FromRequestParts<AppState> for AdminCaller {
         Ok(AdminCaller)
     }
 }
+
+/// Who may publish a release: the fleet manager (admin token) or a release token (`dsr_…`,
+/// `doorstep-server release token`), which can publish and nothing else. Holds the name the
+/// audit log gives the caller.
+#[derive(Debug)]
+pub struct ReleasePublisher(pub String);
+
+impl FromRequestParts<AppState> for ReleasePublisher {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let given = bearer(parts).unwrap_or("").to_string();
+        let admin = state.store.secrets().admin_token();
+        if !given.is_empty() && bool::from(given.as_bytes().ct_eq(admin.as_bytes())) {
+            return Ok(ReleasePublisher("admin API (admin token)".into()));
+        }
+        if !given.starts_with("dsr_") || given.len() > 200 {
+            return Err(ApiError::unauthorized());
+        }
+        let label = db(state, move |s| s.release_token_label(&given))
+            .await?
+            .ok_or_else(ApiError::unauthorized)?;
+        Ok(ReleasePublisher(format!("release token {label:?}")))
+    }
+}

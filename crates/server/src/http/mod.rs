@@ -8,5 +8,5 @@ pub mod extract;
 
 pub use error::{ApiError, db, demo_only};
 pub use extract::{
-    AdminCaller, DeviceCaller, ShipperCaller, StrictJson, StrictPath, StrictQuery, SyncingDevice,
+    AdminCaller, DeviceCaller, ReleasePublisher, ShipperCaller, StrictJson, StrictPath, StrictQuery, SyncingDevice,
 };

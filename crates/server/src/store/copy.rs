@@ -56,6 +56,9 @@ pub const TABLES: &[&str] = &[
     "dev_messages",
     "audit_log",
     "fleet_settings",
+    "releases",
+    "release_minimums",
+    "release_tokens",
 ];
 
 /// Tables that opening the target already writes to (the secrets fingerprint): their rows are

@@ -159,18 +159,19 @@ impl Store {
     pub fn device_by_token(&self, token: &str) -> Result<Option<DeviceAuth>, StoreError> {
         let hash = sha256(token.as_bytes());
         self.read(|c| {
-            let row: Option<(String, String, Option<i64>)> = qrow(
+            let row: Option<(String, String, Option<i64>, String)> = qrow(
                 c,
-                "SELECT id, courier_id, revoked_at FROM devices WHERE token_hash = ?1",
+                "SELECT id, courier_id, revoked_at, app_version FROM devices WHERE token_hash = ?1",
                 [&hash],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()?;
-            Ok(row.and_then(|(d, c, rev)| {
+            Ok(row.and_then(|(d, c, rev, app_version)| {
                 Some(DeviceAuth {
                     device_id: d.parse().ok()?,
                     courier_id: c.parse().ok()?,
                     revoked: rev.is_some(),
+                    app_version,
                 })
             }))
         })

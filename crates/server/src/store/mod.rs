@@ -35,6 +35,8 @@ mod devices;
 mod events;
 mod outbox;
 mod parcels;
+mod releases;
+pub use releases::NewRelease;
 pub mod postgres;
 pub mod sql;
 pub mod sqlite;
@@ -73,6 +75,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!("20261201000100_outbox_limits"),
     migration!("20261201000200_limits"),
     migration!("20261201000300_nodes"),
+    migration!("20261201000400_releases"),
 ];
 
 /// Errors of store operations that a client can cause; anything else is `Db`.
@@ -208,6 +211,8 @@ pub struct DeviceAuth {
     pub courier_id: CourierId,
     /// Revoked devices are refused.
     pub revoked: bool,
+    /// The app version it last reported.
+    pub app_version: String,
 }
 
 /// What one device uploaded in a time window ([`Store::photo_usage_since`]).

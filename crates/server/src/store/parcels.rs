@@ -437,6 +437,7 @@ impl Store {
                 courier_id: courier,
                 date: date.to_string(),
                 stops: out,
+                app_policy: None,
             })
         })
     }

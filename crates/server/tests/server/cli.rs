@@ -289,32 +289,3 @@ fn keys_and_the_admin_token_are_rotated_and_revoked_from_the_command_line() {
     assert!(!missing.exists());
 }
 
-#[test]
-fn an_app_version_flag_that_is_not_semver_is_refused_at_start() {
-    let dir = tempfile::tempdir().unwrap();
-    for (flag, value) in [
-        ("--app-minimum-version", "1.2"),
-        ("--app-minimum-version", "v1.2.0"),
-        ("--app-latest-version", "latest"),
-    ] {
-        let out = server()
-            // An unsafe public URL too: were the version taken, the server would still stop.
-            .args([
-                "serve",
-                "--public-url",
-                "ftp://x",
-                flag,
-                value,
-                "--data-dir",
-            ])
-            .arg(dir.path())
-            .output()
-            .unwrap();
-        assert!(!out.status.success(), "{flag} {value} is refused");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            stderr.contains(flag) && stderr.contains("SemVer"),
-            "{stderr}"
-        );
-    }
-}

@@ -134,6 +134,24 @@ impl TestApp {
         self.device_for(self.seed.courier_id.to_string()).await
     }
 
+    /// A phone of another platform (`android`, `ios`, ...) enrolled for the demo courier.
+    pub async fn device_on(&self, platform: &str) -> Device {
+        let r = self
+            .admin_post(
+                "/v1/admin/enrollments",
+                json!({ "courier_id": self.seed.courier_id.to_string() }),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        let code = r.json::<Value>().await.unwrap()["enrollment_code"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        self.enroll_as(&code, platform)
+            .await
+            .expect("enrollment works")
+    }
+
     pub async fn device_for(&self, courier_id: String) -> Device {
         let r = self
             .admin_post("/v1/admin/enrollments", json!({ "courier_id": courier_id }))
@@ -147,6 +165,10 @@ impl TestApp {
     }
 
     pub async fn enroll(&self, code: &str) -> Result<Device, reqwest::Response> {
+        self.enroll_as(code, "linux").await
+    }
+
+    pub async fn enroll_as(&self, code: &str, platform: &str) -> Result<Device, reqwest::Response> {
         let key = SigningKey::from_bytes(&rand::random::<[u8; 32]>());
         let r = self
             .client
@@ -155,7 +177,7 @@ impl TestApp {
                 "enrollment_code": code,
                 "device_public_key": hex::encode(key.verifying_key().as_bytes()),
                 "app_version": "0.1.0",
-                "platform": "linux",
+                "platform": platform,
             }))
             .send()
             .await
@@ -246,6 +268,13 @@ impl Device {
             client: self.client.clone(),
             base: base.to_string(),
         }
+    }
+
+    /// A request with this phone's token.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}{}", self.base, path))
+            .bearer_auth(&self.token)
     }
 
     pub async fn post(&self, path: &str, body: Value) -> reqwest::Response {

@@ -18,5 +18,6 @@ mod outbox;
 mod pages;
 mod policy;
 mod proofs;
+mod releases;
 mod sync;
 mod tokens;

@@ -284,40 +284,6 @@ async fn a_photo_is_stored_by_its_hash_once_and_a_wrong_hash_is_refused() {
 }
 
 #[tokio::test]
-async fn a_sync_answer_carries_the_fleets_app_version_policy() {
-    use doorstep_protocol::wire::{AppVersionPolicy, Platform};
-    let policy = AppVersionPolicy {
-        minimum: "0.2.0".into(),
-        latest: "0.3.0".into(),
-        update_url: Some("https://example.com/app".into()),
-    };
-    let p2 = policy.clone();
-    let app =
-        crate::helpers::spawn_app_with(move |c| c.app_versions = vec![(Platform::Linux, p2)]).await;
-    let device = app.device().await;
-    let r: Value = device
-        .post(
-            "/v1/sync",
-            serde_json::json!({ "app_version": "0.1.0", "platform": "linux", "events": [] }),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(r["app_policy"], serde_json::to_value(&policy).unwrap());
-    let r: Value = device
-        .post(
-            "/v1/sync",
-            serde_json::json!({ "app_version": "0.1.0", "platform": "android", "events": [] }),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(r["app_policy"], Value::Null);
-}
-
-#[tokio::test]
 async fn a_photo_over_the_size_limit_is_refused() {
     use sha2::Digest;
     let app = crate::helpers::spawn_app_with(|c| c.max_photo_bytes = 1024).await;

@@ -1,0 +1,231 @@
+//! `doorstep-server release …`: the release channel from the server's own command line, on
+//! its data directory or database (the same checks as `POST /v1/admin/releases`; the server
+//! may keep running).
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use doorstep_protocol::wire::{Platform, ReleaseChange};
+use semver::Version;
+use sha2::{Digest, Sha256};
+
+use crate::releases::{self as rules, platform_name};
+use crate::store::NewRelease;
+use crate::{ServerConfig, ServerError, open_store};
+
+/// One release command.
+#[derive(Debug, Clone)]
+pub enum ReleaseOp {
+    /// Publish a file or a link.
+    Publish {
+        /// Platform.
+        platform: Platform,
+        /// Version.
+        version: Version,
+        /// The build to upload.
+        file: Option<PathBuf>,
+        /// Or a store / TestFlight link.
+        url: Option<String>,
+        /// Share of devices offered it at once.
+        rollout_percent: u8,
+    },
+    /// Change a release's rollout, pause it, withdraw it.
+    Change {
+        /// Platform.
+        platform: Platform,
+        /// Version.
+        version: Version,
+        /// What changes.
+        change: ReleaseChange,
+    },
+    /// Set or clear the minimum version.
+    Minimum {
+        /// Platform.
+        platform: Platform,
+        /// The minimum, or `None` to clear it.
+        version: Option<Version>,
+    },
+    /// List the channels.
+    List,
+    /// Make a release token.
+    Token {
+        /// What it is for (`ci`).
+        label: String,
+    },
+    /// Revoke the release tokens with this label.
+    RevokeToken {
+        /// Their label.
+        label: String,
+    },
+}
+
+const ACTOR: &str = "CLI";
+
+/// Runs a release command; what to print.
+pub fn run(config: &ServerConfig, op: ReleaseOp) -> Result<String, ServerError> {
+    let store = open_store(config)?;
+    let now = config.clock.now_ms();
+    let public_url = &config.public_url;
+    let bad = |m: String| ServerError::Config(m);
+    Ok(match op {
+        ReleaseOp::Publish {
+            platform,
+            version,
+            file,
+            url,
+            rollout_percent,
+        } => {
+            let (existing, _) = store.platform_releases(platform)?;
+            rules::check_new_version(&existing, &version).map_err(bad)?;
+            let (file, link) = match (file, url) {
+                (Some(f), None) => {
+                    rules::check_file(platform, &f).map_err(bad)?;
+                    let stored = store_file(&config.data_dir.join("releases"), &f)?;
+                    (Some(stored), None)
+                }
+                (None, Some(u)) => (None, Some(rules::check_link(&u).map_err(bad)?)),
+                _ => return Err(bad("give --file or --url (one of them)".into())),
+            };
+            let v = store.publish_release(
+                &NewRelease {
+                    platform,
+                    version,
+                    file,
+                    link,
+                    rollout_percent,
+                },
+                public_url,
+                ACTOR,
+                now,
+            )?;
+            format!(
+                "published {} {} to {} % of devices\n  {}{}",
+                platform_name(v.platform),
+                v.version,
+                v.rollout_percent,
+                v.url,
+                v.sha256
+                    .map(|s| format!("\n  sha256 {s}"))
+                    .unwrap_or_default()
+            )
+        }
+        ReleaseOp::Change {
+            platform,
+            version,
+            change,
+        } => {
+            let v = store.change_release(platform, &version, &change, public_url, ACTOR, now)?;
+            format!(
+                "{} {}: rollout {} %{}{}",
+                platform_name(v.platform),
+                v.version,
+                v.rollout_percent,
+                if v.paused { ", paused" } else { "" },
+                if v.withdrawn { ", withdrawn" } else { "" }
+            )
+        }
+        ReleaseOp::Minimum { platform, version } => {
+            store.set_minimum_version(platform, version.as_ref(), ACTOR, now)?;
+            match version {
+                Some(v) => format!("{} minimum version: {v}", platform_name(platform)),
+                None => format!("{} minimum version cleared", platform_name(platform)),
+            }
+        }
+        ReleaseOp::List => {
+            let channels = store.release_channels(public_url)?;
+            if channels.is_empty() {
+                return Ok("no releases published".into());
+            }
+            let mut out = String::new();
+            for c in channels {
+                out.push_str(&format!(
+                    "{}: minimum {}, current {}\n",
+                    platform_name(c.platform),
+                    c.minimum.as_deref().unwrap_or("none"),
+                    c.current.as_deref().unwrap_or("none")
+                ));
+                for r in c.releases {
+                    out.push_str(&format!(
+                        "  {:<14} {:>3} %{}{}  {} devices  {}\n",
+                        r.version,
+                        r.rollout_percent,
+                        if r.paused { " paused" } else { "" },
+                        if r.withdrawn { " withdrawn" } else { "" },
+                        r.devices,
+                        r.url
+                    ));
+                }
+            }
+            out
+        }
+        ReleaseOp::Token { label } => {
+            let token = store.create_release_token(&label, now)?;
+            format!(
+                "Release token {label:?} (shown once; it can publish releases and nothing else):\n{token}"
+            )
+        }
+        ReleaseOp::RevokeToken { label } => {
+            let n = store.revoke_release_tokens(&label, now)?;
+            format!("revoked {n} release token(s) labelled {label:?}")
+        }
+    })
+}
+
+/// Copies `src` into `dir` as `<sha256>` (streamed, hashed on the way; private to the server
+/// user); its SHA-256 and size.
+pub fn store_file(dir: &Path, src: &Path) -> Result<(String, u64), ServerError> {
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    let mut input = std::fs::File::open(src)?;
+    let tmp = tempfile_in(dir)?;
+    let mut hash = Sha256::new();
+    let mut size = 0u64;
+    {
+        let mut out = std::fs::File::create(&tmp)?;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = input.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hash.update(&buf[..n]);
+            out.write_all(&buf[..n])?;
+            size += n as u64;
+        }
+        out.sync_all()?;
+    }
+    let sha = hex::encode(hash.finalize());
+    let target = dir.join(&sha);
+    if target.exists() {
+        std::fs::remove_file(&tmp)?;
+    } else {
+        std::fs::rename(&tmp, &target)?;
+    }
+    Ok((sha, size))
+}
+
+fn tempfile_in(dir: &Path) -> Result<PathBuf, ServerError> {
+    let name = format!(
+        ".upload-cli-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    );
+    let p = dir.join(name);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&p)?;
+    }
+    Ok(p)
+}

@@ -1,0 +1,529 @@
+//! The fleet's release channel, as pure rules: which release a device is offered (staged
+//! rollout by a stable hash, pause, withdraw, the minimum version), which versions and
+//! minimums may be set, and whether an uploaded file is what its platform installs. The store
+//! keeps the rows (`store/releases.rs`); the API and the CLI stream files in and call these.
+//!
+//! Versions are SemVer (the `semver` crate, as Cargo uses it): `1.10.0` is above `1.9.3` and
+//! `1.4.0-rc.1` below `1.4.0`.
+
+use std::io::{Read, Seek};
+use std::path::Path;
+
+use doorstep_protocol::wire::{AppVersionPolicy, Platform};
+use semver::Version;
+use sha2::{Digest, Sha256};
+
+/// One published release of a platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Release {
+    /// Its platform.
+    pub platform: Platform,
+    /// Its version.
+    pub version: Version,
+    /// SHA-256 (hex) of an uploaded file.
+    pub sha256: Option<String>,
+    /// Bytes of an uploaded file.
+    pub size: Option<u64>,
+    /// A store / TestFlight link, for a release without a file.
+    pub link: Option<String>,
+    /// Share of devices offered it, 0–100.
+    pub rollout_percent: u8,
+    /// Offered to no device until resumed.
+    pub paused: bool,
+    /// Offered to no device; the previous release is offered again.
+    pub withdrawn: bool,
+    /// Unix milliseconds.
+    pub published_at: i64,
+    /// Who published it.
+    pub published_by: String,
+}
+
+impl Release {
+    /// Where a device gets it: the server's download URL of the file, or the link.
+    pub fn url(&self, public_url: &str) -> String {
+        match (&self.sha256, &self.link) {
+            (Some(sha), _) => file_url(public_url, sha),
+            (None, Some(link)) => link.clone(),
+            (None, None) => String::new(),
+        }
+    }
+
+    /// Whether `device` is in this release's rollout (and the release is offered at all).
+    pub fn offered_to(&self, device: &str) -> bool {
+        !self.paused
+            && !self.withdrawn
+            && rollout_bucket(self.platform, &self.version, device)
+                < u32::from(self.rollout_percent) * 100
+    }
+
+    /// Whether a device that is in every rollout is offered it.
+    fn offered_at_all(&self) -> bool {
+        !self.paused && !self.withdrawn && self.rollout_percent > 0
+    }
+}
+
+/// The download URL of a stored file.
+pub fn file_url(public_url: &str, sha256: &str) -> String {
+    format!("{}/v1/releases/files/{sha256}", public_url.trim_end_matches('/'))
+}
+
+/// A device's place in a release's rollout, 0..10,000: the first four bytes of
+/// SHA-256(platform, version, device id). Stable for a release, so raising the percentage only
+/// adds devices; per release, so the same couriers are not always the first to get a build.
+pub fn rollout_bucket(platform: Platform, version: &Version, device: &str) -> u32 {
+    let mut h = Sha256::new();
+    h.update(b"doorstep rollout v1\0");
+    h.update(platform_name(platform).as_bytes());
+    h.update(b"\0");
+    h.update(version.to_string().as_bytes());
+    h.update(b"\0");
+    h.update(device.as_bytes());
+    let d = h.finalize();
+    u32::from_be_bytes([d[0], d[1], d[2], d[3]]) % 10_000
+}
+
+/// The platform's name on the wire (`android`, `ios`, ...).
+pub fn platform_name(p: Platform) -> &'static str {
+    match p {
+        Platform::Android => "android",
+        Platform::Ios => "ios",
+        Platform::Linux => "linux",
+        Platform::Macos => "macos",
+        Platform::Windows => "windows",
+    }
+}
+
+/// Parses a platform name.
+pub fn parse_platform(s: &str) -> Result<Platform, String> {
+    Ok(match s.trim() {
+        "android" => Platform::Android,
+        "ios" => Platform::Ios,
+        "linux" => Platform::Linux,
+        "macos" => Platform::Macos,
+        "windows" => Platform::Windows,
+        other => {
+            return Err(format!(
+                "unknown platform {other:?}: use android, ios, linux, macos or windows"
+            ));
+        }
+    })
+}
+
+/// Parses a release version: SemVer, as `1.4.0` or `1.4.0-rc.1` (no leading `v`).
+pub fn parse_version(s: &str) -> Result<Version, String> {
+    let s = s.trim();
+    if s.len() > 40 {
+        return Err("a version has at most 40 characters".into());
+    }
+    Version::parse(s).map_err(|e| {
+        format!("{s:?} is not a SemVer version such as 1.4.0 or 1.4.0-rc.1 ({e})")
+    })
+}
+
+/// The release a device is offered, from the platform's releases (any order): the newest
+/// whose rollout includes the device and that is neither paused nor withdrawn. When that is
+/// below the minimum (the device is outside a newer release's rollout), the oldest release at
+/// or above the minimum that is not withdrawn: an update the fleet requires is never held back
+/// by a staged rollout.
+pub fn offered<'a>(
+    releases: &'a [Release],
+    minimum: Option<&Version>,
+    in_rollout: impl Fn(&Release) -> bool,
+) -> Option<&'a Release> {
+    let newest = releases
+        .iter()
+        .filter(|r| in_rollout(r))
+        .max_by(|a, b| a.version.cmp(&b.version));
+    match minimum {
+        Some(min) if newest.is_none_or(|r| r.version < *min) => releases
+            .iter()
+            .filter(|r| !r.withdrawn && r.version >= *min)
+            .min_by(|a, b| a.version.cmp(&b.version))
+            .or(newest),
+        _ => newest,
+    }
+}
+
+/// The release a device that is in every rollout is offered now (what the fleet page calls
+/// current, and what the install QR of a new phone leads to).
+pub fn current<'a>(releases: &'a [Release], minimum: Option<&Version>) -> Option<&'a Release> {
+    offered(releases, minimum, Release::offered_at_all)
+}
+
+/// The release a phone that is not enrolled yet installs: the newest that every device is
+/// offered (100 %, not paused, not withdrawn), so a new courier never starts on a canary.
+pub fn for_new_device<'a>(
+    releases: &'a [Release],
+    minimum: Option<&Version>,
+) -> Option<&'a Release> {
+    offered(releases, minimum, |r| {
+        !r.paused && !r.withdrawn && r.rollout_percent == 100
+    })
+}
+
+/// The policy a device gets in its manifest and sync answers: `None` when the fleet has
+/// neither releases nor a minimum for its platform.
+pub fn policy_for(
+    releases: &[Release],
+    minimum: Option<&Version>,
+    device: &str,
+    public_url: &str,
+) -> Option<AppVersionPolicy> {
+    let offer = offered(releases, minimum, |r| r.offered_to(device));
+    if offer.is_none() && minimum.is_none() {
+        return None;
+    }
+    let min = minimum.cloned().unwrap_or(Version::new(0, 0, 0));
+    Some(AppVersionPolicy {
+        minimum: min.to_string(),
+        latest: offer.map_or_else(|| min.to_string(), |r| r.version.to_string()),
+        update_url: offer.map(|r| r.url(public_url)),
+        sha256: offer.and_then(|r| r.sha256.clone()),
+    })
+}
+
+/// A new release's version must be above every release of its platform, withdrawn ones
+/// included (a phone may have installed those; a fixed build needs a new version).
+pub fn check_new_version(releases: &[Release], version: &Version) -> Result<(), String> {
+    match releases.iter().map(|r| &r.version).max() {
+        Some(top) if version <= top => Err(format!(
+            "version {version} is not above {top}, the newest release of this platform; \
+             publish a higher version"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A minimum must not be above every release that is not withdrawn: phones below it would be
+/// told to update with nothing to install.
+pub fn check_minimum(releases: &[Release], minimum: &Version) -> Result<(), String> {
+    let top = releases
+        .iter()
+        .filter(|r| !r.withdrawn)
+        .map(|r| &r.version)
+        .max();
+    match top {
+        Some(top) if top >= minimum => Ok(()),
+        Some(top) => Err(format!(
+            "the minimum {minimum} is above {top}, the newest release that is not withdrawn; \
+             publish {minimum} or later first"
+        )),
+        None => Err(format!(
+            "the minimum {minimum} is above every release (none is published or all are \
+             withdrawn); publish {minimum} or later first"
+        )),
+    }
+}
+
+/// A link release: an `https` URL of at most 2,000 characters, with no user name or
+/// password in it.
+pub fn check_link(link: &str) -> Result<String, String> {
+    let link = link.trim();
+    if link.len() > 2000 {
+        return Err("a link has at most 2000 characters".into());
+    }
+    let url = reqwest::Url::parse(link).map_err(|e| format!("{link:?} is not a URL ({e})"))?;
+    if url.scheme() != "https" || url.host_str().is_none_or(str::is_empty) {
+        return Err(format!(
+            "a release link must be an https:// address (an App Store, TestFlight or Play \
+             link), not {link:?}"
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("a release link must not carry a user name or password".into());
+    }
+    Ok(url.to_string())
+}
+
+/// What an uploaded file is, when it is what its platform installs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// An Android package: a zip with `AndroidManifest.xml`.
+    Apk,
+    /// A Linux AppImage (an ELF executable).
+    AppImage,
+    /// A Debian package (an `ar` archive).
+    Deb,
+}
+
+impl FileKind {
+    /// The extension of the file's download name.
+    pub fn extension(self) -> &'static str {
+        match self {
+            FileKind::Apk => "apk",
+            FileKind::AppImage => "AppImage",
+            FileKind::Deb => "deb",
+        }
+    }
+
+    /// Its media type.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            FileKind::Apk => "application/vnd.android.package-archive",
+            FileKind::AppImage => "application/octet-stream",
+            FileKind::Deb => "application/vnd.debian.binary-package",
+        }
+    }
+}
+
+/// Checks that the file at `path` is what `platform` installs: an APK for Android; an
+/// AppImage or a `.deb` for Linux. iOS, macOS and Windows builds are published as links (an
+/// iPhone installs from the App Store or TestFlight, never from a file a server hands out).
+pub fn check_file(platform: Platform, path: &Path) -> Result<FileKind, String> {
+    let mut f = std::fs::File::open(path).map_err(|e| format!("reading the upload: {e}"))?;
+    let mut head = [0u8; 8];
+    let n = read_up_to(&mut f, &mut head).map_err(|e| format!("reading the upload: {e}"))?;
+    let head = &head[..n];
+    match platform {
+        Platform::Android => {
+            if !head.starts_with(b"PK\x03\x04") {
+                return Err("an Android release must be an APK (a zip archive); this file is \
+                            not a zip archive"
+                    .into());
+            }
+            f.rewind().map_err(|e| format!("reading the upload: {e}"))?;
+            let zip = zip::ZipArchive::new(f)
+                .map_err(|e| format!("the APK is not a readable zip archive ({e})"))?;
+            if zip.index_for_name("AndroidManifest.xml").is_none() {
+                return Err("the zip archive has no AndroidManifest.xml: it is not an APK \
+                            (an .aab bundle goes to Google Play, not to phones; upload the \
+                            signed .apk)"
+                    .into());
+            }
+            Ok(FileKind::Apk)
+        }
+        Platform::Linux => {
+            if head.starts_with(b"\x7fELF") {
+                Ok(FileKind::AppImage)
+            } else if head.starts_with(b"!<arch>\n") {
+                Ok(FileKind::Deb)
+            } else {
+                Err("a Linux release must be an AppImage or a .deb package; this file is \
+                     neither"
+                    .into())
+            }
+        }
+        Platform::Ios | Platform::Macos | Platform::Windows => Err(format!(
+            "{} builds are published as a link (App Store, TestFlight or your download page), \
+             not as a file: send url instead of file",
+            platform_name(platform)
+        )),
+    }
+}
+
+fn read_up_to(f: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &str) -> Version {
+        Version::parse(s).unwrap()
+    }
+
+    fn release(version: &str, percent: u8) -> Release {
+        Release {
+            platform: Platform::Android,
+            version: v(version),
+            sha256: Some(format!("{:0>64}", version.replace('.', ""))),
+            size: Some(10),
+            link: None,
+            rollout_percent: percent,
+            paused: false,
+            withdrawn: false,
+            published_at: 0,
+            published_by: "test".into(),
+        }
+    }
+
+    fn devices(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("0193e0a0-0000-7000-8000-{i:012}")).collect()
+    }
+
+    #[test]
+    fn raising_a_rollout_only_adds_devices_and_the_share_matches_the_percentage() {
+        let ids = devices(10_000);
+        let mut r = release("1.4.0", 0);
+        let mut before: Vec<&String> = Vec::new();
+        for percent in [0u8, 1, 10, 25, 50, 90, 100] {
+            r.rollout_percent = percent;
+            let now: Vec<&String> = ids.iter().filter(|d| r.offered_to(d)).collect();
+            assert!(
+                before.iter().all(|d| now.contains(d)),
+                "raising to {percent} % dropped a device"
+            );
+            let share = now.len() as f64 / ids.len() as f64 * 100.0;
+            assert!(
+                (share - f64::from(percent)).abs() < 2.0,
+                "{percent} % offered to {share:.1} %"
+            );
+            before = now;
+        }
+        assert_eq!(before.len(), ids.len());
+    }
+
+    #[test]
+    fn the_bucket_is_stable_and_differs_between_releases() {
+        let d = "0193e0a0-0000-7000-8000-000000000001";
+        let a = rollout_bucket(Platform::Android, &v("1.4.0"), d);
+        assert_eq!(a, rollout_bucket(Platform::Android, &v("1.4.0"), d));
+        let ids = devices(200);
+        let same = ids
+            .iter()
+            .filter(|d| {
+                rollout_bucket(Platform::Android, &v("1.4.0"), d)
+                    == rollout_bucket(Platform::Android, &v("1.5.0"), d)
+            })
+            .count();
+        assert!(same < 10, "{same} of 200 devices share buckets across releases");
+    }
+
+    #[test]
+    fn a_device_outside_the_rollout_is_offered_the_previous_release() {
+        let ids = devices(400);
+        let rel = [release("1.3.0", 100), release("1.4.0", 10)];
+        let mut on_new = 0;
+        for d in &ids {
+            let o = offered(&rel, None, |r| r.offered_to(d)).unwrap();
+            if o.version == v("1.4.0") {
+                on_new += 1;
+            } else {
+                assert_eq!(o.version, v("1.3.0"));
+            }
+        }
+        assert!((20..=60).contains(&on_new), "{on_new} of 400 at 10 %");
+    }
+
+    #[test]
+    fn paused_and_withdrawn_releases_are_offered_to_nobody() {
+        let d = "any";
+        let mut rel = [release("1.3.0", 100), release("1.4.0", 100)];
+        assert_eq!(offered(&rel, None, |r| r.offered_to(d)).unwrap().version, v("1.4.0"));
+        rel[1].paused = true;
+        assert_eq!(offered(&rel, None, |r| r.offered_to(d)).unwrap().version, v("1.3.0"));
+        assert_eq!(current(&rel, None).unwrap().version, v("1.3.0"));
+        rel[1].paused = false;
+        rel[1].withdrawn = true;
+        assert_eq!(offered(&rel, None, |r| r.offered_to(d)).unwrap().version, v("1.3.0"));
+        rel[0].withdrawn = true;
+        assert!(offered(&rel, None, |r| r.offered_to(d)).is_none());
+    }
+
+    #[test]
+    fn a_required_update_is_never_held_back_by_a_staged_rollout() {
+        // The minimum is 1.4.0 and 1.4.0 is at 0 %: every device is still offered it.
+        let rel = [release("1.3.0", 100), release("1.4.0", 0), release("1.5.0", 5)];
+        let min = v("1.4.0");
+        for d in devices(100) {
+            let o = offered(&rel, Some(&min), |r| r.offered_to(&d)).unwrap();
+            assert!(o.version >= min, "{d} offered {}", o.version);
+        }
+        let p = policy_for(&rel, Some(&min), "x", "https://d.example").unwrap();
+        assert_eq!(p.minimum, "1.4.0");
+        assert!(v(&p.latest) >= min);
+    }
+
+    #[test]
+    fn the_policy_names_the_file_on_the_server_or_the_link() {
+        let mut r = release("1.4.0", 100);
+        let p = policy_for(std::slice::from_ref(&r), None, "d", "https://d.example/").unwrap();
+        assert_eq!(p.minimum, "0.0.0");
+        assert_eq!(p.latest, "1.4.0");
+        let sha = r.sha256.clone().unwrap();
+        assert_eq!(
+            p.update_url.as_deref(),
+            Some(format!("https://d.example/v1/releases/files/{sha}").as_str())
+        );
+        assert_eq!(p.sha256, Some(sha));
+        r.sha256 = None;
+        r.link = Some("https://testflight.apple.com/join/abc".into());
+        let p = policy_for(&[r], None, "d", "https://d.example").unwrap();
+        assert_eq!(p.update_url.as_deref(), Some("https://testflight.apple.com/join/abc"));
+        assert_eq!(p.sha256, None);
+        assert!(policy_for(&[], None, "d", "x").is_none());
+        let p = policy_for(&[], Some(&v("1.0.0")), "d", "x").unwrap();
+        assert_eq!((p.latest.as_str(), p.update_url), ("1.0.0", None));
+    }
+
+    #[test]
+    fn versions_compare_as_semver_and_must_rise() {
+        let rel = [release("1.9.3", 100), release("1.10.0-rc.1", 0)];
+        assert!(check_new_version(&rel, &v("1.10.0")).is_ok());
+        assert!(check_new_version(&rel, &v("1.10.0-rc.1")).is_err());
+        assert!(check_new_version(&rel, &v("1.9.9")).is_err());
+        for bad in ["1.4", "v1.4.0", "latest", "1.4.0.1", "", "01.4.0"] {
+            assert!(parse_version(bad).is_err(), "{bad} accepted");
+        }
+        assert_eq!(parse_version(" 1.4.0-rc.1 ").unwrap(), v("1.4.0-rc.1"));
+        let mut w = release("2.0.0", 100);
+        w.withdrawn = true;
+        assert!(check_new_version(&[w.clone()], &v("2.0.0")).is_err());
+        assert!(check_minimum(&[w.clone(), release("1.0.0", 100)], &v("1.0.0")).is_ok());
+        assert!(check_minimum(&[w, release("1.0.0", 100)], &v("1.5.0")).is_err());
+        assert!(check_minimum(&[], &v("0.1.0")).is_err());
+    }
+
+    #[test]
+    fn links_must_be_plain_https() {
+        assert!(check_link("https://apps.apple.com/app/id123").is_ok());
+        for bad in [
+            "http://apps.apple.com/app",
+            "javascript:alert(1)",
+            "https://user:pw@apps.apple.com/",
+            "ftp://x",
+            "not a url",
+        ] {
+            assert!(check_link(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn files_are_checked_against_their_platform() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, bytes: &[u8]| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, bytes).unwrap();
+            p
+        };
+        let apk = write("a.apk", &zip_with(&["AndroidManifest.xml", "classes.dex"]));
+        let aab = write("a.aab", &zip_with(&["base/manifest/AndroidManifest.xml"]));
+        let elf = write("a.AppImage", b"\x7fELF\x02\x01\x01rest");
+        let deb = write("a.deb", b"!<arch>\ndebian-binary");
+        let text = write("a.txt", b"hello");
+        let empty = write("e", b"");
+        assert_eq!(check_file(Platform::Android, &apk), Ok(FileKind::Apk));
+        assert!(check_file(Platform::Android, &aab).unwrap_err().contains("AndroidManifest.xml"));
+        assert!(check_file(Platform::Android, &text).unwrap_err().contains("not a zip"));
+        assert!(check_file(Platform::Android, &empty).is_err());
+        assert!(check_file(Platform::Android, &elf).is_err());
+        assert_eq!(check_file(Platform::Linux, &elf), Ok(FileKind::AppImage));
+        assert_eq!(check_file(Platform::Linux, &deb), Ok(FileKind::Deb));
+        assert!(check_file(Platform::Linux, &apk).is_err());
+        assert!(check_file(Platform::Ios, &apk).unwrap_err().contains("link"));
+    }
+
+    /// A zip archive holding empty files of these names.
+    pub(crate) fn zip_with(names: &[&str]) -> Vec<u8> {
+        let mut out = std::io::Cursor::new(Vec::new());
+        {
+            let mut z = zip::ZipWriter::new(&mut out);
+            for n in names {
+                z.start_file(*n, zip::write::SimpleFileOptions::default()
+                    .compression_method(zip::CompressionMethod::Stored))
+                    .unwrap();
+                std::io::Write::write_all(&mut z, b"x").unwrap();
+            }
+            z.finish().unwrap();
+        }
+        out.into_inner()
+    }
+}
