@@ -397,6 +397,9 @@ pub struct DemoSeed {
     pub courier_id: CourierId,
     /// The parcels.
     pub parcels: Vec<DemoParcel>,
+    /// The barcode of a parcel on another courier's route the same day: on the label sheet,
+    /// so QA can scan a parcel that is not on the demo courier's route.
+    pub off_route_barcode: String,
 }
 
 /// One seeded parcel.
@@ -686,6 +689,38 @@ pub fn seed_demo(config: &ServerConfig, date: &str) -> Result<DemoSeed, ServerEr
     for p in &mut parcels {
         p.code = stop_codes.get(&p.stop_id).cloned();
     }
+    // A parcel of the same day on another courier's route.
+    let other = match store.courier_by_name("Second Courier")? {
+        Some(id) => id,
+        None => store.create_courier("Second Courier", now)?,
+    };
+    let off_route_barcode = demo_barcode(DemoLabel::Opaque, demo_specs().len() + 1, date);
+    store.create_parcel(
+        &shipper_id.to_string(),
+        &CreateParcelRequest {
+            barcode: off_route_barcode.clone(),
+            recipient: Recipient {
+                name: "Tim Berners-Lee".into(),
+                phone: None,
+                email: None,
+            },
+            address: "Leidseplein 12, Amsterdam".into(),
+            postal_code: "1017".into(),
+            location: None,
+            declared_value: Some(Money {
+                amount: "20.00".into(),
+                currency: "EUR".into(),
+            }),
+            method: DeliveryMethod::HandToRecipient,
+            delivery_date: date.into(),
+            age_restricted: false,
+            recipient_requested_code: false,
+            shipper_requires_code: false,
+            courier_id: Some(other),
+            description: Some("Not on Demo Courier's route (Second Courier's parcel)".into()),
+        },
+        now,
+    )?;
     let (enrollment_code, _) = store.create_enrollment(courier_id, 48 * 3600 * 1000, now)?;
     Ok(DemoSeed {
         enrollment_code,
@@ -693,6 +728,7 @@ pub fn seed_demo(config: &ServerConfig, date: &str) -> Result<DemoSeed, ServerEr
         admin_token: store.secrets().admin_token().to_string(),
         courier_id,
         parcels,
+        off_route_barcode,
     })
 }
 

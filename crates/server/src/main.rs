@@ -646,6 +646,10 @@ async fn main() -> anyhow::Result<()> {
                     p.label
                 );
             }
+            println!(
+                "  {:<22}  not on this route: Second Courier's parcel (scan it to see what the app does)",
+                seed.off_route_barcode
+            );
             println!();
             if let Some(path) = &a.seed_json {
                 let parcels: Vec<_> = seed
@@ -675,6 +679,7 @@ async fn main() -> anyhow::Result<()> {
                     "shipper_api_key": seed.shipper_api_key,
                     "courier_id": seed.courier_id.to_string(),
                     "parcels": parcels,
+                    "off_route_barcode": seed.off_route_barcode,
                 });
                 std::fs::write(path, serde_json::to_vec_pretty(&json)?)
                     .with_context(|| format!("writing {}", path.display()))?;

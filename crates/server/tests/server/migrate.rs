@@ -445,6 +445,38 @@ async fn fleet_activity(fleet: &Fleet<'_>, clock: &ManualClock) -> Phone {
         fleet.sync(&restored, &held).await[0].status,
         EventStatus::Accepted
     );
+    // The release channel: a link release at half rollout, a minimum, a release token (the
+    // phone's manifest then carries a policy the copy must give the same way).
+    let config = fleet.server.config.clone();
+    tokio::task::spawn_blocking(move || {
+        use doorstep_server::release_admin::{ReleaseOp, run};
+        let platform = doorstep_protocol::wire::Platform::Linux;
+        for op in [
+            ReleaseOp::Publish {
+                platform,
+                version: semver::Version::new(0, 1, 0),
+                file: None,
+                url: Some("https://downloads.example.com/doorstep-0.1.0.AppImage".into()),
+                rollout_percent: 100,
+            },
+            ReleaseOp::Publish {
+                platform,
+                version: semver::Version::new(0, 2, 0),
+                file: None,
+                url: Some("https://downloads.example.com/doorstep-0.2.0.AppImage".into()),
+                rollout_percent: 50,
+            },
+            ReleaseOp::Minimum {
+                platform,
+                version: Some(semver::Version::new(0, 1, 0)),
+            },
+            ReleaseOp::Token { label: "ci".into() },
+        ] {
+            run(&config, op).unwrap();
+        }
+    })
+    .await
+    .unwrap();
     fleet.settle_outbox().await;
     phone
 }
@@ -562,7 +594,7 @@ async fn a_fleet_moved_from_sqlite_to_postgres_answers_as_before() {
     assert!(ok, "{stdout}\n{stderr}");
     eprintln!("migrate took {took:?}:\n{stdout}");
     assert!(
-        stdout.contains("Every table matched: 15 tables"),
+        stdout.contains("Every table matched: 18 tables"),
         "{stdout}"
     );
     let tables = table_lines(&stdout);
@@ -676,11 +708,11 @@ async fn a_second_migration_into_a_database_with_data_is_refused_and_changes_not
     let (ok, stdout, stderr) = migrate(sqlite_source(server.data_dir()), &target.url, &[]).await;
     assert!(ok, "{stdout}\n{stderr}");
     let before = target_counts(&target.url).await;
-    assert!(before.contains(&("parcels".to_string(), 12)), "{before:?}");
+    assert!(before.contains(&("parcels".to_string(), 13)), "{before:?}");
 
     let (ok, stdout, stderr) = migrate(sqlite_source(server.data_dir()), &target.url, &[]).await;
     assert!(!ok, "a second run is refused: {stdout}");
-    for said in ["is not empty", "parcels (12 rows)", "changed nothing"] {
+    for said in ["is not empty", "parcels (13 rows)", "changed nothing"] {
         assert!(stderr.contains(said), "{said:?}: {stderr}");
     }
     assert_eq!(target_counts(&target.url).await, before, "nothing changed");
@@ -817,7 +849,7 @@ async fn a_copy_that_does_not_read_back_the_same_is_rolled_back() {
         "differs from the source in fleet_settings",
         "nothing was copied",
         "rolled back",
-        "fleet_settings          1",
+        "fleet_settings            1",
         "MISMATCH: the target has 2 rows",
     ] {
         assert!(stderr.contains(said), "{said:?}: {stderr}");

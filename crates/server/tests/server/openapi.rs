@@ -16,8 +16,9 @@ use serde_json::Value;
 use crate::helpers::spawn_app;
 
 /// Path prefixes of the server-rendered HTML pages (customer page, fleet page, QA pages) and
-/// `/`, which redirects to the fleet page: not the JSON API, so not in the document.
-const HTML_PAGES: [&str; 3] = ["/c/", "/fleet", "/dev/"];
+/// `/`, which redirects to the fleet page, and `/install/`, where a phone's browser that
+/// scanned the install QR is sent on to the build: not the JSON API, so not in the document.
+const HTML_PAGES: [&str; 4] = ["/c/", "/fleet", "/dev/", "/install/"];
 
 fn is_html_page(path: &str) -> bool {
     path == "/" || HTML_PAGES.iter().any(|p| path.starts_with(p))
