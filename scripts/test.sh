@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Runs every Doorstep test: formatting and lints, the Rust crates' tests (protocol, device core,
-# dispatch server; the server's suite on SQLite and again on PostgreSQL), the UI's unit and screen tests, brief fuzzing of the parsers, a check of the
+# dispatch server; the server's suite on SQLite and again on PostgreSQL), the fleet page in Chromium, the UI's unit and screen tests, brief fuzzing of the parsers, a check of the
 # mobile projects (gen/android as generated, the mobile-only Rust code for Android and iOS), the CI
 # workflows (actionlint), and the end-to-end run of the real desktop app by WebDriver.
 # Installs what is missing first (scripts/bootstrap.sh test). Exit code 0 only if every stage passed.
 # Usage: scripts/test.sh [stage ...]   (default: all stages; see `all_stages` below)
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
-all_stages=(fmt workflows clippy rust postgres schemathesis ui-unit ui-build ui-screens fuzz mobile e2e)
+all_stages=(fmt workflows clippy rust postgres schemathesis fleet-page ui-unit ui-build ui-screens fuzz mobile e2e)
 stages=("${all_stages[@]}")
 [ "$#" -gt 0 ] && stages=("$@")
 for s in "${stages[@]}"; do
@@ -37,6 +37,7 @@ for s in "${stages[@]}"; do
     rust)       run_stage rust cargo test --workspace --locked ;;
     postgres)   run_stage postgres bash scripts/test-postgres.sh ;;
     schemathesis) run_stage schemathesis bash scripts/schemathesis.sh ;;
+    fleet-page) run_stage fleet-page bash scripts/test-fleet-page.sh ;;
     ui-unit)    run_stage ui-unit npm --prefix ui test ;;
     ui-build)   run_stage ui-build npm --prefix ui run build ;;
     ui-screens) run_stage ui-screens npm --prefix ui run test:screens ;;

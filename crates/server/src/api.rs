@@ -226,10 +226,16 @@ struct DateQuery {
     date: Option<String>,
 }
 
+/// How stale a device's "last seen" may get before a manifest request notes it again.
+const SEEN_EVERY_MS: i64 = 5 * 60 * 1000;
+
 /// The app version in a courier app's `User-Agent: doorstep-courier/<version>`, if it is one.
 fn courier_app_version(headers: &HeaderMap) -> Option<String> {
     let ua = headers.get(header::USER_AGENT)?.to_str().ok()?;
-    let version = ua.strip_prefix("doorstep-courier/")?.split_whitespace().next()?;
+    let version = ua
+        .strip_prefix("doorstep-courier/")?
+        .split_whitespace()
+        .next()?;
     (!version.is_empty()
         && version.len() <= 40
         && version
@@ -285,10 +291,14 @@ async fn manifest(
     let courier = device.courier_id;
     let device_id = device.device_id;
     let public_url = state.config.public_url.clone();
-    if let Some(version) = courier_app_version(&headers)
-        && version != device.app_version
-    {
-        db(&state, move |s| s.note_app_version(device_id, &version)).await?;
+    // A write only when something changed or every few minutes, not on every refresh.
+    let version = courier_app_version(&headers).filter(|v| *v != device.app_version);
+    let now = state.now();
+    if version.is_some() || device.last_seen_at.is_none_or(|t| now - t > SEEN_EVERY_MS) {
+        db(&state, move |s| {
+            s.note_manifest_request(device_id, version.as_deref(), now)
+        })
+        .await?;
     }
     let mut manifest = db(&state, move |s| s.manifest(courier, &date)).await?;
     manifest.app_policy = db(&state, move |s| s.app_policy(device_id, &public_url)).await?;
@@ -965,7 +975,10 @@ async fn admin_new_code(
 ) -> Result<Json<NewCodeResponse>, ApiError> {
     let id: StopId = parse_id(&id, "stop")?;
     let now = state.now();
-    db(&state, move |s| s.reset_code(id, now).map(|_| ())).await?;
+    db(&state, move |s| {
+        s.reset_code(id, "admin API (admin token)", now).map(|_| ())
+    })
+    .await?;
     state.outbox_wake.notify_one();
     Ok(Json(NewCodeResponse { sent: true }))
 }

@@ -13,6 +13,7 @@
 
 pub mod api;
 pub mod clock;
+pub mod fleet_releases;
 pub mod http;
 pub mod labels;
 pub mod limits;

@@ -85,8 +85,8 @@ impl Rate {
 pub struct Limits {
     /// A request (body included) that takes longer is answered `408`.
     pub request_timeout: Duration,
-    /// The same for a release upload (`POST /v1/admin/releases`), which may be hundreds of
-    /// megabytes from a build runner.
+    /// The same for a release upload (`POST /v1/admin/releases`, the fleet page's upload
+    /// form), which may be hundreds of megabytes from a build runner.
     pub release_upload_timeout: Duration,
     /// Connections open at once; more wait in the kernel's accept queue.
     pub max_connections: usize,
@@ -603,7 +603,7 @@ pub async fn bound_requests(State(state): State<AppState>, req: Request, next: N
         .into_response();
     };
     let timeout = if req.method() == axum::http::Method::POST
-        && req.uri().path() == "/v1/admin/releases"
+        && matches!(req.uri().path(), "/v1/admin/releases" | "/fleet/releases")
     {
         state.config.limits.release_upload_timeout
     } else {

@@ -707,10 +707,23 @@ async fn main() -> anyhow::Result<()> {
             use doorstep_protocol::wire::ReleaseChange;
             use doorstep_server::release_admin::{ReleaseOp, run};
             let change = |t: ReleaseTarget, c: ReleaseChange| {
-                (t.common, ReleaseOp::Change { platform: t.which.platform, version: t.which.version, change: c })
+                (
+                    t.common,
+                    ReleaseOp::Change {
+                        platform: t.which.platform,
+                        version: t.which.version,
+                        change: c,
+                    },
+                )
             };
             let (common, op) = match cmd {
-                ReleaseCommand::Publish { common, which, file, url, rollout } => (
+                ReleaseCommand::Publish {
+                    common,
+                    which,
+                    file,
+                    url,
+                    rollout,
+                } => (
                     common,
                     ReleaseOp::Publish {
                         platform: which.platform,
@@ -720,24 +733,60 @@ async fn main() -> anyhow::Result<()> {
                         rollout_percent: rollout,
                     },
                 ),
-                ReleaseCommand::Rollout { common, which, percent } => (
+                ReleaseCommand::Rollout {
+                    common,
+                    which,
+                    percent,
+                } => (
                     common,
                     ReleaseOp::Change {
                         platform: which.platform,
                         version: which.version,
-                        change: ReleaseChange { rollout_percent: Some(percent), ..Default::default() },
+                        change: ReleaseChange {
+                            rollout_percent: Some(percent),
+                            ..Default::default()
+                        },
                     },
                 ),
-                ReleaseCommand::Pause(t) => change(t, ReleaseChange { paused: Some(true), ..Default::default() }),
-                ReleaseCommand::Resume(t) => change(t, ReleaseChange { paused: Some(false), ..Default::default() }),
-                ReleaseCommand::Withdraw(t) => change(t, ReleaseChange { withdrawn: Some(true), ..Default::default() }),
-                ReleaseCommand::Restore(t) => change(t, ReleaseChange { withdrawn: Some(false), ..Default::default() }),
-                ReleaseCommand::Minimum { common, platform, version, clear: _ } => {
-                    (common, ReleaseOp::Minimum { platform, version })
-                }
+                ReleaseCommand::Pause(t) => change(
+                    t,
+                    ReleaseChange {
+                        paused: Some(true),
+                        ..Default::default()
+                    },
+                ),
+                ReleaseCommand::Resume(t) => change(
+                    t,
+                    ReleaseChange {
+                        paused: Some(false),
+                        ..Default::default()
+                    },
+                ),
+                ReleaseCommand::Withdraw(t) => change(
+                    t,
+                    ReleaseChange {
+                        withdrawn: Some(true),
+                        ..Default::default()
+                    },
+                ),
+                ReleaseCommand::Restore(t) => change(
+                    t,
+                    ReleaseChange {
+                        withdrawn: Some(false),
+                        ..Default::default()
+                    },
+                ),
+                ReleaseCommand::Minimum {
+                    common,
+                    platform,
+                    version,
+                    clear: _,
+                } => (common, ReleaseOp::Minimum { platform, version }),
                 ReleaseCommand::List { common } => (common, ReleaseOp::List),
                 ReleaseCommand::Token { common, label } => (common, ReleaseOp::Token { label }),
-                ReleaseCommand::RevokeToken { common, label } => (common, ReleaseOp::RevokeToken { label }),
+                ReleaseCommand::RevokeToken { common, label } => {
+                    (common, ReleaseOp::RevokeToken { label })
+                }
             };
             let config = config_from(&common, Mode::Production);
             let out = tokio::task::spawn_blocking(move || run(&config, op)).await??;

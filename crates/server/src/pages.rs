@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use doorstep_protocol::wire::EnrollmentLink;
-use doorstep_protocol::{CourierId, DeviceId};
+use doorstep_protocol::{CourierId, DeviceId, StopId};
 use subtle::ConstantTimeEq;
 
 use crate::http::{ApiError, StrictQuery, db, demo_only};
@@ -26,6 +26,11 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/fleet/enroll", post(fleet_enroll))
         .route("/fleet/devices/{id}/accept-chain", post(fleet_accept_chain))
         .route("/fleet/devices/{id}/revoke", post(fleet_revoke))
+        .route(
+            "/fleet/stops/{id}/new-code",
+            post(fleet_new_code).layer(axum::middleware::map_response(error_pages)),
+        )
+        .merge(crate::fleet_releases::routes())
         .route("/dev/outbox", get(dev_outbox_page))
         .route("/dev/labels", get(labels_page))
         // Last, so that it covers every route above.
@@ -33,9 +38,10 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 /// Headers of every `/fleet` answer (pages, form posts, the sign-in 401): no browser or
-/// proxy may keep a copy (the pages show enrollment codes and customers' names), and no
+/// proxy may keep a copy (the pages show enrollment codes and customers' names), no
 /// other site may show them in a frame (where a click could be stolen for the enrollment
-/// or revoke buttons).
+/// or revoke buttons), and no fleet address is sent to another site as `Referer` (the
+/// upload form's address carries the CSRF token).
 async fn fleet_headers(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let path = req.uri().path();
     let fleet = path == "/fleet" || path.starts_with("/fleet/");
@@ -47,6 +53,10 @@ async fn fleet_headers(req: axum::extract::Request, next: axum::middleware::Next
         h.insert(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("frame-ancestors 'none'"),
+        );
+        h.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
         );
     }
     response
@@ -93,7 +103,7 @@ pub fn qr_terminal(text: &str) -> String {
     }
 }
 
-fn page(title: &str, body: &str) -> Html<String> {
+pub(crate) fn page(title: &str, body: &str) -> Html<String> {
     Html(format!(
         "<!doctype html><html lang=en><head><meta charset=utf-8>\
          <meta name=viewport content=\"width=device-width,initial-scale=1\">\
@@ -162,7 +172,7 @@ async fn customer_page(State(state): State<AppState>, Path(public_ref): Path<Str
 }
 
 /// Unix seconds as `YYYY-MM-DD HH:MM UTC`.
-fn format_time(secs: i64) -> String {
+pub(crate) fn format_time(secs: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(secs)
         .map(|t| {
             format!(
@@ -202,7 +212,7 @@ fn basic_credentials(encoded: &str) -> Option<String> {
 ///
 /// Answers who signed in, for the audit log: the HTTP Basic user name the fleet manager gave
 /// (the password is the admin token), or how they signed in when there is no name.
-fn fleet_auth(state: &AppState, headers: &HeaderMap) -> Result<String, Box<Response>> {
+pub(crate) fn fleet_auth(state: &AppState, headers: &HeaderMap) -> Result<String, Box<Response>> {
     if state.config.mode == Mode::Demo {
         return Ok("fleet page (demo mode)".into());
     }
@@ -304,12 +314,33 @@ async fn fleet_page(
             )
         })
         .collect();
+    let csrf = esc(&csrf_token(&state));
     let devices: String = summary
         .devices
         .iter()
         .map(|d| {
+            let courier = d.courier_id.to_string();
+            let courier = summary
+                .couriers
+                .iter()
+                .find(|(id, _)| *id == courier)
+                .map_or("?", |(_, name)| name.as_str());
+            // Two clicks, as a confirmation without JavaScript.
+            let action = if d.revoked {
+                String::new()
+            } else {
+                format!(
+                    "<details><summary>Revoke…</summary>\
+                     <form method=post action=\"/fleet/devices/{id}/revoke\">\
+                     <input type=hidden name=csrf value=\"{csrf}\">\
+                     <button>Revoke this phone (its token stops working at once)</button></form></details>",
+                    id = d.device_id
+                )
+            };
             format!(
-                "<tr><td>{}</td><td>{}</td><td>{:?}</td><td>{}</td><td>{}</td></tr>",
+                "<tr data-device=\"{}\"><td>{}<br><small>{}</small></td><td>{}</td><td>{:?}</td><td>{}</td><td>{}</td><td>{action}</td></tr>",
+                d.device_id,
+                esc(courier),
                 d.device_id,
                 esc(&d.app_version),
                 d.platform,
@@ -330,11 +361,10 @@ async fn fleet_page(
          <h2>Parcels</h2><table><tr><th>status</th><th>count</th></tr>{counts}</table>\
          <h2>Exceptions and disputes</h2><table><tr><th>barcode</th><th>status</th><th>recipient</th></tr>{exceptions}</table>\
          <h2>Delivery records</h2><table><tr><th>event</th><th>kind</th><th>status</th><th>reject</th><th>parcels</th></tr>{rows}</table>\
-         <h2>Devices</h2><table><tr><th>device</th><th>app</th><th>platform</th><th>last seen</th><th>state</th></tr>{devices}</table>\
+         <h2 id=devices>Devices</h2><table><tr><th>courier and device</th><th>app</th><th>platform</th><th>last seen</th><th>state</th><th></th></tr>{devices}</table>\
          <h2>Enroll a phone</h2><form method=post action=/fleet/enroll>\
          <input type=hidden name=csrf value=\"{csrf}\"><select name=courier_id>{couriers}</select> \
          <button>Show enrollment QR</button></form>{demo}",
-        csrf = esc(&csrf_token(&state)),
         fleet = esc(&state.config.fleet_name),
         date = esc(&date),
         demo = if state.config.mode == Mode::Demo {
@@ -349,6 +379,10 @@ async fn fleet_page(
     );
     // Sections added by other areas, each an async fn of this module returning HTML.
     // [sections]
+    body.push_str(
+        &crate::fleet_releases::section(&state, &summary.devices, &summary.couriers).await,
+    );
+    body.push_str(&locked_stops_section(&state).await);
     body.push_str(&unsent_messages_section(&state).await);
     body.push_str(&chain_section(&state).await);
     page("Fleet", &body).into_response()
@@ -394,7 +428,9 @@ async fn fleet_enroll(State(state): State<AppState>, headers: HeaderMap, body: B
     ([(header::CACHE_CONTROL, "no-store")], page("Enroll", &body)).into_response()
 }
 
-/// The fleet page's CSRF token, carried by every fleet form as the hidden field `csrf`.
+/// The fleet page's CSRF token, carried by every fleet form as the hidden field `csrf` (the
+/// release upload, a multipart form, carries it in its address: see
+/// `crate::fleet_releases`).
 ///
 /// A keyed hash (under the server's code key) of the admin token: another site cannot
 /// read or guess it, so a page there cannot make a signed-in fleet manager's browser post a
@@ -404,8 +440,9 @@ pub(crate) fn csrf_token(state: &AppState) -> String {
     hex::encode(secrets.mac(&[b"doorstep fleet csrf v1", secrets.admin_token().as_bytes()]))
 }
 
-/// Whether an `application/x-www-form-urlencoded` body carries the right `csrf` field (the
-/// first one; compared in constant time). The token is hex, so it is never percent-encoded.
+/// Whether an `application/x-www-form-urlencoded` body (or a query string) carries the right
+/// `csrf` field (the first one; compared in constant time). The token is hex, so it is never
+/// percent-encoded.
 pub(crate) fn csrf_ok(state: &AppState, form: &str) -> bool {
     let given = form
         .split('&')
@@ -680,6 +717,134 @@ async fn fleet_revoke(
         crate::store::Store::revoke_device_by,
     )
     .await
+}
+
+/// Stops locked by wrong codes with parcels still to deliver, each with a "New code" button
+/// (the admin API's `POST /v1/admin/stops/{id}/new-code`, audited with who signed in).
+async fn locked_stops_section(state: &AppState) -> String {
+    let stops = match db(state, |s| s.locked_stops(100)).await {
+        Ok(s) => s,
+        Err(_) => {
+            return "<h2 id=locked-stops>Locked stops</h2><p>Could not be read; see the server log.</p>"
+                .into();
+        }
+    };
+    if stops.is_empty() {
+        return "<h2 id=locked-stops>Locked stops</h2><p>None: no stop is locked by wrong codes.</p>"
+            .into();
+    }
+    let csrf = esc(&csrf_token(state));
+    let rows: String = stops
+        .iter()
+        .map(|s| {
+            format!(
+                "<tr data-stop=\"{id}\"><td>{date}</td><td>{name}</td><td>{address}</td><td>{courier}</td>\
+                 <td>{failed} of {max}</td><td>{open}</td><td><form method=post action=\"/fleet/stops/{id}/new-code\">\
+                 <input type=hidden name=csrf value=\"{csrf}\"><button>New code</button></form></td></tr>",
+                id = s.stop_id,
+                date = esc(&s.delivery_date),
+                name = esc(&s.recipient_name),
+                address = esc(&s.address),
+                courier = esc(s.courier_name.as_deref().unwrap_or("—")),
+                failed = s.failed_attempts,
+                max = s.max_attempts,
+                open = s.open_parcels,
+            )
+        })
+        .collect();
+    format!(
+        "<h2 id=locked-stops>Locked stops</h2><p>Every attempt at the delivery code was used. \
+         &ldquo;New code&rdquo; sends the customer a new code (the old one stops working) and \
+         gives the courier the attempts again. Call the customer first if the guesses were \
+         not theirs.</p>\
+         <table><tr><th>day</th><th>recipient</th><th>address</th><th>courier</th>\
+         <th>wrong codes</th><th>parcels to deliver</th><th></th></tr>{rows}</table>"
+    )
+}
+
+/// `POST /fleet/stops/{id}/new-code`: a new code for a locked stop, sent to the customer.
+async fn fleet_new_code(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let actor = match fleet_auth(&state, &headers) {
+        Ok(actor) => actor,
+        Err(r) => return *r,
+    };
+    if !csrf_ok(&state, &String::from_utf8_lossy(&body)) {
+        return csrf_refused();
+    }
+    let Ok(stop) = id.parse::<StopId>() else {
+        return ApiError::new(
+            StatusCode::NOT_FOUND,
+            doorstep_protocol::wire::ErrorCode::NotFound,
+            "stop not found; reload the fleet page",
+        )
+        .into_response();
+    };
+    let now = state.now();
+    match db(&state, move |s| s.reset_code(stop, &actor, now).map(|_| ())).await {
+        Ok(()) => {
+            state.outbox_wake.notify_one();
+            axum::response::Redirect::to("/fleet#locked-stops").into_response()
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Turns the error answer of a fleet form (the API's JSON `{code, message}`, or an extractor's
+/// plain-text rejection) into a page with the message and a Back link, keeping its status and
+/// headers (`Retry-After`, ...): a browser shows the fleet manager words, not JSON. Pages
+/// (the sign-in 401) and successes pass as they are.
+pub(crate) async fn error_pages(response: Response) -> Response {
+    let status = response.status();
+    let html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if !(status.is_client_error() || status.is_server_error()) || html {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let (code, message) = match serde_json::from_slice::<doorstep_protocol::wire::ErrorBody>(&bytes)
+    {
+        Ok(e) => (
+            serde_json::to_value(e.code)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            e.message,
+        ),
+        Err(_) => (String::new(), String::from_utf8_lossy(&bytes).into_owned()),
+    };
+    let mut out = page(
+        "Not done",
+        &format!(
+            "<h1>{title}</h1><p class=warn role=alert data-error-code=\"{code}\">{message}</p>\
+             <p><a href=/fleet>Back to the fleet page</a></p>",
+            title = if status.is_server_error() {
+                "The server could not do that"
+            } else {
+                "Not done"
+            },
+            code = esc(&code),
+            message = esc(&message),
+        ),
+    )
+    .into_response();
+    *out.status_mut() = status;
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            out.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -151,7 +151,13 @@ pub async fn publish_form(
         }
         *slot = Some(text_field(field).await?);
     }
-    let invalid = |m: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::ValidationFailed, m);
+    let invalid = |m: String| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::ValidationFailed,
+            m,
+        )
+    };
     let platform = parse_platform(platform.as_deref().ok_or_else(|| {
         invalid("the form has no platform (android, ios, linux, macos or windows)".into())
     })?)
@@ -164,13 +170,16 @@ pub async fn publish_form(
     .map_err(invalid)?;
     let rollout_percent = match rollout.as_deref().map(str::trim) {
         None | Some("") => 100,
-        Some(r) => r
-            .parse::<u8>()
-            .ok()
-            .filter(|p| *p <= 100)
-            .ok_or_else(|| invalid(format!("rollout_percent {r:?} is not a whole number from 0 to 100")))?,
+        Some(r) => r.parse::<u8>().ok().filter(|p| *p <= 100).ok_or_else(|| {
+            invalid(format!(
+                "rollout_percent {r:?} is not a whole number from 0 to 100"
+            ))
+        })?,
     };
-    let link = match (&upload, link.as_deref().map(str::trim).filter(|l| !l.is_empty())) {
+    let link = match (
+        &upload,
+        link.as_deref().map(str::trim).filter(|l| !l.is_empty()),
+    ) {
         (Some(_), Some(_)) => return Err(invalid("send a file or a url, not both".into())),
         (None, None) => {
             return Err(invalid(format!(
@@ -209,13 +218,19 @@ pub async fn publish_form(
     };
     let public_url = state.config.public_url.clone();
     let now = state.now();
-    let published = db(&state, move |s| s.publish_release(&new, &public_url, &actor, now)).await;
+    let published = db(&state, move |s| {
+        s.publish_release(&new, &public_url, &actor, now)
+    })
+    .await;
     if published.is_err()
         && let Some((sha, _)) = file
     {
         // Lost a race for the version: drop the file unless another release keeps it.
         let check = sha.clone();
-        if !db(&state, move |s| s.release_file_kept(&check)).await.unwrap_or(true) {
+        if !db(&state, move |s| s.release_file_kept(&check))
+            .await
+            .unwrap_or(true)
+        {
             let _ = tokio::fs::remove_file(dir.join(&sha)).await;
         }
     }
@@ -244,7 +259,9 @@ async fn list_releases(
     _: AdminCaller,
 ) -> Result<Json<Vec<ReleaseChannel>>, ApiError> {
     let public_url = state.config.public_url.clone();
-    Ok(Json(db(&state, move |s| s.release_channels(&public_url)).await?))
+    Ok(Json(
+        db(&state, move |s| s.release_channels(&public_url)).await?,
+    ))
 }
 
 /// Path of one release.
@@ -292,7 +309,14 @@ async fn change_release(
     let now = state.now();
     Ok(Json(
         db(&state, move |s| {
-            s.change_release(platform, &version, &change, &public_url, "admin API (admin token)", now)
+            s.change_release(
+                platform,
+                &version,
+                &change,
+                &public_url,
+                "admin API (admin token)",
+                now,
+            )
         })
         .await?,
     ))
@@ -401,7 +425,11 @@ async fn release_file(
 ) -> Result<Response, ApiError> {
     let sha = path.sha256;
     let not_found = || {
-        ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no release has this file")
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            "no release has this file",
+        )
     };
     if sha.len() != 64 || !sha.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
         return Err(not_found());
@@ -420,7 +448,10 @@ async fn release_file(
     };
     let file = release_dir(&state).join(&sha);
     let kind = sniff(release.platform, &file).await;
-    let mut res = match tower_http::services::ServeFile::new(&file).oneshot(req).await {
+    let mut res = match tower_http::services::ServeFile::new(&file)
+        .oneshot(req)
+        .await
+    {
         Ok(r) => r.map(Body::new),
         Err(e) => match e {},
     };
@@ -439,7 +470,11 @@ async fn release_file(
             h.insert(name, v);
         }
     };
-    set(header::CONTENT_TYPE, kind.map_or("application/octet-stream", FileKind::content_type).to_string());
+    set(
+        header::CONTENT_TYPE,
+        kind.map_or("application/octet-stream", FileKind::content_type)
+            .to_string(),
+    );
     set(
         header::CONTENT_DISPOSITION,
         format!(
@@ -450,21 +485,38 @@ async fn release_file(
     );
     set(
         header::HeaderName::from_static("repr-digest"),
-        format!("sha-256=:{}:", base64::engine::general_purpose::STANDARD.encode(&digest)),
+        format!(
+            "sha-256=:{}:",
+            base64::engine::general_purpose::STANDARD.encode(&digest)
+        ),
     );
-    set(header::HeaderName::from_static("x-checksum-sha256"), sha.clone());
+    set(
+        header::HeaderName::from_static("x-checksum-sha256"),
+        sha.clone(),
+    );
     set(header::ETAG, format!("\"{sha}\""));
     set(header::CACHE_CONTROL, "no-cache".into());
     Ok(res)
 }
 
 /// The release a new phone of this platform installs: a redirect to its file or link.
-async fn install(State(state): State<AppState>, axum::extract::Path(platform): axum::extract::Path<String>) -> Response {
+async fn install(
+    State(state): State<AppState>,
+    axum::extract::Path(platform): axum::extract::Path<String>,
+) -> Response {
     let plain = |status: StatusCode, text: &str| {
-        (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text.to_string()).into_response()
+        (
+            status,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            text.to_string(),
+        )
+            .into_response()
     };
     let Ok(platform) = parse_platform(&platform) else {
-        return plain(StatusCode::NOT_FOUND, "No such platform: use android, ios or linux.");
+        return plain(
+            StatusCode::NOT_FOUND,
+            "No such platform: use android, ios or linux.",
+        );
     };
     let public_url = state.config.public_url.clone();
     match db(&state, move |s| s.platform_releases(platform)).await {
@@ -483,7 +535,9 @@ async fn install(State(state): State<AppState>, axum::extract::Path(platform): a
 async fn sniff(platform: Platform, path: &Path) -> Option<FileKind> {
     let mut head = [0u8; 8];
     let mut f = tokio::fs::File::open(path).await.ok()?;
-    let n = tokio::io::AsyncReadExt::read(&mut f, &mut head).await.ok()?;
+    let n = tokio::io::AsyncReadExt::read(&mut f, &mut head)
+        .await
+        .ok()?;
     let head = &head[..n];
     match platform {
         Platform::Android if head.starts_with(b"PK") => Some(FileKind::Apk),
@@ -504,7 +558,11 @@ struct Upload {
 }
 
 impl Upload {
-    async fn receive(state: &AppState, dir: &Path, mut field: Field<'_>) -> Result<Upload, ApiError> {
+    async fn receive(
+        state: &AppState,
+        dir: &Path,
+        mut field: Field<'_>,
+    ) -> Result<Upload, ApiError> {
         create_private_dir(dir).await?;
         let name = format!(".upload-{}", hex::encode(state.config.random.bytes::<12>()));
         let mut up = Upload {
@@ -543,7 +601,9 @@ impl Upload {
         if tokio::fs::try_exists(&target).await.unwrap_or(false) {
             let _ = tokio::fs::remove_file(&self.path).await;
         } else {
-            tokio::fs::rename(&self.path, &target).await.map_err(io_error)?;
+            tokio::fs::rename(&self.path, &target)
+                .await
+                .map_err(io_error)?;
         }
         self.kept = true;
         Ok((self.sha256.clone(), self.size))
@@ -611,7 +671,11 @@ fn bad_field(message: &str) -> ApiError {
 }
 
 fn unprocessable(message: String) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::ValidationFailed, message)
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::ValidationFailed,
+        message,
+    )
 }
 
 /// A text field of at most 2,000 bytes (read chunk by chunk: a long one is refused before it
@@ -619,13 +683,16 @@ fn unprocessable(message: String) -> ApiError {
 async fn text_field(mut field: Field<'_>) -> Result<String, ApiError> {
     let name = field.name().unwrap_or("").to_string();
     let mut bytes = Vec::new();
-    while let Some(chunk) = field
-        .chunk()
-        .await
-        .map_err(|e| bad_field(&format!("the field {name} could not be read: {}", e.body_text())))?
-    {
+    while let Some(chunk) = field.chunk().await.map_err(|e| {
+        bad_field(&format!(
+            "the field {name} could not be read: {}",
+            e.body_text()
+        ))
+    })? {
         if bytes.len() + chunk.len() > 2000 {
-            return Err(bad_field(&format!("the field {name} is longer than 2000 bytes")));
+            return Err(bad_field(&format!(
+                "the field {name} is longer than 2000 bytes"
+            )));
         }
         bytes.extend_from_slice(&chunk);
     }

@@ -64,7 +64,10 @@ impl Release {
 
 /// The download URL of a stored file.
 pub fn file_url(public_url: &str, sha256: &str) -> String {
-    format!("{}/v1/releases/files/{sha256}", public_url.trim_end_matches('/'))
+    format!(
+        "{}/v1/releases/files/{sha256}",
+        public_url.trim_end_matches('/')
+    )
 }
 
 /// A device's place in a release's rollout, 0..10,000: the first four bytes of
@@ -115,9 +118,8 @@ pub fn parse_version(s: &str) -> Result<Version, String> {
     if s.len() > 40 {
         return Err("a version has at most 40 characters".into());
     }
-    Version::parse(s).map_err(|e| {
-        format!("{s:?} is not a SemVer version such as 1.4.0 or 1.4.0-rc.1 ({e})")
-    })
+    Version::parse(s)
+        .map_err(|e| format!("{s:?} is not a SemVer version such as 1.4.0 or 1.4.0-rc.1 ({e})"))
 }
 
 /// The release a device is offered, from the platform's releases (any order): the newest
@@ -277,18 +279,22 @@ pub fn check_file(platform: Platform, path: &Path) -> Result<FileKind, String> {
     match platform {
         Platform::Android => {
             if !head.starts_with(b"PK\x03\x04") {
-                return Err("an Android release must be an APK (a zip archive); this file is \
+                return Err(
+                    "an Android release must be an APK (a zip archive); this file is \
                             not a zip archive"
-                    .into());
+                        .into(),
+                );
             }
             f.rewind().map_err(|e| format!("reading the upload: {e}"))?;
             let zip = zip::ZipArchive::new(f)
                 .map_err(|e| format!("the APK is not a readable zip archive ({e})"))?;
             if zip.index_for_name("AndroidManifest.xml").is_none() {
-                return Err("the zip archive has no AndroidManifest.xml: it is not an APK \
+                return Err(
+                    "the zip archive has no AndroidManifest.xml: it is not an APK \
                             (an .aab bundle goes to Google Play, not to phones; upload the \
                             signed .apk)"
-                    .into());
+                        .into(),
+                );
             }
             Ok(FileKind::Apk)
         }
@@ -298,9 +304,11 @@ pub fn check_file(platform: Platform, path: &Path) -> Result<FileKind, String> {
             } else if head.starts_with(b"!<arch>\n") {
                 Ok(FileKind::Deb)
             } else {
-                Err("a Linux release must be an AppImage or a .deb package; this file is \
+                Err(
+                    "a Linux release must be an AppImage or a .deb package; this file is \
                      neither"
-                    .into())
+                        .into(),
+                )
             }
         }
         Platform::Ios | Platform::Macos | Platform::Windows => Err(format!(
@@ -346,7 +354,9 @@ mod tests {
     }
 
     fn devices(n: usize) -> Vec<String> {
-        (0..n).map(|i| format!("0193e0a0-0000-7000-8000-{i:012}")).collect()
+        (0..n)
+            .map(|i| format!("0193e0a0-0000-7000-8000-{i:012}"))
+            .collect()
     }
 
     #[test]
@@ -384,7 +394,10 @@ mod tests {
                     == rollout_bucket(Platform::Android, &v("1.5.0"), d)
             })
             .count();
-        assert!(same < 10, "{same} of 200 devices share buckets across releases");
+        assert!(
+            same < 10,
+            "{same} of 200 devices share buckets across releases"
+        );
     }
 
     #[test]
@@ -407,13 +420,22 @@ mod tests {
     fn paused_and_withdrawn_releases_are_offered_to_nobody() {
         let d = "any";
         let mut rel = [release("1.3.0", 100), release("1.4.0", 100)];
-        assert_eq!(offered(&rel, None, |r| r.offered_to(d)).unwrap().version, v("1.4.0"));
+        assert_eq!(
+            offered(&rel, None, |r| r.offered_to(d)).unwrap().version,
+            v("1.4.0")
+        );
         rel[1].paused = true;
-        assert_eq!(offered(&rel, None, |r| r.offered_to(d)).unwrap().version, v("1.3.0"));
+        assert_eq!(
+            offered(&rel, None, |r| r.offered_to(d)).unwrap().version,
+            v("1.3.0")
+        );
         assert_eq!(current(&rel, None).unwrap().version, v("1.3.0"));
         rel[1].paused = false;
         rel[1].withdrawn = true;
-        assert_eq!(offered(&rel, None, |r| r.offered_to(d)).unwrap().version, v("1.3.0"));
+        assert_eq!(
+            offered(&rel, None, |r| r.offered_to(d)).unwrap().version,
+            v("1.3.0")
+        );
         rel[0].withdrawn = true;
         assert!(offered(&rel, None, |r| r.offered_to(d)).is_none());
     }
@@ -421,7 +443,11 @@ mod tests {
     #[test]
     fn a_required_update_is_never_held_back_by_a_staged_rollout() {
         // The minimum is 1.4.0 and 1.4.0 is at 0 %: every device is still offered it.
-        let rel = [release("1.3.0", 100), release("1.4.0", 0), release("1.5.0", 5)];
+        let rel = [
+            release("1.3.0", 100),
+            release("1.4.0", 0),
+            release("1.5.0", 5),
+        ];
         let min = v("1.4.0");
         for d in devices(100) {
             let o = offered(&rel, Some(&min), |r| r.offered_to(&d)).unwrap();
@@ -447,7 +473,10 @@ mod tests {
         r.sha256 = None;
         r.link = Some("https://testflight.apple.com/join/abc".into());
         let p = policy_for(&[r], None, "d", "https://d.example").unwrap();
-        assert_eq!(p.update_url.as_deref(), Some("https://testflight.apple.com/join/abc"));
+        assert_eq!(
+            p.update_url.as_deref(),
+            Some("https://testflight.apple.com/join/abc")
+        );
         assert_eq!(p.sha256, None);
         assert!(policy_for(&[], None, "d", "x").is_none());
         let p = policy_for(&[], Some(&v("1.0.0")), "d", "x").unwrap();
@@ -501,14 +530,26 @@ mod tests {
         let text = write("a.txt", b"hello");
         let empty = write("e", b"");
         assert_eq!(check_file(Platform::Android, &apk), Ok(FileKind::Apk));
-        assert!(check_file(Platform::Android, &aab).unwrap_err().contains("AndroidManifest.xml"));
-        assert!(check_file(Platform::Android, &text).unwrap_err().contains("not a zip"));
+        assert!(
+            check_file(Platform::Android, &aab)
+                .unwrap_err()
+                .contains("AndroidManifest.xml")
+        );
+        assert!(
+            check_file(Platform::Android, &text)
+                .unwrap_err()
+                .contains("not a zip")
+        );
         assert!(check_file(Platform::Android, &empty).is_err());
         assert!(check_file(Platform::Android, &elf).is_err());
         assert_eq!(check_file(Platform::Linux, &elf), Ok(FileKind::AppImage));
         assert_eq!(check_file(Platform::Linux, &deb), Ok(FileKind::Deb));
         assert!(check_file(Platform::Linux, &apk).is_err());
-        assert!(check_file(Platform::Ios, &apk).unwrap_err().contains("link"));
+        assert!(
+            check_file(Platform::Ios, &apk)
+                .unwrap_err()
+                .contains("link")
+        );
     }
 
     /// A zip archive holding empty files of these names.
@@ -517,9 +558,12 @@ mod tests {
         {
             let mut z = zip::ZipWriter::new(&mut out);
             for n in names {
-                z.start_file(*n, zip::write::SimpleFileOptions::default()
-                    .compression_method(zip::CompressionMethod::Stored))
-                    .unwrap();
+                z.start_file(
+                    *n,
+                    zip::write::SimpleFileOptions::default()
+                        .compression_method(zip::CompressionMethod::Stored),
+                )
+                .unwrap();
                 std::io::Write::write_all(&mut z, b"x").unwrap();
             }
             z.finish().unwrap();

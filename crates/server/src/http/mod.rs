@@ -8,5 +8,6 @@ pub mod extract;
 
 pub use error::{ApiError, db, demo_only};
 pub use extract::{
-    AdminCaller, DeviceCaller, ReleasePublisher, ShipperCaller, StrictJson, StrictPath, StrictQuery, SyncingDevice,
+    AdminCaller, DeviceCaller, ReleasePublisher, ShipperCaller, StrictJson, StrictPath,
+    StrictQuery, SyncingDevice,
 };

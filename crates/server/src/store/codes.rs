@@ -209,7 +209,7 @@ impl Store {
     }
 
     /// Fleet manager: a fresh code and a fresh attempt counter for a locked stop.
-    pub fn reset_code(&self, stop: StopId, now: i64) -> Result<String, StoreError> {
+    pub fn reset_code(&self, stop: StopId, actor: &str, now: i64) -> Result<String, StoreError> {
         self.write(|tx| {
             let s = load_stop(tx, &stop.to_string())?.ok_or(StoreError::NotFound("stop"))?;
             if !s.code_required {
@@ -225,7 +225,17 @@ impl Store {
                 "UPDATE parcels SET status = 'pending' WHERE stop_id = ?1 AND status = 'locked'",
                 [stop.to_string()],
             )?;
-            self.issue_code(tx, &s, now, &self.settings.time_zone, Some(CodeEnd::Reset))
+            let code =
+                self.issue_code(tx, &s, now, &self.settings.time_zone, Some(CodeEnd::Reset))?;
+            self.audit(
+                tx,
+                now,
+                actor,
+                "code_reset",
+                &stop.to_string(),
+                "new code sent to the customer; wrong-code attempts start again",
+            )?;
+            Ok(code)
         })
     }
 

@@ -159,21 +159,23 @@ impl Store {
     pub fn device_by_token(&self, token: &str) -> Result<Option<DeviceAuth>, StoreError> {
         let hash = sha256(token.as_bytes());
         self.read(|c| {
-            let row: Option<(String, String, Option<i64>, String)> = qrow(
+            let row = qrow(
                 c,
-                "SELECT id, courier_id, revoked_at, app_version FROM devices WHERE token_hash = ?1",
+                "SELECT id, courier_id, revoked_at, app_version, last_seen_at FROM devices \
+                 WHERE token_hash = ?1",
                 [&hash],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                |r| {
+                    Ok(DeviceAuth {
+                        device_id: r.get::<_, String>(0)?.parse().map_err(|_| bad_column(0))?,
+                        courier_id: r.get::<_, String>(1)?.parse().map_err(|_| bad_column(0))?,
+                        revoked: r.get::<_, Option<i64>>(2)?.is_some(),
+                        app_version: r.get(3)?,
+                        last_seen_at: r.get(4)?,
+                    })
+                },
             )
             .optional()?;
-            Ok(row.and_then(|(d, c, rev, app_version)| {
-                Some(DeviceAuth {
-                    device_id: d.parse().ok()?,
-                    courier_id: c.parse().ok()?,
-                    revoked: rev.is_some(),
-                    app_version,
-                })
-            }))
+            Ok(row)
         })
     }
 

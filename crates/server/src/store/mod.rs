@@ -43,6 +43,7 @@ pub mod sqlite;
 mod views;
 
 use outbox::{enqueue, enqueue_webhook, void_unsent_code_messages};
+pub use views::LockedStop;
 use views::parcel_view;
 
 use sql::{Db, DbError, OptionalExt, exec, params, qrow};
@@ -213,6 +214,8 @@ pub struct DeviceAuth {
     pub revoked: bool,
     /// The app version it last reported.
     pub app_version: String,
+    /// Unix milliseconds of its last request the server noted.
+    pub last_seen_at: Option<i64>,
 }
 
 /// What one device uploaded in a time window ([`Store::photo_usage_since`]).

@@ -123,14 +123,20 @@ impl Store {
         })
     }
 
-    /// Records the app version a device reports (its manifest requests' `User-Agent`), so the
-    /// fleet page counts idle phones too.
-    pub fn note_app_version(&self, device: DeviceId, version: &str) -> Result<(), StoreError> {
+    /// Records that a device asked for its manifest, and the app version it reported (its
+    /// `User-Agent`), so the fleet page counts and sees idle phones too.
+    pub fn note_manifest_request(
+        &self,
+        device: DeviceId,
+        version: Option<&str>,
+        now: i64,
+    ) -> Result<(), StoreError> {
         self.write(|tx| {
             exec(
                 tx,
-                "UPDATE devices SET app_version = ?2 WHERE id = ?1 AND app_version <> ?2",
-                params![device.to_string(), version],
+                "UPDATE devices SET app_version = COALESCE(?2, app_version), last_seen_at = ?3 \
+                 WHERE id = ?1",
+                params![device.to_string(), version, now],
             )?;
             Ok(())
         })
@@ -192,8 +198,7 @@ impl Store {
                 out.push(ReleaseChannel {
                     platform,
                     minimum: minimum.as_ref().map(Version::to_string),
-                    current: rules::current(&mine, minimum.as_ref())
-                        .map(|r| r.version.to_string()),
+                    current: rules::current(&mine, minimum.as_ref()).map(|r| r.version.to_string()),
                     releases: mine
                         .iter()
                         .map(|r| view(r, public_url, count(&r.version)))
@@ -209,7 +214,12 @@ impl Store {
         &self,
         platform: Platform,
     ) -> Result<(Vec<Release>, Option<Version>), StoreError> {
-        self.read(|c| Ok((load_releases(c, Some(platform))?, load_minimum(c, platform)?)))
+        self.read(|c| {
+            Ok((
+                load_releases(c, Some(platform))?,
+                load_minimum(c, platform)?,
+            ))
+        })
     }
 
     /// The release that serves this stored file, if one that is not withdrawn does.

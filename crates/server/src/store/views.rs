@@ -180,6 +180,63 @@ impl Store {
     }
 }
 
+/// A stop locked by wrong codes whose parcels are not all delivered, for the fleet page's
+/// "Locked stops" (where the fleet manager sends the customer a new code).
+#[derive(Debug, Clone)]
+pub struct LockedStop {
+    /// The stop.
+    pub stop_id: StopId,
+    /// Its delivery day.
+    pub delivery_date: String,
+    /// The recipient.
+    pub recipient_name: String,
+    /// The address.
+    pub address: String,
+    /// The courier it is assigned to, if any.
+    pub courier_name: Option<String>,
+    /// Wrong codes counted, and the limit that locked it.
+    pub failed_attempts: i64,
+    /// The limit.
+    pub max_attempts: i64,
+    /// Its parcels not delivered yet.
+    pub open_parcels: i64,
+}
+
+impl Store {
+    /// Stops locked by wrong codes (every attempt used) that still have parcels to deliver,
+    /// newest delivery day first; at most `limit`.
+    pub fn locked_stops(&self, limit: u32) -> Result<Vec<LockedStop>, StoreError> {
+        self.read(|c| {
+            let rows = c.query_map(
+                "SELECT s.id, s.delivery_date, s.recipient_name, s.address, c.name, \
+                 s.failed_attempts, s.max_attempts, \
+                 (SELECT COUNT(*) FROM parcels p WHERE p.stop_id = s.id AND p.status != 'delivered') \
+                 FROM stops s LEFT JOIN couriers c ON c.id = s.courier_id \
+                 WHERE s.code_required = 1 AND s.failed_attempts >= s.max_attempts \
+                 AND EXISTS (SELECT 1 FROM parcels p WHERE p.stop_id = s.id AND p.status != 'delivered') \
+                 ORDER BY s.delivery_date DESC, s.sequence, s.id LIMIT ?1",
+                params![i64::from(limit)],
+                |r| {
+                    let Ok(stop_id) = r.get::<_, String>(0)?.parse() else {
+                        return Ok(None);
+                    };
+                    Ok(Some(LockedStop {
+                        stop_id,
+                        delivery_date: r.get(1)?,
+                        recipient_name: r.get(2)?,
+                        address: r.get(3)?,
+                        courier_name: r.get(4)?,
+                        failed_attempts: r.get(5)?,
+                        max_attempts: r.get(6)?,
+                        open_parcels: r.get(7)?,
+                    }))
+                },
+            )?;
+            Ok(rows.into_iter().flatten().collect())
+        })
+    }
+}
+
 pub(super) fn parcel_view(
     c: &Db<'_>,
     public_url: &str,

@@ -289,7 +289,6 @@ fn keys_and_the_admin_token_are_rotated_and_revoked_from_the_command_line() {
     assert!(!missing.exists());
 }
 
-
 #[test]
 fn the_release_commands_publish_stage_and_list_on_the_data_directory() {
     let dir = tempfile::tempdir().unwrap();
@@ -313,28 +312,104 @@ fn the_release_commands_publish_stage_and_list_on_the_data_directory() {
     let build = dir.path().join("doorstep.AppImage");
     std::fs::write(&build, b"\x7fELF\x02\x01\x01 a build").unwrap();
     let (ok, out, err) = run(&[
-        "publish", "--platform", "linux", "--version", "1.4.0", "--rollout", "10", "--file",
+        "publish",
+        "--platform",
+        "linux",
+        "--version",
+        "1.4.0",
+        "--rollout",
+        "10",
+        "--file",
         build.to_str().unwrap(),
     ]);
     assert!(ok, "{err}");
-    assert!(out.contains("published linux 1.4.0 to 10 % of devices"), "{out}");
-    assert!(out.contains("https://dispatch.example.com/v1/releases/files/"), "{out}");
+    assert!(
+        out.contains("published linux 1.4.0 to 10 % of devices"),
+        "{out}"
+    );
+    assert!(
+        out.contains("https://dispatch.example.com/v1/releases/files/"),
+        "{out}"
+    );
     let stored: Vec<_> = std::fs::read_dir(data.join("releases")).unwrap().collect();
     assert_eq!(stored.len(), 1, "one file, no temporary left");
 
-    let (ok, out, _) = run(&["rollout", "--platform", "linux", "--version", "1.4.0", "--percent", "50"]);
+    let (ok, out, _) = run(&[
+        "rollout",
+        "--platform",
+        "linux",
+        "--version",
+        "1.4.0",
+        "--percent",
+        "50",
+    ]);
     assert!(ok && out.contains("rollout 50 %"), "{out}");
-    let (ok, _, err) = run(&["rollout", "--platform", "linux", "--version", "1.4.0", "--percent", "20"]);
+    let (ok, _, err) = run(&[
+        "rollout",
+        "--platform",
+        "linux",
+        "--version",
+        "1.4.0",
+        "--percent",
+        "20",
+    ]);
     assert!(!ok && err.contains("only grows"), "{err}");
     let (ok, out, _) = run(&["pause", "--platform", "linux", "--version", "1.4.0"]);
     assert!(ok && out.contains("paused"), "{out}");
     // Refusals say what is wrong and publish nothing.
     for (args, words) in [
-        (vec!["publish", "--platform", "linux", "--version", "1.4", "--url", "https://x.example"], "SemVer"),
-        (vec!["publish", "--platform", "linux", "--version", "1.3.0", "--url", "https://x.example"], "not above"),
-        (vec!["publish", "--platform", "android", "--version", "2.0.0", "--file", build.to_str().unwrap()], "not a zip"),
-        (vec!["publish", "--platform", "toaster", "--version", "2.0.0", "--url", "https://x.example"], "unknown platform"),
-        (vec!["minimum", "--platform", "linux", "--version", "3.0.0"], "publish 3.0.0 or later first"),
+        (
+            vec![
+                "publish",
+                "--platform",
+                "linux",
+                "--version",
+                "1.4",
+                "--url",
+                "https://x.example",
+            ],
+            "SemVer",
+        ),
+        (
+            vec![
+                "publish",
+                "--platform",
+                "linux",
+                "--version",
+                "1.3.0",
+                "--url",
+                "https://x.example",
+            ],
+            "not above",
+        ),
+        (
+            vec![
+                "publish",
+                "--platform",
+                "android",
+                "--version",
+                "2.0.0",
+                "--file",
+                build.to_str().unwrap(),
+            ],
+            "not a zip",
+        ),
+        (
+            vec![
+                "publish",
+                "--platform",
+                "toaster",
+                "--version",
+                "2.0.0",
+                "--url",
+                "https://x.example",
+            ],
+            "unknown platform",
+        ),
+        (
+            vec!["minimum", "--platform", "linux", "--version", "3.0.0"],
+            "publish 3.0.0 or later first",
+        ),
     ] {
         let (ok, _, err) = run(&args);
         assert!(!ok, "{args:?} was taken");
@@ -345,8 +420,14 @@ fn the_release_commands_publish_stage_and_list_on_the_data_directory() {
     let (ok, out, _) = run(&["list"]);
     assert!(ok, "{out}");
     assert!(out.contains("linux: minimum 1.4.0"), "{out}");
-    assert!(out.contains("1.4.0") && out.contains("50 % paused"), "{out}");
+    assert!(
+        out.contains("1.4.0") && out.contains("50 % paused"),
+        "{out}"
+    );
     assert!(!out.contains("1.3.0") && !out.contains("2.0.0"), "{out}");
     let (ok, out, _) = run(&["token", "--label", "ci"]);
-    assert!(ok && out.lines().last().unwrap().starts_with("dsr_"), "{out}");
+    assert!(
+        ok && out.lines().last().unwrap().starts_with("dsr_"),
+        "{out}"
+    );
 }

@@ -425,3 +425,28 @@ impl TestApp {
         doorstep_protocol::HandoverToken::from_text(&html[start..end])
     }
 }
+
+/// A zip archive holding these files (each holds its own name): an APK when one of them is
+/// `AndroidManifest.xml`.
+pub fn zip_with(names: &[&str]) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    {
+        let mut z = zip::ZipWriter::new(&mut out);
+        for n in names {
+            z.start_file(
+                *n,
+                zip::write::SimpleFileOptions::default()
+                    .compression_method(zip::CompressionMethod::Stored),
+            )
+            .unwrap();
+            std::io::Write::write_all(&mut z, n.as_bytes()).unwrap();
+        }
+        z.finish().unwrap();
+    }
+    out.into_inner()
+}
+
+/// A minimal APK (`tag` makes each one's bytes, and so its SHA-256, its own).
+pub fn apk(tag: &str) -> Vec<u8> {
+    zip_with(&["AndroidManifest.xml", "classes.dex", tag])
+}

@@ -6,6 +6,7 @@ mod cluster;
 mod codes;
 #[cfg(unix)]
 mod files;
+mod fleet_releases;
 mod helpers;
 mod input;
 mod keys;

@@ -100,7 +100,10 @@ async fn the_label_sheet_has_a_gs1_128_or_code_128_and_a_qr_per_parcel() {
     // that is not on the route).
     assert_eq!(html.matches("<svg").count(), 26);
     assert!(html.contains(&app.seed.off_route_barcode));
-    assert!(html.contains("Not on Demo Courier&#39;s route"), "the label says so");
+    assert!(
+        html.contains("Not on Demo Courier&#39;s route"),
+        "the label says so"
+    );
     let mut ssccs = 0;
     for p in &app.seed.parcels {
         assert!(html.contains(&p.barcode));

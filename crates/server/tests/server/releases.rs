@@ -9,30 +9,7 @@ use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 use sha2::Digest;
 
-use crate::helpers::{Device, TestApp, spawn_app, spawn_app_with};
-
-/// A zip archive holding these (one-byte) files: an APK when one is `AndroidManifest.xml`.
-fn zip_with(names: &[&str]) -> Vec<u8> {
-    let mut out = std::io::Cursor::new(Vec::new());
-    {
-        let mut z = zip::ZipWriter::new(&mut out);
-        for n in names {
-            z.start_file(
-                *n,
-                zip::write::SimpleFileOptions::default()
-                    .compression_method(zip::CompressionMethod::Stored),
-            )
-            .unwrap();
-            std::io::Write::write_all(&mut z, n.as_bytes()).unwrap();
-        }
-        z.finish().unwrap();
-    }
-    out.into_inner()
-}
-
-fn apk(tag: &str) -> Vec<u8> {
-    zip_with(&["AndroidManifest.xml", "classes.dex", tag])
-}
+use crate::helpers::{Device, TestApp, apk, spawn_app, spawn_app_with, zip_with};
 
 fn form(fields: &[(&str, &str)]) -> Form {
     fields.iter().fold(Form::new(), |f, (k, v)| {
@@ -62,7 +39,11 @@ async fn publish_apk(app: &TestApp, version: &str, rollout: u8) -> Value {
     let r = publish(
         app,
         with_file(
-            form(&[("platform", "android"), ("version", version), ("rollout_percent", &rollout.to_string())]),
+            form(&[
+                ("platform", "android"),
+                ("version", version),
+                ("rollout_percent", &rollout.to_string()),
+            ]),
             apk(version),
         ),
     )
@@ -106,7 +87,9 @@ async fn manifest_policy(device: &Device, version: &str) -> Value {
 /// What is in the release folder (stored files and anything left over).
 fn release_files(app: &TestApp) -> BTreeSet<String> {
     match std::fs::read_dir(app.server.data_dir().join("releases")) {
-        Ok(d) => d.map(|e| e.unwrap().file_name().into_string().unwrap()).collect(),
+        Ok(d) => d
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect(),
         Err(_) => BTreeSet::new(),
     }
 }
@@ -118,7 +101,10 @@ async fn an_uploaded_apk_is_stored_by_its_sha256_and_downloaded_with_it() {
     let sha = hex::encode(sha2::Sha256::digest(&bytes));
     let r = publish(
         &app,
-        with_file(form(&[("platform", "android"), ("version", "1.4.0")]), bytes.clone()),
+        with_file(
+            form(&[("platform", "android"), ("version", "1.4.0")]),
+            bytes.clone(),
+        ),
     )
     .await;
     assert_eq!(r.status(), 201);
@@ -129,7 +115,11 @@ async fn an_uploaded_apk_is_stored_by_its_sha256_and_downloaded_with_it() {
     assert_eq!(v["published_by"], "admin API (admin token)");
     let url = v["url"].as_str().unwrap();
     assert_eq!(url, app.url(&format!("/v1/releases/files/{sha}")));
-    assert_eq!(release_files(&app), BTreeSet::from([sha.clone()]), "no temporary file left");
+    assert_eq!(
+        release_files(&app),
+        BTreeSet::from([sha.clone()]),
+        "no temporary file left"
+    );
     #[cfg(unix)]
     assert_eq!(
         crate::helpers::mode_of(&app.server.data_dir().join("releases").join(&sha)) & 0o777,
@@ -144,12 +134,14 @@ async fn an_uploaded_apk_is_stored_by_its_sha256_and_downloaded_with_it() {
     assert_eq!(h["x-checksum-sha256"], sha.as_str());
     assert_eq!(
         h["repr-digest"].to_str().unwrap(),
-        format!(
-            "sha-256=:{}:",
-            base64_of(&sha2::Sha256::digest(&bytes))
-        )
+        format!("sha-256=:{}:", base64_of(&sha2::Sha256::digest(&bytes)))
     );
-    assert!(h["content-disposition"].to_str().unwrap().contains("doorstep-1.4.0.apk"));
+    assert!(
+        h["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("doorstep-1.4.0.apk")
+    );
     assert_eq!(r.bytes().await.unwrap().to_vec(), bytes);
 
     // A cut download resumes.
@@ -181,22 +173,140 @@ async fn bad_uploads_get_a_clear_4xx_and_store_nothing() {
     let before_files = release_files(&app);
     let before = app.admin_get("/v1/admin/releases").await;
     let cases: Vec<(Form, u16, &str)> = vec![
-        (with_file(form(&[("platform", "android"), ("version", "1.5.0")]), b"not a zip".to_vec()), 422, "not a zip"),
-        (with_file(form(&[("platform", "android"), ("version", "1.5.0")]), zip_with(&["base/manifest/AndroidManifest.xml"])), 422, "AndroidManifest.xml"),
-        (with_file(form(&[("platform", "android"), ("version", "1.5.0")]), vec![b'P'; 65 * 1024 + 1]), 413, "MB"),
-        (with_file(form(&[("platform", "linux"), ("version", "1.5.0")]), b"#!/bin/sh\necho hi".to_vec()), 422, "AppImage"),
-        (with_file(form(&[("platform", "ios"), ("version", "1.5.0")]), apk("x")), 422, "link"),
-        (with_file(form(&[("platform", "android"), ("version", "1.4")]), apk("x")), 422, "SemVer"),
-        (with_file(form(&[("platform", "android"), ("version", "v1.5.0")]), apk("x")), 422, "SemVer"),
-        (with_file(form(&[("platform", "android"), ("version", "1.4.0")]), apk("x")), 409, "not above"),
-        (with_file(form(&[("platform", "android"), ("version", "1.3.9")]), apk("x")), 409, "not above"),
-        (with_file(form(&[("platform", "android"), ("version", "1.5.0"), ("rollout_percent", "101")]), apk("x")), 422, "0 to 100"),
-        (with_file(form(&[("platform", "toaster"), ("version", "1.5.0")]), apk("x")), 422, "unknown platform"),
-        (with_file(form(&[("platform", "android"), ("version", "1.5.0"), ("url", "https://play.google.com/x")]), apk("x")), 422, "not both"),
-        (form(&[("platform", "android"), ("version", "1.5.0")]), 422, "send the build"),
-        (form(&[("platform", "ios"), ("version", "1.5.0"), ("url", "http://apps.apple.com/app/1")]), 422, "https"),
-        (form(&[("platform", "ios"), ("version", "1.5.0"), ("url", "https://x"), ("colour", "red")]), 400, "unknown field"),
-        (form(&[("platform", "ios"), ("platform", "ios"), ("version", "1.5.0")]), 400, "twice"),
+        (
+            with_file(
+                form(&[("platform", "android"), ("version", "1.5.0")]),
+                b"not a zip".to_vec(),
+            ),
+            422,
+            "not a zip",
+        ),
+        (
+            with_file(
+                form(&[("platform", "android"), ("version", "1.5.0")]),
+                zip_with(&["base/manifest/AndroidManifest.xml"]),
+            ),
+            422,
+            "AndroidManifest.xml",
+        ),
+        (
+            with_file(
+                form(&[("platform", "android"), ("version", "1.5.0")]),
+                vec![b'P'; 65 * 1024 + 1],
+            ),
+            413,
+            "MB",
+        ),
+        (
+            with_file(
+                form(&[("platform", "linux"), ("version", "1.5.0")]),
+                b"#!/bin/sh\necho hi".to_vec(),
+            ),
+            422,
+            "AppImage",
+        ),
+        (
+            with_file(form(&[("platform", "ios"), ("version", "1.5.0")]), apk("x")),
+            422,
+            "link",
+        ),
+        (
+            with_file(
+                form(&[("platform", "android"), ("version", "1.4")]),
+                apk("x"),
+            ),
+            422,
+            "SemVer",
+        ),
+        (
+            with_file(
+                form(&[("platform", "android"), ("version", "v1.5.0")]),
+                apk("x"),
+            ),
+            422,
+            "SemVer",
+        ),
+        (
+            with_file(
+                form(&[("platform", "android"), ("version", "1.4.0")]),
+                apk("x"),
+            ),
+            409,
+            "not above",
+        ),
+        (
+            with_file(
+                form(&[("platform", "android"), ("version", "1.3.9")]),
+                apk("x"),
+            ),
+            409,
+            "not above",
+        ),
+        (
+            with_file(
+                form(&[
+                    ("platform", "android"),
+                    ("version", "1.5.0"),
+                    ("rollout_percent", "101"),
+                ]),
+                apk("x"),
+            ),
+            422,
+            "0 to 100",
+        ),
+        (
+            with_file(
+                form(&[("platform", "toaster"), ("version", "1.5.0")]),
+                apk("x"),
+            ),
+            422,
+            "unknown platform",
+        ),
+        (
+            with_file(
+                form(&[
+                    ("platform", "android"),
+                    ("version", "1.5.0"),
+                    ("url", "https://play.google.com/x"),
+                ]),
+                apk("x"),
+            ),
+            422,
+            "not both",
+        ),
+        (
+            form(&[("platform", "android"), ("version", "1.5.0")]),
+            422,
+            "send the build",
+        ),
+        (
+            form(&[
+                ("platform", "ios"),
+                ("version", "1.5.0"),
+                ("url", "http://apps.apple.com/app/1"),
+            ]),
+            422,
+            "https",
+        ),
+        (
+            form(&[
+                ("platform", "ios"),
+                ("version", "1.5.0"),
+                ("url", "https://x"),
+                ("colour", "red"),
+            ]),
+            400,
+            "unknown field",
+        ),
+        (
+            form(&[
+                ("platform", "ios"),
+                ("platform", "ios"),
+                ("version", "1.5.0"),
+            ]),
+            400,
+            "twice",
+        ),
     ];
     for (i, (f, status, words)) in cases.into_iter().enumerate() {
         let r = publish(&app, f).await;
@@ -219,15 +329,30 @@ async fn bad_uploads_get_a_clear_4xx_and_store_nothing() {
         .unwrap();
     assert_eq!(r.status(), 400);
     assert_eq!(r.json::<Value>().await.unwrap()["code"], "bad_request");
-    assert_eq!(app.admin_get("/v1/admin/releases").await, before, "nothing was published");
+    assert_eq!(
+        app.admin_get("/v1/admin/releases").await,
+        before,
+        "nothing was published"
+    );
 }
 
 #[tokio::test]
 async fn only_the_admin_token_or_a_release_token_can_publish() {
     let app = spawn_app().await;
     let device = app.device().await;
-    let link = || form(&[("platform", "ios"), ("version", "1.0.0"), ("url", "https://testflight.apple.com/join/abc")]);
-    for token in [device.token.as_str(), app.seed.shipper_api_key.as_str(), "", "dsr_0000"] {
+    let link = || {
+        form(&[
+            ("platform", "ios"),
+            ("version", "1.0.0"),
+            ("url", "https://testflight.apple.com/join/abc"),
+        ])
+    };
+    for token in [
+        device.token.as_str(),
+        app.seed.shipper_api_key.as_str(),
+        "",
+        "dsr_0000",
+    ] {
         let r = publish_as(&app, token, link()).await;
         assert_eq!(r.status(), 401, "token {token:?}");
     }
@@ -243,21 +368,38 @@ async fn only_the_admin_token_or_a_release_token_can_publish() {
     assert!(token.starts_with("dsr_"), "{token}");
     let r = publish_as(&app, &token, link()).await;
     assert_eq!(r.status(), 201);
-    assert_eq!(r.json::<Value>().await.unwrap()["published_by"], "release token \"ci\"");
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["published_by"],
+        "release token \"ci\""
+    );
     for (method, path, body) in [
         (Method::GET, "/v1/admin/releases", None),
-        (Method::PATCH, "/v1/admin/releases/ios/1.0.0", Some(json!({"paused": true}))),
-        (Method::PUT, "/v1/admin/releases/ios/minimum", Some(json!({"minimum": "1.0.0"}))),
+        (
+            Method::PATCH,
+            "/v1/admin/releases/ios/1.0.0",
+            Some(json!({"paused": true})),
+        ),
+        (
+            Method::PUT,
+            "/v1/admin/releases/ios/minimum",
+            Some(json!({"minimum": "1.0.0"})),
+        ),
         (Method::GET, "/v1/admin/devices", None),
     ] {
-        let mut rq = app.client.request(method.clone(), app.url(path)).bearer_auth(&token);
+        let mut rq = app
+            .client
+            .request(method.clone(), app.url(path))
+            .bearer_auth(&token);
         if let Some(b) = body {
             rq = rq.json(&b);
         }
         assert_eq!(rq.send().await.unwrap().status(), 401, "{method} {path}");
     }
     let ios = &app.admin_get("/v1/admin/releases").await[0];
-    assert_eq!(ios["releases"][0]["paused"], false, "the release token changed nothing");
+    assert_eq!(
+        ios["releases"][0]["paused"], false,
+        "the release token changed nothing"
+    );
     // Revoked, it stops working.
     let config = app.server.config.clone();
     tokio::task::spawn_blocking(move || {
@@ -269,7 +411,11 @@ async fn only_the_admin_token_or_a_release_token_can_publish() {
     let r = publish_as(
         &app,
         &token,
-        form(&[("platform", "ios"), ("version", "1.1.0"), ("url", "https://testflight.apple.com/join/abc")]),
+        form(&[
+            ("platform", "ios"),
+            ("version", "1.1.0"),
+            ("url", "https://testflight.apple.com/join/abc"),
+        ]),
     )
     .await;
     assert_eq!(r.status(), 401);
@@ -296,7 +442,12 @@ async fn a_staged_rollout_is_deterministic_and_raising_it_only_adds_devices() {
     let mut before = BTreeSet::new();
     for percent in [0u8, 10, 50, 100] {
         if percent > 0 {
-            let r = patch(&app, "/v1/admin/releases/android/1.1.0", json!({"rollout_percent": percent})).await;
+            let r = patch(
+                &app,
+                "/v1/admin/releases/android/1.1.0",
+                json!({"rollout_percent": percent}),
+            )
+            .await;
             assert_eq!(r.status(), 200);
         }
         let mut policies = Vec::new();
@@ -312,10 +463,16 @@ async fn a_staged_rollout_is_deterministic_and_raising_it_only_adds_devices() {
         };
         assert_eq!(policies, again, "the same answer every time at {percent} %");
         let now = on_new(&policies);
-        assert!(before.is_subset(&now), "raising to {percent} % dropped a phone");
+        assert!(
+            before.is_subset(&now),
+            "raising to {percent} % dropped a phone"
+        );
         for (i, p) in policies.iter().enumerate() {
             if !now.contains(&i) {
-                assert_eq!(p["latest"], "1.0.0", "outside the rollout: the previous release");
+                assert_eq!(
+                    p["latest"], "1.0.0",
+                    "outside the rollout: the previous release"
+                );
             }
             assert_eq!(p["minimum"], "0.0.0");
         }
@@ -329,7 +486,12 @@ async fn a_staged_rollout_is_deterministic_and_raising_it_only_adds_devices() {
     // The linux phone is on no Android channel.
     assert_eq!(manifest_policy(&linux, "0.1.0").await, Value::Null);
     // A rollout never shrinks.
-    let r = patch(&app, "/v1/admin/releases/android/1.1.0", json!({"rollout_percent": 50})).await;
+    let r = patch(
+        &app,
+        "/v1/admin/releases/android/1.1.0",
+        json!({"rollout_percent": 50}),
+    )
+    .await;
     assert_eq!(r.status(), 409);
     assert!(r.text().await.unwrap().contains("only grows"));
     let ch = &app.admin_get("/v1/admin/releases").await[0];
@@ -346,35 +508,77 @@ async fn pause_and_withdraw_offer_the_previous_release_again() {
     let old = publish_apk(&app, "1.0.0", 100).await;
     let new = publish_apk(&app, "1.1.0", 100).await;
     assert_eq!(manifest_policy(&phone, "1.0.0").await["latest"], "1.1.0");
-    assert_eq!(manifest_policy(&phone, "1.0.0").await["update_url"], new["url"]);
+    assert_eq!(
+        manifest_policy(&phone, "1.0.0").await["update_url"],
+        new["url"]
+    );
 
-    let r = patch(&app, "/v1/admin/releases/android/1.1.0", json!({"paused": true})).await;
+    let r = patch(
+        &app,
+        "/v1/admin/releases/android/1.1.0",
+        json!({"paused": true}),
+    )
+    .await;
     assert_eq!(r.status(), 200);
     let p = manifest_policy(&phone, "1.0.0").await;
-    assert_eq!((p["latest"].as_str(), &p["update_url"]), (Some("1.0.0"), &old["url"]));
-    patch(&app, "/v1/admin/releases/android/1.1.0", json!({"paused": false})).await;
+    assert_eq!(
+        (p["latest"].as_str(), &p["update_url"]),
+        (Some("1.0.0"), &old["url"])
+    );
+    patch(
+        &app,
+        "/v1/admin/releases/android/1.1.0",
+        json!({"paused": false}),
+    )
+    .await;
     assert_eq!(manifest_policy(&phone, "1.0.0").await["latest"], "1.1.0");
 
-    let r = patch(&app, "/v1/admin/releases/android/1.1.0", json!({"withdrawn": true})).await;
+    let r = patch(
+        &app,
+        "/v1/admin/releases/android/1.1.0",
+        json!({"withdrawn": true}),
+    )
+    .await;
     assert_eq!(r.status(), 200);
     assert_eq!(manifest_policy(&phone, "1.0.0").await["latest"], "1.0.0");
     // Its file is no longer handed out.
     let r = reqwest::get(new["url"].as_str().unwrap()).await.unwrap();
     assert_eq!(r.status(), 410);
     assert!(r.text().await.unwrap().contains("withdrawn"));
-    assert_eq!(reqwest::get(old["url"].as_str().unwrap()).await.unwrap().status(), 200);
+    assert_eq!(
+        reqwest::get(old["url"].as_str().unwrap())
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     // A withdrawn version cannot be published again: a fixed build is a new version.
-    let r = publish(&app, with_file(form(&[("platform", "android"), ("version", "1.1.0")]), apk("again"))).await;
+    let r = publish(
+        &app,
+        with_file(
+            form(&[("platform", "android"), ("version", "1.1.0")]),
+            apk("again"),
+        ),
+    )
+    .await;
     assert_eq!(r.status(), 409);
     // The install link of a new phone leads to the current build.
     let no_redirect = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let r = no_redirect.get(app.url("/install/android")).send().await.unwrap();
+    let r = no_redirect
+        .get(app.url("/install/android"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 303);
     assert_eq!(r.headers()["location"], old["url"].as_str().unwrap());
-    let r = no_redirect.get(app.url("/install/ios")).send().await.unwrap();
+    let r = no_redirect
+        .get(app.url("/install/ios"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
     assert!(r.text().await.unwrap().contains("not published"));
 
@@ -387,7 +591,14 @@ async fn pause_and_withdraw_offer_the_previous_release_again() {
         .iter()
         .map(|r| (r.get(0).unwrap(), r.get(1).unwrap(), r.get(2).unwrap()))
         .collect();
-    assert!(log.contains(&("release_changed".into(), "android 1.1.0".into(), "withdrawn".into())), "{log:?}");
+    assert!(
+        log.contains(&(
+            "release_changed".into(),
+            "android 1.1.0".into(),
+            "withdrawn".into()
+        )),
+        "{log:?}"
+    );
     assert_eq!(log.iter().filter(|l| l.0 == "release_published").count(), 2);
 }
 
@@ -395,24 +606,62 @@ async fn pause_and_withdraw_offer_the_previous_release_again() {
 async fn an_idle_phone_learns_the_minimum_from_its_manifest() {
     let app = spawn_app().await;
     let phone = app.device_on("android").await;
-    assert_eq!(manifest_policy(&phone, "1.0.0").await, Value::Null, "no releases: no policy");
-    let first = phone.request(Method::GET, "/v1/manifest").send().await.unwrap();
+    assert_eq!(
+        manifest_policy(&phone, "1.0.0").await,
+        Value::Null,
+        "no releases: no policy"
+    );
+    let first = phone
+        .request(Method::GET, "/v1/manifest")
+        .send()
+        .await
+        .unwrap();
     let etag = first.headers()["etag"].clone();
 
     // A minimum above every release is refused and stores nothing.
-    let r = put(&app, "/v1/admin/releases/android/minimum", json!({"minimum": "1.0.0"})).await;
+    let r = put(
+        &app,
+        "/v1/admin/releases/android/minimum",
+        json!({"minimum": "1.0.0"}),
+    )
+    .await;
     assert_eq!(r.status(), 422);
-    assert!(r.text().await.unwrap().contains("publish 1.0.0 or later first"));
-    for bad in [json!({"minimum": "1.0"}), json!({"minimum": 3}), json!({"minimum": "1.0.0", "x": 1})] {
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("publish 1.0.0 or later first")
+    );
+    for bad in [
+        json!({"minimum": "1.0"}),
+        json!({"minimum": 3}),
+        json!({"minimum": "1.0.0", "x": 1}),
+    ] {
         let r = put(&app, "/v1/admin/releases/android/minimum", bad.clone()).await;
         assert!(r.status().is_client_error(), "{bad}");
     }
     assert_eq!(manifest_policy(&phone, "1.0.0").await, Value::Null);
 
     publish_apk(&app, "1.0.0", 100).await;
-    let link = publish(&app, with_file(form(&[("platform", "android"), ("version", "1.1.0"), ("rollout_percent", "0")]), apk("b"))).await;
+    let link = publish(
+        &app,
+        with_file(
+            form(&[
+                ("platform", "android"),
+                ("version", "1.1.0"),
+                ("rollout_percent", "0"),
+            ]),
+            apk("b"),
+        ),
+    )
+    .await;
     assert_eq!(link.status(), 201);
-    let r = put(&app, "/v1/admin/releases/android/minimum", json!({"minimum": "1.1.0"})).await;
+    let r = put(
+        &app,
+        "/v1/admin/releases/android/minimum",
+        json!({"minimum": "1.1.0"}),
+    )
+    .await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().await.unwrap()["minimum"], "1.1.0");
     // The phone never synced; its manifest tells it — and a required update is offered even
@@ -431,24 +680,41 @@ async fn an_idle_phone_learns_the_minimum_from_its_manifest() {
     assert_eq!(r.status(), 200);
     // A sync answer says the same, and an outdated phone's records are still taken.
     let sync: Value = phone
-        .post("/v1/sync", json!({"app_version": "1.0.0", "platform": "android", "events": []}))
+        .post(
+            "/v1/sync",
+            json!({"app_version": "1.0.0", "platform": "android", "events": []}),
+        )
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(sync["app_policy"], p);
     // The minimum cannot be withdrawn from under the phones.
-    let r = patch(&app, "/v1/admin/releases/android/1.1.0", json!({"withdrawn": true})).await;
+    let r = patch(
+        &app,
+        "/v1/admin/releases/android/1.1.0",
+        json!({"withdrawn": true}),
+    )
+    .await;
     assert_eq!(r.status(), 409);
     assert!(r.text().await.unwrap().contains("lower the minimum first"));
     // Cleared, the phone is free again.
-    let r = put(&app, "/v1/admin/releases/android/minimum", json!({"minimum": null})).await;
+    let r = put(
+        &app,
+        "/v1/admin/releases/android/minimum",
+        json!({"minimum": null}),
+    )
+    .await;
     assert_eq!(r.status(), 200);
     assert_eq!(manifest_policy(&phone, "1.0.0").await["minimum"], "0.0.0");
     // The version the phone reported is on the fleet's device list.
     let devices = app.admin_get("/v1/admin/devices").await;
     assert!(
-        devices.as_array().unwrap().iter().any(|d| d["platform"] == "android" && d["app_version"] == "1.0.0"),
+        devices
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["platform"] == "android" && d["app_version"] == "1.0.0"),
         "{devices}"
     );
 }
@@ -458,13 +724,22 @@ async fn link_releases_and_the_channel_listing() {
     let app = spawn_app().await;
     let r = publish(
         &app,
-        form(&[("platform", "ios"), ("version", "2.0.0-rc.1"), ("url", "https://testflight.apple.com/join/abc"), ("rollout_percent", "25")]),
+        form(&[
+            ("platform", "ios"),
+            ("version", "2.0.0-rc.1"),
+            ("url", "https://testflight.apple.com/join/abc"),
+            ("rollout_percent", "25"),
+        ]),
     )
     .await;
     assert_eq!(r.status(), 201);
     let r = publish(
         &app,
-        form(&[("platform", "ios"), ("version", "2.0.0"), ("url", "https://apps.apple.com/app/id1")]),
+        form(&[
+            ("platform", "ios"),
+            ("version", "2.0.0"),
+            ("url", "https://apps.apple.com/app/id1"),
+        ]),
     )
     .await;
     assert_eq!(r.status(), 201, "2.0.0 is above 2.0.0-rc.1");
@@ -473,14 +748,34 @@ async fn link_releases_and_the_channel_listing() {
     assert_eq!(ios["platform"], "ios");
     assert_eq!(ios["current"], "2.0.0");
     assert_eq!(ios["minimum"], Value::Null);
-    let versions: Vec<&str> = ios["releases"].as_array().unwrap().iter().map(|r| r["version"].as_str().unwrap()).collect();
+    let versions: Vec<&str> = ios["releases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["version"].as_str().unwrap())
+        .collect();
     assert_eq!(versions, ["2.0.0", "2.0.0-rc.1"]);
     assert_eq!(ios["releases"][0]["url"], "https://apps.apple.com/app/id1");
     assert_eq!(ios["releases"][0]["sha256"], Value::Null);
-    let r = patch(&app, "/v1/admin/releases/ios/9.9.9", json!({"paused": true})).await;
+    let r = patch(
+        &app,
+        "/v1/admin/releases/ios/9.9.9",
+        json!({"paused": true}),
+    )
+    .await;
     assert_eq!(r.status(), 404);
-    let r = patch(&app, "/v1/admin/releases/ios/2.0.0", json!({"rollout_percent": 101})).await;
+    let r = patch(
+        &app,
+        "/v1/admin/releases/ios/2.0.0",
+        json!({"rollout_percent": 101}),
+    )
+    .await;
     assert_eq!(r.status(), 422);
-    let r = patch(&app, "/v1/admin/releases/ios/2.0.0", json!({"paused": true, "extra": 1})).await;
+    let r = patch(
+        &app,
+        "/v1/admin/releases/ios/2.0.0",
+        json!({"paused": true, "extra": 1}),
+    )
+    .await;
     assert_eq!(r.status(), 400);
 }

@@ -1,0 +1,664 @@
+//! The fleet page's release channel (issue 8): per platform the minimum version, the current
+//! release and every release with its rollout controls; the upload forms; how many devices run
+//! each version; the devices that have not updated; the install QR of the Android build.
+//!
+//! No JavaScript: every control is a form that carries the fleet page's CSRF token and answers
+//! with a redirect back to `/fleet`, or with a page that gives the server's message and a Back
+//! link (status 4xx, [`crate::pages::error_pages`]). The rules are [`crate::releases`]'; the
+//! upload is the API's own [`publish_form`], so a file the API refuses is refused here too.
+
+use std::collections::BTreeMap;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::post;
+use doorstep_protocol::wire::{
+    DeviceView, ErrorCode, Platform, ReleaseChange, ReleaseChannel, ReleaseView,
+};
+use semver::Version;
+
+use crate::AppState;
+use crate::http::{ApiError, db};
+use crate::pages::{csrf_ok, csrf_refused, csrf_token, esc, fleet_auth, format_time, qr_svg};
+use crate::release_routes::publish_form;
+use crate::releases::{self as rules, Release, parse_platform, parse_version, platform_name};
+
+/// The forms' routes. Their error answers become pages ([`crate::pages::error_pages`]).
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        // No body limit of the router's own: `publish_form` bounds every field as it reads
+        // it (the file by `--max-release-mb`, text by 2,000 bytes, no unknown or repeated
+        // field), as the API's upload does.
+        .route(
+            "/fleet/releases",
+            post(upload).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/fleet/releases/{platform}/minimum", post(set_minimum))
+        .route("/fleet/releases/{platform}/{version}", post(change))
+        .layer(axum::middleware::map_response(crate::pages::error_pages))
+}
+
+/// Platforms in the order the page lists them, with their names for people.
+const PLATFORMS: [(Platform, &str); 5] = [
+    (Platform::Android, "Android"),
+    (Platform::Ios, "iOS"),
+    (Platform::Linux, "Linux"),
+    (Platform::Macos, "macOS"),
+    (Platform::Windows, "Windows"),
+];
+
+fn platform_title(p: Platform) -> &'static str {
+    PLATFORMS
+        .iter()
+        .find(|(q, _)| *q == p)
+        .map_or("?", |(_, t)| t)
+}
+
+/// What the sections show, read once per page.
+struct Channels {
+    /// Every platform that has releases or a minimum (the admin API's `GET /v1/admin/releases`).
+    views: Vec<ReleaseChannel>,
+    /// The same platforms' releases and minimums, for the rules (who is offered what).
+    rules: Vec<(Platform, Vec<Release>, Option<Version>)>,
+}
+
+/// The fleet page's "App releases" section, with the device versions and the devices that
+/// have not updated. `devices` and `couriers` (id, name) are the page's own lists.
+pub(crate) async fn section(
+    state: &AppState,
+    devices: &[DeviceView],
+    couriers: &[(String, String)],
+) -> String {
+    let public_url = state.config.public_url.clone();
+    let read = db(state, move |s| {
+        let views = s.release_channels(&public_url)?;
+        let mut rules = Vec::with_capacity(views.len());
+        for c in &views {
+            let (releases, minimum) = s.platform_releases(c.platform)?;
+            rules.push((c.platform, releases, minimum));
+        }
+        Ok(Channels { views, rules })
+    })
+    .await;
+    let Ok(channels) = read else {
+        return "<h2 id=releases>App releases</h2><p>Could not be read; see the server log.</p>"
+            .into();
+    };
+    let csrf = esc(&csrf_token(state));
+    let mut html = String::from(
+        "<h2 id=releases>App releases</h2><p>What the fleet's phones are offered. A staged \
+         rollout offers a release to a share of the devices, chosen by a stable hash of each \
+         device's id, so raising it only adds devices. Paused: offered to no more devices. \
+         Withdrawn: devices are offered the previous release again. Devices below the minimum \
+         must update before they record deliveries (they still send the ones they have).</p>",
+    );
+    if channels.views.is_empty() {
+        html.push_str("<p>No release is published yet.</p>");
+    }
+    for channel in &channels.views {
+        html.push_str(&channel_html(channel, &csrf));
+    }
+    html.push_str(&upload_forms(&csrf));
+    html.push_str(&install_qr(state, &channels));
+    html.push_str(&versions_html(&channels, devices));
+    html.push_str(&not_updated_html(&channels, devices, couriers));
+    html
+}
+
+/// One platform: its minimum (a form), its current release and its releases with controls.
+fn channel_html(c: &ReleaseChannel, csrf: &str) -> String {
+    let name = platform_name(c.platform);
+    let rows: String = c.releases.iter().map(|r| release_row(r, csrf)).collect();
+    let minimum = c.minimum.as_deref().unwrap_or("");
+    format!(
+        "<section id=releases-{name} data-platform={name}><h3>{title}</h3>\
+         <p>Current release: <strong data-current>{current}</strong> (what a device in every \
+         rollout is offered). Minimum version: <strong data-minimum>{min_text}</strong>.</p>\
+         <form method=post action=\"/fleet/releases/{name}/minimum\">\
+         <input type=hidden name=csrf value=\"{csrf}\">\
+         <label>Minimum version <input name=minimum value=\"{min}\" placeholder=\"e.g. 1.4.0\" \
+         required maxlength=40></label> <button>Set the minimum</button></form>{clear}\
+         <table><tr><th>version</th><th>build</th><th>SHA-256</th><th>size</th><th>rollout</th>\
+         <th>state</th><th>devices on it</th><th>published</th><th>change</th></tr>{rows}</table>\
+         </section>",
+        title = platform_title(c.platform),
+        current = esc(c.current.as_deref().unwrap_or("none")),
+        min_text = if minimum.is_empty() {
+            "none".into()
+        } else {
+            esc(minimum)
+        },
+        min = esc(minimum),
+        clear = if minimum.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "<form method=post action=\"/fleet/releases/{name}/minimum\">\
+                 <input type=hidden name=csrf value=\"{csrf}\"><input type=hidden name=minimum value=\"\">\
+                 <button>Clear the minimum</button></form>"
+            )
+        },
+    )
+}
+
+/// A release's row: what it is, who published it, and the forms that change it.
+fn release_row(r: &ReleaseView, csrf: &str) -> String {
+    let action = format!(
+        "/fleet/releases/{}/{}",
+        platform_name(r.platform),
+        esc(&r.version)
+    );
+    let state = if r.withdrawn {
+        "withdrawn"
+    } else if r.paused {
+        "paused"
+    } else {
+        "offered"
+    };
+    let build = match &r.sha256 {
+        Some(_) => format!("<a href=\"{}\">file</a>", esc(&r.url)),
+        None => format!("<a href=\"{u}\" rel=noreferrer>{u}</a>", u = esc(&r.url)),
+    };
+    let sha = r.sha256.as_deref().map_or_else(
+        || "—".to_string(),
+        |s| format!("<code title=\"{s}\">{}…</code>", &s[..s.len().min(12)]),
+    );
+    // Only raises: a lower rollout is refused (devices once offered stay offered).
+    let raises: String = [10u8, 25, 50, 100]
+        .iter()
+        .filter(|p| **p > r.rollout_percent)
+        .map(|p| format!("<button name=rollout_percent value={p}>{p} %</button> "))
+        .collect();
+    let raise = if r.rollout_percent >= 100 {
+        String::new()
+    } else {
+        format!(
+            "<form method=post action=\"{action}\"><input type=hidden name=csrf value=\"{csrf}\">\
+             Raise to {raises}</form>\
+             <form method=post action=\"{action}\"><input type=hidden name=csrf value=\"{csrf}\">\
+             <input type=number name=rollout_percent min={min} max=100 required \
+             aria-label=\"rollout percent\" style=\"width:4.5rem\"> <button>Raise</button></form>",
+            min = r.rollout_percent + 1
+        )
+    };
+    let toggles = format!(
+        "<form method=post action=\"{action}\"><input type=hidden name=csrf value=\"{csrf}\">\
+         <button name=paused value={pause}>{pause_label}</button> \
+         <button name=withdrawn value={withdraw}>{withdraw_label}</button></form>",
+        pause = !r.paused,
+        pause_label = if r.paused { "Resume" } else { "Pause" },
+        withdraw = !r.withdrawn,
+        withdraw_label = if r.withdrawn { "Restore" } else { "Withdraw" },
+    );
+    format!(
+        "<tr data-release=\"{v}\"><td><strong>{v}</strong></td><td>{build}</td><td>{sha}</td>\
+         <td>{size}</td><td data-rollout>{rollout} %</td><td data-state>{state}</td>\
+         <td data-devices>{devices}</td><td>{by}<br><small>{at}</small></td><td>{raise}{toggles}</td></tr>",
+        v = esc(&r.version),
+        size = r.size.map_or_else(|| "—".to_string(), size_text),
+        rollout = r.rollout_percent,
+        devices = r.devices,
+        by = esc(&r.published_by),
+        at = format_time(r.published_at.div_euclid(1000)),
+    )
+}
+
+/// Bytes for people: `812 B`, `40.2 KB`, `61.5 MB`.
+fn size_text(bytes: u64) -> String {
+    const KB: f64 = 1024.0;
+    let b = bytes as f64;
+    if b < KB {
+        format!("{bytes} B")
+    } else if b < KB * KB {
+        format!("{:.1} KB", b / KB)
+    } else {
+        format!("{:.1} MB", b / (KB * KB))
+    }
+}
+
+/// The two ways to publish: a file (APK, AppImage, `.deb`) or a store / TestFlight link.
+///
+/// The upload is `multipart/form-data`, which the API's `publish_form` reads field by field
+/// and refuses any field it does not know; so its CSRF token travels in the form's address
+/// (`/fleet/releases?csrf=…`) and is checked before the body is read. That is as safe as
+/// the hidden field: the token is a keyed hash of the admin token (per server and admin
+/// token, never given to another site), the fleet page that holds it cannot be read or
+/// framed by another site, and the fleet pages send no `Referer` to other sites.
+///
+/// Two forms, not one with both inputs, because a browser sends an empty file input as an
+/// empty file, which the API rightly refuses.
+fn upload_forms(csrf: &str) -> String {
+    let options = |platforms: &[Platform]| -> String {
+        platforms
+            .iter()
+            .map(|p| {
+                format!(
+                    "<option value={}>{}</option>",
+                    platform_name(*p),
+                    platform_title(*p)
+                )
+            })
+            .collect()
+    };
+    let common = "<label>Version <input name=version required maxlength=40 \
+                  placeholder=\"e.g. 1.4.0\"></label> \
+                  <label>Rollout <input type=number name=rollout_percent min=0 max=100 \
+                  value=100 style=\"width:4.5rem\"> %</label> ";
+    format!(
+        "<h3>Publish a release</h3>\
+         <form id=publish-file method=post action=\"/fleet/releases?csrf={csrf}\" \
+         enctype=multipart/form-data>\
+         <label>Platform <select name=platform>{files}</select></label> {common}\
+         <label>Build <input type=file name=file required \
+         accept=\".apk,.AppImage,.deb,application/vnd.android.package-archive\"></label> \
+         <button>Upload and publish</button></form>\
+         <form id=publish-link method=post action=\"/fleet/releases?csrf={csrf}\" \
+         enctype=multipart/form-data>\
+         <label>Platform <select name=platform>{links}</select></label> {common}\
+         <label>Link <input type=url name=url required placeholder=\"https://…\"></label> \
+         <button>Publish the link</button></form>\
+         <p><small>The version must be SemVer and above every release of the platform. An \
+         Android build is an APK; a Linux build an AppImage or a .deb; iOS, macOS and Windows \
+         builds are store or TestFlight links.</small></p>",
+        files = options(&[Platform::Android, Platform::Linux]),
+        links = options(&[
+            Platform::Ios,
+            Platform::Android,
+            Platform::Linux,
+            Platform::Macos,
+            Platform::Windows,
+        ]),
+    )
+}
+
+/// The QR a new Android phone scans to install the fleet's build (`/install/android`, which
+/// leads to the newest release at 100 %, so a new courier never starts on a canary).
+fn install_qr(state: &AppState, channels: &Channels) -> String {
+    let Some((_, releases, minimum)) = channels
+        .rules
+        .iter()
+        .find(|(p, r, _)| *p == Platform::Android && !r.is_empty())
+    else {
+        return String::new();
+    };
+    let url = format!(
+        "{}/install/android",
+        state.config.public_url.trim_end_matches('/')
+    );
+    match rules::for_new_device(releases, minimum.as_ref()) {
+        Some(r) => format!(
+            "<section id=install-android><h3>Install on a new Android phone</h3>\
+             <figure>{qr}<figcaption>Scan with the phone's camera: it downloads Android \
+             {v}. <code data-install-url>{u}</code></figcaption></figure></section>",
+            qr = qr_svg(&url, 220),
+            v = esc(&r.version.to_string()),
+            u = esc(&url),
+        ),
+        None => format!(
+            "<section id=install-android><h3>Install on a new Android phone</h3><p>No Android \
+             release is offered to every device yet (rolled out to 100 %, not paused, not \
+             withdrawn), so <code>{}</code> has nothing to install.</p></section>",
+            esc(&url)
+        ),
+    }
+}
+
+/// How a reported app version sorts: SemVer first (newest first), then text.
+type VersionOrder = (bool, Option<std::cmp::Reverse<Version>>, String);
+
+fn version_order(v: &str) -> VersionOrder {
+    match Version::parse(v.trim()) {
+        Ok(parsed) => (false, Some(std::cmp::Reverse(parsed)), String::new()),
+        Err(_) => (true, None, v.to_string()),
+    }
+}
+
+/// Devices (not revoked) per platform and reported version, releases or not.
+fn versions_html(channels: &Channels, devices: &[DeviceView]) -> String {
+    // (platform's place, version's order) -> (platform, version, devices)
+    let mut counts: BTreeMap<(usize, VersionOrder), (Platform, String, u32)> = BTreeMap::new();
+    for d in devices.iter().filter(|d| !d.revoked) {
+        let order = PLATFORMS
+            .iter()
+            .position(|(p, _)| *p == d.platform)
+            .unwrap_or(PLATFORMS.len());
+        counts
+            .entry((order, version_order(&d.app_version)))
+            .or_insert_with(|| (d.platform, d.app_version.clone(), 0))
+            .2 += 1;
+    }
+    if counts.is_empty() {
+        return "<h3 id=device-versions>Versions on devices</h3><p>No enrolled device.</p>".into();
+    }
+    let rows: String = counts
+        .values()
+        .map(|(platform, version, n)| {
+            let what = release_of(channels, *platform, version);
+            format!(
+                "<tr data-platform={p} data-version=\"{v}\"><td>{title}</td><td>{v}</td>\
+                 <td data-count>{n}</td><td>{what}</td></tr>",
+                p = platform_name(*platform),
+                title = platform_title(*platform),
+                v = esc(version),
+            )
+        })
+        .collect();
+    format!(
+        "<h3 id=device-versions>Versions on devices</h3><p>The app version each phone last \
+         reported (at enrollment, on each manifest and sync).</p>\
+         <table><tr><th>platform</th><th>version</th><th>devices</th><th>release</th></tr>{rows}</table>"
+    )
+}
+
+/// What a reported version is in its platform's channel.
+fn release_of(channels: &Channels, platform: Platform, version: &str) -> &'static str {
+    let Some(channel) = channels.views.iter().find(|c| c.platform == platform) else {
+        return "not a release";
+    };
+    let Ok(v) = Version::parse(version.trim()) else {
+        return "not a version";
+    };
+    let same = |s: &str| Version::parse(s).is_ok_and(|s| s == v);
+    if channel.current.as_deref().is_some_and(same) {
+        return "current release";
+    }
+    match channel.releases.iter().find(|r| same(&r.version)) {
+        Some(r) if r.withdrawn => "withdrawn release",
+        Some(_) => "release",
+        None => "not a release",
+    }
+}
+
+/// Devices (not revoked) whose version is below their platform's current release; a version
+/// that is not SemVer counts as not updated. With what each is offered now: a device outside
+/// a staged rollout is not offered the current release yet.
+fn not_updated_html(
+    channels: &Channels,
+    devices: &[DeviceView],
+    couriers: &[(String, String)],
+) -> String {
+    let mut rows: Vec<(String, String)> = Vec::new();
+    for d in devices.iter().filter(|d| !d.revoked) {
+        let Some(channel) = channels.views.iter().find(|c| c.platform == d.platform) else {
+            continue;
+        };
+        let Some(current) = channel
+            .current
+            .as_deref()
+            .and_then(|c| Version::parse(c).ok())
+        else {
+            continue;
+        };
+        if Version::parse(d.app_version.trim()).is_ok_and(|v| v >= current) {
+            continue;
+        }
+        let device = d.device_id.to_string();
+        let offered = channels
+            .rules
+            .iter()
+            .find(|(p, _, _)| *p == d.platform)
+            .and_then(|(_, releases, minimum)| {
+                rules::offered(releases, minimum.as_ref(), |r| r.offered_to(&device))
+            })
+            .map_or_else(|| "nothing".to_string(), |r| esc(&r.version.to_string()));
+        let courier = couriers
+            .iter()
+            .find(|(id, _)| *id == d.courier_id.to_string())
+            .map_or("?", |(_, name)| name.as_str());
+        rows.push((
+            courier.to_lowercase(),
+            format!(
+                "<tr data-device=\"{device}\"><td>{courier}</td><td><small>{device}</small></td>\
+                 <td>{platform}</td><td data-version>{version}</td><td>{current}</td>\
+                 <td>{offered}</td><td>{seen}</td></tr>",
+                courier = esc(courier),
+                platform = platform_title(d.platform),
+                version = esc(&d.app_version),
+                seen = d
+                    .last_seen_at
+                    .map(format_time)
+                    .unwrap_or_else(|| "never".into()),
+            ),
+        ));
+    }
+    if rows.is_empty() {
+        return "<h3 id=not-updated>Devices not updated</h3><p>Every device runs its \
+                platform's current release (or a newer one).</p>"
+            .into();
+    }
+    rows.sort();
+    let rows: String = rows.into_iter().map(|(_, r)| r).collect();
+    format!(
+        "<h3 id=not-updated>Devices not updated</h3><p>Below their platform's current release. \
+         &ldquo;Offered&rdquo; is what the device is offered now: outside a staged rollout it \
+         is an older release until the rollout reaches it.</p>\
+         <table><tr><th>courier</th><th>device</th><th>platform</th><th>version</th>\
+         <th>current</th><th>offered</th><th>last seen</th></tr>{rows}</table>"
+    )
+}
+
+/// `POST /fleet/releases?csrf=…`: publishes the uploaded build or link (the API's checks).
+async fn upload(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    form: Result<Multipart, MultipartRejection>,
+) -> Response {
+    // Before a byte of the body is read.
+    let actor = match signed_form(&state, &headers, query.as_deref().unwrap_or("")) {
+        Ok(actor) => actor,
+        Err(refused) => return *refused,
+    };
+    answer(
+        publish_form(&state, actor, form)
+            .await
+            .map(|view| view.platform),
+    )
+}
+
+/// `POST /fleet/releases/{platform}/{version}`: raise the rollout (`rollout_percent`), pause or
+/// resume (`paused=true|false`), withdraw or restore (`withdrawn=true|false`).
+async fn change(
+    State(state): State<AppState>,
+    Path((platform, version)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = String::from_utf8_lossy(&body);
+    let actor = match signed_form(&state, &headers, &form) {
+        Ok(actor) => actor,
+        Err(refused) => return *refused,
+    };
+    answer(change_release(&state, actor, &platform, &version, &form).await)
+}
+
+async fn change_release(
+    state: &AppState,
+    actor: String,
+    platform: &str,
+    version: &str,
+    form: &str,
+) -> Result<Platform, ApiError> {
+    let platform = parse_platform(platform).map_err(unprocessable)?;
+    let version = parse_version(version).map_err(unprocessable)?;
+    let rollout_percent = match form_value(form, "rollout_percent") {
+        None => None,
+        Some(p) => Some(p.trim().parse::<u8>().map_err(|_| {
+            unprocessable(format!(
+                "the rollout {p:?} is not a whole number from 0 to 100"
+            ))
+        })?),
+    };
+    let change = ReleaseChange {
+        rollout_percent,
+        paused: flag(form, "paused")?,
+        withdrawn: flag(form, "withdrawn")?,
+    };
+    if change == ReleaseChange::default() {
+        return Err(unprocessable(
+            "choose a change: a higher rollout, pause or resume, withdraw or restore".into(),
+        ));
+    }
+    let public_url = state.config.public_url.clone();
+    let now = state.now();
+    db(state, move |s| {
+        s.change_release(platform, &version, &change, &public_url, &actor, now)
+    })
+    .await?;
+    Ok(platform)
+}
+
+/// `POST /fleet/releases/{platform}/minimum`: sets the minimum version (`minimum`), or clears
+/// it when the field is empty.
+async fn set_minimum(
+    State(state): State<AppState>,
+    Path(platform): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = String::from_utf8_lossy(&body);
+    let actor = match signed_form(&state, &headers, &form) {
+        Ok(actor) => actor,
+        Err(refused) => return *refused,
+    };
+    answer(set_minimum_version(&state, actor, &platform, &form).await)
+}
+
+async fn set_minimum_version(
+    state: &AppState,
+    actor: String,
+    platform: &str,
+    form: &str,
+) -> Result<Platform, ApiError> {
+    let platform = parse_platform(platform).map_err(unprocessable)?;
+    let minimum = match form_value(form, "minimum") {
+        None => {
+            return Err(unprocessable(
+                "the form has no minimum (a version, or empty to clear it)".into(),
+            ));
+        }
+        Some(m) if m.trim().is_empty() => None,
+        Some(m) => Some(parse_version(&m).map_err(unprocessable)?),
+    };
+    let now = state.now();
+    db(state, move |s| {
+        s.set_minimum_version(platform, minimum.as_ref(), &actor, now)
+    })
+    .await?;
+    Ok(platform)
+}
+
+/// Who signed in, when they did and `csrf_source` (the form, or the upload's query string)
+/// carries the page's CSRF token; else the sign-in page or the refusal.
+fn signed_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    csrf_source: &str,
+) -> Result<String, Box<Response>> {
+    let actor = fleet_auth(state, headers)?;
+    if !csrf_ok(state, csrf_source) {
+        return Err(Box::new(csrf_refused()));
+    }
+    Ok(actor)
+}
+
+/// Back to the fleet page at the platform's releases, or the error (a page, by
+/// [`crate::pages::error_pages`]).
+fn answer(done: Result<Platform, ApiError>) -> Response {
+    match done {
+        Ok(platform) => {
+            Redirect::to(&format!("/fleet#releases-{}", platform_name(platform))).into_response()
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+fn unprocessable(message: String) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::ValidationFailed,
+        message,
+    )
+}
+
+/// An optional `true` / `false` field.
+fn flag(form: &str, name: &str) -> Result<Option<bool>, ApiError> {
+    match form_value(form, name).as_deref().map(str::trim) {
+        None => Ok(None),
+        Some("true") => Ok(Some(true)),
+        Some("false") => Ok(Some(false)),
+        Some(other) => Err(unprocessable(format!(
+            "{name} is true or false, not {other:?}"
+        ))),
+    }
+}
+
+/// The first value of `name` in an `application/x-www-form-urlencoded` body, decoded (`+` is
+/// a space, `%XX` a byte).
+fn form_value(form: &str, name: &str) -> Option<String> {
+    form.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (key == name).then(|| percent_decode(value))
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => match (
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            ) {
+                (Some(hi), Some(lo)) => {
+                    out.push((hi * 16 + lo) as u8);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_values_are_percent_decoded_and_the_first_one_counts() {
+        let form = "csrf=ab&minimum=1.4.0%2Bbuild.7&note=a+b&minimum=2.0.0&bad=%zz%4";
+        assert_eq!(
+            form_value(form, "minimum").as_deref(),
+            Some("1.4.0+build.7")
+        );
+        assert_eq!(form_value(form, "note").as_deref(), Some("a b"));
+        assert_eq!(form_value(form, "bad").as_deref(), Some("%zz%4"));
+        assert_eq!(form_value("empty=", "empty").as_deref(), Some(""));
+        assert_eq!(form_value(form, "missing"), None);
+    }
+
+    #[test]
+    fn versions_sort_newest_first_and_text_last() {
+        let mut v = vec!["1.9.3", "dev", "1.10.0", "1.10.0-rc.1", "0.1.0"];
+        v.sort_by_key(|s| version_order(s));
+        assert_eq!(v, ["1.10.0", "1.10.0-rc.1", "1.9.3", "0.1.0", "dev"]);
+    }
+
+    #[test]
+    fn sizes_read_as_bytes_kilobytes_or_megabytes() {
+        assert_eq!(size_text(812), "812 B");
+        assert_eq!(size_text(41_165), "40.2 KB");
+        assert_eq!(size_text(64_487_424), "61.5 MB");
+    }
+}

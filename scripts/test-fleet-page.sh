@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The fleet page in Chromium (issue 8): builds the dispatch server, starts `doorstep-server demo`
+# on a free loopback port with its data in a scratch folder, and runs tests/fleet/fleet.test.mjs
+# (node's test runner, playwright-core from ui/node_modules, Debian's Chromium) against it: publish
+# an Android build through the page's upload form, stage a second one and raise its rollout, then a
+# phone enrolls and reports its version, and the page counts it and lists it as not updated.
+#
+# Usage: scripts/test-fleet-page.sh
+# Environment: CHROMIUM_PATH  the browser (default /usr/bin/chromium)
+# The screenshot is written to ui/docs/screens/fleet-releases.png; the server's log is left in
+# test-output/fleet/.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+chromium="${CHROMIUM_PATH:-/usr/bin/chromium}"
+[ -x "$chromium" ] || die "Chromium is missing ($chromium): run scripts/bootstrap.sh test (or: apt-get install chromium)"
+[ -f ui/node_modules/playwright-core/index.mjs ] \
+  || die "playwright-core is missing: run scripts/bootstrap.sh test (or: npm ci --prefix ui)"
+
+build_server
+out="$ROOT/test-output/fleet"; rm -rf "$out"; mkdir -p "$out"
+
+say "starting the demo server (data in $SCRATCH/data)"
+"$SERVER_BIN" demo --data-dir "$SCRATCH/data" --port 0 \
+  --seed-json "$SCRATCH/seed.json" >"$out/server.log" 2>&1 &
+server=$!
+stop_at_exit "$server"
+for _ in $(seq 150); do
+  [ -s "$SCRATCH/seed.json" ] && break
+  kill -0 "$server" 2>/dev/null || { show_log "$out/server.log"; die "the demo server exited"; }
+  sleep 0.2
+done
+[ -s "$SCRATCH/seed.json" ] || { show_log "$out/server.log"; die "the demo server wrote no seed JSON in 30 s"; }
+seed() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$SCRATCH/seed.json" "$1"; }
+FLEET_URL="$(seed server_url)"
+wait_for_url "$FLEET_URL/v1/health" 30 "$out/server.log" "$server"
+
+DOORSTEP_ADMIN_TOKEN="$(seed admin_token)"
+DOORSTEP_ENROLLMENT_CODE="$(seed enrollment_code)"
+export FLEET_URL DOORSTEP_ADMIN_TOKEN DOORSTEP_ENROLLMENT_CODE CHROMIUM_PATH="$chromium"
+export SCREENSHOT="$ROOT/ui/docs/screens/fleet-releases.png"
+say "the fleet page in Chromium against $FLEET_URL"
+node --test --test-reporter=spec tests/fleet/fleet.test.mjs \
+  || { show_log "$out/server.log"; die "the fleet page test failed (the server's log is above)"; }
+say "passed; screenshot: ui/docs/screens/fleet-releases.png"
