@@ -21,13 +21,27 @@
 #                                        local.properties and build outputs, are left alone)
 #        scripts/gen-mobile.sh --check   exit 1 and name the files when the committed gen/android
 #                                        differs from what this script generates
+#        ... --config FILE               with a fleet overlay (tauri.fleet.conf.json) merged into
+#                                        tauri.conf.json, as `tauri build --config FILE` merges it:
+#                                        the Android project bakes in the app id, name and icons,
+#                                        so a fleet build with its own regenerates gen/android
+#                                        with the same overlay (docs/mobile.md)
 # Generation needs no Android SDK: the CLI only checks that ANDROID_HOME is a folder and that
 # NDK_HOME has a source.properties, so it runs against stand-ins in a scratch folder (the project
 # it writes does not depend on them), on a scratch copy of the repository.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-mode="${1:-write}"
-case "$mode" in write | --check) ;; *) die "usage: scripts/gen-mobile.sh [--check]" ;; esac
+mode=write fleet_config=""
+while [ "$#" -gt 0 ]; do
+  case "$1" in
+    --check) mode=--check ;;
+    --config) [ "$#" -ge 2 ] || die "--config needs a file"; fleet_config="$(realpath "$2")"; shift ;;
+    *) die "usage: scripts/gen-mobile.sh [--check] [--config FILE]" ;;
+  esac
+  shift
+done
+[ -z "$fleet_config" ] || [ -f "$fleet_config" ] || die "no fleet configuration at $fleet_config"
+config_args=(); [ -z "$fleet_config" ] || config_args=(--config "$fleet_config")
 
 TAURI_CLI="$ROOT/ui/node_modules/@tauri-apps/cli/tauri.js"
 [ -f "$TAURI_CLI" ] || die "the Tauri CLI is missing: run scripts/bootstrap.sh (npm ci in ui/)"
@@ -48,12 +62,39 @@ printf 'Pkg.Desc = Android NDK\nPkg.Revision = 27.0.12077973\n' >"$SCRATCH/andro
 (
   cd "$copy"
   CI=true ANDROID_HOME="$SCRATCH/android-sdk" NDK_HOME="$SCRATCH/android-ndk" \
-    node "$TAURI_CLI" android init --ci --skip-targets-install
+    node "$TAURI_CLI" android init --ci --skip-targets-install "${config_args[@]}"
 ) >"$SCRATCH/init.log" 2>&1 || { show_log "$SCRATCH/init.log"; die "tauri android init failed"; }
 out="$copy/gen/android"
 [ -f "$out/app/src/main/AndroidManifest.xml" ] || { show_log "$SCRATCH/init.log"; die "tauri android init wrote no gen/android"; }
 
-ICON="$(node -p 'require("./tauri.conf.json").bundle.icon[0]')"
+# tauri.conf.json with the fleet overlay merged in (a JSON merge patch, RFC 7396, as the CLI does).
+merged_config() {
+  node -e '
+    const fs = require("node:fs");
+    const merge = (target, patch) => {
+      if (patch === null || typeof patch !== "object" || Array.isArray(patch)) return patch;
+      const out = target && typeof target === "object" && !Array.isArray(target) ? { ...target } : {};
+      for (const [key, value] of Object.entries(patch)) {
+        if (value === null) delete out[key];
+        else out[key] = merge(out[key], value);
+      }
+      return out;
+    };
+    let config = JSON.parse(fs.readFileSync("tauri.conf.json", "utf8"));
+    if (process.argv[1]) config = merge(config, JSON.parse(fs.readFileSync(process.argv[1], "utf8")));
+    process.stdout.write(JSON.stringify(config));
+  ' "$fleet_config"
+}
+# One value of it, by its path: config_value bundle.icon.0
+config_value() {
+  merged_config | node -e '
+    let value = JSON.parse(require("node:fs").readFileSync(0, "utf8"));
+    for (const key of process.argv[1].split(".")) value = value?.[key];
+    if (typeof value !== "string" || value === "") throw new Error(`no ${process.argv[1]} in the configuration`);
+    console.log(value);
+  ' "$1"
+}
+ICON="$(config_value bundle.icon.0)"
 (cd "$copy" && node "$TAURI_CLI" icon "$ICON" --output "$SCRATCH/icons") >"$SCRATCH/icon.log" 2>&1 \
   || { show_log "$SCRATCH/icon.log"; die "tauri icon $ICON failed"; }
 [ -d "$SCRATCH/icons/android" ] || { show_log "$SCRATCH/icon.log"; die "tauri icon made no Android icons"; }
@@ -61,8 +102,8 @@ cp -a "$SCRATCH/icons/android/." "$out/app/src/main/res/"
 
 # The adjustments. Each edit names the template text it expects and fails when that text is
 # missing, so a new CLI template cannot silently drop one; each is skipped when already applied.
-IDENTIFIER="$(node -p 'require("./tauri.conf.json").identifier')"
-PRODUCT_NAME="$(node -p 'require("./tauri.conf.json").productName')"
+IDENTIFIER="$(config_value identifier)"
+PRODUCT_NAME="$(config_value productName)"
 node - "$out" "$IDENTIFIER" "$PRODUCT_NAME" <<'EOF'
 const fs = require('node:fs');
 const path = require('node:path');

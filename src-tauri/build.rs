@@ -22,6 +22,7 @@ const COMMANDS: &[&str] = &[
     "sync_queue",
     "save_photo",
     "set_location",
+    "open_update",
 ];
 
 fn main() {

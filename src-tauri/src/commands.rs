@@ -9,7 +9,9 @@ use doorstep_courier::view::{
 use doorstep_courier::{CourierError, Device};
 use doorstep_protocol::wire::{ExceptionReason, Location};
 use serde::Serialize;
-use tauri::State;
+#[cfg(mobile)]
+use tauri::Manager;
+use tauri::{AppHandle, Runtime, State};
 use tracing::instrument;
 
 /// A command's error as the UI receives it: `{ "code": "...", "message": "..." }`, the code one
@@ -197,5 +199,32 @@ pub fn save_photo(core: State<'_, Core>, request: tauri::ipc::Request<'_>) -> An
 #[instrument(skip_all)]
 pub fn set_location(core: State<'_, Core>, location: Option<Location>) -> Answer<()> {
     core.get()?.set_location(location);
+    Ok(())
+}
+
+/// `open_update`: opens the fleet's update link outside the app (Android: the browser downloads
+/// the APK and hands it to the system installer; iOS: the App Store or TestFlight; desktop: the
+/// browser). The link is the stored policy's, held by the core to the enrolled server's origin
+/// and the app stores ([`doorstep_courier::update::update_url_allowed`]); the UI passes none.
+#[tauri::command(async)]
+#[instrument(skip_all)]
+pub async fn open_update<R: Runtime>(app: AppHandle<R>, core: State<'_, Core>) -> Answer<()> {
+    let link = core.get()?.update_link()?;
+    #[cfg(mobile)]
+    {
+        let opener = app
+            .try_state::<tauri_plugin_opener::Opener<R>>()
+            .ok_or_else(|| CourierError::Internal("the opener plugin is not registered".into()))?;
+        opener
+            .open_url(link.as_str(), None::<&str>)
+            .map_err(|e| CourierError::Internal(format!("opening the update link: {e}")))?;
+    }
+    #[cfg(desktop)]
+    {
+        let _ = &app;
+        open::that_detached(link.as_str())
+            .map_err(|e| CourierError::Internal(format!("opening the update link: {e}")))?;
+    }
+    tracing::info!(host = link.host_str().unwrap_or(""), "update link opened");
     Ok(())
 }

@@ -2,7 +2,8 @@
 //!
 //! A fleet manager builds the app for their couriers without code changes: the server URL is read
 //! from the environment at build time (`DOORSTEP_SERVER_URL`; on desktop the same variable overrides
-//! it at run time) and used for enrollment codes typed without a server. The fleet's name comes
+//! it at run time): the enrollment form starts with it (`AppStatus.default_server_url`) and the
+//! core uses it for an enrollment code typed without a server. The fleet's name comes
 //! from the server at enrollment. `DOORSTEP_ENROLL_URI` (desktop, for QA and the demo) enrolls the
 //! app at start when it is not enrolled yet.
 

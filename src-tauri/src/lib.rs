@@ -2,6 +2,9 @@
 //!
 //! - [`commands`]: one command per UI action, each a delegation to the core.
 //! - [`fleet`]: the fleet build configuration (server URL, fleet name) and the platform.
+//! - `open_update` ([`commands::open_update`]): the one way the app opens a link outside itself
+//!   (the opener plugin on mobile, the desktop's browser on desktop), after the core has held the
+//!   link to its scope.
 //! - `reader` (desktop): serves the desktop barcode reader's WebAssembly from the resources.
 //!
 //! Everything the app does lives in `crates/courier`, which has no Tauri in it; this crate only
@@ -43,6 +46,7 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::sync_queue,
         commands::save_photo,
         commands::set_location,
+        commands::open_update,
     ])
 }
 
@@ -67,12 +71,18 @@ pub fn manage_device<R: Runtime>(app: &tauri::AppHandle<R>, device: Device) {
 pub fn run() {
     init_logging();
     let builder = tauri::Builder::default();
+    // On mobile the opener, for `open_update` and a stop's address in the maps app; its script
+    // that opens `<a target=_blank>` links is left out: the UI opens nothing by itself.
     #[cfg(mobile)]
     let builder = builder
         .plugin(tauri_plugin_barcode_scanner::init())
         .plugin(tauri_plugin_geolocation::init())
         .plugin(tauri_plugin_haptics::init())
-        .plugin(tauri_plugin_opener::init());
+        .plugin(
+            tauri_plugin_opener::Builder::new()
+                .open_js_links_on_click(false)
+                .build(),
+        );
     #[cfg(desktop)]
     let builder = reader::register(builder);
     with_commands(builder)
@@ -84,7 +94,8 @@ pub fn run() {
         })
         .setup(|app| {
             let data_dir = app.path().app_data_dir()?;
-            let config = Config::new(env!("CARGO_PKG_VERSION"), fleet::platform());
+            let mut config = Config::new(env!("CARGO_PKG_VERSION"), fleet::platform());
+            config.default_server_url = fleet::server_url();
             let opened = tauri::async_runtime::block_on(Device::open(
                 data_dir,
                 config,

@@ -9,6 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import http from 'node:http';
 import { Session, sleep } from './webdriver.mjs';
 
 const env = process.env;
@@ -73,6 +74,56 @@ async function waitForServerEvents(parcelId, want, timeoutMs = 60000) {
   return events;
 }
 
+// A gate between the app and the server for the release test: passes every request through, but
+// can hold back the app's syncs (503) while its manifest refreshes still get through, so a
+// delivery stays queued for as long as the test wants, whatever the app's backoff does.
+let gate;
+function startGate() {
+  const state = { holdSyncs: false, requests: [] };
+  const upstream = new URL(serverUrl);
+  const srv = http.createServer((req, res) => {
+    state.requests.push({ method: req.method, path: req.url, userAgent: req.headers['user-agent'] ?? '' });
+    if (state.holdSyncs && req.url.startsWith('/v1/sync')) {
+      req.resume();
+      res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '1' });
+      res.end('held back by the test');
+      return;
+    }
+    const out = http.request(
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    out.on('error', () => res.destroy());
+    req.pipe(out);
+  });
+  return new Promise((resolve) =>
+    srv.listen(0, '127.0.0.1', () => {
+      // The address the app uses: the server's public address (10.0.2.2 on the emulator) with
+      // the gate's port.
+      const url = new URL(publicUrl);
+      url.port = String(srv.address().port);
+      resolve({ state, url: url.origin, close: () => new Promise((r) => { srv.closeAllConnections(); srv.close(r); }) });
+    }),
+  );
+}
+
+async function admin(method, path, body) {
+  const headers = { authorization: `Bearer ${seed.admin_token}` };
+  let payload;
+  if (body instanceof FormData) payload = body;
+  else if (body !== undefined) {
+    headers['content-type'] = 'application/json';
+    payload = JSON.stringify(body);
+  }
+  const r = await fetch(`${serverUrl}${path}`, { method, headers, body: payload });
+  const text = await r.text();
+  assert.ok(r.ok, `${method} ${path} → ${r.status}: ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
 let app;
 async function shot(name) {
   writeFileSync(`${env.SCREENSHOT_DIR}/${name}.png`, await app.screenshot());
@@ -110,9 +161,13 @@ before(async () => {
 after(async () => {
   if (app) await app.end();
   await stopServer();
+  await gate?.close();
 });
 
 const codeParcels = seed.parcels.filter((p) => p.code_required && p.code && !p.photo_required);
+// The parcels of the first two tests: one handed over online, one offline at another stop.
+const onlineParcel = codeParcels[0];
+const offlineParcel = codeParcels.find((p) => p.offline_allowed && p.stop_id !== onlineParcel?.stop_id);
 
 test('a courier enrolls, sees the route and hands over a parcel online; the server has it once', async () => {
   await app.type('[data-testid="enroll-input"]', seed.enrollment_uri);
@@ -122,7 +177,7 @@ test('a courier enrolls, sees the route and hands over a parcel online; the serv
   assert.ok(stops.length >= 5, `the route shows the seeded stops (found ${stops.length})`);
   await shot('route');
 
-  const parcel = codeParcels[0];
+  const parcel = onlineParcel;
   assert.ok(parcel, 'the demo route has a parcel that needs a code');
   await handOver(parcel, { wrongFirst: true });
 
@@ -131,7 +186,7 @@ test('a courier enrolls, sees the route and hands over a parcel online; the serv
 });
 
 test('with the server down the handover is recorded, and the app syncs it by itself when it is back', async () => {
-  const parcel = codeParcels.find((p) => p.offline_allowed && p.stop_id !== codeParcels[0].stop_id);
+  const parcel = offlineParcel;
   assert.ok(parcel, 'the demo route has a second code parcel that allows offline handover');
   await stopServer();
   await app.click('[data-testid="scan-button"]');
@@ -150,4 +205,71 @@ test('with the server down the handover is recorded, and the app syncs it by its
   await startServer();
   const events = await waitForServerEvents(parcel.parcel_id, 1, 90000);
   assert.equal(events.length, 1, 'the offline handover reached the server exactly once, without a manual sync');
+});
+
+test("the fleet raises the minimum above the app's version: at its next manifest refresh the app blocks new deliveries, and a delivery recorded before still syncs", async () => {
+  // This phone's platform, as its release channel is kept per platform.
+  const platform = env.ANDROID_APK ? 'android' : 'linux';
+  const used = new Set([onlineParcel.stop_id, offlineParcel.stop_id]);
+  const parcel = seed.parcels.find((p) => !used.has(p.stop_id));
+  assert.ok(parcel, 'the demo route has a stop the earlier tests left alone');
+
+  // Enroll again through the gate (a new enrollment code, the server address typed by hand).
+  gate = await startGate();
+  await app.waitFor('[data-testid="sync-badge"][data-pending="0"]', 60000);
+  await app.click('[data-testid="nav-settings"]');
+  await app.click('[data-testid="unenroll"]');
+  await app.click('[data-testid="unenroll"]');
+  const { enrollment_code } = await admin('POST', '/v1/admin/enrollments', { courier_id: seed.courier_id });
+  await app.type('[data-testid="enroll-input"]', enrollment_code);
+  await app.type('[data-testid="enroll-server"]', gate.url);
+  await app.click('[data-testid="enroll-submit"]');
+  await app.waitFor('[data-testid="route-list"]', 30000);
+
+  // A failed attempt recorded while the server does not take syncs: it stays queued.
+  gate.state.holdSyncs = true;
+  await app.click('[data-testid="scan-button"]');
+  await app.type('[data-testid="barcode-input"]', parcel.barcode);
+  await app.click('[data-testid="scan-submit"]');
+  await app.click('[data-testid="scan-cant-deliver"]');
+  await app.click('label[for="reason-not_home"]');
+  await app.click('[data-testid="exception-submit"]');
+  await app.waitFor('[data-testid="done-screen"][data-outcome="exception"]');
+  await app.click('[data-testid="next-delivery"]');
+  await app.waitFor('[data-testid="sync-badge"][data-pending="1"]', 30000);
+  assert.equal((await waitForServerEvents(parcel.parcel_id, 1, 1000)).length, 0, 'the server has not got it');
+
+  // The fleet manager publishes 9.0.0 (a link) and makes it the minimum.
+  const form = new FormData();
+  form.append('platform', platform);
+  form.append('version', '9.0.0');
+  form.append('url', 'https://example.com/doorstep-9.0.0.AppImage');
+  await admin('POST', '/v1/admin/releases', form);
+  await admin('PUT', `/v1/admin/releases/${platform}/minimum`, { minimum: '9.0.0' });
+  assert.equal((await app.findAll('[data-testid="update-screen"]')).length, 0, 'nothing changes before the app asks');
+
+  // The courier refreshes the route: the manifest brings the policy.
+  const before = gate.state.requests.length;
+  await app.click('[data-testid="refresh-route"]');
+  await app.waitFor('[data-testid="update-screen"]', 30000);
+  const manifests = gate.state.requests.slice(before).filter((r) => r.path.startsWith('/v1/manifest'));
+  assert.ok(manifests.length >= 1, 'the refresh asked for the manifest');
+  assert.match(manifests[0].userAgent, /^doorstep-courier\/\d+\.\d+\.\d+/, 'with the app version in the User-Agent');
+  assert.equal((await app.findAll('[data-testid="nav-route"]')).length, 0, 'no way around the update screen');
+  // The screen says one delivery still waits (waitFor fails otherwise).
+  await app.waitFor('[data-testid="update-pending"][data-count="1"]');
+  await shot('update-required');
+
+  // The link is not on the fleet's server nor an app store: the app refuses to open it.
+  await app.click('[data-testid="update-get"]');
+  await app.waitFor('[data-testid="error-banner"][data-code="update_url_refused"]');
+
+  // The server takes syncs again; the courier taps Sync now on the blocking screen.
+  gate.state.holdSyncs = false;
+  await app.click('[data-testid="update-sync"]');
+  const events = await waitForServerEvents(parcel.parcel_id, 1, 30000);
+  assert.equal(events.length, 1, 'the delivery recorded before the update reached the server once');
+  await app.waitFor('[data-testid="update-pending"][data-count="0"]', 30000);
+  assert.equal((await app.findAll('[data-testid="update-screen"]')).length, 1, 'still blocked: 0.1.0 is below 9.0.0');
+  await shot('update-required-synced');
 });

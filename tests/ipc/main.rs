@@ -4,6 +4,7 @@
 //! not grant would fail here too.
 
 mod docs;
+mod fleet;
 mod helpers;
 
 use helpers::{TestApp, damm_valid_wrong_code};
@@ -203,4 +204,38 @@ fn data_from_a_newer_app_keeps_the_app_open_and_tells_the_courier_to_update() {
             "{cmd}: {err}"
         );
     }
+}
+
+#[test]
+fn the_update_is_opened_only_from_the_fleets_stored_link_and_never_from_the_ui() {
+    let app = TestApp::spawn();
+    let err = app.invoke("open_update", json!({})).unwrap_err();
+    assert_eq!(err["code"], "not_enrolled", "{err}");
+
+    app.invoke(
+        "enroll",
+        json!({ "input": app.enrollment_uri(), "serverUrl": null }),
+    )
+    .unwrap();
+    let status = app.invoke("app_status", json!({})).unwrap();
+    assert_eq!(status["update"], serde_json::Value::Null, "{status}");
+    assert_eq!(
+        status["default_server_url"],
+        serde_json::Value::Null,
+        "{status}"
+    );
+
+    // The fleet has published nothing: there is nothing to open, and a link the UI passes is
+    // not taken instead.
+    let err = app
+        .invoke(
+            "open_update",
+            json!({ "url": "https://evil.example/doorstep.apk" }),
+        )
+        .unwrap_err();
+    assert_eq!(err["code"], "update_url_refused", "{err}");
+    assert!(
+        err["message"].as_str().unwrap().contains("no update link"),
+        "{err}"
+    );
 }

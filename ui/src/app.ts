@@ -2,8 +2,13 @@
 // decides which screen shows, and gives screens one small context to act through.
 //
 // Which screen shows is a pure function of that state (`screenFor`), so it is unit tested:
-// the update screen blocks everything, then enrollment, then whatever step the handover is
+// the update screen blocks everything once no handover is under way (a stop already started
+// can be finished, as the core allows), then enrollment, then whatever step the handover is
 // in; only when no handover is under way does the courier move freely between tabs.
+//
+// The fleet's update policy comes with every manifest and sync answer, so the status is read
+// again after each route refresh and each finished sync. The route is refreshed when the app
+// starts and whenever it comes back to the foreground, so an idle phone learns it too.
 
 import {
   BackendError,
@@ -50,13 +55,15 @@ export type AppState = {
   reasonHint: ExceptionReason | null;
   /** An error to show in the banner until the next action. */
   error: AppError | null;
+  /** The release whose "update available" banner the courier hid (until the app restarts). */
+  dismissedUpdate: string | null;
 };
 
 export function screenFor(s: AppState): ScreenName {
   if (!s.status) return 'loading';
-  if (s.status.update?.required) return 'update';
-  if (!s.status.enrolled) return 'enroll';
   const step = s.view.step;
+  if (s.status.update?.required && step === 'idle') return 'update';
+  if (!s.status.enrolled) return 'enroll';
   if (step !== 'idle' && step !== 'done' && s.overlay) return s.overlay;
   switch (step) {
     case 'scanning':
@@ -91,6 +98,12 @@ export interface Ctx {
   setRoute(r: Route): void;
   setQueue(q: QueueItem[]): void;
   setSync(s: SyncStatus): void;
+  /** Downloads the route and reads the status again (the manifest carries the update policy). */
+  refreshRoute(): Promise<Route | undefined>;
+  /** Reads the status again (after a sync, whose answer carries the update policy). */
+  refreshStatus(): Promise<void>;
+  /** Hides the "update available" banner for this release until the app restarts. */
+  dismissUpdate(): void;
   /** Re-renders the current screen (e.g. after a language change). */
   rerender(): void;
   /** Asks the core for everything again (status, handover, route, sync). */
@@ -119,11 +132,14 @@ export class App implements Ctx {
     overlay: null,
     reasonHint: null,
     error: null,
+    dismissedUpdate: null,
   };
   private current: { name: ScreenName; screen: Screen } | null = null;
   private readonly banner: HTMLElement;
   private readonly main: HTMLElement;
   private scheduled = false;
+  /** Whether the route was refreshed since the app started. */
+  private refreshed = false;
 
   constructor(
     private readonly root: HTMLElement,
@@ -137,20 +153,33 @@ export class App implements Ctx {
     root.dataset.platform = platform;
   }
 
-  /** Loads status, handover, route and sync state, and subscribes to sync events. */
+  /**
+   * Loads status, handover, route and sync state, subscribes to sync events, and refreshes the
+   * route (now and whenever the app comes back to the foreground).
+   */
   async start(): Promise<void> {
     this.render();
     void this.backend
-      .onSyncStatus((s) => this.setSync(s))
+      .onSyncStatus((s) => {
+        const finished = this.state.sync?.syncing === true && !s.syncing;
+        this.setSync(s);
+        if (finished) void this.refreshStatus();
+      })
       .catch(() => undefined);
     await this.reload();
+    if (this.state.status?.enrolled && !this.refreshed) void this.refreshRoute();
+    document.addEventListener('visibilitychange', () => {
+      if (document.visibilityState === 'visible' && this.state.status?.enrolled) void this.refreshRoute();
+    });
   }
 
   async reload(): Promise<void> {
     const status = await this.run(() => this.backend.appStatus());
     if (!status) return;
     this.state.status = status;
-    if (status.enrolled && !status.update?.required) {
+    // Also below the minimum version: the update screen shows what still waits to be sent, and
+    // a stop under way is finished first.
+    if (status.enrolled) {
       const [view, route, sync] = await Promise.all([
         this.run(() => this.backend.handoverView()),
         this.run(() => this.backend.route()),
@@ -162,11 +191,31 @@ export class App implements Ctx {
       // Never downloaded yet (e.g. enrolled at start by the fleet build): fetch it now.
       if (route && route.fetched_at_ms === null) {
         this.render();
-        const fresh = await this.run(() => this.backend.refreshRoute());
-        if (fresh) this.state.route = fresh;
+        await this.refreshRoute();
       }
     }
     this.render();
+  }
+
+  async refreshRoute(): Promise<Route | undefined> {
+    this.refreshed = true;
+    const route = await this.run(() => this.backend.refreshRoute());
+    if (route) this.setRoute(route);
+    await this.refreshStatus();
+    return route;
+  }
+
+  async refreshStatus(): Promise<void> {
+    try {
+      this.setStatus(await this.backend.appStatus());
+    } catch {
+      /* keep what we had; the next command shows the error */
+    }
+  }
+
+  dismissUpdate(): void {
+    this.state.dismissedUpdate = this.state.status?.update?.latest ?? null;
+    this.schedule();
   }
 
   async attempt<T>(fn: () => Promise<T>): Promise<{ ok: T } | { err: AppError }> {

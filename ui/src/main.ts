@@ -22,7 +22,9 @@
 //                 queue-empty, sync-now, sync-error
 //   settings      settings-screen, settings-server, settings-fleet, settings-courier,
 //                 settings-device, settings-version, language-select, unenroll
-//   update        update-screen, update-link
+//   update        update-screen, update-pending (data-count), update-sync, update-sync-error, update-get
+//   update banner update-banner (data-version; route, queue, settings), update-banner-open,
+//                 update-banner-dismiss
 // The root element carries data-screen=<name> of the screen on show.
 
 import './styles.css';

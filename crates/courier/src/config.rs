@@ -31,6 +31,9 @@ pub struct Config {
     pub utc_offset_secs: i32,
     /// Clock difference tolerated when checking a customer's token.
     pub token_leeway_secs: u64,
+    /// The fleet's dispatch server built into the app (`DOORSTEP_SERVER_URL`): what the
+    /// enrollment form starts with, and the server for an enrollment code typed without one.
+    pub default_server_url: Option<String>,
     /// Whether a background task syncs by itself (after commits, on the timer, on network
     /// return). Off only for tests and benchmarks that drive sync by hand.
     pub background_sync: bool,
@@ -53,6 +56,7 @@ impl Config {
             utc_offset_secs: 0,
             token_leeway_secs: 300,
             background_sync: true,
+            default_server_url: None,
         }
     }
 }

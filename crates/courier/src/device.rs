@@ -24,10 +24,10 @@ use crate::photos::{self, MAX_PHOTO_BYTES, photo_extension};
 use crate::shared::{Shared, SyncControl};
 use crate::store::{Enrollment, NewEvent, Store};
 use crate::sync::{SyncReport, run_background};
-use crate::version::version_below;
+use crate::update::{update_info, update_required, update_url_allowed};
 use crate::view::{
     AppStatus, DoneOutcome, HandoverView, ParcelState, QueueItem, ResendInfo, Route, RouteParcel,
-    RouteStop, SyncStatus, UpdateInfo,
+    RouteStop, SyncStatus,
 };
 
 /// The courier device core. Open one per data directory; every UI command is one method.
@@ -128,6 +128,7 @@ impl Device {
     pub fn status(&self) -> Result<AppStatus, CourierError> {
         let enrollment = self.store().enrollment()?;
         let app_version = self.shared.config.app_version.clone();
+        let default_server_url = self.shared.config.default_server_url.clone();
         Ok(match enrollment {
             None => AppStatus {
                 enrolled: false,
@@ -137,26 +138,38 @@ impl Device {
                 device_id: None,
                 app_version,
                 update: None,
+                default_server_url,
             },
             Some(e) => AppStatus {
                 enrolled: true,
-                update: e.app_policy.map(|p| UpdateInfo {
-                    required: version_below(&app_version, &p.minimum),
-                    minimum: p.minimum,
-                    latest: p.latest,
-                    update_url: p.update_url,
-                }),
+                update: e.app_policy.map(|p| update_info(&app_version, p)),
                 server_url: Some(e.server_url),
                 fleet_name: Some(e.fleet_name),
                 courier_name: Some(e.courier_name),
                 device_id: Some(e.device_id.to_string()),
                 app_version,
+                default_server_url,
             },
         })
     }
 
+    /// `open_update`: the fleet's update link for this phone, if the app may open it (the
+    /// enrolled server's own origin or an app store: [`update_url_allowed`]). The link comes
+    /// from the stored policy, never from the UI, so the webview cannot open anything else.
+    pub fn update_link(&self) -> Result<url::Url, CourierError> {
+        let enrollment = self.enrollment()?;
+        let link = enrollment
+            .app_policy
+            .and_then(|p| p.update_url)
+            .ok_or_else(|| {
+                CourierError::UpdateUrlRefused("the fleet has published no update link".into())
+            })?;
+        update_url_allowed(&link, &enrollment.server_url)
+    }
+
     /// `enroll`: `input` is the QR payload (`doorstep://enroll?server=…&code=…`) or a typed
-    /// enrollment code, which then needs `server_url`. Makes the device's signing key, sends
+    /// enrollment code, which then needs `server_url` (or the build's
+    /// [`Config::default_server_url`]). Makes the device's signing key, sends
     /// its public half, and stores the device token and the server's pinned token keys.
     pub async fn enroll(
         &self,
@@ -167,6 +180,7 @@ impl Device {
             EnrollmentLink::parse(input)?
         } else {
             let server = server_url
+                .or(self.shared.config.default_server_url.as_deref())
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
                 .ok_or_else(|| {
@@ -290,8 +304,11 @@ impl Device {
     }
 
     /// `refresh_route`: downloads today's manifest with a conditional request; with no
-    /// network it returns the stored copy with `from_cache = true`. Also refreshes the pinned
-    /// token keys (key rotation), best effort.
+    /// network it returns the stored copy with `from_cache = true`. A new manifest also brings
+    /// the fleet's app version policy for this phone (stored, or forgotten when it has none),
+    /// so an idle phone learns that it must update; a 304 changes nothing. Allowed below the
+    /// minimum version too, so the phone learns when the minimum is lowered. Also refreshes
+    /// the pinned token keys (key rotation), best effort.
     pub async fn refresh_route(&self) -> Result<Route, CourierError> {
         let enrollment = self.enrollment()?;
         let date = self.today();
@@ -307,8 +324,9 @@ impl Device {
         match fetched {
             Ok(ManifestFetch::NotModified) => self.store().touch_manifest(&date, now)?,
             Ok(ManifestFetch::Fresh(manifest, etag)) => {
-                self.store()
-                    .save_manifest(&manifest, etag.as_deref(), now)?
+                let store = self.store();
+                store.save_manifest(&manifest, etag.as_deref(), now)?;
+                store.set_app_policy(manifest.app_policy.as_ref())?;
             }
             Err(e) if e.is_unreachable() || e.is_retryable() => {
                 self.note_online(!e.is_unreachable());
@@ -335,11 +353,22 @@ impl Device {
     }
 
     /// `scan_parcel`: starts a stop or adds a parcel of the same stop; the result is in
-    /// `last_scan`.
+    /// `last_scan`. Below the fleet's minimum app version no new stop is started
+    /// ([`CourierError::UpdateRequired`]); a stop already under way can still be finished, so a
+    /// courier at the door is not cut off by a policy that arrived with a background sync.
     pub async fn scan_parcel(&self, barcode: &str) -> Result<HandoverView, CourierError> {
-        self.enrollment()?;
+        let enrollment = self.enrollment()?;
         let date = self.today();
         let mut h = self.handover.lock().await;
+        let app_version = &self.shared.config.app_version;
+        if matches!(h.step(), Step::Idle | Step::Done { .. })
+            && enrollment
+                .app_policy
+                .as_ref()
+                .is_some_and(|p| update_required(app_version, p))
+        {
+            return Err(CourierError::UpdateRequired);
+        }
         {
             let store = self.store();
             let manifest = store.manifest(&date)?.map(|m| m.manifest);
@@ -625,7 +654,8 @@ impl Device {
     // -- sync ---------------------------------------------------------------------------
 
     /// `sync_now`: syncs right away (waiting for a running sync to finish first) and returns
-    /// the status. A failed sync is reported in the status, not as an error.
+    /// the status. A failed sync is reported in the status, not as an error. Allowed below the
+    /// fleet's minimum app version: recorded deliveries are never stuck behind an update.
     pub async fn sync_now(&self) -> Result<SyncStatus, CourierError> {
         self.enrollment()?;
         match self.shared.sync_once().await {
@@ -792,6 +822,220 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.code(), crate::view::AppErrorCode::UpdateRequired);
         assert!(err.to_string().contains("newer version"), "{err}");
+    }
+
+    mod below_the_minimum {
+        use super::*;
+        use doorstep_protocol::CourierId;
+        use doorstep_protocol::ids::{DeviceId, StopId};
+        use doorstep_protocol::wire::{AppVersionPolicy, DeliveryMethod};
+
+        const SERVER: &str = "https://dispatch.example.com";
+
+        fn parcel(n: u8) -> ManifestParcel {
+            ManifestParcel {
+                parcel_id: ParcelId::from_bytes([n; 16]),
+                barcode: format!("PARCEL{n}"),
+                description: None,
+                photo_required: false,
+                method: DeliveryMethod::HandToRecipient,
+                status: ParcelStatus::Pending,
+            }
+        }
+
+        fn stop(n: u8, parcels: Vec<ManifestParcel>) -> ManifestStop {
+            ManifestStop {
+                stop_id: StopId::from_bytes([n; 16]),
+                sequence: u32::from(n),
+                recipient_name: "Ada".into(),
+                address: format!("{n} Main St"),
+                location: None,
+                code_required: false,
+                code_length: None,
+                offline_allowed: true,
+                reasons: vec![],
+                parcels,
+            }
+        }
+
+        fn policy(minimum: &str, latest: &str, url: Option<&str>) -> AppVersionPolicy {
+            AppVersionPolicy {
+                minimum: minimum.into(),
+                latest: latest.into(),
+                update_url: url.map(str::to_string),
+                sha256: None,
+            }
+        }
+
+        /// A device of version 1.0.0, enrolled (no server needed: nothing here goes to the
+        /// network) with a two-stop route for 2026-11-25.
+        async fn enrolled_device(dir: &Path) -> Device {
+            let mut config = Config::new("1.0.0", Platform::Linux);
+            config.route_date = Some("2026-11-25".into());
+            config.background_sync = false;
+            let rng: Rng = Box::new(<rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1));
+            let device = Device::open(
+                dir,
+                config,
+                Arc::new(crate::clock::ManualClock::new(1_000)),
+                rng,
+            )
+            .await
+            .unwrap();
+            device
+                .store()
+                .save_enrollment(&Enrollment {
+                    server_url: SERVER.into(),
+                    device_id: DeviceId::from_bytes([1; 16]),
+                    device_token: "token".into(),
+                    courier_id: CourierId::from_bytes([2; 16]),
+                    courier_name: "Courier".into(),
+                    fleet_name: "Fleet".into(),
+                    signing_key: [3; 32],
+                    token_keys: vec![],
+                    app_policy: None,
+                    enrolled_at_ms: 0,
+                })
+                .unwrap();
+            let manifest = Manifest {
+                courier_id: CourierId::from_bytes([2; 16]),
+                date: "2026-11-25".into(),
+                stops: vec![
+                    stop(1, vec![parcel(11), parcel(12)]),
+                    stop(2, vec![parcel(21)]),
+                ],
+                app_policy: None,
+            };
+            device
+                .store()
+                .save_manifest(&manifest, None, 1_000)
+                .unwrap();
+            device
+        }
+
+        fn set_policy(device: &Device, policy: Option<AppVersionPolicy>) {
+            device.store().set_app_policy(policy.as_ref()).unwrap();
+        }
+
+        #[tokio::test]
+        async fn no_new_handover_starts_and_the_status_says_an_update_is_required() {
+            let dir = tempfile::tempdir().unwrap();
+            let device = enrolled_device(dir.path()).await;
+            set_policy(&device, Some(policy("2.0.0", "2.1.0", None)));
+
+            let err = device.scan_parcel("PARCEL11").await.unwrap_err();
+            assert_eq!(err.code(), crate::view::AppErrorCode::UpdateRequired);
+            assert!(matches!(
+                device.handover_view().await.unwrap(),
+                HandoverView::Idle { .. }
+            ));
+            let update = device.status().unwrap().update.unwrap();
+            assert!(update.required && !update.available, "{update:?}");
+            assert_eq!(update.minimum, "2.0.0");
+        }
+
+        #[tokio::test]
+        async fn a_stop_under_way_can_be_finished_and_the_next_one_cannot_start() {
+            let dir = tempfile::tempdir().unwrap();
+            let device = enrolled_device(dir.path()).await;
+            device.scan_parcel("PARCEL11").await.unwrap();
+            // A background sync brings the news in the middle of the stop.
+            set_policy(&device, Some(policy("2.0.0", "2.0.0", None)));
+
+            let view = device.scan_parcel("PARCEL12").await.unwrap();
+            assert!(
+                matches!(&view, HandoverView::Scanning { scanned, .. } if scanned.len() == 2),
+                "{view:?}"
+            );
+            device.finish_scanning().await.unwrap();
+            let view = device.submit_proof("Ada", None).await.unwrap();
+            assert!(matches!(view, HandoverView::Done { .. }), "{view:?}");
+            assert_eq!(
+                device.sync_queue().unwrap().len(),
+                1,
+                "the delivery is recorded"
+            );
+
+            let err = device.scan_parcel("PARCEL21").await.unwrap_err();
+            assert_eq!(err.code(), crate::view::AppErrorCode::UpdateRequired);
+        }
+
+        #[tokio::test]
+        async fn a_policy_that_is_lowered_or_dropped_lets_the_courier_work_again() {
+            let dir = tempfile::tempdir().unwrap();
+            let device = enrolled_device(dir.path()).await;
+            set_policy(&device, Some(policy("2.0.0", "2.0.0", None)));
+            assert!(device.scan_parcel("PARCEL11").await.is_err());
+
+            set_policy(&device, Some(policy("1.0.0", "2.0.0", None)));
+            let update = device.status().unwrap().update.unwrap();
+            assert!(!update.required && update.available, "{update:?}");
+            device.scan_parcel("PARCEL11").await.unwrap();
+            device.reset_handover().await.unwrap();
+
+            set_policy(&device, Some(policy("2.0.0", "2.0.0", None)));
+            set_policy(&device, None);
+            assert_eq!(device.status().unwrap().update, None);
+            device.scan_parcel("PARCEL11").await.unwrap();
+        }
+
+        #[tokio::test]
+        async fn the_update_link_comes_from_the_stored_policy_and_is_held_to_the_scope() {
+            let dir = tempfile::tempdir().unwrap();
+            let device = enrolled_device(dir.path()).await;
+            let err = device.update_link().unwrap_err();
+            assert_eq!(
+                err.code(),
+                crate::view::AppErrorCode::UpdateUrlRefused,
+                "no policy, no link"
+            );
+
+            let file = format!("{SERVER}/v1/releases/files/ab12");
+            set_policy(&device, Some(policy("2.0.0", "2.0.0", Some(&file))));
+            assert_eq!(device.update_link().unwrap().as_str(), file);
+
+            set_policy(
+                &device,
+                Some(policy(
+                    "2.0.0",
+                    "2.0.0",
+                    Some("https://evil.example/doorstep.apk"),
+                )),
+            );
+            let err = device.update_link().unwrap_err();
+            assert_eq!(err.code(), crate::view::AppErrorCode::UpdateUrlRefused);
+
+            set_policy(&device, Some(policy("2.0.0", "2.0.0", None)));
+            assert!(
+                device.update_link().is_err(),
+                "a policy without a link opens nothing"
+            );
+        }
+
+        #[tokio::test]
+        async fn the_builds_server_is_in_the_status_and_serves_a_typed_code() {
+            let dir = tempfile::tempdir().unwrap();
+            let mut config = Config::new("1.0.0", Platform::Linux);
+            config.background_sync = false;
+            // A port nothing listens on: the enrollment must reach for it and fail there.
+            config.default_server_url = Some("http://127.0.0.1:1".into());
+            let rng: Rng = Box::new(<rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1));
+            let device = Device::open(
+                dir.path(),
+                config,
+                Arc::new(crate::clock::ManualClock::new(0)),
+                rng,
+            )
+            .await
+            .unwrap();
+            let status = device.status().unwrap();
+            assert_eq!(
+                status.default_server_url.as_deref(),
+                Some("http://127.0.0.1:1")
+            );
+            let err = device.enroll("ABCD-1234", None).await.unwrap_err();
+            assert_eq!(err.code(), crate::view::AppErrorCode::Network, "{err}");
+        }
     }
 
     fn assert_send<T: Send>(_: &T) {}

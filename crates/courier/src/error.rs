@@ -30,6 +30,9 @@ pub enum CourierError {
     /// The app is older than the fleet's minimum version.
     #[error("this app version is no longer supported; install the update")]
     UpdateRequired,
+    /// The update link is not one the app opens (see [`crate::update::update_url_allowed`]).
+    #[error("{0}; ask the fleet manager for the update")]
+    UpdateUrlRefused(String),
     /// The scanned value is not a parcel label.
     #[error("{0}")]
     BarcodeInvalid(String),
@@ -88,6 +91,7 @@ impl CourierError {
             Self::Server(_) => AppErrorCode::ServerError,
             Self::DeviceRevoked => AppErrorCode::DeviceRevoked,
             Self::UpdateRequired | Self::DataFromNewerApp(_) => AppErrorCode::UpdateRequired,
+            Self::UpdateUrlRefused(_) => AppErrorCode::UpdateUrlRefused,
             Self::BarcodeInvalid(_) => AppErrorCode::BarcodeInvalid,
             Self::NoHandover => AppErrorCode::NoHandover,
             Self::WrongStep(_) => AppErrorCode::WrongStep,

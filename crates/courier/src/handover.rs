@@ -482,6 +482,7 @@ mod tests {
                 stop(2, true, false, vec![parcel(21, false)]),
                 stop(3, false, false, vec![parcel(31, false)]),
             ],
+            app_policy: None,
         }
     }
 

@@ -7,6 +7,8 @@
 //! - [`store`]: the SQLite store (migrations, durable commits, the outbox).
 //! - [`handover`]: the handover flow as a pure state machine.
 //! - [`sync`]: the sync engine (batches, photos first, backoff with full jitter).
+//! - [`update`]: the fleet's release policy as it applies to this build, and the update links
+//!   the app may open.
 //!
 //! Time ([`Clock`]) and randomness ([`clock::Rng`]) are passed in.
 
@@ -20,6 +22,7 @@ mod photos;
 mod shared;
 pub mod store;
 pub mod sync;
+pub mod update;
 mod version;
 pub mod view;
 

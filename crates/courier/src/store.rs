@@ -71,7 +71,7 @@ pub struct Enrollment {
     pub signing_key: [u8; 32],
     /// Pinned public token keys.
     pub token_keys: Vec<PublicTokenKey>,
-    /// The fleet's app version policy, once a sync told us.
+    /// The fleet's app version policy, as the last manifest or sync answer said.
     pub app_policy: Option<AppVersionPolicy>,
     /// When the device was enrolled.
     pub enrolled_at_ms: i64,
@@ -332,12 +332,13 @@ impl Store {
         Ok(())
     }
 
-    /// Stores the fleet's app version policy.
-    pub fn set_app_policy(&self, policy: &AppVersionPolicy) -> Result<(), StoreError> {
+    /// Stores the fleet's app version policy as the server last answered it; `None` (the
+    /// fleet publishes none any more) forgets the one before.
+    pub fn set_app_policy(&self, policy: Option<&AppVersionPolicy>) -> Result<(), StoreError> {
         self.cache.borrow_mut().enrollment = None;
         self.conn.execute(
             "UPDATE enrollment SET app_policy = ?1 WHERE id = 1",
-            [json(policy)],
+            [policy.map(json)],
         )?;
         Ok(())
     }

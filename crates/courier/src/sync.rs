@@ -160,9 +160,8 @@ impl Shared {
             }
             body.push_str("]}");
             let response = api.sync(body).await?;
-            if let Some(policy) = &response.app_policy {
-                self.store().set_app_policy(policy)?;
-            }
+            // Every answer says the fleet's current policy; none means none any more.
+            self.store().set_app_policy(response.app_policy.as_ref())?;
             let mut resolved = Vec::with_capacity(batch.len());
             for result in response.results {
                 if !batch.iter().any(|e| e.id == result.id) {

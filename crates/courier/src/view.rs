@@ -27,6 +27,9 @@ pub enum AppErrorCode {
     /// This build is below the fleet's minimum version, or the local data was written by a
     /// newer one: install the update.
     UpdateRequired,
+    /// The update link is not one the app opens (neither the enrolled server nor an app
+    /// store), or there is none.
+    UpdateUrlRefused,
     /// The scanned value is not a parcel label.
     BarcodeInvalid,
     /// There is no handover going on: scan a parcel first.
@@ -68,6 +71,7 @@ impl AppErrorCode {
             ServerError,
             DeviceRevoked,
             UpdateRequired,
+            UpdateUrlRefused,
             BarcodeInvalid,
             NoHandover,
             WrongStep,
@@ -94,19 +98,20 @@ impl AppErrorCode {
                 ServerError => 4,
                 DeviceRevoked => 5,
                 UpdateRequired => 6,
-                BarcodeInvalid => 7,
-                NoHandover => 8,
-                WrongStep => 9,
-                CodeFormat => 10,
-                CodeLocked => 11,
-                AlreadyDelivered => 12,
-                OfflineNotAllowed => 13,
-                TokenInvalid => 14,
-                PhotoRequired => 15,
-                PhotoInvalid => 16,
-                RecipientRequired => 17,
-                Storage => 18,
-                Internal => 19,
+                UpdateUrlRefused => 7,
+                BarcodeInvalid => 8,
+                NoHandover => 9,
+                WrongStep => 10,
+                CodeFormat => 11,
+                CodeLocked => 12,
+                AlreadyDelivered => 13,
+                OfflineNotAllowed => 14,
+                TokenInvalid => 15,
+                PhotoRequired => 16,
+                PhotoInvalid => 17,
+                RecipientRequired => 18,
+                Storage => 19,
+                Internal => 20,
             };
             assert!(position == i, "AppErrorCode::ALL is out of order");
             i += 1;
@@ -147,21 +152,29 @@ pub struct AppStatus {
     pub device_id: Option<String>,
     /// This build's version.
     pub app_version: String,
-    /// The fleet's update policy, once known.
+    /// The fleet's update policy for this phone, as the server last said (every manifest and
+    /// sync answer carries it); `None` when the fleet publishes none.
     pub update: Option<UpdateInfo>,
+    /// The fleet's dispatch server built into this app (`DOORSTEP_SERVER_URL` at build time),
+    /// which the enrollment form starts with; `None` in a build without one.
+    pub default_server_url: Option<String>,
 }
 
-/// `AppStatus.update`.
+/// `AppStatus.update`: the fleet's release channel as it applies to this build.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpdateInfo {
-    /// Oldest supported version.
+    /// Oldest supported version (`0.0.0` when the fleet sets none).
     pub minimum: String,
-    /// Newest version.
+    /// The newest release offered to this phone (its staged rollout includes it).
     pub latest: String,
-    /// Where to get it.
+    /// Where to get it: the file on the fleet's server, or an app store / TestFlight link.
+    /// `open_update` opens it.
     pub update_url: Option<String>,
-    /// Whether this build is below the minimum.
+    /// Whether this build is below the minimum: no new handover until it is updated (recorded
+    /// deliveries still sync).
     pub required: bool,
+    /// Whether `latest` is newer than this build while nothing is required: a quiet banner.
+    pub available: bool,
 }
 
 /// `ParcelState`.

@@ -169,6 +169,15 @@ export const en = {
   'update.body': 'This app version ({current}) is too old for your fleet. Install version {minimum} or newer to continue.',
   'update.get': 'Get the update',
   'update.ask_manager': 'Ask your fleet manager for the new version.',
+  'update.pending': '{count} deliveries on this phone are still waiting to be sent.',
+  'update.pending_one': '1 delivery on this phone is still waiting to be sent.',
+  'update.all_sent': 'Every delivery recorded on this phone has been sent.',
+  'update.sync_first': 'Tap Sync now before you install the update.',
+  'update.sync_now': 'Sync now',
+  'update.syncing': 'Sending…',
+  'update.available': 'Update available: {version}',
+  'update.open': 'Update',
+  'update.dismiss': 'Hide until the app restarts',
 
   // One per error code of the IPC contract (docs/ipc.md); tests/unit/contract.test.ts checks
   // them against the fixture written from the Rust enum.
@@ -179,6 +188,7 @@ export const en = {
   'error.server_error': 'The server has a problem right now. Try again later.',
   'error.device_revoked': 'This phone was removed from the fleet. Ask your fleet manager to set it up again.',
   'error.update_required': 'This app version is no longer supported. Install the update.',
+  'error.update_url_refused': 'The app will not open that update link. Ask your fleet manager for the update.',
   'error.barcode_invalid': "That barcode can't be read.",
   'error.no_handover': 'No delivery is in progress. Scan a parcel first.',
   'error.wrong_step': "That can't be done now.",

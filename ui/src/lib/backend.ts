@@ -19,6 +19,7 @@ export const APP_ERROR_CODES = [
   'server_error',
   'device_revoked',
   'update_required',
+  'update_url_refused',
   'barcode_invalid',
   'no_handover',
   'wrong_step',
@@ -45,7 +46,20 @@ export type AppStatus = {
   courier_name: string | null;
   device_id: string | null;
   app_version: string;
-  update: null | { minimum: string; latest: string; update_url: string | null; required: boolean };
+  /** The fleet's release channel for this phone, as the last manifest or sync answer said. */
+  update: null | UpdateInfo;
+  /** The server built into this app (DOORSTEP_SERVER_URL): the enrollment form starts with it. */
+  default_server_url: string | null;
+};
+
+export type UpdateInfo = {
+  minimum: string;
+  latest: string;
+  update_url: string | null;
+  /** Below the minimum: no new handover until updated (recorded deliveries still sync). */
+  required: boolean;
+  /** `latest` is newer than this build and nothing is required. */
+  available: boolean;
 };
 
 /** A position, as `set_location` takes it. */
@@ -225,6 +239,8 @@ export const backend = {
   syncNow: () => call<SyncStatus>('sync_now'),
   syncStatus: () => call<SyncStatus>('sync_status'),
   syncQueue: () => call<QueueItem[]>('sync_queue'),
+  /** Opens the fleet's update link outside the app; Rust picks and checks the link. */
+  openUpdate: () => call<null>('open_update'),
   /** Calls `handler` with every `sync-status` event; resolves to the unsubscribe function. */
   onSyncStatus: (handler: (s: SyncStatus) => void): Promise<UnlistenFn> =>
     listen<SyncStatus>('sync-status', (ev) => handler(ev.payload)),

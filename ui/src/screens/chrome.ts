@@ -1,4 +1,5 @@
-// Pieces shared by screens: the app bar, the sync badge, the tab bar, status chips.
+// Pieces shared by screens: the app bar, the sync badge, the update banner, the tab bar, status
+// chips.
 
 import type { Ctx, Tab } from '../app';
 import type { ParcelState, SyncStatus } from '../lib/backend';
@@ -46,6 +47,44 @@ export function syncBadge(ctx: Ctx): { el: HTMLElement; update(ctx: Ctx): void }
   return { el, update };
 }
 
+/**
+ * A quiet "Update available: X" strip for the tab screens, shown while the fleet offers this
+ * phone a newer release and nothing is required. "Update" asks Rust to open the link; × hides it
+ * for this release until the app restarts.
+ */
+export function updateBanner(ctx: Ctx): { el: HTMLElement; update(ctx: Ctx): void } {
+  const text = h('span', { class: 'update-note-text' });
+  const open = h(
+    'button',
+    { class: 'btn primary small', testid: 'update-banner-open', onclick: () => void ctx.run(() => ctx.backend.openUpdate()) },
+    t('update.open'),
+  );
+  const el = h(
+    'div',
+    { class: 'update-note', role: 'status', testid: 'update-banner', hidden: true },
+    icon(ICONS.sync, 22),
+    text,
+    open,
+    h(
+      'button',
+      { class: 'icon-btn', testid: 'update-banner-dismiss', 'aria-label': t('update.dismiss'), onclick: () => ctx.dismissUpdate() },
+      '×',
+    ),
+  );
+  const update = (c: Ctx) => {
+    const u = c.state.status?.update;
+    const show = !!u && u.available && !u.required && c.state.dismissedUpdate !== u.latest;
+    el.hidden = !show;
+    open.hidden = !u?.update_url;
+    if (u) {
+      el.dataset.version = u.latest;
+      text.textContent = t('update.available', { version: u.latest });
+    }
+  };
+  update(ctx);
+  return { el, update };
+}
+
 export function tabBar(ctx: Ctx, active: Tab): HTMLElement {
   const item = (tab: Tab, label: string, d: string) =>
     h(
@@ -73,12 +112,16 @@ export function statusChip(status: ParcelState): HTMLElement {
   return h('span', { class: `chip chip-${status}`, 'data-status': status }, t(`status.${status}`));
 }
 
-/** The standard screen layout: bar on top, scrolling content, optional footer. */
-export function layout(bar: HTMLElement, content: Child, footer?: Child): HTMLElement {
+/**
+ * The standard screen layout: bar on top, an optional notice strip under it (the update
+ * banner), scrolling content, optional footer.
+ */
+export function layout(bar: HTMLElement, content: Child, footer?: Child, notice?: HTMLElement): HTMLElement {
   return h(
     'section',
     { class: 'screen' },
     bar,
+    notice ?? null,
     h('main', { class: 'content' }, content),
     footer ? h('footer', { class: 'footer' }, footer) : null,
   );

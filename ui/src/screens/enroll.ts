@@ -28,6 +28,8 @@ export function enrollScreen(ctx: Ctx): Screen {
     autocapitalize: 'off',
     spellcheck: 'false',
     placeholder: t('enroll.server_hint'),
+    // A fleet build names its server (DOORSTEP_SERVER_URL): the courier only types the code.
+    value: ctx.state.status?.default_server_url ?? '',
   });
   const submit = h('button', { class: 'btn primary big', type: 'submit', testid: 'enroll-submit' }, t('enroll.submit'));
   error.id = 'enroll-error';
@@ -49,12 +51,12 @@ export function enrollScreen(ctx: Ctx): Screen {
       return;
     }
     ctx.setStatus(r.ok);
-    const [route, view, sync] = await Promise.all([
-      ctx.run(() => ctx.backend.refreshRoute()),
+    // The first manifest also brings the fleet's update policy (refreshRoute reads the status).
+    const [, view, sync] = await Promise.all([
+      ctx.refreshRoute(),
       ctx.run(() => ctx.backend.handoverView()),
       ctx.run(() => ctx.backend.syncStatus()),
     ]);
-    if (route) ctx.setRoute(route);
     if (view) ctx.setView(view);
     if (sync) ctx.setSync(sync);
   };

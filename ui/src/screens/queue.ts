@@ -5,7 +5,7 @@ import type { Ctx, Screen } from '../app';
 import type { QueueItem } from '../lib/backend';
 import { h, icon, ICONS, replaceChildren } from '../lib/dom';
 import { formatTime, t } from '../i18n';
-import { appBar, layout, syncBadge, tabBar } from './chrome';
+import { appBar, layout, syncBadge, tabBar, updateBanner } from './chrome';
 
 function item(q: QueueItem): HTMLElement {
   return h(
@@ -25,6 +25,7 @@ function item(q: QueueItem): HTMLElement {
 
 export function queueScreen(ctx: Ctx): Screen {
   const badge = syncBadge(ctx);
+  const banner = updateBanner(ctx);
   const list = h('ul', { class: 'queue', testid: 'queue-list', 'aria-label': t('queue.title') });
   const summary = h('div', { class: 'queue-summary', 'aria-live': 'polite' });
   const syncNow = h('button', { class: 'btn primary', testid: 'sync-now' }, icon(ICONS.sync), t('queue.sync_now'));
@@ -38,6 +39,8 @@ export function queueScreen(ctx: Ctx): Screen {
     const s = await ctx.run(() => ctx.backend.syncNow());
     syncNow.disabled = false;
     if (s) ctx.setSync(s);
+    // A sync answer carries the fleet's update policy.
+    await ctx.refreshStatus();
     await load();
   });
 
@@ -73,12 +76,14 @@ export function queueScreen(ctx: Ctx): Screen {
     appBar(t('queue.title'), { right: badge.el }),
     [summary, syncNow, list],
     tabBar(ctx, 'queue'),
+    banner.el,
   );
   void load();
   return {
     el,
     update(c) {
       badge.update(c);
+      banner.update(c);
       draw(c);
     },
   };

@@ -5,7 +5,7 @@ import type { Route, RouteStop } from '../lib/backend';
 import { h, icon, ICONS, replaceChildren } from '../lib/dom';
 import { formatTime, t } from '../i18n';
 import { openInMaps } from '../lib/platform';
-import { appBar, layout, statusChip, syncBadge, tabBar } from './chrome';
+import { appBar, layout, statusChip, syncBadge, tabBar, updateBanner } from './chrome';
 
 const PULL_THRESHOLD = 72;
 
@@ -80,6 +80,7 @@ function stopItem(stop: RouteStop, expanded: boolean, toggle: () => void, mobile
 
 export function routeScreen(ctx: Ctx): Screen {
   const badge = syncBadge(ctx);
+  const banner = updateBanner(ctx);
   let expanded: string | null = null;
   let refreshing = false;
 
@@ -132,13 +133,13 @@ export function routeScreen(ctx: Ctx): Screen {
     el.classList.add('refreshing');
     refreshBtn.disabled = true;
     replaceChildren(pull, icon(ICONS.refresh), h('span', null, t('route.refreshing')));
-    const route = await ctx.run(() => ctx.backend.refreshRoute());
+    // Also reads the status again: the manifest carries the fleet's update policy.
+    await ctx.refreshRoute();
     refreshing = false;
     el.classList.remove('refreshing');
     refreshBtn.disabled = false;
     pull.style.height = '';
     replaceChildren(pull, icon(ICONS.refresh), h('span', null, t('route.pull')));
-    if (route) ctx.setRoute(route);
   };
   refreshBtn.addEventListener('click', () => void refresh());
 
@@ -183,6 +184,7 @@ export function routeScreen(ctx: Ctx): Screen {
     appBar(t('route.title'), { right: [badge.el, refreshBtn] }),
     [scroller, scanBtn],
     tabBar(ctx, 'route'),
+    banner.el,
   );
   el.classList.add('route-screen');
 
@@ -190,6 +192,7 @@ export function routeScreen(ctx: Ctx): Screen {
     el,
     update(c) {
       badge.update(c);
+      banner.update(c);
       draw(c.state.route);
     },
   };

@@ -3,10 +3,11 @@
 import type { Ctx, Screen } from '../app';
 import { h } from '../lib/dom';
 import { getLang, LANG_NAMES, LANGS, setLang, t, type Lang } from '../i18n';
-import { appBar, layout, tabBar } from './chrome';
+import { appBar, layout, tabBar, updateBanner } from './chrome';
 
 export function settingsScreen(ctx: Ctx): Screen {
   const s = ctx.state.status;
+  const banner = updateBanner(ctx);
   const row = (label: string, value: string | null | undefined, testid: string) =>
     h('div', { class: 'kv' }, h('dt', null, label), h('dd', { testid, class: 'mono-ish' }, value || t('settings.none')));
 
@@ -72,6 +73,7 @@ export function settingsScreen(ctx: Ctx): Screen {
       unenroll,
     ),
     tabBar(ctx, 'settings'),
+    banner.el,
   );
-  return { el };
+  return { el, update: (c) => banner.update(c) };
 }

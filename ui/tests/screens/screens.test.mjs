@@ -208,8 +208,10 @@ describe('screens at 390×844', () => {
     await assertTapTargets(page);
     await shot(page, 'route');
 
+    // The app refreshed the route by itself at start; the button asks again.
+    const refreshes = await page.evaluate(() => window.__fake.backend.calls.filter((c) => c.cmd === 'refresh_route').length);
     await page.tap(tid('refresh-route'));
-    await page.waitForFunction(() => window.__fake.backend.calls.some((c) => c.cmd === 'refresh_route'));
+    await page.waitForFunction((n) => window.__fake.backend.calls.filter((c) => c.cmd === 'refresh_route').length > n, refreshes);
     await page.evaluate(() =>
       window.__fake.emitSync({ pending: 4, disputed: 1, syncing: false, online: false, last_success_ms: null, last_error: null }),
     );
@@ -224,6 +226,7 @@ describe('screens at 390×844', () => {
 
   test('the route refreshes when pulled down', async () => {
     const page = await openApp();
+    const refreshes = await page.evaluate(() => window.__fake.backend.calls.filter((c) => c.cmd === 'refresh_route').length);
     const box = await page.locator('.scroller').boundingBox();
     const cdp = await page.context().newCDPSession(page);
     const x = box.x + box.width / 2;
@@ -233,8 +236,7 @@ describe('screens at 390×844', () => {
       await cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: [{ x, y: y0 + dy }] });
     }
     await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
-    await page.waitForFunction(() => window.__fake.backend.calls.some((c) => c.cmd === 'refresh_route'));
-    assert.ok((await calls(page)).includes('refresh_route'));
+    await page.waitForFunction((n) => window.__fake.backend.calls.filter((c) => c.cmd === 'refresh_route').length > n, refreshes);
     await page.context().close();
   });
 
@@ -494,13 +496,90 @@ describe('screens at 390×844', () => {
     await page.context().close();
   });
 
-  test('the update screen blocks the app below the minimum version', async () => {
-    const page = await openApp({ updateRequired: true });
+  test('the update screen blocks new deliveries, says what still waits, syncs it and opens the update through Rust', async () => {
+    const queue = [1, 2].map((n) => ({
+      event_id: `e${n}`, stop_address: `${n} Elm Close`, recipient_name: 'Eva Novak', kind: 'delivered',
+      barcodes: [`0034012345000000004${n}`], committed_at_ms: Date.UTC(2026, 10, 25, 9, n), state: 'pending', reason: null,
+    }));
+    const page = await openApp({ updateRequired: true, queue });
     assert.equal(await screenName(page), 'update');
     assert.match(await page.textContent(tid('update-screen')), /0\.2\.0/);
     assert.equal(await page.locator(tid('nav-route')).count(), 0, 'no way around it');
+    assert.equal(await page.getAttribute(tid('update-pending'), 'data-count'), '2');
+    assert.match(await page.textContent(tid('update-pending')), /2 deliveries on this phone are still waiting to be sent/);
+    assert.equal(await page.locator('a[href]').count(), 0, 'the webview follows no link itself');
     await assertTapTargets(page);
     await shot(page, 'update-required');
+
+    await page.tap(tid('update-sync'));
+    await page.waitForSelector(`${tid('update-pending')}[data-count="0"]`);
+    assert.match(await page.textContent(tid('update-pending')), /Every delivery recorded on this phone has been sent/);
+    assert.ok((await calls(page)).includes('sync_now'));
+    assert.equal(await screenName(page), 'update', 'still blocked after the sync');
+    await page.tap(tid('update-get'));
+    await page.waitForFunction(() => window.__fake.backend.calls.some((c) => c.cmd === 'open_update'));
+    assert.ok(await page.isHidden(tid('error-banner')));
+    await shot(page, 'update-required-synced');
+    assert.deepEqual(page.errors, []);
+    await page.context().close();
+  });
+
+  test('the update screen speaks spanish and shows a refused link as an error', async () => {
+    const page = await openApp({ updateRequired: true, pending: 1, updateUrlRefused: true }, { lang: 'es' });
+    assert.equal(await page.textContent('h1'), 'Actualización necesaria');
+    assert.match(await page.textContent(tid('update-pending')), /Queda 1 entrega/);
+    assert.equal(await page.textContent(tid('update-sync')), 'Enviar ahora');
+    await page.tap(tid('update-get'));
+    await page.waitForSelector(`${tid('error-banner')}[data-code="update_url_refused"]`);
+    await shot(page, 'update-required-es');
+    await page.context().close();
+  });
+
+  test('an available update is a quiet banner that opens through Rust and hides for the session', async () => {
+    const update = {
+      minimum: '0.0.0', latest: '0.2.1', update_url: 'https://dispatch.example.org/v1/releases/files/9f2c', required: false, available: true,
+    };
+    const page = await openApp({ update });
+    assert.equal(await screenName(page), 'route', 'nothing is blocked');
+    await page.waitForSelector(`${tid('update-banner')}:not([hidden])`);
+    assert.match(await page.textContent(tid('update-banner')), /Update available: 0\.2\.1/);
+    assert.equal(await page.getAttribute(tid('update-banner'), 'data-version'), '0.2.1');
+    await assertTapTargets(page);
+    await shot(page, 'update-available');
+    await page.tap(tid('update-banner-open'));
+    await page.waitForFunction(() => window.__fake.backend.calls.some((c) => c.cmd === 'open_update'));
+    await page.tap(tid('nav-queue'));
+    assert.ok(await page.isVisible(tid('update-banner')), 'on the sync tab too');
+    await page.tap(tid('update-banner-dismiss'));
+    assert.ok(await page.isHidden(tid('update-banner')));
+    await page.tap(tid('nav-route'));
+    assert.ok(await page.isHidden(tid('update-banner')), 'hidden for the rest of the session');
+    await page.context().close();
+  });
+
+  test('a route refresh that brings a raised minimum shows the update screen', async () => {
+    const page = await openApp();
+    await page.evaluate(() => {
+      window.__fake.backend.updateOnRefresh = {
+        minimum: '0.2.0', latest: '0.2.0', update_url: null, required: true, available: false,
+      };
+    });
+    await page.tap(tid('refresh-route'));
+    await page.waitForSelector(tid('update-screen'));
+    assert.match(await page.textContent(tid('update-screen')), /Ask your fleet manager/);
+    assert.equal(await page.locator(tid('update-get')).count(), 0, 'no link, no button');
+    await page.context().close();
+  });
+
+  test('a fleet build starts the enrollment form with its server', async () => {
+    const page = await openApp({ enrolled: false, defaultServerUrl: 'https://dispatch.northside.example' }, { mobile: false });
+    assert.equal(await page.inputValue(tid('enroll-server')), 'https://dispatch.northside.example');
+    await page.fill(tid('enroll-input'), 'ABCD-1234');
+    await page.tap(tid('enroll-submit'));
+    await page.waitForSelector(tid('route-list'));
+    const args = await page.evaluate(() => window.__fake.backend.calls.find((c) => c.cmd === 'enroll').args);
+    assert.deepEqual(args, { input: 'ABCD-1234', serverUrl: 'https://dispatch.northside.example' });
+    await shot(page, 'enroll-fleet-build');
     await page.context().close();
   });
 

@@ -58,11 +58,25 @@ describe('which screen shows', () => {
     overlay: null,
     reasonHint: null,
     error: null,
+    dismissedUpdate: null,
   };
 
   it('shows the update screen before anything else when an update is required', () => {
     const status = new FakeBackend({ updateRequired: true, enrolled: false }).status;
     expect(screenFor({ ...base, status })).toBe('update');
+  });
+
+  it('lets a stop under way finish before the update screen blocks, as the core does', () => {
+    const status = new FakeBackend({ updateRequired: true }).status;
+    const stop = new FakeBackend().route.stops[1]!;
+    expect(screenFor({ ...base, status, view: { step: 'proof', stop, scanned: [], verification: 'online_code', offline: false, photo_required: false } })).toBe('proof');
+    expect(screenFor({ ...base, status, view: { step: 'done', stop, scanned: [], outcome: 'delivered', event_id: 'e1' } })).toBe('done');
+    expect(screenFor({ ...base, status, view: { step: 'idle', last_scan: null } })).toBe('update');
+  });
+
+  it('does not block for an update that is only available', () => {
+    const status = new FakeBackend({ update: { ...new FakeBackend({ updateRequired: true }).status.update!, required: false, available: true } }).status;
+    expect(screenFor({ ...base, status, tab: 'route' })).toBe('route');
   });
 
   it('shows enrollment when the phone is not enrolled', () => {
@@ -254,7 +268,8 @@ describe('app chrome', () => {
   it('blocks everything with the update screen', async () => {
     await startApp({ updateRequired: true });
     expect(root.dataset.screen).toBe('update');
-    expect($('update-link')?.getAttribute('href')).toContain('doorstep.apk');
+    expect(root.querySelector('[data-testid^="nav-"]')).toBeNull();
+    expect(root.querySelector('a[href]')).toBeNull();
   });
 
   it('switches the language from settings', async () => {

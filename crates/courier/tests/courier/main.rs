@@ -9,3 +9,4 @@ mod helpers;
 mod logs;
 mod model;
 mod proxy;
+mod update;
