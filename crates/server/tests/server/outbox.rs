@@ -531,6 +531,14 @@ async fn a_retried_webhook_is_signed_again_with_the_time_of_the_retry() {
     let app = spawn_app_with(|c| c.outbox_retry_base_ms = 120_000).await;
     let secret = deliver_for_shipper(&app, &url).await;
     wait_for_hooks(&app, &seen, 1).await;
+    // The receiver has the first try; the server records its failure a moment later, with the
+    // time of its clock then. The clock stands still until it has (moved on before, the retry
+    // would be due two minutes after the jump, past the wait below).
+    until(&app, 0, "the failed try was recorded", |rows| {
+        rows.iter()
+            .any(|r| r.channel == "webhook" && r.attempts >= 1 && r.last_error.is_some())
+    })
+    .await;
     // The retry is due two minutes later on the server's clock.
     app.clock.advance_ms(120_000);
     wait_for_hooks(&app, &seen, 2).await;
