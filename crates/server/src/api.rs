@@ -300,8 +300,12 @@ async fn manifest(
         })
         .await?;
     }
-    let mut manifest = db(&state, move |s| s.manifest(courier, &date)).await?;
-    manifest.app_policy = db(&state, move |s| s.app_policy(device_id, &public_url)).await?;
+    let manifest = db(&state, move |s| {
+        let mut m = s.manifest(courier, &date)?;
+        m.app_policy = s.app_policy(device_id, &public_url)?;
+        Ok(m)
+    })
+    .await?;
     let body = serde_json::to_vec(&manifest).map_err(|_| ApiError::internal())?;
     let etag = format!("\"{}\"", &hex::encode(Sha256::digest(&body))[..32]);
     let matches = headers
@@ -451,15 +455,14 @@ async fn sync(
     }
     let now = state.now();
     let n = req.events.len();
-    let device_id = device.device_id;
-    let results = db(&state, move |s| {
-        s.sync(&device, &req.app_version, &req.events, now)
+    let public_url = state.config.public_url.clone();
+    let (results, app_policy) = db(&state, move |s| {
+        let results = s.sync(&device, &req.app_version, &req.events, now)?;
+        Ok((results, s.app_policy(device.device_id, &public_url)?))
     })
     .await?;
     tracing::info!(events = n, "sync batch stored");
     state.outbox_wake.notify_one();
-    let public_url = state.config.public_url.clone();
-    let app_policy = db(&state, move |s| s.app_policy(device_id, &public_url)).await?;
     Ok(Json(SyncResponse {
         results,
         app_policy,

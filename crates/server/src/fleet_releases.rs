@@ -23,7 +23,7 @@ use semver::Version;
 
 use crate::AppState;
 use crate::http::{ApiError, db};
-use crate::pages::{csrf_ok, csrf_refused, csrf_token, esc, fleet_auth, format_time, qr_svg};
+use crate::pages::{csrf_token, esc, form_value, format_time, qr_svg, signed_form};
 use crate::release_routes::publish_form;
 use crate::releases::{self as rules, Release, parse_platform, parse_version, platform_name};
 
@@ -58,11 +58,10 @@ fn platform_title(p: Platform) -> &'static str {
         .map_or("?", |(_, t)| t)
 }
 
-/// What the sections show, read once per page.
+/// What the sections show, read once per page: each platform's channel (the admin API's
+/// `GET /v1/admin/releases`) with its releases and minimum for the rules (who is offered what).
 struct Channels {
-    /// Every platform that has releases or a minimum (the admin API's `GET /v1/admin/releases`).
     views: Vec<ReleaseChannel>,
-    /// The same platforms' releases and minimums, for the rules (who is offered what).
     rules: Vec<(Platform, Vec<Release>, Option<Version>)>,
 }
 
@@ -74,20 +73,19 @@ pub(crate) async fn section(
     couriers: &[(String, String)],
 ) -> String {
     let public_url = state.config.public_url.clone();
-    let read = db(state, move |s| {
-        let views = s.release_channels(&public_url)?;
-        let mut rules = Vec::with_capacity(views.len());
-        for c in &views {
-            let (releases, minimum) = s.platform_releases(c.platform)?;
-            rules.push((c.platform, releases, minimum));
-        }
-        Ok(Channels { views, rules })
-    })
-    .await;
-    let Ok(channels) = read else {
+    let read = db(state, move |s| s.release_book(&public_url)).await;
+    let Ok(book) = read else {
         return "<h2 id=releases>App releases</h2><p>Could not be read; see the server log.</p>"
             .into();
     };
+    let mut channels = Channels {
+        views: Vec::with_capacity(book.len()),
+        rules: Vec::with_capacity(book.len()),
+    };
+    for (view, releases, minimum) in book {
+        channels.rules.push((view.platform, releases, minimum));
+        channels.views.push(view);
+    }
     let csrf = esc(&csrf_token(state));
     let mut html = String::from(
         "<h2 id=releases>App releases</h2><p>What the fleet's phones are offered. A staged \
@@ -449,7 +447,7 @@ async fn upload(
     form: Result<Multipart, MultipartRejection>,
 ) -> Response {
     // Before a byte of the body is read.
-    let actor = match signed_form(&state, &headers, query.as_deref().unwrap_or("")) {
+    let actor = match signed_form(&state, &headers, query.as_deref().unwrap_or("").as_bytes()) {
         Ok(actor) => actor,
         Err(refused) => return *refused,
     };
@@ -468,12 +466,11 @@ async fn change(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form = String::from_utf8_lossy(&body);
-    let actor = match signed_form(&state, &headers, &form) {
+    let actor = match signed_form(&state, &headers, &body) {
         Ok(actor) => actor,
         Err(refused) => return *refused,
     };
-    answer(change_release(&state, actor, &platform, &version, &form).await)
+    answer(change_release(&state, actor, &platform, &version, &body).await)
 }
 
 async fn change_release(
@@ -481,7 +478,7 @@ async fn change_release(
     actor: String,
     platform: &str,
     version: &str,
-    form: &str,
+    form: &[u8],
 ) -> Result<Platform, ApiError> {
     let platform = parse_platform(platform).map_err(unprocessable)?;
     let version = parse_version(version).map_err(unprocessable)?;
@@ -520,19 +517,18 @@ async fn set_minimum(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form = String::from_utf8_lossy(&body);
-    let actor = match signed_form(&state, &headers, &form) {
+    let actor = match signed_form(&state, &headers, &body) {
         Ok(actor) => actor,
         Err(refused) => return *refused,
     };
-    answer(set_minimum_version(&state, actor, &platform, &form).await)
+    answer(set_minimum_version(&state, actor, &platform, &body).await)
 }
 
 async fn set_minimum_version(
     state: &AppState,
     actor: String,
     platform: &str,
-    form: &str,
+    form: &[u8],
 ) -> Result<Platform, ApiError> {
     let platform = parse_platform(platform).map_err(unprocessable)?;
     let minimum = match form_value(form, "minimum") {
@@ -550,20 +546,6 @@ async fn set_minimum_version(
     })
     .await?;
     Ok(platform)
-}
-
-/// Who signed in, when they did and `csrf_source` (the form, or the upload's query string)
-/// carries the page's CSRF token; else the sign-in page or the refusal.
-fn signed_form(
-    state: &AppState,
-    headers: &HeaderMap,
-    csrf_source: &str,
-) -> Result<String, Box<Response>> {
-    let actor = fleet_auth(state, headers)?;
-    if !csrf_ok(state, csrf_source) {
-        return Err(Box::new(csrf_refused()));
-    }
-    Ok(actor)
 }
 
 /// Back to the fleet page at the platform's releases, or the error (a page, by
@@ -586,7 +568,7 @@ fn unprocessable(message: String) -> ApiError {
 }
 
 /// An optional `true` / `false` field.
-fn flag(form: &str, name: &str) -> Result<Option<bool>, ApiError> {
+fn flag(form: &[u8], name: &str) -> Result<Option<bool>, ApiError> {
     match form_value(form, name).as_deref().map(str::trim) {
         None => Ok(None),
         Some("true") => Ok(Some(true)),
@@ -597,56 +579,9 @@ fn flag(form: &str, name: &str) -> Result<Option<bool>, ApiError> {
     }
 }
 
-/// The first value of `name` in an `application/x-www-form-urlencoded` body, decoded (`+` is
-/// a space, `%XX` a byte).
-fn form_value(form: &str, name: &str) -> Option<String> {
-    form.split('&').find_map(|pair| {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        (key == name).then(|| percent_decode(value))
-    })
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| char::from(b).to_digit(16);
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => match (
-                bytes.get(i + 1).copied().and_then(hex),
-                bytes.get(i + 2).copied().and_then(hex),
-            ) {
-                (Some(hi), Some(lo)) => {
-                    out.push((hi * 16 + lo) as u8);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn form_values_are_percent_decoded_and_the_first_one_counts() {
-        let form = "csrf=ab&minimum=1.4.0%2Bbuild.7&note=a+b&minimum=2.0.0&bad=%zz%4";
-        assert_eq!(
-            form_value(form, "minimum").as_deref(),
-            Some("1.4.0+build.7")
-        );
-        assert_eq!(form_value(form, "note").as_deref(), Some("a b"));
-        assert_eq!(form_value(form, "bad").as_deref(), Some("%zz%4"));
-        assert_eq!(form_value("empty=", "empty").as_deref(), Some(""));
-        assert_eq!(form_value(form, "missing"), None);
-    }
 
     #[test]
     fn versions_sort_newest_first_and_text_last() {

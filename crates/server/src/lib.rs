@@ -195,6 +195,12 @@ impl ServerConfig {
         }
     }
 
+    /// Where published release files are kept, `DATA_DIR/releases/<sha256>` (shared by every
+    /// node, like the photos).
+    pub fn releases_dir(&self) -> PathBuf {
+        self.data_dir.join("releases")
+    }
+
     /// The secrets directory.
     pub fn secrets_path(&self) -> PathBuf {
         self.secrets_dir

@@ -8,11 +8,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use doorstep_protocol::wire::EnrollmentLink;
-use doorstep_protocol::{CourierId, DeviceId, StopId};
+use doorstep_protocol::{CourierId, StopId};
 use subtle::ConstantTimeEq;
 
 use crate::http::{ApiError, StrictQuery, db, demo_only};
-use crate::store::fleet_date;
+use crate::store::{Store, StoreError, fleet_date};
 use crate::{AppState, Mode};
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -389,16 +389,10 @@ async fn fleet_page(
 }
 
 async fn fleet_enroll(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = fleet_auth(&state, &headers) {
+    if let Err(r) = signed_form(&state, &headers, &body) {
         return *r;
     }
-    if !csrf_ok(&state, &String::from_utf8_lossy(&body)) {
-        return csrf_refused();
-    }
-    let courier = String::from_utf8_lossy(&body)
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("courier_id=").map(str::to_string))
-        .and_then(|v| v.parse::<CourierId>().ok());
+    let courier = form_value(&body, "courier_id").and_then(|v| v.parse::<CourierId>().ok());
     let Some(courier) = courier else {
         return ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -440,20 +434,36 @@ pub(crate) fn csrf_token(state: &AppState) -> String {
     hex::encode(secrets.mac(&[b"doorstep fleet csrf v1", secrets.admin_token().as_bytes()]))
 }
 
-/// Whether an `application/x-www-form-urlencoded` body (or a query string) carries the right
-/// `csrf` field (the first one; compared in constant time). The token is hex, so it is never
-/// percent-encoded.
-pub(crate) fn csrf_ok(state: &AppState, form: &str) -> bool {
-    let given = form
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("csrf="))
-        .unwrap_or("");
+/// Whether an `application/x-www-form-urlencoded` body (or the upload form's query string)
+/// carries the right `csrf` field (the first one; compared in constant time).
+fn csrf_ok(state: &AppState, form: &[u8]) -> bool {
+    let given = form_value(form, "csrf").unwrap_or_default();
     let real = csrf_token(state);
     !given.is_empty() && bool::from(given.as_bytes().ct_eq(real.as_bytes()))
 }
 
+/// The first value of `name` in an `application/x-www-form-urlencoded` body, decoded.
+pub(crate) fn form_value(form: &[u8], name: &str) -> Option<String> {
+    form_urlencoded::parse(form).find_map(|(k, v)| (k == name).then(|| v.into_owned()))
+}
+
+/// A fleet form's gate: who signed in (for the audit log), when `csrf_source` (the form, or the
+/// upload form's query string) carries the page's CSRF token; else the sign-in page or the
+/// refusal.
+pub(crate) fn signed_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    csrf_source: &[u8],
+) -> Result<String, Box<Response>> {
+    let actor = fleet_auth(state, headers)?;
+    if !csrf_ok(state, csrf_source) {
+        return Err(Box::new(csrf_refused()));
+    }
+    Ok(actor)
+}
+
 /// The answer to a fleet form post without the right CSRF token (403 `forbidden`).
-pub(crate) fn csrf_refused() -> Response {
+fn csrf_refused() -> Response {
     ApiError::new(
         StatusCode::FORBIDDEN,
         doorstep_protocol::wire::ErrorCode::Forbidden,
@@ -663,33 +673,37 @@ async fn chain_section(state: &AppState) -> String {
     format!("<h2>Record chains</h2>{breaks_html}{review_html}{audit_html}")
 }
 
-/// A fleet-page form that acts on a device (accept its chain, revoke it): signed in, CSRF
-/// token right, device id well formed; `action` runs with who signed in, for the audit log.
-async fn fleet_device_action(
+/// A fleet-page form that acts on one thing by its id (accept a phone's chain, revoke a phone,
+/// a new code for a locked stop): signed in, CSRF token right, id well formed; `action` runs
+/// with who signed in, for the audit log, then the page is shown again at `back`. The outbox
+/// is woken, as an action may have queued a message (a new code to the customer).
+async fn fleet_action<I: std::str::FromStr + Send + 'static>(
     state: AppState,
     id: String,
     headers: HeaderMap,
     body: Bytes,
-    action: fn(&crate::store::Store, DeviceId, &str, i64) -> Result<(), crate::store::StoreError>,
+    what: &str,
+    back: &str,
+    action: fn(&Store, I, &str, i64) -> Result<(), StoreError>,
 ) -> Response {
-    let actor = match fleet_auth(&state, &headers) {
+    let actor = match signed_form(&state, &headers, &body) {
         Ok(actor) => actor,
         Err(r) => return *r,
     };
-    if !csrf_ok(&state, &String::from_utf8_lossy(&body)) {
-        return csrf_refused();
-    }
-    let Ok(device) = id.parse::<DeviceId>() else {
+    let Ok(id) = id.parse::<I>() else {
         return ApiError::new(
             StatusCode::NOT_FOUND,
             doorstep_protocol::wire::ErrorCode::NotFound,
-            "device not found; reload the fleet page",
+            format!("{what} not found; reload the fleet page"),
         )
         .into_response();
     };
     let now = state.now();
-    match db(&state, move |s| action(s, device, &actor, now)).await {
-        Ok(()) => axum::response::Redirect::to("/fleet").into_response(),
+    match db(&state, move |s| action(s, id, &actor, now)).await {
+        Ok(()) => {
+            state.outbox_wake.notify_one();
+            axum::response::Redirect::to(back).into_response()
+        }
         Err(e) => e.into_response(),
     }
 }
@@ -700,7 +714,16 @@ async fn fleet_accept_chain(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    fleet_device_action(state, id, headers, body, crate::store::Store::accept_chain).await
+    fleet_action(
+        state,
+        id,
+        headers,
+        body,
+        "device",
+        "/fleet",
+        Store::accept_chain,
+    )
+    .await
 }
 
 async fn fleet_revoke(
@@ -709,12 +732,14 @@ async fn fleet_revoke(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    fleet_device_action(
+    fleet_action(
         state,
         id,
         headers,
         body,
-        crate::store::Store::revoke_device_by,
+        "device",
+        "/fleet",
+        Store::revoke_device_by,
     )
     .await
 }
@@ -769,29 +794,19 @@ async fn fleet_new_code(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let actor = match fleet_auth(&state, &headers) {
-        Ok(actor) => actor,
-        Err(r) => return *r,
-    };
-    if !csrf_ok(&state, &String::from_utf8_lossy(&body)) {
-        return csrf_refused();
+    fn reset(s: &Store, stop: StopId, actor: &str, now: i64) -> Result<(), StoreError> {
+        s.reset_code(stop, actor, now).map(|_| ())
     }
-    let Ok(stop) = id.parse::<StopId>() else {
-        return ApiError::new(
-            StatusCode::NOT_FOUND,
-            doorstep_protocol::wire::ErrorCode::NotFound,
-            "stop not found; reload the fleet page",
-        )
-        .into_response();
-    };
-    let now = state.now();
-    match db(&state, move |s| s.reset_code(stop, &actor, now).map(|_| ())).await {
-        Ok(()) => {
-            state.outbox_wake.notify_one();
-            axum::response::Redirect::to("/fleet#locked-stops").into_response()
-        }
-        Err(e) => e.into_response(),
-    }
+    fleet_action(
+        state,
+        id,
+        headers,
+        body,
+        "stop",
+        "/fleet#locked-stops",
+        reset,
+    )
+    .await
 }
 
 /// Turns the error answer of a fleet form (the API's JSON `{code, message}`, or an extractor's
@@ -861,6 +876,19 @@ mod tests {
         assert_eq!(basic_credentials("YTpiYw").as_deref(), Some("a:bc"));
         assert_eq!(basic_credentials("YTpi*w=="), None, "not base64");
         assert_eq!(basic_credentials("/w=="), None, "not UTF-8");
+    }
+
+    #[test]
+    fn form_values_are_percent_decoded_and_the_first_one_counts() {
+        let form: &[u8] = b"csrf=ab&minimum=1.4.0%2Bbuild.7&note=a+b&minimum=2.0.0&bad=%zz%4";
+        assert_eq!(
+            form_value(form, "minimum").as_deref(),
+            Some("1.4.0+build.7")
+        );
+        assert_eq!(form_value(form, "note").as_deref(), Some("a b"));
+        assert_eq!(form_value(form, "bad").as_deref(), Some("%zz%4"));
+        assert_eq!(form_value(b"empty=", "empty").as_deref(), Some(""));
+        assert_eq!(form_value(form, "missing"), None);
     }
 
     #[test]

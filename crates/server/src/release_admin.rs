@@ -5,12 +5,12 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use doorstep_protocol::wire::{Platform, ReleaseChange};
+use doorstep_protocol::wire::{Platform, ReleaseChange, ReleaseView};
 use semver::Version;
 use sha2::{Digest, Sha256};
 
 use crate::releases::{self as rules, platform_name};
-use crate::store::NewRelease;
+use crate::store::{NewRelease, Store, StoreError};
 use crate::{ServerConfig, ServerError, open_store};
 
 /// One release command.
@@ -66,7 +66,7 @@ pub fn run(config: &ServerConfig, op: ReleaseOp) -> Result<String, ServerError> 
     let store = open_store(config)?;
     let now = config.clock.now_ms();
     let public_url = &config.public_url;
-    let bad = |m: String| ServerError::Config(m);
+    let invalid = |m: String| ServerError::Store(StoreError::Validation(m));
     Ok(match op {
         ReleaseOp::Publish {
             platform,
@@ -76,28 +76,24 @@ pub fn run(config: &ServerConfig, op: ReleaseOp) -> Result<String, ServerError> 
             rollout_percent,
         } => {
             let (existing, _) = store.platform_releases(platform)?;
-            rules::check_new_version(&existing, &version).map_err(bad)?;
+            rules::check_new_version(&existing, &version).map_err(StoreError::Conflict)?;
+            let dir = config.releases_dir();
             let (file, link) = match (file, url) {
                 (Some(f), None) => {
-                    rules::check_file(platform, &f).map_err(bad)?;
-                    let stored = store_file(&config.data_dir.join("releases"), &f)?;
-                    (Some(stored), None)
+                    rules::check_file(platform, &f).map_err(invalid)?;
+                    (Some(store_file(&dir, &f)?), None)
                 }
-                (None, Some(u)) => (None, Some(rules::check_link(&u).map_err(bad)?)),
-                _ => return Err(bad("give --file or --url (one of them)".into())),
+                (None, Some(u)) => (None, Some(rules::check_link(&u).map_err(invalid)?)),
+                _ => return Err(invalid("give --file or --url (one of them)".into())),
             };
-            let v = store.publish_release(
-                &NewRelease {
-                    platform,
-                    version,
-                    file,
-                    link,
-                    rollout_percent,
-                },
-                public_url,
-                ACTOR,
-                now,
-            )?;
+            let new = NewRelease {
+                platform,
+                version,
+                file,
+                link,
+                rollout_percent,
+            };
+            let v = publish_stored(&store, &dir, &new, public_url, ACTOR, now)?;
             format!(
                 "published {} {} to {} % of devices\n  {}{}",
                 platform_name(v.platform),
@@ -169,6 +165,27 @@ pub fn run(config: &ServerConfig, op: ReleaseOp) -> Result<String, ServerError> 
             format!("revoked {n} release token(s) labelled {label:?}")
         }
     })
+}
+
+/// Publishes `new`, whose file (if any) is already stored in `dir`; when publishing fails (a
+/// concurrent publish took the version) the file goes again unless another release keeps it.
+/// The API's upload and the CLI both publish through here.
+pub fn publish_stored(
+    store: &Store,
+    dir: &Path,
+    new: &NewRelease,
+    public_url: &str,
+    actor: &str,
+    now: i64,
+) -> Result<ReleaseView, StoreError> {
+    let published = store.publish_release(new, public_url, actor, now);
+    if published.is_err()
+        && let Some((sha, _)) = &new.file
+        && !store.release_file_kept(sha).unwrap_or(true)
+    {
+        let _ = std::fs::remove_file(dir.join(sha));
+    }
+    published
 }
 
 /// Copies `src` into `dir` as `<sha256>` (streamed, hashed on the way; private to the server

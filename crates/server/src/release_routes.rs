@@ -28,11 +28,6 @@ use crate::openapi::errors;
 use crate::releases::{self as rules, FileKind, parse_platform, parse_version, platform_name};
 use crate::store::NewRelease;
 
-/// Where release files are kept: `<data dir>/releases/<sha256>`.
-pub fn release_dir(state: &AppState) -> PathBuf {
-    state.config.data_dir.join("releases")
-}
-
 /// The JSON routes (described in the OpenAPI document).
 pub fn api_routes(state: &AppState) -> OpenApiRouter<AppState> {
     let upload_limit = usize::try_from(state.config.max_release_bytes)
@@ -111,7 +106,6 @@ pub async fn publish_form(
     actor: String,
     form: Result<Multipart, MultipartRejection>,
 ) -> Result<ReleaseView, ApiError> {
-    let state = state.clone();
     let mut form = form.map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -122,10 +116,10 @@ pub async fn publish_form(
             ),
         )
     })?;
-    let dir = release_dir(&state);
+    let dir = state.config.releases_dir();
     let (mut platform, mut version, mut rollout, mut link) = (None, None, None, None);
     let mut upload: Option<Upload> = None;
-    while let Some(field) = form.next_field().await.map_err(|e| form_error(&state, e))? {
+    while let Some(field) = form.next_field().await.map_err(|e| form_error(state, e))? {
         let name = field.name().unwrap_or("").to_string();
         let slot = match name.as_str() {
             "platform" => &mut platform,
@@ -136,7 +130,7 @@ pub async fn publish_form(
                 if upload.is_some() {
                     return Err(bad_field("send one file"));
                 }
-                upload = Some(Upload::receive(&state, &dir, field).await?);
+                upload = Some(Upload::receive(state, &dir, field).await?);
                 continue;
             }
             other => {
@@ -195,7 +189,7 @@ pub async fn publish_form(
         (Some(_), None) => None,
     };
     // The version first (cheap), then the file's contents: nothing is kept on a refusal.
-    let (existing, _) = db(&state, move |s| s.platform_releases(platform)).await?;
+    let (existing, _) = db(state, move |s| s.platform_releases(platform)).await?;
     rules::check_new_version(&existing, &version)
         .map_err(|m| ApiError::new(StatusCode::CONFLICT, ErrorCode::Conflict, m))?;
     let file = match upload {
@@ -212,29 +206,16 @@ pub async fn publish_form(
     let new = NewRelease {
         platform,
         version,
-        file: file.clone(),
+        file,
         link,
         rollout_percent,
     };
     let public_url = state.config.public_url.clone();
     let now = state.now();
-    let published = db(&state, move |s| {
-        s.publish_release(&new, &public_url, &actor, now)
+    let view = db(state, move |s| {
+        crate::release_admin::publish_stored(s, &dir, &new, &public_url, &actor, now)
     })
-    .await;
-    if published.is_err()
-        && let Some((sha, _)) = file
-    {
-        // Lost a race for the version: drop the file unless another release keeps it.
-        let check = sha.clone();
-        if !db(&state, move |s| s.release_file_kept(&check))
-            .await
-            .unwrap_or(true)
-        {
-            let _ = tokio::fs::remove_file(dir.join(&sha)).await;
-        }
-    }
-    let view = published?;
+    .await?;
     tracing::info!(platform = platform_name(view.platform), version = %view.version, "release published");
     Ok(view)
 }
@@ -446,7 +427,7 @@ async fn release_file(
         }
         return Err(not_found());
     };
-    let file = release_dir(&state).join(&sha);
+    let file = state.config.releases_dir().join(&sha);
     let kind = sniff(release.platform, &file).await;
     let mut res = match tower_http::services::ServeFile::new(&file)
         .oneshot(req)
@@ -460,7 +441,8 @@ async fn release_file(
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             ErrorCode::NotFound,
-            "the release file is missing on this server; the fleet manager must publish it again",
+            "the release file is missing on this server node; the fleet manager must copy it \
+             into the releases folder every node shares (DATA_DIR/releases), or publish a new version",
         ));
     }
     let digest = hex::decode(&sha).unwrap_or_default();

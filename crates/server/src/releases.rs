@@ -523,8 +523,14 @@ mod tests {
             std::fs::write(&p, bytes).unwrap();
             p
         };
-        let apk = write("a.apk", &zip_with(&["AndroidManifest.xml", "classes.dex"]));
-        let aab = write("a.aab", &zip_with(&["base/manifest/AndroidManifest.xml"]));
+        let apk = write(
+            "a.apk",
+            &crate::testing::zip_with(&["AndroidManifest.xml", "classes.dex"]),
+        );
+        let aab = write(
+            "a.aab",
+            &crate::testing::zip_with(&["base/manifest/AndroidManifest.xml"]),
+        );
         let elf = write("a.AppImage", b"\x7fELF\x02\x01\x01rest");
         let deb = write("a.deb", b"!<arch>\ndebian-binary");
         let text = write("a.txt", b"hello");
@@ -550,24 +556,5 @@ mod tests {
                 .unwrap_err()
                 .contains("link")
         );
-    }
-
-    /// A zip archive holding empty files of these names.
-    pub(crate) fn zip_with(names: &[&str]) -> Vec<u8> {
-        let mut out = std::io::Cursor::new(Vec::new());
-        {
-            let mut z = zip::ZipWriter::new(&mut out);
-            for n in names {
-                z.start_file(
-                    *n,
-                    zip::write::SimpleFileOptions::default()
-                        .compression_method(zip::CompressionMethod::Stored),
-                )
-                .unwrap();
-                std::io::Write::write_all(&mut z, b"x").unwrap();
-            }
-            z.finish().unwrap();
-        }
-        out.into_inner()
     }
 }

@@ -307,3 +307,25 @@ impl Drop for TestServer {
         let _ = self.postgres.take();
     }
 }
+
+/// A zip archive holding these files (each holds its own name): an APK when one of them is
+/// `AndroidManifest.xml` — what the release tests upload.
+pub fn zip_with(names: &[&str]) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    {
+        let mut z = zip::ZipWriter::new(&mut out);
+        let stored = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        for n in names {
+            z.start_file(*n, stored).expect("a zip entry in memory");
+            std::io::Write::write_all(&mut z, n.as_bytes()).expect("writing to memory");
+        }
+        z.finish().expect("a zip in memory");
+    }
+    out.into_inner()
+}
+
+/// A minimal APK (`tag` makes each one's bytes, and so its SHA-256, its own).
+pub fn apk(tag: &str) -> Vec<u8> {
+    zip_with(&["AndroidManifest.xml", "classes.dex", tag])
+}

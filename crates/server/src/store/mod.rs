@@ -36,7 +36,7 @@ mod events;
 mod outbox;
 mod parcels;
 mod releases;
-pub use releases::NewRelease;
+pub use releases::{ChannelRules, NewRelease};
 pub mod postgres;
 pub mod sql;
 pub mod sqlite;

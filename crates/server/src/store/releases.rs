@@ -22,6 +22,10 @@ pub struct NewRelease {
     pub rollout_percent: u8,
 }
 
+/// A platform's channel as the admin API shows it, with its releases (newest first) and its
+/// minimum as the rules take them.
+pub type ChannelRules = (ReleaseChannel, Vec<Release>, Option<Version>);
+
 const RELEASE_COLUMNS: &str = "platform, version, sha256, size, url, rollout_percent, paused, \
                                withdrawn, published_at, published_by";
 
@@ -145,6 +149,16 @@ impl Store {
     /// Every platform that has releases or a minimum, with its releases newest first and how
     /// many (not revoked) devices run each version.
     pub fn release_channels(&self, public_url: &str) -> Result<Vec<ReleaseChannel>, StoreError> {
+        Ok(self
+            .release_book(public_url)?
+            .into_iter()
+            .map(|(view, _, _)| view)
+            .collect())
+    }
+
+    /// [`Self::release_channels`], each with the platform's releases (newest first) and its
+    /// minimum as the rules take them (who is offered what), read in one go.
+    pub fn release_book(&self, public_url: &str) -> Result<Vec<ChannelRules>, StoreError> {
         self.read(|c| {
             let releases = load_releases(c, None)?;
             let minimums = c.query_map(
@@ -195,7 +209,7 @@ impl Store {
                         .map(|(_, _, n)| *n as u32)
                         .sum()
                 };
-                out.push(ReleaseChannel {
+                let channel = ReleaseChannel {
                     platform,
                     minimum: minimum.as_ref().map(Version::to_string),
                     current: rules::current(&mine, minimum.as_ref()).map(|r| r.version.to_string()),
@@ -203,7 +217,8 @@ impl Store {
                         .iter()
                         .map(|r| view(r, public_url, count(&r.version)))
                         .collect(),
-                });
+                };
+                out.push((channel, mine, minimum));
             }
             Ok(out)
         })

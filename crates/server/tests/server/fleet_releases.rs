@@ -3,9 +3,8 @@
 //! device and a new code for a locked stop. In production mode, signed in with HTTP Basic (the
 //! admin token as password), as a fleet manager's browser is.
 
-use ed25519_dalek::SigningKey;
 use reqwest::multipart::{Form, Part};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::helpers::{TestApp, apk, csrf_from, spawn_app_with, wrong_code};
 
@@ -153,40 +152,8 @@ fn section<'a>(html: &'a str, id: &str) -> &'a str {
 
 /// Enrolls a phone of the demo courier that reports `platform` and `version`; its id and token.
 async fn enroll(app: &TestApp, platform: &str, version: &str) -> (String, String) {
-    let r = app
-        .admin_post(
-            "/v1/admin/enrollments",
-            json!({ "courier_id": app.seed.courier_id.to_string() }),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
-    let code = r.json::<Value>().await.unwrap()["enrollment_code"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let key = SigningKey::from_bytes(&rand::random::<[u8; 32]>());
-    let r = app
-        .client
-        .post(app.url("/v1/devices/enroll"))
-        .json(&json!({
-            "enrollment_code": code,
-            "device_public_key": hex_of(key.verifying_key().as_bytes()),
-            "app_version": version,
-            "platform": platform,
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let e: Value = r.json().await.unwrap();
-    (
-        e["device_id"].as_str().unwrap().to_string(),
-        e["device_token"].as_str().unwrap().to_string(),
-    )
-}
-
-fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let d = app.device_running(platform, version).await;
+    (d.device_id, d.token)
 }
 
 async fn audit(app: &TestApp, action: &str) -> Vec<(String, String)> {

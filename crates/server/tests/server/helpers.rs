@@ -134,41 +134,42 @@ impl TestApp {
         self.device_for(self.seed.courier_id.to_string()).await
     }
 
-    /// A phone of another platform (`android`, `ios`, ...) enrolled for the demo courier.
-    pub async fn device_on(&self, platform: &str) -> Device {
-        let r = self
-            .admin_post(
-                "/v1/admin/enrollments",
-                json!({ "courier_id": self.seed.courier_id.to_string() }),
-            )
-            .await;
-        assert_eq!(r.status(), 201);
-        let code = r.json::<Value>().await.unwrap()["enrollment_code"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        self.enroll_as(&code, platform)
+    /// A phone of the demo courier on `platform` (`android`, `ios`, ...) that reports app
+    /// `version` at enrollment.
+    pub async fn device_running(&self, platform: &str, version: &str) -> Device {
+        let code = self.enrollment_code(self.seed.courier_id.to_string()).await;
+        self.enroll_as(&code, platform, version)
             .await
             .expect("enrollment works")
     }
 
     pub async fn device_for(&self, courier_id: String) -> Device {
+        let code = self.enrollment_code(courier_id).await;
+        self.enroll(&code).await.expect("enrollment works")
+    }
+
+    /// A fresh single-use enrollment code for a courier (admin API).
+    pub async fn enrollment_code(&self, courier_id: String) -> String {
         let r = self
             .admin_post("/v1/admin/enrollments", json!({ "courier_id": courier_id }))
             .await;
         assert_eq!(r.status(), 201);
-        let code = r.json::<Value>().await.unwrap()["enrollment_code"]
+        r.json::<Value>().await.unwrap()["enrollment_code"]
             .as_str()
             .unwrap()
-            .to_string();
-        self.enroll(&code).await.expect("enrollment works")
+            .to_string()
     }
 
     pub async fn enroll(&self, code: &str) -> Result<Device, reqwest::Response> {
-        self.enroll_as(code, "linux").await
+        self.enroll_as(code, "linux", "0.1.0").await
     }
 
-    pub async fn enroll_as(&self, code: &str, platform: &str) -> Result<Device, reqwest::Response> {
+    pub async fn enroll_as(
+        &self,
+        code: &str,
+        platform: &str,
+        version: &str,
+    ) -> Result<Device, reqwest::Response> {
         let key = SigningKey::from_bytes(&rand::random::<[u8; 32]>());
         let r = self
             .client
@@ -176,7 +177,7 @@ impl TestApp {
             .json(&json!({
                 "enrollment_code": code,
                 "device_public_key": hex::encode(key.verifying_key().as_bytes()),
-                "app_version": "0.1.0",
+                "app_version": version,
                 "platform": platform,
             }))
             .send()
@@ -187,6 +188,7 @@ impl TestApp {
         }
         let e: EnrollResponse = r.json().await.unwrap();
         Ok(Device {
+            device_id: e.device_id.to_string(),
             token: e.device_token,
             key,
             seq: 0,
@@ -249,6 +251,7 @@ pub fn wrong_code(code: &str) -> String {
 }
 
 pub struct Device {
+    pub device_id: String,
     pub token: String,
     pub key: SigningKey,
     pub seq: u64,
@@ -261,6 +264,7 @@ impl Device {
     /// The same phone (key, token, chain) talking to another node.
     pub fn at(&self, base: &str) -> Device {
         Device {
+            device_id: self.device_id.clone(),
             token: self.token.clone(),
             key: self.key.clone(),
             seq: self.seq,
@@ -426,27 +430,4 @@ impl TestApp {
     }
 }
 
-/// A zip archive holding these files (each holds its own name): an APK when one of them is
-/// `AndroidManifest.xml`.
-pub fn zip_with(names: &[&str]) -> Vec<u8> {
-    let mut out = std::io::Cursor::new(Vec::new());
-    {
-        let mut z = zip::ZipWriter::new(&mut out);
-        for n in names {
-            z.start_file(
-                *n,
-                zip::write::SimpleFileOptions::default()
-                    .compression_method(zip::CompressionMethod::Stored),
-            )
-            .unwrap();
-            std::io::Write::write_all(&mut z, n.as_bytes()).unwrap();
-        }
-        z.finish().unwrap();
-    }
-    out.into_inner()
-}
-
-/// A minimal APK (`tag` makes each one's bytes, and so its SHA-256, its own).
-pub fn apk(tag: &str) -> Vec<u8> {
-    zip_with(&["AndroidManifest.xml", "classes.dex", tag])
-}
+pub use doorstep_server::testing::{apk, zip_with};

@@ -426,7 +426,7 @@ async fn a_staged_rollout_is_deterministic_and_raising_it_only_adds_devices() {
     let app = spawn_app().await;
     let mut phones = Vec::new();
     for _ in 0..24 {
-        phones.push(app.device_on("android").await);
+        phones.push(app.device_running("android", "0.1.0").await);
     }
     let linux = app.device().await;
     publish_apk(&app, "1.0.0", 100).await;
@@ -504,7 +504,7 @@ async fn a_staged_rollout_is_deterministic_and_raising_it_only_adds_devices() {
 #[tokio::test]
 async fn pause_and_withdraw_offer_the_previous_release_again() {
     let app = spawn_app().await;
-    let phone = app.device_on("android").await;
+    let phone = app.device_running("android", "0.1.0").await;
     let old = publish_apk(&app, "1.0.0", 100).await;
     let new = publish_apk(&app, "1.1.0", 100).await;
     assert_eq!(manifest_policy(&phone, "1.0.0").await["latest"], "1.1.0");
@@ -605,7 +605,7 @@ async fn pause_and_withdraw_offer_the_previous_release_again() {
 #[tokio::test]
 async fn an_idle_phone_learns_the_minimum_from_its_manifest() {
     let app = spawn_app().await;
-    let phone = app.device_on("android").await;
+    let phone = app.device_running("android", "0.1.0").await;
     assert_eq!(
         manifest_policy(&phone, "1.0.0").await,
         Value::Null,
