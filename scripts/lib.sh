@@ -165,6 +165,28 @@ build_server() {
   mkdir -p "$SCRATCH/bin"
   _pin_binary "$TARGET_DIR/$profile/doorstep-server"; SERVER_BIN="$PINNED"
 }
+# start_demo_server LOG: starts `$SERVER_BIN demo` (see build_server) on a free loopback port with
+# its data in this run's scratch folder and its output in LOG, waits for its seed JSON and its
+# health check, and sets DEMO_URL and DEMO_PID (the server is stopped when the script exits).
+# `seed KEY` then reads a value of the seed JSON (admin_token, enrollment_code, ...).
+# shellcheck disable=SC2034 # DEMO_URL, DEMO_PID are for the caller
+start_demo_server() {
+  local log="$1"
+  say "starting the demo server (data in $SCRATCH/data)"
+  "$SERVER_BIN" demo --data-dir "$SCRATCH/data" --port 0 \
+    --seed-json "$SCRATCH/seed.json" >"$log" 2>&1 &
+  DEMO_PID=$!
+  stop_at_exit "$DEMO_PID"
+  for _ in $(seq 150); do
+    [ -s "$SCRATCH/seed.json" ] && break
+    kill -0 "$DEMO_PID" 2>/dev/null || { show_log "$log"; die "the demo server exited"; }
+    sleep 0.2
+  done
+  [ -s "$SCRATCH/seed.json" ] || { show_log "$log"; die "the demo server wrote no seed JSON in 30 s"; }
+  DEMO_URL="$(seed server_url)"
+  wait_for_url "$DEMO_URL/v1/health" 30 "$log" "$DEMO_PID"
+}
+seed() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$SCRATCH/seed.json" "$1"; }
 # _ui_is_fresh: true when ui/dist was built after every file the UI is built from changed
 # (vite always rebuilds, and a rewritten ui/dist makes cargo recompile the app that embeds it).
 _ui_is_fresh() {

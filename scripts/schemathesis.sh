@@ -29,28 +29,10 @@ device_key=d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a
 command -v schemathesis >/dev/null 2>&1 \
   || die "schemathesis is missing: run scripts/bootstrap.sh test (or: python3 -m pip install schemathesis)"
 
-say "building the dispatch server"
-cargo build --locked -p doorstep-server --bin doorstep-server \
-  || die "building the dispatch server failed"
-use_scratch
+build_server
 out="$ROOT/test-output/schemathesis"; rm -rf "$out"; mkdir -p "$out"
-# This run's own copy, so that another build in the shared target dir cannot swap it.
-cp "$TARGET_DIR/debug/doorstep-server" "$SCRATCH/doorstep-server"
-
-say "starting the demo server (data in $SCRATCH/data)"
-"$SCRATCH/doorstep-server" demo --data-dir "$SCRATCH/data" --port 0 \
-  --seed-json "$SCRATCH/seed.json" >"$out/server.log" 2>&1 &
-server=$!
-stop_at_exit "$server"
-for _ in $(seq 150); do
-  [ -s "$SCRATCH/seed.json" ] && break
-  kill -0 "$server" 2>/dev/null || { show_log "$out/server.log"; die "the demo server exited"; }
-  sleep 0.2
-done
-[ -s "$SCRATCH/seed.json" ] || { show_log "$out/server.log"; die "the demo server wrote no seed JSON in 30 s"; }
-seed() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$SCRATCH/seed.json" "$1"; }
-url="$(seed server_url)"
-wait_for_url "$url/v1/health" 30 "$out/server.log" "$server"
+start_demo_server "$out/server.log"
+url="$DEMO_URL" server="$DEMO_PID"
 
 say "enrolling a phone through the API"
 curl -fsS -X POST "$url/v1/devices/enroll" -H 'content-type: application/json' \

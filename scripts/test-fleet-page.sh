@@ -20,20 +20,8 @@ chromium="${CHROMIUM_PATH:-/usr/bin/chromium}"
 build_server
 out="$ROOT/test-output/fleet"; rm -rf "$out"; mkdir -p "$out"
 
-say "starting the demo server (data in $SCRATCH/data)"
-"$SERVER_BIN" demo --data-dir "$SCRATCH/data" --port 0 \
-  --seed-json "$SCRATCH/seed.json" >"$out/server.log" 2>&1 &
-server=$!
-stop_at_exit "$server"
-for _ in $(seq 150); do
-  [ -s "$SCRATCH/seed.json" ] && break
-  kill -0 "$server" 2>/dev/null || { show_log "$out/server.log"; die "the demo server exited"; }
-  sleep 0.2
-done
-[ -s "$SCRATCH/seed.json" ] || { show_log "$out/server.log"; die "the demo server wrote no seed JSON in 30 s"; }
-seed() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$SCRATCH/seed.json" "$1"; }
-FLEET_URL="$(seed server_url)"
-wait_for_url "$FLEET_URL/v1/health" 30 "$out/server.log" "$server"
+start_demo_server "$out/server.log"
+FLEET_URL="$DEMO_URL"
 
 DOORSTEP_ADMIN_TOKEN="$(seed admin_token)"
 DOORSTEP_ENROLLMENT_CODE="$(seed enrollment_code)"
