@@ -14,7 +14,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { chromium } from '../../ui/node_modules/playwright-core/index.mjs';
+import { launchChromium } from '../../ui/tests/screens/chromium.mjs';
 
 const env = process.env;
 const base = env.FLEET_URL;
@@ -96,18 +96,7 @@ let browser;
 let page;
 
 before(async () => {
-  browser = await chromium.launch({
-    executablePath: env.CHROMIUM_PATH || '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
   // Signed in as a fleet manager would be (HTTP Basic, the admin token as password; the demo
   // server opens the page without it, a production one would not), with JavaScript off: the
   // page must work without it.

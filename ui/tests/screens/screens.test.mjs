@@ -12,11 +12,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build as esbuild } from 'esbuild';
 import { build as viteBuild, preview } from 'vite';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 
 const uiDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const outDir = join(uiDir, 'test-output', 'screens');
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const ANDROID_UA =
   'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36';
 
@@ -58,18 +57,7 @@ before(async () => {
     preview: { port, strictPort: true, host: '127.0.0.1', open: false, headers: { 'Content-Security-Policy': csp } },
   });
   baseUrl = `http://127.0.0.1:${port}/`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

@@ -1,35 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
+import { describe, expect, it } from 'vitest';
+import { mockIPC } from '@tauri-apps/api/mocks';
 import { emit } from '@tauri-apps/api/event';
 import { App, screenFor, type AppState } from '../../src/app';
 import { backend } from '../../src/lib/backend';
-import { setLang } from '../../src/i18n';
 import { screens } from '../../src/screens';
-import { FakeBackend, GOOD_CODE, withCheckDigit, type FakeOptions } from '../fixtures/fake-backend';
+import { FakeBackend, GOOD_CODE, withCheckDigit } from '../fixtures/fake-backend';
+import { $, click, fake, root, settle, startApp, useAppHarness } from '../fixtures/harness';
 
-const settle = async () => {
-  for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0));
-};
-
-let root: HTMLElement;
-let fake: FakeBackend;
-
-async function startApp(opts: FakeOptions = {}): Promise<App> {
-  fake = new FakeBackend(opts);
-  mockIPC((cmd, args) => fake.handle(cmd, args as Record<string, unknown>), { shouldMockEvents: true });
-  const app = new App(root, backend, 'desktop', screens);
-  await app.start();
-  await settle();
-  return app;
-}
-
-const $ = (testid: string) => root.querySelector<HTMLElement>(`[data-testid="${testid}"]`);
-const click = async (testid: string) => {
-  const el = $(testid);
-  if (!el) throw new Error(`no element ${testid} on screen ${root.dataset.screen}`);
-  el.click();
-  await settle();
-};
 const typeCode = async (code: string) => {
   for (const d of code) await click(`key-${d}`);
 };
@@ -40,12 +17,7 @@ const scan = async (barcode: string) => {
 };
 const commands = () => fake.calls.map((c) => c.cmd);
 
-beforeEach(() => {
-  setLang('en');
-  root = document.createElement('div');
-  document.body.replaceChildren(root);
-});
-afterEach(() => clearMocks());
+useAppHarness();
 
 describe('which screen shows', () => {
   const base: AppState = {
@@ -318,10 +290,10 @@ describe("the customer's QR instead of the code", () => {
 describe('start-up', () => {
   it('offers a retry when the core does not answer app_status, and recovers', async () => {
     let fail = true;
-    fake = new FakeBackend();
+    const core = new FakeBackend();
     mockIPC((cmd, args) => {
       if (cmd === 'app_status' && fail) throw { code: 'storage', message: 'The phone storage is not available.' };
-      return fake.handle(cmd, args as Record<string, unknown>);
+      return core.handle(cmd, args as Record<string, unknown>);
     });
     const app = new App(root, backend, 'desktop', screens);
     await app.start();

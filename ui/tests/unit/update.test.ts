@@ -1,38 +1,13 @@
 // The fleet's release channel in the UI: the blocking update screen (what still waits to be sent,
 // a sync that really syncs, the update opened by Rust), the quiet "update available" banner, the
 // policy learnt at a route refresh, and the enrollment form prefilled with the build's server.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
+import { describe, expect, it } from 'vitest';
+import { clearMocks } from '@tauri-apps/api/mocks';
 import { emit } from '@tauri-apps/api/event';
-import { App } from '../../src/app';
-import { backend, type QueueItem } from '../../src/lib/backend';
-import { setLang } from '../../src/i18n';
-import { screens } from '../../src/screens';
-import { FakeBackend, UPDATE_AVAILABLE, UPDATE_REQUIRED, type FakeOptions } from '../fixtures/fake-backend';
+import { type QueueItem } from '../../src/lib/backend';
+import { UPDATE_AVAILABLE, UPDATE_REQUIRED } from '../fixtures/fake-backend';
+import { $, click, fake, root, settle, startApp, useAppHarness } from '../fixtures/harness';
 
-const settle = async () => {
-  for (let i = 0; i < 8; i++) await new Promise((r) => setTimeout(r, 0));
-};
-
-let root: HTMLElement;
-let fake: FakeBackend;
-
-async function startApp(opts: FakeOptions = {}): Promise<App> {
-  fake = new FakeBackend(opts);
-  mockIPC((cmd, args) => fake.handle(cmd, args as Record<string, unknown>), { shouldMockEvents: true });
-  const app = new App(root, backend, 'desktop', screens);
-  await app.start();
-  await settle();
-  return app;
-}
-
-const $ = (testid: string) => root.querySelector<HTMLElement>(`[data-testid="${testid}"]`);
-const click = async (testid: string) => {
-  const el = $(testid);
-  if (!el) throw new Error(`no element ${testid} on screen ${root.dataset.screen}`);
-  el.click();
-  await settle();
-};
 const count = (cmd: string) => fake.calls.filter((c) => c.cmd === cmd).length;
 
 function pendingItem(n: number): QueueItem {
@@ -48,12 +23,7 @@ function pendingItem(n: number): QueueItem {
   };
 }
 
-beforeEach(() => {
-  setLang('en');
-  root = document.createElement('div');
-  document.body.replaceChildren(root);
-});
-afterEach(() => clearMocks());
+useAppHarness();
 
 describe('the update required screen', () => {
   it('says how many deliveries wait and sends them with Sync now', async () => {
