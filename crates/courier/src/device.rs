@@ -826,37 +826,11 @@ mod tests {
 
     mod below_the_minimum {
         use super::*;
+        use crate::handover::tests::{parcel, stop};
         use doorstep_protocol::CourierId;
-        use doorstep_protocol::ids::{DeviceId, StopId};
-        use doorstep_protocol::wire::{AppVersionPolicy, DeliveryMethod};
+        use doorstep_protocol::wire::AppVersionPolicy;
 
         const SERVER: &str = "https://dispatch.example.com";
-
-        fn parcel(n: u8) -> ManifestParcel {
-            ManifestParcel {
-                parcel_id: ParcelId::from_bytes([n; 16]),
-                barcode: format!("PARCEL{n}"),
-                description: None,
-                photo_required: false,
-                method: DeliveryMethod::HandToRecipient,
-                status: ParcelStatus::Pending,
-            }
-        }
-
-        fn stop(n: u8, parcels: Vec<ManifestParcel>) -> ManifestStop {
-            ManifestStop {
-                stop_id: StopId::from_bytes([n; 16]),
-                sequence: u32::from(n),
-                recipient_name: "Ada".into(),
-                address: format!("{n} Main St"),
-                location: None,
-                code_required: false,
-                code_length: None,
-                offline_allowed: true,
-                reasons: vec![],
-                parcels,
-            }
-        }
 
         fn policy(minimum: &str, latest: &str, url: Option<&str>) -> AppVersionPolicy {
             AppVersionPolicy {
@@ -884,25 +858,14 @@ mod tests {
             .unwrap();
             device
                 .store()
-                .save_enrollment(&Enrollment {
-                    server_url: SERVER.into(),
-                    device_id: DeviceId::from_bytes([1; 16]),
-                    device_token: "token".into(),
-                    courier_id: CourierId::from_bytes([2; 16]),
-                    courier_name: "Courier".into(),
-                    fleet_name: "Fleet".into(),
-                    signing_key: [3; 32],
-                    token_keys: vec![],
-                    app_policy: None,
-                    enrolled_at_ms: 0,
-                })
+                .save_enrollment(&crate::store::tests::test_enrollment(SERVER))
                 .unwrap();
             let manifest = Manifest {
                 courier_id: CourierId::from_bytes([2; 16]),
                 date: "2026-11-25".into(),
                 stops: vec![
-                    stop(1, vec![parcel(11), parcel(12)]),
-                    stop(2, vec![parcel(21)]),
+                    stop(1, false, true, vec![parcel(11, false), parcel(12, false)]),
+                    stop(2, false, true, vec![parcel(21, false)]),
                 ],
                 app_policy: None,
             };

@@ -434,7 +434,7 @@ fn find<'m>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use doorstep_protocol::CourierId;
     use doorstep_protocol::ids::StopId;
     use doorstep_protocol::token::{KeyId, TokenClaims};
@@ -442,7 +442,8 @@ mod tests {
 
     use super::*;
 
-    fn parcel(n: u8, photo_required: bool) -> ManifestParcel {
+    /// A test parcel `PARCELn` (also the device core's tests').
+    pub(crate) fn parcel(n: u8, photo_required: bool) -> ManifestParcel {
         ManifestParcel {
             parcel_id: ParcelId::from_bytes([n; 16]),
             barcode: format!("PARCEL{n}"),
@@ -453,7 +454,8 @@ mod tests {
         }
     }
 
-    fn stop(
+    /// A test stop `n` at "n Main St" (also the device core's tests').
+    pub(crate) fn stop(
         n: u8,
         code_required: bool,
         offline_allowed: bool,

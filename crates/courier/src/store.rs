@@ -722,25 +722,31 @@ fn corrupt(what: &str) -> StoreError {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A test enrollment with `server_url` (also the device core's tests'): device `[1; 16]`,
+    /// courier `[2; 16]`, signing key `[3; 32]`, no policy.
+    pub(crate) fn test_enrollment(server_url: &str) -> Enrollment {
+        Enrollment {
+            server_url: server_url.into(),
+            device_id: DeviceId::from_bytes([1; 16]),
+            device_token: "secret".into(),
+            courier_id: CourierId::from_bytes([2; 16]),
+            courier_name: "Courier".into(),
+            fleet_name: "Fleet".into(),
+            signing_key: [3; 32],
+            token_keys: vec![],
+            app_policy: None,
+            enrolled_at_ms: 0,
+        }
+    }
 
     fn enrolled_store(dir: &Path) -> (Store, ed25519_dalek::SigningKey) {
         let mut store = Store::open(&dir.join("db.sqlite3")).unwrap();
         let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
         store
-            .save_enrollment(&Enrollment {
-                server_url: "http://127.0.0.1:1".into(),
-                device_id: DeviceId::from_bytes([1; 16]),
-                device_token: "secret".into(),
-                courier_id: CourierId::from_bytes([2; 16]),
-                courier_name: "Courier".into(),
-                fleet_name: "Fleet".into(),
-                signing_key: [3; 32],
-                token_keys: vec![],
-                app_policy: None,
-                enrolled_at_ms: 0,
-            })
+            .save_enrollment(&test_enrollment("http://127.0.0.1:1"))
             .unwrap();
         (store, key)
     }

@@ -216,13 +216,19 @@ pub fn store_file(dir: &Path, src: &Path) -> Result<(String, u64), ServerError> 
         out.sync_all()?;
     }
     let sha = hex::encode(hash.finalize());
-    let target = dir.join(&sha);
-    if target.exists() {
-        std::fs::remove_file(&tmp)?;
-    } else {
-        std::fs::rename(&tmp, &target)?;
-    }
+    place_file(dir, &tmp, &sha)?;
     Ok((sha, size))
+}
+
+/// Moves the fully written temporary file `tmp` (in `dir`) to its place, `dir/<sha256>`; the
+/// same file published before is kept once. The API's upload and the CLI both end here.
+pub fn place_file(dir: &Path, tmp: &Path, sha256: &str) -> std::io::Result<()> {
+    let target = dir.join(sha256);
+    if target.exists() {
+        std::fs::remove_file(tmp)
+    } else {
+        std::fs::rename(tmp, target)
+    }
 }
 
 fn tempfile_in(dir: &Path) -> Result<PathBuf, ServerError> {

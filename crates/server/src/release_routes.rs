@@ -579,14 +579,11 @@ impl Upload {
     /// Moves the file to its place, `releases/<sha256>`; the same file published before is
     /// kept once.
     async fn keep(mut self, dir: &Path) -> Result<(String, u64), ApiError> {
-        let target = dir.join(&self.sha256);
-        if tokio::fs::try_exists(&target).await.unwrap_or(false) {
-            let _ = tokio::fs::remove_file(&self.path).await;
-        } else {
-            tokio::fs::rename(&self.path, &target)
-                .await
-                .map_err(io_error)?;
-        }
+        let (dir, tmp, sha) = (dir.to_path_buf(), self.path.clone(), self.sha256.clone());
+        tokio::task::spawn_blocking(move || crate::release_admin::place_file(&dir, &tmp, &sha))
+            .await
+            .map_err(|_| ApiError::internal())?
+            .map_err(io_error)?;
         self.kept = true;
         Ok((self.sha256.clone(), self.size))
     }

@@ -23,32 +23,22 @@ impl<'a> Releases<'a> {
         }
     }
 
-    /// Publishes a Linux release that is a link (`url`), offered to every device.
+    /// Publishes a Linux release that is a link (`url`), offered to every device, as the fleet
+    /// manager does on the server (`doorstep-server release publish`).
     async fn publish_link(&self, version: &str, url: &str) {
-        // multipart/form-data by hand: text fields only, so reqwest needs no `multipart`
-        // feature (which would reach the app's build through feature unification).
-        let boundary = "doorstep-test-boundary-7d3f";
-        let mut body = String::new();
-        for (name, value) in [("platform", "linux"), ("version", version), ("url", url)] {
-            body.push_str(&format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
-            ));
-        }
-        body.push_str(&format!("--{boundary}--\r\n"));
-        let answer = self
-            .http
-            .post(format!("{}/v1/admin/releases", self.server.url()))
-            .bearer_auth(&self.server.seed.admin_token)
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                format!("multipart/form-data; boundary={boundary}"),
-            )
-            .body(body)
-            .send()
+        use doorstep_server::release_admin::{ReleaseOp, run};
+        let config = self.server.config.clone();
+        let op = ReleaseOp::Publish {
+            platform: doorstep_protocol::wire::Platform::Linux,
+            version: doorstep_server::releases::parse_version(version).unwrap(),
+            file: None,
+            url: Some(url.to_string()),
+            rollout_percent: 100,
+        };
+        tokio::task::spawn_blocking(move || run(&config, op))
             .await
-            .unwrap();
-        let status = answer.status();
-        assert_eq!(status, 201, "publish: {}", answer.text().await.unwrap());
+            .unwrap()
+            .expect("publish");
     }
 
     /// Sets (or, with `None`, clears) the Linux minimum version.
