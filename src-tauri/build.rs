@@ -11,6 +11,7 @@ const COMMANDS: &[&str] = &[
     "handover_view",
     "scan_parcel",
     "finish_scanning",
+    "check_contents",
     "submit_code",
     "submit_token",
     "submit_proof",

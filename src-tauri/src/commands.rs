@@ -3,11 +3,12 @@
 //!
 //! Arguments that carry delivery codes or tokens are never logged (`skip_all`).
 
+use doorstep_courier::handover::IdCheckEntry;
 use doorstep_courier::view::{
-    AppError, AppStatus, HandoverView, QueueItem, ResendInfo, Route, SyncStatus,
+    AppError, AppStatus, HandoverView, ProofInput, QueueItem, ResendInfo, Route, SyncStatus,
 };
 use doorstep_courier::{CourierError, Device};
-use doorstep_protocol::wire::{ExceptionReason, Location};
+use doorstep_protocol::wire::{DeliveryMethod, ExceptionReason, Location};
 use serde::Serialize;
 #[cfg(mobile)]
 use tauri::Manager;
@@ -106,8 +107,26 @@ pub async fn scan_parcel(core: State<'_, Core>, barcode: String) -> Answer<Hando
 
 #[tauri::command(async)]
 #[instrument(skip_all)]
-pub async fn finish_scanning(core: State<'_, Core>) -> Answer<HandoverView> {
-    Ok(core.get()?.finish_scanning().await?)
+pub async fn finish_scanning(
+    core: State<'_, Core>,
+    method: Option<DeliveryMethod>,
+) -> Answer<HandoverView> {
+    Ok(core.get()?.finish_scanning(method).await?)
+}
+
+/// `check_contents`: the open-box check — the photo of the contents (from `save_photo`) and
+/// whether the customer confirmed them.
+#[tauri::command(async)]
+#[instrument(skip_all)]
+pub async fn check_contents(
+    core: State<'_, Core>,
+    photo_path: Option<String>,
+    accepted: bool,
+) -> Answer<HandoverView> {
+    Ok(core
+        .get()?
+        .check_contents(photo_path.as_deref().map(std::path::Path::new), accepted)
+        .await?)
 }
 
 #[tauri::command(async)]
@@ -124,18 +143,8 @@ pub async fn submit_token(core: State<'_, Core>, token: String) -> Answer<Handov
 
 #[tauri::command(async)]
 #[instrument(skip_all)]
-pub async fn submit_proof(
-    core: State<'_, Core>,
-    recipient_name: String,
-    photo_path: Option<String>,
-) -> Answer<HandoverView> {
-    Ok(core
-        .get()?
-        .submit_proof(
-            &recipient_name,
-            photo_path.as_deref().map(std::path::Path::new),
-        )
-        .await?)
+pub async fn submit_proof(core: State<'_, Core>, proof: ProofInput) -> Answer<HandoverView> {
+    Ok(core.get()?.submit_proof(&proof).await?)
 }
 
 #[tauri::command(async)]
@@ -144,10 +153,11 @@ pub async fn report_exception(
     core: State<'_, Core>,
     reason: ExceptionReason,
     note: Option<String>,
+    id_check: Option<IdCheckEntry>,
 ) -> Answer<HandoverView> {
     Ok(core
         .get()?
-        .report_exception(reason, note.as_deref())
+        .report_exception(reason, note.as_deref(), id_check)
         .await?)
 }
 

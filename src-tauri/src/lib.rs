@@ -35,6 +35,7 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::handover_view,
         commands::scan_parcel,
         commands::finish_scanning,
+        commands::check_contents,
         commands::submit_code,
         commands::submit_token,
         commands::submit_proof,

@@ -61,8 +61,8 @@ fn every_documented_command_is_registered_in_the_shell() {
     // Every argument any command takes; a command ignores the ones it does not.
     let args = json!({
         "input": "ABCD-1234", "serverUrl": null, "barcode": "X", "code": "1234567",
-        "token": "X", "recipientName": "Ben", "photoPath": null, "reason": "not_home",
-        "note": null, "location": null,
+        "token": "X", "proof": { "recipient_name": "Ben" }, "photoPath": null,
+        "reason": "not_home", "note": null, "location": null, "accepted": true,
     });
     for command in documented_commands() {
         let answer = crate::helpers::invoke_on(&webview, &command, args.clone());

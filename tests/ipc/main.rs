@@ -57,7 +57,7 @@ fn a_courier_enrolls_and_hands_over_a_parcel_through_the_ipc_commands() {
     let view = app
         .invoke(
             "submit_proof",
-            json!({ "recipientName": "Edsger Dijkstra", "photoPath": null }),
+            json!({ "proof": { "recipient_name": "Edsger Dijkstra", "photo_path": null } }),
         )
         .unwrap();
     assert_eq!(view["step"], "done", "{view}");
@@ -141,7 +141,7 @@ fn a_high_value_parcel_needs_a_photo_which_the_ui_hands_over_as_bytes() {
     let err = app
         .invoke(
             "submit_proof",
-            json!({ "recipientName": "Grace Hopper", "photoPath": null }),
+            json!({ "proof": { "recipient_name": "Grace Hopper", "photo_path": null } }),
         )
         .unwrap_err();
     assert_eq!(err["code"], "photo_required", "{err}");
@@ -160,7 +160,7 @@ fn a_high_value_parcel_needs_a_photo_which_the_ui_hands_over_as_bytes() {
     let view = app
         .invoke(
             "submit_proof",
-            json!({ "recipientName": "Grace Hopper", "photoPath": path }),
+            json!({ "proof": { "recipient_name": "Grace Hopper", "photo_path": path } }),
         )
         .unwrap();
     assert_eq!(view["step"], "done", "{view}");

@@ -148,7 +148,7 @@ fn main() {
             let start = Instant::now();
             device.scan_parcel(&barcodes[i % barcodes.len()]).await.unwrap();
             device
-                .report_exception(doorstep_protocol::wire::ExceptionReason::NotHome, None)
+                .report_exception(doorstep_protocol::wire::ExceptionReason::NotHome, None, None)
                 .await
                 .unwrap();
             let took = start.elapsed();

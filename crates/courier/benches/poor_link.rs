@@ -90,7 +90,7 @@ async fn prepare(dir: PathBuf, n: usize) {
             .await
             .expect("scan");
         device
-            .report_exception(ExceptionReason::NotHome, None)
+            .report_exception(ExceptionReason::NotHome, None, None)
             .await
             .expect("a durable commit");
     }

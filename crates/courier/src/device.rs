@@ -9,8 +9,8 @@ use std::time::Duration;
 use doorstep_protocol::ids::{EventId, ParcelId};
 use doorstep_protocol::token::{PublicTokenKey, TokenKeys};
 use doorstep_protocol::wire::{
-    EnrollRequest, EnrollmentLink, EventBody, ExceptionReason, Location, Manifest, ManifestParcel,
-    ManifestStop, ParcelStatus, ResendRequest, VerifyRequest,
+    DeliveryMethod, EnrollRequest, EnrollmentLink, EventBody, ExceptionReason, IdCheck, Location,
+    Manifest, ManifestParcel, ManifestStop, ParcelStatus, ResendRequest, VerifyRequest,
 };
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
@@ -19,15 +19,15 @@ use crate::api::{Api, ManifestFetch};
 use crate::clock::{Clock, Rng, date_at};
 use crate::config::Config;
 use crate::error::{CourierError, StoreError};
-use crate::handover::{Handover, Step, VerifyAnswer};
+use crate::handover::{Handover, IdCheckEntry, ProofFacts, Step, VerifyAnswer};
 use crate::photos::{self, MAX_PHOTO_BYTES, photo_extension};
 use crate::shared::{Shared, SyncControl};
 use crate::store::{Enrollment, NewEvent, Store};
 use crate::sync::{SyncReport, run_background};
 use crate::update::{update_info, update_required, update_url_allowed};
 use crate::view::{
-    AppStatus, DoneOutcome, HandoverView, ParcelState, QueueItem, ResendInfo, Route, RouteParcel,
-    RouteStop, SyncStatus,
+    AppStatus, DoneOutcome, HandoverView, ParcelState, ProofInput, QueueItem, ResendInfo, Route,
+    RouteParcel, RouteStop, SyncStatus,
 };
 
 /// The courier device core. Open one per data directory; every UI command is one method.
@@ -389,10 +389,47 @@ impl Device {
         self.view(&h)
     }
 
-    /// `finish_scanning`: to the code step, or to the proof when the stop needs no code.
-    pub async fn finish_scanning(&self) -> Result<HandoverView, CourierError> {
+    /// `finish_scanning`: hands the scanned parcels over by `method` (`None`: into the
+    /// recipient's hands) — to the open-box check, the code step or the proof, as the
+    /// method's steps ask. A method a scanned parcel does not allow is `method_not_allowed`.
+    pub async fn finish_scanning(
+        &self,
+        method: Option<DeliveryMethod>,
+    ) -> Result<HandoverView, CourierError> {
         let mut h = self.handover.lock().await;
-        h.finish_scanning()?;
+        h.finish_scanning(method)?;
+        self.view(&h)
+    }
+
+    /// `check_contents`: the open-box check's answer. The photo of the contents is kept first;
+    /// then the customer either confirmed them (on to the code or the proof) or refused them,
+    /// which commits a "refused: contents" failed delivery with the photo.
+    pub async fn check_contents(
+        &self,
+        photo_path: Option<&Path>,
+        accepted: bool,
+    ) -> Result<HandoverView, CourierError> {
+        let mut h = self.handover.lock().await;
+        let photo = match photo_path {
+            Some(path) => Some(self.keep_photo(path)?),
+            None => None,
+        };
+        h.contents_checked(photo.clone())?;
+        let photo = photo.expect("contents_checked refuses a check without a photo");
+        if accepted {
+            h.contents_confirmed()?;
+            return self.view(&h);
+        }
+        let stop = h.stop().ok_or(CourierError::NoHandover)?.clone();
+        let body = EventBody::Failed {
+            reason: ExceptionReason::RefusedContents,
+            note: None,
+            photo_sha256: Some(photo.0.clone()),
+            id_check: None,
+        };
+        let recipient = stop.recipient_name.clone();
+        let id = self.commit(&stop, h.scanned(), body, vec![photo], &recipient)?;
+        h.committed(DoneOutcome::Exception, id);
         self.view(&h)
     }
 
@@ -445,35 +482,81 @@ impl Device {
         self.view(&h)
     }
 
-    /// `submit_proof`: commits the delivery durably (event + outbox + audit in one
-    /// transaction) and moves to `done`. A photo is copied into the data directory first.
-    pub async fn submit_proof(
-        &self,
-        recipient_name: &str,
-        photo_path: Option<&Path>,
-    ) -> Result<HandoverView, CourierError> {
+    /// `submit_proof`: checks every step the method asks for (name, photo, signature, place,
+    /// ID and age), then commits the delivery durably (event + outbox + audit in one
+    /// transaction) and moves to `done`. Photos and the signature are copied into the data
+    /// directory first. A typed year of birth decides the age check and is then dropped.
+    pub async fn submit_proof(&self, proof: &ProofInput) -> Result<HandoverView, CourierError> {
         let mut h = self.handover.lock().await;
-        let verification = h.check_proof(recipient_name, photo_path.is_some())?;
-        let photo = match photo_path {
-            Some(path) => Some(self.keep_photo(path)?),
+        let door = h.door().cloned().ok_or(CourierError::NoHandover)?;
+        let stop = h.stop().ok_or(CourierError::NoHandover)?.clone();
+        // Nobody signs for a safe place or a pickup point: the stop's recipient is named.
+        let name = match door.method {
+            DeliveryMethod::SafePlace | DeliveryMethod::PickupPoint
+                if proof.recipient_name.trim().is_empty() =>
+            {
+                stop.recipient_name.as_str()
+            }
+            _ => proof.recipient_name.trim(),
+        };
+        let year = date_at(
+            self.shared.clock.now_ms(),
+            self.shared.config.utc_offset_secs,
+        )[..4]
+            .parse()
+            .unwrap_or(i32::MAX);
+        let (verification, id_check) = h.check_proof(
+            &ProofFacts {
+                recipient_name: name,
+                has_photo: proof.photo_path.is_some(),
+                has_signature: proof.signature_path.is_some(),
+                place: proof.place.as_deref(),
+                id_check: proof.id_check,
+            },
+            year,
+        )?;
+        let photo = match &proof.photo_path {
+            Some(path) => Some(self.keep_photo(Path::new(path))?),
             None => None,
         };
-        let stop = h.stop().ok_or(CourierError::NoHandover)?.clone();
+        let signature = match &proof.signature_path {
+            Some(path) => Some(self.keep_photo(Path::new(path))?),
+            None => None,
+        };
+        let contents = h.contents_photo().map(str::to_string);
         let body = EventBody::Delivered {
             verification,
-            recipient_name: recipient_name.trim().to_string(),
+            recipient_name: name.to_string(),
             photo_sha256: photo.as_ref().map(|(sha, _)| sha.clone()),
+            method: (door.method != DeliveryMethod::HandToRecipient).then_some(door.method),
+            place: proof
+                .place
+                .as_deref()
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_string),
+            signature_sha256: signature.as_ref().map(|(sha, _)| sha.clone()),
+            contents_photo_sha256: contents,
+            id_check,
         };
-        let id = self.commit(&stop, h.scanned(), body, photo, recipient_name.trim())?;
+        let images = photo
+            .into_iter()
+            .chain(signature)
+            .chain(h.contents_photo_file())
+            .collect();
+        let id = self.commit(&stop, h.scanned(), body, images, name)?;
         h.committed(DoneOutcome::Delivered, id);
         self.view(&h)
     }
 
-    /// `report_exception`: records a failed attempt with a reason and moves to `done`.
+    /// `report_exception`: records a failed attempt with a reason and moves to `done`. For
+    /// "refused: age" the ID check (failed) goes with it; a photo of the contents taken at the
+    /// open-box check goes with any reason.
     pub async fn report_exception(
         &self,
         reason: ExceptionReason,
         note: Option<&str>,
+        id_check: Option<IdCheckEntry>,
     ) -> Result<HandoverView, CourierError> {
         let mut h = self.handover.lock().await;
         h.check_exception()?;
@@ -482,9 +565,22 @@ impl Device {
             .map(str::trim)
             .filter(|n| !n.is_empty())
             .map(|n| n.chars().take(500).collect::<String>());
-        let body = EventBody::Failed { reason, note };
+        let minimum_age = h.door().and_then(|d| d.minimum_age);
+        let id_check = id_check
+            .filter(|_| reason == ExceptionReason::RefusedAge)
+            .map(|entry| IdCheck {
+                passed: false,
+                ..entry.record(minimum_age, 0)
+            });
+        let body = EventBody::Failed {
+            reason,
+            note,
+            photo_sha256: h.contents_photo().map(str::to_string),
+            id_check,
+        };
         let recipient = stop.recipient_name.clone();
-        let id = self.commit(&stop, h.scanned(), body, None, &recipient)?;
+        let images = h.contents_photo_file().into_iter().collect();
+        let id = self.commit(&stop, h.scanned(), body, images, &recipient)?;
         h.committed(DoneOutcome::Exception, id);
         self.view(&h)
     }
@@ -528,7 +624,7 @@ impl Device {
         stop: &ManifestStop,
         parcels: &[ParcelId],
         body: EventBody,
-        photo: Option<(String, PathBuf)>,
+        images: Vec<(String, PathBuf)>,
         recipient_name: &str,
     ) -> Result<EventId, CourierError> {
         let key = self
@@ -554,7 +650,7 @@ impl Device {
             occurred_at_ms: now,
             location,
             body,
-            photo,
+            images,
             stop_address: stop.address.clone(),
             recipient_name: recipient_name.to_string(),
             barcodes,
@@ -615,6 +711,12 @@ impl Device {
                 stop: route_stop,
                 scanned,
                 last_scan: h.last_scan().cloned(),
+                methods: h.methods(),
+            },
+            Step::OpenBox => HandoverView::OpenBox {
+                stop: route_stop,
+                scanned,
+                photo_taken: h.contents_photo().is_some(),
             },
             Step::Code {
                 attempts_left,
@@ -640,7 +742,9 @@ impl Device {
                 scanned,
                 verification: Handover::verification_kind(verification),
                 offline: *offline,
-                photo_required: h.photo_required(stop),
+                photo_required: h.photo_required(),
+                door: h.door().cloned().ok_or(CourierError::NoHandover)?,
+                safe_places: h.safe_places(),
             },
             Step::Done { outcome, event_id } => HandoverView::Done {
                 stop: route_stop,
@@ -910,8 +1014,11 @@ mod tests {
                 matches!(&view, HandoverView::Scanning { scanned, .. } if scanned.len() == 2),
                 "{view:?}"
             );
-            device.finish_scanning().await.unwrap();
-            let view = device.submit_proof("Ada", None).await.unwrap();
+            device.finish_scanning(None).await.unwrap();
+            let view = device
+                .submit_proof(&ProofInput::named("Ada"))
+                .await
+                .unwrap();
             assert!(matches!(view, HandoverView::Done { .. }), "{view:?}");
             assert_eq!(
                 device.sync_queue().unwrap().len(),
@@ -1011,8 +1118,8 @@ mod tests {
         assert_send(&d.scan_parcel(""));
         assert_send(&d.submit_code(""));
         assert_send(&d.submit_token(""));
-        assert_send(&d.submit_proof("", None));
-        assert_send(&d.report_exception(ExceptionReason::NotHome, None));
+        assert_send(&d.submit_proof(&ProofInput::named("")));
+        assert_send(&d.report_exception(ExceptionReason::NotHome, None, None));
         assert_send(&d.resend_code());
         assert_send(&d.sync_now());
         assert_send(&d.unenroll());

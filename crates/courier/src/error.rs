@@ -68,6 +68,30 @@ pub enum CourierError {
     /// No recipient name was given.
     #[error("enter the name of the person who took the parcel")]
     RecipientRequired,
+    /// The scanned parcels may not all be handed over by the chosen method.
+    #[error(
+        "these parcels may not be handed over this way; choose another way or record a failed delivery"
+    )]
+    MethodNotAllowed,
+    /// The policy asks for a signature and none was given.
+    #[error("this delivery needs a signature; ask the person to sign on the screen")]
+    SignatureRequired,
+    /// The policy asks for an ID (and age) check that was not done or not confirmed.
+    #[error("check the recipient's ID first and confirm that you saw it")]
+    IdCheckRequired,
+    /// The recipient does not meet the minimum age.
+    #[error(
+        "the recipient does not meet the minimum age; do not hand over the parcel: record 'refused: age'"
+    )]
+    AgeNotMet,
+    /// A neighbour, safe place or pickup point delivery without saying where.
+    #[error(
+        "say where: the neighbour's house number, the safe place, or the pickup point (up to 200 characters)"
+    )]
+    PlaceRequired,
+    /// The open-box check needs a photo of the contents.
+    #[error("take a photo of the opened box's contents first")]
+    ContentsPhotoRequired,
     /// The local database failed.
     #[error("the phone's storage failed; the app cannot save right now")]
     Storage(StoreError),
@@ -103,6 +127,12 @@ impl CourierError {
             Self::PhotoRequired => AppErrorCode::PhotoRequired,
             Self::PhotoInvalid(_) => AppErrorCode::PhotoInvalid,
             Self::RecipientRequired => AppErrorCode::RecipientRequired,
+            Self::MethodNotAllowed => AppErrorCode::MethodNotAllowed,
+            Self::SignatureRequired => AppErrorCode::SignatureRequired,
+            Self::IdCheckRequired => AppErrorCode::IdCheckRequired,
+            Self::AgeNotMet => AppErrorCode::AgeNotMet,
+            Self::PlaceRequired => AppErrorCode::PlaceRequired,
+            Self::ContentsPhotoRequired => AppErrorCode::ContentsPhotoRequired,
             Self::Storage(_) => AppErrorCode::Storage,
             Self::Internal(_) => AppErrorCode::Internal,
         }

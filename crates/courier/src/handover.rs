@@ -2,18 +2,25 @@
 //! and storage work and feeds the results in, so every transition is unit-testable.
 //!
 //! ```text
-//! idle ─scan→ scanning ─finish→ code ─verified / offline-allowed / token→ proof ─commit→ done
-//!                        └──────(no code needed)──────────────────────→ proof
-//!                                 code ─locked→ locked
-//! scanning | code | locked | proof ─exception→ done
+//! idle ─scan→ scanning ─finish(method)→ [open box] ─confirmed→ code ─verified / offline-allowed / token→ proof ─commit→ done
+//!                        └──────────────(no code for the method)───────────────────────────→ proof
+//!                                  open box ─refused→ done (failed: refused contents)
+//!                                                       code ─locked→ locked
+//! scanning | open box | code | locked | proof ─exception→ done
 //! ```
+//!
+//! The method (into the recipient's hands, a neighbour, a safe place, a pickup point) is
+//! picked when scanning is finished, among those every scanned parcel allows; its steps (the
+//! parcels' [`DoorMethod`]s merged) decide what follows, and [`Handover::check_proof`]
+//! refuses a commit without any of them.
 
 use doorstep_protocol::barcode::Barcode;
 use doorstep_protocol::code::DeliveryCode;
 use doorstep_protocol::ids::{EventId, ParcelId};
 use doorstep_protocol::token::{HandoverToken, TokenKeys, TokenSubject};
 use doorstep_protocol::wire::{
-    Manifest, ManifestParcel, ManifestStop, Verification, VerifyOutcome,
+    DeliveryMethod, DoorMethod, IdCheck, IdType, Manifest, ManifestParcel, ManifestStop,
+    Verification, VerifyOutcome, door_steps,
 };
 
 use crate::error::CourierError;
@@ -41,6 +48,9 @@ pub enum Step {
         /// What went wrong with the last try.
         error: Option<AppError>,
     },
+    /// The open-box check: the customer opens the box, the courier photographs the contents,
+    /// the customer confirms or refuses them.
+    OpenBox,
     /// Too many wrong codes.
     Locked,
     /// Verified (or nothing to verify): waiting for the proof.
@@ -75,7 +85,70 @@ pub struct Handover {
     stop: Option<ManifestStop>,
     scanned: Vec<ParcelId>,
     last_scan: Option<ScanResult>,
+    /// The method picked and its steps, once scanning is finished.
+    door: Option<DoorMethod>,
+    /// The photo of the contents the customer saw at the open-box check: its SHA-256 and
+    /// the device's copy.
+    contents_photo: Option<(String, std::path::PathBuf)>,
 }
+
+/// What the courier hands in with the proof, besides the photos (which the device keeps).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProofFacts<'a> {
+    /// Who took the parcels (the neighbour, for a neighbour delivery).
+    pub recipient_name: &'a str,
+    /// Whether a proof photo was taken.
+    pub has_photo: bool,
+    /// Whether the person signed.
+    pub has_signature: bool,
+    /// The neighbour's house number, the safe place, or the pickup point's id.
+    pub place: Option<&'a str>,
+    /// The ID check as the courier entered it.
+    pub id_check: Option<IdCheckEntry>,
+}
+
+/// An ID check as the courier enters it on the device. The year of birth only decides the
+/// result here; it is never stored or sent ([`IdCheck`] has no field for it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+pub struct IdCheckEntry {
+    /// The kind of ID seen.
+    pub id_type: IdType,
+    /// The year of birth on the ID, if the courier typed it.
+    #[serde(default)]
+    pub year_of_birth: Option<i32>,
+    /// The courier tapped "meets the minimum age" after reading the date of birth.
+    #[serde(default)]
+    pub meets_minimum_age: bool,
+    /// The courier confirms seeing the ID in person and that it shows the recipient.
+    pub courier_confirmed: bool,
+}
+
+impl IdCheckEntry {
+    /// The record of this check for `minimum_age` in `year`: passed when the courier
+    /// confirmed it and, if an age is asked for, tapped that it is met or typed a year of birth
+    /// that meets it whatever the birthday (so a year alone never passes someone who turns the
+    /// age later in the year).
+    pub fn record(&self, minimum_age: Option<u8>, year: i32) -> IdCheck {
+        let age_ok = match minimum_age {
+            None => true,
+            Some(min) => {
+                self.meets_minimum_age
+                    || self
+                        .year_of_birth
+                        .is_some_and(|y| year - y > i32::from(min))
+            }
+        };
+        IdCheck {
+            id_type: self.id_type,
+            minimum_age,
+            passed: self.courier_confirmed && age_ok,
+            courier_confirmed: self.courier_confirmed,
+        }
+    }
+}
+
+/// The longest place (house number, safe place, pickup point id) a record takes.
+pub const MAX_PLACE_CHARS: usize = 200;
 
 impl Default for Handover {
     fn default() -> Self {
@@ -91,6 +164,8 @@ impl Handover {
             stop: None,
             scanned: Vec::new(),
             last_scan: None,
+            door: None,
+            contents_photo: None,
         }
     }
 
@@ -220,13 +295,73 @@ impl Handover {
         result(ScanOutcome::Added, "parcel added", Some(parcel))
     }
 
-    /// Done scanning: to the code step if the stop needs one, else straight to the proof.
-    pub fn finish_scanning(&mut self) -> Result<(), CourierError> {
-        let stop = self.require_stop()?;
+    /// The methods the scanned parcels may all be handed over by, each with its steps.
+    pub fn methods(&self) -> Vec<DoorMethod> {
+        let Some(stop) = &self.stop else {
+            return Vec::new();
+        };
+        DeliveryMethod::ALL
+            .into_iter()
+            .filter_map(|m| {
+                door_steps(
+                    self.scanned_parcels(stop).map(|p| (p, stop.code_required)),
+                    m,
+                )
+            })
+            .collect()
+    }
+
+    /// The safe places the shipper allows for every scanned parcel (those of the first
+    /// parcel that names any).
+    pub fn safe_places(&self) -> Vec<String> {
+        let Some(stop) = &self.stop else {
+            return Vec::new();
+        };
+        self.scanned_parcels(stop)
+            .find(|p| !p.safe_places.is_empty())
+            .map(|p| p.safe_places.clone())
+            .unwrap_or_default()
+    }
+
+    fn scanned_parcels<'s>(
+        &'s self,
+        stop: &'s ManifestStop,
+    ) -> impl Iterator<Item = &'s ManifestParcel> {
+        stop.parcels
+            .iter()
+            .filter(|p| self.scanned.contains(&p.parcel_id))
+    }
+
+    /// The method picked and its steps, once scanning is finished.
+    pub fn door(&self) -> Option<&DoorMethod> {
+        self.door.as_ref()
+    }
+
+    /// Done scanning, handing over by `method` (`None`: into the recipient's hands): to the
+    /// open-box check, the code step or the proof, as the method's steps ask.
+    pub fn finish_scanning(&mut self, method: Option<DeliveryMethod>) -> Result<(), CourierError> {
+        self.require_stop()?;
         if self.step != Step::Scanning {
             return Err(CourierError::WrongStep("scanning is already finished"));
         }
-        self.step = if stop.code_required {
+        let method = method.unwrap_or(DeliveryMethod::HandToRecipient);
+        let door = self
+            .methods()
+            .into_iter()
+            .find(|m| m.method == method)
+            .ok_or(CourierError::MethodNotAllowed)?;
+        self.step = if door.open_box_check {
+            Step::OpenBox
+        } else {
+            Self::after_checks(&door)
+        };
+        self.door = Some(door);
+        Ok(())
+    }
+
+    /// The step after scanning and the open-box check: the code, or the proof.
+    fn after_checks(door: &DoorMethod) -> Step {
+        if door.code_required {
             Step::Code {
                 attempts_left: None,
                 offline: false,
@@ -237,8 +372,42 @@ impl Handover {
                 verification: Verification::NotRequired,
                 offline: false,
             }
-        };
+        }
+    }
+
+    /// The open-box check's end: the customer confirmed the photographed contents (on to the
+    /// code or the proof) or refused them (the caller records a "refused: contents" failed
+    /// delivery with the photo). Either way the photo is needed.
+    pub fn contents_checked(
+        &mut self,
+        photo: Option<(String, std::path::PathBuf)>,
+    ) -> Result<(), CourierError> {
+        self.require_stop()?;
+        if self.step != Step::OpenBox {
+            return Err(CourierError::WrongStep("no open-box check is going on"));
+        }
+        self.contents_photo = Some(photo.ok_or(CourierError::ContentsPhotoRequired)?);
         Ok(())
+    }
+
+    /// The customer confirmed the contents: on to the code or the proof.
+    pub fn contents_confirmed(&mut self) -> Result<(), CourierError> {
+        if self.step != Step::OpenBox || self.contents_photo.is_none() {
+            return Err(CourierError::ContentsPhotoRequired);
+        }
+        let door = self.door.as_ref().ok_or(CourierError::NoHandover)?;
+        self.step = Self::after_checks(door);
+        Ok(())
+    }
+
+    /// The SHA-256 of the photo of the contents, once taken at the open-box check.
+    pub fn contents_photo(&self) -> Option<&str> {
+        self.contents_photo.as_ref().map(|(sha, _)| sha.as_str())
+    }
+
+    /// The photo of the contents with the device's copy, to commit with the record.
+    pub fn contents_photo_file(&self) -> Option<(String, std::path::PathBuf)> {
+        self.contents_photo.clone()
     }
 
     /// The digits the code step expects, check digit included.
@@ -365,37 +534,69 @@ impl Handover {
         Ok(())
     }
 
-    /// Checks the proof against the policy and gives the verification to commit.
+    /// Checks the proof against the policy — the name, and every step the method asks for
+    /// (photo, signature, place, ID and age) — and gives the verification to commit and the
+    /// ID check's record. `year` is the current year, for a typed year of birth.
     pub fn check_proof(
         &self,
-        recipient_name: &str,
-        has_photo: bool,
-    ) -> Result<Verification, CourierError> {
-        let stop = self.require_stop()?;
+        facts: &ProofFacts<'_>,
+        year: i32,
+    ) -> Result<(Verification, Option<IdCheck>), CourierError> {
+        self.require_stop()?;
         let Step::Proof { verification, .. } = &self.step else {
             return Err(CourierError::WrongStep("the delivery is not verified yet"));
         };
-        if recipient_name.trim().is_empty() {
+        let door = self.door.as_ref().ok_or(CourierError::NoHandover)?;
+        if facts.recipient_name.trim().is_empty() {
             return Err(CourierError::RecipientRequired);
         }
-        if !has_photo && self.photo_required(stop) {
+        let place = facts.place.map(str::trim).unwrap_or("");
+        if door.method != DeliveryMethod::HandToRecipient && place.is_empty() {
+            return Err(CourierError::PlaceRequired);
+        }
+        if place.chars().count() > MAX_PLACE_CHARS {
+            return Err(CourierError::PlaceRequired);
+        }
+        let id_check = match (door.needs_id(), &facts.id_check) {
+            (false, _) => None,
+            (true, None) => return Err(CourierError::IdCheckRequired),
+            (true, Some(entry)) => {
+                let record = entry.record(door.minimum_age, year);
+                if !record.courier_confirmed {
+                    return Err(CourierError::IdCheckRequired);
+                }
+                if !record.passed {
+                    return Err(CourierError::AgeNotMet);
+                }
+                Some(record)
+            }
+        };
+        if !facts.has_photo && door.photo_required {
             return Err(CourierError::PhotoRequired);
         }
-        Ok(verification.clone())
+        if !facts.has_signature && door.signature_required {
+            return Err(CourierError::SignatureRequired);
+        }
+        if door.open_box_check && self.contents_photo.is_none() {
+            return Err(CourierError::ContentsPhotoRequired);
+        }
+        Ok((verification.clone(), id_check))
     }
 
-    /// Whether any scanned parcel needs a photo.
-    pub fn photo_required(&self, stop: &ManifestStop) -> bool {
-        stop.parcels
-            .iter()
-            .any(|p| p.photo_required && self.scanned.contains(&p.parcel_id))
+    /// Whether the proof needs a photo.
+    pub fn photo_required(&self) -> bool {
+        self.door.as_ref().is_some_and(|d| d.photo_required)
     }
 
     /// Whether an exception can be recorded now.
     pub fn check_exception(&self) -> Result<(), CourierError> {
         self.require_stop()?;
         match self.step {
-            Step::Scanning | Step::Code { .. } | Step::Locked | Step::Proof { .. } => Ok(()),
+            Step::Scanning
+            | Step::OpenBox
+            | Step::Code { .. }
+            | Step::Locked
+            | Step::Proof { .. } => Ok(()),
             _ => Err(CourierError::WrongStep("this delivery is already recorded")),
         }
     }
@@ -451,6 +652,8 @@ pub(crate) mod tests {
             photo_required,
             method: DeliveryMethod::HandToRecipient,
             status: ParcelStatus::Pending,
+            methods: Vec::new(),
+            safe_places: Vec::new(),
         }
     }
 
@@ -501,7 +704,7 @@ pub(crate) mod tests {
     fn at_code_step(m: &Manifest, barcode: &str) -> Handover {
         let mut h = Handover::new();
         h.scan(barcode, Some(m), todo).unwrap();
-        h.finish_scanning().unwrap();
+        h.finish_scanning(None).unwrap();
         h
     }
 
@@ -636,7 +839,7 @@ pub(crate) mod tests {
         let m = manifest();
         let mut h = Handover::new();
         h.scan("PARCEL12", Some(&m), todo).unwrap();
-        h.finish_scanning().unwrap();
+        h.finish_scanning(None).unwrap();
         let code = h.enter_code(&valid_code()).unwrap().unwrap();
         h.code_checked(
             code,
@@ -645,17 +848,22 @@ pub(crate) mod tests {
             }),
         )
         .unwrap();
+        let proof = |name, has_photo| ProofFacts {
+            recipient_name: name,
+            has_photo,
+            ..ProofFacts::default()
+        };
         assert!(matches!(
-            h.check_proof("  ", true),
+            h.check_proof(&proof("  ", true), 2026),
             Err(CourierError::RecipientRequired)
         ));
         assert!(matches!(
-            h.check_proof("Ada", false),
+            h.check_proof(&proof("Ada", false), 2026),
             Err(CourierError::PhotoRequired)
         ));
         assert!(matches!(
-            h.check_proof("Ada", true),
-            Ok(Verification::OnlineCode { .. })
+            h.check_proof(&proof("Ada", true), 2026),
+            Ok((Verification::OnlineCode { .. }, None))
         ));
     }
 
@@ -699,13 +907,74 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_year_of_birth_passes_the_age_check_only_when_the_age_is_met_whatever_the_birthday() {
+        let entry = |year_of_birth, meets_minimum_age| IdCheckEntry {
+            id_type: IdType::Passport,
+            year_of_birth,
+            meets_minimum_age,
+            courier_confirmed: true,
+        };
+        assert!(entry(Some(2007), false).record(Some(18), 2026).passed);
+        assert!(!entry(Some(2008), false).record(Some(18), 2026).passed);
+        assert!(entry(Some(2008), true).record(Some(18), 2026).passed);
+        assert!(!entry(None, false).record(Some(18), 2026).passed);
+        assert!(
+            entry(None, false).record(None, 2026).passed,
+            "an ID check without an age"
+        );
+        let unconfirmed = IdCheckEntry {
+            courier_confirmed: false,
+            ..entry(Some(1980), true)
+        };
+        assert!(!unconfirmed.record(Some(18), 2026).passed);
+    }
+
+    #[test]
+    fn the_open_box_check_needs_the_photo_before_the_code_step() {
+        let mut m = manifest();
+        m.stops[0].parcels[0].methods = vec![DoorMethod {
+            code_required: true,
+            open_box_check: true,
+            ..DoorMethod::plain(DeliveryMethod::HandToRecipient)
+        }];
+        let mut h = Handover::new();
+        h.scan("PARCEL11", Some(&m), todo).unwrap();
+        assert!(matches!(
+            h.finish_scanning(Some(DeliveryMethod::SafePlace)),
+            Err(CourierError::MethodNotAllowed)
+        ));
+        h.finish_scanning(None).unwrap();
+        assert_eq!(h.step(), &Step::OpenBox);
+        assert!(matches!(
+            h.enter_code(&valid_code()),
+            Err(CourierError::WrongStep(_))
+        ));
+        assert!(matches!(
+            h.contents_confirmed(),
+            Err(CourierError::ContentsPhotoRequired)
+        ));
+        assert!(matches!(
+            h.contents_checked(None),
+            Err(CourierError::ContentsPhotoRequired)
+        ));
+        h.contents_checked(Some(("ab".into(), "/tmp/ab.jpg".into())))
+            .unwrap();
+        h.contents_confirmed().unwrap();
+        assert!(matches!(h.step(), Step::Code { .. }));
+        assert!(h.check_exception().is_ok());
+    }
+
+    #[test]
     fn commands_out_of_order_are_wrong_step_or_no_handover() {
         let m = manifest();
         let mut h = Handover::new();
-        assert!(matches!(h.finish_scanning(), Err(CourierError::NoHandover)));
+        assert!(matches!(
+            h.finish_scanning(None),
+            Err(CourierError::NoHandover)
+        ));
         h.scan("PARCEL11", Some(&m), todo).unwrap();
         assert!(matches!(h.enter_code("1"), Err(CourierError::WrongStep(_))));
-        h.finish_scanning().unwrap();
+        h.finish_scanning(None).unwrap();
         assert!(matches!(
             h.scan("PARCEL12", Some(&m), todo),
             Err(CourierError::WrongStep(_))

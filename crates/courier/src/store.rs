@@ -115,8 +115,9 @@ pub struct NewEvent {
     pub location: Option<Location>,
     /// What happened.
     pub body: EventBody,
-    /// The proof photo: SHA-256 hex and where the copy lives.
-    pub photo: Option<(String, PathBuf)>,
+    /// The photos and signature the event refers to: SHA-256 hex and where each copy lives
+    /// (uploaded before the event).
+    pub images: Vec<(String, PathBuf)>,
     /// For the queue screen.
     pub stop_address: String,
     /// For the queue screen.
@@ -134,8 +135,8 @@ pub struct OutboxEntry {
     pub id: EventId,
     /// The signed event JSON.
     pub body: String,
-    /// A photo that must be uploaded first: SHA-256 hex and file.
-    pub photo_to_upload: Option<(String, PathBuf)>,
+    /// Photos (and signatures) that must be uploaded first: SHA-256 hex and file.
+    pub photos_to_upload: Vec<(String, PathBuf)>,
 }
 
 /// What the server decided about one event.
@@ -484,7 +485,7 @@ impl Store {
             EventBody::Delivered { .. } => ("delivered", "delivered"),
             EventBody::Failed { .. } => ("failed", "exception"),
         };
-        if let Some((sha, path)) = &event.photo {
+        for (sha, path) in &event.images {
             tx.execute(
                 "INSERT OR IGNORE INTO photo (sha256, path) VALUES (?1, ?2)",
                 params![sha, path.to_string_lossy()],
@@ -502,7 +503,7 @@ impl Store {
                 kind,
                 json(&signed),
                 signed.chain_hash(),
-                event.photo.as_ref().map(|(sha, _)| sha),
+                event.images.first().map(|(sha, _)| sha),
                 event.stop_address,
                 event.recipient_name,
                 json(&event.barcodes),
@@ -556,15 +557,34 @@ impl Store {
             if !out.is_empty() && bytes > max_bytes {
                 break;
             }
-            let photo_to_upload = match (sha, path, uploaded) {
-                (Some(sha), Some(path), Some(0)) => Some((sha, PathBuf::from(path))),
-                _ => None,
+            let mut photos_to_upload: Vec<(String, PathBuf)> = match (sha, path, uploaded) {
+                (Some(sha), Some(path), Some(0)) => vec![(sha, PathBuf::from(path))],
+                _ => Vec::new(),
             };
+            // A record with more than one image (a signature, the open-box photo) names the
+            // others only in its body: look them up when it mentions one.
+            if body.contains("signature_sha256") || body.contains("contents_photo_sha256") {
+                let event: DeliveryEvent =
+                    serde_json::from_str(&body).map_err(|_| corrupt("event body"))?;
+                for sha in event.body.images() {
+                    if photos_to_upload.iter().any(|(s, _)| s == sha) {
+                        continue;
+                    }
+                    let row: Option<(String, i64)> = self
+                        .conn
+                        .prepare_cached("SELECT path, uploaded FROM photo WHERE sha256 = ?1")?
+                        .query_row([sha], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .optional()?;
+                    if let Some((path, 0)) = row {
+                        photos_to_upload.push((sha.to_string(), PathBuf::from(path)));
+                    }
+                }
+            }
             out.push(OutboxEntry {
                 seq,
                 id: id.parse().map_err(|_| corrupt("event id"))?,
                 body,
-                photo_to_upload,
+                photos_to_upload,
             });
         }
         Ok(out)
@@ -761,8 +781,10 @@ pub(crate) mod tests {
             body: EventBody::Failed {
                 reason: doorstep_protocol::wire::ExceptionReason::NotHome,
                 note: None,
+                photo_sha256: None,
+                id_check: None,
             },
-            photo: None,
+            images: Vec::new(),
             stop_address: "1 Main St".into(),
             recipient_name: "Ada".into(),
             barcodes: vec![format!("P{n}")],

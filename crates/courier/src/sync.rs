@@ -134,10 +134,7 @@ impl Shared {
             if batch.is_empty() {
                 return Ok(report);
             }
-            for entry in &batch {
-                let Some((sha, path)) = &entry.photo_to_upload else {
-                    continue;
-                };
+            for (sha, path) in batch.iter().flat_map(|e| &e.photos_to_upload) {
                 match tokio::fs::read(path).await {
                     Ok(bytes) => {
                         api.upload_photo(sha, bytes).await?;

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use doorstep_protocol::wire::DoorMethod;
 use serde::{Deserialize, Serialize};
 
 /// `AppErrorCode`: the closed set of machine codes an [`AppError`] carries. The UI switches on
@@ -57,6 +58,18 @@ pub enum AppErrorCode {
     Storage,
     /// A bug or an impossible state; the detail is in the log.
     Internal,
+    /// The scanned parcels may not all be handed over by the chosen method.
+    MethodNotAllowed,
+    /// The policy asks for a signature and none was given.
+    SignatureRequired,
+    /// The policy asks for an ID (and age) check that was not done or not confirmed.
+    IdCheckRequired,
+    /// The recipient does not meet the minimum age: record "refused: age".
+    AgeNotMet,
+    /// A neighbour, safe place or pickup point delivery must say where.
+    PlaceRequired,
+    /// The open-box check needs a photo of the contents.
+    ContentsPhotoRequired,
 }
 
 impl AppErrorCode {
@@ -85,6 +98,12 @@ impl AppErrorCode {
             RecipientRequired,
             Storage,
             Internal,
+            MethodNotAllowed,
+            SignatureRequired,
+            IdCheckRequired,
+            AgeNotMet,
+            PlaceRequired,
+            ContentsPhotoRequired,
         ];
         // A new variant fails to compile here until it has a position; each position must
         // hold that variant in `all`, so the list cannot skip or repeat one it names.
@@ -112,6 +131,12 @@ impl AppErrorCode {
                 RecipientRequired => 18,
                 Storage => 19,
                 Internal => 20,
+                MethodNotAllowed => 21,
+                SignatureRequired => 22,
+                IdCheckRequired => 23,
+                AgeNotMet => 24,
+                PlaceRequired => 25,
+                ContentsPhotoRequired => 26,
             };
             assert!(position == i, "AppErrorCode::ALL is out of order");
             i += 1;
@@ -327,6 +352,18 @@ pub enum HandoverView {
         scanned: Vec<String>,
         /// The last scan.
         last_scan: Option<ScanResult>,
+        /// The ways every scanned parcel may be handed over, each with its steps at the door;
+        /// `finish_scanning` takes one of them.
+        methods: Vec<DoorMethod>,
+    },
+    /// The open-box check: photograph the contents, then the customer confirms or refuses.
+    OpenBox {
+        /// The stop.
+        stop: RouteStop,
+        /// Scanned parcel ids.
+        scanned: Vec<String>,
+        /// Whether the photo of the contents was taken.
+        photo_taken: bool,
     },
     /// Taking the code.
     Code {
@@ -362,6 +399,11 @@ pub enum HandoverView {
         offline: bool,
         /// Whether a photo is required.
         photo_required: bool,
+        /// The method and its steps: signature, ID and minimum age, place.
+        door: DoorMethod,
+        /// For a safe place: where the shipper allows the parcel to be left (the courier may
+        /// also describe another place when the list is empty).
+        safe_places: Vec<String>,
     },
     /// Committed.
     Done {
@@ -374,6 +416,42 @@ pub enum HandoverView {
         /// The committed event.
         event_id: String,
     },
+}
+
+/// `ProofInput`: what `submit_proof` takes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct ProofInput {
+    /// Who took the parcels (the neighbour, for a neighbour delivery; may be empty for a safe
+    /// place or a pickup point, where the stop's recipient is named).
+    pub recipient_name: String,
+    /// The proof photo, as `save_photo` answered it.
+    #[serde(default)]
+    pub photo_path: Option<String>,
+    /// The signature image (PNG), as `save_photo` answered it.
+    #[serde(default)]
+    pub signature_path: Option<String>,
+    /// The neighbour's house number, the safe place, or the pickup point's id.
+    #[serde(default)]
+    pub place: Option<String>,
+    /// The ID check, when the method asks for one.
+    #[serde(default)]
+    pub id_check: Option<crate::handover::IdCheckEntry>,
+}
+
+impl ProofInput {
+    /// A proof with only the recipient's name.
+    pub fn named(recipient_name: &str) -> Self {
+        Self {
+            recipient_name: recipient_name.to_string(),
+            ..Self::default()
+        }
+    }
+
+    /// The same proof with a photo.
+    pub fn with_photo(mut self, path: &std::path::Path) -> Self {
+        self.photo_path = Some(path.to_string_lossy().into_owned());
+        self
+    }
 }
 
 /// `SyncStatus`: also the payload of the `sync-status` event.

@@ -291,6 +291,104 @@ pub struct ManifestParcel {
     pub method: DeliveryMethod,
     /// Where the parcel stands on the server.
     pub status: ParcelStatus,
+    /// The ways the parcel may be handed over at the door, each with the steps the policy
+    /// asks for it (the courier picks one among them). Empty from a server that predates
+    /// door steps: then only `method`, with the stop's code and this parcel's photo rule.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub methods: Vec<DoorMethod>,
+    /// Where the shipper allows the parcel to be left when it goes to a safe place (the
+    /// courier picks one, or describes the place when the list is empty).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub safe_places: Vec<String>,
+}
+
+impl ManifestParcel {
+    /// The ways this parcel may be handed over, with their steps (see [`Self::methods`]);
+    /// `stop_code_required` fills in the code rule for a manifest from an older server.
+    pub fn door_methods(&self, stop_code_required: bool) -> Vec<DoorMethod> {
+        if self.methods.is_empty() {
+            vec![DoorMethod {
+                code_required: stop_code_required,
+                photo_required: self.photo_required,
+                ..DoorMethod::plain(self.method)
+            }]
+        } else {
+            self.methods.clone()
+        }
+    }
+}
+
+/// One way of handing a parcel over and the steps the policy asks for it at the door.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DoorMethod {
+    /// The method.
+    pub method: DeliveryMethod,
+    /// The stop's delivery code (or the customer's QR) is needed.
+    pub code_required: bool,
+    /// A proof photo is needed (for a safe place: the parcel in its place).
+    pub photo_required: bool,
+    /// The recipient (or the neighbour) signs on the screen.
+    pub signature_required: bool,
+    /// Before the code, the customer opens the box, the courier photographs the contents, and
+    /// the customer confirms or refuses them.
+    pub open_box_check: bool,
+    /// The courier checks an ID of an accepted type against the recipient.
+    pub id_check: bool,
+    /// The recipient must be at least this old (years); the courier checks an ID for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum_age: Option<u8>,
+}
+
+impl DoorMethod {
+    /// A method with no step asked for.
+    pub fn plain(method: DeliveryMethod) -> Self {
+        Self {
+            method,
+            code_required: false,
+            photo_required: false,
+            signature_required: false,
+            open_box_check: false,
+            id_check: false,
+            minimum_age: None,
+        }
+    }
+
+    /// Whether an ID must be checked (for itself or for the age).
+    pub fn needs_id(&self) -> bool {
+        self.id_check || self.minimum_age.is_some()
+    }
+
+    /// The steps of several parcels handed over together by this method: each step that any
+    /// of them asks for, the highest minimum age.
+    pub fn merge(&mut self, other: &DoorMethod) {
+        self.code_required |= other.code_required;
+        self.photo_required |= other.photo_required;
+        self.signature_required |= other.signature_required;
+        self.open_box_check |= other.open_box_check;
+        self.id_check |= other.id_check;
+        self.minimum_age = self.minimum_age.max(other.minimum_age);
+    }
+}
+
+/// What the parcels of one handover need by `method`: the merged steps of every parcel, or
+/// `None` when one of them may not be handed over that way.
+pub fn door_steps<'a>(
+    parcels: impl IntoIterator<Item = (&'a ManifestParcel, bool)>,
+    method: DeliveryMethod,
+) -> Option<DoorMethod> {
+    let mut out: Option<DoorMethod> = None;
+    for (parcel, stop_code_required) in parcels {
+        let found = parcel
+            .door_methods(stop_code_required)
+            .into_iter()
+            .find(|m| m.method == method)?;
+        match &mut out {
+            Some(o) => o.merge(&found),
+            None => out = Some(found),
+        }
+    }
+    out
 }
 
 /// How a parcel is meant to be handed over.
@@ -306,6 +404,26 @@ pub enum DeliveryMethod {
     SafePlace,
     /// To a pickup point or locker.
     PickupPoint,
+}
+
+impl DeliveryMethod {
+    /// Every method, in the order the app offers them.
+    pub const ALL: [DeliveryMethod; 4] = [
+        DeliveryMethod::HandToRecipient,
+        DeliveryMethod::Neighbour,
+        DeliveryMethod::SafePlace,
+        DeliveryMethod::PickupPoint,
+    ];
+
+    /// The wire name, e.g. `safe_place`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryMethod::HandToRecipient => "hand_to_recipient",
+            DeliveryMethod::Neighbour => "neighbour",
+            DeliveryMethod::SafePlace => "safe_place",
+            DeliveryMethod::PickupPoint => "pickup_point",
+        }
+    }
 }
 
 /// Server-side parcel state.
@@ -416,6 +534,10 @@ pub enum ExceptionReason {
     Damaged,
     /// Unsafe to deliver.
     Unsafe,
+    /// At the open-box check the customer refused the contents (the record carries the photo).
+    RefusedContents,
+    /// The recipient could not show an accepted ID, or is younger than the minimum age.
+    RefusedAge,
 }
 
 /// How the handover was verified.
@@ -455,6 +577,22 @@ pub enum EventBody {
         recipient_name: String,
         /// SHA-256 (hex) of the proof photo, uploaded before the event.
         photo_sha256: Option<String>,
+        /// How it was handed over; absent means into the recipient's hands.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        method: Option<DeliveryMethod>,
+        /// Where: the neighbour's house number, the safe place, or the pickup point's id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        place: Option<String>,
+        /// SHA-256 (hex) of the signature image (PNG), uploaded before the event like a photo.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signature_sha256: Option<String>,
+        /// SHA-256 (hex) of the photo of the contents the customer confirmed at the open-box
+        /// check.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        contents_photo_sha256: Option<String>,
+        /// The ID and age check, as the courier confirmed it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id_check: Option<IdCheck>,
     },
     /// A failed attempt.
     Failed {
@@ -462,7 +600,67 @@ pub enum EventBody {
         reason: ExceptionReason,
         /// Free text from the courier.
         note: Option<String>,
+        /// SHA-256 (hex) of a photo of the attempt (the refused contents, the closed door).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        photo_sha256: Option<String>,
+        /// The ID and age check that failed, for `refused_age`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id_check: Option<IdCheck>,
     },
+}
+
+impl EventBody {
+    /// Every photo or signature the record refers to (each uploaded before the record).
+    pub fn images(&self) -> Vec<&str> {
+        match self {
+            EventBody::Delivered {
+                photo_sha256,
+                signature_sha256,
+                contents_photo_sha256,
+                ..
+            } => [photo_sha256, signature_sha256, contents_photo_sha256]
+                .into_iter()
+                .flatten()
+                .map(String::as_str)
+                .collect(),
+            EventBody::Failed { photo_sha256, .. } => {
+                photo_sha256.iter().map(String::as_str).collect()
+            }
+        }
+    }
+}
+
+/// An ID the courier may accept at an ID or age check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum IdType {
+    /// A passport.
+    Passport,
+    /// A national identity card.
+    NationalIdCard,
+    /// A driving licence.
+    DrivingLicence,
+    /// A residence permit.
+    ResidencePermit,
+}
+
+/// The result of an ID and age check as the record keeps it: which kind of ID was shown and
+/// whether it passed — never the ID's number, its image or the date of birth (data
+/// minimisation: a proof of delivery must not become a copy of the customer's papers).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct IdCheck {
+    /// The kind of ID the courier saw.
+    pub id_type: IdType,
+    /// The minimum age checked for, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum_age: Option<u8>,
+    /// Whether the check passed (the ID matches the recipient and, if asked, the age is met).
+    pub passed: bool,
+    /// The courier confirmed seeing the ID in person.
+    pub courier_confirmed: bool,
 }
 
 /// One delivery event from a device. Events of a device form a hash chain signed with the
@@ -613,6 +811,10 @@ pub enum RejectCode {
     /// The record claims a time before the phone's previous record or beyond the offline
     /// window the policy allows.
     Backdated,
+    /// A step the policy asks for at the door (signature, ID or age check, open-box check,
+    /// the place of a neighbour or safe-place delivery) is missing from the record, or the
+    /// record uses a method the parcel may not be handed over by.
+    StepMissing,
     /// Something else in the event is invalid.
     Invalid,
 }
@@ -777,6 +979,11 @@ pub struct Recipient {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(format = Email))]
     pub email: Option<String>,
+    /// The recipient's language (BCP 47, e.g. `es` or `es-MX`) for messages and the customer
+    /// page; English when absent or not translated.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 35))]
+    pub language: Option<String>,
 }
 
 /// An amount of money as a decimal string, e.g. `{"amount": "612.00", "currency": "EUR"}`.
@@ -815,6 +1022,16 @@ pub struct CreateParcelRequest {
     pub declared_value: Option<Money>,
     /// How it is to be handed over.
     pub method: DeliveryMethod,
+    /// Other ways the shipper allows at the door when `method` cannot be done (e.g. a
+    /// neighbour or a safe place when nobody is home); the policy may still forbid some.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 4))]
+    pub alternatives: Vec<DeliveryMethod>,
+    /// Where the recipient allows the parcel to be left (for a safe place), e.g.
+    /// "behind the side gate".
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 10))]
+    pub safe_places: Vec<String>,
     /// Delivery day, `YYYY-MM-DD` in the fleet's time zone.
     #[cfg_attr(feature = "openapi", schema(format = Date))]
     pub delivery_date: String,
@@ -850,6 +1067,10 @@ pub struct PolicyDecision {
     pub offline_allowed: bool,
     /// Whether a proof photo is needed.
     pub photo_required: bool,
+    /// The methods the courier may hand the parcel over by, each with its steps at the door
+    /// (empty for a parcel created before door steps existed).
+    #[serde(default)]
+    pub methods: Vec<DoorMethod>,
     /// Why, e.g. "valuable parcel: declared value 612.00 ≥ 500.00 → code required".
     pub reasons: Vec<String>,
 }

@@ -17,6 +17,7 @@ pub mod fleet_releases;
 pub mod http;
 pub mod labels;
 pub mod limits;
+pub mod messages;
 pub mod notify;
 pub mod openapi;
 pub mod pages;
@@ -494,6 +495,9 @@ struct DemoSpec {
     age: bool,
     opt_in: bool,
     shipper: bool,
+    alternatives: &'static [DeliveryMethod],
+    safe_places: &'static [&'static str],
+    language: Option<&'static str>,
 }
 
 const fn spec(label: &'static str, name: &'static str, address: &'static str) -> DemoSpec {
@@ -510,6 +514,9 @@ const fn spec(label: &'static str, name: &'static str, address: &'static str) ->
         age: false,
         opt_in: false,
         shipper: false,
+        alternatives: &[],
+        safe_places: &[],
+        language: None,
     }
 }
 
@@ -585,6 +592,7 @@ fn demo_specs() -> Vec<DemoSpec> {
             method: DeliveryMethod::SafePlace,
             value: Some("12.00"),
             kind: DemoLabel::Opaque,
+            safe_places: &["front porch", "behind the side gate"],
             ..spec(
                 "no code: safe place",
                 "Margaret Hamilton",
@@ -598,14 +606,19 @@ fn demo_specs() -> Vec<DemoSpec> {
         },
         DemoSpec {
             value: Some("89.00"),
+            alternatives: &[DeliveryMethod::Neighbour, DeliveryMethod::SafePlace],
+            safe_places: &["in the garden shed"],
+            language: Some("es"),
             ..spec(
-                "no code: two parcels, one stop",
+                "no code: two parcels, one stop; neighbour or safe place allowed",
                 "Frances Allen",
                 "Kalverstraat 92, Amsterdam",
             )
         },
         DemoSpec {
             value: Some("15.00"),
+            alternatives: &[DeliveryMethod::Neighbour, DeliveryMethod::SafePlace],
+            language: Some("es"),
             ..spec(
                 "no code: second parcel of the same stop",
                 "Frances Allen",
@@ -647,6 +660,7 @@ pub fn seed_demo(config: &ServerConfig, date: &str) -> Result<DemoSeed, ServerEr
                 name: s.name.into(),
                 phone: s.phone.map(Into::into),
                 email: s.email.map(Into::into),
+                language: s.language.map(Into::into),
             },
             address: s.address.into(),
             postal_code: s.postal.into(),
@@ -660,6 +674,8 @@ pub fn seed_demo(config: &ServerConfig, date: &str) -> Result<DemoSeed, ServerEr
                 currency: "EUR".into(),
             }),
             method: s.method,
+            alternatives: s.alternatives.to_vec(),
+            safe_places: s.safe_places.iter().map(|p| p.to_string()).collect(),
             delivery_date: date.into(),
             age_restricted: s.age,
             recipient_requested_code: s.opt_in,
@@ -710,6 +726,7 @@ pub fn seed_demo(config: &ServerConfig, date: &str) -> Result<DemoSeed, ServerEr
                 name: "Tim Berners-Lee".into(),
                 phone: None,
                 email: None,
+                language: None,
             },
             address: "Leidseplein 12, Amsterdam".into(),
             postal_code: "1017".into(),
@@ -719,6 +736,8 @@ pub fn seed_demo(config: &ServerConfig, date: &str) -> Result<DemoSeed, ServerEr
                 currency: "EUR".into(),
             }),
             method: DeliveryMethod::HandToRecipient,
+            alternatives: Vec::new(),
+            safe_places: Vec::new(),
             delivery_date: date.into(),
             age_restricted: false,
             recipient_requested_code: false,

@@ -2,9 +2,16 @@
 //! code is needed and on what terms. Every decision carries its reasons.
 //!
 //! Rules only make things stricter: when several match, a code is required if any rule
-//! requires one, offline handover is allowed only if no rule forbids it, photos are
-//! required if any rule requires them, and the smallest attempt limit and validity and the
-//! longest code win. So adding a rule can never weaken another.
+//! requires one, offline handover is allowed only if no rule forbids it, photos (and every
+//! step at the door: signature, open-box check, ID check) are required if any rule requires
+//! them, a method is offered only if no rule forbids it, and the smallest attempt limit and
+//! validity, the highest minimum age and the longest code win. So adding a rule can never
+//! weaken another.
+//!
+//! The door steps are decided per method: the parcel's own method, each alternative the
+//! shipper allows, and always "into the recipient's hands" are put to the rules in turn (so
+//! `method_in` picks the rules of a method), and the courier may hand the parcel over only by
+//! a method that comes out offered.
 //!
 //! ```toml
 //! [defaults]
@@ -23,7 +30,7 @@
 //! then = { code_required = true, photo_required = true }
 //! ```
 
-use doorstep_protocol::wire::DeliveryMethod;
+use doorstep_protocol::wire::{DeliveryMethod, DoorMethod};
 use serde::{Deserialize, Serialize};
 
 use crate::ServerError;
@@ -60,6 +67,8 @@ pub struct Defaults {
     pub resend_min_interval_secs: u32,
     /// Resends per stop.
     pub max_resends: u32,
+    /// Whether the recipient signs on the screen.
+    pub signature_required: bool,
 }
 
 impl Default for Defaults {
@@ -73,6 +82,7 @@ impl Default for Defaults {
             photo_required: false,
             resend_min_interval_secs: 60,
             max_resends: 5,
+            signature_required: false,
         }
     }
 }
@@ -154,6 +164,16 @@ pub struct Outcome {
     pub offline_allowed: Option<bool>,
     /// Require a photo.
     pub photo_required: Option<bool>,
+    /// Require the recipient's signature on the screen.
+    pub signature_required: Option<bool>,
+    /// Before the code, the customer opens the box and confirms the photographed contents.
+    pub open_box_check: Option<bool>,
+    /// The courier checks an ID of an accepted type.
+    pub id_check: Option<bool>,
+    /// The recipient must be at least this old (the courier checks an ID for it).
+    pub minimum_age: Option<u8>,
+    /// `false`: the parcel may not be handed over by the matched method.
+    pub method_allowed: Option<bool>,
 }
 
 /// What the policy is asked about.
@@ -175,6 +195,8 @@ pub struct ParcelFacts<'a> {
     pub recipient_opt_in: bool,
     /// Shipper asked for a code.
     pub shipper_requires_code: bool,
+    /// Other methods the shipper allows at the door.
+    pub alternatives: &'a [DeliveryMethod],
 }
 
 /// The policy's decision for one parcel.
@@ -192,6 +214,9 @@ pub struct Decision {
     pub offline_allowed: bool,
     /// Photo required.
     pub photo_required: bool,
+    /// The methods the parcel may be handed over by, the parcel's own first, each with its
+    /// steps at the door.
+    pub methods: Vec<DoorMethod>,
     /// Why, in words.
     pub reasons: Vec<String>,
 }
@@ -239,6 +264,8 @@ pub const MAX_CODE_DIGITS: u8 = 12;
 pub const MAX_ATTEMPTS: u32 = 10;
 /// Longest validity of a code, days.
 pub const MAX_VALIDITY_DAYS: u32 = 7;
+/// Highest minimum age a rule may ask for.
+pub const MAX_MINIMUM_AGE: u8 = 25;
 
 /// The built-in policy, also a template for a policy file.
 pub const DEFAULT_POLICY: &str = r#"
@@ -251,6 +278,7 @@ offline_allowed = true
 photo_required = false
 resend_min_interval_secs = 60
 max_resends = 5
+signature_required = false
 
 [[rule]]
 name = "valuable parcel"
@@ -260,12 +288,27 @@ then = { code_required = true, photo_required = true }
 [[rule]]
 name = "very valuable parcel"
 when = { declared_value_at_least = "1000.00" }
-then = { code_required = true, offline_allowed = false }
+then = { code_required = true, offline_allowed = false, open_box_check = true, signature_required = true }
 
 [[rule]]
 name = "age-restricted goods"
 when = { age_restricted = true }
-then = { code_required = true, offline_allowed = false }
+then = { code_required = true, offline_allowed = false, minimum_age = 18 }
+
+[[rule]]
+name = "age-restricted goods only to the recipient"
+when = { age_restricted = true, method_in = ["neighbour", "safe_place"] }
+then = { method_allowed = false }
+
+[[rule]]
+name = "neighbour signs"
+when = { method_in = ["neighbour"] }
+then = { signature_required = true }
+
+[[rule]]
+name = "safe place photo"
+when = { method_in = ["safe_place"] }
+then = { photo_required = true }
 
 [[rule]]
 name = "recipient opt-in"
@@ -347,39 +390,144 @@ impl Policy {
             if let Some(n) = r.then.validity_days.filter(|n| !days_ok(*n)) {
                 return Err(ServerError::Policy(days_msg(&field("validity_days"), n)));
             }
+            if let Some(n) = r
+                .then
+                .minimum_age
+                .filter(|n| !(1..=MAX_MINIMUM_AGE).contains(n))
+            {
+                return Err(ServerError::Policy(format!(
+                    "{} is {n}; it must be 1 to {MAX_MINIMUM_AGE} years",
+                    field("minimum_age")
+                )));
+            }
         }
         Ok(())
     }
 
-    /// Decides for one parcel.
+    /// Decides for one parcel: the stop's terms (code, attempts, offline, photo) by the
+    /// parcel's own method, and the steps at the door for that method and each alternative.
     pub fn decide(&self, facts: &ParcelFacts<'_>) -> Decision {
-        let d = &self.defaults;
+        let own = self.decide_method(facts, facts.method);
         let mut out = Decision {
+            code_required: own.code_required,
+            code_digits: own.code_digits,
+            max_attempts: own.max_attempts,
+            validity_days: own.validity_days,
+            offline_allowed: own.offline_allowed,
+            photo_required: own.door.photo_required,
+            methods: Vec::new(),
+            reasons: own.reasons.clone(),
+        };
+        // Into the recipient's own hands is always offered (with its own steps): it is the
+        // strongest handover, and the customer may be home after all.
+        let mut candidates = vec![facts.method];
+        for m in facts
+            .alternatives
+            .iter()
+            .chain([&DeliveryMethod::HandToRecipient])
+        {
+            if !candidates.contains(m) {
+                candidates.push(*m);
+            }
+        }
+        for method in candidates {
+            let d = if method == facts.method {
+                own.clone()
+            } else {
+                self.decide_method(facts, method)
+            };
+            let name = method_name(method);
+            let refused = if !d.allowed {
+                Some("the policy does not allow it".to_string())
+            } else if d.door.code_required && !own.code_required {
+                Some("it needs a code and the customer is sent none".to_string())
+            } else if d.door.code_required
+                && matches!(
+                    method,
+                    DeliveryMethod::SafePlace | DeliveryMethod::PickupPoint
+                )
+            {
+                Some("it needs a code and nobody there has it".to_string())
+            } else {
+                None
+            };
+            if method != facts.method {
+                for r in &d.reasons {
+                    if !out.reasons.contains(r) && !r.starts_with("no rule") {
+                        out.reasons.push(format!("{name}: {r}"));
+                    }
+                }
+            }
+            match refused {
+                Some(why) => out.reasons.push(format!("{name} not offered: {why}")),
+                None => out.methods.push(d.door),
+            }
+        }
+        out
+    }
+
+    /// The rules' answer for one method.
+    fn decide_method(&self, facts: &ParcelFacts<'_>, method: DeliveryMethod) -> MethodDecision {
+        let facts = ParcelFacts {
+            method,
+            ..facts.clone()
+        };
+        let d = &self.defaults;
+        let mut out = MethodDecision {
             code_required: d.code_required,
             code_digits: d.code_digits,
             max_attempts: d.max_attempts.min(MAX_ATTEMPTS),
             validity_days: d.validity_days,
             offline_allowed: d.offline_allowed,
-            photo_required: d.photo_required,
+            allowed: true,
+            door: DoorMethod {
+                code_required: d.code_required,
+                photo_required: d.photo_required,
+                signature_required: d.signature_required,
+                ..DoorMethod::plain(method)
+            },
             reasons: Vec::new(),
         };
         for rule in &self.rules {
-            let Some(why) = matches(&rule.when, facts) else {
+            let Some(why) = matches(&rule.when, &facts) else {
                 continue;
             };
             let t = &rule.then;
             let mut effects = Vec::new();
-            if t.code_required == Some(true) {
-                out.code_required = true;
-                effects.push("code required");
-            }
-            if t.photo_required == Some(true) {
-                out.photo_required = true;
-                effects.push("photo required");
-            }
+            let mut flag = |want: Option<bool>, field: &mut bool, text: &'static str| {
+                if want == Some(true) {
+                    *field = true;
+                    effects.push(text.to_string());
+                }
+            };
+            flag(t.code_required, &mut out.code_required, "code required");
+            flag(
+                t.photo_required,
+                &mut out.door.photo_required,
+                "photo required",
+            );
+            flag(
+                t.signature_required,
+                &mut out.door.signature_required,
+                "signature required",
+            );
+            flag(
+                t.open_box_check,
+                &mut out.door.open_box_check,
+                "open-box check",
+            );
+            flag(t.id_check, &mut out.door.id_check, "ID check");
             if t.offline_allowed == Some(false) {
                 out.offline_allowed = false;
-                effects.push("no offline handover");
+                effects.push("no offline handover".into());
+            }
+            if let Some(age) = t.minimum_age {
+                out.door.minimum_age = out.door.minimum_age.max(Some(age));
+                effects.push(format!("minimum age {age}"));
+            }
+            if t.method_allowed == Some(false) {
+                out.allowed = false;
+                effects.push(format!("not by {}", method_name(method)));
             }
             if let Some(n) = t.code_digits {
                 out.code_digits = out.code_digits.max(n);
@@ -398,6 +546,7 @@ impl Policy {
             out.reasons
                 .push(format!("{}: {}{}", rule.name, why.join(" and "), effects));
         }
+        out.door.code_required = out.code_required;
         if out.reasons.is_empty() {
             out.reasons.push(if out.code_required {
                 "the fleet's default asks for a code".to_string()
@@ -407,6 +556,19 @@ impl Policy {
         }
         out
     }
+}
+
+/// What the rules say for one method.
+#[derive(Debug, Clone)]
+struct MethodDecision {
+    code_required: bool,
+    code_digits: u8,
+    max_attempts: u32,
+    validity_days: u32,
+    offline_allowed: bool,
+    allowed: bool,
+    door: DoorMethod,
+    reasons: Vec<String>,
 }
 
 /// The reasons a rule's conditions hold, or None if one fails.
@@ -507,6 +669,7 @@ mod tests {
             age_restricted: false,
             recipient_opt_in: false,
             shipper_requires_code: false,
+            alternatives: &[],
         }
     }
 
@@ -549,6 +712,94 @@ mod tests {
         assert!(include_str!("../README.md").contains(DEFAULT_POLICY.trim()));
     }
 
+    fn offered(d: &Decision) -> Vec<DeliveryMethod> {
+        d.methods.iter().map(|m| m.method).collect()
+    }
+
+    #[test]
+    fn each_method_gets_its_own_steps_and_the_reasons_say_why() {
+        let alternatives = [DeliveryMethod::Neighbour, DeliveryMethod::SafePlace];
+        let d = Policy::default().decide(&ParcelFacts {
+            alternatives: &alternatives,
+            ..facts(Some(1999))
+        });
+        assert_eq!(
+            offered(&d),
+            [
+                DeliveryMethod::HandToRecipient,
+                DeliveryMethod::Neighbour,
+                DeliveryMethod::SafePlace
+            ]
+        );
+        assert!(d.methods[1].signature_required && !d.methods[0].signature_required);
+        assert!(d.methods[2].photo_required && !d.photo_required);
+        assert!(
+            d.reasons.iter().any(|r| r
+                == "neighbour: neighbour signs: delivery method neighbour → signature required"),
+            "{:?}",
+            d.reasons
+        );
+    }
+
+    #[test]
+    fn a_very_valuable_parcel_asks_for_the_open_box_check_and_a_signature_and_no_safe_place() {
+        let alternatives = [DeliveryMethod::SafePlace];
+        let d = Policy::default().decide(&ParcelFacts {
+            alternatives: &alternatives,
+            ..facts(Some(149_900))
+        });
+        assert_eq!(offered(&d), [DeliveryMethod::HandToRecipient]);
+        assert!(d.methods[0].open_box_check && d.methods[0].signature_required);
+        assert!(
+            d.reasons
+                .iter()
+                .any(|r| r == "safe place not offered: it needs a code and nobody there has it"),
+            "{:?}",
+            d.reasons
+        );
+    }
+
+    #[test]
+    fn age_restricted_goods_go_only_into_the_recipients_hands_at_the_minimum_age() {
+        let alternatives = [DeliveryMethod::Neighbour, DeliveryMethod::SafePlace];
+        let d = Policy::default().decide(&ParcelFacts {
+            age_restricted: true,
+            alternatives: &alternatives,
+            ..facts(Some(4500))
+        });
+        assert_eq!(offered(&d), [DeliveryMethod::HandToRecipient]);
+        assert_eq!(d.methods[0].minimum_age, Some(18));
+        assert!(
+            d.reasons
+                .iter()
+                .any(|r| r == "neighbour not offered: the policy does not allow it"),
+            "{:?}",
+            d.reasons
+        );
+    }
+
+    #[test]
+    fn rules_for_an_id_check_and_a_higher_age_combine_strictly() {
+        let policy = Policy::from_toml(
+            "[[rule]]\nname = \"spirits\"\nwhen = { age_restricted = true }\nthen = { minimum_age = 21, id_check = true }\n\
+             [[rule]]\nname = \"beer\"\nwhen = { age_restricted = true }\nthen = { minimum_age = 16 }\n",
+        )
+        .unwrap();
+        let d = policy.decide(&ParcelFacts {
+            age_restricted: true,
+            ..facts(None)
+        });
+        assert_eq!(d.methods[0].minimum_age, Some(21));
+        assert!(d.methods[0].id_check);
+        let err =
+            Policy::from_toml("[[rule]]\nname = \"x\"\nthen = { minimum_age = 40 }\n").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("minimum_age is 40; it must be 1 to 25 years"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn amounts_parse_to_minor_units() {
         assert_eq!(parse_amount("612.00"), Some(61200));
@@ -577,6 +828,7 @@ mod area_tests {
             age_restricted: false,
             recipient_opt_in: false,
             shipper_requires_code: false,
+            alternatives: &[],
         };
         let inside = policy.decide(&facts(Some((52.3702, 4.8952))));
         assert!(inside.code_required);

@@ -56,7 +56,7 @@ async fn main() -> Result<(), Error> {
                     device.reset_handover().await?;
                     device.scan_parcel(&parcel.barcode).await?;
                     let view = device
-                        .report_exception(ExceptionReason::NotHome, None)
+                        .report_exception(ExceptionReason::NotHome, None, None)
                         .await?;
                     if let doorstep_courier::view::HandoverView::Done { event_id, .. } = view {
                         writeln!(out, "committed {event_id}")?;

@@ -1,8 +1,10 @@
 //! The handover against the real server: online, offline, and through network faults.
 
 use doorstep_courier::view::{
-    AppErrorCode, HandoverView, ParcelState, QueueState, ScanOutcome, VerificationKind,
+    AppErrorCode, HandoverView, ParcelState, ProofInput, QueueState, ScanOutcome, VerificationKind,
 };
+
+use doorstep_courier::Device;
 
 use crate::helpers::*;
 use crate::logs::captured;
@@ -31,6 +33,21 @@ fn expect_proof(view: &HandoverView) -> (VerificationKind, bool) {
     }
 }
 
+/// Through the open-box check when the stop asks for it: a photo of the contents, which the
+/// customer confirms.
+async fn past_the_open_box(
+    device: &Device,
+    view: HandoverView,
+    dir: &std::path::Path,
+) -> HandoverView {
+    if !matches!(view, HandoverView::OpenBox { .. }) {
+        return view;
+    }
+    let photo = dir.join("contents.jpg");
+    std::fs::write(&photo, b"\xff\xd8\xff\xe0 the contents of the box").unwrap();
+    device.check_contents(Some(&photo), true).await.unwrap()
+}
+
 fn expect_done(view: &HandoverView) -> String {
     match view {
         HandoverView::Done { event_id, .. } => event_id.clone(),
@@ -56,7 +73,7 @@ async fn the_whole_handover_online_reaches_the_server_exactly_once() {
     assert_eq!(scanned, &[parcel.parcel_id.to_string()]);
     assert_eq!(last_scan.as_ref().unwrap().outcome, ScanOutcome::Added);
 
-    let view = device.finish_scanning().await.unwrap();
+    let view = device.finish_scanning(None).await.unwrap();
     assert_eq!(expect_code(&view), (None, false, None));
 
     let view = device.submit_code(&wrong_code_for(&code)).await.unwrap();
@@ -70,7 +87,12 @@ async fn the_whole_handover_online_reaches_the_server_exactly_once() {
     let view = device.submit_code(&code).await.unwrap();
     assert_eq!(expect_proof(&view), (VerificationKind::OnlineCode, false));
 
-    let event_id = expect_done(&device.submit_proof("Ada Lovelace", None).await.unwrap());
+    let event_id = expect_done(
+        &device
+            .submit_proof(&ProofInput::named("Ada Lovelace"))
+            .await
+            .unwrap(),
+    );
     let status = device.sync_now().await.unwrap();
     assert_eq!((status.pending, status.disputed), (0, 0), "{status:?}");
     assert_eq!(status.online, Some(true));
@@ -129,18 +151,24 @@ async fn offline_handover_records_the_code_refuses_no_offline_parcels_and_syncs_
 
     // A parcel that allows offline handover: the typed code is recorded for the server.
     device.scan_parcel(&offline_ok.barcode).await.unwrap();
-    device.finish_scanning().await.unwrap();
+    device.finish_scanning(None).await.unwrap();
     let view = device
         .submit_code(offline_ok.code.as_deref().unwrap())
         .await
         .unwrap();
     assert_eq!(expect_proof(&view), (VerificationKind::OfflineCode, true));
-    let delivered = expect_done(&device.submit_proof("Grace Hopper", None).await.unwrap());
+    let delivered = expect_done(
+        &device
+            .submit_proof(&ProofInput::named("Grace Hopper"))
+            .await
+            .unwrap(),
+    );
 
     // A parcel that allows no offline handover is refused, and the courier is told why.
     device.reset_handover().await.unwrap();
     device.scan_parcel(&no_offline.barcode).await.unwrap();
-    device.finish_scanning().await.unwrap();
+    let view = device.finish_scanning(None).await.unwrap();
+    past_the_open_box(&device, view, dir.path()).await;
     let view = device
         .submit_code(no_offline.code.as_deref().unwrap())
         .await
@@ -178,13 +206,18 @@ async fn a_wrong_code_recorded_offline_becomes_disputed_with_the_reason_and_stay
 
     proxy.set(Fault::Drop);
     device.scan_parcel(&parcel.barcode).await.unwrap();
-    device.finish_scanning().await.unwrap();
+    device.finish_scanning(None).await.unwrap();
     let view = device
         .submit_code(&wrong_code_for(parcel.code.as_deref().unwrap()))
         .await
         .unwrap();
     assert_eq!(expect_proof(&view), (VerificationKind::OfflineCode, true));
-    let event_id = expect_done(&device.submit_proof("Someone", None).await.unwrap());
+    let event_id = expect_done(
+        &device
+            .submit_proof(&ProofInput::named("Someone"))
+            .await
+            .unwrap(),
+    );
 
     proxy.set(Fault::Pass);
     let status = device.sync_now().await.unwrap();
@@ -214,7 +247,7 @@ async fn a_hanging_server_makes_the_code_check_fall_back_to_offline_by_itself() 
         .parcel(|p| p.code_required && p.offline_allowed && p.code.is_some() && !p.photo_required);
 
     device.scan_parcel(&parcel.barcode).await.unwrap();
-    device.finish_scanning().await.unwrap();
+    device.finish_scanning(None).await.unwrap();
     proxy.set(Fault::Hang);
     let view = device
         .submit_code(parcel.code.as_deref().unwrap())
@@ -349,12 +382,16 @@ async fn the_customers_qr_token_hands_over_offline_even_a_no_offline_parcel_and_
 
     proxy.set(Fault::Drop);
     device.scan_parcel(&parcel.barcode).await.unwrap();
-    device.finish_scanning().await.unwrap();
+    let view = device.finish_scanning(None).await.unwrap();
+    past_the_open_box(&device, view, dir.path()).await;
     let view = device.submit_token(&wrong_token).await.unwrap();
     assert_eq!(expect_code(&view).2, Some(AppErrorCode::TokenInvalid));
     let view = device.submit_token(&token).await.unwrap();
     assert_eq!(expect_proof(&view), (VerificationKind::Token, false));
-    let err = device.submit_proof("Alan", None).await.unwrap_err();
+    let err = device
+        .submit_proof(&ProofInput::named("Alan"))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), AppErrorCode::PhotoRequired);
     let photo = dir.path().join("camera.jpg");
     std::fs::write(
@@ -362,7 +399,14 @@ async fn the_customers_qr_token_hands_over_offline_even_a_no_offline_parcel_and_
         b"\xff\xd8\xff\xe0 not really a jpeg, but bytes to upload",
     )
     .unwrap();
-    let event_id = expect_done(&device.submit_proof("Alan", Some(&photo)).await.unwrap());
+    let mut proof = ProofInput::named("Alan").with_photo(&photo);
+    let err = device.submit_proof(&proof).await.unwrap_err();
+    assert_eq!(err.code(), AppErrorCode::SignatureRequired);
+    let signature = device
+        .store_photo(b"\x89PNG\r\n\x1a\n a signature")
+        .unwrap();
+    proof.signature_path = Some(signature.to_string_lossy().into_owned());
+    let event_id = expect_done(&device.submit_proof(&proof).await.unwrap());
     std::fs::remove_file(&photo).unwrap(); // the camera's temp file may vanish; the copy stays
 
     proxy.set(Fault::Pass);
@@ -475,18 +519,21 @@ async fn codes_and_tokens_never_reach_the_logs_even_when_the_network_fails() {
 
     // Online: a wrong code, then the right one.
     device.scan_parcel(&coded.barcode).await.unwrap();
-    device.finish_scanning().await.unwrap();
+    device.finish_scanning(None).await.unwrap();
     let wrong = wrong_code_for(&code);
     device.submit_code(&wrong).await.unwrap();
     device.reset_handover().await.unwrap();
     // Offline: the right code recorded, a token checked, syncs failing.
     proxy.set(Fault::Drop);
     device.scan_parcel(&coded.barcode).await.unwrap();
-    device.finish_scanning().await.unwrap();
+    device.finish_scanning(None).await.unwrap();
     device.submit_code(&code).await.unwrap();
-    device.submit_proof("Ada", None).await.unwrap();
+    device
+        .submit_proof(&ProofInput::named("Ada"))
+        .await
+        .unwrap();
     device.scan_parcel(&tokened.barcode).await.unwrap();
-    device.finish_scanning().await.unwrap();
+    device.finish_scanning(None).await.unwrap();
     device.submit_token(&token).await.unwrap();
     device.sync_now().await.unwrap();
     proxy.set(Fault::Pass);

@@ -175,7 +175,11 @@ pub async fn record_not_home(device: &Device, barcode: &str) -> String {
     device.reset_handover().await.unwrap();
     device.scan_parcel(barcode).await.unwrap();
     let view = device
-        .report_exception(doorstep_protocol::wire::ExceptionReason::NotHome, None)
+        .report_exception(
+            doorstep_protocol::wire::ExceptionReason::NotHome,
+            None,
+            None,
+        )
         .await
         .unwrap();
     match view {

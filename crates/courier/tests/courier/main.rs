@@ -4,6 +4,7 @@ mod audit;
 mod compression;
 mod contract;
 mod crash;
+mod door;
 mod flow;
 mod helpers;
 mod logs;

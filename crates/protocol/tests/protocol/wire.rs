@@ -70,6 +70,11 @@ fn delivered(verification: Verification) -> EventBody {
         verification,
         recipient_name: "A. Customer".into(),
         photo_sha256: Some("ab".repeat(32)),
+        method: None,
+        place: None,
+        signature_sha256: None,
+        contents_photo_sha256: None,
+        id_check: None,
     }
 }
 
@@ -105,6 +110,8 @@ fn requests_round_trip_through_json() {
             event(EventBody::Failed {
                 reason: ExceptionReason::NotHome,
                 note: Some("gate locked".into()),
+                photo_sha256: None,
+                id_check: None,
             }),
             event(delivered(Verification::NotRequired)),
             event(delivered(Verification::OnlineCode {
@@ -148,6 +155,8 @@ fn answers_round_trip_through_json() {
                 photo_required: true,
                 method: DeliveryMethod::HandToRecipient,
                 status: ParcelStatus::Pending,
+                methods: Vec::new(),
+                safe_places: Vec::new(),
             }],
         }],
         app_policy: Some(AppVersionPolicy {
@@ -330,6 +339,8 @@ fn field_changes() -> Vec<FieldChange> {
             e.body = EventBody::Failed {
                 reason: ExceptionReason::Refused,
                 note: None,
+                photo_sha256: None,
+                id_check: None,
             }
         }),
         ("prev_hash", |e| e.prev_hash = "11".repeat(32)),
@@ -390,6 +401,8 @@ fn events_chain_from_the_genesis_hash() {
     let mut second = event(EventBody::Failed {
         reason: ExceptionReason::NotHome,
         note: None,
+        photo_sha256: None,
+        id_check: None,
     });
     second.seq = 2;
     second.prev_hash = first.chain_hash();

@@ -395,19 +395,28 @@ impl Store {
             return Ok(rejected(RejectCode::Invalid, "the record names no parcel"));
         }
         let mut statuses = Vec::new();
-        let mut photo_required = false;
+        let mut parcels = Vec::new();
         for p in &ev.parcel_ids {
-            let row: Option<(String, String, bool)> = qrow(
+            let row: Option<(String, String, bool, String, String)> = qrow(
                 tx,
-                "SELECT stop_id, status, photo_required FROM parcels WHERE id = ?1",
+                "SELECT stop_id, status, photo_required, method, door FROM parcels WHERE id = ?1",
                 [p.to_string()],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
             )
             .optional()?;
             match row {
-                Some((s, status, photo)) if s == stop.id.to_string() => {
-                    photo_required |= photo;
+                Some((s, status, photo, method, door)) if s == stop.id.to_string() => {
                     statuses.push(status);
+                    parcels.push(ManifestParcel {
+                        parcel_id: *p,
+                        barcode: String::new(),
+                        description: None,
+                        photo_required: photo,
+                        method: parse_enum(&method).unwrap_or(DeliveryMethod::HandToRecipient),
+                        status: ParcelStatus::Pending,
+                        methods: serde_json::from_str(&door).unwrap_or_default(),
+                        safe_places: Vec::new(),
+                    });
                 }
                 _ => {
                     return Ok(rejected(
@@ -423,53 +432,73 @@ impl Store {
                 "a parcel of this record was already delivered",
             ));
         }
+        for sha in ev.body.images() {
+            let have: Option<i64> = qrow(
+                tx,
+                "SELECT 1 FROM photos WHERE sha256 = ?1",
+                [sha.to_ascii_lowercase()],
+                |r| r.get(0),
+            )
+            .optional()?;
+            if have.is_none() {
+                return Ok(EventStatus::Retry {
+                    message: "upload the record's photos and signature before the record".into(),
+                });
+            }
+        }
         let occurred = ev.occurred_at_ms.min(now);
         let outcome = match &ev.body {
+            EventBody::Failed {
+                reason: ExceptionReason::RefusedContents,
+                photo_sha256: None,
+                ..
+            } => Err((
+                RejectCode::StepMissing,
+                "a refusal at the open-box check needs the photo of the contents",
+            )),
             EventBody::Failed { .. } => Ok(()),
             EventBody::Delivered {
                 verification,
-                photo_sha256,
+                method,
                 ..
             } => {
-                let photo_check = if photo_required && photo_sha256.is_none() {
-                    Err((RejectCode::PhotoMissing, "this parcel needs a proof photo"))
-                } else {
-                    Ok(())
-                };
-                if let Some(sha) = photo_sha256 {
-                    let have: Option<i64> = qrow(
-                        tx,
-                        "SELECT 1 FROM photos WHERE sha256 = ?1",
-                        [sha.to_ascii_lowercase()],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                    if have.is_none() {
-                        return Ok(EventStatus::Retry {
-                            message: "upload the proof photo before this record".into(),
-                        });
-                    }
-                }
-                // A locked stop is handed over by no path (online check, offline code or
-                // the customer's QR) until the fleet manager makes a new code.
+                let method = method.unwrap_or(DeliveryMethod::HandToRecipient);
+                let door = door_steps(parcels.iter().map(|p| (p, stop.code_required)), method);
+                // A locked stop is handed over by no path (online check, offline code, the
+                // customer's QR, or a method without a code) until the fleet manager makes a
+                // new code.
                 let locked = stop.code_required && stop.failed_attempts >= stop.max_attempts;
-                if locked {
-                    Err((
+                match door {
+                    None => Err((
+                        RejectCode::StepMissing,
+                        "a parcel of this record may not be handed over by this method",
+                    )),
+                    Some(_) if locked => Err((
                         RejectCode::CodeLocked,
                         "the stop is locked by too many wrong codes; the fleet manager must make a new code",
-                    ))
-                } else {
-                    match self.check_verification(
-                        tx,
-                        device,
-                        &stop,
-                        ev,
-                        verification,
-                        occurred,
-                        now,
-                    )? {
-                        Err(e) => Err(e),
-                        Ok(()) => photo_check,
+                    )),
+                    // The code first (as before door steps existed: a record with a wrong
+                    // code is refused for the code), then the rest of the method's steps.
+                    Some(door) => {
+                        let code = if !door.code_required
+                            && matches!(verification, Verification::NotRequired)
+                        {
+                            Ok(())
+                        } else {
+                            self.check_verification(
+                                tx,
+                                device,
+                                &stop,
+                                ev,
+                                verification,
+                                occurred,
+                                now,
+                            )?
+                        };
+                        code.and_then(|()| match door_step_missing(&door, &ev.body) {
+                            Some(missing) => Err(missing),
+                            None => Ok(()),
+                        })
                     }
                 }
             }
@@ -592,6 +621,68 @@ impl Store {
             )?)
         })
     }
+}
+
+/// The first step at the door that `door` asks for and a delivery record lacks, if any.
+/// The record's time and code are checked elsewhere; this is the rest of the policy.
+pub(super) fn door_step_missing(
+    door: &DoorMethod,
+    body: &EventBody,
+) -> Option<(RejectCode, &'static str)> {
+    let EventBody::Delivered {
+        photo_sha256,
+        method,
+        place,
+        signature_sha256,
+        contents_photo_sha256,
+        id_check,
+        ..
+    } = body
+    else {
+        return None;
+    };
+    let method = method.unwrap_or(DeliveryMethod::HandToRecipient);
+    let place = place.as_deref().map(str::trim).unwrap_or("");
+    if door.photo_required && photo_sha256.is_none() {
+        return Some((RejectCode::PhotoMissing, "this parcel needs a proof photo"));
+    }
+    if door.signature_required && signature_sha256.is_none() {
+        return Some((RejectCode::StepMissing, "this parcel needs a signature"));
+    }
+    if door.open_box_check && contents_photo_sha256.is_none() {
+        return Some((
+            RejectCode::StepMissing,
+            "this parcel needs the open-box check: a photo of the contents the customer confirmed",
+        ));
+    }
+    if door.needs_id() {
+        let ok = id_check.as_ref().is_some_and(|c| {
+            c.passed
+                && c.courier_confirmed
+                && door
+                    .minimum_age
+                    .is_none_or(|min| c.minimum_age.is_some_and(|checked| checked >= min))
+        });
+        if !ok {
+            return Some((
+                RejectCode::StepMissing,
+                "this parcel needs a passed ID check (and age check) confirmed by the courier",
+            ));
+        }
+    }
+    if method != DeliveryMethod::HandToRecipient && place.is_empty() {
+        return Some((
+            RejectCode::StepMissing,
+            "a delivery to a neighbour, a safe place or a pickup point must say where",
+        ));
+    }
+    if place.chars().count() > 200 {
+        return Some((
+            RejectCode::Invalid,
+            "the place is longer than 200 characters",
+        ));
+    }
+    None
 }
 
 pub(super) fn rejected(code: RejectCode, message: &str) -> EventStatus {

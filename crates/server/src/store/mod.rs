@@ -14,10 +14,11 @@
 use std::path::Path;
 
 use doorstep_protocol::wire::{
-    CreateParcelRequest, DeliveryEvent, DeliveryMethod, DevMessage, DeviceView, EnrollRequest,
-    EventBody, EventResult, EventStatus, GENESIS_HASH, Manifest, ManifestParcel, ManifestStop,
-    OutboxEntry, ParcelStatus, ParcelView, Platform, PolicyDecision, RejectCode, ResendResponse,
-    StoredDelivery, Verification, VerifyOutcome, WebhookEvent, WebhookPayload,
+    CreateParcelRequest, DeliveryEvent, DeliveryMethod, DevMessage, DeviceView, DoorMethod,
+    EnrollRequest, EventBody, EventResult, EventStatus, ExceptionReason, GENESIS_HASH, Manifest,
+    ManifestParcel, ManifestStop, OutboxEntry, ParcelStatus, ParcelView, Platform, PolicyDecision,
+    RejectCode, ResendResponse, StoredDelivery, Verification, VerifyOutcome, WebhookEvent,
+    WebhookPayload, door_steps,
 };
 use doorstep_protocol::{
     Barcode, CourierId, DeliveryCode, DeviceId, EventId, ParcelId, StopId, TokenClaims,
@@ -77,6 +78,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!("20261201000200_limits"),
     migration!("20261201000300_nodes"),
     migration!("20261201000400_releases"),
+    migration!("20261202000000_door_steps"),
 ];
 
 /// Errors of store operations that a client can cause; anything else is `Db`.
@@ -339,11 +341,12 @@ struct StopRow {
     recipient_ref: [u8; 8],
     last_resend_at: Option<i64>,
     resends: u32,
+    language: crate::messages::Lang,
 }
 
 const STOP_COLUMNS: &str = "id, delivery_date, courier_id, recipient_name, phone, email, \
     code_required, code_digits, max_attempts, failed_attempts, offline_allowed, validity_days, \
-    public_ref, recipient_ref, last_resend_at, resends";
+    public_ref, recipient_ref, last_resend_at, resends, language";
 
 fn stop_from_row(r: &sql::Row) -> sql::DbResult<StopRow> {
     let id: String = r.get(0)?;
@@ -367,6 +370,9 @@ fn stop_from_row(r: &sql::Row) -> sql::DbResult<StopRow> {
         recipient_ref,
         last_resend_at: r.get(14)?,
         resends: r.get(15)?,
+        language: crate::messages::Lang::for_tag(
+            r.get::<_, Option<String>>(16)?.as_deref().unwrap_or(""),
+        ),
     })
 }
 
@@ -385,12 +391,7 @@ fn load_stop(conn: &Db<'_>, id: &str) -> sql::DbResult<Option<StopRow>> {
 }
 
 fn method_str(m: DeliveryMethod) -> &'static str {
-    match m {
-        DeliveryMethod::HandToRecipient => "hand_to_recipient",
-        DeliveryMethod::Neighbour => "neighbour",
-        DeliveryMethod::SafePlace => "safe_place",
-        DeliveryMethod::PickupPoint => "pickup_point",
-    }
+    m.as_str()
 }
 
 fn parse_enum<T: serde::de::DeserializeOwned>(s: &str) -> Option<T> {

@@ -46,6 +46,39 @@ impl Store {
             }
             None => None,
         };
+        if req.alternatives.len() > 4 {
+            return Err(StoreError::Validation(
+                "alternatives may name each of the 4 methods once".into(),
+            ));
+        }
+        let safe_places: Vec<String> = req
+            .safe_places
+            .iter()
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+            .collect();
+        if req.safe_places.len() > 10 || safe_places.iter().any(|p| p.chars().count() > 100) {
+            return Err(StoreError::Validation(
+                "safe_places may hold up to 10 places of up to 100 characters".into(),
+            ));
+        }
+        let language = req
+            .recipient
+            .language
+            .as_deref()
+            .map(str::trim)
+            .filter(|l| !l.is_empty());
+        if language.is_some_and(|l| {
+            l.len() > 35
+                || !l
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        }) {
+            return Err(StoreError::Validation(
+                "recipient.language must be a language tag like es or es-MX".into(),
+            ));
+        }
+        let language = language.map(crate::messages::Lang::for_tag);
         if !is_date(&req.delivery_date) {
             return Err(StoreError::Validation(
                 "delivery_date must be YYYY-MM-DD".into(),
@@ -60,6 +93,7 @@ impl Store {
             age_restricted: req.age_restricted,
             recipient_opt_in: req.recipient_requested_code,
             shipper_requires_code: req.shipper_requires_code,
+            alternatives: &req.alternatives,
         });
         let phone = req
             .recipient
@@ -165,8 +199,8 @@ impl Store {
                     exec(tx,
                         "INSERT INTO stops (id, delivery_date, recipient_key, courier_id, recipient_name, \
                          phone, email, address, postal_code, lat, lon, sequence, code_required, code_digits, \
-                         max_attempts, offline_allowed, validity_days, reasons, public_ref, recipient_ref, created_at) \
-                         VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21)",
+                         max_attempts, offline_allowed, validity_days, reasons, public_ref, recipient_ref, created_at, language) \
+                         VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22)",
                         params![
                             id,
                             req.delivery_date,
@@ -188,7 +222,8 @@ impl Store {
                             serde_json::to_string(&decision.reasons).unwrap_or_default(),
                             public_ref,
                             rref,
-                            now
+                            now,
+                            language.map(|l| l.as_str())
                         ],
                     )?;
                     id
@@ -197,8 +232,9 @@ impl Store {
             let inserted = exec(tx,
                 "INSERT INTO parcels (id, shipper_id, stop_id, barcode_key, barcode_raw, description, \
                  declared_value_minor, currency, method, age_restricted, recipient_opt_in, \
-                 shipper_requires_code, code_required, photo_required, offline_allowed, reasons, created_at) \
-                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17) \
+                 shipper_requires_code, code_required, photo_required, offline_allowed, reasons, created_at, \
+                 door, safe_places) \
+                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19) \
                  ON CONFLICT(barcode_key) DO NOTHING",
                 params![
                     parcel_id.to_string(),
@@ -217,7 +253,9 @@ impl Store {
                     decision.photo_required,
                     decision.offline_allowed,
                     serde_json::to_string(&decision.reasons).unwrap_or_default(),
-                    now
+                    now,
+                    serde_json::to_string(&decision.methods).unwrap_or_default(),
+                    serde_json::to_string(&safe_places).unwrap_or_default()
                 ],
             )?;
             if inserted == 0 {
@@ -302,31 +340,16 @@ impl Store {
             self.settings.public_url.trim_end_matches('/'),
             stop.public_ref
         );
-        let what = if parcels.len() == 1 {
-            format!("your parcel {}", parcels[0])
-        } else {
-            format!("your parcels {}", parcels.join(", "))
-        };
-        let subject = format!("Your delivery code for {}", parcels.join(", "));
-        let body = format!(
-            "Hello {name},\n\n{what} arrives on {date}. Your delivery code is {code}.\n\n\
-             Give this code only to the courier at your door who hands over {what}. \
-             Nobody from Doorstep will ask for it by phone, email or message.\n\n\
-             You can also show the QR code on this page instead: {link}\n{replaced}",
-            replaced = if replaces {
-                "\nThis code replaces any delivery code we sent you before for this delivery.\n"
-            } else {
-                ""
-            },
-            name = stop.recipient_name,
-            date = stop.delivery_date,
-            code = code.grouped(),
-        );
-        let sms = format!(
-            "Delivery code {} for {what} on {}. Give it only to the courier at your door handing over this parcel. {link}",
-            code.grouped(),
-            stop.delivery_date
-        );
+        let texts = crate::messages::CodeMessage {
+            name: &stop.recipient_name,
+            parcels: &parcels,
+            date: &stop.delivery_date,
+            code: &code.grouped(),
+            link: &link,
+            replaces,
+        }
+        .texts(stop.language);
+        let (subject, body, sms) = (texts.subject, texts.body, texts.sms);
         if let Some(email) = &stop.email {
             enqueue(
                 tx,
@@ -387,8 +410,8 @@ impl Store {
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
             let mut pst = c.prepare_cached(
-                "SELECT id, barcode_key, description, photo_required, method, status FROM parcels \
-                 WHERE stop_id = ?1 ORDER BY created_at, id",
+                "SELECT id, barcode_key, description, photo_required, method, status, door, safe_places \
+                 FROM parcels WHERE stop_id = ?1 ORDER BY created_at, id",
             )?;
             let mut out = Vec::with_capacity(stops.len());
             for (id, seq, name, address, lat, lon, req, digits, offline, reasons) in stops {
@@ -401,11 +424,13 @@ impl Store {
                             r.get::<_, bool>(3)?,
                             r.get::<_, String>(4)?,
                             r.get::<_, String>(5)?,
+                            r.get::<_, String>(6)?,
+                            r.get::<_, String>(7)?,
                         ))
                     })?
                     .collect::<Result<Vec<_>, _>>()?
                     .into_iter()
-                    .filter_map(|(pid, barcode, description, photo, method, status)| {
+                    .filter_map(|(pid, barcode, description, photo, method, status, door, places)| {
                         Some(ManifestParcel {
                             parcel_id: pid.parse().ok()?,
                             barcode,
@@ -413,6 +438,8 @@ impl Store {
                             photo_required: photo,
                             method: parse_enum(&method)?,
                             status: parse_enum(&status)?,
+                            methods: serde_json::from_str(&door).unwrap_or_default(),
+                            safe_places: serde_json::from_str(&places).unwrap_or_default(),
                         })
                     })
                     .collect();

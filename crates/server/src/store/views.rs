@@ -246,7 +246,7 @@ pub(super) fn parcel_view(
         c,
         "SELECT p.id, p.stop_id, p.barcode_key, p.status, p.code_required, p.photo_required, \
              p.offline_allowed, p.reasons, s.code_digits, s.max_attempts, s.public_ref, \
-             (SELECT expires_at FROM codes WHERE stop_id = s.id AND superseded_at IS NULL) \
+             (SELECT expires_at FROM codes WHERE stop_id = s.id AND superseded_at IS NULL), p.door \
              FROM parcels p JOIN stops s ON s.id = p.stop_id WHERE p.id = ?1",
         [id],
         |r| {
@@ -263,6 +263,7 @@ pub(super) fn parcel_view(
                 r.get::<_, u32>(9)?,
                 r.get::<_, String>(10)?,
                 r.get::<_, Option<i64>>(11)?,
+                r.get::<_, String>(12)?,
             ))
         },
     )
@@ -281,6 +282,7 @@ pub(super) fn parcel_view(
         attempts,
         public_ref,
         expires,
+        door,
     ) = row;
     Ok(ParcelView {
         parcel_id: pid.parse().map_err(|_| bad_column(0))?,
@@ -293,6 +295,7 @@ pub(super) fn parcel_view(
             max_attempts: attempts,
             offline_allowed: offline,
             photo_required: photo,
+            methods: serde_json::from_str(&door).unwrap_or_default(),
             reasons: serde_json::from_str(&reasons).unwrap_or_default(),
         },
         code_expires_at: expires.map(|e| e / 1000),

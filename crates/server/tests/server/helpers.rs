@@ -363,6 +363,11 @@ pub fn delivered(verification: Verification) -> EventBody {
         verification,
         recipient_name: "R. Ecipient".into(),
         photo_sha256: None,
+        method: None,
+        place: None,
+        signature_sha256: None,
+        contents_photo_sha256: None,
+        id_check: None,
     }
 }
 

@@ -510,6 +510,8 @@ async fn a_gzipped_sync_batch_is_stored_exactly_once() {
                 EventBody::Failed {
                     reason: ExceptionReason::NotHome,
                     note: None,
+                    photo_sha256: None,
+                    id_check: None,
                 },
                 crate::helpers::MORNING_MS,
             )

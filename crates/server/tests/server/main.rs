@@ -4,6 +4,7 @@ mod auth;
 mod cli;
 mod cluster;
 mod codes;
+mod door;
 #[cfg(unix)]
 mod files;
 mod fleet_releases;

@@ -382,6 +382,11 @@ async fn fleet_activity(fleet: &Fleet<'_>, clock: &ManualClock) -> Phone {
             },
             recipient_name: "R. Ecipient".into(),
             photo_sha256: Some(photo),
+            method: None,
+            place: None,
+            signature_sha256: None,
+            contents_photo_sha256: None,
+            id_check: None,
         },
         clock.now_ms(),
     );
@@ -626,6 +631,8 @@ async fn a_fleet_moved_from_sqlite_to_postgres_answers_as_before() {
         EventBody::Failed {
             reason: ExceptionReason::NotHome,
             note: None,
+            photo_sha256: None,
+            id_check: None,
         },
         clock.now_ms(),
     );

@@ -339,6 +339,8 @@ async fn an_upper_case_copy_of_an_unsynced_event_does_not_break_the_phones_chain
         EventBody::Failed {
             reason: ExceptionReason::NotHome,
             note: None,
+            photo_sha256: None,
+            id_check: None,
         },
         MORNING_MS,
     );
@@ -397,6 +399,8 @@ async fn break_the_chain(
             EventBody::Failed {
                 reason: ExceptionReason::NotHome,
                 note: None,
+                photo_sha256: None,
+                id_check: None,
             },
             MORNING_MS,
         ),

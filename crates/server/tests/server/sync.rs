@@ -43,6 +43,8 @@ async fn a_retried_batch_stores_nothing_twice_and_gets_identical_answers() {
             EventBody::Failed {
                 reason: ExceptionReason::NotHome,
                 note: None,
+                photo_sha256: None,
+                id_check: None,
             },
             at,
         ),
@@ -96,6 +98,8 @@ async fn an_event_id_reused_with_a_different_body_is_refused() {
     other.body = EventBody::Failed {
         reason: ExceptionReason::Refused,
         note: None,
+        photo_sha256: None,
+        id_check: None,
     };
     other.sign(&device.key);
     let r = device.sync(&[other]).await;
@@ -277,6 +281,11 @@ async fn a_photo_is_stored_by_its_hash_once_and_a_wrong_hash_is_refused() {
             },
             recipient_name: "Grace".into(),
             photo_sha256: Some(sha),
+            method: None,
+            place: None,
+            signature_sha256: None,
+            contents_photo_sha256: None,
+            id_check: None,
         },
         MORNING_MS,
     );

@@ -1,0 +1,160 @@
+//! What the customer reads, in the recipient's language: the delivery-code message (email
+//! and SMS). The shipper gives the language with the recipient (`recipient.language`, a BCP 47
+//! tag); English when it gives none or one Doorstep has no translation for.
+
+/// A language customer texts are written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    /// English (the default).
+    #[default]
+    En,
+    /// Spanish.
+    Es,
+}
+
+impl Lang {
+    /// The language for a BCP 47 tag such as `es-MX`: its primary subtag if translated,
+    /// else English.
+    pub fn for_tag(tag: &str) -> Self {
+        let primary = tag.trim().split(['-', '_']).next().unwrap_or("");
+        if primary.eq_ignore_ascii_case("es") {
+            Lang::Es
+        } else {
+            Lang::En
+        }
+    }
+
+    /// The stored and HTML `lang` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Es => "es",
+        }
+    }
+}
+
+/// The facts a delivery-code message names.
+#[derive(Debug)]
+pub struct CodeMessage<'a> {
+    /// The recipient's name.
+    pub name: &'a str,
+    /// The parcels' label values.
+    pub parcels: &'a [String],
+    /// The delivery day, `YYYY-MM-DD`.
+    pub date: &'a str,
+    /// The code, grouped for reading.
+    pub code: &'a str,
+    /// The customer page with the QR.
+    pub link: &'a str,
+    /// Whether it replaces a code sent before.
+    pub replaces: bool,
+}
+
+/// The texts of one delivery-code message.
+#[derive(Debug)]
+pub struct CodeTexts {
+    /// Email subject (also the SMS's outbox subject).
+    pub subject: String,
+    /// Email body.
+    pub body: String,
+    /// SMS text.
+    pub sms: String,
+}
+
+impl CodeMessage<'_> {
+    /// The message in `lang`. Each says to give the code only to the courier at the door who
+    /// hands over the named parcels, and that nobody will ask for it otherwise.
+    pub fn texts(&self, lang: Lang) -> CodeTexts {
+        let list = self.parcels.join(", ");
+        let (name, date, code, link) = (self.name, self.date, self.code, self.link);
+        match lang {
+            Lang::En => {
+                let what = if self.parcels.len() == 1 {
+                    format!("your parcel {list}")
+                } else {
+                    format!("your parcels {list}")
+                };
+                CodeTexts {
+                    subject: format!("Your delivery code for {list}"),
+                    body: format!(
+                        "Hello {name},\n\n{what} arrives on {date}. Your delivery code is {code}.\n\n\
+                         Give this code only to the courier at your door who hands over {what}. \
+                         Nobody from Doorstep will ask for it by phone, email or message.\n\n\
+                         You can also show the QR code on this page instead: {link}\n{replaced}",
+                        replaced = if self.replaces {
+                            "\nThis code replaces any delivery code we sent you before for this delivery.\n"
+                        } else {
+                            ""
+                        },
+                    ),
+                    sms: format!(
+                        "Delivery code {code} for {what} on {date}. Give it only to the courier at your door handing over this parcel. {link}"
+                    ),
+                }
+            }
+            Lang::Es => {
+                let what = if self.parcels.len() == 1 {
+                    format!("tu paquete {list}")
+                } else {
+                    format!("tus paquetes {list}")
+                };
+                CodeTexts {
+                    subject: format!("Tu código de entrega para {list}"),
+                    body: format!(
+                        "Hola {name}:\n\n{what} llega el {date}. Tu código de entrega es {code}.\n\n\
+                         Da este código solo al repartidor que te entregue {what} en tu puerta. \
+                         Nadie de Doorstep te lo pedirá por teléfono, correo ni mensaje.\n\n\
+                         También puedes mostrar el código QR de esta página: {link}\n{replaced}",
+                        replaced = if self.replaces {
+                            "\nEste código sustituye a cualquier código de entrega que te enviáramos antes para esta entrega.\n"
+                        } else {
+                            ""
+                        },
+                    ),
+                    sms: format!(
+                        "Código de entrega {code} para {what} el {date}. Dalo solo al repartidor que te entregue este paquete en tu puerta. {link}"
+                    ),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_language_tag_picks_its_translation_or_english() {
+        assert_eq!(Lang::for_tag("es-MX"), Lang::Es);
+        assert_eq!(Lang::for_tag("ES"), Lang::Es);
+        assert_eq!(Lang::for_tag("de-DE"), Lang::En);
+        assert_eq!(Lang::for_tag(""), Lang::En);
+    }
+
+    #[test]
+    fn every_language_names_the_code_the_parcel_and_the_link() {
+        let parcels = vec!["JJD0001".to_string()];
+        let m = CodeMessage {
+            name: "Ana",
+            parcels: &parcels,
+            date: "2026-12-02",
+            code: "123 4567",
+            link: "https://x/c/abc",
+            replaces: true,
+        };
+        for lang in [Lang::En, Lang::Es] {
+            let t = m.texts(lang);
+            for text in [&t.body, &t.sms] {
+                assert!(
+                    text.contains("123 4567") && text.contains("JJD0001"),
+                    "{text}"
+                );
+                assert!(text.contains("https://x/c/abc"), "{text}");
+            }
+            assert!(t.subject.contains("JJD0001"));
+        }
+        assert!(m.texts(Lang::Es).body.contains("solo al repartidor"));
+        assert!(m.texts(Lang::Es).body.contains("sustituye"));
+    }
+}

@@ -1,0 +1,367 @@
+//! Steps at the door (issue 11): the policy's steps per method in the manifest, and the
+//! server refusing at sync a record that lacks one (the parcel then waits for a person).
+
+use doorstep_protocol::wire::{
+    DeliveryMethod, DoorMethod, EventBody, EventStatus, ExceptionReason, IdCheck, IdType, Manifest,
+    ManifestParcel, RejectCode, Verification,
+};
+use serde_json::Value;
+use sha2::Digest;
+
+use doorstep_server::DemoParcel;
+
+use crate::helpers::*;
+
+fn parcel_in<'m>(manifest: &'m Manifest, parcel: &DemoParcel) -> &'m ManifestParcel {
+    manifest
+        .stops
+        .iter()
+        .flat_map(|s| &s.parcels)
+        .find(|p| p.parcel_id == parcel.parcel_id)
+        .expect("the demo parcel is on the manifest")
+}
+
+fn method<'p>(parcel: &'p ManifestParcel, m: DeliveryMethod) -> Option<&'p DoorMethod> {
+    parcel.methods.iter().find(|d| d.method == m)
+}
+
+async fn manifest(device: &Device) -> Manifest {
+    let r = device
+        .request(reqwest::Method::GET, &format!("/v1/manifest?date={DATE}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+/// Uploads `bytes` as a photo (or signature) and answers its SHA-256.
+async fn upload(app: &TestApp, device: &Device, bytes: &[u8]) -> String {
+    let sha = hex::encode(sha2::Sha256::digest(bytes));
+    let r = app
+        .client
+        .put(app.url(&format!("/v1/photos/{sha}")))
+        .bearer_auth(&device.token)
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    sha
+}
+
+fn png(seed: u8) -> Vec<u8> {
+    let mut b = b"\x89PNG\r\n\x1a\n".to_vec();
+    b.extend_from_slice(&[seed; 64]);
+    b
+}
+
+fn handed_over(method: DeliveryMethod, place: Option<&str>) -> EventBody {
+    let EventBody::Delivered {
+        verification,
+        recipient_name,
+        ..
+    } = delivered(Verification::NotRequired)
+    else {
+        unreachable!()
+    };
+    EventBody::Delivered {
+        verification,
+        recipient_name,
+        photo_sha256: None,
+        method: Some(method),
+        place: place.map(Into::into),
+        signature_sha256: None,
+        contents_photo_sha256: None,
+        id_check: None,
+    }
+}
+
+fn with(mut body: EventBody, edit: impl FnOnce(&mut EventBody)) -> EventBody {
+    edit(&mut body);
+    body
+}
+
+async fn parcel_status(app: &TestApp, parcel: &DemoParcel) -> String {
+    app.admin_get(&format!("/v1/admin/parcels/{}", parcel.parcel_id))
+        .await["status"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn rejected_with(status: &EventStatus, want: RejectCode) -> String {
+    match status {
+        EventStatus::Rejected { code, message } if *code == want => message.clone(),
+        other => panic!("expected a {want:?} rejection, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_manifest_carries_each_method_the_parcel_allows_with_the_steps_the_policy_asks() {
+    let app = spawn_app().await;
+    let device = app.device().await;
+    let m = manifest(&device).await;
+
+    let two = parcel_in(&m, app.parcel("two parcels, one stop"));
+    let offered: Vec<_> = two.methods.iter().map(|d| d.method).collect();
+    assert_eq!(
+        offered,
+        [
+            DeliveryMethod::HandToRecipient,
+            DeliveryMethod::Neighbour,
+            DeliveryMethod::SafePlace
+        ]
+    );
+    let neighbour = method(two, DeliveryMethod::Neighbour).unwrap();
+    assert!(neighbour.signature_required && !neighbour.code_required);
+    assert!(
+        method(two, DeliveryMethod::SafePlace)
+            .unwrap()
+            .photo_required
+    );
+    assert_eq!(two.safe_places, ["in the garden shed"]);
+
+    let alan = parcel_in(&m, app.parcel("very high value"));
+    let hand = method(alan, DeliveryMethod::HandToRecipient).unwrap();
+    assert!(hand.open_box_check && hand.signature_required && hand.code_required);
+
+    let barbara = parcel_in(&m, app.parcel("age-restricted"));
+    let hand = method(barbara, DeliveryMethod::HandToRecipient).unwrap();
+    assert_eq!(hand.minimum_age, Some(18));
+    assert!(hand.needs_id());
+
+    // The shipper view says why, method by method.
+    let view = app
+        .admin_get(&format!(
+            "/v1/admin/parcels/{}",
+            app.parcel("two parcels, one stop").parcel_id
+        ))
+        .await;
+    let reasons = view["decision"]["reasons"].to_string();
+    assert!(reasons.contains("neighbour: neighbour signs"), "{reasons}");
+    assert!(
+        reasons.contains("safe place: safe place photo"),
+        "{reasons}"
+    );
+}
+
+#[tokio::test]
+async fn a_neighbour_delivery_without_the_signature_is_refused_and_the_parcel_waits_for_review() {
+    let app = spawn_app().await;
+    let mut device = app.device().await;
+    let p = app.parcel("two parcels, one stop");
+    let ev = device.event(
+        p.stop_id,
+        &[p.parcel_id],
+        handed_over(DeliveryMethod::Neighbour, Some("14")),
+        MORNING_MS,
+    );
+    let r = device.sync(&[ev]).await;
+    let message = rejected_with(&r[0].status, RejectCode::StepMissing);
+    assert!(message.contains("signature"), "{message}");
+    assert_eq!(parcel_status(&app, p).await, "disputed");
+}
+
+#[tokio::test]
+async fn a_neighbour_delivery_needs_where_and_is_accepted_with_the_signature_uploaded_first() {
+    let app = spawn_app().await;
+    let mut device = app.device().await;
+    let p = app.parcel("two parcels, one stop");
+    let signature = hex::encode(sha2::Sha256::digest(png(1)));
+    let body = |place: Option<&str>| {
+        with(handed_over(DeliveryMethod::Neighbour, place), |b| {
+            if let EventBody::Delivered {
+                signature_sha256, ..
+            } = b
+            {
+                *signature_sha256 = Some(signature.clone());
+            }
+        })
+    };
+    // The signature is not on the server yet: the record waits (the phone uploads it first).
+    let ev = device.event(p.stop_id, &[p.parcel_id], body(Some("14")), MORNING_MS);
+    let r = device.sync(std::slice::from_ref(&ev)).await;
+    assert!(matches!(r[0].status, EventStatus::Retry { .. }), "{r:?}");
+    upload(&app, &device, &png(1)).await;
+    assert_eq!(device.sync(&[ev]).await[0].status, EventStatus::Accepted);
+    assert_eq!(parcel_status(&app, p).await, "delivered");
+
+    // The second parcel of the stop, to a neighbour without saying where: refused.
+    let second = app.parcel("no code: second parcel of the same stop");
+    let ev = device.event(second.stop_id, &[second.parcel_id], body(None), MORNING_MS);
+    let message = rejected_with(&device.sync(&[ev]).await[0].status, RejectCode::StepMissing);
+    assert!(message.contains("must say where"), "{message}");
+}
+
+#[tokio::test]
+async fn a_method_the_parcel_does_not_allow_is_refused() {
+    let app = spawn_app().await;
+    let mut device = app.device().await;
+    let p = app.parcel("no code: low value");
+    let ev = device.event(
+        p.stop_id,
+        &[p.parcel_id],
+        handed_over(DeliveryMethod::SafePlace, Some("front porch")),
+        MORNING_MS,
+    );
+    let message = rejected_with(&device.sync(&[ev]).await[0].status, RejectCode::StepMissing);
+    assert!(
+        message.contains("may not be handed over by this method"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_safe_place_needs_its_photo_and_no_code() {
+    let app = spawn_app().await;
+    let mut device = app.device().await;
+    let p = app.parcel("two parcels, one stop");
+    let ev = device.event(
+        p.stop_id,
+        &[p.parcel_id],
+        handed_over(DeliveryMethod::SafePlace, Some("in the garden shed")),
+        MORNING_MS,
+    );
+    rejected_with(
+        &device.sync(&[ev]).await[0].status,
+        RejectCode::PhotoMissing,
+    );
+
+    let second = app.parcel("no code: second parcel of the same stop");
+    let photo = upload(&app, &device, &png(2)).await;
+    let body = with(
+        handed_over(DeliveryMethod::SafePlace, Some("under the mat")),
+        |b| {
+            if let EventBody::Delivered { photo_sha256, .. } = b {
+                *photo_sha256 = Some(photo.clone());
+            }
+        },
+    );
+    let ev = device.event(second.stop_id, &[second.parcel_id], body, MORNING_MS);
+    assert_eq!(device.sync(&[ev]).await[0].status, EventStatus::Accepted);
+}
+
+#[tokio::test]
+async fn the_open_box_check_is_required_before_a_valuable_handover_and_a_refusal_carries_the_photo()
+{
+    let app = spawn_app().await;
+    let mut device = app.device().await;
+    let p = app.parcel("very high value");
+    let code = p.code.clone().unwrap();
+    let vid = device.verify(p.parcel_id, &code).await["verification_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let signature = upload(&app, &device, &png(3)).await;
+    let photo = upload(&app, &device, &png(4)).await;
+    let body = |contents: Option<String>| EventBody::Delivered {
+        verification: Verification::OnlineCode {
+            verification_id: vid.clone(),
+        },
+        recipient_name: "Alan".into(),
+        photo_sha256: Some(photo.clone()),
+        method: None,
+        place: None,
+        signature_sha256: Some(signature.clone()),
+        contents_photo_sha256: contents,
+        id_check: None,
+    };
+    let ev = device.event(p.stop_id, &[p.parcel_id], body(None), MORNING_MS);
+    let message = rejected_with(&device.sync(&[ev]).await[0].status, RejectCode::StepMissing);
+    assert!(message.contains("open-box"), "{message}");
+
+    // Refused at the door: without the photo of the contents the record is refused too.
+    let refused = |photo_sha256| EventBody::Failed {
+        reason: ExceptionReason::RefusedContents,
+        note: None,
+        photo_sha256,
+        id_check: None,
+    };
+    let fresh = spawn_app().await;
+    let mut device = fresh.device().await;
+    let p = fresh.parcel("very high value");
+    let ev = device.event(p.stop_id, &[p.parcel_id], refused(None), MORNING_MS);
+    rejected_with(&device.sync(&[ev]).await[0].status, RejectCode::StepMissing);
+    let contents = upload(&fresh, &device, &png(5)).await;
+    let p2 = fresh.parcel("code + photo: high value");
+    let ev = device.event(
+        p2.stop_id,
+        &[p2.parcel_id],
+        refused(Some(contents)),
+        MORNING_MS,
+    );
+    assert_eq!(device.sync(&[ev]).await[0].status, EventStatus::Accepted);
+    assert_eq!(parcel_status(&fresh, p2).await, "failed");
+}
+
+#[tokio::test]
+async fn an_age_restricted_parcel_needs_a_passed_id_check_for_the_minimum_age() {
+    let check = |minimum_age, passed| IdCheck {
+        id_type: IdType::DrivingLicence,
+        minimum_age,
+        passed,
+        courier_confirmed: true,
+    };
+    let mut results = Vec::new();
+    for id_check in [
+        None,
+        Some(check(Some(18), false)),
+        Some(check(Some(16), true)),
+        Some(check(Some(18), true)),
+    ] {
+        // A fresh server each time: a refused record marks the parcel disputed.
+        let app = spawn_app().await;
+        let mut device = app.device().await;
+        let p = app.parcel("age-restricted");
+        let vid = device.verify(p.parcel_id, p.code.as_deref().unwrap()).await["verification_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let body = EventBody::Delivered {
+            verification: Verification::OnlineCode {
+                verification_id: vid,
+            },
+            recipient_name: "Barbara".into(),
+            photo_sha256: None,
+            method: None,
+            place: None,
+            signature_sha256: None,
+            contents_photo_sha256: None,
+            id_check,
+        };
+        let ev = device.event(p.stop_id, &[p.parcel_id], body, MORNING_MS);
+        results.push(device.sync(&[ev]).await.remove(0).status);
+    }
+    for (i, r) in results[..3].iter().enumerate() {
+        let m = rejected_with(r, RejectCode::StepMissing);
+        assert!(m.contains("ID check"), "try {i}: {m}");
+    }
+    assert_eq!(results[3], EventStatus::Accepted);
+}
+
+#[tokio::test]
+async fn an_id_check_with_an_id_number_is_refused_as_bad_input_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    let mut device = app.device().await;
+    let p = app.parcel("low value");
+    let ev = device.event(
+        p.stop_id,
+        &[p.parcel_id],
+        delivered(Verification::NotRequired),
+        MORNING_MS,
+    );
+    let mut json: Value = serde_json::to_value(&ev).unwrap();
+    json["body"]["id_check"] = serde_json::json!({
+        "id_type": "passport", "passed": true, "courier_confirmed": true, "id_number": "X1234567"
+    });
+    let r = device
+        .post(
+            "/v1/sync",
+            serde_json::json!({ "app_version": "0.1.0", "platform": "linux", "events": [json] }),
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    let stored = app.query("SELECT body FROM events").await;
+    assert!(stored.is_empty(), "nothing stored");
+}
