@@ -27,13 +27,16 @@ import type { Platform } from './lib/platform';
 import { t } from './i18n';
 
 export type Tab = 'route' | 'scan' | 'queue' | 'settings';
-export type Overlay = 'exceptions' | 'token' | null;
+/** Screens over a handover step: the way out, the customer's QR, the choice of method after scanning. */
+export type Overlay = 'exceptions' | 'token' | 'method' | null;
 export type ScreenName =
   | 'loading'
   | 'update'
   | 'enroll'
   | 'route'
   | 'scan'
+  | 'method'
+  | 'open_box'
   | 'code'
   | 'locked'
   | 'proof'
@@ -53,6 +56,8 @@ export type AppState = {
   overlay: Overlay;
   /** The reason to preselect on the exceptions screen (e.g. code_locked from the locked screen). */
   reasonHint: ExceptionReason | null;
+  /** Why the delivery just recorded failed, when this app recorded it (the done view has no reason). */
+  doneReason: ExceptionReason | null;
   /** An error to show in the banner until the next action. */
   error: AppError | null;
   /** The release whose "update available" banner the courier hid (until the app restarts). */
@@ -68,6 +73,8 @@ export function screenFor(s: AppState): ScreenName {
   switch (step) {
     case 'scanning':
       return 'scan';
+    case 'open_box':
+      return 'open_box';
     case 'code':
       return 'code';
     case 'locked':
@@ -90,8 +97,8 @@ export interface Ctx {
   run<T>(fn: () => Promise<T>): Promise<T | undefined>;
   /** Like run, but hands AppErrors back to the caller instead of the banner. */
   attempt<T>(fn: () => Promise<T>): Promise<{ ok: T } | { err: AppError }>;
-  /** Applies a new handover view returned by a command. */
-  setView(view: HandoverView): void;
+  /** Applies a new handover view returned by a command; `reason` names a failed delivery just recorded. */
+  setView(view: HandoverView, reason?: ExceptionReason | null): void;
   setTab(tab: Tab): void;
   setOverlay(o: Overlay, reasonHint?: ExceptionReason | null): void;
   setStatus(s: AppStatus): void;
@@ -131,6 +138,7 @@ export class App implements Ctx {
     tab: 'route',
     overlay: null,
     reasonHint: null,
+    doneReason: null,
     error: null,
     dismissedUpdate: null,
   };
@@ -289,9 +297,10 @@ export class App implements Ctx {
     this.schedule();
   }
 
-  setView(view: HandoverView): void {
+  setView(view: HandoverView, reason: ExceptionReason | null = null): void {
     const stepChanged = view.step !== this.state.view.step;
     this.state.view = view;
+    if (stepChanged) this.state.doneReason = view.step === 'done' ? reason : null;
     if (stepChanged) this.state.overlay = null;
     if (view.step === 'idle') this.state.overlay = null;
     this.schedule();

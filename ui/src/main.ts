@@ -14,14 +14,21 @@
 //                 scan-customer-qr, cant-give-code, resend-code
 //   token (QR)    token-screen, token-input, token-submit, token-camera, token-error
 //   locked        locked-screen, locked-report
-//   proof         proof-screen, proof-verification, recipient-name, photo-section, photo-input,
-//                 photo-preview, proof-error, confirm-proof
-//   done          done-screen (data-outcome), next-delivery
+//   method        method-screen, method-<delivery method> (data-steps), method-none, method-cant-deliver
+//   open box      open-box-screen, photo-input, photo-preview, open-box-error, contents-confirm,
+//                 contents-refuse, open-box-cant-deliver
+//   proof         proof-screen (data-method), proof-verification, proof-method, recipient-name,
+//                 place-input, place-scan (mobile), safe-places, safe-place-<n>, safe-place-other,
+//                 id-section, id-no-number, id-type-<type>, id-min-age, id-year, id-meets-age, id-seen,
+//                 photo-section, photo-input, photo-preview, signature-section (data-signed),
+//                 signature-pad, signature-clear, proof-error, age-refusal, record-refused-age,
+//                 proof-cant-deliver, confirm-proof
+//   done          done-screen (data-outcome), done-reason (data-reason), next-delivery
 //   exceptions    exceptions-screen, reason-<code>, exception-note, exception-submit, exception-error
 //   sync queue    queue-list, queue-item-<event_id> (data-state), queue-reason, queue-pending,
 //                 queue-empty, sync-now, sync-error
 //   settings      settings-screen, settings-server, settings-fleet, settings-courier,
-//                 settings-device, settings-version, language-select, unenroll
+//                 settings-device, settings-version, language-select, theme-select, unenroll
 //   update        update-screen, update-pending (data-count), update-sync, update-sync-error, update-get
 //   update banner update-banner (data-version; route, queue, settings), update-banner-open,
 //                 update-banner-dismiss
@@ -33,6 +40,10 @@ import { backend } from './lib/backend';
 import { detectPlatform } from './lib/platform';
 import { getLang } from './i18n';
 import { screens } from './screens';
+import { startTheme } from './lib/theme';
+
+// Before the first screen renders, so no screen ever shows in the wrong colours.
+startTheme();
 
 async function boot(): Promise<void> {
   document.documentElement.lang = getLang();

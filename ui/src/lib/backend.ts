@@ -33,6 +33,12 @@ export const APP_ERROR_CODES = [
   'recipient_required',
   'storage',
   'internal',
+  'method_not_allowed',
+  'signature_required',
+  'id_check_required',
+  'age_not_met',
+  'place_required',
+  'contents_photo_required',
 ] as const;
 
 export type AppErrorCode = (typeof APP_ERROR_CODES)[number];
@@ -102,9 +108,65 @@ export type ScanResult = {
 };
 
 export type Verification = 'not_required' | 'online_code' | 'offline_code' | 'token';
+
+/** How parcels leave the courier's hands, in the order the app offers them. */
+export const DELIVERY_METHODS = ['hand_to_recipient', 'neighbour', 'safe_place', 'pickup_point'] as const;
+export type DeliveryMethod = (typeof DELIVERY_METHODS)[number];
+
+/** One way of handing the scanned parcels over and the steps the policy asks for it at the door. */
+export type DoorMethod = {
+  method: DeliveryMethod;
+  code_required: boolean;
+  /** A proof photo (for a safe place: the parcel in its place). */
+  photo_required: boolean;
+  signature_required: boolean;
+  /** Before the code: the customer opens the box, the courier photographs the contents. */
+  open_box_check: boolean;
+  /** An ID of an accepted type is checked against the recipient. */
+  id_check: boolean;
+  /** The recipient must be at least this old; an ID is checked for it. */
+  minimum_age?: number;
+};
+
+export const ID_TYPES = ['passport', 'national_id_card', 'driving_licence', 'residence_permit'] as const;
+export type IdType = (typeof ID_TYPES)[number];
+
+/**
+ * An ID check as the courier enters it. Never the ID's number or image; the year of birth only
+ * decides the age check in the core, which neither stores nor sends it.
+ */
+export type IdCheckEntry = {
+  id_type: IdType;
+  year_of_birth?: number;
+  /** The courier tapped "meets the minimum age" after reading the date of birth. */
+  meets_minimum_age?: boolean;
+  /** The courier saw the ID in person and it shows the recipient. */
+  courier_confirmed: boolean;
+};
+
+/** What `submit_proof` takes (`ProofInput` in view.rs). */
+export type ProofInput = {
+  /** Who took the parcels; may be empty for a safe place or a pickup point (the core names the stop's recipient). */
+  recipient_name: string;
+  photo_path?: string | null;
+  /** A PNG saved with `savePhoto`. */
+  signature_path?: string | null;
+  /** The neighbour's house number, the safe place, or the pickup point's id. */
+  place?: string | null;
+  id_check?: IdCheckEntry | null;
+};
+
 export type HandoverView =
   | { step: 'idle'; last_scan: ScanResult | null }
-  | { step: 'scanning'; stop: RouteStop; scanned: string[]; last_scan: ScanResult | null }
+  | {
+      step: 'scanning';
+      stop: RouteStop;
+      scanned: string[];
+      last_scan: ScanResult | null;
+      /** The ways every scanned parcel may be handed over; `finishScanning` takes one. */
+      methods: DoorMethod[];
+    }
+  | { step: 'open_box'; stop: RouteStop; scanned: string[]; photo_taken: boolean }
   | {
       step: 'code';
       stop: RouteStop;
@@ -122,6 +184,10 @@ export type HandoverView =
       verification: Verification;
       offline: boolean;
       photo_required: boolean;
+      /** The method picked and its steps: signature, ID and minimum age, place. */
+      door: DoorMethod;
+      /** For a safe place: where the shipper allows it (the courier may describe another). */
+      safe_places: string[];
     }
   | {
       step: 'done';
@@ -157,6 +223,8 @@ export const EXCEPTION_REASONS = [
   'address_problem',
   'damaged',
   'unsafe',
+  'refused_contents',
+  'refused_age',
 ] as const;
 export type ExceptionReason = (typeof EXCEPTION_REASONS)[number];
 
@@ -223,17 +291,21 @@ export const backend = {
   refreshRoute: () => call<Route>('refresh_route'),
   handoverView: () => call<HandoverView>('handover_view'),
   scanParcel: (barcode: string) => call<HandoverView>('scan_parcel', { barcode }),
-  finishScanning: () => call<HandoverView>('finish_scanning'),
+  /** Done scanning, handing over by `method` (null: into the recipient's hands). */
+  finishScanning: (method: DeliveryMethod | null) => call<HandoverView>('finish_scanning', { method }),
+  /** The open-box check: the contents' photo (from `savePhoto`) and whether the customer accepted them. */
+  checkContents: (photoPath: string | null, accepted: boolean) =>
+    call<HandoverView>('check_contents', { photoPath, accepted }),
   submitCode: (code: string) => call<HandoverView>('submit_code', { code }),
   submitToken: (token: string) => call<HandoverView>('submit_token', { token }),
   /** Where the phone is, recorded with the next proof (null: unknown). */
   setLocation: (location: Location | null) => call<null>('set_location', { location }),
-  /** Hands a picked/captured photo to Rust as raw bytes; resolves to the path `submitProof` takes. */
+  /** Hands a photo (or the signature PNG) to Rust as raw bytes; resolves to the path `submitProof` takes. */
   savePhoto: (bytes: Uint8Array) => call<string>('save_photo', bytes),
-  submitProof: (recipientName: string, photoPath: string | null) =>
-    call<HandoverView>('submit_proof', { recipientName, photoPath }),
-  reportException: (reason: ExceptionReason, note: string | null) =>
-    call<HandoverView>('report_exception', { reason, note }),
+  submitProof: (proof: ProofInput) => call<HandoverView>('submit_proof', { proof }),
+  /** `idCheck` goes with `refused_age` only (the core keeps it as a failed check). */
+  reportException: (reason: ExceptionReason, note: string | null, idCheck: IdCheckEntry | null = null) =>
+    call<HandoverView>('report_exception', { reason, note, idCheck }),
   resetHandover: () => call<HandoverView>('reset_handover'),
   resendCode: () => call<{ next_allowed_at: number }>('resend_code'),
   syncNow: () => call<SyncStatus>('sync_now'),

@@ -31,6 +31,9 @@ export function doneScreen(ctx: Ctx): Screen {
       h('div', { class: `big-icon ${delivered ? 'good' : 'warn'}`, 'aria-hidden': 'true' }, icon(delivered ? ICONS.check : ICONS.warning, 64)),
       h('h2', null, delivered ? t('done.delivered') : t('done.exception')),
       h('p', { class: 'lead' }, count === 1 ? t('done.parcel', { address: view.stop.address }) : t('done.parcels', { count, address: view.stop.address })),
+      ctx.state.doneReason && !delivered
+        ? h('p', { class: 'lead', testid: 'done-reason', 'data-reason': ctx.state.doneReason }, t('done.reason', { reason: t(`reason.${ctx.state.doneReason}`) }))
+        : null,
       h('p', { class: 'muted' }, t('done.saved')),
     ),
     next,

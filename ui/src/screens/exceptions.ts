@@ -43,7 +43,7 @@ export function exceptionsScreen(ctx: Ctx): Screen {
         const text = note.value.trim();
         const v = await ctx.run(() => ctx.backend.reportException(chosen, text || null));
         submit.disabled = false;
-        if (v) ctx.setView(v);
+        if (v) ctx.setView(v, chosen);
       },
     },
     h('fieldset', { class: 'options' }, h('legend', { class: 'label' }, t('exception.intro')), options),

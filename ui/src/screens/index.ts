@@ -10,6 +10,8 @@ import { scanScreen } from './scan';
 import { settingsScreen } from './settings';
 import { tokenScreen } from './token';
 import { loadingScreen, updateScreen } from './update';
+import { methodScreen } from './method';
+import { openBoxScreen } from './openbox';
 
 export const screens: Record<ScreenName, ScreenFactory> = {
   loading: loadingScreen,
@@ -17,6 +19,8 @@ export const screens: Record<ScreenName, ScreenFactory> = {
   enroll: enrollScreen,
   route: routeScreen,
   scan: scanScreen,
+  method: methodScreen,
+  open_box: openBoxScreen,
   code: codeScreen,
   locked: lockedScreen,
   proof: proofScreen,

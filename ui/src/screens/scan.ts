@@ -8,6 +8,7 @@ import { h, icon, ICONS, replaceChildren } from '../lib/dom';
 import { scanImageFile, scanWithPlugin, startCameraScan, ScanError } from '../lib/scanner';
 import { t } from '../i18n';
 import { appBar, layout, syncBadge, tabBar } from './chrome';
+import { handOverBy } from './method';
 
 function resultText(r: ScanResult): string {
   switch (r.outcome) {
@@ -155,11 +156,14 @@ export function scanScreen(ctx: Ctx): Screen {
       ? h('label', { class: 'btn secondary', for: 'scan-image-file', testid: 'scan-image' }, icon(ICONS.image), t('scan.image'))
       : null;
 
+  // More than one way to hand the parcels over: ask which. One way: straight on with it.
   finish.addEventListener('click', async () => {
+    const view = ctx.state.view;
+    const methods = view.step === 'scanning' ? view.methods : [];
+    if (methods.length !== 1) return ctx.setOverlay('method');
     finish.disabled = true;
-    const v = await ctx.run(() => ctx.backend.finishScanning());
+    await handOverBy(ctx, methods[0]!.method);
     finish.disabled = false;
-    if (v) ctx.setView(v);
   });
 
   const form = h(

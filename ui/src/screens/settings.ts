@@ -1,9 +1,18 @@
-// Settings: server, fleet, device, app version, language, and removing the phone from the fleet.
+// Settings: server, fleet, device, app version, language, colours (theme), and removing the
+// phone from the fleet.
 
 import type { Ctx, Screen } from '../app';
 import { h } from '../lib/dom';
-import { getLang, LANG_NAMES, LANGS, setLang, t, type Lang } from '../i18n';
+import { getLang, LANG_NAMES, LANGS, setLang, t, type Lang, type MessageKey } from '../i18n';
+import { getThemeChoice, setThemeChoice, THEME_CHOICES, type ThemeChoice } from '../lib/theme';
 import { appBar, layout, tabBar, updateBanner } from './chrome';
+
+const THEME_NAMES: Record<ThemeChoice, MessageKey> = {
+  system: 'settings.theme_system',
+  light: 'settings.theme_light',
+  dark: 'settings.theme_dark',
+  'high-contrast': 'settings.theme_high_contrast',
+};
 
 export function settingsScreen(ctx: Ctx): Screen {
   const s = ctx.state.status;
@@ -28,6 +37,19 @@ export function settingsScreen(ctx: Ctx): Screen {
       return o;
     }),
   );
+
+  // Only colours change: the style sheet follows <html data-theme>, nothing needs rendering again.
+  const theme = h(
+    'select',
+    {
+      id: 'theme',
+      class: 'input',
+      testid: 'theme-select',
+      onchange: (e: Event) => setThemeChoice((e.target as HTMLSelectElement).value as ThemeChoice),
+    },
+    THEME_CHOICES.map((c) => h('option', { value: c }, t(THEME_NAMES[c]))),
+  );
+  theme.value = getThemeChoice();
 
   const unenroll = h('button', { class: 'btn danger', testid: 'unenroll' }, t('settings.unenroll'));
   // Two taps instead of window.confirm (not every mobile webview shows JS dialogs): the first
@@ -69,6 +91,8 @@ export function settingsScreen(ctx: Ctx): Screen {
       ),
       h('label', { class: 'label', for: 'language' }, t('settings.language')),
       lang,
+      h('label', { class: 'label', for: 'theme' }, t('settings.theme')),
+      theme,
       h('div', { class: 'spacer' }),
       unenroll,
     ),

@@ -4,7 +4,7 @@ import { emit } from '@tauri-apps/api/event';
 import { App, screenFor, type AppState } from '../../src/app';
 import { backend } from '../../src/lib/backend';
 import { screens } from '../../src/screens';
-import { FakeBackend, GOOD_CODE, withCheckDigit } from '../fixtures/fake-backend';
+import { door, FakeBackend, GOOD_CODE, withCheckDigit } from '../fixtures/fake-backend';
 import { $, click, fake, root, settle, startApp, useAppHarness } from '../fixtures/harness';
 
 const typeCode = async (code: string) => {
@@ -29,6 +29,7 @@ describe('which screen shows', () => {
     tab: 'queue',
     overlay: null,
     reasonHint: null,
+    doneReason: null,
     error: null,
     dismissedUpdate: null,
   };
@@ -41,7 +42,7 @@ describe('which screen shows', () => {
   it('lets a stop under way finish before the update screen blocks, as the core does', () => {
     const status = new FakeBackend({ updateRequired: true }).status;
     const stop = new FakeBackend().route.stops[1]!;
-    expect(screenFor({ ...base, status, view: { step: 'proof', stop, scanned: [], verification: 'online_code', offline: false, photo_required: false } })).toBe('proof');
+    expect(screenFor({ ...base, status, view: { step: 'proof', stop, scanned: [], verification: 'online_code', offline: false, photo_required: false, door: door('hand_to_recipient'), safe_places: [] } })).toBe('proof');
     expect(screenFor({ ...base, status, view: { step: 'done', stop, scanned: [], outcome: 'delivered', event_id: 'e1' } })).toBe('done');
     expect(screenFor({ ...base, status, view: { step: 'idle', last_scan: null } })).toBe('update');
   });
@@ -63,7 +64,7 @@ describe('which screen shows', () => {
 
   it('shows an overlay only while a handover is under way', () => {
     const stop = new FakeBackend().route.stops[1]!;
-    expect(screenFor({ ...base, overlay: 'exceptions', view: { step: 'scanning', stop, scanned: [], last_scan: null } })).toBe('exceptions');
+    expect(screenFor({ ...base, overlay: 'exceptions', view: { step: 'scanning', stop, scanned: [], last_scan: null, methods: [] } })).toBe('exceptions');
     expect(screenFor({ ...base, overlay: 'exceptions' })).toBe('queue');
   });
 });
@@ -155,7 +156,7 @@ describe('the handover flow on mocked IPC', () => {
     await click('exception-submit');
     expect(root.dataset.screen).toBe('done');
     expect($('done-screen')?.dataset.outcome).toBe('exception');
-    expect(fake.calls.find((c) => c.cmd === 'report_exception')?.args).toEqual({ reason: 'code_locked', note: null });
+    expect(fake.calls.find((c) => c.cmd === 'report_exception')?.args).toEqual({ reason: 'code_locked', note: null, idCheck: null });
   });
 
   it("offers no_code when the customer can't give the code", async () => {

@@ -50,12 +50,22 @@ describe('backend commands', () => {
       return { step: 'idle', last_scan: null };
     });
     await backend.enroll('ABCD-1234', 'https://x.example');
-    await backend.submitProof('Ben', null);
+    await backend.finishScanning('neighbour');
+    await backend.finishScanning(null);
+    await backend.checkContents('/cache/photos/photo-1.jpg', false);
+    await backend.submitProof({ recipient_name: 'Ben', photo_path: null, place: '14B' });
     await backend.reportException('not_home', null);
+    const idCheck = { id_type: 'passport', year_of_birth: 2010, courier_confirmed: true } as const;
+    await backend.reportException('refused_age', null, idCheck);
     expect(seen).toEqual([
       { cmd: 'enroll', args: { input: 'ABCD-1234', serverUrl: 'https://x.example' } },
-      { cmd: 'submit_proof', args: { recipientName: 'Ben', photoPath: null } },
-      { cmd: 'report_exception', args: { reason: 'not_home', note: null } },
+      { cmd: 'finish_scanning', args: { method: 'neighbour' } },
+      { cmd: 'finish_scanning', args: { method: null } },
+      { cmd: 'check_contents', args: { photoPath: '/cache/photos/photo-1.jpg', accepted: false } },
+      // The proof goes as one object with the core's snake_case fields (ProofInput in view.rs).
+      { cmd: 'submit_proof', args: { proof: { recipient_name: 'Ben', photo_path: null, place: '14B' } } },
+      { cmd: 'report_exception', args: { reason: 'not_home', note: null, idCheck: null } },
+      { cmd: 'report_exception', args: { reason: 'refused_age', note: null, idCheck } },
     ]);
   });
 
