@@ -5,10 +5,11 @@
 
 use doorstep_courier::handover::IdCheckEntry;
 use doorstep_courier::view::{
-    AppError, AppStatus, HandoverView, ProofInput, QueueItem, ResendInfo, Route, SyncStatus,
+    AppError, AppStatus, DepotView, HandoverView, ProofInput, QueueItem, ResendInfo, Route,
+    SyncStatus,
 };
 use doorstep_courier::{CourierError, Device};
-use doorstep_protocol::wire::{DeliveryMethod, ExceptionReason, Location};
+use doorstep_protocol::wire::{CorrectionReason, DeliveryMethod, ExceptionReason, Location};
 use serde::Serialize;
 #[cfg(mobile)]
 use tauri::Manager;
@@ -158,6 +159,59 @@ pub async fn report_exception(
     Ok(core
         .get()?
         .report_exception(reason, note.as_deref(), id_check)
+        .await?)
+}
+
+/// `report_unexpected`: a parcel that is not on the route, with its label and an optional
+/// photo (from `save_photo`) and note; answers the record's id.
+#[tauri::command(async)]
+#[instrument(skip_all)]
+pub async fn report_unexpected(
+    core: State<'_, Core>,
+    barcode: String,
+    photo_path: Option<String>,
+    note: Option<String>,
+) -> Answer<String> {
+    Ok(core
+        .get()?
+        .report_unexpected(
+            &barcode,
+            photo_path.as_deref().map(std::path::Path::new),
+            note.as_deref(),
+        )
+        .await?)
+}
+
+#[tauri::command(async)]
+#[instrument(skip_all)]
+pub async fn depot_view(core: State<'_, Core>) -> Answer<DepotView> {
+    Ok(core.get()?.depot_view().await?)
+}
+
+#[tauri::command(async)]
+#[instrument(skip_all)]
+pub async fn depot_scan(core: State<'_, Core>, barcode: String) -> Answer<DepotView> {
+    Ok(core.get()?.depot_scan(&barcode).await?)
+}
+
+#[tauri::command(async)]
+#[instrument(skip_all)]
+pub async fn depot_finish(core: State<'_, Core>) -> Answer<DepotView> {
+    Ok(core.get()?.depot_finish().await?)
+}
+
+/// `correct_delivery`: a correction of one of today's handovers; answers the record's id.
+#[tauri::command(async)]
+#[instrument(skip_all)]
+pub async fn correct_delivery(
+    core: State<'_, Core>,
+    event_id: String,
+    reason: CorrectionReason,
+    note: Option<String>,
+) -> Answer<String> {
+    Ok(core
+        .get()?
+        .correct_delivery(&event_id, reason, note.as_deref())
         .await?)
 }
 

@@ -273,3 +273,75 @@ test("the fleet raises the minimum above the app's version: at its next manifest
   assert.equal((await app.findAll('[data-testid="update-screen"]')).length, 1, 'still blocked: 0.1.0 is below 9.0.0');
   await shot('update-required-synced');
 });
+
+test('at the door: a neighbour signs for a parcel, a failed delivery comes back on the next day\'s route, and the van is checked in at the depot', async () => {
+  const platform = env.ANDROID_APK ? 'android' : 'linux';
+  // The fleet lowers the minimum again; the courier's Sync now brings the policy, and work goes on.
+  await admin('PUT', `/v1/admin/releases/${platform}/minimum`, { minimum: null });
+  await app.click('[data-testid="update-sync"]');
+  await app.waitFor('[data-testid="route-list"]', 30000);
+
+  // A neighbour takes the parcel: the method is chosen, the neighbour signs on the screen.
+  const neighbourParcel = seed.parcels.find((p) => p.label.includes('neighbour or safe place allowed'));
+  assert.ok(neighbourParcel, 'the demo route has a parcel a neighbour may take');
+  await app.click('[data-testid="scan-button"]');
+  await app.type('[data-testid="barcode-input"]', neighbourParcel.barcode);
+  await app.click('[data-testid="scan-submit"]');
+  await app.click('[data-testid="finish-scanning"]');
+  await app.waitFor('[data-testid="method-screen"]');
+  await shot('method-choice');
+  await app.click('[data-testid="method-neighbour"]');
+  await app.waitFor('[data-testid="signature-pad"]');
+  await app.type('[data-testid="recipient-name"]', 'Jan de Vries');
+  await app.type('[data-testid="place-input"]', '14');
+  await app.draw('[data-testid="signature-pad"]', [[-120, 10], [-80, -20], [-40, 25], [0, -25], [40, 20], [90, -10], [130, 15]]);
+  await shot('signature');
+  await app.click('[data-testid="confirm-proof"]');
+  await app.waitFor('[data-testid="done-screen"][data-outcome="delivered"]');
+  await app.click('[data-testid="next-delivery"]');
+  const handed = await waitForServerEvents(neighbourParcel.parcel_id, 1, 60000);
+  assert.equal(handed.length, 1, 'the neighbour delivery reached the server once');
+  assert.equal(handed[0].status, 'accepted', `the server accepted it with its signature: ${JSON.stringify(handed[0])}`);
+
+  // Nobody home at another stop: the server puts the parcel on the next day's route.
+  const failing = seed.parcels.find((p) => p.label.includes('shipper requires'));
+  assert.ok(failing, 'the demo route has the shipper-requires-a-code parcel');
+  await app.click('[data-testid="scan-button"]');
+  await app.type('[data-testid="barcode-input"]', failing.barcode);
+  await app.click('[data-testid="scan-submit"]');
+  await app.click('[data-testid="scan-cant-deliver"]');
+  await app.click('label[for="reason-not_home"]');
+  await app.click('[data-testid="exception-submit"]');
+  await app.waitFor('[data-testid="done-screen"][data-outcome="exception"]');
+  await app.click('[data-testid="next-delivery"]');
+  assert.equal((await waitForServerEvents(failing.parcel_id, 1, 60000)).length, 1);
+  const nextDay = new Date(Date.parse(`${seed.date}T12:00:00Z`) + 86400000).toISOString().slice(0, 10);
+  const view = await admin('GET', `/v1/admin/parcels/${failing.parcel_id}`);
+  assert.equal(view.delivery_date, nextDay, `the parcel is on ${nextDay}'s route: ${JSON.stringify(view)}`);
+  assert.equal(view.status, 'pending');
+
+  // End of the day at the depot: the parcel is scanned out of the van and the check-in recorded.
+  await app.click('[data-testid="nav-route"]');
+  await app.click('[data-testid="depot-open"]');
+  await app.waitFor('[data-testid="depot-screen"]');
+  await app.type('[data-testid="depot-input"]', failing.barcode);
+  await app.click('[data-testid="depot-submit"]');
+  await app.waitFor(`[data-testid="depot-item"][data-barcode="${failing.barcode_key}"][data-checked="true"]`);
+  await shot('depot-check-in');
+  await app.click('[data-testid="depot-finish"]');
+  // Parcels still missing from the van make the finish a deliberate second tap.
+  if ((await app.findAll('[data-testid="depot-finish-confirm"]')).length) {
+    await app.click('[data-testid="depot-finish-confirm"]');
+  }
+  await app.waitFor('[data-testid="depot-recorded"]', 30000);
+  const until = Date.now() + 60000;
+  let fleet = '';
+  while (Date.now() < until) {
+    fleet = await (await fetch(`${serverUrl}/fleet?date=${seed.date}`)).text();
+    const row = fleet.split('<tr data-van="Demo Courier">')[1]?.split('</tr>')[0] ?? '';
+    if (!row.includes('not yet')) break;
+    await sleep(500);
+  }
+  const row = fleet.split('<tr data-van="Demo Courier">')[1]?.split('</tr>')[0] ?? '';
+  assert.ok(row.includes(failing.barcode_key), `the fleet page's van row lists the checked-in parcel: ${row}`);
+});

@@ -105,6 +105,26 @@ export class Session {
     return this.cmd('GET', `/element/${el}/text`);
   }
 
+  /**
+   * Draws a stroke on `css` with a pointer (W3C actions): down at the first point, through the
+   * others, up at the last; points are offsets from the element's centre, in CSS pixels.
+   */
+  async draw(css, points) {
+    const el = await this.waitFor(css);
+    const origin = { [ELEMENT]: el };
+    const [[x0, y0], ...rest] = points;
+    const actions = [
+      { type: 'pointerMove', duration: 0, origin, x: x0, y: y0 },
+      { type: 'pointerDown', button: 0 },
+      ...rest.map(([x, y]) => ({ type: 'pointerMove', duration: 40, origin, x, y })),
+      { type: 'pointerUp', button: 0 },
+    ];
+    await this.cmd('POST', '/actions', {
+      actions: [{ type: 'pointer', id: 'pen', parameters: { pointerType: 'mouse' }, actions }],
+    });
+    await this.cmd('DELETE', '/actions').catch(() => {});
+  }
+
   async screenshot() {
     return Buffer.from(await this.cmd('GET', '/screenshot'), 'base64');
   }

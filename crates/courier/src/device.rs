@@ -33,8 +33,11 @@ use crate::view::{
 /// The courier device core. Open one per data directory; every UI command is one method.
 /// Dropping it stops the background sync task.
 pub struct Device {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     handover: tokio::sync::Mutex<Handover>,
+    /// The labels scanned so far at the depot check-in (in memory: a check-in interrupted by
+    /// a crash is scanned again; nothing is recorded until it is finished).
+    pub(crate) depot: tokio::sync::Mutex<Vec<String>>,
     background: JoinHandle<()>,
 }
 
@@ -101,19 +104,20 @@ impl Device {
         Ok(Self {
             shared,
             handover: tokio::sync::Mutex::new(Handover::new()),
+            depot: tokio::sync::Mutex::new(Vec::new()),
             background,
         })
     }
 
-    fn store(&self) -> MutexGuard<'_, Store> {
+    pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
         self.shared.store()
     }
 
-    fn enrollment(&self) -> Result<Enrollment, CourierError> {
+    pub(crate) fn enrollment(&self) -> Result<Enrollment, CourierError> {
         self.store().enrollment()?.ok_or(CourierError::NotEnrolled)
     }
 
-    fn today(&self) -> String {
+    pub(crate) fn today(&self) -> String {
         self.shared.config.route_date.clone().unwrap_or_else(|| {
             date_at(
                 self.shared.clock.now_ms(),
@@ -619,7 +623,7 @@ impl Device {
             .unwrap_or_else(|e| e.into_inner()) = location;
     }
 
-    fn commit(
+    pub(crate) fn commit(
         &self,
         stop: &ManifestStop,
         parcels: &[ParcelId],
@@ -627,17 +631,54 @@ impl Device {
         images: Vec<(String, PathBuf)>,
         recipient_name: &str,
     ) -> Result<EventId, CourierError> {
+        let barcodes = parcels
+            .iter()
+            .filter_map(|id| stop.parcels.iter().find(|p| p.parcel_id == *id))
+            .map(|p| p.barcode.clone())
+            .collect();
+        self.commit_record(stop, parcels, body, images, recipient_name, barcodes)
+    }
+
+    /// Commits a record that covers no parcel (an unexpected parcel, a depot check-in), with
+    /// the labels it names for the queue screen.
+    pub(crate) fn commit_labelled(
+        &self,
+        stop: &ManifestStop,
+        body: EventBody,
+        images: Vec<(String, PathBuf)>,
+        barcodes: Vec<String>,
+    ) -> Result<EventId, CourierError> {
+        self.commit_record(stop, &[], body, images, "", barcodes)
+    }
+
+    /// Commits a record about `parcels` whose labels are known already (a correction).
+    pub(crate) fn commit_with_parcels(
+        &self,
+        stop: &ManifestStop,
+        parcels: &[ParcelId],
+        body: EventBody,
+        barcodes: Vec<String>,
+        recipient_name: &str,
+    ) -> Result<EventId, CourierError> {
+        self.commit_record(stop, parcels, body, Vec::new(), recipient_name, barcodes)
+    }
+
+    /// Signs and commits one record durably with its outbox entry, and wakes the sync.
+    fn commit_record(
+        &self,
+        stop: &ManifestStop,
+        parcels: &[ParcelId],
+        body: EventBody,
+        images: Vec<(String, PathBuf)>,
+        recipient_name: &str,
+        barcodes: Vec<String>,
+    ) -> Result<EventId, CourierError> {
         let key = self
             .store()
             .signing_key()?
             .ok_or(CourierError::NotEnrolled)?;
         let now = self.shared.clock.now_ms();
         let id = EventId::new_v7(u64::try_from(now).unwrap_or(0), self.shared.random_bytes());
-        let barcodes = parcels
-            .iter()
-            .filter_map(|id| stop.parcels.iter().find(|p| p.parcel_id == *id))
-            .map(|p| p.barcode.clone())
-            .collect();
         let location = *self
             .shared
             .location
@@ -667,7 +708,7 @@ impl Device {
 
     /// Copies a proof photo into the data directory (content-addressed, fsynced), so the
     /// committed event never points at a file the camera plugin may delete.
-    fn keep_photo(&self, path: &Path) -> Result<(String, PathBuf), CourierError> {
+    pub(crate) fn keep_photo(&self, path: &Path) -> Result<(String, PathBuf), CourierError> {
         let bytes = std::fs::read(path).map_err(StoreError::from)?;
         self.write_photo(&bytes)
     }
@@ -845,7 +886,10 @@ fn server_state(status: ParcelStatus) -> ParcelState {
     match status {
         ParcelStatus::Pending => ParcelState::Todo,
         ParcelStatus::Delivered => ParcelState::Delivered,
-        ParcelStatus::Failed | ParcelStatus::Locked => ParcelState::Exception,
+        ParcelStatus::Failed
+        | ParcelStatus::Locked
+        | ParcelStatus::Returning
+        | ParcelStatus::AtDepot => ParcelState::Exception,
         ParcelStatus::Disputed => ParcelState::Disputed,
     }
 }

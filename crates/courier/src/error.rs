@@ -92,6 +92,9 @@ pub enum CourierError {
     /// The open-box check needs a photo of the contents.
     #[error("take a photo of the opened box's contents first")]
     ContentsPhotoRequired,
+    /// The record is not one of today's handovers of this phone, or was corrected already.
+    #[error("only a handover of today can be corrected, and only once; call the fleet manager")]
+    CorrectionNotAllowed,
     /// The local database failed.
     #[error("the phone's storage failed; the app cannot save right now")]
     Storage(StoreError),
@@ -133,6 +136,7 @@ impl CourierError {
             Self::AgeNotMet => AppErrorCode::AgeNotMet,
             Self::PlaceRequired => AppErrorCode::PlaceRequired,
             Self::ContentsPhotoRequired => AppErrorCode::ContentsPhotoRequired,
+            Self::CorrectionNotAllowed => AppErrorCode::CorrectionNotAllowed,
             Self::Storage(_) => AppErrorCode::Storage,
             Self::Internal(_) => AppErrorCode::Internal,
         }

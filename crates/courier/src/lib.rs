@@ -16,6 +16,7 @@ pub mod api;
 pub mod clock;
 mod config;
 mod device;
+mod door;
 pub mod error;
 pub mod handover;
 mod photos;

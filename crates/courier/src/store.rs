@@ -19,7 +19,7 @@ use doorstep_protocol::CourierId;
 use doorstep_protocol::ids::{DeviceId, EventId, ParcelId, StopId};
 use doorstep_protocol::token::PublicTokenKey;
 use doorstep_protocol::wire::{
-    AppVersionPolicy, DeliveryEvent, EventBody, GENESIS_HASH, Location, Manifest,
+    AppVersionPolicy, DeliveryEvent, EventBody, GENESIS_HASH, Location, Manifest, RejectCode,
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
@@ -27,10 +27,16 @@ use crate::error::StoreError;
 use crate::view::{ParcelState, QueueItem, QueueKind, QueueState};
 
 /// The migrations, in order; the position + 1 is the schema version they lead to.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "20261125180000_initial",
-    include_str!("../../../migrations/device/20261125180000_initial.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "20261125180000_initial",
+        include_str!("../../../migrations/device/20261125180000_initial.sql"),
+    ),
+    (
+        "20261202000000_door_records",
+        include_str!("../../../migrations/device/20261202000000_door_records.sql"),
+    ),
+];
 
 /// The newest schema version this build understands.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -126,6 +132,23 @@ pub struct NewEvent {
     pub barcodes: Vec<String>,
 }
 
+/// A committed record as stored (see [`Store::event_row`]).
+#[derive(Debug, Clone)]
+pub struct EventRow {
+    /// `delivered`, `failed`, `unexpected`, `depot_check_in` or `correction`.
+    pub kind: String,
+    /// The signed record's JSON.
+    pub body: String,
+    /// When it was committed.
+    pub committed_at_ms: i64,
+    /// For the queue screen.
+    pub stop_address: String,
+    /// For the queue screen.
+    pub recipient_name: String,
+    /// The labels it names.
+    pub barcodes: Vec<String>,
+}
+
 /// One outbox entry ready to send.
 #[derive(Debug, Clone)]
 pub struct OutboxEntry {
@@ -144,8 +167,8 @@ pub struct OutboxEntry {
 pub enum Resolution {
     /// Stored (now or before).
     Synced,
-    /// Refused for good, with the reason shown to the courier.
-    Disputed(String),
+    /// Refused for good, with the server's reason code and its sentence.
+    Disputed(RejectCode, String),
 }
 
 /// The store. One connection; callers serialise access (it sits behind a mutex).
@@ -429,6 +452,8 @@ impl Store {
                 continue;
             };
             let status = match (outcome.as_str(), state.as_str()) {
+                // A correction puts the parcel back to deliver.
+                ("corrected", _) => continue,
                 (_, "disputed") => ParcelState::Disputed,
                 ("delivered", _) => ParcelState::Delivered,
                 _ => ParcelState::Exception,
@@ -481,9 +506,12 @@ impl Store {
             signature: String::new(),
         };
         signed.sign(key);
-        let (kind, outcome) = match signed.body {
-            EventBody::Delivered { .. } => ("delivered", "delivered"),
-            EventBody::Failed { .. } => ("failed", "exception"),
+        let kind = signed.body.kind();
+        let outcome = match signed.body {
+            EventBody::Delivered { .. } => "delivered",
+            EventBody::Failed { .. } => "exception",
+            EventBody::Correction { .. } => "corrected",
+            EventBody::Unexpected { .. } | EventBody::DepotCheckIn { .. } => "",
         };
         for (sha, path) in &event.images {
             tx.execute(
@@ -510,7 +538,7 @@ impl Store {
                 now_ms
             ],
         )?;
-        for parcel in &signed.parcel_ids {
+        for parcel in signed.parcel_ids.iter().filter(|_| !outcome.is_empty()) {
             tx.prepare_cached(
                 "INSERT INTO delivery (parcel_id, event_seq, outcome) VALUES (?1, ?2, ?3)",
             )?
@@ -613,11 +641,11 @@ impl Store {
                         [id.to_string()],
                     )?;
                 }
-                Resolution::Disputed(reason) => {
+                Resolution::Disputed(code, reason) => {
                     let changed = tx.execute(
-                        "UPDATE event SET state = 'disputed', reason = ?2
+                        "UPDATE event SET state = 'disputed', reason = ?2, reject_code = ?3
                          WHERE id = ?1 AND state = 'pending'",
-                        params![id.to_string(), reason],
+                        params![id.to_string(), reason, json(code).trim_matches('"')],
                     )?;
                     if changed > 0 {
                         audit(&tx, now_ms, "disputed", &format!("event {id}: {reason}"))?;
@@ -638,10 +666,42 @@ impl Store {
         )?)
     }
 
+    /// One committed record, by id.
+    pub fn event_row(&self, id: &EventId) -> Result<Option<EventRow>, StoreError> {
+        let row = self
+            .conn
+            .prepare_cached(
+                "SELECT kind, body, committed_at_ms, stop_address, recipient_name, barcodes FROM event WHERE id = ?1",
+            )?
+            .query_row([id.to_string()], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                ))
+            })
+            .optional()?;
+        row.map(|(kind, body, at, address, name, barcodes)| {
+            Ok(EventRow {
+                kind,
+                body,
+                committed_at_ms: at,
+                stop_address: address,
+                recipient_name: name,
+                barcodes: serde_json::from_str(&barcodes).map_err(|_| corrupt("barcodes"))?,
+            })
+        })
+        .transpose()
+    }
+
     /// Every committed event, newest first, for the queue screen.
     pub fn queue(&self) -> Result<Vec<QueueItem>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id, stop_address, recipient_name, kind, barcodes, committed_at_ms, state, reason
+            "SELECT id, stop_address, recipient_name, kind, barcodes, committed_at_ms, state, reason,
+                    reject_code
              FROM event ORDER BY seq DESC",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -654,19 +714,23 @@ impl Store {
                 r.get::<_, i64>(5)?,
                 r.get::<_, String>(6)?,
                 r.get::<_, Option<String>>(7)?,
+                r.get::<_, Option<String>>(8)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (event_id, stop_address, recipient_name, kind, barcodes, at, state, reason) = row?;
+            let (event_id, stop_address, recipient_name, kind, barcodes, at, state, reason, code) =
+                row?;
             out.push(QueueItem {
                 event_id,
                 stop_address,
                 recipient_name,
-                kind: if kind == "delivered" {
-                    QueueKind::Delivered
-                } else {
-                    QueueKind::Failed
+                kind: match kind.as_str() {
+                    "delivered" => QueueKind::Delivered,
+                    "unexpected" => QueueKind::Unexpected,
+                    "depot_check_in" => QueueKind::DepotCheckIn,
+                    "correction" => QueueKind::Correction,
+                    _ => QueueKind::Failed,
                 },
                 barcodes: serde_json::from_str(&barcodes).map_err(|_| corrupt("barcodes"))?,
                 committed_at_ms: at,
@@ -676,6 +740,8 @@ impl Store {
                     _ => QueueState::Disputed,
                 },
                 reason,
+                reject_code: code
+                    .and_then(|c| serde_json::from_value(serde_json::Value::String(c)).ok()),
             });
         }
         Ok(out)
@@ -894,7 +960,10 @@ pub(crate) mod tests {
         let b = store.commit_event(failed_attempt(2), &key, 0).unwrap().id;
         let answers = [
             (a, Resolution::Synced),
-            (b, Resolution::Disputed("the code was wrong".into())),
+            (
+                b,
+                Resolution::Disputed(RejectCode::CodeWrong, "the code was wrong".into()),
+            ),
         ];
         store.apply_results(&answers, 1).unwrap();
         store.apply_results(&answers, 2).unwrap();

@@ -15,6 +15,7 @@ use crate::api::Api;
 use crate::error::CourierError;
 use crate::shared::Shared;
 use crate::store::Resolution;
+use crate::view::AppErrorCode;
 
 /// What one sync run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -85,6 +86,7 @@ impl Shared {
                         s.online = Some(true);
                     }
                     s.last_success_ms = Some(now);
+                    s.last_error_code = report.retry_later.then_some(AppErrorCode::SyncHeld);
                     s.last_error = report.retry_later.then(|| match &report.held_because {
                         Some(why) => format!(
                             "Some deliveries are saved on this phone and wait for the server: {why}"
@@ -97,6 +99,7 @@ impl Shared {
                         s.online = Some(false);
                     }
                     s.last_error = Some(courier_words(e));
+                    s.last_error_code = Some(e.code());
                 }
             }
         });
@@ -172,7 +175,7 @@ impl Shared {
                     EventStatus::Rejected { message, code } => {
                         tracing::warn!(event = %result.id, ?code, "event rejected by the server");
                         report.disputed += 1;
-                        resolved.push((result.id, Resolution::Disputed(message)));
+                        resolved.push((result.id, Resolution::Disputed(code, message)));
                     }
                     EventStatus::Retry { message } => {
                         report.retry_later = true;

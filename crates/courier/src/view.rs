@@ -70,6 +70,10 @@ pub enum AppErrorCode {
     PlaceRequired,
     /// The open-box check needs a photo of the contents.
     ContentsPhotoRequired,
+    /// Only one of today's handovers can be corrected, once.
+    CorrectionNotAllowed,
+    /// Some records wait for the server (it asked for them again later, e.g. a photo first).
+    SyncHeld,
 }
 
 impl AppErrorCode {
@@ -104,6 +108,8 @@ impl AppErrorCode {
             AgeNotMet,
             PlaceRequired,
             ContentsPhotoRequired,
+            CorrectionNotAllowed,
+            SyncHeld,
         ];
         // A new variant fails to compile here until it has a position; each position must
         // hold that variant in `all`, so the list cannot skip or repeat one it names.
@@ -137,6 +143,8 @@ impl AppErrorCode {
                 AgeNotMet => 24,
                 PlaceRequired => 25,
                 ContentsPhotoRequired => 26,
+                CorrectionNotAllowed => 27,
+                SyncHeld => 28,
             };
             assert!(position == i, "AppErrorCode::ALL is out of order");
             i += 1;
@@ -418,6 +426,32 @@ pub enum HandoverView {
     },
 }
 
+/// `DepotParcel`: a parcel that should be in the van at the depot check-in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DepotParcel {
+    /// Its label (normalised).
+    pub barcode: String,
+    /// Its stop's address.
+    pub address: String,
+    /// Whether it was scanned.
+    pub checked: bool,
+}
+
+/// `DepotView`: the end-of-day check-in of the van.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DepotView {
+    /// The route's day.
+    pub date: String,
+    /// Every parcel of the day's route that was not delivered, ticked when scanned.
+    pub expected: Vec<DepotParcel>,
+    /// Labels scanned that were not expected.
+    pub extra: Vec<String>,
+    /// The label just scanned (normalised), after `depot_scan`.
+    pub last_scanned: Option<String>,
+    /// The check-in's record, after `depot_finish`.
+    pub recorded_event_id: Option<String>,
+}
+
 /// `ProofInput`: what `submit_proof` takes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct ProofInput {
@@ -467,8 +501,13 @@ pub struct SyncStatus {
     pub online: Option<bool>,
     /// When the last sync succeeded.
     pub last_success_ms: Option<i64>,
-    /// The last problem, in words a courier understands.
+    /// The last problem, in words a courier understands (English; the UI shows the text of
+    /// `last_error_code` in the courier's language).
     pub last_error: Option<String>,
+    /// The last problem's closed code: `network`, `server_error`, `sync_held` (the server keeps
+    /// some records waiting), ...
+    #[serde(default)]
+    pub last_error_code: Option<AppErrorCode>,
 }
 
 /// `QueueItem.kind`.
@@ -479,6 +518,12 @@ pub enum QueueKind {
     Delivered,
     /// A failed attempt.
     Failed,
+    /// A parcel reported as not on the route.
+    Unexpected,
+    /// The end-of-day depot check-in.
+    DepotCheckIn,
+    /// A correction of a handover.
+    Correction,
 }
 
 /// `QueueItem.state`.
@@ -510,8 +555,11 @@ pub struct QueueItem {
     pub committed_at_ms: i64,
     /// Sync state.
     pub state: QueueState,
-    /// Why the server refused it.
+    /// Why the server refused it, in English.
     pub reason: Option<String>,
+    /// The server's closed code for why it refused it (the UI shows its own text for it).
+    #[serde(default)]
+    pub reject_code: Option<doorstep_protocol::wire::RejectCode>,
 }
 
 /// Answer of `resend_code`.

@@ -21,6 +21,10 @@ macro_rules! uuid_id {
         pub struct $name(Uuid);
 
         impl $name {
+            /// The nil id (all zeros): "none", e.g. the stop of a record that belongs to no
+            /// stop (an unexpected parcel, a depot check-in).
+            pub const NIL: Self = Self(Uuid::nil());
+
             /// Wraps an existing UUID.
             pub const fn from_uuid(uuid: Uuid) -> Self {
                 Self(uuid)

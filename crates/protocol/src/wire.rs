@@ -441,6 +441,10 @@ pub enum ParcelStatus {
     Locked,
     /// An offline record was rejected at sync and needs a person to look at it.
     Disputed,
+    /// Failed for good (refused, or the last attempt): on its way back to the depot.
+    Returning,
+    /// Checked in at the depot at the end of the day.
+    AtDepot,
 }
 
 /// A point on Earth.
@@ -607,6 +611,63 @@ pub enum EventBody {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id_check: Option<IdCheck>,
     },
+    /// A parcel that is not on the courier's route, reported from the van or a door. The
+    /// record's `stop_id` is the nil id and `parcel_ids` is empty.
+    Unexpected {
+        /// The label's barcode as scanned.
+        barcode: String,
+        /// SHA-256 (hex) of a photo of the parcel, uploaded before the record.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        photo_sha256: Option<String>,
+        /// Free text from the courier.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    /// End of the day at the depot: the parcels still in the van, scanned one by one. The
+    /// record's `stop_id` is the nil id and `parcel_ids` is empty; the server reconciles.
+    DepotCheckIn {
+        /// The route's day, `YYYY-MM-DD`.
+        date: String,
+        /// The scanned labels, as scanned.
+        barcodes: Vec<String>,
+    },
+    /// A correction of an earlier delivery record of this phone, the same day (a committed
+    /// record is signed and chained and cannot be undone). `stop_id` and `parcel_ids` are the
+    /// corrected record's.
+    Correction {
+        /// The record being corrected.
+        corrects: EventId,
+        /// What was wrong.
+        reason: CorrectionReason,
+        /// Free text from the courier.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+}
+
+/// What was wrong with a delivery record the courier corrects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum CorrectionReason {
+    /// Handed to the wrong door: the courier goes back for it; the parcel is to deliver again.
+    WrongDoor,
+    /// Recorded as delivered by mistake: the parcel is still in the van.
+    NotHandedOver,
+}
+
+impl EventBody {
+    /// The kind as stored and shown: `delivered`, `failed`, `unexpected`, `depot_check_in`,
+    /// `correction`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EventBody::Delivered { .. } => "delivered",
+            EventBody::Failed { .. } => "failed",
+            EventBody::Unexpected { .. } => "unexpected",
+            EventBody::DepotCheckIn { .. } => "depot_check_in",
+            EventBody::Correction { .. } => "correction",
+        }
+    }
 }
 
 impl EventBody {
@@ -623,9 +684,10 @@ impl EventBody {
                 .flatten()
                 .map(String::as_str)
                 .collect(),
-            EventBody::Failed { photo_sha256, .. } => {
+            EventBody::Failed { photo_sha256, .. } | EventBody::Unexpected { photo_sha256, .. } => {
                 photo_sha256.iter().map(String::as_str).collect()
             }
+            EventBody::DepotCheckIn { .. } | EventBody::Correction { .. } => Vec::new(),
         }
     }
 }
@@ -818,6 +880,70 @@ pub enum RejectCode {
     /// Something else in the event is invalid.
     Invalid,
 }
+
+impl RejectCode {
+    /// Every code, in declaration order (the UI translates each; its contract fixture lists
+    /// them). The match below makes a new variant fail to compile until it is listed.
+    pub const ALL: [RejectCode; 19] = [
+        RejectCode::CodeWrong,
+        RejectCode::CodeLocked,
+        RejectCode::CodeExpired,
+        RejectCode::TokenInvalid,
+        RejectCode::TokenReused,
+        RejectCode::VerificationUnknown,
+        RejectCode::AlreadyDelivered,
+        RejectCode::NotAssigned,
+        RejectCode::CodeRequired,
+        RejectCode::OfflineNotAllowed,
+        RejectCode::ChainBroken,
+        RejectCode::IdConflict,
+        RejectCode::PhotoMissing,
+        RejectCode::VerificationUsed,
+        RejectCode::VerificationExpired,
+        RejectCode::CodeReplaced,
+        RejectCode::Backdated,
+        RejectCode::StepMissing,
+        RejectCode::Invalid,
+    ];
+
+    /// The position in [`Self::ALL`].
+    pub const fn position(self) -> usize {
+        match self {
+            RejectCode::CodeWrong => 0,
+            RejectCode::CodeLocked => 1,
+            RejectCode::CodeExpired => 2,
+            RejectCode::TokenInvalid => 3,
+            RejectCode::TokenReused => 4,
+            RejectCode::VerificationUnknown => 5,
+            RejectCode::AlreadyDelivered => 6,
+            RejectCode::NotAssigned => 7,
+            RejectCode::CodeRequired => 8,
+            RejectCode::OfflineNotAllowed => 9,
+            RejectCode::ChainBroken => 10,
+            RejectCode::IdConflict => 11,
+            RejectCode::PhotoMissing => 12,
+            RejectCode::VerificationUsed => 13,
+            RejectCode::VerificationExpired => 14,
+            RejectCode::CodeReplaced => 15,
+            RejectCode::Backdated => 16,
+            RejectCode::StepMissing => 17,
+            RejectCode::Invalid => 18,
+        }
+    }
+}
+
+// Each position of `RejectCode::ALL` holds the variant `position` puts there, so the list
+// cannot skip or repeat one (and a new variant fails to compile in `position`).
+const _: () = {
+    let mut i = 0;
+    while i < RejectCode::ALL.len() {
+        assert!(
+            RejectCode::ALL[i].position() == i,
+            "RejectCode::ALL is out of order"
+        );
+        i += 1;
+    }
+};
 
 /// The server's answer for one event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -1087,6 +1213,13 @@ pub struct ParcelView {
     pub barcode: String,
     /// Current state.
     pub status: ParcelStatus,
+    /// The day it is on a route for, `YYYY-MM-DD` (a failed attempt that is tried again
+    /// moves it to the next delivery day).
+    #[serde(default)]
+    pub delivery_date: String,
+    /// Failed attempts so far.
+    #[serde(default)]
+    pub failed_deliveries: u32,
     /// This parcel's policy decision.
     pub decision: PolicyDecision,
     /// The stop's code expiry (Unix seconds), when a code exists.
@@ -1109,6 +1242,16 @@ pub enum WebhookEvent {
     /// should look at it.
     #[serde(rename = "parcel.disputed")]
     Disputed,
+    /// The courier corrected the delivery record (e.g. handed to the wrong door): the parcel
+    /// is to be delivered again.
+    #[serde(rename = "parcel.corrected")]
+    Corrected,
+    /// A failed attempt will be tried again on `reattempt_date`.
+    #[serde(rename = "parcel.reattempt")]
+    Reattempt,
+    /// The parcel goes back to the depot (refused, or no attempts left).
+    #[serde(rename = "parcel.returning")]
+    Returning,
 }
 
 impl WebhookEvent {
@@ -1118,6 +1261,9 @@ impl WebhookEvent {
             WebhookEvent::Delivered => "parcel.delivered",
             WebhookEvent::Failed => "parcel.failed",
             WebhookEvent::Disputed => "parcel.disputed",
+            WebhookEvent::Corrected => "parcel.corrected",
+            WebhookEvent::Reattempt => "parcel.reattempt",
+            WebhookEvent::Returning => "parcel.returning",
         }
     }
 }

@@ -13,6 +13,7 @@
 
 pub mod api;
 pub mod clock;
+pub mod fleet_door;
 pub mod fleet_releases;
 pub mod http;
 pub mod labels;
@@ -606,6 +607,7 @@ fn demo_specs() -> Vec<DemoSpec> {
         },
         DemoSpec {
             value: Some("89.00"),
+            email: Some("frances@example.com"),
             alternatives: &[DeliveryMethod::Neighbour, DeliveryMethod::SafePlace],
             safe_places: &["in the garden shed"],
             language: Some("es"),
@@ -617,6 +619,7 @@ fn demo_specs() -> Vec<DemoSpec> {
         },
         DemoSpec {
             value: Some("15.00"),
+            email: Some("frances@example.com"),
             alternatives: &[DeliveryMethod::Neighbour, DeliveryMethod::SafePlace],
             language: Some("es"),
             ..spec(

@@ -660,6 +660,7 @@ async fn main() -> anyhow::Result<()> {
                             "parcel_id": p.parcel_id.to_string(),
                             "stop_id": p.stop_id.to_string(),
                             "barcode": p.barcode,
+                            "barcode_key": p.barcode_key,
                             "code": p.code,
                             "code_required": p.code_required,
                             "offline_allowed": p.offline_allowed,

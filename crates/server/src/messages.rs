@@ -120,6 +120,97 @@ impl CodeMessage<'_> {
     }
 }
 
+/// The message after a failed attempt that will be tried again.
+#[derive(Debug)]
+pub struct ReattemptMessage<'a> {
+    /// The recipient's name.
+    pub name: &'a str,
+    /// The parcel's label value.
+    pub parcel: &'a str,
+    /// The new delivery day, `YYYY-MM-DD`.
+    pub date: &'a str,
+}
+
+impl ReattemptMessage<'_> {
+    /// The message in `lang` (email subject and body, SMS).
+    pub fn texts(&self, lang: Lang) -> CodeTexts {
+        let (name, parcel, date) = (self.name, self.parcel, self.date);
+        match lang {
+            Lang::En => CodeTexts {
+                subject: format!("We missed you: your parcel {parcel} comes again on {date}"),
+                body: format!(
+                    "Hello {name},\n\nwe could not deliver your parcel {parcel} today. \
+                     The courier will try again on {date}.\n"
+                ),
+                sms: format!(
+                    "We could not deliver your parcel {parcel} today; we will try again on {date}."
+                ),
+            },
+            Lang::Es => CodeTexts {
+                subject: format!(
+                    "No te encontramos: tu paquete {parcel} llegará de nuevo el {date}"
+                ),
+                body: format!(
+                    "Hola {name}:\n\nhoy no pudimos entregar tu paquete {parcel}. \
+                     El repartidor lo intentará de nuevo el {date}.\n"
+                ),
+                sms: format!(
+                    "Hoy no pudimos entregar tu paquete {parcel}; lo intentaremos de nuevo el {date}."
+                ),
+            },
+        }
+    }
+}
+
+/// The words of the customer page (the QR and the code's rules) in one language.
+#[derive(Debug)]
+pub struct CustomerPageWords {
+    /// The page's title and heading.
+    pub title: &'static str,
+    /// "For {name}, {address} on {date}." with those placeholders.
+    pub for_whom: &'static str,
+    /// The rule for the code (HTML).
+    pub give_only_to_courier: &'static str,
+    /// The QR's caption.
+    pub show_to_courier: &'static str,
+    /// The summary of the QR's text.
+    pub qr_text: &'static str,
+    /// The code expired.
+    pub expired: &'static str,
+    /// No code is needed.
+    pub no_code: &'static str,
+}
+
+impl Lang {
+    /// The customer page's words in this language.
+    pub fn customer_page(self) -> CustomerPageWords {
+        match self {
+            Lang::En => CustomerPageWords {
+                title: "Your delivery",
+                for_whom: "For <strong>{name}</strong>, {address} on {date}.",
+                give_only_to_courier: "Give your delivery code — or show this QR code — <strong>only to the courier \
+                    at your door who is handing over the parcels above</strong>. Nobody will ask for it by phone, \
+                    email or message.",
+                show_to_courier: "Show this to the courier at the door.",
+                qr_text: "QR text",
+                expired: "This delivery's code has expired. Contact the sender for a new delivery.",
+                no_code: "No delivery code is needed for this delivery.",
+            },
+            Lang::Es => CustomerPageWords {
+                title: "Tu entrega",
+                for_whom: "Para <strong>{name}</strong>, {address}, el {date}.",
+                give_only_to_courier: "Da tu código de entrega — o muestra este código QR — <strong>solo al \
+                    repartidor que te entregue en tu puerta los paquetes de arriba</strong>. Nadie te lo pedirá \
+                    por teléfono, correo ni mensaje.",
+                show_to_courier: "Muéstraselo al repartidor en la puerta.",
+                qr_text: "Texto del QR",
+                expired: "El código de esta entrega ha caducado. Contacta con el remitente para una nueva entrega.",
+                no_code: "Esta entrega no necesita código.",
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,6 +31,7 @@ pub(crate) fn routes() -> Router<AppState> {
             post(fleet_new_code).layer(axum::middleware::map_response(error_pages)),
         )
         .merge(crate::fleet_releases::routes())
+        .merge(crate::fleet_door::routes())
         .route("/dev/outbox", get(dev_outbox_page))
         .route("/dev/labels", get(labels_page))
         // Last, so that it covers every route above.
@@ -104,8 +105,13 @@ pub fn qr_terminal(text: &str) -> String {
 }
 
 pub(crate) fn page(title: &str, body: &str) -> Html<String> {
+    page_in("en", title, body)
+}
+
+/// [`page`] in the language `lang` (its `lang` attribute).
+pub(crate) fn page_in(lang: &str, title: &str, body: &str) -> Html<String> {
     Html(format!(
-        "<!doctype html><html lang=en><head><meta charset=utf-8>\
+        "<!doctype html><html lang={lang}><head><meta charset=utf-8>\
          <meta name=viewport content=\"width=device-width,initial-scale=1\">\
          <title>{t}</title><style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem;color:#111}}\
          table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ccc;padding:.3rem;text-align:left;vertical-align:top}}\
@@ -135,38 +141,38 @@ async fn customer_page(State(state): State<AppState>, Path(public_ref): Path<Str
             )
         })
         .collect();
+    let words = stop.language.customer_page();
+    let for_whom = words
+        .for_whom
+        .replace("{name}", &esc(&stop.recipient_name))
+        .replace("{address}", &esc(&stop.address))
+        .replace("{date}", &esc(&stop.delivery_date));
     let mut body = format!(
-        "<h1>Your delivery</h1><p>For <strong>{}</strong>, {} on {}.</p><ul>{parcels}</ul>",
-        esc(&stop.recipient_name),
-        esc(&stop.address),
-        esc(&stop.delivery_date)
+        "<h1>{title}</h1><p>{for_whom}</p><ul>{parcels}</ul>",
+        title = words.title
     );
     if stop.code_required {
-        body.push_str(
-            "<p class=warn>Give your delivery code — or show this QR code — <strong>only to the courier \
-             at your door who is handing over the parcels above</strong>. Nobody will ask for it by phone, \
-             email or message.</p>",
-        );
+        body.push_str(&format!("<p class=warn>{}</p>", words.give_only_to_courier));
         match &stop.token {
             Some(token) => body.push_str(&format!(
-                "<figure>{}<figcaption>Show this to the courier at the door.</figcaption></figure>\
-                 <details><summary>QR text</summary><code data-token>{}</code></details>",
+                "<figure>{}<figcaption>{}</figcaption></figure>\
+                 <details><summary>{}</summary><code data-token>{}</code></details>",
                 qr_svg(token, 260),
+                words.show_to_courier,
+                words.qr_text,
                 esc(token)
             )),
-            None => body.push_str(
-                "<p>This delivery's code has expired. Contact the sender for a new delivery.</p>",
-            ),
+            None => body.push_str(&format!("<p>{}</p>", words.expired)),
         }
     } else {
-        body.push_str("<p>No delivery code is needed for this delivery.</p>");
+        body.push_str(&format!("<p>{}</p>", words.no_code));
     }
     (
         [
             (header::CACHE_CONTROL, "no-store"),
             (header::REFERRER_POLICY, "no-referrer"),
         ],
-        page("Your delivery", &body),
+        page_in(stop.language.as_str(), words.title, &body),
     )
         .into_response()
 }
@@ -382,6 +388,7 @@ async fn fleet_page(
     body.push_str(
         &crate::fleet_releases::section(&state, &summary.devices, &summary.couriers).await,
     );
+    body.push_str(&crate::fleet_door::section(&state, &date).await);
     body.push_str(&locked_stops_section(&state).await);
     body.push_str(&unsent_messages_section(&state).await);
     body.push_str(&chain_section(&state).await);
@@ -677,7 +684,7 @@ async fn chain_section(state: &AppState) -> String {
 /// a new code for a locked stop): signed in, CSRF token right, id well formed; `action` runs
 /// with who signed in, for the audit log, then the page is shown again at `back`. The outbox
 /// is woken, as an action may have queued a message (a new code to the customer).
-async fn fleet_action<I: std::str::FromStr + Send + 'static>(
+pub(crate) async fn fleet_action<I: std::str::FromStr + Send + 'static>(
     state: AppState,
     id: String,
     headers: HeaderMap,

@@ -69,6 +69,31 @@ pub struct Defaults {
     pub max_resends: u32,
     /// Whether the recipient signs on the screen.
     pub signature_required: bool,
+    /// What follows a failed delivery: another attempt on the next delivery day, or back
+    /// to the depot.
+    pub on_failure: OnFailure,
+    /// Failed attempts after which the parcel goes back to the depot (1–5).
+    pub max_delivery_attempts: u32,
+}
+
+/// What follows a failed delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnFailure {
+    /// On the next day's manifest again (the customer is told when).
+    Reattempt,
+    /// Back to the depot at the end of the day.
+    Return,
+}
+
+impl OnFailure {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnFailure::Reattempt => "reattempt",
+            OnFailure::Return => "return",
+        }
+    }
 }
 
 impl Default for Defaults {
@@ -83,6 +108,8 @@ impl Default for Defaults {
             resend_min_interval_secs: 60,
             max_resends: 5,
             signature_required: false,
+            on_failure: OnFailure::Reattempt,
+            max_delivery_attempts: 2,
         }
     }
 }
@@ -174,6 +201,8 @@ pub struct Outcome {
     pub minimum_age: Option<u8>,
     /// `false`: the parcel may not be handed over by the matched method.
     pub method_allowed: Option<bool>,
+    /// `return`: a failed delivery sends the parcel back to the depot (no reattempt).
+    pub on_failure: Option<OnFailure>,
 }
 
 /// What the policy is asked about.
@@ -217,6 +246,10 @@ pub struct Decision {
     /// The methods the parcel may be handed over by, the parcel's own first, each with its
     /// steps at the door.
     pub methods: Vec<DoorMethod>,
+    /// What follows a failed delivery.
+    pub on_failure: OnFailure,
+    /// Failed attempts before the parcel goes back to the depot.
+    pub max_delivery_attempts: u32,
     /// Why, in words.
     pub reasons: Vec<String>,
 }
@@ -279,6 +312,8 @@ photo_required = false
 resend_min_interval_secs = 60
 max_resends = 5
 signature_required = false
+on_failure = "reattempt"     # after a failed delivery: "reattempt" (next delivery day) or "return"
+max_delivery_attempts = 2    # failed attempts before the parcel goes back to the depot; 1 to 5
 
 [[rule]]
 name = "valuable parcel"
@@ -288,7 +323,7 @@ then = { code_required = true, photo_required = true }
 [[rule]]
 name = "very valuable parcel"
 when = { declared_value_at_least = "1000.00" }
-then = { code_required = true, offline_allowed = false, open_box_check = true, signature_required = true }
+then = { code_required = true, offline_allowed = false, open_box_check = true, signature_required = true, on_failure = "return" }
 
 [[rule]]
 name = "age-restricted goods"
@@ -371,6 +406,12 @@ impl Policy {
                 d.validity_days,
             )));
         }
+        if !(1..=5).contains(&d.max_delivery_attempts) {
+            return Err(ServerError::Policy(format!(
+                "defaults.max_delivery_attempts is {}; it must be 1 to 5 failed attempts",
+                d.max_delivery_attempts
+            )));
+        }
         for r in &self.rules {
             let field = |f: &str| format!("rule {:?}: {f}", r.name);
             if let Some(v) = &r.when.declared_value_at_least
@@ -416,6 +457,8 @@ impl Policy {
             offline_allowed: own.offline_allowed,
             photo_required: own.door.photo_required,
             methods: Vec::new(),
+            on_failure: own.on_failure,
+            max_delivery_attempts: self.defaults.max_delivery_attempts,
             reasons: own.reasons.clone(),
         };
         // Into the recipient's own hands is always offered (with its own steps): it is the
@@ -480,6 +523,7 @@ impl Policy {
             validity_days: d.validity_days,
             offline_allowed: d.offline_allowed,
             allowed: true,
+            on_failure: d.on_failure,
             door: DoorMethod {
                 code_required: d.code_required,
                 photo_required: d.photo_required,
@@ -525,6 +569,10 @@ impl Policy {
                 out.door.minimum_age = out.door.minimum_age.max(Some(age));
                 effects.push(format!("minimum age {age}"));
             }
+            if t.on_failure == Some(OnFailure::Return) {
+                out.on_failure = OnFailure::Return;
+                effects.push("back to the depot after a failed attempt".into());
+            }
             if t.method_allowed == Some(false) {
                 out.allowed = false;
                 effects.push(format!("not by {}", method_name(method)));
@@ -567,6 +615,7 @@ struct MethodDecision {
     validity_days: u32,
     offline_allowed: bool,
     allowed: bool,
+    on_failure: OnFailure,
     door: DoorMethod,
     reasons: Vec<String>,
 }

@@ -67,6 +67,7 @@ fn contract() -> Value {
             "Written by crates/courier/tests/courier/contract.rs from the Rust sources; do not edit. Regenerate: {REGENERATE}"
         ),
         "error_codes": AppErrorCode::ALL,
+        "reject_codes": doorstep_protocol::wire::RejectCode::ALL,
         "damm": {
             "table": damm_table(),
             "samples": samples,

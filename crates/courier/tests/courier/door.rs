@@ -3,7 +3,7 @@
 
 use doorstep_courier::handover::IdCheckEntry;
 use doorstep_courier::view::{AppErrorCode, DoneOutcome, HandoverView, ProofInput};
-use doorstep_protocol::wire::{DeliveryMethod, ExceptionReason, IdType};
+use doorstep_protocol::wire::{CorrectionReason, DeliveryMethod, ExceptionReason, IdType};
 
 use crate::helpers::*;
 
@@ -122,7 +122,11 @@ async fn the_open_box_check_comes_before_the_code_and_a_refusal_is_a_failed_deli
 
     let status = device.sync_now().await.unwrap();
     assert_eq!((status.pending, status.disputed), (0, 0), "{status:?}");
-    assert_eq!(server_status(&server, parcel).await, "failed");
+    assert_eq!(
+        server_status(&server, parcel).await,
+        "returning",
+        "a refusal sends the parcel back to the depot"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -220,10 +224,203 @@ async fn a_recipient_under_the_minimum_age_is_recorded_as_refused_age_with_the_f
         .unwrap();
     assert_eq!(done_outcome(&view), DoneOutcome::Exception);
     device.sync_now().await.unwrap();
-    assert_eq!(server_status(&server, parcel).await, "failed");
+    assert_eq!(
+        server_status(&server, parcel).await,
+        "returning",
+        "a refusal sends the parcel back to the depot"
+    );
     let stored = server.query("SELECT body FROM events").await;
     let body: serde_json::Value =
         serde_json::from_str(&stored[0].get::<_, String>(0).unwrap()).unwrap();
     assert_eq!(body["body"]["reason"], "refused_age");
     assert_eq!(body["body"]["id_check"]["passed"], false);
+}
+
+// -- records that are not a handover ------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parcel_not_on_the_route_is_reported_and_shows_up_once_the_fleet_manager_assigns_it() {
+    let server = spawn_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let device = enrolled_device(&server, &server.url(), dir.path(), test_config()).await;
+    let stray = server.seed.off_route_barcode.clone();
+
+    let view = device.scan_parcel(&stray).await.unwrap();
+    let HandoverView::Idle {
+        last_scan: Some(scan),
+    } = &view
+    else {
+        panic!("a parcel of another route starts nothing: {view:?}");
+    };
+    assert_eq!(
+        scan.outcome,
+        doorstep_courier::view::ScanOutcome::NotOnRoute
+    );
+    let err = device
+        .report_unexpected("  ", None, None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), AppErrorCode::BarcodeInvalid);
+    let id = device
+        .report_unexpected(&stray, None, Some("under the seat"))
+        .await
+        .unwrap();
+    let status = device.sync_now().await.unwrap();
+    assert_eq!((status.pending, status.disputed), (0, 0), "{status:?}");
+    let queue = device.sync_queue().unwrap();
+    assert_eq!(queue[0].event_id, id);
+    assert_eq!(queue[0].kind, doorstep_courier::view::QueueKind::Unexpected);
+    assert_eq!(queue[0].barcodes, [stray.clone()]);
+
+    // The fleet manager puts it on this courier's route (the store call behind the fleet
+    // page's button); the next refresh shows it.
+    let rows = server
+        .query("SELECT event_id FROM unexpected_parcels")
+        .await;
+    assert_eq!(rows.len(), 1);
+    let route = device.refresh_route().await.unwrap();
+    let before = route.stops.iter().flat_map(|s| &s.parcels).count();
+    let r = reqwest::Client::new()
+        .post(format!("{}/fleet/unexpected/{id}/assign", server.url()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={}", fleet_csrf(&server).await))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.status().is_success() || r.status().is_redirection(),
+        "{}",
+        r.status()
+    );
+    let route = device.refresh_route().await.unwrap();
+    let after: Vec<_> = route.stops.iter().flat_map(|s| &s.parcels).collect();
+    assert_eq!(after.len(), before + 1);
+    assert!(after.iter().any(|p| stray.contains(&p.barcode)));
+}
+
+async fn fleet_csrf(server: &TestServer) -> String {
+    let html = reqwest::get(format!("{}/fleet", server.url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let start = html.find("name=csrf value=\"").expect("a CSRF field") + "name=csrf value=\"".len();
+    html[start..start + html[start..].find('"').unwrap()].to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_depot_check_in_ticks_what_is_in_the_van_and_records_every_label_once() {
+    let server = spawn_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let device = enrolled_device(&server, &server.url(), dir.path(), test_config()).await;
+    let delivered = server.parcel(|p| p.label.contains("no code: low value"));
+    device.scan_parcel(&delivered.barcode).await.unwrap();
+    device.finish_scanning(None).await.unwrap();
+    device
+        .submit_proof(&ProofInput::named("Ada"))
+        .await
+        .unwrap();
+    let not_home = server.parcel(|p| p.label.contains("no code: neighbour"));
+    record_not_home(&device, &not_home.barcode).await;
+
+    let view = device.depot_view().await.unwrap();
+    assert!(
+        !view
+            .expected
+            .iter()
+            .any(|p| p.barcode == delivered.barcode_key),
+        "a delivered parcel is not expected back"
+    );
+    assert!(
+        view.expected
+            .iter()
+            .any(|p| p.barcode == not_home.barcode_key)
+    );
+    let total = view.expected.len();
+    let view = device.depot_scan(&not_home.barcode).await.unwrap();
+    device.depot_scan(&not_home.barcode).await.unwrap();
+    let view2 = device.depot_scan("STRAY-0001").await.unwrap();
+    assert_eq!(
+        view.last_scanned.as_deref(),
+        Some(not_home.barcode_key.as_str())
+    );
+    assert_eq!(view2.expected.iter().filter(|p| p.checked).count(), 1);
+    assert_eq!(view2.extra, ["STRAY-0001"]);
+    assert_eq!(view2.expected.len(), total);
+    let done = device.depot_finish().await.unwrap();
+    assert!(done.recorded_event_id.is_some());
+    assert!(
+        device
+            .depot_view()
+            .await
+            .unwrap()
+            .expected
+            .iter()
+            .all(|p| !p.checked),
+        "a new check-in starts empty"
+    );
+    let status = device.sync_now().await.unwrap();
+    assert_eq!((status.pending, status.disputed), (0, 0), "{status:?}");
+    let stored = server.query("SELECT scanned FROM depot_checkins").await;
+    let scanned: Vec<String> =
+        serde_json::from_str(&stored[0].get::<_, String>(0).unwrap()).unwrap();
+    assert_eq!(scanned.len(), 2, "each label once: {scanned:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handover_of_today_is_corrected_once_and_the_parcel_is_to_deliver_again() {
+    let server = spawn_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let device = enrolled_device(&server, &server.url(), dir.path(), test_config()).await;
+    let parcel = server.parcel(|p| p.label.contains("no code: low value"));
+    device.scan_parcel(&parcel.barcode).await.unwrap();
+    device.finish_scanning(None).await.unwrap();
+    let HandoverView::Done { event_id, .. } = device
+        .submit_proof(&ProofInput::named("Ada"))
+        .await
+        .unwrap()
+    else {
+        panic!("expected done");
+    };
+    device.sync_now().await.unwrap();
+    let failed = record_not_home(
+        &device,
+        &server.parcel(|p| p.label.contains("neighbour")).barcode,
+    )
+    .await;
+    let err = device
+        .correct_delivery(&failed, CorrectionReason::WrongDoor, None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        AppErrorCode::CorrectionNotAllowed,
+        "a failed attempt is not a handover"
+    );
+
+    device
+        .correct_delivery(&event_id, CorrectionReason::WrongDoor, Some("number 3"))
+        .await
+        .unwrap();
+    let err = device
+        .correct_delivery(&event_id, CorrectionReason::WrongDoor, None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), AppErrorCode::CorrectionNotAllowed, "only once");
+    let status = device.sync_now().await.unwrap();
+    assert_eq!((status.pending, status.disputed), (0, 0), "{status:?}");
+    let route = device.route().unwrap();
+    let state = route
+        .stops
+        .iter()
+        .flat_map(|s| &s.parcels)
+        .find(|p| p.barcode == parcel.barcode_key)
+        .unwrap()
+        .status;
+    assert_eq!(state, doorstep_courier::view::ParcelState::Todo);
+    // It can be handed over again (to the right door).
+    device.reset_handover().await.unwrap();
+    let view = device.scan_parcel(&parcel.barcode).await.unwrap();
+    assert!(matches!(view, HandoverView::Scanning { .. }), "{view:?}");
 }

@@ -59,6 +59,8 @@ pub const TABLES: &[&str] = &[
     "releases",
     "release_minimums",
     "release_tokens",
+    "unexpected_parcels",
+    "depot_checkins",
 ];
 
 /// Tables that opening the target already writes to (the secrets fingerprint): their rows are

@@ -382,6 +382,12 @@ impl Store {
         ev: &DeliveryEvent,
         now: i64,
     ) -> Result<EventStatus, StoreError> {
+        match &ev.body {
+            EventBody::Unexpected { .. } => return self.apply_unexpected(tx, device, ev, now),
+            EventBody::DepotCheckIn { .. } => return self.apply_check_in(tx, device, ev, now),
+            EventBody::Correction { .. } => return self.apply_correction(tx, device, ev, now),
+            EventBody::Delivered { .. } | EventBody::Failed { .. } => {}
+        }
         let Some(stop) = load_stop(tx, &ev.stop_id.to_string())? else {
             return Ok(rejected(RejectCode::Invalid, "the stop is unknown"));
         };
@@ -397,15 +403,20 @@ impl Store {
         let mut statuses = Vec::new();
         let mut parcels = Vec::new();
         for p in &ev.parcel_ids {
-            let row: Option<(String, String, bool, String, String)> = qrow(
+            let row: Option<(String, Option<String>, String, bool, String, String)> = qrow(
                 tx,
-                "SELECT stop_id, status, photo_required, method, door FROM parcels WHERE id = ?1",
+                "SELECT stop_id, moved_from, status, photo_required, method, door FROM parcels WHERE id = ?1",
                 [p.to_string()],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
             )
             .optional()?;
+            let this_stop = stop.id.to_string();
             match row {
-                Some((s, status, photo, method, door)) if s == stop.id.to_string() => {
+                // A parcel moved to a later day by a failed attempt is still tried the same day
+                // on the stop it came from.
+                Some((s, from, status, photo, method, door))
+                    if s == this_stop || from.as_deref() == Some(this_stop.as_str()) =>
+                {
                     statuses.push(status);
                     parcels.push(ManifestParcel {
                         parcel_id: *p,
@@ -457,6 +468,11 @@ impl Store {
                 "a refusal at the open-box check needs the photo of the contents",
             )),
             EventBody::Failed { .. } => Ok(()),
+            EventBody::Unexpected { .. }
+            | EventBody::DepotCheckIn { .. }
+            | EventBody::Correction { .. } => {
+                unreachable!("records without a handover are applied above")
+            }
             EventBody::Delivered {
                 verification,
                 method,
@@ -509,10 +525,13 @@ impl Store {
             Ok(()) => {
                 let new_status = if delivered { "delivered" } else { "failed" };
                 for id in &ids {
+                    // Delivered on the stop of the record: a parcel a failed attempt had
+                    // moved to a later day leaves that day's route.
                     exec(
                         tx,
-                        "UPDATE parcels SET status = ?2 WHERE id = ?1",
-                        params![id, new_status],
+                        "UPDATE parcels SET status = ?2, stop_id = CASE WHEN ?2 = 'delivered' THEN ?3 ELSE stop_id END \
+                         WHERE id = ?1",
+                        params![id, new_status, stop.id.to_string()],
                     )?;
                 }
                 if delivered {
@@ -529,6 +548,18 @@ impl Store {
                     None,
                     now,
                 )?;
+                if let EventBody::Failed { reason, .. } = &ev.body {
+                    for parcel in &ev.parcel_ids {
+                        let next = self.after_failed_attempt(
+                            tx,
+                            &stop,
+                            &parcel.to_string(),
+                            *reason,
+                            now,
+                        )?;
+                        self.queue_webhook(tx, next, ev, *parcel, None, now)?;
+                    }
+                }
                 Ok(EventStatus::Accepted)
             }
             Err((code, message)) => {
@@ -556,28 +587,43 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         for parcel_id in &ev.parcel_ids {
-            let row: Option<(String, String, Option<String>)> = qrow(
-                tx,
-                "SELECT p.barcode_raw, s.id, s.webhook_url FROM parcels p \
-                     JOIN shippers s ON s.id = p.shipper_id WHERE p.id = ?1",
-                [parcel_id.to_string()],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()?;
-            let Some((barcode, shipper_id, Some(url))) = row else {
-                continue;
-            };
-            let body = serde_json::to_string(&WebhookPayload {
-                event,
-                parcel_id: *parcel_id,
-                barcode,
-                event_id: ev.id,
-                occurred_at_ms: ev.occurred_at_ms,
-                reject_code: reject,
-            })
-            .expect("serialising plain data cannot fail");
-            enqueue_webhook(tx, &url, event.as_str(), &body, &shipper_id, now)?;
+            self.queue_webhook(tx, event, ev, *parcel_id, reject, now)?;
         }
+        Ok(())
+    }
+
+    /// Queues the `event` webhook of one parcel of the record, if its shipper has a webhook
+    /// URL.
+    pub(super) fn queue_webhook(
+        &self,
+        tx: &Db<'_>,
+        event: WebhookEvent,
+        ev: &DeliveryEvent,
+        parcel_id: ParcelId,
+        reject: Option<RejectCode>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let row: Option<(String, String, Option<String>)> = qrow(
+            tx,
+            "SELECT p.barcode_raw, s.id, s.webhook_url FROM parcels p \
+                     JOIN shippers s ON s.id = p.shipper_id WHERE p.id = ?1",
+            [parcel_id.to_string()],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+        let Some((barcode, shipper_id, Some(url))) = row else {
+            return Ok(());
+        };
+        let body = serde_json::to_string(&WebhookPayload {
+            event,
+            parcel_id,
+            barcode,
+            event_id: ev.id,
+            occurred_at_ms: ev.occurred_at_ms,
+            reject_code: reject,
+        })
+        .expect("serialising plain data cannot fail");
+        enqueue_webhook(tx, &url, event.as_str(), &body, &shipper_id, now)?;
         Ok(())
     }
 
@@ -713,6 +759,11 @@ pub(super) fn store_event(
     review: bool,
     now: i64,
 ) -> Result<(), StoreError> {
+    // A record that belongs to no stop is filed under its own day.
+    let record_date = match &ev.body {
+        EventBody::DepotCheckIn { date, .. } => Some(date.clone()),
+        _ => None,
+    };
     let (status, reject_code) = match stored_as {
         StoredAs::Accepted => ("accepted", None),
         StoredAs::Rejected(code) => ("rejected", Some(enum_str(&code))),
@@ -722,24 +773,22 @@ pub(super) fn store_event(
         tx,
         "INSERT INTO events (id, device_id, seq, stop_id, parcel_ids, kind, body_hash, body_mac, body, status, \
          reject_code, result, delivery_date, received_at, review) VALUES (?1,?2,?3,?4,?5,?6,'',?7,?8,?9,?10,?11, \
-         (SELECT delivery_date FROM stops WHERE id = ?4), ?12, ?13)",
+         COALESCE((SELECT delivery_date FROM stops WHERE id = ?4), ?14), ?12, ?13)",
         params![
             ev.id.to_string(),
             device,
             ev.seq as i64,
             ev.stop_id.to_string(),
             serde_json::to_string(&ev.parcel_ids).unwrap_or_default(),
-            match ev.body {
-                EventBody::Delivered { .. } => "delivered",
-                EventBody::Failed { .. } => "failed",
-            },
+            ev.body.kind(),
             mac,
             redacted_event_json(ev),
             status,
             reject_code,
             serde_json::to_string(answer).unwrap_or_default(),
             now,
-            review
+            review,
+            record_date
         ],
     )?;
     Ok(())

@@ -33,6 +33,7 @@ use crate::secrets::{Secrets, sha256};
 mod codes;
 pub mod copy;
 mod devices;
+mod door;
 mod events;
 mod outbox;
 mod parcels;
@@ -46,6 +47,8 @@ mod views;
 use outbox::{enqueue, enqueue_webhook, void_unsent_code_messages};
 pub use views::LockedStop;
 use views::parcel_view;
+
+pub use door::{CorrectionView, UnexpectedParcel, VanReconciliation};
 
 use sql::{Db, DbError, OptionalExt, exec, params, qrow};
 
@@ -607,6 +610,8 @@ pub struct CustomerStop {
     pub code_required: bool,
     /// A fresh signed token for the QR (when a code is needed and not expired).
     pub token: Option<String>,
+    /// The recipient's language, for the page.
+    pub language: crate::messages::Lang,
 }
 
 /// One parcel on the label sheet.

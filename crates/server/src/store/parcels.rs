@@ -233,8 +233,8 @@ impl Store {
                 "INSERT INTO parcels (id, shipper_id, stop_id, barcode_key, barcode_raw, description, \
                  declared_value_minor, currency, method, age_restricted, recipient_opt_in, \
                  shipper_requires_code, code_required, photo_required, offline_allowed, reasons, created_at, \
-                 door, safe_places) \
-                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19) \
+                 door, safe_places, on_failure, max_delivery_attempts) \
+                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21) \
                  ON CONFLICT(barcode_key) DO NOTHING",
                 params![
                     parcel_id.to_string(),
@@ -255,7 +255,9 @@ impl Store {
                     serde_json::to_string(&decision.reasons).unwrap_or_default(),
                     now,
                     serde_json::to_string(&decision.methods).unwrap_or_default(),
-                    serde_json::to_string(&safe_places).unwrap_or_default()
+                    serde_json::to_string(&safe_places).unwrap_or_default(),
+                    decision.on_failure.as_str(),
+                    decision.max_delivery_attempts
                 ],
             )?;
             if inserted == 0 {
@@ -410,8 +412,9 @@ impl Store {
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
             let mut pst = c.prepare_cached(
-                "SELECT id, barcode_key, description, photo_required, method, status, door, safe_places \
-                 FROM parcels WHERE stop_id = ?1 ORDER BY created_at, id",
+                "SELECT id, barcode_key, description, photo_required, method, \
+                 CASE WHEN stop_id = ?1 THEN status WHEN status = 'delivered' THEN status ELSE 'failed' END, \
+                 door, safe_places FROM parcels WHERE stop_id = ?1 OR moved_from = ?1 ORDER BY created_at, id",
             )?;
             let mut out = Vec::with_capacity(stops.len());
             for (id, seq, name, address, lat, lon, req, digits, offline, reasons) in stops {
@@ -437,12 +440,23 @@ impl Store {
                             description,
                             photo_required: photo,
                             method: parse_enum(&method)?,
-                            status: parse_enum(&status)?,
+                            // The phone needs no more than "failed" for a parcel going back
+                            // (and apps from before these states know no other word).
+                            status: match parse_enum(&status)? {
+                                ParcelStatus::Returning | ParcelStatus::AtDepot => {
+                                    ParcelStatus::Failed
+                                }
+                                s => s,
+                            },
                             methods: serde_json::from_str(&door).unwrap_or_default(),
                             safe_places: serde_json::from_str(&places).unwrap_or_default(),
                         })
                     })
-                    .collect();
+                    .collect::<Vec<_>>();
+                // A stop whose parcels all moved to another day (a reattempt) is not shown.
+                if parcels.is_empty() {
+                    continue;
+                }
                 out.push(ManifestStop {
                     stop_id: id.parse().map_err(|_| bad_column(0))?,
                     sequence: seq,
@@ -467,5 +481,158 @@ impl Store {
                 app_policy: None,
             })
         })
+    }
+}
+
+/// The day after `date` (`YYYY-MM-DD`), the next delivery day.
+pub(super) fn next_day(date: &str) -> Option<String> {
+    let d: jiff::civil::Date = date.parse().ok()?;
+    Some(d.tomorrow().ok()?.to_string())
+}
+
+impl Store {
+    /// What follows a failed attempt for each of the record's parcels: another attempt on
+    /// the next delivery day (the parcel moves to that day's stop for the same recipient, on
+    /// the same courier's route, with a fresh code if the stop needs one, and the customer is
+    /// told when), or back to the depot (refused, damaged, locked, the policy says so, or no
+    /// attempts left). Answers the webhook each parcel gets.
+    pub(super) fn after_failed_attempt(
+        &self,
+        tx: &Db<'_>,
+        stop: &StopRow,
+        parcel: &str,
+        reason: ExceptionReason,
+        now: i64,
+    ) -> Result<WebhookEvent, StoreError> {
+        let (on_failure, max, failed): (String, i64, i64) = qrow(
+            tx,
+            "UPDATE parcels SET failed_deliveries = failed_deliveries + 1, last_attempt_date = ?2 \
+             WHERE id = ?1 RETURNING on_failure, max_delivery_attempts, failed_deliveries",
+            params![parcel, stop.delivery_date],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let final_reason = matches!(
+            reason,
+            ExceptionReason::Refused
+                | ExceptionReason::RefusedContents
+                | ExceptionReason::RefusedAge
+                | ExceptionReason::Damaged
+                | ExceptionReason::CodeLocked
+        );
+        let next = next_day(&stop.delivery_date);
+        let (Some(next), false, "reattempt", true) =
+            (next, final_reason, on_failure.as_str(), failed < max)
+        else {
+            // Back to the depot from the stop of this attempt (a parcel moved to a later day
+            // and tried again today leaves that day's route).
+            exec(
+                tx,
+                "UPDATE parcels SET status = 'returning', stop_id = ?2 WHERE id = ?1",
+                params![parcel, stop.id.to_string()],
+            )?;
+            return Ok(WebhookEvent::Returning);
+        };
+        self.move_to_day(tx, stop, parcel, &next, now)?;
+        Ok(WebhookEvent::Reattempt)
+    }
+
+    /// Moves a parcel to the stop for the same recipient on `date` (joining it, or making
+    /// one on the same courier's route), pending again; a fresh code if that stop needs one,
+    /// and a message to the customer with the new day.
+    fn move_to_day(
+        &self,
+        tx: &Db<'_>,
+        from: &StopRow,
+        parcel: &str,
+        date: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let from_id = from.id.to_string();
+        let existing: Option<String> = qrow(
+            tx,
+            "SELECT s.id FROM stops s JOIN stops f ON f.recipient_key = s.recipient_key \
+             WHERE f.id = ?1 AND s.delivery_date = ?2",
+            params![from_id, date],
+            |r| r.get(0),
+        )
+        .optional()?;
+        let to = match existing {
+            Some(id) => id,
+            None => {
+                let id = StopId::from_uuid(new_id(&self.settings.random, now)).to_string();
+                let public_ref = hex::encode(self.settings.random.bytes::<12>());
+                exec(
+                    tx,
+                    "INSERT INTO stops (id, delivery_date, recipient_key, courier_id, recipient_name, phone, email, \
+                     address, postal_code, lat, lon, sequence, code_required, code_digits, max_attempts, \
+                     offline_allowed, validity_days, reasons, public_ref, recipient_ref, created_at, language) \
+                     SELECT ?2, ?3, recipient_key, courier_id, recipient_name, phone, email, address, postal_code, \
+                     lat, lon, (SELECT COUNT(*) + 1 FROM stops WHERE delivery_date = ?3 AND courier_id IS NOT DISTINCT FROM f.courier_id), \
+                     code_required, code_digits, max_attempts, offline_allowed, validity_days, reasons, ?4, \
+                     recipient_ref, ?5, language FROM stops f WHERE f.id = ?1",
+                    params![from_id, id, date, public_ref, now],
+                )?;
+                id
+            }
+        };
+        exec(
+            tx,
+            "UPDATE parcels SET stop_id = ?2, moved_from = ?3, status = 'pending' WHERE id = ?1",
+            params![parcel, to, from_id],
+        )?;
+        let stop = load_stop(tx, &to)?.ok_or(StoreError::NotFound("stop"))?;
+        let barcode: String = qrow(
+            tx,
+            "SELECT barcode_raw FROM parcels WHERE id = ?1",
+            [parcel],
+            |r| r.get(0),
+        )?;
+        let texts = crate::messages::ReattemptMessage {
+            name: &stop.recipient_name,
+            parcel: &barcode,
+            date,
+        }
+        .texts(stop.language);
+        if let Some(email) = &stop.email {
+            enqueue(
+                tx,
+                "email",
+                email,
+                &texts.subject,
+                &texts.body,
+                None,
+                None,
+                now,
+            )?;
+        }
+        if let Some(phone) = &stop.phone {
+            enqueue(
+                tx,
+                "sms",
+                phone,
+                &texts.subject,
+                &texts.sms,
+                None,
+                None,
+                now,
+            )?;
+        }
+        if stop.code_required {
+            let has_code: Option<String> = qrow(
+                tx,
+                "SELECT id FROM codes WHERE stop_id = ?1 AND superseded_at IS NULL",
+                [&to],
+                |r| r.get(0),
+            )
+            .optional()?;
+            self.issue_code(
+                tx,
+                &stop,
+                now,
+                &self.settings.time_zone,
+                has_code.is_some().then_some(CodeEnd::Joined),
+            )?;
+        }
+        Ok(())
     }
 }

@@ -123,6 +123,7 @@ impl Store {
                 parcels,
                 code_required: stop.code_required,
                 token,
+                language: stop.language,
             })
         })
     }
@@ -246,7 +247,8 @@ pub(super) fn parcel_view(
         c,
         "SELECT p.id, p.stop_id, p.barcode_key, p.status, p.code_required, p.photo_required, \
              p.offline_allowed, p.reasons, s.code_digits, s.max_attempts, s.public_ref, \
-             (SELECT expires_at FROM codes WHERE stop_id = s.id AND superseded_at IS NULL), p.door \
+             (SELECT expires_at FROM codes WHERE stop_id = s.id AND superseded_at IS NULL), p.door, \
+             s.delivery_date, p.failed_deliveries \
              FROM parcels p JOIN stops s ON s.id = p.stop_id WHERE p.id = ?1",
         [id],
         |r| {
@@ -264,6 +266,8 @@ pub(super) fn parcel_view(
                 r.get::<_, String>(10)?,
                 r.get::<_, Option<i64>>(11)?,
                 r.get::<_, String>(12)?,
+                r.get::<_, String>(13)?,
+                r.get::<_, u32>(14)?,
             ))
         },
     )
@@ -283,12 +287,16 @@ pub(super) fn parcel_view(
         public_ref,
         expires,
         door,
+        delivery_date,
+        failed_deliveries,
     ) = row;
     Ok(ParcelView {
         parcel_id: pid.parse().map_err(|_| bad_column(0))?,
         stop_id: sid.parse().map_err(|_| bad_column(1))?,
         barcode,
         status: parse_enum(&status).unwrap_or(ParcelStatus::Pending),
+        delivery_date,
+        failed_deliveries,
         decision: PolicyDecision {
             code_required: req,
             code_length: req.then_some(digits + 1),

@@ -21,7 +21,7 @@ fn parcel_in<'m>(manifest: &'m Manifest, parcel: &DemoParcel) -> &'m ManifestPar
         .expect("the demo parcel is on the manifest")
 }
 
-fn method<'p>(parcel: &'p ManifestParcel, m: DeliveryMethod) -> Option<&'p DoorMethod> {
+fn method(parcel: &ManifestParcel, m: DeliveryMethod) -> Option<&DoorMethod> {
     parcel.methods.iter().find(|d| d.method == m)
 }
 
@@ -292,7 +292,11 @@ async fn the_open_box_check_is_required_before_a_valuable_handover_and_a_refusal
         MORNING_MS,
     );
     assert_eq!(device.sync(&[ev]).await[0].status, EventStatus::Accepted);
-    assert_eq!(parcel_status(&fresh, p2).await, "failed");
+    assert_eq!(
+        parcel_status(&fresh, p2).await,
+        "returning",
+        "refused contents go back to the depot"
+    );
 }
 
 #[tokio::test]
@@ -364,4 +368,352 @@ async fn an_id_check_with_an_id_number_is_refused_as_bad_input_and_nothing_is_st
     assert_eq!(r.status(), 400);
     let stored = app.query("SELECT body FROM events").await;
     assert!(stored.is_empty(), "nothing stored");
+}
+
+// -- failed attempts, the depot, unexpected parcels, corrections -------------------------
+
+fn failed(reason: ExceptionReason) -> EventBody {
+    EventBody::Failed {
+        reason,
+        note: None,
+        photo_sha256: None,
+        id_check: None,
+    }
+}
+
+async fn parcel_view(app: &TestApp, parcel: &DemoParcel) -> Value {
+    app.admin_get(&format!("/v1/admin/parcels/{}", parcel.parcel_id))
+        .await
+}
+
+async fn manifest_on(device: &Device, date: &str) -> Manifest {
+    let r = device
+        .request(reqwest::Method::GET, &format!("/v1/manifest?date={date}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+fn lists(m: &Manifest, parcel: &DemoParcel) -> bool {
+    m.stops
+        .iter()
+        .flat_map(|s| &s.parcels)
+        .any(|p| p.parcel_id == parcel.parcel_id)
+}
+
+const NEXT_DAY: &str = "2026-11-26";
+
+#[tokio::test]
+async fn a_failed_attempt_is_tried_again_on_the_next_days_manifest_and_the_customer_is_told() {
+    let app = spawn_app().await;
+    let mut device = app.device().await;
+    let p = app.parcel("no code: low value");
+    let ev = device.event(
+        p.stop_id,
+        &[p.parcel_id],
+        failed(ExceptionReason::NotHome),
+        MORNING_MS,
+    );
+    assert_eq!(device.sync(&[ev]).await[0].status, EventStatus::Accepted);
+    let view = parcel_view(&app, p).await;
+    assert_eq!(view["status"], "pending", "{view}");
+    assert_eq!(view["delivery_date"], NEXT_DAY);
+    assert_eq!(view["failed_deliveries"], 1);
+    // Today's route still shows it, as failed, so the courier can try again later today.
+    let today = manifest_on(&device, DATE).await;
+    let on_today = today
+        .stops
+        .iter()
+        .flat_map(|s| &s.parcels)
+        .find(|q| q.parcel_id == p.parcel_id)
+        .expect("still on today's route");
+    assert_eq!(
+        on_today.status,
+        doorstep_protocol::wire::ParcelStatus::Failed
+    );
+    assert!(lists(&manifest_on(&device, NEXT_DAY).await, p));
+    let messages = app.admin_get("/v1/admin/outbox").await.to_string();
+    assert!(
+        messages.contains(&format!(
+            "We missed you: your parcel {} comes again on {NEXT_DAY}",
+            p.barcode
+        )),
+        "{messages}"
+    );
+
+    // A second failed attempt, on the next day, is the last one: back to the depot.
+    let moved_stop = manifest_on(&device, NEXT_DAY)
+        .await
+        .stops
+        .into_iter()
+        .find(|s| s.parcels.iter().any(|q| q.parcel_id == p.parcel_id))
+        .unwrap()
+        .stop_id;
+    let ev = device.event(
+        moved_stop,
+        &[p.parcel_id],
+        failed(ExceptionReason::NotHome),
+        MORNING_MS,
+    );
+    assert_eq!(device.sync(&[ev]).await[0].status, EventStatus::Accepted);
+    assert_eq!(parcel_view(&app, p).await["status"], "returning");
+}
+
+#[tokio::test]
+async fn a_refusal_or_a_policy_that_says_return_sends_the_parcel_back_to_the_depot() {
+    let app = spawn_app().await;
+    let mut device = app.device().await;
+    for (label, reason) in [
+        ("no code: neighbour", ExceptionReason::Refused),
+        ("very high value", ExceptionReason::NotHome),
+    ] {
+        let p = app.parcel(label);
+        let ev = device.event(p.stop_id, &[p.parcel_id], failed(reason), MORNING_MS);
+        assert_eq!(device.sync(&[ev]).await[0].status, EventStatus::Accepted);
+        let view = parcel_view(&app, p).await;
+        assert_eq!(view["status"], "returning", "{label}: {view}");
+        assert_eq!(view["delivery_date"], DATE, "{label} stays on its day");
+    }
+}
+
+#[tokio::test]
+async fn the_depot_check_in_reconciles_the_van_on_the_fleet_page() {
+    let app = fleet_app().await;
+    let mut device = app.device().await;
+    let delivered_one = app.parcel("no code: low value");
+    let refused = app.parcel("no code: neighbour");
+    let again = app.parcel("no code: safe place");
+    let events = vec![
+        device.event(
+            delivered_one.stop_id,
+            &[delivered_one.parcel_id],
+            delivered(Verification::NotRequired),
+            MORNING_MS,
+        ),
+        device.event(
+            refused.stop_id,
+            &[refused.parcel_id],
+            failed(ExceptionReason::Refused),
+            MORNING_MS,
+        ),
+        device.event(
+            again.stop_id,
+            &[again.parcel_id],
+            failed(ExceptionReason::NotHome),
+            MORNING_MS,
+        ),
+    ];
+    assert!(
+        device
+            .sync(&events)
+            .await
+            .iter()
+            .all(|r| r.status == EventStatus::Accepted)
+    );
+    let html = fleet_page(&app).await;
+    assert!(html.contains("<h2 id=vans>"), "the section is on the page");
+    assert!(html.contains("not yet"), "no check-in yet");
+
+    // At the depot: the refused parcel and one label that was not expected.
+    let check_in = device.event(
+        doorstep_protocol::StopId::NIL,
+        &[],
+        EventBody::DepotCheckIn {
+            date: DATE.into(),
+            barcodes: vec![refused.barcode.clone(), "STRAY-0001".into()],
+        },
+        MORNING_MS,
+    );
+    assert_eq!(
+        device.sync(&[check_in]).await[0].status,
+        EventStatus::Accepted
+    );
+    assert_eq!(parcel_view(&app, refused).await["status"], "at_depot");
+    let html = fleet_page(&app).await;
+    let row = html
+        .split("<tr data-van=\"Demo Courier\">")
+        .nth(1)
+        .expect("the demo courier's van")
+        .split("</tr>")
+        .next()
+        .unwrap()
+        .to_string();
+    let cells: Vec<&str> = row
+        .split("<td")
+        .skip(1)
+        .map(|c| c.split_once('>').unwrap().1.trim_end_matches("</td>"))
+        .collect();
+    assert_eq!(cells[1], "1", "delivered: {row}");
+    assert_eq!(cells[2], "1", "again next day: {row}");
+    assert_eq!(cells[3], "1", "going back: {row}");
+    assert_eq!(cells[4], refused.barcode_key, "checked in: {row}");
+    assert!(
+        cells[5].contains(&again.barcode_key),
+        "the parcel to try again is missing from the van: {row}"
+    );
+    assert_eq!(cells[6], "STRAY-0001", "not expected: {row}");
+}
+
+#[tokio::test]
+async fn an_unexpected_parcel_is_listed_and_put_on_the_reporting_couriers_route() {
+    let app = fleet_app().await;
+    let mut device = app.device().await;
+    let barcode = app.seed.off_route_barcode.clone();
+    let report = device.event(
+        doorstep_protocol::StopId::NIL,
+        &[],
+        EventBody::Unexpected {
+            barcode: barcode.clone(),
+            photo_sha256: None,
+            note: Some("under the seat".into()),
+        },
+        MORNING_MS,
+    );
+    let report_id = report.id;
+    assert_eq!(
+        device.sync(&[report]).await[0].status,
+        EventStatus::Accepted
+    );
+    let before = manifest_on(&device, DATE).await;
+    assert!(
+        !before
+            .stops
+            .iter()
+            .flat_map(|s| &s.parcels)
+            .any(|p| barcode.contains(&p.barcode))
+    );
+    let html = fleet_page(&app).await;
+    assert!(html.contains(&format!("data-unexpected=\"{report_id}\"")));
+    assert!(html.contains("Second Courier"), "whose route it is on");
+    let r = post_form(
+        &app,
+        &format!("/fleet/unexpected/{report_id}/assign"),
+        &format!("csrf={}", csrf_from(&html)),
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let after = manifest_on(&device, DATE).await;
+    assert!(
+        after
+            .stops
+            .iter()
+            .flat_map(|s| &s.parcels)
+            .any(|p| barcode.contains(&p.barcode)),
+        "the app picks it up at the next manifest refresh"
+    );
+    let html = fleet_page(&app).await;
+    assert!(html.contains("on Demo Courier's route since"), "{html}");
+}
+
+#[tokio::test]
+async fn a_correction_the_same_day_puts_the_parcel_back_to_deliver_once() {
+    let app = fleet_app().await;
+    let mut device = app.device().await;
+    let p = app.parcel("no code: low value");
+    let handover = device.event(
+        p.stop_id,
+        &[p.parcel_id],
+        delivered(Verification::NotRequired),
+        MORNING_MS,
+    );
+    let corrected = handover.id;
+    assert_eq!(
+        device.sync(&[handover]).await[0].status,
+        EventStatus::Accepted
+    );
+    let correction = |device: &mut Device| {
+        device.event(
+            p.stop_id,
+            &[p.parcel_id],
+            EventBody::Correction {
+                corrects: corrected,
+                reason: doorstep_protocol::wire::CorrectionReason::WrongDoor,
+                note: Some("number 3, not 1".into()),
+            },
+            MORNING_MS,
+        )
+    };
+    let first = correction(&mut device);
+    assert_eq!(device.sync(&[first]).await[0].status, EventStatus::Accepted);
+    assert_eq!(parcel_view(&app, p).await["status"], "pending");
+    let again = correction(&mut device);
+    let m = rejected_with(&device.sync(&[again]).await[0].status, RejectCode::Invalid);
+    assert!(m.contains("corrected already"), "{m}");
+    let html = fleet_page(&app).await;
+    assert!(html.contains("handed to the wrong door") && html.contains("number 3, not 1"));
+
+    // Another phone cannot correct this phone's record.
+    let mut other = app.device().await;
+    let ev = correction(&mut other);
+    let m = rejected_with(&other.sync(&[ev]).await[0].status, RejectCode::Invalid);
+    assert!(m.contains("own accepted handover"), "{m}");
+}
+
+#[tokio::test]
+async fn the_customer_page_and_messages_follow_the_recipients_language() {
+    let app = spawn_app().await;
+    let mut device = app.device().await;
+    let es = app.parcel("two parcels, one stop");
+    let en = app.parcel("no code: low value");
+    let page = |url: String| async move { reqwest::get(url).await.unwrap().text().await.unwrap() };
+    let spanish = page(es.customer_url.clone()).await;
+    assert!(
+        spanish.contains("<html lang=es>") && spanish.contains("Tu entrega"),
+        "{spanish}"
+    );
+    assert!(spanish.contains("Esta entrega no necesita código."));
+    let english = page(en.customer_url.clone()).await;
+    assert!(english.contains("<html lang=en>") && english.contains("Your delivery"));
+
+    let ev = device.event(
+        es.stop_id,
+        &[es.parcel_id],
+        failed(ExceptionReason::NotHome),
+        MORNING_MS,
+    );
+    assert_eq!(device.sync(&[ev]).await[0].status, EventStatus::Accepted);
+    let outbox = app.admin_get("/v1/admin/outbox").await.to_string();
+    assert!(
+        outbox.contains(&format!(
+            "No te encontramos: tu paquete {} llegará de nuevo el {NEXT_DAY}",
+            es.barcode
+        )),
+        "{outbox}"
+    );
+}
+
+#[tokio::test]
+async fn a_parcel_tried_again_the_same_day_is_delivered_on_its_first_stop_and_leaves_the_next_days_route()
+ {
+    let app = spawn_app().await;
+    let mut device = app.device().await;
+    let p = app.parcel("no code: low value");
+    let not_home = device.event(
+        p.stop_id,
+        &[p.parcel_id],
+        failed(ExceptionReason::NotHome),
+        MORNING_MS,
+    );
+    assert_eq!(
+        device.sync(&[not_home]).await[0].status,
+        EventStatus::Accepted
+    );
+    assert!(lists(&manifest_on(&device, NEXT_DAY).await, p));
+    // The customer is home in the afternoon: the courier hands it over on today's stop.
+    let handed = device.event(
+        p.stop_id,
+        &[p.parcel_id],
+        delivered(Verification::NotRequired),
+        MORNING_MS + 6 * 3_600_000,
+    );
+    assert_eq!(
+        device.sync(&[handed]).await[0].status,
+        EventStatus::Accepted
+    );
+    let view = parcel_view(&app, p).await;
+    assert_eq!(view["status"], "delivered");
+    assert_eq!(view["delivery_date"], DATE);
+    assert!(!lists(&manifest_on(&device, NEXT_DAY).await, p));
 }

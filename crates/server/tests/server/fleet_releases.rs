@@ -6,45 +6,10 @@
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
 
-use crate::helpers::{TestApp, apk, csrf_from, spawn_app_with, wrong_code};
-
-/// Who signs in; the audit log names them.
-const USER: &str = "alice";
-
-async fn fleet_app() -> TestApp {
-    spawn_app_with(|c| c.mode = doorstep_server::Mode::Production).await
-}
-
-/// A client that shows redirects instead of following them.
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-async fn fleet_page(app: &TestApp) -> String {
-    let r = browser()
-        .get(app.url("/fleet"))
-        .basic_auth(USER, Some(&app.seed.admin_token))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    r.text().await.unwrap()
-}
-
-/// Posts a fleet form (`application/x-www-form-urlencoded`) as the signed-in fleet manager.
-async fn post_form(app: &TestApp, path: &str, body: &str) -> reqwest::Response {
-    browser()
-        .post(app.url(path))
-        .basic_auth(USER, Some(&app.seed.admin_token))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap()
-}
+use crate::helpers::{
+    TestApp, USER, apk, browser, csrf_from, fleet_app, fleet_page, post_form, spawn_app_with,
+    wrong_code,
+};
 
 /// Asserts a form's answer is the redirect back to the fleet page.
 fn assert_back_to_fleet(r: &reqwest::Response, what: &str) {

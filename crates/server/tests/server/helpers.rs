@@ -436,3 +436,43 @@ impl TestApp {
 }
 
 pub use doorstep_server::testing::{apk, zip_with};
+
+// -- the fleet page, signed in as a fleet manager's browser is (production mode) ----------
+
+/// Who signs in; the audit log names them.
+pub const USER: &str = "alice";
+
+pub async fn fleet_app() -> TestApp {
+    spawn_app_with(|c| c.mode = doorstep_server::Mode::Production).await
+}
+
+/// A client that shows redirects instead of following them.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+pub async fn fleet_page(app: &TestApp) -> String {
+    let r = browser()
+        .get(app.url("/fleet"))
+        .basic_auth(USER, Some(&app.seed.admin_token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.text().await.unwrap()
+}
+
+/// Posts a fleet form (`application/x-www-form-urlencoded`) as the signed-in fleet manager.
+pub async fn post_form(app: &TestApp, path: &str, body: &str) -> reqwest::Response {
+    browser()
+        .post(app.url(path))
+        .basic_auth(USER, Some(&app.seed.admin_token))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+}
