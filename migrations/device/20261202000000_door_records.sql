@@ -1,9 +1,10 @@
 -- Records that are not a handover (issue 11): an unexpected parcel, a depot check-in, a
 -- correction of a handover. SQLite cannot change a CHECK constraint, so `event` and
--- `delivery` are rebuilt with the wider ones (the SQLite documentation's procedure: new table,
--- copy, drop, rename), their rows and order kept. The foreign key from delivery to event is
--- checked at the commit, when both tables are whole again.
-PRAGMA defer_foreign_keys = ON;
+-- `delivery` are rebuilt with the wider ones (new table, copy, drop, rename), their rows and
+-- order kept. The new delivery table refers to the new event table from the start, and the old
+-- tables are dropped child first, so no foreign key is ever broken (the migration runs in one
+-- transaction, where foreign keys cannot be switched off); renaming event_v2 to event renames
+-- the reference with it.
 
 CREATE TABLE event_v2 (
     seq             INTEGER PRIMARY KEY,
@@ -33,7 +34,7 @@ INSERT INTO event_v2 (seq, id, stop_id, kind, body, chain_hash, photo_sha256, st
 -- 'corrected': a correction record put the parcel back to deliver.
 CREATE TABLE delivery_v2 (
     parcel_id TEXT    NOT NULL,
-    event_seq INTEGER NOT NULL REFERENCES event (seq),
+    event_seq INTEGER NOT NULL REFERENCES event_v2 (seq),
     outcome   TEXT    NOT NULL CHECK (outcome IN ('delivered', 'exception', 'corrected')),
     PRIMARY KEY (parcel_id, event_seq)
 ) STRICT;

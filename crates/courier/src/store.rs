@@ -858,6 +858,73 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_database_of_the_first_schema_keeps_its_records_and_their_states_when_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite3");
+        {
+            // A phone's database as the first release left it: one synced delivery, one
+            // disputed failed attempt.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0].1).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute_batch(
+                "INSERT INTO event (seq, id, stop_id, kind, body, chain_hash, stop_address, recipient_name,
+                   barcodes, committed_at_ms, state, reason)
+                 VALUES (1, 'e1', 's1', 'delivered', '{}', 'h1', '1 Main St', 'Ada', '[\"P1\"]', 10, 'synced', NULL),
+                        (2, 'e2', 's2', 'failed', '{}', 'h2', '2 Main St', 'Ben', '[\"P2\"]', 20, 'disputed', 'no');
+                 INSERT INTO delivery (parcel_id, event_seq, outcome) VALUES ('p1', 1, 'delivered'), ('p2', 2, 'exception');",
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let version: i64 = store
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let queue = store.queue().unwrap();
+        assert_eq!(queue.len(), 2);
+        assert_eq!(
+            (queue[0].kind, queue[0].state),
+            (QueueKind::Failed, QueueState::Disputed)
+        );
+        assert_eq!(queue[0].reason.as_deref(), Some("no"));
+        assert_eq!(
+            (queue[1].kind, queue[1].state),
+            (QueueKind::Delivered, QueueState::Synced)
+        );
+        let fk: i64 = store
+            .conn
+            .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(fk, 0, "every delivery row still points at its record");
+        let delivery_sql: String = store
+            .conn
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE name = 'delivery'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(
+            delivery_sql.contains("REFERENCES \"event\"")
+                || delivery_sql.contains("REFERENCES event "),
+            "delivery refers to the renamed event table: {delivery_sql}"
+        );
+        // The new kinds fit.
+        store
+            .conn
+            .execute(
+                "INSERT INTO event (seq, id, stop_id, kind, body, chain_hash, stop_address, recipient_name,
+                   barcodes, committed_at_ms) VALUES (3, 'e3', 's0', 'depot_check_in', '{}', 'h3', '', '', '[]', 30)",
+                [],
+            )
+            .unwrap();
+    }
+
+    #[test]
     fn the_cached_signing_key_follows_the_enrollment() {
         let dir = tempfile::tempdir().unwrap();
         let (mut store, key) = enrolled_store(dir.path());

@@ -399,8 +399,38 @@ async fn fleet_activity(fleet: &Fleet<'_>, clock: &ManualClock) -> Phone {
         delivered(Verification::Token { token }),
         clock.now_ms(),
     );
+    // A parcel not on the route reported, and the van checked in at the depot (issue 11).
+    let stray = phone.event(
+        StopId::NIL,
+        &[],
+        EventBody::Unexpected {
+            barcode: "STRAY-0001".into(),
+            photo_sha256: None,
+            note: Some("under the seat".into()),
+        },
+        clock.now_ms(),
+    );
+    let check_in = phone.event(
+        StopId::NIL,
+        &[],
+        EventBody::DepotCheckIn {
+            date: DATE.into(),
+            barcodes: vec!["STRAY-0001".into()],
+        },
+        clock.now_ms(),
+    );
     let results = fleet
-        .sync(&phone, &[with_code, without_code, with_photo, with_qr])
+        .sync(
+            &phone,
+            &[
+                with_code,
+                without_code,
+                with_photo,
+                with_qr,
+                stray,
+                check_in,
+            ],
+        )
         .await;
     assert!(
         results.iter().all(|r| r.status == EventStatus::Accepted),
