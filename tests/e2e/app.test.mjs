@@ -131,10 +131,14 @@ async function shot(name) {
 async function typeOnKeypad(code) {
   for (const d of code) await app.click(`[data-testid="key-${d}"]`);
 }
-async function handOver(parcel, { wrongFirst }) {
+/** Opens the scan screen and types a label, as a courier without a camera does. */
+async function scanLabel(barcode) {
   await app.click('[data-testid="scan-button"]');
-  await app.type('[data-testid="barcode-input"]', parcel.barcode);
+  await app.type('[data-testid="barcode-input"]', barcode);
   await app.click('[data-testid="scan-submit"]');
+}
+async function handOver(parcel, { wrongFirst }) {
+  await scanLabel(parcel.barcode);
   await app.click('[data-testid="finish-scanning"]');
   await app.waitFor('[data-testid="code-display"]');
   if (wrongFirst) {
@@ -189,9 +193,7 @@ test('with the server down the handover is recorded, and the app syncs it by its
   const parcel = offlineParcel;
   assert.ok(parcel, 'the demo route has a second code parcel that allows offline handover');
   await stopServer();
-  await app.click('[data-testid="scan-button"]');
-  await app.type('[data-testid="barcode-input"]', parcel.barcode);
-  await app.click('[data-testid="scan-submit"]');
+  await scanLabel(parcel.barcode);
   await app.click('[data-testid="finish-scanning"]');
   await app.waitFor('[data-testid="code-display"]');
   await typeOnKeypad(parcel.code);
@@ -228,9 +230,7 @@ test("the fleet raises the minimum above the app's version: at its next manifest
 
   // A failed attempt recorded while the server does not take syncs: it stays queued.
   gate.state.holdSyncs = true;
-  await app.click('[data-testid="scan-button"]');
-  await app.type('[data-testid="barcode-input"]', parcel.barcode);
-  await app.click('[data-testid="scan-submit"]');
+  await scanLabel(parcel.barcode);
   await app.click('[data-testid="scan-cant-deliver"]');
   await app.click('label[for="reason-not_home"]');
   await app.click('[data-testid="exception-submit"]');
@@ -284,9 +284,7 @@ test('at the door: a neighbour signs for a parcel, a failed delivery comes back 
   // A neighbour takes the parcel: the method is chosen, the neighbour signs on the screen.
   const neighbourParcel = seed.parcels.find((p) => p.label.includes('neighbour or safe place allowed'));
   assert.ok(neighbourParcel, 'the demo route has a parcel a neighbour may take');
-  await app.click('[data-testid="scan-button"]');
-  await app.type('[data-testid="barcode-input"]', neighbourParcel.barcode);
-  await app.click('[data-testid="scan-submit"]');
+  await scanLabel(neighbourParcel.barcode);
   await app.click('[data-testid="finish-scanning"]');
   await app.waitFor('[data-testid="method-screen"]');
   await shot('method-choice');
@@ -306,9 +304,7 @@ test('at the door: a neighbour signs for a parcel, a failed delivery comes back 
   // Nobody home at another stop: the server puts the parcel on the next day's route.
   const failing = seed.parcels.find((p) => p.label.includes('shipper requires'));
   assert.ok(failing, 'the demo route has the shipper-requires-a-code parcel');
-  await app.click('[data-testid="scan-button"]');
-  await app.type('[data-testid="barcode-input"]', failing.barcode);
-  await app.click('[data-testid="scan-submit"]');
+  await scanLabel(failing.barcode);
   await app.click('[data-testid="scan-cant-deliver"]');
   await app.click('label[for="reason-not_home"]');
   await app.click('[data-testid="exception-submit"]');

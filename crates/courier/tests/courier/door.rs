@@ -21,20 +21,12 @@ fn done_outcome(view: &HandoverView) -> DoneOutcome {
 }
 
 async fn server_status(server: &TestServer, parcel: &doorstep_server::DemoParcel) -> String {
-    let body: serde_json::Value = reqwest::Client::new()
-        .get(format!(
-            "{}/v1/admin/parcels/{}",
-            server.url(),
-            parcel.parcel_id
-        ))
-        .bearer_auth(&server.seed.admin_token)
-        .send()
-        .await
+    server
+        .admin_get(&format!("/v1/admin/parcels/{}", parcel.parcel_id))
+        .await["status"]
+        .as_str()
         .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["status"].as_str().unwrap().to_string()
+        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -270,7 +262,7 @@ async fn a_parcel_not_on_the_route_is_reported_and_shows_up_once_the_fleet_manag
     let queue = device.sync_queue().unwrap();
     assert_eq!(queue[0].event_id, id);
     assert_eq!(queue[0].kind, doorstep_courier::view::QueueKind::Unexpected);
-    assert_eq!(queue[0].barcodes, [stray.clone()]);
+    assert_eq!(queue[0].barcodes, std::slice::from_ref(&stray));
 
     // The fleet manager puts it on this courier's route (the store call behind the fleet
     // page's button); the next refresh shows it.

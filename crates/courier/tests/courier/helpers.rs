@@ -37,6 +37,8 @@ pub trait TestServerExt {
     async fn event_ids(&self) -> Vec<String>;
     /// A demo parcel matching `pred`.
     fn parcel(&self, pred: impl Fn(&DemoParcel) -> bool) -> &DemoParcel;
+    /// `GET path` of the admin API, as JSON.
+    async fn admin_get(&self, path: &str) -> serde_json::Value;
 }
 
 impl TestServerExt for TestServer {
@@ -54,6 +56,20 @@ impl TestServerExt for TestServer {
             .await
             .unwrap();
         body["enrollment_code"].as_str().unwrap().to_string()
+    }
+
+    async fn admin_get(&self, path: &str) -> serde_json::Value {
+        reqwest::Client::new()
+            .get(format!("{}{path}", self.url()))
+            .bearer_auth(&self.seed.admin_token)
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     }
 
     async fn deliveries(&self) -> Vec<serde_json::Value> {

@@ -95,20 +95,6 @@ impl Store {
                 "an unexpected-parcel report needs the label (up to 200 characters) and no parcels",
             ));
         }
-        if let Some(sha) = photo_sha256 {
-            let have: Option<i64> = qrow(
-                tx,
-                "SELECT 1 FROM photos WHERE sha256 = ?1",
-                [sha.to_ascii_lowercase()],
-                |r| r.get(0),
-            )
-            .optional()?;
-            if have.is_none() {
-                return Ok(EventStatus::Retry {
-                    message: "upload the photo before the report".into(),
-                });
-            }
-        }
         let key = Barcode::parse(raw)
             .map(|b| b.key())
             .unwrap_or_else(|_| raw.to_string());

@@ -382,6 +382,22 @@ impl Store {
         ev: &DeliveryEvent,
         now: i64,
     ) -> Result<EventStatus, StoreError> {
+        // Every photo and signature the record names is uploaded first; until then the
+        // record waits (the phone sends them before it).
+        for sha in ev.body.images() {
+            let have: Option<i64> = qrow(
+                tx,
+                "SELECT 1 FROM photos WHERE sha256 = ?1",
+                [sha.to_ascii_lowercase()],
+                |r| r.get(0),
+            )
+            .optional()?;
+            if have.is_none() {
+                return Ok(EventStatus::Retry {
+                    message: "upload the record's photos and signature before the record".into(),
+                });
+            }
+        }
         match &ev.body {
             EventBody::Unexpected { .. } => return self.apply_unexpected(tx, device, ev, now),
             EventBody::DepotCheckIn { .. } => return self.apply_check_in(tx, device, ev, now),
@@ -442,20 +458,6 @@ impl Store {
                 RejectCode::AlreadyDelivered,
                 "a parcel of this record was already delivered",
             ));
-        }
-        for sha in ev.body.images() {
-            let have: Option<i64> = qrow(
-                tx,
-                "SELECT 1 FROM photos WHERE sha256 = ?1",
-                [sha.to_ascii_lowercase()],
-                |r| r.get(0),
-            )
-            .optional()?;
-            if have.is_none() {
-                return Ok(EventStatus::Retry {
-                    message: "upload the record's photos and signature before the record".into(),
-                });
-            }
         }
         let occurred = ev.occurred_at_ms.min(now);
         let outcome = match &ev.body {

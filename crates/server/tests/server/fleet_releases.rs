@@ -7,8 +7,7 @@ use reqwest::multipart::{Form, Part};
 use serde_json::Value;
 
 use crate::helpers::{
-    TestApp, USER, apk, browser, csrf_from, fleet_app, fleet_page, post_form, spawn_app_with,
-    wrong_code,
+    TestApp, USER, apk, browser, csrf_from, fleet_app, fleet_page, post_form, wrong_code,
 };
 
 /// Asserts a form's answer is the redirect back to the fleet page.
