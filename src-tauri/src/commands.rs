@@ -206,12 +206,12 @@ pub async fn depot_finish(core: State<'_, Core>) -> Answer<DepotView> {
 pub async fn correct_delivery(
     core: State<'_, Core>,
     event_id: String,
-    reason: CorrectionReason,
+    correction: CorrectionReason,
     note: Option<String>,
 ) -> Answer<String> {
     Ok(core
         .get()?
-        .correct_delivery(&event_id, reason, note.as_deref())
+        .correct_delivery(&event_id, correction, note.as_deref())
         .await?)
 }
 

@@ -322,14 +322,13 @@ test('at the door: a neighbour signs for a parcel, a failed delivery comes back 
   await app.waitFor('[data-testid="depot-screen"]');
   await app.type('[data-testid="depot-input"]', failing.barcode);
   await app.click('[data-testid="depot-submit"]');
-  await app.waitFor(`[data-testid="depot-item"][data-barcode="${failing.barcode_key}"][data-checked="true"]`);
+  await app.waitFor(`[data-testid="depot-parcel-${failing.barcode_key}"][data-checked="true"]`);
   await shot('depot-check-in');
+  // Finishing asks first, naming the parcels still missing from the van.
   await app.click('[data-testid="depot-finish"]');
-  // Parcels still missing from the van make the finish a deliberate second tap.
-  if ((await app.findAll('[data-testid="depot-finish-confirm"]')).length) {
-    await app.click('[data-testid="depot-finish-confirm"]');
-  }
-  await app.waitFor('[data-testid="depot-recorded"]', 30000);
+  await app.waitFor('[data-testid="depot-confirm"]');
+  await app.click('[data-testid="depot-confirm-finish"]');
+  await app.waitFor('[data-testid="depot-done"]', 30000);
   const until = Date.now() + 60000;
   let fleet = '';
   while (Date.now() < until) {

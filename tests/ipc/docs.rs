@@ -63,6 +63,7 @@ fn every_documented_command_is_registered_in_the_shell() {
         "input": "ABCD-1234", "serverUrl": null, "barcode": "X", "code": "1234567",
         "token": "X", "proof": { "recipient_name": "Ben" }, "photoPath": null,
         "reason": "not_home", "note": null, "location": null, "accepted": true,
+        "eventId": "x", "correction": "wrong_door",
     });
     for command in documented_commands() {
         let answer = crate::helpers::invoke_on(&webview, &command, args.clone());

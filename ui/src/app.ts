@@ -24,9 +24,10 @@ import {
 } from './lib/backend';
 import { h, replaceChildren } from './lib/dom';
 import type { Platform } from './lib/platform';
-import { t } from './i18n';
+import { errorText, t } from './i18n';
 
-export type Tab = 'route' | 'scan' | 'queue' | 'settings';
+/** Where the courier is when no handover is under way (`depot`: the end-of-day check-in, from the route). */
+export type Tab = 'route' | 'scan' | 'queue' | 'settings' | 'depot';
 /** Screens over a handover step: the way out, the customer's QR, the choice of method after scanning. */
 export type Overlay = 'exceptions' | 'token' | 'method' | null;
 export type ScreenName =
@@ -44,7 +45,8 @@ export type ScreenName =
   | 'exceptions'
   | 'token'
   | 'queue'
-  | 'settings';
+  | 'settings'
+  | 'depot';
 
 export type AppState = {
   status: AppStatus | null;
@@ -277,15 +279,10 @@ export class App implements Ctx {
   showError(err: AppError | null): void {
     this.state.error = err;
     if (err) {
-      const text =
-        err.code === 'network'
-          ? t('error.network')
-          : err.code === 'device_revoked'
-            ? t('error.device_revoked')
-            : err.message;
+      // The code's sentence in the courier's language; the core's English message goes unshown.
       replaceChildren(
         this.banner,
-        h('span', null, text),
+        h('span', null, errorText(err.code)),
         h('button', { class: 'banner-close', 'aria-label': t('common.close'), onclick: () => this.showError(null) }, '×'),
       );
       this.banner.dataset.code = err.code;

@@ -1,5 +1,5 @@
 // Picks the language (saved choice, else navigator.language) and fills placeholders.
-import type { AppErrorCode } from '../lib/backend';
+import type { AppErrorCode, RejectCode } from '../lib/backend';
 import { en, type MessageKey } from './en';
 import { es } from './es';
 
@@ -57,6 +57,14 @@ export function t(key: MessageKey, params?: Record<string, string | number>): st
  */
 export function errorText(code: AppErrorCode): string {
   return t(`error.${code}`);
+}
+
+/**
+ * The courier's sentence for why the server refused a record (`QueueItem.reject_code`): what
+ * to do about it. Every reject code has a `reject.<code>` message, or this does not compile.
+ */
+export function rejectText(code: RejectCode): string {
+  return t(`reject.${code}`);
 }
 
 /** Local clock time (e.g. 14:05) for a millisecond timestamp, in the current language. */

@@ -39,6 +39,8 @@ export const APP_ERROR_CODES = [
   'age_not_met',
   'place_required',
   'contents_photo_required',
+  'correction_not_allowed',
+  'sync_held',
 ] as const;
 
 export type AppErrorCode = (typeof APP_ERROR_CODES)[number];
@@ -203,17 +205,79 @@ export type SyncStatus = {
   syncing: boolean;
   online: boolean | null;
   last_success_ms: number | null;
+  /** The last problem in English: shown only when there is no `last_error_code`. */
   last_error: string | null;
+  /** The last problem's closed code (`network`, `server_error`, `sync_held`, …): the UI shows its text. */
+  last_error_code?: AppErrorCode | null;
 };
 export type QueueItem = {
   event_id: string;
   stop_address: string;
   recipient_name: string;
-  kind: 'delivered' | 'failed';
+  kind: QueueKind;
   barcodes: string[];
   committed_at_ms: number;
   state: 'pending' | 'synced' | 'disputed';
+  /** Why the server refused it, in English: shown only when there is no `reject_code`. */
   reason: string | null;
+  /** The server's closed reason for refusing it: the UI shows `reject.<code>`. */
+  reject_code?: RejectCode | null;
+};
+export type QueueKind = 'delivered' | 'failed' | 'unexpected' | 'depot_check_in' | 'correction';
+
+/**
+ * The server's closed reasons for refusing a record (`RejectCode` in crates/protocol/src/wire.rs),
+ * held to ui/tests/fixtures/contract.json by tests/unit/contract.test.ts like the error codes.
+ */
+export const REJECT_CODES = [
+  'code_wrong',
+  'code_locked',
+  'code_expired',
+  'token_invalid',
+  'token_reused',
+  'verification_unknown',
+  'already_delivered',
+  'not_assigned',
+  'code_required',
+  'offline_not_allowed',
+  'chain_broken',
+  'id_conflict',
+  'photo_missing',
+  'verification_used',
+  'verification_expired',
+  'code_replaced',
+  'backdated',
+  'step_missing',
+  'invalid',
+] as const;
+export type RejectCode = (typeof REJECT_CODES)[number];
+
+/** What was wrong with a delivery the courier corrects (`CorrectionReason` in wire.rs). */
+export const CORRECTION_REASONS = ['wrong_door', 'not_handed_over'] as const;
+export type CorrectionReason = (typeof CORRECTION_REASONS)[number];
+
+/** A parcel that should be in the van at the end-of-day depot check-in. */
+export type DepotParcel = {
+  /** Its label (normalised). */
+  barcode: string;
+  /** Its stop's address. */
+  address: string;
+  /** Scanned at the depot. */
+  checked: boolean;
+};
+
+/** The end-of-day check-in of the van (`depot_view`, `depot_scan`, `depot_finish`). */
+export type DepotView = {
+  /** The route's day. */
+  date: string;
+  /** Every parcel of the day's route that was not delivered, ticked once scanned. */
+  expected: DepotParcel[];
+  /** Labels scanned that were not expected. */
+  extra: string[];
+  /** The label just scanned (normalised), after `depotScan`. */
+  last_scanned: string | null;
+  /** The check-in's record, after `depotFinish`. */
+  recorded_event_id: string | null;
 };
 export const EXCEPTION_REASONS = [
   'not_home',
@@ -306,8 +370,26 @@ export const backend = {
   /** `idCheck` goes with `refused_age` only (the core keeps it as a failed check). */
   reportException: (reason: ExceptionReason, note: string | null, idCheck: IdCheckEntry | null = null) =>
     call<HandoverView>('report_exception', { reason, note, idCheck }),
+  /**
+   * Reports a parcel that is not on today's route: its label as scanned, an optional photo (from
+   * `savePhoto`) and note. Resolves to the record's id; the fleet manager sees it.
+   */
+  reportUnexpected: (barcode: string, photoPath: string | null, note: string | null) =>
+    call<string>('report_unexpected', { barcode, photoPath, note }),
+  /** The end-of-day depot check-in so far. */
+  depotView: () => call<DepotView>('depot_view'),
+  /** One label scanned at the depot (a repeat counts once). */
+  depotScan: (barcode: string) => call<DepotView>('depot_scan', { barcode }),
+  /** Records the check-in (its id in `recorded_event_id`); the next one starts empty. */
+  depotFinish: () => call<DepotView>('depot_finish'),
   resetHandover: () => call<HandoverView>('reset_handover'),
   resendCode: () => call<{ next_allowed_at: number }>('resend_code'),
+  /**
+   * Corrects one of today's handovers (a `delivered` queue item): a new record that refers to it;
+   * its parcels are to deliver again. Resolves to the correction's record id.
+   */
+  correctDelivery: (eventId: string, reason: CorrectionReason, note: string | null) =>
+    call<string>('correct_delivery', { eventId, correction: reason, note }),
   syncNow: () => call<SyncStatus>('sync_now'),
   syncStatus: () => call<SyncStatus>('sync_status'),
   syncQueue: () => call<QueueItem[]>('sync_queue'),

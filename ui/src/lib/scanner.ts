@@ -2,8 +2,14 @@
 // the first screen's bundle: the Tauri barcode plugin on mobile, barcode-detector (ZXing
 // compiled to wasm, from the app's own files — no CDN) on desktop. A mobile build carries no
 // ZXing at all, neither its JavaScript nor its wasm.
+//
+// Both engines are asked for every symbology they can read: shippers print GS1-128, UPU S10,
+// Data Matrix, PDF417, QR and more, and a label the phone cannot read is typed by hand, with
+// gloves on, in the rain.
 
 import { convertFileSrc } from '@tauri-apps/api/core';
+import type { Format } from '@tauri-apps/plugin-barcode-scanner';
+import type { Platform } from './platform';
 
 export type ScanFailure = 'denied' | 'unavailable' | 'nothing_found' | 'cancelled';
 
@@ -14,26 +20,65 @@ export class ScanError extends Error {
   }
 }
 
-/** Label symbologies: GS1-128 / Code 128, UPU S10 (Code 128), QR for tokens and enrollment. */
-const DETECTOR_FORMATS = ['code_128', 'qr_code', 'data_matrix', 'ean_13', 'code_39', 'itf'] as const;
+type Plugin = typeof import('@tauri-apps/plugin-barcode-scanner');
 
-/** One scan with the native plugin (mobile). Asks for the camera permission first. */
-export async function scanWithPlugin(kind: 'label' | 'qr'): Promise<string> {
+/** The plugin's formats that its iOS side cannot decode: asking for one fails the whole scan. */
+const NOT_ON_IOS: readonly string[] = ['UPC_A', 'CODABAR'];
+/** Formats iOS reads only from 15.4 on; the plugin refuses the scan below that. */
+const GS1_DATABAR: readonly string[] = ['GS1_DATA_BAR', 'GS1_DATA_BAR_LIMITED', 'GS1_DATA_BAR_EXPANDED'];
+
+async function isIos(): Promise<boolean> {
+  try {
+    const os = await import('@tauri-apps/plugin-os');
+    return os.platform() === 'ios';
+  } catch {
+    return /iPhone|iPad|iPod/i.test(typeof navigator === 'undefined' ? '' : navigator.userAgent);
+  }
+}
+
+let labelFormats: Format[] | null = null;
+
+/** Every value of the plugin's Format enum this phone's side of the plugin accepts. */
+async function pluginLabelFormats(plugin: Plugin): Promise<Format[]> {
+  if (!labelFormats) {
+    const all = Object.values(plugin.Format);
+    labelFormats = (await isIos()) ? all.filter((f) => !NOT_ON_IOS.includes(f)) : all;
+  }
+  return labelFormats;
+}
+
+async function pluginWithPermission(): Promise<Plugin> {
   const plugin = await import('@tauri-apps/plugin-barcode-scanner');
   let permission = await plugin.checkPermissions();
   if (permission !== 'granted') permission = await plugin.requestPermissions();
   if (permission !== 'granted') throw new ScanError('denied');
-  const F = plugin.Format;
-  const formats =
-    kind === 'qr'
-      ? [F.QRCode]
-      : [F.Code128, F.QRCode, F.DataMatrix, F.EAN13, F.Code39, F.ITF];
-  try {
-    const result = await plugin.scan({ windowed: false, formats, cameraDirection: 'back' });
-    return result.content;
-  } catch (e) {
-    throw new ScanError(String(e).toLowerCase().includes('cancel') ? 'cancelled' : 'unavailable');
+  return plugin;
+}
+
+/**
+ * One `scan` of the plugin. An iOS older than 15.4 refuses the GS1 DataBar formats: asked
+ * again without them, and never again for the rest of the session.
+ */
+async function pluginScan(plugin: Plugin, kind: 'label' | 'qr', windowed: boolean): Promise<string> {
+  for (;;) {
+    const formats = kind === 'qr' ? [plugin.Format.QRCode] : await pluginLabelFormats(plugin);
+    try {
+      const result = await plugin.scan({ windowed, formats, cameraDirection: 'back' });
+      return result.content;
+    } catch (e) {
+      const text = String(e).toLowerCase();
+      if (kind === 'label' && text.includes('unsupported barcode format') && formats.some((f) => GS1_DATABAR.includes(f))) {
+        labelFormats = formats.filter((f) => !GS1_DATABAR.includes(f));
+        continue;
+      }
+      throw new ScanError(text.includes('cancel') ? 'cancelled' : 'unavailable');
+    }
   }
+}
+
+/** One scan with the native plugin (mobile), full screen. Asks for the camera permission first. */
+export async function scanWithPlugin(kind: 'label' | 'qr'): Promise<string> {
+  return pluginScan(await pluginWithPermission(), kind, false);
 }
 
 /**
@@ -71,7 +116,7 @@ async function loadDetector(): Promise<Detector> {
     ]);
     // Instantiated here, so a broken file fails now rather than on every camera frame.
     await prepareZXingModule({ overrides: { wasmBinary }, fireImmediately: true });
-    return new BarcodeDetector({ formats: [...DETECTOR_FORMATS] });
+    return new BarcodeDetector({ formats: [...(await BarcodeDetector.getSupportedFormats())] });
   })();
   try {
     return await detectorPromise;
@@ -97,12 +142,12 @@ export async function scanImageFile(file: Blob): Promise<string> {
 }
 
 /**
- * Streams the camera into `video` and calls `onCode` with the first barcode seen. Returns
- * a function that stops the camera; it also stops by itself after a code is found.
+ * Streams the camera into `video` and hands the values read in each frame (none, often) to
+ * `onFrame` until it answers false or the returned function stops the camera.
  */
-export async function startCameraScan(
+async function readCamera(
   video: HTMLVideoElement,
-  onCode: (value: string) => void,
+  onFrame: (values: string[]) => boolean,
 ): Promise<() => void> {
   if (!navigator.mediaDevices?.getUserMedia) throw new ScanError('unavailable');
   // The reader first: a camera turned on for a reader that cannot load would stay on.
@@ -131,10 +176,8 @@ export async function startCameraScan(
     try {
       if (video.readyState >= 2) {
         const found = await detector.detect(video);
-        const first = found[0];
-        if (first && !stopped) {
+        if (!stopped && !onFrame(found.map((f) => f.rawValue))) {
           stop();
-          onCode(first.rawValue);
           return;
         }
       }
@@ -145,4 +188,75 @@ export async function startCameraScan(
   };
   void tick();
   return stop;
+}
+
+/**
+ * Streams the camera into `video` and calls `onCode` with the first barcode seen. Returns
+ * a function that stops the camera; it also stops by itself after a code is found.
+ */
+export async function startCameraScan(
+  video: HTMLVideoElement,
+  onCode: (value: string) => void,
+): Promise<() => void> {
+  let done = false;
+  return readCamera(video, (values) => {
+    const first = values[0];
+    if (first === undefined || done) return !done;
+    done = true;
+    onCode(first);
+    return false;
+  });
+}
+
+/** A camera kept open to read label after label. */
+export type LabelStream = {
+  /** Closes the camera. */
+  stop(): void;
+};
+
+/**
+ * Keeps the camera open and calls `onCode` with every label it reads — the same label as often
+ * as the camera sees it — until `stop`. On a phone the plugin's camera runs behind the
+ * transparent webview (windowed), one `scan` after another; on desktop `video` shows the
+ * camera and every frame goes through ZXing. Rejects with a ScanError when the camera cannot
+ * start; `onEnd` says when it stopped by itself (cancelled by the system, or broken).
+ */
+export async function startLabelStream(
+  platform: Platform,
+  video: HTMLVideoElement,
+  onCode: (value: string) => void,
+  onEnd: (e: ScanError) => void,
+): Promise<LabelStream> {
+  if (platform === 'mobile') {
+    const plugin = await pluginWithPermission();
+    let stopped = false;
+    void (async () => {
+      while (!stopped) {
+        try {
+          const value = await pluginScan(plugin, 'label', true);
+          if (!stopped) onCode(value);
+        } catch (e) {
+          if (stopped) return;
+          stopped = true;
+          onEnd(e instanceof ScanError ? e : new ScanError('unavailable'));
+        }
+      }
+    })();
+    return {
+      stop() {
+        if (stopped) return;
+        stopped = true;
+        void plugin.cancel().catch(() => undefined);
+      },
+    };
+  }
+  // With every format asked for, a weak symbology can misread a patch of a frame once: a value
+  // counts when two frames in a row show it.
+  let previous = new Set<string>();
+  const stop = await readCamera(video, (values) => {
+    for (const v of values) if (previous.has(v)) onCode(v);
+    previous = new Set(values);
+    return true;
+  });
+  return { stop };
 }

@@ -4,7 +4,7 @@
 import type { Ctx, Tab } from '../app';
 import type { ParcelState, SyncStatus } from '../lib/backend';
 import { h, icon, ICONS, replaceChildren, type Child } from '../lib/dom';
-import { t } from '../i18n';
+import { errorText, t } from '../i18n';
 
 export function appBar(title: string, opts: { back?: () => void; right?: Child } = {}): HTMLElement {
   return h(
@@ -22,6 +22,15 @@ function syncWords(s: SyncStatus | null): { state: string; cls: string } {
   if (!s || s.online === null) return { state: t('sync.unknown'), cls: 'unknown' };
   if (s.syncing) return { state: t('sync.syncing'), cls: 'syncing' };
   return s.online ? { state: t('sync.online'), cls: 'online' } : { state: t('sync.offline'), cls: 'offline' };
+}
+
+/**
+ * The last sync problem in the courier's language: the text of its code, the core's English
+ * words only when the status carries no code (null: no problem).
+ */
+export function syncErrorText(s: SyncStatus | null): string | null {
+  if (s?.last_error_code) return errorText(s.last_error_code);
+  return s?.last_error ?? null;
 }
 
 /** A live sync badge: online/offline and how many records wait to be sent. */

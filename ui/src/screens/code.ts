@@ -11,7 +11,7 @@ import { h, icon, ICONS, replaceChildren } from '../lib/dom';
 import { groupDigits, KeypadInput } from '../lib/keypad';
 import { hapticTick } from '../lib/platform';
 import { scanWithPlugin, ScanError } from '../lib/scanner';
-import { t } from '../i18n';
+import { errorText, t } from '../i18n';
 import { appBar, layout } from './chrome';
 
 type CodeView = Extract<HandoverView, { step: 'code' }>;
@@ -48,7 +48,7 @@ export function codeScreen(ctx: Ctx): Screen {
   const display = h('div', { class: 'code-display', testid: 'code-display', role: 'group' }, boxes, hidden);
   const error = h('p', { class: 'code-error', testid: 'code-error', role: 'alert', 'aria-live': 'assertive' });
   const attempts = h('p', { class: 'attempts', testid: 'attempts-left', 'aria-live': 'polite' });
-  const status = h('p', { class: 'code-status', role: 'status', 'aria-live': 'polite' });
+  const status = h('p', { class: 'code-status', role: 'status', 'aria-live': 'polite', testid: 'code-status' });
 
   const setError = (text: string | null, code?: string) => {
     error.textContent = text ?? '';
@@ -229,7 +229,7 @@ export function codeScreen(ctx: Ctx): Screen {
   const resend = h('button', { class: 'link-btn', testid: 'resend-code' }, t('code.resend'));
   resend.addEventListener('click', async () => {
     const r = await ctx.attempt(() => ctx.backend.resendCode());
-    status.textContent = 'ok' in r ? t('code.resent') : r.err.code === 'network' ? t('error.network') : r.err.message;
+    status.textContent = 'ok' in r ? t('code.resent') : errorText(r.err.code);
   });
 
   const el = layout(
@@ -266,7 +266,7 @@ export function codeScreen(ctx: Ctx): Screen {
       attempts.classList.toggle('warn', view.attempts_left <= 2);
     }
     if (view.error) {
-      setError(view.error.code === 'code_format' ? t('code.check_with_customer') : view.error.message, view.error.code);
+      setError(view.error.code === 'code_format' ? t('code.check_with_customer') : errorText(view.error.code), view.error.code);
     } else if (wrongAnswer) {
       setError(t('code.wrong'), 'wrong_code');
     } else if (isFirst) {

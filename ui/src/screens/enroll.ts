@@ -3,7 +3,7 @@
 import type { Ctx, Screen } from '../app';
 import { h, icon, ICONS } from '../lib/dom';
 import { scanWithPlugin, ScanError } from '../lib/scanner';
-import { t } from '../i18n';
+import { errorText, t } from '../i18n';
 import { appBar, layout } from './chrome';
 
 export function enrollScreen(ctx: Ctx): Screen {
@@ -47,7 +47,7 @@ export function enrollScreen(ctx: Ctx): Screen {
     submit.textContent = t('enroll.submit');
     if ('err' in r) {
       error.dataset.code = r.err.code;
-      showError(r.err.code === 'network' ? t('error.network') : r.err.message);
+      showError(errorText(r.err.code));
       return;
     }
     ctx.setStatus(r.ok);

@@ -6,6 +6,7 @@ import { exceptionsScreen } from './exceptions';
 import { proofScreen } from './proof';
 import { queueScreen } from './queue';
 import { routeScreen } from './route';
+import { depotScreen } from './depot';
 import { scanScreen } from './scan';
 import { settingsScreen } from './settings';
 import { tokenScreen } from './token';
@@ -29,4 +30,5 @@ export const screens: Record<ScreenName, ScreenFactory> = {
   token: tokenScreen,
   queue: queueScreen,
   settings: settingsScreen,
+  depot: depotScreen,
 };

@@ -24,7 +24,7 @@ export function openBoxScreen(ctx: Ctx): Screen {
     const r = await ctx.attempt(async () => ctx.backend.checkContents(await photo.save(), accepted));
     confirm.disabled = refuse.disabled = false;
     if ('ok' in r) ctx.setView(r.ok, accepted ? null : 'refused_contents');
-    else showError(r.err.code === 'contents_photo_required' ? errorText(r.err.code) : r.err.message);
+    else showError(errorText(r.err.code));
   };
   const confirm = h('button', { class: 'btn primary big', testid: 'contents-confirm', onclick: () => void answer(true) }, icon(ICONS.check), t('open_box.confirm'));
   const refuse = h('button', { class: 'btn danger big', testid: 'contents-refuse', onclick: () => void answer(false) }, t('open_box.refuse'));

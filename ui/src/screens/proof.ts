@@ -6,7 +6,7 @@
 
 import { currentLocation } from '../lib/location';
 import type { Ctx, Screen } from '../app';
-import { ID_TYPES, type AppErrorCode, type HandoverView, type IdCheckEntry, type IdType, type Verification } from '../lib/backend';
+import { ID_TYPES, type HandoverView, type IdCheckEntry, type IdType, type Verification } from '../lib/backend';
 import { h, icon, ICONS } from '../lib/dom';
 import { scanWithPlugin, ScanError } from '../lib/scanner';
 import { errorText, t, type MessageKey } from '../i18n';
@@ -22,16 +22,6 @@ const VERIFICATION_TEXT: Record<Verification, MessageKey> = {
   offline_code: 'proof.verified_offline',
   token: 'proof.verified_token',
 };
-
-/** The core's answers that name a step still missing: shown in the courier's words. */
-const STEP_ERRORS: ReadonlySet<AppErrorCode> = new Set<AppErrorCode>([
-  'recipient_required',
-  'photo_required',
-  'signature_required',
-  'place_required',
-  'id_check_required',
-  'contents_photo_required',
-]);
 
 /** A big radio or checkbox with its label, like the exceptions screen's reasons. */
 function option(type: 'radio' | 'checkbox', id: string, name: string, label: string, onchange: () => void): [HTMLLabelElement, HTMLInputElement] {
@@ -279,7 +269,7 @@ export function proofScreen(ctx: Ctx): Screen {
       ageRefusal.hidden = false;
       ageRefusal.scrollIntoView?.({ block: 'nearest' });
     } else {
-      showError(STEP_ERRORS.has(r.err.code) ? errorText(r.err.code) : r.err.message);
+      showError(errorText(r.err.code));
     }
   };
 

@@ -1,4 +1,5 @@
-// Route: today's stops with their status, the sync badge, pull to refresh and a refresh button.
+// Route: today's stops with their status, the sync badge, pull to refresh and a refresh button;
+// under the stops, the way to the end-of-day depot check-in.
 
 import type { Ctx, Screen } from '../app';
 import type { Route, RouteStop } from '../lib/backend';
@@ -92,7 +93,13 @@ export function routeScreen(ctx: Ctx): Screen {
     { class: 'icon-btn', testid: 'refresh-route', 'aria-label': t('route.refresh') },
     icon(ICONS.refresh),
   );
-  const scroller = h('div', { class: 'scroller' }, pull, meta, list);
+  const depot = h(
+    'button',
+    { class: 'btn secondary depot-open', testid: 'depot-open', onclick: () => ctx.setTab('depot') },
+    icon(ICONS.check),
+    t('depot.open'),
+  );
+  const scroller = h('div', { class: 'scroller' }, pull, meta, list, depot);
 
   const draw = (route: Route | null) => {
     const stops = route?.stops ?? [];

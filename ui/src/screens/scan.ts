@@ -1,16 +1,21 @@
 // Scan: start a stop by scanning its first parcel, add the stop's other parcels, continue.
-// Mobile uses the native scanner plugin; desktop a camera or an image through ZXing, and
-// always a text field (typed, pasted, or driven by WebDriver).
+// The camera stays open and collects parcel after parcel until Done (camera.ts): the native
+// scanner plugin on mobile, a camera through ZXing on desktop, which also reads a picture; and
+// always a text field (typed, pasted, or driven by WebDriver). A parcel that is not on the
+// route can be reported to the fleet manager from here, with a photo and a note.
 
 import type { Ctx, Screen } from '../app';
-import type { HandoverView, ScanResult } from '../lib/backend';
+import type { HandoverView, RouteStop, ScanResult } from '../lib/backend';
 import { h, icon, ICONS, replaceChildren } from '../lib/dom';
-import { scanImageFile, scanWithPlugin, startCameraScan, ScanError } from '../lib/scanner';
+import { scanImageFile } from '../lib/scanner';
 import { t } from '../i18n';
+import { cameraMessage, cameraSheet } from './camera';
 import { appBar, layout, syncBadge, tabBar } from './chrome';
 import { handOverBy } from './method';
+import { photoField, type PhotoField } from './photo';
 
-function resultText(r: ScanResult): string {
+/** What a scan did, in the courier's language (the core's `message` is English). */
+export function resultText(r: ScanResult): string {
   switch (r.outcome) {
     case 'added':
       return t('scan.added');
@@ -23,7 +28,7 @@ function resultText(r: ScanResult): string {
     case 'other_stop':
       return r.other_stop
         ? t('scan.other_stop', { sequence: r.other_stop.sequence, address: r.other_stop.address })
-        : r.message;
+        : t('scan.other_stop_unknown');
     case 'invalid':
       return t('scan.invalid');
   }
@@ -31,10 +36,36 @@ function resultText(r: ScanResult): string {
 
 const GOOD: ReadonlySet<string> = new Set(['added', 'already_scanned']);
 
+function fillResult(el: HTMLElement, r: ScanResult): void {
+  const good = GOOD.has(r.outcome);
+  el.dataset.outcome = r.outcome;
+  el.className = `scan-result ${good ? 'good' : 'bad'}`;
+  replaceChildren(el, icon(good ? ICONS.check : ICONS.warning), h('span', null, resultText(r)));
+}
+
+/** The stop's parcels, each ticked once scanned. */
+function parcelList(stop: RouteStop, scanned: string[]): HTMLElement {
+  return h(
+    'ul',
+    { class: 'parcels' },
+    stop.parcels.map((p) => {
+      const ok = scanned.includes(p.parcel_id);
+      return h(
+        'li',
+        { class: `parcel${ok ? ' scanned' : ''}`, 'data-scanned': String(ok) },
+        h('span', { class: 'check', 'aria-hidden': 'true' }, ok ? icon(ICONS.check, 20) : null),
+        h('span', { class: 'mono' }, p.barcode),
+        p.description ? h('span', { class: 'muted' }, p.description) : null,
+      );
+    }),
+  );
+}
+
 export function scanScreen(ctx: Ctx): Screen {
   const badge = syncBadge(ctx);
   const stopCard = h('div', { class: 'stop-card', testid: 'scan-stop' });
   const result = h('div', { class: 'scan-result', testid: 'scan-result', role: 'status', 'aria-live': 'assertive', hidden: true });
+  const reported = h('p', { class: 'scan-result good', role: 'status', testid: 'report-done', hidden: true });
   const cameraMsg = h('p', { class: 'field-error', role: 'alert', testid: 'scan-camera-error', hidden: true });
   const input = h('input', {
     id: 'barcode-input',
@@ -47,7 +78,6 @@ export function scanScreen(ctx: Ctx): Screen {
     placeholder: t('scan.input_hint'),
   });
   const submit = h('button', { class: 'btn primary', type: 'submit', testid: 'scan-submit' }, t('scan.submit'));
-  const video = h('video', { class: 'camera', muted: true, playsinline: true, hidden: true, 'aria-hidden': 'true' });
   const finish = h('button', { class: 'btn primary big', testid: 'finish-scanning' }, t('scan.continue'));
   const cantDeliver = h(
     'button',
@@ -66,12 +96,27 @@ export function scanScreen(ctx: Ctx): Screen {
     },
     t('scan.cancel_stop'),
   );
-  let stopCamera: (() => void) | null = null;
   let busy = false;
+  /** The label of the view's last scan, when this screen sent it (the ScanResult has no label). */
+  let lastLabel: string | null = null;
+  /** Labels reported as not on the route while this screen was up. */
+  const reportedLabels = new Set<string>();
+  /** The report form, while it is open. */
+  let report: { label: string; el: HTMLElement; photo: PhotoField } | null = null;
 
   const showCameraMessage = (msg: string | null) => {
     cameraMsg.textContent = msg ?? '';
     cameraMsg.hidden = msg === null;
+  };
+
+  /** Sends one label to the core; false when the command failed (the banner says why). */
+  const send = async (barcode: string): Promise<boolean> => {
+    const view = await ctx.run(() => ctx.backend.scanParcel(barcode));
+    if (!view) return false;
+    lastLabel = barcode;
+    reported.hidden = true;
+    ctx.setView(view);
+    return true;
   };
 
   const scan = async (raw: string) => {
@@ -79,64 +124,27 @@ export function scanScreen(ctx: Ctx): Screen {
     if (!barcode || busy) return;
     busy = true;
     submit.disabled = true;
-    const view = await ctx.run(() => ctx.backend.scanParcel(barcode));
+    const ok = await send(barcode);
     busy = false;
     submit.disabled = false;
-    if (view) {
-      input.value = '';
-      ctx.setView(view);
-    }
+    if (ok) input.value = '';
     if (ctx.platform === 'desktop') input.focus();
   };
 
-  const scanFailed = (e: unknown) => {
-    if (e instanceof ScanError) {
-      if (e.reason === 'cancelled') return;
-      showCameraMessage(
-        e.reason === 'denied'
-          ? t('scan.camera_denied')
-          : e.reason === 'nothing_found'
-            ? t('scan.nothing_found')
-            : t('scan.camera_unavailable'),
-      );
-    } else {
-      showCameraMessage(t('scan.camera_unavailable'));
-    }
-  };
-
   const cameraBtn = h('button', { class: 'btn secondary', testid: 'scan-camera' }, icon(ICONS.camera), t('scan.camera'));
-  cameraBtn.addEventListener('click', async () => {
+  const camera = cameraSheet(ctx, {
+    title: t('scan.camera_title'),
+    onLabel: send,
+    onError: showCameraMessage,
+    onClose: () => {
+      draw(ctx.state.view);
+      cameraBtn.focus();
+    },
+  });
+  cameraBtn.addEventListener('click', () => {
     showCameraMessage(null);
-    if (ctx.platform === 'mobile') {
-      try {
-        await scan(await scanWithPlugin('label'));
-      } catch (e) {
-        scanFailed(e);
-      }
-      return;
-    }
-    if (stopCamera) {
-      stopCamera();
-      stopCamera = null;
-      video.hidden = true;
-      cameraBtn.lastChild!.textContent = t('scan.camera');
-      return;
-    }
-    try {
-      cameraBtn.lastChild!.textContent = t('scan.camera_starting');
-      video.hidden = false;
-      stopCamera = await startCameraScan(video, (code) => {
-        stopCamera = null;
-        video.hidden = true;
-        cameraBtn.lastChild!.textContent = t('scan.camera');
-        void scan(code);
-      });
-      cameraBtn.lastChild!.textContent = t('scan.stop_camera');
-    } catch (e) {
-      video.hidden = true;
-      cameraBtn.lastChild!.textContent = t('scan.camera');
-      scanFailed(e);
-    }
+    void camera.open();
+    drawCamera(ctx.state.view);
   });
 
   const imageInput = h('input', { type: 'file', accept: 'image/*', class: 'visually-hidden', id: 'scan-image-file', testid: 'scan-image-input' });
@@ -148,7 +156,7 @@ export function scanScreen(ctx: Ctx): Screen {
     try {
       await scan(await scanImageFile(file));
     } catch (e) {
-      scanFailed(e);
+      showCameraMessage(cameraMessage(e));
     }
   });
   const imageBtn =
@@ -179,30 +187,113 @@ export function scanScreen(ctx: Ctx): Screen {
     h('div', { class: 'row' }, input, submit),
   );
 
+  /** "Report it", for the last label when the core said it is not on the route. */
+  const reportBtn = h(
+    'button',
+    { class: 'btn secondary', testid: 'report-unexpected', hidden: true, onclick: () => lastLabel && openReport(lastLabel) },
+    icon(ICONS.warning),
+    t('report.open'),
+  );
+  const canReport = (last: ScanResult | null) =>
+    last?.outcome === 'not_on_route' && lastLabel !== null && !reportedLabels.has(lastLabel);
+
+  const openReport = (label: string) => {
+    camera.close();
+    const photo = photoField(ctx, t('report.photo_label'), null, () => undefined);
+    const note = h('textarea', { id: 'report-note', class: 'input', testid: 'report-note', rows: '3', maxlength: '500', placeholder: t('report.note_hint') });
+    const sendBtn = h('button', { class: 'btn primary big', testid: 'report-send' }, t('report.send'));
+    sendBtn.addEventListener('click', async () => {
+      sendBtn.disabled = true;
+      const id = await ctx.run(async () =>
+        ctx.backend.reportUnexpected(label, await photo.save(), note.value.trim() || null),
+      );
+      sendBtn.disabled = false;
+      if (id === undefined) return;
+      reportedLabels.add(label);
+      closeReport();
+      reported.textContent = t('report.done');
+      reported.hidden = false;
+    });
+    const heading = h('h2', { id: 'report-title', class: 'report-title', tabindex: '-1' }, t('report.title'));
+    const el = h(
+      'section',
+      { class: 'report-form stack', testid: 'report-form', 'aria-labelledby': 'report-title' },
+      heading,
+      h('p', { class: 'muted' }, t('report.intro')),
+      h('div', { class: 'stack tight' }, h('span', { class: 'label' }, t('report.label')), h('p', { class: 'mono report-label', testid: 'report-barcode' }, label)),
+      photo.el,
+      h('label', { class: 'label', for: 'report-note' }, t('report.note_label')),
+      note,
+      sendBtn,
+      h('button', { class: 'btn ghost', testid: 'report-cancel', onclick: () => closeReport() }, t('common.cancel')),
+    );
+    report = { label, el, photo };
+    draw(ctx.state.view);
+    heading.focus();
+  };
+  const closeReport = () => {
+    report?.photo.destroy();
+    report = null;
+    draw(ctx.state.view);
+    input.focus();
+  };
+
   const footer = h('div', { class: 'stack' });
   const tabs = tabBar(ctx, 'scan');
   const bar = appBar(t('scan.title'), {
-    back: () => (ctx.state.view.step === 'scanning' ? cancel.click() : ctx.setTab('route')),
+    back: () => (report ? closeReport() : ctx.state.view.step === 'scanning' ? cancel.click() : ctx.setTab('route')),
     right: badge.el,
   });
 
-  const el = layout(
-    bar,
-    [stopCard, result, h('div', { class: 'scan-tools' }, cameraBtn, imageBtn, imageInput), cameraMsg, video, form],
-    footer,
+  const scanPart = h(
+    'div',
+    { class: 'stack' },
+    stopCard,
+    result,
+    reportBtn,
+    reported,
+    h('div', { class: 'scan-tools' }, cameraBtn, imageBtn, imageInput),
+    cameraMsg,
+    form,
   );
+  const reportHost = h('div', { class: 'stack' });
+  const el = layout(bar, [scanPart, reportHost], footer);
   el.classList.add('scan-screen');
+  el.appendChild(camera.el);
+
+  /** The panel under the open camera: the stop, its parcels ticked, what the last label did. */
+  const drawCamera = (view: HandoverView) => {
+    if (!camera.isOpen()) return;
+    const last = view.step === 'idle' || view.step === 'scanning' ? view.last_scan : null;
+    const res = last ? h('div', { testid: 'camera-result', role: 'status' }) : null;
+    if (res && last) fillResult(res, last);
+    camera.draw(
+      view.step === 'scanning'
+        ? [
+            h('p', { class: 'stop-address' }, `${view.stop.sequence}. ${view.stop.address}`),
+            h('p', { class: 'progress-text', testid: 'camera-count' }, t('scan.scanned', { done: view.scanned.length, total: view.stop.parcels.length })),
+            parcelList(view.stop, view.scanned),
+          ]
+        : h('p', { class: 'hint' }, t('scan.idle_hint')),
+      res,
+      canReport(last)
+        ? h('button', { class: 'btn secondary', testid: 'camera-report', onclick: () => lastLabel && openReport(lastLabel) }, t('report.open'))
+        : null,
+    );
+  };
 
   const draw = (view: HandoverView) => {
+    drawCamera(view);
+    scanPart.hidden = report !== null;
+    replaceChildren(reportHost, report?.el ?? null);
     const last = view.step === 'idle' || view.step === 'scanning' ? view.last_scan : null;
     if (last) {
       result.hidden = false;
-      result.dataset.outcome = last.outcome;
-      result.className = `scan-result ${GOOD.has(last.outcome) ? 'good' : 'bad'}`;
-      replaceChildren(result, icon(GOOD.has(last.outcome) ? ICONS.check : ICONS.warning), h('span', null, resultText(last)));
+      fillResult(result, last);
     } else {
       result.hidden = true;
     }
+    reportBtn.hidden = !canReport(last);
     if (view.step === 'scanning') {
       const { stop, scanned } = view;
       replaceChildren(
@@ -214,20 +305,7 @@ export function scanScreen(ctx: Ctx): Screen {
           h('div', null, h('div', { class: 'stop-address' }, stop.address), h('div', { class: 'stop-meta' }, stop.recipient_name)),
         ),
         h('p', { class: 'progress-text', testid: 'scan-count' }, t('scan.scanned', { done: scanned.length, total: stop.parcels.length })),
-        h(
-          'ul',
-          { class: 'parcels' },
-          stop.parcels.map((p) => {
-            const ok = scanned.includes(p.parcel_id);
-            return h(
-              'li',
-              { class: `parcel${ok ? ' scanned' : ''}`, 'data-scanned': String(ok) },
-              h('span', { class: 'check', 'aria-hidden': 'true' }, ok ? icon(ICONS.check, 20) : null),
-              h('span', { class: 'mono' }, p.barcode),
-              p.description ? h('span', { class: 'muted' }, p.description) : null,
-            );
-          }),
-        ),
+        parcelList(stop, scanned),
       );
       stopCard.hidden = false;
       finish.textContent =
@@ -238,6 +316,7 @@ export function scanScreen(ctx: Ctx): Screen {
       replaceChildren(stopCard, h('p', { class: 'hint' }, icon(ICONS.scan, 40), h('span', null, t('scan.idle_hint'))));
       replaceChildren(footer, tabs);
     }
+    (footer.parentElement ?? footer).hidden = report !== null;
   };
 
   return {
@@ -250,7 +329,8 @@ export function scanScreen(ctx: Ctx): Screen {
       if (ctx.platform === 'desktop') input.focus();
     },
     destroy() {
-      stopCamera?.();
+      camera.destroy();
+      report?.photo.destroy();
     },
   };
 }

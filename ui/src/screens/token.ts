@@ -4,7 +4,7 @@
 import type { Ctx, Screen } from '../app';
 import { h, icon, ICONS } from '../lib/dom';
 import { scanImageFile, startCameraScan, ScanError } from '../lib/scanner';
-import { t } from '../i18n';
+import { errorText, t } from '../i18n';
 import { appBar, layout } from './chrome';
 
 export function tokenScreen(ctx: Ctx): Screen {
@@ -21,7 +21,7 @@ export function tokenScreen(ctx: Ctx): Screen {
     if (!token.trim()) return;
     const r = await ctx.attempt(() => ctx.backend.submitToken(token.trim()));
     if ('ok' in r) ctx.setView(r.ok);
-    else showError(r.err.message);
+    else showError(errorText(r.err.code));
   };
   const failed = (e: unknown) =>
     showError(e instanceof ScanError && e.reason === 'nothing_found' ? t('scan.nothing_found') : e instanceof ScanError && e.reason === 'denied' ? t('scan.camera_denied') : t('scan.camera_unavailable'));

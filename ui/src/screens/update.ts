@@ -6,7 +6,7 @@
 import type { Ctx, Screen } from '../app';
 import { h, icon, ICONS, replaceChildren } from '../lib/dom';
 import { t } from '../i18n';
-import { appBar, layout } from './chrome';
+import { appBar, layout, syncErrorText } from './chrome';
 
 export function updateScreen(ctx: Ctx): Screen {
   const s = ctx.state.status;
@@ -25,8 +25,11 @@ export function updateScreen(ctx: Ctx): Screen {
       count === 0 ? t('update.all_sent') : count === 1 ? t('update.pending_one') : t('update.pending', { count }),
       count > 0 ? [' ', t('update.sync_first')] : null,
     );
-    syncError.textContent = sync?.last_error ?? '';
-    syncError.hidden = !sync?.last_error;
+    const problem = syncErrorText(sync);
+    syncError.textContent = problem ?? '';
+    syncError.hidden = !problem;
+    if (sync?.last_error_code) syncError.dataset.code = sync.last_error_code;
+    else delete syncError.dataset.code;
     const busy = syncing || sync?.syncing === true;
     syncNow.disabled = busy;
     replaceChildren(syncNow, icon(ICONS.sync), busy ? t('update.syncing') : t('update.sync_now'));

@@ -5,7 +5,7 @@
 // high-contrast themes also go to docs/screens/. Run with `npm run test:screens`.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { gzipSync } from 'node:zlib';
 import { createServer } from 'node:net';
@@ -71,10 +71,11 @@ after(async () => {
 
 /**
  * Opens the app over a fake backend with `opts`; `mobile` switches the user agent, `theme` is
- * the courier's saved colour choice, `colorScheme` and `contrast` what the phone asks for.
+ * the courier's saved colour choice, `colorScheme` and `contrast` what the phone asks for;
+ * `via` another browser than the shared one (e.g. one with a fake camera).
  */
-async function openApp(opts = {}, { mobile = true, lang = 'en', theme = null, colorScheme = 'light', contrast = 'no-preference' } = {}) {
-  const context = await browser.newContext({
+async function openApp(opts = {}, { mobile = true, lang = 'en', theme = null, colorScheme = 'light', contrast = 'no-preference', via = browser } = {}) {
+  const context = await via.newContext({
     colorScheme,
     contrast,
     viewport: { width: 390, height: 844 },
@@ -1124,4 +1125,362 @@ describe('at the door at 390×844 (method, open box, place, ID and age, signatur
       await id.context().close();
     });
   }
+});
+
+describe('the sync queue at 390×844: corrections and refusals in the courier\'s language', () => {
+  /** A record of the fake's route day (2026-11-25); Ana's parcel (stop 1) is delivered there. */
+  const record = (event_id, extra = {}) => ({
+    event_id,
+    stop_address: 'Calle Mayor 12, 3ºB',
+    recipient_name: 'Ana García',
+    kind: 'delivered',
+    barcodes: ['JJD000000000000001'],
+    committed_at_ms: Date.UTC(2026, 10, 25, 9, 12),
+    state: 'synced',
+    reason: null,
+    reject_code: null,
+    ...extra,
+  });
+  const DISPUTED = record('e2', {
+    stop_address: '3 Elm Close',
+    recipient_name: 'Eva Novak',
+    barcodes: ['00340123450000000048'],
+    committed_at_ms: Date.UTC(2026, 10, 25, 10, 31),
+    state: 'disputed',
+    reason: 'The offline code was wrong: the customer must be visited again.',
+    reject_code: 'code_wrong',
+  });
+
+  test('a delivery of today is corrected from the queue and its parcel goes back on the route', async () => {
+    const page = await openApp({ queue: [record('f1', { kind: 'failed', stop_address: '14 Harbour Road', recipient_name: 'Dev Patel', barcodes: ['00340123450000000031'], committed_at_ms: Date.UTC(2026, 10, 25, 9, 40) }), record('e1')] });
+    assert.equal(await page.getAttribute(tid('stop-1'), 'data-status'), 'delivered');
+    await page.tap(tid('nav-queue'));
+    await page.waitForSelector(tid('correct-e1'));
+    assert.equal(await page.locator(tid('correct-f1')).count(), 0, 'a failed attempt cannot be corrected');
+    await page.tap(tid('correct-e1'));
+    await page.waitForSelector(tid('correction-sheet'));
+    assert.equal(await page.textContent('h1'), 'Correct this delivery');
+    await page.tap('label[for="correct-reason-wrong_door"]');
+    await page.fill(tid('correct-note'), 'Left at number 14 by mistake');
+    await assertAccessible(page, 'correction sheet');
+    await assertTapTargets(page);
+    await docShot(page, 'queue-correction');
+
+    await page.tap(tid('correct-submit'));
+    await page.waitForSelector(`${tid('correct-done')}:not([hidden])`);
+    assert.equal(await page.getAttribute('[data-testid^="queue-item-"]', 'data-kind'), 'correction');
+    assert.equal(await page.locator(tid('correct-e1')).count(), 0, 'corrected once');
+    await assertAccessible(page, 'queue after a correction');
+    await page.tap(tid('nav-route'));
+    await page.waitForSelector(`${tid('stop-1')}[data-status="todo"]`);
+    assert.deepEqual(page.errors, []);
+    await page.context().close();
+  });
+
+  test('the correction sheet passes axe at 7:1 in high contrast', async () => {
+    const page = await openApp({ queue: [record('e1')] }, { theme: 'high-contrast' });
+    await page.tap(tid('nav-queue'));
+    await page.tap(tid('correct-e1'));
+    await page.waitForSelector(tid('correction-sheet'));
+    await page.tap(tid('correct-submit'));
+    await page.waitForSelector(`${tid('correct-error')}:not([hidden])`);
+    await assertAccessible(page, 'correction sheet, no reason picked', { enhanced: true });
+    await page.context().close();
+  });
+
+  test('a disputed record says in Spanish what to do, without the server English reason', async () => {
+    const page = await openApp({ queue: [DISPUTED, record('e1')], syncError: 'sync_held' }, { lang: 'es' });
+    await page.tap(tid('nav-queue'));
+    await page.waitForSelector(tid('queue-item-e2'));
+    assert.equal(await page.getAttribute(tid('queue-item-e2'), 'data-state'), 'disputed');
+    assert.equal(await page.getAttribute(tid('queue-reason'), 'data-reject-code'), 'code_wrong');
+    assert.equal(
+      await page.textContent(tid('queue-reason')),
+      'El código del cliente era incorrecto. Vuelve a visitar al cliente o llama a tu responsable de flota.',
+    );
+    assert.equal(await page.getAttribute(tid('sync-error'), 'data-code'), 'sync_held');
+    assert.match(await page.textContent(tid('sync-error')), /^El servidor tiene en espera algunos registros/);
+    const text = await page.textContent('body');
+    assert.doesNotMatch(text, /offline code was wrong|keeps 1 record waiting/);
+    assert.equal(await page.locator(tid('correct-e2')).count(), 0, 'a disputed record is for the fleet manager');
+    assert.equal(await page.textContent(tid('correct-e1')), 'Corregir esta entrega');
+    await assertAccessible(page, 'sync queue, disputed, Spanish');
+    await assertTapTargets(page);
+    await docShot(page, 'queue-disputed-es');
+    await page.context().close();
+  });
+});
+
+describe('the van at 390×844: depot check-in, a parcel not on the route, the camera kept open', () => {
+  const BEN = ['00340123450000000017', '00340123450000000024'];
+  const BEN_3 = '00340123450000000055';
+  const LAPTOP = 'RR123456785GB';
+  const HARBOUR = '00340123450000000031';
+  const ELM = '00340123450000000048';
+  const STRAY = 'ZZ999999999ZZ';
+  const THEMES = ['dark', 'high-contrast'];
+
+  async function depotScan(page, label) {
+    await page.fill(tid('depot-input'), label);
+    await page.press(tid('depot-input'), 'Enter');
+    await page.waitForFunction((l) => window.__fake.backend.depot.includes(l) && document.querySelector('[data-testid="depot-last"]'), label);
+  }
+  /** The depot screen with four of five parcels scanned and one label that was not expected. */
+  async function depotUnderWay(opts = {}) {
+    const page = await openApp({}, opts);
+    await page.tap(tid('depot-open'));
+    await page.waitForSelector(tid('depot-expected'));
+    for (const b of [...BEN, LAPTOP, HARBOUR, STRAY]) await depotScan(page, b);
+    return page;
+  }
+  /** Ben's stop gets a third parcel (the core's route; the scan answers carry it). */
+  const thirdParcel = (page) =>
+    page.evaluate((barcode) => {
+      window.__fake.backend.route.stops[1].parcels.push({ parcel_id: 'p-2-3', barcode, description: null, photo_required: false, status: 'todo' });
+    }, BEN_3);
+  const sentLabels = (page, cmd) => page.evaluate((c) => window.__fake.backend.calls.filter((x) => x.cmd === c).map((x) => x.args.barcode), cmd);
+
+  test('the depot check-in ticks each label, shows the unexpected apart, and names the missing before a second tap', async () => {
+    const page = await openApp();
+    const open = page.locator(tid('depot-open'));
+    // At the end of the list, clear of the scan button (the list leaves room under it).
+    await page.locator('.scroller').evaluate((el) => el.scrollTo(0, el.scrollHeight));
+    assert.equal(await open.textContent(), 'End of day: depot check-in');
+    await shot(page, 'route-depot-open');
+    await page.tap(tid('depot-open'));
+    await page.waitForSelector(tid('depot-expected'));
+    assert.equal(await screenName(page), 'depot');
+    assert.equal(await page.textContent(tid('depot-count')), '0 of 5 scanned');
+    for (const b of [...BEN, LAPTOP, HARBOUR]) await depotScan(page, b);
+    await depotScan(page, BEN[0]);
+    assert.equal(await page.getAttribute(tid('depot-last'), 'data-kind'), 'already');
+    await depotScan(page, STRAY);
+    assert.equal(await page.getAttribute(tid('depot-last'), 'data-kind'), 'extra');
+    assert.equal(await page.textContent(tid('depot-count')), '4 of 5 scanned');
+    assert.equal(await page.locator(`${tid('depot-expected')} [data-checked="true"]`).count(), 4);
+    assert.equal(await page.getAttribute(tid(`depot-parcel-${ELM}`), 'data-checked'), 'false');
+    assert.match(await page.textContent(tid('depot-extra')), new RegExp(STRAY));
+    await assertTapTargets(page);
+    await assertAccessible(page, 'depot check-in');
+    await docShot(page, 'depot-check-in');
+
+    await page.tap(tid('depot-finish'));
+    await page.waitForSelector(tid('depot-confirm'));
+    assert.equal(await page.textContent(tid('depot-missing')), `Missing: ${ELM} (3 Elm Close)`);
+    assert.equal(await page.textContent(tid('depot-confirm-finish')), 'Finish with 1 missing');
+    assert.ok(!(await calls(page)).includes('depot_finish'), 'the first tap only asks');
+    await assertTapTargets(page);
+    await assertAccessible(page, 'depot check-in, confirm with a parcel missing');
+    await docShot(page, 'depot-missing-confirm');
+
+    await page.tap(tid('depot-confirm-finish'));
+    await page.waitForSelector(tid('depot-done'));
+    assert.equal(await page.textContent(tid('depot-done-count')), '4 of 5 scanned');
+    const record = await page.evaluate(() => window.__fake.backend.queue[0]);
+    assert.equal(record.kind, 'depot_check_in');
+    assert.deepEqual(record.barcodes, [...BEN, LAPTOP, HARBOUR, STRAY]);
+    await assertAccessible(page, 'depot check-in recorded');
+    await shot(page, 'depot-recorded');
+    await page.tap(tid('depot-close'));
+    await page.waitForSelector(tid('route-list'));
+    assert.deepEqual(page.errors, []);
+    await page.context().close();
+  });
+
+  for (const theme of THEMES) {
+    test(`the depot check-in passes axe in the ${theme} theme`, async () => {
+      const enhanced = theme === 'high-contrast';
+      const page = await depotUnderWay({ theme });
+      await assertAccessible(page, 'depot check-in', { enhanced });
+      await docShot(page, `depot-check-in-${theme}`);
+      await page.tap(tid('depot-finish'));
+      await page.waitForSelector(tid('depot-missing'));
+      await assertAccessible(page, 'depot confirm, missing', { enhanced });
+      await docShot(page, `depot-missing-confirm-${theme}`);
+      await page.tap(tid('depot-confirm-finish'));
+      await page.waitForSelector(tid('depot-done'));
+      await assertAccessible(page, 'depot recorded', { enhanced });
+      await page.context().close();
+    });
+  }
+
+  test('a parcel not on the route is reported with a photo and a note; the scan screen goes on', async () => {
+    const page = await openApp();
+    await page.tap(tid('scan-button'));
+    await page.fill(tid('barcode-input'), STRAY);
+    await page.press(tid('barcode-input'), 'Enter');
+    await page.waitForSelector(`${tid('scan-result')}[data-outcome="not_on_route"]`);
+    await page.tap(tid('report-unexpected'));
+    await page.waitForSelector(tid('report-form'));
+    assert.equal(await page.textContent(tid('report-barcode')), STRAY);
+    const png = await page.evaluate(() => {
+      const c = document.createElement('canvas');
+      c.width = 480;
+      c.height = 320;
+      const g = c.getContext('2d');
+      g.fillStyle = '#7d8a99';
+      g.fillRect(0, 0, 480, 320);
+      g.fillStyle = '#c8955a';
+      g.fillRect(120, 80, 240, 170);
+      g.fillStyle = '#f2efe6';
+      g.fillRect(170, 140, 140, 60);
+      return c.toDataURL('image/png').split(',')[1];
+    });
+    await page.setInputFiles(tid('photo-input'), { name: 'parcel.png', mimeType: 'image/png', buffer: Buffer.from(png, 'base64') });
+    await page.waitForSelector(`${tid('photo-preview')}:not([hidden])`);
+    await page.fill(tid('report-note'), 'Found under the passenger seat');
+    await assertTapTargets(page);
+    await assertAccessible(page, 'report a parcel not on the route');
+    await docShot(page, 'report-unexpected');
+    await page.tap(tid('report-send'));
+    await page.waitForSelector(`${tid('report-done')}:not([hidden])`);
+    assert.equal(await page.textContent(tid('report-done')), 'Reported: the fleet manager sees it.');
+    const args = await page.evaluate(() => window.__fake.backend.calls.find((c) => c.cmd === 'report_unexpected').args);
+    assert.deepEqual(args, { barcode: STRAY, photoPath: '/cache/photos/photo-1.jpg', note: 'Found under the passenger seat' });
+    assert.ok(await page.isHidden(tid('report-unexpected')));
+    await page.fill(tid('barcode-input'), BEN[0]);
+    await page.press(tid('barcode-input'), 'Enter');
+    await page.waitForSelector(`${tid('scan-result')}[data-outcome="added"]`);
+    assert.deepEqual(page.errors, []);
+    await page.context().close();
+  });
+
+  test('scan results speak spanish: each outcome by its code', async () => {
+    const page = await openApp({}, { lang: 'es' });
+    await page.tap(tid('scan-button'));
+    const outcome = async (barcode, expected) => {
+      await page.fill(tid('barcode-input'), barcode);
+      await page.press(tid('barcode-input'), 'Enter');
+      await page.waitForSelector(`${tid('scan-result')}[data-outcome="${expected}"]`);
+      return page.textContent(tid('scan-result'));
+    };
+    assert.equal(await outcome(STRAY, 'not_on_route'), 'No está en tu ruta');
+    assert.equal(await page.textContent(tid('report-unexpected')), 'Avisar');
+    assert.equal(await outcome(BEN[0], 'added'), 'Añadido');
+    assert.equal(await outcome(LAPTOP, 'other_stop'), 'Este paquete es de la parada 3: 8 Rue des Lilas');
+    await shot(page, 'scan-other-stop-es');
+    await page.context().close();
+  });
+
+  test('on a phone the camera stays open behind the page, asks for every format, and ticks each parcel once', async () => {
+    const page = await openApp();
+    await thirdParcel(page);
+    await page.tap(tid('scan-button'));
+    await page.tap(tid('scan-camera'));
+    await page.waitForFunction(() => window.__fake.backend.camera.open);
+    const args = await page.evaluate(() => window.__fake.backend.calls.findLast((c) => c.cmd === 'plugin:barcode-scanner|scan').args);
+    assert.equal(args.windowed, true);
+    assert.equal(args.formats.length, 16, `every format of the plugin: ${args.formats}`);
+    assert.ok(await page.evaluate(() => document.documentElement.classList.contains('camera-behind')));
+    await page.evaluate((labels) => window.__fake.backend.camera.show(...labels), [BEN[0], BEN[0], BEN[1], BEN[0], BEN_3, BEN[1]]);
+    await page.waitForFunction(() => document.querySelector('[data-testid="camera-count"]')?.textContent === 'Scanned 3 of 3');
+    await page.waitForFunction(() => window.__fake.backend.camera.open);
+    assert.deepEqual(await sentLabels(page, 'scan_parcel'), [...BEN, BEN_3]);
+    assert.equal(await page.locator(`${tid('camera-panel')} .parcel.scanned`).count(), 3);
+    await assertTapTargets(page);
+    await assertAccessible(page, 'camera kept open (phone)');
+    await shot(page, 'scan-continuous-phone');
+    await page.tap(tid('camera-done'));
+    await page.waitForSelector(`${tid('camera-sheet')}[hidden]`, { state: 'attached' });
+    assert.ok((await calls(page)).includes('plugin:barcode-scanner|cancel'));
+    assert.equal(await page.textContent(tid('scan-count')), 'Scanned 3 of 3');
+    assert.deepEqual(page.errors, []);
+    await page.context().close();
+  });
+
+  describe('on desktop, a camera filmed labels and ZXing reads every frame', () => {
+    let camBrowser;
+    let wasm;
+    const dir = mkdtempSync(join(tmpdir(), 'doorstep-camera-'));
+
+    /**
+     * A video (Y4M, 10 frames a second) of three labels held up one after the other for a
+     * second each, which Chromium's fake camera plays in a loop: every label is seen many times.
+     */
+    async function labelsVideo(labels) {
+      const { writeBarcode, prepareZXingModule } = await import('zxing-wasm/writer');
+      const writer = readFileSync(join(uiDir, 'node_modules', 'zxing-wasm', 'dist', 'writer', 'zxing_writer.wasm'));
+      prepareZXingModule({ overrides: { wasmBinary: writer.buffer.slice(writer.byteOffset, writer.byteOffset + writer.byteLength) }, fireImmediately: true });
+      const W = 640;
+      const H = 480;
+      const parts = [Buffer.from(`YUV4MPEG2 W${W} H${H} F10:1 Ip A1:1 C420jpeg\n`)];
+      const chroma = Buffer.alloc(W * H / 2, 128);
+      for (const label of labels) {
+        const { symbol, error } = await writeBarcode(label, { format: 'Code128', scale: 1 });
+        assert.equal(error, '');
+        const luma = Buffer.alloc(W * H, 255);
+        const scale = Math.floor((W - 80) / symbol.width);
+        const x0 = Math.floor((W - symbol.width * scale) / 2);
+        for (let y = 140; y < 340; y++) {
+          for (let x = 0; x < symbol.width * scale; x++) luma[y * W + x0 + x] = symbol.data[Math.floor(x / scale)];
+        }
+        for (let f = 0; f < 10; f++) parts.push(Buffer.from('FRAME\n'), luma, chroma);
+      }
+      const file = join(dir, 'labels.y4m');
+      writeFileSync(file, Buffer.concat(parts));
+      return file;
+    }
+
+    before(async () => {
+      const video = await labelsVideo([...BEN, BEN_3]);
+      camBrowser = await launchChromium([
+        '--use-fake-device-for-media-stream',
+        '--use-fake-ui-for-media-stream',
+        `--use-file-for-fake-video-capture=${video}`,
+      ]);
+      const resources = JSON.parse(readFileSync(join(uiDir, '..', 'tauri.linux.conf.json'), 'utf8')).bundle.resources;
+      const [source] = Object.entries(resources).find(([, target]) => target === 'zxing_reader.wasm');
+      wasm = readFileSync(join(uiDir, '..', source));
+    });
+    after(async () => {
+      await camBrowser?.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    test('collects the three parcels with a tick each, ignores them when seen again, and stops on Done', async () => {
+      const page = await openApp({}, { mobile: false, via: camBrowser });
+      await page.route('http://reader.localhost/**', (route) =>
+        route.fulfill({ status: 200, contentType: 'application/wasm', headers: { 'Access-Control-Allow-Origin': '*' }, body: wasm }),
+      );
+      await thirdParcel(page);
+      await page.tap(tid('scan-button'));
+      await page.tap(tid('scan-camera'));
+      await page.waitForSelector(`${tid('camera-sheet')}:not([hidden]) video`);
+      await page.waitForFunction(() => document.querySelector('[data-testid="camera-count"]')?.textContent === 'Scanned 3 of 3', null, { timeout: 30000 });
+      // The film loops: every label passes the camera again; none goes to the core twice.
+      await page.waitForTimeout(3500);
+      assert.deepEqual(await sentLabels(page, 'scan_parcel'), [...BEN, BEN_3]);
+      assert.equal(await page.locator(`${tid('camera-panel')} .parcel.scanned`).count(), 3);
+      assert.equal(await page.getAttribute(tid('camera-result'), 'data-outcome'), 'added');
+      assert.ok(await page.evaluate(() => document.querySelector('.camera-video').srcObject !== null), 'the camera is still on');
+      await assertTapTargets(page);
+      await assertAccessible(page, 'camera kept open (desktop)');
+      await docShot(page, 'scan-continuous');
+      await page.tap(tid('camera-done'));
+      await page.waitForSelector(`${tid('camera-sheet')}[hidden]`, { state: 'attached' });
+      assert.ok(await page.evaluate(() => document.querySelector('.camera-video').srcObject === null), 'Done turns the camera off');
+      assert.equal(await page.textContent(tid('scan-count')), 'Scanned 3 of 3');
+      assert.ok(await page.isVisible(tid('barcode-input')), 'typing stays');
+      assert.deepEqual(page.errors, []);
+      await page.context().close();
+    });
+
+    test('checks the van in at the depot the same way', async () => {
+      const page = await openApp({}, { mobile: false, via: camBrowser });
+      await page.route('http://reader.localhost/**', (route) =>
+        route.fulfill({ status: 200, contentType: 'application/wasm', headers: { 'Access-Control-Allow-Origin': '*' }, body: wasm }),
+      );
+      await thirdParcel(page);
+      await page.tap(tid('depot-open'));
+      await page.waitForSelector(tid('depot-expected'));
+      await page.tap(tid('depot-camera'));
+      await page.waitForFunction(() => window.__fake.backend.depot.length === 3, null, { timeout: 30000 });
+      await page.waitForTimeout(3500);
+      assert.deepEqual(await sentLabels(page, 'depot_scan'), [...BEN, BEN_3]);
+      await page.tap(tid('camera-done'));
+      await page.waitForSelector(`${tid('camera-sheet')}[hidden]`, { state: 'attached' });
+      assert.equal(await page.textContent(tid('depot-count')), '3 of 6 scanned');
+      await page.context().close();
+    });
+  });
 });

@@ -5,13 +5,15 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { APP_ERROR_CODES } from '../../src/lib/backend';
+import { APP_ERROR_CODES, REJECT_CODES } from '../../src/lib/backend';
 import { dammCheckDigit, dammIsValid } from '../../src/lib/damm';
 import { en } from '../../src/i18n/en';
 import { es } from '../../src/i18n/es';
 
 type Contract = {
   error_codes: string[];
+  /** The server's closed reasons for refusing a record (QueueItem.reject_code). */
+  reject_codes: string[];
   damm: {
     table: number[][];
     samples: { body: string; check_digit: number; code: string }[];
@@ -34,6 +36,24 @@ describe('the IPC contract with the Rust core', () => {
       expect(Object.keys(en), key).toContain(key);
       expect(Object.keys(es), key).toContain(key);
     }
+  });
+
+  it('lists exactly the reject codes of the rust protocol crate, in its order', () => {
+    expect(contract.reject_codes.length).toBeGreaterThan(0);
+    expect([...REJECT_CODES]).toEqual(contract.reject_codes);
+  });
+
+  it('tells the courier in english and in spanish what to do about every reject code', () => {
+    for (const code of contract.reject_codes) {
+      const key = `reject.${code}`;
+      expect(Object.keys(en), key).toContain(key);
+      expect(Object.keys(es), key).toContain(key);
+    }
+    // No text for a code the server does not send.
+    const keys = (table: object) => Object.keys(table).filter((k) => k.startsWith('reject.')).sort();
+    const expected = contract.reject_codes.map((c) => `reject.${c}`).sort();
+    expect(keys(en)).toEqual(expected);
+    expect(keys(es)).toEqual(expected);
   });
 
   it('uses the damm table of the rust protocol crate in every cell', () => {
