@@ -91,7 +91,18 @@ export class Session {
 
   async click(css) {
     const el = await this.waitFor(css);
-    await this.cmd('POST', `/element/${el}/click`, {});
+    try {
+      await this.cmd('POST', `/element/${el}/click`, {});
+    } catch (e) {
+      // WebKitWebDriver scrolls an element just into view, where a fixed bar (the tab bar, a
+      // banner) may cover it; a courier would scroll further. Centre it and click again.
+      if (!String(e.message).includes('click intercepted')) throw e;
+      await this.cmd('POST', '/execute/sync', {
+        script: "arguments[0].scrollIntoView({ block: 'center' });",
+        args: [{ [ELEMENT]: el }],
+      });
+      await this.cmd('POST', `/element/${el}/click`, {});
+    }
   }
 
   async type(css, text) {
