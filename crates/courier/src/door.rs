@@ -72,10 +72,7 @@ impl Device {
             photo_sha256: photo.as_ref().map(|(sha, _)| sha.clone()),
             note: note_text(note),
         };
-        let stop = ManifestStop {
-            parcels: Vec::new(),
-            ..no_stop("Not on the route")
-        };
+        let stop = no_stop("Not on the route");
         let id =
             self.commit_labelled(&stop, body, photo.into_iter().collect(), vec![raw.into()])?;
         Ok(id.to_string())
