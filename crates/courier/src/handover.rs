@@ -19,8 +19,8 @@ use doorstep_protocol::code::DeliveryCode;
 use doorstep_protocol::ids::{EventId, ParcelId};
 use doorstep_protocol::token::{HandoverToken, TokenKeys, TokenSubject};
 use doorstep_protocol::wire::{
-    DeliveryMethod, DoorMethod, IdCheck, IdType, Manifest, ManifestParcel, ManifestStop,
-    Verification, VerifyOutcome, door_steps,
+    DeliveryMethod, DoorMethod, Handed, IdCheck, IdType, Manifest, ManifestParcel, ManifestStop,
+    MissingStep, Verification, VerifyOutcome, door_steps,
 };
 
 use crate::error::CourierError;
@@ -146,9 +146,6 @@ impl IdCheckEntry {
         }
     }
 }
-
-/// The longest place (house number, safe place, pickup point id) a record takes.
-pub const MAX_PLACE_CHARS: usize = 200;
 
 impl Default for Handover {
     fn default() -> Self {
@@ -550,35 +547,34 @@ impl Handover {
         if facts.recipient_name.trim().is_empty() {
             return Err(CourierError::RecipientRequired);
         }
-        let place = facts.place.map(str::trim).unwrap_or("");
-        if door.method != DeliveryMethod::HandToRecipient && place.is_empty() {
-            return Err(CourierError::PlaceRequired);
-        }
-        if place.chars().count() > MAX_PLACE_CHARS {
-            return Err(CourierError::PlaceRequired);
-        }
+        // The entry first: an age that is not met says so itself.
         let id_check = match (door.needs_id(), &facts.id_check) {
-            (false, _) => None,
-            (true, None) => return Err(CourierError::IdCheckRequired),
             (true, Some(entry)) => {
                 let record = entry.record(door.minimum_age, year);
-                if !record.courier_confirmed {
-                    return Err(CourierError::IdCheckRequired);
-                }
-                if !record.passed {
+                if record.courier_confirmed && !record.passed {
                     return Err(CourierError::AgeNotMet);
                 }
                 Some(record)
             }
+            _ => None,
         };
-        if !facts.has_photo && door.photo_required {
-            return Err(CourierError::PhotoRequired);
-        }
-        if !facts.has_signature && door.signature_required {
-            return Err(CourierError::SignatureRequired);
-        }
-        if door.open_box_check && self.contents_photo.is_none() {
-            return Err(CourierError::ContentsPhotoRequired);
+        // Then the rule the server applies again at sync.
+        let handed = Handed {
+            method: door.method,
+            place: facts.place,
+            id_check: id_check.as_ref(),
+            photo: facts.has_photo,
+            signature: facts.has_signature,
+            contents_photo: self.contents_photo.is_some(),
+        };
+        if let Some(missing) = door.missing(&handed) {
+            return Err(match missing {
+                MissingStep::Place | MissingStep::PlaceTooLong => CourierError::PlaceRequired,
+                MissingStep::IdCheck => CourierError::IdCheckRequired,
+                MissingStep::Photo => CourierError::PhotoRequired,
+                MissingStep::Signature => CourierError::SignatureRequired,
+                MissingStep::ContentsPhoto => CourierError::ContentsPhotoRequired,
+            });
         }
         Ok((verification.clone(), id_check))
     }

@@ -371,6 +371,126 @@ impl DoorMethod {
     }
 }
 
+/// The longest place (a neighbour's house number, a safe place, a pickup point's id) a record
+/// takes, in characters.
+pub const MAX_PLACE_CHARS: usize = 200;
+
+/// A step at the door that a handover lacks: the one rule the device core applies before it
+/// commits and the server applies again at sync ([`DoorMethod::missing`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MissingStep {
+    /// A neighbour, safe place or pickup point delivery does not say where.
+    Place,
+    /// The place is longer than [`MAX_PLACE_CHARS`].
+    PlaceTooLong,
+    /// No passed ID check (for the minimum age) confirmed by the courier.
+    IdCheck,
+    /// No proof photo.
+    Photo,
+    /// No signature.
+    Signature,
+    /// No photo of the contents from the open-box check.
+    ContentsPhoto,
+}
+
+impl MissingStep {
+    /// A sentence for the courier and the fleet manager.
+    pub fn describe(self) -> &'static str {
+        match self {
+            MissingStep::Place => {
+                "a delivery to a neighbour, a safe place or a pickup point must say where"
+            }
+            MissingStep::PlaceTooLong => "the place is longer than 200 characters",
+            MissingStep::IdCheck => {
+                "this parcel needs a passed ID check (and age check) confirmed by the courier"
+            }
+            MissingStep::Photo => "this parcel needs a proof photo",
+            MissingStep::Signature => "this parcel needs a signature",
+            MissingStep::ContentsPhoto => {
+                "this parcel needs the open-box check: a photo of the contents the customer confirmed"
+            }
+        }
+    }
+}
+
+/// What a handover shows of the steps at the door.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Handed<'a> {
+    /// How it was handed over.
+    pub method: DeliveryMethod,
+    /// Where (house number, safe place, pickup point id), if said.
+    pub place: Option<&'a str>,
+    /// The ID check, if one was done.
+    pub id_check: Option<&'a IdCheck>,
+    /// Whether a proof photo goes with it.
+    pub photo: bool,
+    /// Whether a signature goes with it.
+    pub signature: bool,
+    /// Whether the open-box check's photo of the contents goes with it.
+    pub contents_photo: bool,
+}
+
+impl<'a> Handed<'a> {
+    /// What a delivery record shows; `None` for a record that is not a handover.
+    pub fn of(body: &'a EventBody) -> Option<Self> {
+        let EventBody::Delivered {
+            photo_sha256,
+            method,
+            place,
+            signature_sha256,
+            contents_photo_sha256,
+            id_check,
+            ..
+        } = body
+        else {
+            return None;
+        };
+        Some(Self {
+            method: method.unwrap_or(DeliveryMethod::HandToRecipient),
+            place: place.as_deref(),
+            id_check: id_check.as_ref(),
+            photo: photo_sha256.is_some(),
+            signature: signature_sha256.is_some(),
+            contents_photo: contents_photo_sha256.is_some(),
+        })
+    }
+}
+
+impl DoorMethod {
+    /// The first step this method asks for that `handed` lacks, if any.
+    pub fn missing(&self, handed: &Handed<'_>) -> Option<MissingStep> {
+        let place = handed.place.map(str::trim).unwrap_or("");
+        if handed.method != DeliveryMethod::HandToRecipient && place.is_empty() {
+            return Some(MissingStep::Place);
+        }
+        if place.chars().count() > MAX_PLACE_CHARS {
+            return Some(MissingStep::PlaceTooLong);
+        }
+        if self.needs_id() {
+            let ok = handed.id_check.is_some_and(|c| {
+                c.passed
+                    && c.courier_confirmed
+                    && self
+                        .minimum_age
+                        .is_none_or(|min| c.minimum_age.is_some_and(|checked| checked >= min))
+            });
+            if !ok {
+                return Some(MissingStep::IdCheck);
+            }
+        }
+        if self.photo_required && !handed.photo {
+            return Some(MissingStep::Photo);
+        }
+        if self.signature_required && !handed.signature {
+            return Some(MissingStep::Signature);
+        }
+        if self.open_box_check && !handed.contents_photo {
+            return Some(MissingStep::ContentsPhoto);
+        }
+        None
+    }
+}
+
 /// What the parcels of one handover need by `method`: the merged steps of every parcel, or
 /// `None` when one of them may not be handed over that way.
 pub fn door_steps<'a>(

@@ -50,9 +50,9 @@ pub struct CodeMessage<'a> {
     pub replaces: bool,
 }
 
-/// The texts of one delivery-code message.
+/// The texts of one customer message: email subject and body, SMS.
 #[derive(Debug)]
-pub struct CodeTexts {
+pub struct MessageTexts {
     /// Email subject (also the SMS's outbox subject).
     pub subject: String,
     /// Email body.
@@ -64,7 +64,7 @@ pub struct CodeTexts {
 impl CodeMessage<'_> {
     /// The message in `lang`. Each says to give the code only to the courier at the door who
     /// hands over the named parcels, and that nobody will ask for it otherwise.
-    pub fn texts(&self, lang: Lang) -> CodeTexts {
+    pub fn texts(&self, lang: Lang) -> MessageTexts {
         let list = self.parcels.join(", ");
         let (name, date, code, link) = (self.name, self.date, self.code, self.link);
         match lang {
@@ -74,7 +74,7 @@ impl CodeMessage<'_> {
                 } else {
                     format!("your parcels {list}")
                 };
-                CodeTexts {
+                MessageTexts {
                     subject: format!("Your delivery code for {list}"),
                     body: format!(
                         "Hello {name},\n\n{what} arrives on {date}. Your delivery code is {code}.\n\n\
@@ -98,7 +98,7 @@ impl CodeMessage<'_> {
                 } else {
                     format!("tus paquetes {list}")
                 };
-                CodeTexts {
+                MessageTexts {
                     subject: format!("Tu código de entrega para {list}"),
                     body: format!(
                         "Hola {name}:\n\n{what} llega el {date}. Tu código de entrega es {code}.\n\n\
@@ -133,10 +133,10 @@ pub struct ReattemptMessage<'a> {
 
 impl ReattemptMessage<'_> {
     /// The message in `lang` (email subject and body, SMS).
-    pub fn texts(&self, lang: Lang) -> CodeTexts {
+    pub fn texts(&self, lang: Lang) -> MessageTexts {
         let (name, parcel, date) = (self.name, self.parcel, self.date);
         match lang {
-            Lang::En => CodeTexts {
+            Lang::En => MessageTexts {
                 subject: format!("We missed you: your parcel {parcel} comes again on {date}"),
                 body: format!(
                     "Hello {name},\n\nwe could not deliver your parcel {parcel} today. \
@@ -146,7 +146,7 @@ impl ReattemptMessage<'_> {
                     "We could not deliver your parcel {parcel} today; we will try again on {date}."
                 ),
             },
-            Lang::Es => CodeTexts {
+            Lang::Es => MessageTexts {
                 subject: format!(
                     "No te encontramos: tu paquete {parcel} llegará de nuevo el {date}"
                 ),

@@ -73,18 +73,9 @@ impl TestServerExt for TestServer {
     }
 
     async fn deliveries(&self) -> Vec<serde_json::Value> {
-        let body: serde_json::Value = reqwest::Client::new()
-            .get(format!("{}/v1/admin/deliveries", self.url()))
-            .query(&[("date", &self.date)])
-            .bearer_auth(&self.seed.admin_token)
-            .send()
-            .await
-            .unwrap()
-            .error_for_status()
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body = self
+            .admin_get(&format!("/v1/admin/deliveries?date={}", self.date))
+            .await;
         let list = if body.is_array() {
             body
         } else if body.get("deliveries").is_some() {

@@ -217,10 +217,13 @@ impl Store {
                 "a handover can be corrected only on its delivery day; call the fleet manager",
             ));
         }
+        // An earlier correction of it is on the same day's records (the day's index keeps this
+        // to one day's events, not the whole table).
         let already: Option<i64> = qrow(
             tx,
-            "SELECT 1 FROM events WHERE kind = 'correction' AND status = 'accepted' AND body LIKE ?1",
-            [format!("%\"corrects\":\"{corrects}\"%")],
+            "SELECT 1 FROM events WHERE delivery_date = ?2 AND kind = 'correction' AND status = 'accepted' \
+             AND body LIKE ?1",
+            params![format!("%\"corrects\":\"{corrects}\"%"), today],
             |r| r.get(0),
         )
         .optional()?;

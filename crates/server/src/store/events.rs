@@ -671,66 +671,19 @@ impl Store {
     }
 }
 
-/// The first step at the door that `door` asks for and a delivery record lacks, if any.
-/// The record's time and code are checked elsewhere; this is the rest of the policy.
+/// The first step at the door that `door` asks for and a delivery record lacks, if any, as
+/// the record's rejection (the rule itself is [`DoorMethod::missing`], the device's too).
 pub(super) fn door_step_missing(
     door: &DoorMethod,
     body: &EventBody,
 ) -> Option<(RejectCode, &'static str)> {
-    let EventBody::Delivered {
-        photo_sha256,
-        method,
-        place,
-        signature_sha256,
-        contents_photo_sha256,
-        id_check,
-        ..
-    } = body
-    else {
-        return None;
+    let missing = door.missing(&Handed::of(body)?)?;
+    let code = match missing {
+        MissingStep::Photo => RejectCode::PhotoMissing,
+        MissingStep::PlaceTooLong => RejectCode::Invalid,
+        _ => RejectCode::StepMissing,
     };
-    let method = method.unwrap_or(DeliveryMethod::HandToRecipient);
-    let place = place.as_deref().map(str::trim).unwrap_or("");
-    if door.photo_required && photo_sha256.is_none() {
-        return Some((RejectCode::PhotoMissing, "this parcel needs a proof photo"));
-    }
-    if door.signature_required && signature_sha256.is_none() {
-        return Some((RejectCode::StepMissing, "this parcel needs a signature"));
-    }
-    if door.open_box_check && contents_photo_sha256.is_none() {
-        return Some((
-            RejectCode::StepMissing,
-            "this parcel needs the open-box check: a photo of the contents the customer confirmed",
-        ));
-    }
-    if door.needs_id() {
-        let ok = id_check.as_ref().is_some_and(|c| {
-            c.passed
-                && c.courier_confirmed
-                && door
-                    .minimum_age
-                    .is_none_or(|min| c.minimum_age.is_some_and(|checked| checked >= min))
-        });
-        if !ok {
-            return Some((
-                RejectCode::StepMissing,
-                "this parcel needs a passed ID check (and age check) confirmed by the courier",
-            ));
-        }
-    }
-    if method != DeliveryMethod::HandToRecipient && place.is_empty() {
-        return Some((
-            RejectCode::StepMissing,
-            "a delivery to a neighbour, a safe place or a pickup point must say where",
-        ));
-    }
-    if place.chars().count() > 200 {
-        return Some((
-            RejectCode::Invalid,
-            "the place is longer than 200 characters",
-        ));
-    }
-    None
+    Some((code, missing.describe()))
 }
 
 pub(super) fn rejected(code: RejectCode, message: &str) -> EventStatus {

@@ -15,10 +15,10 @@ use std::path::Path;
 
 use doorstep_protocol::wire::{
     CreateParcelRequest, DeliveryEvent, DeliveryMethod, DevMessage, DeviceView, DoorMethod,
-    EnrollRequest, EventBody, EventResult, EventStatus, ExceptionReason, GENESIS_HASH, Manifest,
-    ManifestParcel, ManifestStop, OutboxEntry, ParcelStatus, ParcelView, Platform, PolicyDecision,
-    RejectCode, ResendResponse, StoredDelivery, Verification, VerifyOutcome, WebhookEvent,
-    WebhookPayload, door_steps,
+    EnrollRequest, EventBody, EventResult, EventStatus, ExceptionReason, GENESIS_HASH, Handed,
+    Manifest, ManifestParcel, ManifestStop, MissingStep, OutboxEntry, ParcelStatus, ParcelView,
+    Platform, PolicyDecision, RejectCode, ResendResponse, StoredDelivery, Verification,
+    VerifyOutcome, WebhookEvent, WebhookPayload, door_steps,
 };
 use doorstep_protocol::{
     Barcode, CourierId, DeliveryCode, DeviceId, EventId, ParcelId, StopId, TokenClaims,
