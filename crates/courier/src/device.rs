@@ -413,28 +413,21 @@ impl Device {
         photo_path: Option<&Path>,
         accepted: bool,
     ) -> Result<HandoverView, CourierError> {
-        let mut h = self.handover.lock().await;
         let photo = match photo_path {
             Some(path) => Some(self.keep_photo(path)?),
             None => None,
         };
-        h.contents_checked(photo.clone())?;
-        let photo = photo.expect("contents_checked refuses a check without a photo");
-        if accepted {
-            h.contents_confirmed()?;
-            return self.view(&h);
+        {
+            let mut h = self.handover.lock().await;
+            h.contents_checked(photo)?;
+            if accepted {
+                h.contents_confirmed()?;
+                return self.view(&h);
+            }
         }
-        let stop = h.stop().ok_or(CourierError::NoHandover)?.clone();
-        let body = EventBody::Failed {
-            reason: ExceptionReason::RefusedContents,
-            note: None,
-            photo_sha256: Some(photo.0.clone()),
-            id_check: None,
-        };
-        let recipient = stop.recipient_name.clone();
-        let id = self.commit(&stop, h.scanned(), body, vec![photo], &recipient)?;
-        h.committed(DoneOutcome::Exception, id);
-        self.view(&h)
+        // Refused: a failed attempt like any other, which carries the photo of the contents.
+        self.report_exception(ExceptionReason::RefusedContents, None, None)
+            .await
     }
 
     /// `submit_code`: the check digit first (a typo stays on the code step with
