@@ -27,7 +27,7 @@ use doorstep_protocol::{
 use subtle::ConstantTimeEq;
 
 use crate::ServerError;
-use crate::policy::{Decision, ParcelFacts, Policy, parse_amount};
+use crate::policy::{Decision, OnFailure, ParcelFacts, Policy, parse_amount};
 use crate::secrets::{Secrets, sha256};
 
 mod codes;

@@ -519,10 +519,9 @@ impl Store {
                 | ExceptionReason::Damaged
                 | ExceptionReason::CodeLocked
         );
-        let next = next_day(&stop.delivery_date);
-        let (Some(next), false, "reattempt", true) =
-            (next, final_reason, on_failure.as_str(), failed < max)
-        else {
+        let reattempt =
+            !final_reason && on_failure == OnFailure::Reattempt.as_str() && failed < max;
+        let Some(next) = next_day(&stop.delivery_date).filter(|_| reattempt) else {
             // Back to the depot from the stop of this attempt (a parcel moved to a later day
             // and tried again today leaves that day's route).
             exec(
