@@ -107,6 +107,27 @@ async function openApp(opts = {}, { mobile = true, lang = 'en', theme = null, co
 }
 
 const tid = (id) => `[data-testid="${id}"]`;
+
+/** A photo drawn in the page (so the tests need no asset), handed to the photo input. */
+async function pickPhoto(page) {
+  const png = await page.evaluate(() => {
+    const c = document.createElement('canvas');
+    c.width = 640;
+    c.height = 400;
+    const g = c.getContext('2d');
+    g.fillStyle = '#c8955a';
+    g.fillRect(0, 0, 640, 400);
+    g.fillStyle = '#a8743d';
+    g.fillRect(60, 40, 520, 320);
+    g.fillStyle = '#2a2d33';
+    g.fillRect(170, 110, 300, 190);
+    g.fillStyle = '#5d8bd6';
+    g.fillRect(185, 125, 270, 160);
+    return c.toDataURL('image/png').split(',')[1];
+  });
+  await page.setInputFiles(tid('photo-input'), { name: 'photo.png', mimeType: 'image/png', buffer: Buffer.from(png, 'base64') });
+  await page.waitForSelector(`${tid('photo-preview')}:not([hidden])`);
+}
 const screenName = (page) => page.getAttribute('#app', 'data-screen');
 async function shot(page, name) {
   await page.screenshot({ path: join(outDir, `${name}.png`) });
@@ -465,26 +486,7 @@ describe('screens at 390×844', () => {
     await page.tap(tid('confirm-proof'));
     assert.match(await page.textContent(tid('proof-error')), /name/);
     await page.fill(tid('recipient-name'), 'Chloé Martin');
-    // A picture of a parcel on a doorstep, drawn in the page so the test needs no asset.
-    const png = await page.evaluate(() => {
-      const c = document.createElement('canvas');
-      c.width = 640;
-      c.height = 400;
-      const g = c.getContext('2d');
-      g.fillStyle = '#8d9aa8';
-      g.fillRect(0, 0, 640, 400);
-      g.fillStyle = '#6b7785';
-      g.fillRect(0, 300, 640, 100);
-      g.fillStyle = '#c8955a';
-      g.fillRect(200, 150, 240, 170);
-      g.fillStyle = '#a8743d';
-      g.fillRect(200, 150, 240, 30);
-      g.fillStyle = '#f2efe6';
-      g.fillRect(250, 220, 140, 60);
-      return c.toDataURL('image/png').split(',')[1];
-    });
-    await page.setInputFiles(tid('photo-input'), { name: 'parcel.png', mimeType: 'image/png', buffer: Buffer.from(png, 'base64') });
-    await page.waitForSelector(`${tid('photo-preview')}:not([hidden])`);
+    await pickPhoto(page);
     await assertTapTargets(page);
     await shot(page, 'proof');
     await page.tap(tid('confirm-proof'));
@@ -787,26 +789,6 @@ describe('at the door at 390×844 (method, open box, place, ID and age, signatur
   const OPEN_BOX = { doors: { [LAPTOP]: [door('hand_to_recipient', { open_box_check: true, photo_required: true })] } };
   const AGE_18 = { doors: { [BEN[0]]: [door('hand_to_recipient', { id_check: true, minimum_age: 18, signature_required: true })] }, year: 2026 };
 
-  /** A photo drawn in the page (a box with something in it), handed to the photo input. */
-  async function pickPhoto(page) {
-    const png = await page.evaluate(() => {
-      const c = document.createElement('canvas');
-      c.width = 640;
-      c.height = 400;
-      const g = c.getContext('2d');
-      g.fillStyle = '#c8955a';
-      g.fillRect(0, 0, 640, 400);
-      g.fillStyle = '#a8743d';
-      g.fillRect(60, 40, 520, 320);
-      g.fillStyle = '#2a2d33';
-      g.fillRect(170, 110, 300, 190);
-      g.fillStyle = '#5d8bd6';
-      g.fillRect(185, 125, 270, 160);
-      return c.toDataURL('image/png').split(',')[1];
-    });
-    await page.setInputFiles(tid('photo-input'), { name: 'photo.png', mimeType: 'image/png', buffer: Buffer.from(png, 'base64') });
-    await page.waitForSelector(`${tid('photo-preview')}:not([hidden])`);
-  }
   /**
    * Signs with a finger: touch events through the DevTools protocol, as a phone sends them, a
    * frame apart and resting still before the finger lifts, as a hand does (lifted at speed,
@@ -1313,21 +1295,7 @@ describe('the van at 390×844: depot check-in, a parcel not on the route, the ca
     await page.tap(tid('report-unexpected'));
     await page.waitForSelector(tid('report-form'));
     assert.equal(await page.textContent(tid('report-barcode')), STRAY);
-    const png = await page.evaluate(() => {
-      const c = document.createElement('canvas');
-      c.width = 480;
-      c.height = 320;
-      const g = c.getContext('2d');
-      g.fillStyle = '#7d8a99';
-      g.fillRect(0, 0, 480, 320);
-      g.fillStyle = '#c8955a';
-      g.fillRect(120, 80, 240, 170);
-      g.fillStyle = '#f2efe6';
-      g.fillRect(170, 140, 140, 60);
-      return c.toDataURL('image/png').split(',')[1];
-    });
-    await page.setInputFiles(tid('photo-input'), { name: 'parcel.png', mimeType: 'image/png', buffer: Buffer.from(png, 'base64') });
-    await page.waitForSelector(`${tid('photo-preview')}:not([hidden])`);
+    await pickPhoto(page);
     await page.fill(tid('report-note'), 'Found under the passenger seat');
     await assertTapTargets(page);
     await assertAccessible(page, 'report a parcel not on the route');
