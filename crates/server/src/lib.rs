@@ -12,7 +12,6 @@
 //! directory, SMTP) is in [`ServerConfig`].
 
 pub mod api;
-pub mod clock;
 pub mod fleet_door;
 pub mod fleet_releases;
 pub mod http;
@@ -23,7 +22,6 @@ pub mod notify;
 pub mod openapi;
 pub mod pages;
 pub mod policy;
-pub mod random;
 pub mod release_admin;
 pub mod release_routes;
 pub mod releases;
@@ -40,9 +38,8 @@ use doorstep_protocol::wire::{CreateParcelRequest, DeliveryMethod, Location, Mon
 use doorstep_protocol::{CourierId, ParcelId, StopId, barcode};
 
 pub use api::router;
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use doorstep_inputs::{Clock, ManualClock, Randomness, SystemClock};
 pub use policy::Policy;
-pub use random::Randomness;
 use secrets::Secrets;
 use store::{Store, StoreSettings};
 

@@ -1,6 +1,6 @@
-//! Randomness is passed in, like time: the server takes every random byte it makes (ids,
-//! delivery codes, tokens, public references, nonces) from one [`Randomness`], which is the
-//! operating system's CSPRNG unless a test seeds its own, so a test run can be repeated.
+//! Random bytes: ids, delivery codes, tokens, keys, nonces, backoff jitter. All of them come
+//! from one [`Randomness`], the operating system's CSPRNG unless a test seeds its own, so a
+//! test run can be repeated.
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -10,7 +10,7 @@ use rand_core::{CryptoRng, OsRng, RngCore, TryRngCore};
 /// A cryptographically secure generator a test can hand in.
 pub type Rng = Box<dyn CryptoRng + Send>;
 
-/// The server's source of random bytes. Cheap to clone (shared).
+/// A source of random bytes. Cheap to clone (shared).
 #[derive(Clone)]
 pub struct Randomness(Source);
 
