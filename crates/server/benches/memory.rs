@@ -132,7 +132,7 @@ fn load(dir: &Path, deliveries: usize, url: &str) -> Loaded {
     let now = config.clock.now_ms();
     let seed: DemoSeed = seed_demo(
         &config,
-        &doorstep_server::store::fleet_date(now, &doorstep_server::zone::FleetZone::utc()),
+        &doorstep_server::domain::zone::FleetZone::utc().date_of(now),
     )
     .unwrap();
     let state = AppState::open(config.clone()).unwrap();
@@ -218,8 +218,7 @@ fn load(dir: &Path, deliveries: usize, url: &str) -> Loaded {
         for i in 0..deliveries {
             // Oldest first, about 10,000 a day over the last 100 days.
             let at = now - 100 * DAY_MS + (i as i64 * 100 * DAY_MS) / deliveries as i64;
-            let date =
-                doorstep_server::store::fleet_date(at, &doorstep_server::zone::FleetZone::utc());
+            let date = doorstep_server::domain::zone::FleetZone::utc().date_of(at);
             let (device, seq) = (i % DEVICES, i / DEVICES + 1);
             let stop_id = StopId::new_v7(at as u64, random(&mut rng));
             let parcel_id = ParcelId::new_v7(at as u64, random(&mut rng));

@@ -47,11 +47,8 @@ async fn bench_http(label: &str, database: Option<String>, nodes: usize) {
     config.verify_burst = 1e9;
     config.verify_rate_per_sec = 1e9;
     // One device checks thousands of codes a second here: no per-device limit either.
-    config.limits.verify_per_device = doorstep_server::limits::Rate::UNLIMITED;
-    let date = doorstep_server::store::fleet_date(
-        config.clock.now_ms(),
-        &doorstep_server::zone::FleetZone::utc(),
-    );
+    config.limits.verify_per_device = doorstep_server::Rate::UNLIMITED;
+    let date = doorstep_server::domain::zone::FleetZone::utc().date_of(config.clock.now_ms());
     let seed = {
         let config = config.clone();
         let date = date.clone();
@@ -217,10 +214,8 @@ async fn main() {
     if !wanted("store") && !only.is_empty() {
         return;
     }
-    let date = doorstep_server::store::fleet_date(
-        doorstep_server::SystemClock.now_ms(),
-        &doorstep_server::zone::FleetZone::utc(),
-    );
+    let date = doorstep_server::domain::zone::FleetZone::utc()
+        .date_of(doorstep_server::SystemClock.now_ms());
     let base = "http://127.0.0.1:8080".to_string();
 
     // The store alone (no HTTP): 32 threads calling `Store::verify`, durable commits.

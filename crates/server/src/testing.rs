@@ -15,7 +15,9 @@ use std::path::Path;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::{DemoSeed, ServerConfig, launch, seed_demo};
+use crate::config::ServerConfig;
+use crate::launch;
+use crate::ops::demo::{DemoSeed, seed_demo};
 
 /// A running test server. Dropping it stops the server and removes its data.
 pub struct TestServer {
@@ -86,15 +88,15 @@ fn run_sql(url: &str, sql: &str, tolerate: Option<tokio_postgres::error::SqlStat
                     panic!(
                         "the PostgreSQL tests need a PostgreSQL server at {} \
                          (set DOORSTEP_TEST_POSTGRES_URL): {}",
-                        crate::store::postgres::redact_url(&url),
-                        crate::store::sql::DbError::from(e)
+                        crate::store::backend::postgres::redact_url(&url),
+                        crate::store::backend::sql::DbError::from(e)
                     )
                 });
             tokio::spawn(conn);
             if let Err(e) = client.batch_execute(&sql).await
                 && (tolerate.is_none() || e.code() != tolerate.as_ref())
             {
-                panic!("{sql}: {}", crate::store::sql::DbError::from(e));
+                panic!("{sql}: {}", crate::store::backend::sql::DbError::from(e));
             }
         });
     })
@@ -119,7 +121,10 @@ impl TestPostgres {
                 Some(tokio_postgres::error::SqlState::DUPLICATE_DATABASE),
             );
         });
-        let schema = format!("t_{}", hex::encode(crate::secrets::random_bytes::<8>()));
+        let schema = format!(
+            "t_{}",
+            hex::encode(crate::sys::secrets::random_bytes::<8>())
+        );
         let db = test_database_url();
         run_sql(&db, &format!("CREATE SCHEMA {schema}"), None);
         Self {
@@ -149,7 +154,7 @@ fn test_defaults(config: &mut ServerConfig) {
 }
 
 /// Starts a server for `date`'s demo route. `tweak` changes the configuration before the
-/// seed (e.g. a `ManualClock`, a seeded [`crate::Randomness`], production mode).
+/// seed (e.g. a `ManualClock`, a seeded [`doorstep_inputs::Randomness`], production mode).
 ///
 /// Panics when the server cannot start: a test cannot go on without it.
 pub async fn spawn_test_server(date: &str, tweak: impl FnOnce(&mut ServerConfig)) -> TestServer {
@@ -229,11 +234,12 @@ impl TestServer {
 
     /// Runs a query on the server's database as it is (for tests that check what is at
     /// rest), on either backend.
-    pub async fn query(&self, sql: &str) -> Vec<crate::store::sql::Row> {
+    pub async fn query(&self, sql: &str) -> Vec<crate::store::backend::sql::Row> {
         let location = self.config.store_location();
         let sql = sql.to_string();
         tokio::task::spawn_blocking(move || {
-            location.with_connection(|db| Ok(db.query(&sql, crate::store::sql::params![])?))
+            location
+                .with_connection(|db| Ok(db.query(&sql, crate::store::backend::sql::params![])?))
         })
         .await
         .expect("the query task")

@@ -26,11 +26,11 @@ impl<'a> Releases<'a> {
     /// Publishes a Linux release that is a link (`url`), offered to every device, as the fleet
     /// manager does on the server (`doorstep-server release publish`).
     async fn publish_link(&self, version: &str, url: &str) {
-        use doorstep_server::release_admin::{ReleaseOp, run};
+        use doorstep_server::ops::releases::{ReleaseOp, run};
         let config = self.server.config.clone();
         let op = ReleaseOp::Publish {
             platform: doorstep_protocol::wire::Platform::Linux,
-            version: doorstep_server::releases::parse_version(version).unwrap(),
+            version: doorstep_server::domain::releases::parse_version(version).unwrap(),
             file: None,
             url: Some(url.to_string()),
             rollout_percent: 100,

@@ -7,8 +7,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use doorstep_protocol::wire::{ErrorBody, ErrorCode};
 
+use crate::config::Mode;
+use crate::http::AppState;
 use crate::store::{Store, StoreError};
-use crate::{AppState, Mode};
 
 /// An API error: status, stable code, human message. Internal details go to the log only.
 #[derive(Debug)]
@@ -123,7 +124,10 @@ impl From<StoreError> for ApiError {
                 Self::new(S::CONFLICT, ErrorCode::CodeNotRequired, e.to_string())
             }
             // Only at start; a running server never migrates.
-            e @ (StoreError::DatabaseTooNew { .. } | StoreError::Migration(_)) => {
+            e @ (StoreError::DatabaseTooNew { .. }
+            | StoreError::Migration(_)
+            | StoreError::Unusable(_)
+            | StoreError::TaskFailed) => {
                 tracing::error!(error = %e, "schema");
                 Self::internal()
             }
@@ -131,19 +135,12 @@ impl From<StoreError> for ApiError {
     }
 }
 
-/// Runs a store operation on a blocking thread.
+/// Runs a store operation on a blocking thread ([`Store::run_blocking`]) and maps its error.
 pub async fn db<T: Send + 'static>(
     state: &AppState,
     f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let store = state.store.clone();
-    match tokio::task::spawn_blocking(move || f(&store)).await {
-        Ok(r) => r.map_err(ApiError::from),
-        Err(e) => {
-            tracing::error!(error = %e, "blocking task failed");
-            Err(ApiError::internal())
-        }
-    }
+    state.store.run_blocking(f).await.map_err(ApiError::from)
 }
 
 /// Refuses development features outside demo mode.

@@ -8,9 +8,9 @@ use doorstep_protocol::wire::ErrorCode;
 use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
 
-use crate::AppState;
+use crate::http::AppState;
 use crate::http::error::{ApiError, db};
-use crate::limits;
+use crate::http::middleware::limits;
 use crate::store::DeviceAuth;
 
 /// JSON body parsed strictly: wrong content type, malformed JSON, wrong types, unknown

@@ -1,13 +1,19 @@
-//! The HTTP plumbing every route module shares — the error type every answer uses and the
-//! extractors (strict JSON, query and path; the device, shipper and admin callers) — in its
-//! own module, so the API routes (`api`), the pages (`pages`) and the middleware (`limits`)
-//! depend on it and not on each other.
+//! The HTTP edge: the shared state, the error every answer uses, the extractors (strict JSON,
+//! query and path; the device, shipper and admin callers), the middleware, the `/v1` API per
+//! resource ([`api`]), the OpenAPI document and the server-rendered pages ([`pages`]).
 
+pub mod api;
 pub mod error;
 pub mod extract;
+pub mod middleware;
+pub mod openapi;
+pub mod pages;
+mod state;
 
+pub use api::router;
 pub use error::{ApiError, db, demo_only};
 pub use extract::{
     AdminCaller, DeviceCaller, ReleasePublisher, ShipperCaller, StrictJson, StrictPath,
     StrictQuery, SyncingDevice,
 };
+pub use state::AppState;

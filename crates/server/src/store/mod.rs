@@ -3,12 +3,13 @@
 //!
 //! Handlers call the domain operations below (create a parcel, verify a code, store a sync
 //! batch, ...); each runs in one transaction and is blocking, so callers run it on a blocking
-//! thread (`AppState::db`). The operations are split by concern — [`devices`] (shippers,
+//! thread ([`Store::run_blocking`]). The operations are split by concern — [`devices`] (shippers,
 //! couriers, enrollment, devices), [`parcels`] (parcels, stops, the manifest), [`codes`]
 //! (codes and verification), [`events`] (sync and the record chains), [`outbox`] (customer
 //! messages and webhooks) and [`views`] (what the pages and the admin API read) — over one SQL
-//! boundary, [`sql::Db`], with two implementations: [`sqlite`] (the embedded default: one file,
-//! WAL, `synchronous=FULL`, group commit) and [`postgres`] (many server nodes on one
+//! boundary, [`backend::sql::Db`], with two implementations: [`backend::sqlite`] (the embedded
+//! default: one file, WAL, `synchronous=FULL`, group commit) and [`backend::postgres`] (many
+//! server nodes on one
 //! PostgreSQL database: a pool, serializable transactions retried on conflict).
 
 use std::path::Path;
@@ -26,23 +27,23 @@ use doorstep_protocol::{
 };
 use subtle::ConstantTimeEq;
 
-use crate::ServerError;
-use crate::policy::{Decision, OnFailure, ParcelFacts, Policy, parse_amount};
-use crate::secrets::{Secrets, sha256};
+use crate::domain::policy::{Decision, OnFailure, ParcelFacts, Policy, parse_amount};
+use crate::domain::zone::is_date;
+use crate::sys::secrets::{Secrets, sha256};
 
+pub mod backend;
 mod codes;
-pub mod copy;
 mod devices;
 mod door;
 mod events;
 mod outbox;
 mod parcels;
 mod releases;
-pub use releases::{ChannelRules, NewRelease};
-pub mod postgres;
-pub mod sql;
-pub mod sqlite;
+pub mod sqlite_to_postgres;
 mod views;
+
+use backend::{postgres, sql, sqlite};
+pub use releases::{ChannelRules, NewRelease};
 
 use outbox::{enqueue, enqueue_webhook, void_unsent_code_messages};
 pub use views::LockedStop;
@@ -133,6 +134,13 @@ pub enum StoreError {
     /// A migration failed (nothing of it was applied).
     #[error("migration failed: {0}")]
     Migration(String),
+    /// The database or its directory cannot be used as it is (missing, set up with other
+    /// secrets); the message says how to fix it.
+    #[error("{0}")]
+    Unusable(String),
+    /// The blocking task that ran the operation failed (a panic); nothing is known of it.
+    #[error("a storage task failed")]
+    TaskFailed,
 }
 
 /// The keyed form of an event's chain hash, as stored (see [`chain_mac`]).
@@ -240,7 +248,7 @@ pub struct StoreSettings {
     /// Base URL for links in messages.
     pub public_url: String,
     /// The fleet's time zone: codes are valid until the end of a delivery day there.
-    pub time_zone: crate::zone::FleetZone,
+    pub time_zone: crate::domain::zone::FleetZone,
     /// The policy.
     pub policy: Policy,
     /// How long an online verification can be used by a record, ms.
@@ -248,7 +256,7 @@ pub struct StoreSettings {
     /// How far back an offline record may claim to have happened, ms.
     pub offline_window_ms: i64,
     /// Where random bytes come from.
-    pub random: crate::Randomness,
+    pub random: doorstep_inputs::Randomness,
     /// Connections in the PostgreSQL pool (not used by SQLite).
     pub pool_size: usize,
 }
@@ -291,17 +299,17 @@ impl Location {
     pub fn with_connection<T>(
         &self,
         f: impl Fn(&Db<'_>) -> Result<T, StoreError>,
-    ) -> Result<T, ServerError> {
+    ) -> Result<T, StoreError> {
         match self {
             Location::Sqlite(dir) => {
                 let path = dir.join(sqlite::FILE_NAME);
                 if !path.exists() {
-                    return Err(ServerError::Config(format!(
+                    return Err(StoreError::Unusable(format!(
                         "no Doorstep database at {}",
                         path.display()
                     )));
                 }
-                let conn = sqlite::open_connection(&path)?;
+                let conn = sqlite::open_connection(&path).map_err(|e| StoreError::Db(e.into()))?;
                 Ok(f(&Db::Sqlite(&conn))?)
             }
             Location::Postgres(url) => Ok(postgres::Postgres::connect(url, 2)?.write(f)?),
@@ -344,7 +352,7 @@ struct StopRow {
     recipient_ref: [u8; 8],
     last_resend_at: Option<i64>,
     resends: u32,
-    language: crate::messages::Lang,
+    language: crate::domain::messages::Lang,
 }
 
 const STOP_COLUMNS: &str = "id, delivery_date, courier_id, recipient_name, phone, email, \
@@ -373,7 +381,7 @@ fn stop_from_row(r: &sql::Row) -> sql::DbResult<StopRow> {
         recipient_ref,
         last_resend_at: r.get(14)?,
         resends: r.get(15)?,
-        language: crate::messages::Lang::for_tag(
+        language: crate::domain::messages::Lang::for_tag(
             r.get::<_, Option<String>>(16)?.as_deref().unwrap_or(""),
         ),
     })
@@ -408,23 +416,6 @@ fn enum_str<T: serde::Serialize>(v: &T) -> String {
     }
 }
 
-/// Unix milliseconds of the end of `date` + `days - 1` in the fleet's time zone.
-pub fn window_end_ms(date: &str, days: u32, zone: &crate::zone::FleetZone) -> Option<i64> {
-    zone.window_end_ms(date, days)
-}
-
-/// Today's date (`YYYY-MM-DD`) in the fleet's time zone.
-pub fn fleet_date(now_ms: i64, zone: &crate::zone::FleetZone) -> String {
-    zone.date_of(now_ms)
-}
-
-/// Whether `date` is a calendar date written `YYYY-MM-DD`.
-pub fn is_date(date: &str) -> bool {
-    crate::zone::FleetZone::utc()
-        .window_end_ms(date, 1)
-        .is_some()
-}
-
 /// A phone number in E.164 form: `+`, a country code not starting with 0, 7 to 15 digits.
 fn is_e164(s: &str) -> bool {
     let Some(digits) = s.strip_prefix('+') else {
@@ -443,7 +434,7 @@ fn is_email(s: &str) -> bool {
             .is_ok_and(|a| a.domain().contains('.') && !a.domain().ends_with('.'))
 }
 
-fn new_id(random: &crate::Randomness, now_ms: i64) -> uuid::Uuid {
+fn new_id(random: &doorstep_inputs::Randomness, now_ms: i64) -> uuid::Uuid {
     let r = random.bytes::<10>();
     uuid::Builder::from_unix_timestamp_millis(now_ms.max(0) as u64, &r).into_uuid()
 }
@@ -611,7 +602,7 @@ pub struct CustomerStop {
     /// A fresh signed token for the QR (when a code is needed and not expired).
     pub token: Option<String>,
     /// The recipient's language, for the page.
-    pub language: crate::messages::Lang,
+    pub language: crate::domain::messages::Lang,
 }
 
 /// One parcel on the label sheet.
@@ -692,23 +683,16 @@ impl Store {
         location: &Location,
         secrets: Secrets,
         settings: StoreSettings,
-    ) -> Result<Self, ServerError> {
-        let too_new = |e: StoreError| match e {
-            StoreError::DatabaseTooNew { found, supported } => {
-                ServerError::DatabaseTooNew { found, supported }
-            }
-            StoreError::Migration(m) => ServerError::Migration(m),
-            e => ServerError::Store(e),
-        };
+    ) -> Result<Self, StoreError> {
         let backend = match location {
             Location::Sqlite(dir) => {
-                std::fs::create_dir_all(dir)?;
-                Backend::Sqlite(
-                    sqlite::Sqlite::open(&dir.join(sqlite::FILE_NAME), |db, version| {
-                        migrate(db, version, &secrets)
-                    })
-                    .map_err(too_new)?,
-                )
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StoreError::Unusable(format!("cannot make {}: {e}", dir.display()))
+                })?;
+                Backend::Sqlite(sqlite::Sqlite::open(
+                    &dir.join(sqlite::FILE_NAME),
+                    |db, version| migrate(db, version, &secrets),
+                )?)
             }
             Location::Postgres(url) => {
                 let pg = postgres::Postgres::connect(url, settings.pool_size)?;
@@ -716,8 +700,7 @@ impl Store {
                     let new = migrate(db, version, &secrets)?;
                     db.exec("UPDATE doorstep_schema SET version = ?1", [new])?;
                     Ok(())
-                })
-                .map_err(too_new)?;
+                })?;
                 Backend::Postgres(pg)
             }
         };
@@ -733,7 +716,7 @@ impl Store {
     /// Records the fingerprint of this node's secrets in a new database, and refuses to run
     /// with other secrets than the database was set up with: a node with another code key
     /// would call every right code wrong (and spend the customer's attempts).
-    fn check_secrets_fingerprint(&self) -> Result<(), ServerError> {
+    fn check_secrets_fingerprint(&self) -> Result<(), StoreError> {
         let mine = self.secrets.fingerprint();
         let stored = self.write(|tx| {
             exec(
@@ -750,7 +733,7 @@ impl Store {
             )?)
         })?;
         if stored != mine {
-            return Err(ServerError::Config(format!(
+            return Err(StoreError::Unusable(format!(
                 "this database was set up with other secrets (fingerprint {stored}) than this \
                  node has ({mine}). Every node of one database needs the same secrets \
                  directory: copy it from the first node (or mount the shared one with \
@@ -790,6 +773,21 @@ impl Store {
             Backend::Sqlite(b) => b.read(f),
             Backend::Postgres(b) => b.read(f),
         }
+    }
+
+    /// Runs a store operation on a blocking thread, off the async ones: every operation
+    /// waits on the disk or the database.
+    pub async fn run_blocking<T: Send + 'static>(
+        self: &std::sync::Arc<Self>,
+        f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "blocking store task failed");
+                Err(StoreError::TaskFailed)
+            })
     }
 
     /// Whether the database answers (for `GET /v1/health`).

@@ -78,7 +78,7 @@ impl Store {
                 "recipient.language must be a language tag like es or es-MX".into(),
             ));
         }
-        let language = language.map(crate::messages::Lang::for_tag);
+        let language = language.map(crate::domain::messages::Lang::for_tag);
         if !is_date(&req.delivery_date) {
             return Err(StoreError::Validation(
                 "delivery_date must be YYYY-MM-DD".into(),
@@ -299,7 +299,7 @@ impl Store {
         tx: &Db<'_>,
         stop: &StopRow,
         now: i64,
-        offset: &crate::zone::FleetZone,
+        offset: &crate::domain::zone::FleetZone,
         ended_by: Option<CodeEnd>,
     ) -> Result<String, StoreError> {
         let replaces = ended_by.is_some();
@@ -310,7 +310,8 @@ impl Store {
             .map_err(|e| StoreError::Validation(e.to_string()))?;
         let stop_id = stop.id.to_string();
         void_unsent_code_messages(tx, &stop_id, now)?;
-        let expires = window_end_ms(&stop.delivery_date, stop.validity_days, offset)
+        let expires = offset
+            .window_end_ms(&stop.delivery_date, stop.validity_days)
             .unwrap_or(now)
             .min(now + 7 * 86_400_000);
         exec(
@@ -342,7 +343,7 @@ impl Store {
             self.settings.public_url.trim_end_matches('/'),
             stop.public_ref
         );
-        let texts = crate::messages::CodeMessage {
+        let texts = crate::domain::messages::CodeMessage {
             name: &stop.recipient_name,
             parcels: &parcels,
             date: &stop.delivery_date,
@@ -586,7 +587,7 @@ impl Store {
             [parcel],
             |r| r.get(0),
         )?;
-        let texts = crate::messages::ReattemptMessage {
+        let texts = crate::domain::messages::ReattemptMessage {
             name: &stop.recipient_name,
             parcel: &barcode,
             date,

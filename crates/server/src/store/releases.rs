@@ -5,7 +5,7 @@ use doorstep_protocol::wire::{ReleaseChange, ReleaseChannel, ReleaseView};
 use semver::Version;
 
 use super::*;
-use crate::releases::{self as rules, Release, parse_platform, platform_name};
+use crate::domain::releases::{self as rules, Release, parse_platform, platform_name};
 
 /// A release to publish: its file is already stored as `releases/<sha256>` (or it is a link).
 #[derive(Debug, Clone)]

@@ -233,7 +233,7 @@ fn production_serve_refuses_a_public_url_that_is_not_https_unless_allowed() {
 fn keys_and_the_admin_token_are_rotated_and_revoked_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let secrets = dir.path().join("secrets");
-    let before = doorstep_server::secrets::Secrets::load_or_create(&secrets).unwrap();
+    let before = doorstep_server::sys::secrets::Secrets::load_or_create(&secrets).unwrap();
     let run = |args: &[&str]| {
         let out = server()
             .args(args)
@@ -263,7 +263,7 @@ fn keys_and_the_admin_token_are_rotated_and_revoked_from_the_command_line() {
     let old_key = before.key_id().to_string();
     let (ok, stdout, stderr) = run(&["revoke-token-key", "--key-id", &old_key]);
     assert!(ok, "{stderr}");
-    let after = doorstep_server::secrets::Secrets::load_or_create(&secrets).unwrap();
+    let after = doorstep_server::sys::secrets::Secrets::load_or_create(&secrets).unwrap();
     assert_ne!(after.key_id(), before.key_id());
     assert!(
         stdout.contains(&format!(

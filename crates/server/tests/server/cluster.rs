@@ -253,7 +253,7 @@ async fn a_node_killed_in_the_middle_of_a_batch_loses_nothing_and_stores_nothing
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64;
-    let today = doorstep_server::store::fleet_date(now, &doorstep_server::zone::FleetZone::utc());
+    let today = doorstep_server::domain::zone::FleetZone::utc().date_of(now);
     let server = spawn_test_server(&today, |c| c.database = Some(url.clone())).await;
     let app = TestApp {
         base: server.url(),
@@ -349,7 +349,7 @@ async fn a_postgres_database_from_a_newer_server_is_refused() {
         location.with_connection(|db| {
             Ok(db.exec(
                 "UPDATE doorstep_schema SET version = 99",
-                Vec::<doorstep_server::store::sql::Value>::new(),
+                Vec::<doorstep_server::store::backend::sql::Value>::new(),
             )?)
         })
     })

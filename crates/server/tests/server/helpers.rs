@@ -374,7 +374,7 @@ pub fn delivered(verification: Verification) -> EventBody {
 impl TestApp {
     /// Runs a query on the running server's database, on either backend, for tests that
     /// check what is at rest.
-    pub async fn query(&self, sql: &str) -> Vec<doorstep_server::store::sql::Row> {
+    pub async fn query(&self, sql: &str) -> Vec<doorstep_server::store::backend::sql::Row> {
         self.server.query(sql).await
     }
 }

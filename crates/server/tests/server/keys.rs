@@ -4,7 +4,7 @@
 use doorstep_protocol::wire::{EventStatus, ParcelView, RejectCode, Verification};
 use doorstep_protocol::{KeyId, TokenKeys};
 use doorstep_server::Mode;
-use doorstep_server::secrets::{
+use doorstep_server::sys::secrets::{
     Revocation, Secrets, revoke_token_key, rotate_admin_token, rotate_token_key,
 };
 use serde_json::Value;

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use doorstep_server::Mode;
-use doorstep_server::limits::Rate;
+use doorstep_server::Rate;
 use serde_json::{Value, json};
 use sha2::Digest;
 

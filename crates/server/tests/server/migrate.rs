@@ -58,7 +58,7 @@ async fn sqlite_server(clock: &Arc<ManualClock>) -> TestServer {
 }
 
 /// Runs `sql` on the PostgreSQL database at `url` as it is; its rows.
-async fn query(url: &str, sql: &str) -> Vec<Vec<doorstep_server::store::sql::Value>> {
+async fn query(url: &str, sql: &str) -> Vec<Vec<doorstep_server::store::backend::sql::Value>> {
     let location = Location::Postgres(url.to_string());
     let owned = sql.to_string();
     tokio::task::spawn_blocking(move || {
@@ -77,7 +77,7 @@ async fn query(url: &str, sql: &str) -> Vec<Vec<doorstep_server::store::sql::Val
 
 /// Rows of every table of the target's schema, by table.
 async fn target_counts(url: &str) -> Vec<(String, i64)> {
-    use doorstep_server::store::sql::Value as V;
+    use doorstep_server::store::backend::sql::Value as V;
     let tables = query(
         url,
         "SELECT CAST(table_name AS TEXT) FROM information_schema.tables \
@@ -484,7 +484,7 @@ async fn fleet_activity(fleet: &Fleet<'_>, clock: &ManualClock) -> Phone {
     // phone's manifest then carries a policy the copy must give the same way).
     let config = fleet.server.config.clone();
     tokio::task::spawn_blocking(move || {
-        use doorstep_server::release_admin::{ReleaseOp, run};
+        use doorstep_server::ops::releases::{ReleaseOp, run};
         let platform = doorstep_protocol::wire::Platform::Linux;
         for op in [
             ReleaseOp::Publish {
@@ -634,7 +634,11 @@ async fn a_fleet_moved_from_sqlite_to_postgres_answers_as_before() {
     );
     let tables = table_lines(&stdout);
     let names: Vec<&str> = tables.iter().map(|(t, _, _)| t.as_str()).collect();
-    assert_eq!(names, doorstep_server::store::copy::TABLES, "{stdout}");
+    assert_eq!(
+        names,
+        doorstep_server::store::sqlite_to_postgres::TABLES,
+        "{stdout}"
+    );
     assert!(tables.iter().all(|(_, _, ok)| *ok), "{stdout}");
     for (table, rows, _) in &tables {
         assert!(*rows > 0, "the activity left rows in {table}: {stdout}");
@@ -780,7 +784,7 @@ async fn a_source_that_cannot_be_copied_whole_is_refused_and_nothing_is_written(
     let secrets = server.data_dir().join("secrets");
     let secrets_arg = secrets.to_str().unwrap();
     let other_secrets = scratch.path().join("other-secrets");
-    doorstep_server::secrets::Secrets::load_or_create(&other_secrets).unwrap();
+    doorstep_server::sys::secrets::Secrets::load_or_create(&other_secrets).unwrap();
 
     for (name, change, secrets_dir, said) in [
         (
@@ -855,11 +859,11 @@ async fn a_copy_that_does_not_read_back_the_same_is_rolled_back() {
     let secrets = server.data_dir().join("secrets");
     let url = target.url.clone();
     tokio::task::spawn_blocking(move || {
-        let secrets = doorstep_server::secrets::Secrets::load_or_create(&secrets).unwrap();
+        let secrets = doorstep_server::sys::secrets::Secrets::load_or_create(&secrets).unwrap();
         let location = Location::Postgres(url);
         let settings = doorstep_server::store::StoreSettings {
             public_url: String::new(),
-            time_zone: doorstep_server::zone::FleetZone::utc(),
+            time_zone: doorstep_server::domain::zone::FleetZone::utc(),
             policy: doorstep_server::Policy::default(),
             verification_ttl_ms: 1000,
             offline_window_ms: 1000,

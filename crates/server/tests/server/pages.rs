@@ -107,7 +107,7 @@ async fn the_label_sheet_has_a_gs1_128_or_code_128_and_a_qr_per_parcel() {
     let mut ssccs = 0;
     for p in &app.seed.parcels {
         assert!(html.contains(&p.barcode));
-        let bars = doorstep_server::labels::barcode_svg(&p.barcode, 60).unwrap();
+        let bars = doorstep_server::render::labels::barcode_svg(&p.barcode, 60).unwrap();
         assert!(
             html.contains(&bars),
             "{}: its barcode is on the sheet",

@@ -564,7 +564,7 @@ async fn no_hash_or_signature_that_covers_an_offline_code_is_kept_at_rest() {
     assert_eq!(device.sync(&[ev]).await[0].status, EventStatus::Accepted);
 
     let dump: String = {
-        use doorstep_server::store::sql::Value;
+        use doorstep_server::store::backend::sql::Value;
         let mut all = String::new();
         for table in ["events", "devices", "verifications", "codes"] {
             for row in app.query(&format!("SELECT * FROM {table}")).await {

@@ -359,7 +359,7 @@ async fn only_the_admin_token_or_a_release_token_can_publish() {
     // A release token (made on the server's command line) can publish and nothing else.
     let config = app.server.config.clone();
     let token = tokio::task::spawn_blocking(move || {
-        use doorstep_server::release_admin::{ReleaseOp, run};
+        use doorstep_server::ops::releases::{ReleaseOp, run};
         let out = run(&config, ReleaseOp::Token { label: "ci".into() }).unwrap();
         out.lines().last().unwrap().to_string()
     })
@@ -403,7 +403,7 @@ async fn only_the_admin_token_or_a_release_token_can_publish() {
     // Revoked, it stops working.
     let config = app.server.config.clone();
     tokio::task::spawn_blocking(move || {
-        use doorstep_server::release_admin::{ReleaseOp, run};
+        use doorstep_server::ops::releases::{ReleaseOp, run};
         run(&config, ReleaseOp::RevokeToken { label: "ci".into() }).unwrap()
     })
     .await

@@ -153,7 +153,7 @@ async fn after_a_key_rotation_tokens_already_shown_still_verify_and_new_ones_use
     let old_id = old_token.decode_unverified().unwrap().key_id;
     let app = app
         .restart(|dir| {
-            doorstep_server::secrets::rotate_token_key(&dir.join("secrets")).unwrap();
+            doorstep_server::sys::secrets::rotate_token_key(&dir.join("secrets")).unwrap();
         })
         .await;
     let keys: serde_json::Value = app

@@ -238,6 +238,11 @@ fn offset_name(minutes: i32) -> String {
     format!("{sign}{:02}:{:02}", m / 60, m % 60)
 }
 
+/// Whether `date` is a calendar date written `YYYY-MM-DD`.
+pub fn is_date(date: &str) -> bool {
+    FleetZone::utc().window_end_ms(date, 1).is_some()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

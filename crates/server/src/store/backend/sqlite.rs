@@ -12,8 +12,8 @@ use std::sync::{Condvar, Mutex};
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::StoreError;
 use super::sql::Db;
+use crate::store::StoreError;
 
 /// The database file in the data directory.
 pub const FILE_NAME: &str = "doorstep.sqlite3";

@@ -1,6 +1,8 @@
 //! The HTTP boundary: routes, strict JSON, authentication, errors as `{code, message}`.
 //! Handlers extract, call one store operation on a blocking thread, and map the result.
 
+pub(crate) mod releases;
+
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -22,26 +24,27 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
+use crate::config::Mode;
+use crate::http::AppState;
+use crate::http::middleware::limits;
+use crate::http::openapi::errors;
 use crate::http::{
     AdminCaller, ApiError, DeviceCaller, ShipperCaller, StrictJson, StrictPath, StrictQuery,
     SyncingDevice, db, demo_only,
 };
-use crate::limits;
-use crate::openapi::errors;
-use crate::store::{StoreError, fleet_date};
-use crate::{AppState, Mode};
+use crate::store::StoreError;
 
 /// The whole HTTP API and pages.
 pub fn router(state: AppState) -> Router {
     let (api, doc) = api_routes(&state).split_for_parts();
     let api = api
         .merge(
-            crate::pages::routes().route_layer(middleware::from_fn_with_state(
+            crate::http::pages::routes().route_layer(middleware::from_fn_with_state(
                 state.clone(),
                 limits::limit_pages,
             )),
         )
-        .merge(crate::release_routes::page_routes());
+        .merge(crate::http::api::releases::page_routes());
     api.fallback(|| async {
         ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such endpoint")
     })
@@ -74,7 +77,7 @@ pub fn router(state: AppState) -> Router {
         header::ACCEPT_ENCODING,
         limits::ACCEPTED_ENCODINGS,
     ))
-    .layer(Extension(crate::openapi::Document::new(doc)))
+    .layer(Extension(crate::http::openapi::Document::new(doc)))
     .with_state(state)
 }
 
@@ -92,9 +95,9 @@ fn api_routes(state: &AppState) -> OpenApiRouter<AppState> {
     let photos = OpenApiRouter::new()
         .routes(routes!(put_photo))
         .layer(DefaultBodyLimit::max(state.config.max_photo_bytes));
-    OpenApiRouter::with_openapi(crate::openapi::ApiDoc::openapi())
+    OpenApiRouter::with_openapi(crate::http::openapi::ApiDoc::openapi())
         .routes(routes!(health))
-        .routes(routes!(crate::openapi::serve))
+        .routes(routes!(crate::http::openapi::serve))
         .routes(routes!(keys))
         .routes(routes!(enroll).layer(middleware::from_fn_with_state(
             state.clone(),
@@ -119,7 +122,7 @@ fn api_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(verify)
         .layer(DefaultBodyLimit::max(state.config.max_json_bytes))
         .merge(photos)
-        .merge(crate::release_routes::api_routes(state))
+        .merge(crate::http::api::releases::api_routes(state))
 }
 
 /// `GET /v1/health` answer.
@@ -245,7 +248,7 @@ fn courier_app_version(headers: &HeaderMap) -> Option<String> {
 }
 
 fn valid_date(d: &str) -> Result<(), ApiError> {
-    if !crate::store::is_date(d) {
+    if !crate::domain::zone::is_date(d) {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             ErrorCode::ValidationFailed,
@@ -286,7 +289,7 @@ async fn manifest(
 ) -> Result<Response, ApiError> {
     let date = q
         .date
-        .unwrap_or_else(|| fleet_date(state.now(), &state.config.time_zone));
+        .unwrap_or_else(|| state.config.time_zone.date_of(state.now()));
     valid_date(&date)?;
     let courier = device.courier_id;
     let device_id = device.device_id;
@@ -554,15 +557,15 @@ async fn put_photo(
     let already_present = db(&state, move |s| {
         let path = dir.join(&sha2);
         if !path.exists() {
-            crate::secrets::create_private_dir(&dir)
+            crate::sys::secrets::create_private_dir(&dir)
                 .map_err(|e| StoreError::Conflict(format!("photo store: {e}")))?;
             let tmp = dir.join(format!(
                 "{sha2}.tmp-{}",
-                hex::encode(crate::secrets::random_bytes::<4>())
+                hex::encode(crate::sys::secrets::random_bytes::<4>())
             ));
             let write = || -> std::io::Result<()> {
                 use std::io::Write;
-                let mut f = crate::secrets::create_private_file(&tmp)?;
+                let mut f = crate::sys::secrets::create_private_file(&tmp)?;
                 f.write_all(&body)?;
                 f.sync_all()?;
                 std::fs::rename(&tmp, &path)

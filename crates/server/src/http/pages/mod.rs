@@ -1,5 +1,8 @@
 //! Server-rendered HTML (no JavaScript): the customer's page, the fleet page, the
-//! development outbox and the label sheet. Plus the Code 128 and QR SVG renderers.
+//! development outbox and the label sheet.
+
+mod fleet_door;
+mod fleet_releases;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -11,9 +14,23 @@ use doorstep_protocol::wire::EnrollmentLink;
 use doorstep_protocol::{CourierId, StopId};
 use subtle::ConstantTimeEq;
 
+use crate::config::Mode;
+use crate::http::AppState;
 use crate::http::{ApiError, StrictQuery, db, demo_only};
-use crate::store::{Store, StoreError, fleet_date};
-use crate::{AppState, Mode};
+use crate::store::{Store, StoreError};
+
+pub(crate) use crate::render::html::esc;
+use crate::render::qr::qr_svg;
+
+/// A page in English.
+pub(crate) fn page(title: &str, body: &str) -> Html<String> {
+    Html(crate::render::html::page(title, body))
+}
+
+/// [`page`] in the language `lang`.
+pub(crate) fn page_in(lang: &str, title: &str, body: &str) -> Html<String> {
+    Html(crate::render::html::page_in(lang, title, body))
+}
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -30,8 +47,8 @@ pub(crate) fn routes() -> Router<AppState> {
             "/fleet/stops/{id}/new-code",
             post(fleet_new_code).layer(axum::middleware::map_response(error_pages)),
         )
-        .merge(crate::fleet_releases::routes())
-        .merge(crate::fleet_door::routes())
+        .merge(crate::http::pages::fleet_releases::routes())
+        .merge(crate::http::pages::fleet_door::routes())
         .route("/dev/outbox", get(dev_outbox_page))
         .route("/dev/labels", get(labels_page))
         // Last, so that it covers every route above.
@@ -61,64 +78,6 @@ async fn fleet_headers(req: axum::extract::Request, next: axum::middleware::Next
         );
     }
     response
-}
-
-/// Escapes text for HTML.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-/// A QR code as an inline SVG.
-pub fn qr_svg(text: &str, size: u32) -> String {
-    match qrcode::QrCode::new(text.as_bytes()) {
-        Ok(code) => code
-            .render::<qrcode::render::svg::Color<'_>>()
-            .min_dimensions(size, size)
-            .quiet_zone(true)
-            .build(),
-        Err(_) => String::from("<p>(QR code unavailable)</p>"),
-    }
-}
-
-/// A QR code for the terminal (two rows per character).
-pub fn qr_terminal(text: &str) -> String {
-    match qrcode::QrCode::new(text.as_bytes()) {
-        Ok(code) => code
-            .render::<qrcode::render::unicode::Dense1x2>()
-            .dark_color(qrcode::render::unicode::Dense1x2::Light)
-            .light_color(qrcode::render::unicode::Dense1x2::Dark)
-            .quiet_zone(true)
-            .build(),
-        Err(_) => String::from("(QR code unavailable)"),
-    }
-}
-
-pub(crate) fn page(title: &str, body: &str) -> Html<String> {
-    page_in("en", title, body)
-}
-
-/// [`page`] in the language `lang` (its `lang` attribute).
-pub(crate) fn page_in(lang: &str, title: &str, body: &str) -> Html<String> {
-    Html(format!(
-        "<!doctype html><html lang={lang}><head><meta charset=utf-8>\
-         <meta name=viewport content=\"width=device-width,initial-scale=1\">\
-         <title>{t}</title><style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem;color:#111}}\
-         table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ccc;padding:.3rem;text-align:left;vertical-align:top}}\
-         .warn{{background:#fff3cd;padding:.8rem;border-radius:.4rem}}.label{{display:inline-block;border:1px dashed #999;margin:.4rem;padding:.6rem;width:34rem;page-break-inside:avoid}}\
-         pre{{white-space:pre-wrap;background:#f5f5f5;padding:.5rem}}</style></head><body>{body}</body></html>",
-        t = esc(title)
-    ))
 }
 
 async fn customer_page(State(state): State<AppState>, Path(public_ref): Path<String>) -> Response {
@@ -276,8 +235,8 @@ async fn fleet_page(
     }
     let date = q
         .date
-        .filter(|d| crate::store::is_date(d))
-        .unwrap_or_else(|| fleet_date(state.now(), &state.config.time_zone));
+        .filter(|d| crate::domain::zone::is_date(d))
+        .unwrap_or_else(|| state.config.time_zone.date_of(state.now()));
     let d2 = date.clone();
     let summary = match db(&state, move |s| s.fleet_summary(&d2)).await {
         Ok(s) => s,
@@ -386,9 +345,10 @@ async fn fleet_page(
     // Sections added by other areas, each an async fn of this module returning HTML.
     // [sections]
     body.push_str(
-        &crate::fleet_releases::section(&state, &summary.devices, &summary.couriers).await,
+        &crate::http::pages::fleet_releases::section(&state, &summary.devices, &summary.couriers)
+            .await,
     );
-    body.push_str(&crate::fleet_door::section(&state, &date).await);
+    body.push_str(&crate::http::pages::fleet_door::section(&state, &date).await);
     body.push_str(&locked_stops_section(&state).await);
     body.push_str(&unsent_messages_section(&state).await);
     body.push_str(&chain_section(&state).await);
@@ -431,7 +391,7 @@ async fn fleet_enroll(State(state): State<AppState>, headers: HeaderMap, body: B
 
 /// The fleet page's CSRF token, carried by every fleet form as the hidden field `csrf` (the
 /// release upload, a multipart form, carries it in its address: see
-/// `crate::fleet_releases`).
+/// `crate::http::pages::fleet_releases`).
 ///
 /// A keyed hash (under the server's code key) of the admin token: another site cannot
 /// read or guess it, so a page there cannot make a signed-in fleet manager's browser post a
@@ -562,31 +522,11 @@ async fn labels_page(
     }
     let date = q
         .date
-        .unwrap_or_else(|| fleet_date(state.now(), &state.config.time_zone));
+        .unwrap_or_else(|| state.config.time_zone.date_of(state.now()));
     match db(&state, move |s| s.labels(&date)).await {
-        Ok(l) => Html(labels_html(&l)).into_response(),
+        Ok(l) => Html(crate::render::labels::sheet_html(&l)).into_response(),
         Err(e) => e.into_response(),
     }
-}
-
-/// A printable sheet: each parcel's barcode as GS1-128 or Code 128 ([`crate::labels`]), the
-/// same text as a QR, and as text.
-pub fn labels_html(labels: &[crate::store::Label]) -> String {
-    let items: String = labels
-        .iter()
-        .map(|l| {
-            format!(
-                "<div class=label><strong>{}</strong><br>{}<br><small>{}</small><br>{}<br>{}<div>{}</div></div>",
-                esc(&l.recipient_name),
-                esc(&l.address),
-                esc(&l.note),
-                crate::labels::barcode_svg(&l.barcode, 60).unwrap_or_default(),
-                qr_svg(&l.barcode, 120),
-                esc(&l.barcode)
-            )
-        })
-        .collect();
-    page("Labels", &format!("<h1>Demo labels</h1>{items}")).0
 }
 
 /// Broken record chains with what the fleet manager can do about them, the records marked

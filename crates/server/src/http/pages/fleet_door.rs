@@ -11,16 +11,18 @@ use axum::response::Response;
 use axum::routing::post;
 use doorstep_protocol::EventId;
 
-use crate::AppState;
+use crate::http::AppState;
 use crate::http::db;
-use crate::pages::{csrf_token, esc, fleet_action, format_time};
+use crate::http::pages::{csrf_token, esc, fleet_action, format_time};
 use crate::store::{Store, StoreError};
 
 /// The forms' routes.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/fleet/unexpected/{id}/assign", post(assign))
-        .layer(axum::middleware::map_response(crate::pages::error_pages))
+        .layer(axum::middleware::map_response(
+            crate::http::pages::error_pages,
+        ))
 }
 
 /// The three sections for `date`.

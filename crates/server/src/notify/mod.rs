@@ -16,8 +16,32 @@ use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use crate::store::OutboxMessage;
-use crate::{AppState, Mode, SmtpConfig, SmtpSecurity};
+use std::sync::Arc;
+
+use crate::config::{Mode, ServerConfig, SmtpConfig, SmtpSecurity};
+use crate::store::{OutboxMessage, Store, StoreError};
+
+/// What the outbox worker works with: the store, the configuration, and the signal that new
+/// messages wait (so it need not wait for its next poll).
+#[derive(Debug, Clone)]
+pub(crate) struct Outbox {
+    pub(crate) store: Arc<Store>,
+    pub(crate) config: Arc<ServerConfig>,
+    pub(crate) wake: Arc<tokio::sync::Notify>,
+}
+
+impl Outbox {
+    fn now(&self) -> i64 {
+        self.config.clock.now_ms()
+    }
+
+    async fn db<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.store.run_blocking(f).await
+    }
+}
 
 /// Why a message could not be sent this time.
 #[derive(Debug, thiserror::Error)]
@@ -64,7 +88,7 @@ struct Senders {
 }
 
 /// Runs until `stop` turns true.
-pub async fn run_outbox(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
+pub(crate) async fn run_outbox(state: Outbox, mut stop: tokio::sync::watch::Receiver<bool>) {
     let smtp = match &state.config.smtp {
         Some(cfg) => match smtp_transport(cfg) {
             Ok(t) => Some((t, cfg.from.clone())),
@@ -100,7 +124,7 @@ pub async fn run_outbox(state: AppState, mut stop: tokio::sync::watch::Receiver<
         }
         tokio::select! {
             _ = stop.changed() => {}
-            _ = state.outbox_wake.notified() => {}
+            _ = state.wake.notified() => {}
             _ = tokio::time::sleep(poll) => {}
         }
     }
@@ -113,9 +137,9 @@ const OUTBOX_LEASE_MS: i64 = 5 * 60 * 1000;
 const OUTBOX_CLAIM: usize = 10;
 
 /// Sends what is due; returns how many messages were claimed.
-async fn process_due(state: &AppState, senders: &Senders) -> usize {
+async fn process_due(state: &Outbox, senders: &Senders) -> usize {
     let now = state.now();
-    match crate::http::db(state, move |s| s.void_stale_code_messages(now)).await {
+    match state.db(move |s| s.void_stale_code_messages(now)).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(
             count = n,
@@ -123,10 +147,9 @@ async fn process_due(state: &AppState, senders: &Senders) -> usize {
         ),
         Err(e) => tracing::error!(error = ?e, "outbox sweep failed"),
     }
-    let due = match crate::http::db(state, move |s| {
-        s.due_messages(now, OUTBOX_CLAIM as u32, OUTBOX_LEASE_MS)
-    })
-    .await
+    let due = match state
+        .db(move |s| s.due_messages(now, OUTBOX_CLAIM as u32, OUTBOX_LEASE_MS))
+        .await
     {
         Ok(d) => d,
         Err(e) => {
@@ -144,10 +167,9 @@ async fn process_due(state: &AppState, senders: &Senders) -> usize {
         if msg.carries_code && msg.attempts == 0 {
             let m = msg.clone();
             let now = state.now();
-            match crate::http::db(state, move |s| {
-                s.hold_if_over_recipient_limit(&m, limit, now)
-            })
-            .await
+            match state
+                .db(move |s| s.hold_if_over_recipient_limit(&m, limit, now))
+                .await
             {
                 Ok(false) => {}
                 Ok(true) => {
@@ -171,13 +193,13 @@ async fn process_due(state: &AppState, senders: &Senders) -> usize {
         let outcome = match result {
             Ok(dev_copy) => {
                 tracing::info!(outbox_id = id, channel = %channel, dev = dev_copy, "message sent");
-                crate::http::db(state, move |s| s.mark_sent(&msg, dev_copy, now)).await
+                state.db(move |s| s.mark_sent(&msg, dev_copy, now)).await
             }
             Err(e) if msg.attempts + 1 >= max_attempts => {
                 let tries = msg.attempts + 1;
                 tracing::warn!(outbox_id = id, channel = %channel, attempts = tries, error = %e, "message not sent; giving up");
                 let text = format!("gave up after {tries} tries: {e}");
-                crate::http::db(state, move |s| s.give_up(id, &text, now)).await
+                state.db(move |s| s.give_up(id, &text, now)).await
             }
             Err(e) => {
                 let exp = msg.attempts.min(20);
@@ -188,7 +210,9 @@ async fn process_due(state: &AppState, senders: &Senders) -> usize {
                     .min(3_600_000);
                 tracing::warn!(outbox_id = id, channel = %channel, attempts = msg.attempts + 1, error = %e, "message not sent; will retry");
                 let text = e.to_string();
-                crate::http::db(state, move |s| s.mark_failed(id, &text, now + delay)).await
+                state
+                    .db(move |s| s.mark_failed(id, &text, now + delay))
+                    .await
             }
         };
         if let Err(e) = outcome {
@@ -236,7 +260,7 @@ pub fn webhook_signature(secret: &str, unix_secs: i64, body: &str) -> String {
 }
 
 /// Sends one message; Ok(true) when it went to the development outbox.
-async fn send(state: &AppState, senders: &Senders, msg: &OutboxMessage) -> Result<bool, SendError> {
+async fn send(state: &Outbox, senders: &Senders, msg: &OutboxMessage) -> Result<bool, SendError> {
     let demo = state.config.mode == Mode::Demo;
     match msg.channel.as_str() {
         "email" => match &senders.smtp {

@@ -22,10 +22,12 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::AppState;
+use crate::domain::releases::{
+    self as rules, FileKind, parse_platform, parse_version, platform_name,
+};
+use crate::http::AppState;
+use crate::http::openapi::errors;
 use crate::http::{AdminCaller, ApiError, ReleasePublisher, StrictJson, StrictPath, db};
-use crate::openapi::errors;
-use crate::releases::{self as rules, FileKind, parse_platform, parse_version, platform_name};
 use crate::store::NewRelease;
 
 /// The JSON routes (described in the OpenAPI document).
@@ -213,7 +215,7 @@ pub async fn publish_form(
     let public_url = state.config.public_url.clone();
     let now = state.now();
     let view = db(state, move |s| {
-        crate::release_admin::publish_stored(s, &dir, &new, &public_url, &actor, now)
+        crate::ops::releases::publish_stored(s, &dir, &new, &public_url, &actor, now)
     })
     .await?;
     tracing::info!(platform = platform_name(view.platform), version = %view.version, "release published");
@@ -580,7 +582,7 @@ impl Upload {
     /// kept once.
     async fn keep(mut self, dir: &Path) -> Result<(String, u64), ApiError> {
         let (dir, tmp, sha) = (dir.to_path_buf(), self.path.clone(), self.sha256.clone());
-        tokio::task::spawn_blocking(move || crate::release_admin::place_file(&dir, &tmp, &sha))
+        tokio::task::spawn_blocking(move || crate::ops::releases::place_file(&dir, &tmp, &sha))
             .await
             .map_err(|_| ApiError::internal())?
             .map_err(io_error)?;

@@ -9,9 +9,11 @@ use doorstep_protocol::wire::{Platform, ReleaseChange, ReleaseView};
 use semver::Version;
 use sha2::{Digest, Sha256};
 
-use crate::releases::{self as rules, platform_name};
+use crate::config::ServerConfig;
+use crate::domain::releases::{self as rules, platform_name};
+use crate::error::ServerError;
+use crate::ops::open_store;
 use crate::store::{NewRelease, Store, StoreError};
-use crate::{ServerConfig, ServerError, open_store};
 
 /// One release command.
 #[derive(Debug, Clone)]

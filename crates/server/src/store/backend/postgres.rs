@@ -12,10 +12,10 @@
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use tokio_postgres::types::ToSql;
 
-use super::StoreError;
-use super::sql::{Db, DbError, DbResult, Row, Value, to_postgres_placeholders};
+use super::pg::PgTx;
+use super::sql::{Db, DbError};
+use crate::store::StoreError;
 
 /// How many times a write runs before a serialization failure is given up on (then the
 /// client gets a 503 and retries later).
@@ -23,67 +23,6 @@ const MAX_TRIES: u32 = 30;
 
 /// The advisory lock key the migrations run under ("doorstep" in ASCII).
 const MIGRATION_LOCK: i64 = 0x646f_6f72_7374_6570;
-
-/// A pooled connection inside a transaction.
-pub struct PgTx<'a> {
-    tx: &'a deadpool_postgres::ClientWrapper,
-    rt: &'a tokio::runtime::Handle,
-}
-
-impl std::fmt::Debug for PgTx<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("PgTx")
-    }
-}
-
-impl PgTx<'_> {
-    fn params(values: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
-        values.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
-    }
-
-    pub(super) fn query(&self, sql: &str, values: &[Value]) -> DbResult<Vec<Row>> {
-        let sql = to_postgres_placeholders(sql);
-        let out = self.rt.block_on(async {
-            let st = self.tx.prepare_cached(&sql).await?;
-            let rows = self.tx.query(&st, &Self::params(values)).await?;
-            rows.iter()
-                .map(|r| {
-                    (0..r.len())
-                        .map(|i| r.try_get::<_, Value>(i))
-                        .collect::<Result<Vec<_>, _>>()
-                        .map(Row)
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(DbError::from)
-        });
-        log_failure(&sql, out)
-    }
-
-    pub(super) fn execute(&self, sql: &str, values: &[Value]) -> DbResult<usize> {
-        let sql = to_postgres_placeholders(sql);
-        let out = self.rt.block_on(async {
-            let st = self.tx.prepare_cached(&sql).await?;
-            let n = self.tx.execute(&st, &Self::params(values)).await?;
-            Ok(usize::try_from(n).unwrap_or(usize::MAX))
-        });
-        log_failure(&sql, out)
-    }
-
-    pub(super) fn batch(&self, sql: &str) -> DbResult<()> {
-        Ok(self.rt.block_on(self.tx.batch_execute(sql))?)
-    }
-}
-
-/// Logs the statement that failed (never its parameters, which may hold hashes), except for
-/// the conflicts that are retried.
-fn log_failure<T>(sql: &str, out: DbResult<T>) -> DbResult<T> {
-    if let Err(e) = &out
-        && !e.is_retryable()
-    {
-        tracing::warn!(error = %e, statement = sql, "a statement failed");
-    }
-    out
-}
 
 /// The pool and the runtime its connections live on.
 pub struct Postgres {
@@ -133,9 +72,9 @@ pub fn redact_url(url: &str) -> String {
 impl Postgres {
     /// Connects a pool of `size` connections to `url` (checked by one connection now, so a
     /// wrong URL fails at start with the database's message).
-    pub fn connect(url: &str, size: usize) -> Result<Self, crate::ServerError> {
+    pub fn connect(url: &str, size: usize) -> Result<Self, StoreError> {
         let config: tokio_postgres::Config = url.parse().map_err(|e| {
-            crate::ServerError::Config(format!(
+            StoreError::Unusable(format!(
                 "--database {}: {e}; write it as postgres://user[:password]@host[:port]/database",
                 redact_url(url)
             ))
@@ -144,7 +83,10 @@ impl Postgres {
             .worker_threads(2)
             .thread_name("doorstep-postgres")
             .enable_all()
-            .build()?;
+            .build()
+            .map_err(|e| {
+                StoreError::Unusable(format!("cannot start the PostgreSQL runtime: {e}"))
+            })?;
         let manager = Manager::from_config(
             config,
             tokio_postgres::NoTls,
@@ -163,7 +105,7 @@ impl Postgres {
                 .recycle_timeout(Some(Duration::from_secs(5)))
                 .runtime(deadpool_postgres::Runtime::Tokio1)
                 .build()
-                .map_err(|e| crate::ServerError::Config(format!("database pool: {e}")))?
+                .map_err(|e| StoreError::Unusable(format!("database pool: {e}")))?
         };
         let pg = Self { pool, rt: Some(rt) };
         let sync_commit = pg
@@ -175,10 +117,7 @@ impl Postgres {
                 )?)
             })
             .map_err(|e| {
-                crate::ServerError::Config(format!(
-                    "cannot use the database {}: {e}",
-                    redact_url(url)
-                ))
+                StoreError::Unusable(format!("cannot use the database {}: {e}", redact_url(url)))
             })?;
         if sync_commit == "off" {
             tracing::warn!(
@@ -224,7 +163,7 @@ impl Postgres {
         f: impl Fn(&Db<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let key = i64::from_be_bytes(
-            crate::secrets::sha256(subject.as_bytes())[..8]
+            crate::sys::secrets::sha256(subject.as_bytes())[..8]
                 .try_into()
                 .expect("8 bytes"),
         );
@@ -298,7 +237,7 @@ impl Postgres {
                 StoreError::Db(e) if e.is_retryable() && tries < MAX_TRIES => {
                     // Full jitter, growing: two nodes that collided do not collide again.
                     let cap = 2u64 << tries.min(6);
-                    let ms = u64::from(crate::secrets::random_bytes::<2>()[0]) % cap;
+                    let ms = u64::from(crate::sys::secrets::random_bytes::<2>()[0]) % cap;
                     std::thread::sleep(Duration::from_millis(ms));
                 }
                 _ => return Err(err),

@@ -32,10 +32,10 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use super::sql::{Db, Row, Value, params};
-use super::{Location, MIGRATIONS, Store, StoreError, StoreSettings, postgres, sqlite};
-use crate::ServerError;
-use crate::secrets::Secrets;
+use super::backend::sql::{Db, DbError, Row, Value, params};
+use super::backend::{postgres, sqlite};
+use super::{Location, MIGRATIONS, Store, StoreError, StoreSettings};
+use crate::sys::secrets::{Secrets, SecretsError};
 
 /// Every table of the schema this binary knows, parents before the tables that refer to
 /// them (the order of the copy). A table in the source that is not here stops the copy; the
@@ -104,26 +104,23 @@ pub enum CopyError {
         /// Every table's check.
         report: ChecksTable,
     },
-    /// The database or the secrets failed.
+    /// The database failed.
     #[error(transparent)]
-    Server(#[from] ServerError),
+    Store(#[from] StoreError),
+    /// The secrets could not be read.
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
 }
 
-impl From<StoreError> for CopyError {
-    fn from(e: StoreError) -> Self {
-        CopyError::Server(ServerError::Store(e))
-    }
-}
-
-impl From<super::sql::DbError> for CopyError {
-    fn from(e: super::sql::DbError) -> Self {
+impl From<DbError> for CopyError {
+    fn from(e: DbError) -> Self {
         StoreError::Db(e).into()
     }
 }
 
 impl From<rusqlite::Error> for CopyError {
     fn from(e: rusqlite::Error) -> Self {
-        CopyError::Server(ServerError::Sqlite(e))
+        StoreError::Db(e.into()).into()
     }
 }
 
@@ -346,11 +343,11 @@ pub fn migrate_sqlite_to_postgres(
         secrets,
         StoreSettings {
             public_url: String::new(),
-            time_zone: crate::zone::FleetZone::utc(),
-            policy: crate::Policy::default(),
+            time_zone: crate::domain::zone::FleetZone::utc(),
+            policy: crate::domain::policy::Policy::default(),
             verification_ttl_ms: 1000,
             offline_window_ms: 1000,
-            random: crate::Randomness::os(),
+            random: doorstep_inputs::Randomness::os(),
             pool_size: 2,
         },
     )?);
@@ -404,7 +401,7 @@ pub fn migrate_sqlite_to_postgres(
     });
     let checks = match outcome {
         Ok(checks) => checks,
-        Err(e) => return Err(stopped.into_inner().unwrap_or(CopyError::Server(e))),
+        Err(e) => return Err(stopped.into_inner().unwrap_or(CopyError::Store(e))),
     };
     // Ends the read snapshot (it changed nothing).
     let _ = conn.execute_batch("COMMIT");

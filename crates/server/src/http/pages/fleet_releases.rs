@@ -4,7 +4,7 @@
 //!
 //! No JavaScript: every control is a form that carries the fleet page's CSRF token and answers
 //! with a redirect back to `/fleet`, or with a page that gives the server's message and a Back
-//! link (status 4xx, [`crate::pages::error_pages`]). The rules are [`crate::releases`]'; the
+//! link (status 4xx, [`crate::http::pages::error_pages`]). The rules are [`crate::releases`]'; the
 //! upload is the API's own [`publish_form`], so a file the API refuses is refused here too.
 
 use std::collections::BTreeMap;
@@ -21,13 +21,15 @@ use doorstep_protocol::wire::{
 };
 use semver::Version;
 
-use crate::AppState;
+use crate::domain::releases::{
+    self as rules, Release, parse_platform, parse_version, platform_name,
+};
+use crate::http::AppState;
+use crate::http::api::releases::publish_form;
+use crate::http::pages::{csrf_token, esc, form_value, format_time, qr_svg, signed_form};
 use crate::http::{ApiError, db};
-use crate::pages::{csrf_token, esc, form_value, format_time, qr_svg, signed_form};
-use crate::release_routes::publish_form;
-use crate::releases::{self as rules, Release, parse_platform, parse_version, platform_name};
 
-/// The forms' routes. Their error answers become pages ([`crate::pages::error_pages`]).
+/// The forms' routes. Their error answers become pages ([`crate::http::pages::error_pages`]).
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         // No body limit of the router's own: `publish_form` bounds every field as it reads
@@ -39,7 +41,9 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/fleet/releases/{platform}/minimum", post(set_minimum))
         .route("/fleet/releases/{platform}/{version}", post(change))
-        .layer(axum::middleware::map_response(crate::pages::error_pages))
+        .layer(axum::middleware::map_response(
+            crate::http::pages::error_pages,
+        ))
 }
 
 /// Platforms in the order the page lists them, with their names for people.
@@ -549,7 +553,7 @@ async fn set_minimum_version(
 }
 
 /// Back to the fleet page at the platform's releases, or the error (a page, by
-/// [`crate::pages::error_pages`]).
+/// [`crate::http::pages::error_pages`]).
 fn answer(done: Result<Platform, ApiError>) -> Response {
     match done {
         Ok(platform) => {

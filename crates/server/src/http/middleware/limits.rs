@@ -14,7 +14,7 @@
 //!   bomb gets its `413` like any large body; other content codings are refused
 //!   ([`request_encoding`]). JSON answers go gzipped to clients that ask ([`json_compression`]).
 //!
-//! The limiters run on the server's [`Clock`](crate::Clock), so tests move time by hand.
+//! The limiters run on the server's [`Clock`](doorstep_inputs::Clock), so tests move time by hand.
 
 use std::collections::HashMap;
 use std::future::poll_fn;
@@ -44,143 +44,24 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{And, DefaultPredicate, Predicate};
 
+use crate::config::{Rate, ServerConfig};
 use crate::http::ApiError;
+use crate::http::AppState;
 use crate::http::error::retry_after;
-use crate::{AppState, ServerConfig};
 
-/// A sustained rate with a burst on top.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Rate {
-    /// Requests per second, sustained (may be below 1: 1/60 is one a minute).
-    pub per_sec: f64,
-    /// How many may come at once after a quiet spell.
-    pub burst: u32,
-}
-
-impl Rate {
-    /// So high that nothing is ever refused; for benchmarks.
-    pub const UNLIMITED: Rate = Rate {
-        per_sec: 1e9,
-        burst: 1_000_000_000,
+/// The governor quota of a [`Rate`].
+fn quota(rate: Rate) -> Quota {
+    // Rates at or below zero (or NaN) become one a year: never refill in practice.
+    let per_sec = if rate.per_sec > 0.0 {
+        rate.per_sec
+    } else {
+        1.0 / (365.0 * 86_400.0)
     };
-
-    fn quota(self) -> Quota {
-        // Rates at or below zero (or NaN) become one a year: never refill in practice.
-        let per_sec = if self.per_sec > 0.0 {
-            self.per_sec
-        } else {
-            1.0 / (365.0 * 86_400.0)
-        };
-        let period = Duration::from_secs_f64((1.0 / per_sec).min(365.0 * 86_400.0))
-            .max(Duration::from_nanos(1));
-        Quota::with_period(period)
-            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
-            .allow_burst(NonZeroU32::new(self.burst).unwrap_or(NonZeroU32::MIN))
-    }
-}
-
-/// What a client may push: `ServerConfig::limits`. The per-address limit of `/v1/verify`
-/// stays in `ServerConfig::verify_rate_per_sec` / `verify_burst`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Limits {
-    /// A request (body included) that takes longer is answered `408`.
-    pub request_timeout: Duration,
-    /// The same for a release upload (`POST /v1/admin/releases`, the fleet page's upload
-    /// form), which may be hundreds of megabytes from a build runner.
-    pub release_upload_timeout: Duration,
-    /// Connections open at once; more wait in the kernel's accept queue.
-    pub max_connections: usize,
-    /// Requests being answered at once; more are answered `503` with `Retry-After`.
-    pub max_concurrent_requests: usize,
-    /// After an early answer (413, 401, 429, ...) this much of the unread body is still read
-    /// and thrown away so the client gets to read the answer; a longer body is cut off.
-    pub max_discarded_body_bytes: u64,
-    /// `/v1/verify` per device, on top of the per-address limit: one stolen phone cannot use
-    /// up the budget of the fleet behind the same carrier NAT.
-    pub verify_per_device: Rate,
-    /// Sync, photos, manifest and resend, per device.
-    pub device_requests: Rate,
-    /// `POST /v1/devices/enroll` per client address (enrollment codes are short).
-    pub enroll_per_address: Rate,
-    /// The customer page `/c/{ref}` per client address.
-    pub customer_page_per_address: Rate,
-    /// Failed sign-ins to the fleet page per client address; over it, every sign-in from
-    /// that address (right or wrong) is answered `429` until the wait is over, so the answer
-    /// never tells a guess apart.
-    pub fleet_sign_in_failures_per_address: Rate,
-    /// Photo bytes one device may upload in any 24 hours.
-    pub photo_bytes_per_device_per_day: u64,
-    /// Photos one device may upload in any 24 hours.
-    pub photos_per_device_per_day: u32,
-}
-
-impl Limits {
-    /// Demo and test values: generous, so tests and QA scripts are not throttled.
-    pub fn demo() -> Self {
-        Self {
-            request_timeout: Duration::from_secs(30),
-            release_upload_timeout: Duration::from_secs(30 * 60),
-            max_connections: 512,
-            max_concurrent_requests: 256,
-            max_discarded_body_bytes: 16 * 1024 * 1024,
-            verify_per_device: Rate {
-                per_sec: 200.0,
-                burst: 400,
-            },
-            device_requests: Rate {
-                per_sec: 200.0,
-                burst: 2000,
-            },
-            enroll_per_address: Rate {
-                per_sec: 10.0,
-                burst: 1000,
-            },
-            customer_page_per_address: Rate {
-                per_sec: 50.0,
-                burst: 1000,
-            },
-            fleet_sign_in_failures_per_address: Rate {
-                per_sec: 1.0,
-                burst: 20,
-            },
-            photo_bytes_per_device_per_day: 200 * 1024 * 1024,
-            photos_per_device_per_day: 1000,
-        }
-    }
-
-    /// Production values: what one courier's phone, one customer or one fleet manager needs,
-    /// with room to spare.
-    pub fn production() -> Self {
-        Self {
-            // A courier types a few codes a minute; a stop with several parcels may need a
-            // burst, and wrong codes are counted per code anyway.
-            verify_per_device: Rate {
-                per_sec: 1.0,
-                burst: 30,
-            },
-            // Sync after every commit, on a timer and by hand, photos, a manifest refresh.
-            device_requests: Rate {
-                per_sec: 10.0,
-                burst: 120,
-            },
-            // Phones of a depot may enroll together behind one address; the codes are
-            // random enough that this only slows down a scan for them.
-            enroll_per_address: Rate {
-                per_sec: 1.0 / 6.0,
-                burst: 30,
-            },
-            customer_page_per_address: Rate {
-                per_sec: 1.0,
-                burst: 30,
-            },
-            // Five a minute after ten in a row.
-            fleet_sign_in_failures_per_address: Rate {
-                per_sec: 1.0 / 12.0,
-                burst: 10,
-            },
-            ..Self::demo()
-        }
-    }
+    let period =
+        Duration::from_secs_f64((1.0 / per_sec).min(365.0 * 86_400.0)).max(Duration::from_nanos(1));
+    Quota::with_period(period)
+        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+        .allow_burst(NonZeroU32::new(rate.burst).unwrap_or(NonZeroU32::MIN))
 }
 
 /// How long to wait before a refused request can succeed.
@@ -222,7 +103,7 @@ pub fn too_many(wait: Wait, what: &str) -> ApiError {
 
 /// The server's clock as governor sees it: time since the Unix epoch.
 #[derive(Clone)]
-struct LimiterClock(Arc<dyn crate::Clock>);
+struct LimiterClock(Arc<dyn doorstep_inputs::Clock>);
 
 impl governor::clock::Clock for LimiterClock {
     type Instant = Duration;
@@ -244,10 +125,10 @@ struct KeyedLimiter<K: Hash + Eq + Clone> {
 }
 
 impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
-    fn new(rate: Rate, clock: &Arc<dyn crate::Clock>) -> Self {
+    fn new(rate: Rate, clock: &Arc<dyn doorstep_inputs::Clock>) -> Self {
         let clock = LimiterClock(clock.clone());
         Self {
-            limiter: RateLimiter::dashmap_with_clock(rate.quota(), clock.clone()),
+            limiter: RateLimiter::dashmap_with_clock(quota(rate), clock.clone()),
             last_sweep_ms: AtomicI64::new(clock.0.now_ms()),
             clock,
         }
@@ -294,7 +175,7 @@ pub struct Limiters {
     sign_in_failures: KeyedLimiter<IpAddr>,
     /// Addresses over the failed sign-in limit, until when (Unix ms).
     signed_out_until: Mutex<HashMap<IpAddr, i64>>,
-    clock: Arc<dyn crate::Clock>,
+    clock: Arc<dyn doorstep_inputs::Clock>,
     in_flight: Arc<Semaphore>,
 }
 
@@ -863,14 +744,13 @@ mod tests {
 
     #[test]
     fn a_rate_below_one_a_second_and_a_zero_burst_still_make_a_quota() {
-        let q = Rate {
+        let q = quota(Rate {
             per_sec: 1.0 / 60.0,
             burst: 0,
-        }
-        .quota();
+        });
         assert_eq!(q.burst_size().get(), 1);
         assert_eq!(q.replenish_interval(), Duration::from_secs(60));
-        let q = Rate::UNLIMITED.quota();
+        let q = quota(Rate::UNLIMITED);
         assert_eq!(q.replenish_interval(), Duration::from_nanos(1));
     }
 }

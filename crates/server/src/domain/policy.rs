@@ -33,7 +33,11 @@
 use doorstep_protocol::wire::{DeliveryMethod, DoorMethod};
 use serde::{Deserialize, Serialize};
 
-use crate::ServerError;
+/// A policy file or policy value that breaks a rule; the message names the field and the
+/// allowed range.
+#[derive(Debug, thiserror::Error)]
+#[error("policy: {0}")]
+pub struct PolicyError(pub String);
 
 /// The whole policy file.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -358,9 +362,9 @@ then = { code_required = true }
 
 impl Policy {
     /// Parses and checks a policy file's text.
-    pub fn from_toml(text: &str) -> Result<Self, ServerError> {
+    pub fn from_toml(text: &str) -> Result<Self, PolicyError> {
         let policy: Policy =
-            toml::from_str(text).map_err(|e| ServerError::Policy(e.message().to_string()))?;
+            toml::from_str(text).map_err(|e| PolicyError(e.message().to_string()))?;
         policy.check()?;
         Ok(policy)
     }
@@ -371,7 +375,7 @@ impl Policy {
     /// per code (with 6 digits and 10 attempts a guesser wins once in 100,000 parcels), and a
     /// validity of 1 to 7 days. [`Policy::from_toml`] runs it; the server runs it again at
     /// start for a policy built in code.
-    pub fn check(&self) -> Result<(), ServerError> {
+    pub fn check(&self) -> Result<(), PolicyError> {
         let digits_ok = |d: u8| (MIN_CODE_DIGITS..=MAX_CODE_DIGITS).contains(&d);
         let attempts_ok = |a: u32| (1..=MAX_ATTEMPTS).contains(&a);
         let days_ok = |d: u32| (1..=MAX_VALIDITY_DAYS).contains(&d);
@@ -389,25 +393,25 @@ impl Policy {
         };
         let d = &self.defaults;
         if !digits_ok(d.code_digits) {
-            return Err(ServerError::Policy(digits_msg(
+            return Err(PolicyError(digits_msg(
                 "defaults.code_digits",
                 d.code_digits,
             )));
         }
         if !attempts_ok(d.max_attempts) {
-            return Err(ServerError::Policy(attempts_msg(
+            return Err(PolicyError(attempts_msg(
                 "defaults.max_attempts",
                 d.max_attempts,
             )));
         }
         if !days_ok(d.validity_days) {
-            return Err(ServerError::Policy(days_msg(
+            return Err(PolicyError(days_msg(
                 "defaults.validity_days",
                 d.validity_days,
             )));
         }
         if !(1..=5).contains(&d.max_delivery_attempts) {
-            return Err(ServerError::Policy(format!(
+            return Err(PolicyError(format!(
                 "defaults.max_delivery_attempts is {}; it must be 1 to 5 failed attempts",
                 d.max_delivery_attempts
             )));
@@ -417,26 +421,26 @@ impl Policy {
             if let Some(v) = &r.when.declared_value_at_least
                 && parse_amount(v).is_none()
             {
-                return Err(ServerError::Policy(format!(
+                return Err(PolicyError(format!(
                     "{} is {v:?}, not an amount like \"500.00\"",
                     field("declared_value_at_least")
                 )));
             }
             if let Some(n) = r.then.code_digits.filter(|n| !digits_ok(*n)) {
-                return Err(ServerError::Policy(digits_msg(&field("code_digits"), n)));
+                return Err(PolicyError(digits_msg(&field("code_digits"), n)));
             }
             if let Some(n) = r.then.max_attempts.filter(|n| !attempts_ok(*n)) {
-                return Err(ServerError::Policy(attempts_msg(&field("max_attempts"), n)));
+                return Err(PolicyError(attempts_msg(&field("max_attempts"), n)));
             }
             if let Some(n) = r.then.validity_days.filter(|n| !days_ok(*n)) {
-                return Err(ServerError::Policy(days_msg(&field("validity_days"), n)));
+                return Err(PolicyError(days_msg(&field("validity_days"), n)));
             }
             if let Some(n) = r
                 .then
                 .minimum_age
                 .filter(|n| !(1..=MAX_MINIMUM_AGE).contains(n))
             {
-                return Err(ServerError::Policy(format!(
+                return Err(PolicyError(format!(
                     "{} is {n}; it must be 1 to {MAX_MINIMUM_AGE} years",
                     field("minimum_age")
                 )));
@@ -758,7 +762,7 @@ mod tests {
 
     #[test]
     fn the_readme_shows_the_built_in_policy_word_for_word() {
-        assert!(include_str!("../README.md").contains(DEFAULT_POLICY.trim()));
+        assert!(include_str!("../../README.md").contains(DEFAULT_POLICY.trim()));
     }
 
     fn offered(d: &Decision) -> Vec<DeliveryMethod> {

@@ -20,9 +20,20 @@ use hmac::{Hmac, Mac};
 use rand_core::{OsRng, TryRngCore};
 use sha2::{Digest, Sha256};
 
-use crate::ServerError;
-
 const CODE_KEY: &str = "code-hmac.key";
+
+/// Secrets that cannot be read, written or trusted.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretsError {
+    /// The file system failed.
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The secrets or the data directory cannot be used as they are; the message says how to
+    /// fix it.
+    #[error("configuration: {0}")]
+    Unusable(String),
+}
+
 /// Keys the stored hashes of phones' record chains; separate from the code key so that
 /// rotating the code key does not break every phone's chain.
 const CHAIN_KEY: &str = "chain-hmac.key";
@@ -85,7 +96,7 @@ const DB_FILE: &str = "doorstep.sqlite3";
 /// and the photo folder left looser by an older server are tightened: they are ours and hold
 /// personal data. An existing data directory keeps its mode, with a warning: it may be a
 /// directory the operator shares on purpose, and what is inside is private either way.
-pub(crate) fn make_data_dir_private(dir: &Path) -> Result<(), ServerError> {
+pub(crate) fn make_data_dir_private(dir: &Path) -> Result<(), SecretsError> {
     create_private_dir(dir)?;
     let db = dir.join(DB_FILE);
     match create_private_file(&db) {
@@ -106,7 +117,7 @@ pub(crate) fn make_data_dir_private(dir: &Path) -> Result<(), ServerError> {
                 dir.display()
             );
         }
-        let tighten = |p: PathBuf, private: u32| -> Result<(), ServerError> {
+        let tighten = |p: PathBuf, private: u32| -> Result<(), SecretsError> {
             if let Some(mode) = mode_of(&p)
                 && mode & 0o077 != 0
             {
@@ -125,7 +136,7 @@ pub(crate) fn make_data_dir_private(dir: &Path) -> Result<(), ServerError> {
 
 /// Refuses a secret (file or directory) that users other than the server's own can use:
 /// any group or other permission bit. The message names the file and the fix.
-fn refuse_if_shared(path: &Path) -> Result<(), ServerError> {
+fn refuse_if_shared(path: &Path) -> Result<(), SecretsError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -137,7 +148,7 @@ fn refuse_if_shared(path: &Path) -> Result<(), ServerError> {
             } else {
                 ("600", "the secret")
             };
-            return Err(ServerError::Config(format!(
+            return Err(SecretsError::Unusable(format!(
                 "other users of this machine can open {what} {path} (mode {mode:04o}); \
                  make it private with `chmod {want} {path}` and start again (if others may \
                  already have read it, rotate it: see the Security section of the server's README)",
@@ -151,7 +162,7 @@ fn refuse_if_shared(path: &Path) -> Result<(), ServerError> {
 }
 
 /// Reads a secrets file after checking its mode; `None` if it does not exist.
-fn read_private(path: &Path) -> Result<Option<Vec<u8>>, ServerError> {
+fn read_private(path: &Path) -> Result<Option<Vec<u8>>, SecretsError> {
     match fs::metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e.into()),
@@ -163,7 +174,7 @@ fn read_private(path: &Path) -> Result<Option<Vec<u8>>, ServerError> {
 
 /// Replaces `dir/name` with `bytes` atomically: a fresh 0600 temporary file, fsync, rename,
 /// fsync of the directory. A crash leaves the old file or the new one, never half of one.
-fn replace_private(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), ServerError> {
+fn replace_private(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), SecretsError> {
     let tmp = dir.join(format!("{name}.tmp"));
     match fs::remove_file(&tmp) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
@@ -180,9 +191,9 @@ fn replace_private(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), ServerErr
 
 /// Refuses to work on a secrets directory that is not there: a mistyped `--data-dir` must
 /// not make fresh secrets and look like a successful rotation.
-fn require_secrets(dir: &Path) -> Result<(), ServerError> {
+fn require_secrets(dir: &Path) -> Result<(), SecretsError> {
     if !dir.join(SIGNING_KEY).exists() {
-        return Err(ServerError::Config(format!(
+        return Err(SecretsError::Unusable(format!(
             "{} holds no secrets; check --data-dir (the server makes them at first start)",
             dir.display()
         )));
@@ -195,7 +206,7 @@ fn read_or_create(
     dir: &Path,
     name: &str,
     make: impl FnOnce() -> Vec<u8>,
-) -> Result<Vec<u8>, ServerError> {
+) -> Result<Vec<u8>, SecretsError> {
     if let Some(bytes) = read_private(&dir.join(name))? {
         return Ok(bytes);
     }
@@ -206,24 +217,24 @@ fn read_or_create(
     Ok(bytes)
 }
 
-fn parse32(bytes: &[u8], what: &str) -> Result<[u8; 32], ServerError> {
+fn parse32(bytes: &[u8], what: &str) -> Result<[u8; 32], SecretsError> {
     let text = std::str::from_utf8(bytes)
-        .map_err(|_| ServerError::Config(format!("secrets/{what} is not text")))?;
+        .map_err(|_| SecretsError::Unusable(format!("secrets/{what} is not text")))?;
     let raw = hex::decode(text.trim())
-        .map_err(|_| ServerError::Config(format!("secrets/{what} is not hex")))?;
+        .map_err(|_| SecretsError::Unusable(format!("secrets/{what} is not hex")))?;
     raw.try_into()
-        .map_err(|_| ServerError::Config(format!("secrets/{what} must be 32 bytes")))
+        .map_err(|_| SecretsError::Unusable(format!("secrets/{what} must be 32 bytes")))
 }
 
 /// The signing key in `dir`, if there is one.
-fn read_signing_key(dir: &Path) -> Result<Option<SigningKey>, ServerError> {
+fn read_signing_key(dir: &Path) -> Result<Option<SigningKey>, SecretsError> {
     read_private(&dir.join(SIGNING_KEY))?
         .map(|b| Ok(SigningKey::from_bytes(&parse32(&b, SIGNING_KEY)?)))
         .transpose()
 }
 
 /// The retired public keys, oldest first.
-fn read_retired(dir: &Path) -> Result<Vec<VerifyingKey>, ServerError> {
+fn read_retired(dir: &Path) -> Result<Vec<VerifyingKey>, SecretsError> {
     let text = read_private(&dir.join(RETIRED_KEYS))?.unwrap_or_default();
     String::from_utf8_lossy(&text)
         .lines()
@@ -233,7 +244,7 @@ fn read_retired(dir: &Path) -> Result<Vec<VerifyingKey>, ServerError> {
             doorstep_protocol::token::decode_hex::<32>(line)
                 .and_then(|b| VerifyingKey::from_bytes(&b).ok())
                 .ok_or_else(|| {
-                    ServerError::Config(format!(
+                    SecretsError::Unusable(format!(
                         "secrets/{RETIRED_KEYS} has a line that is not a public key"
                     ))
                 })
@@ -242,7 +253,7 @@ fn read_retired(dir: &Path) -> Result<Vec<VerifyingKey>, ServerError> {
 }
 
 /// The revoked key ids.
-fn read_revoked(dir: &Path) -> Result<Vec<KeyId>, ServerError> {
+fn read_revoked(dir: &Path) -> Result<Vec<KeyId>, SecretsError> {
     let text = read_private(&dir.join(REVOKED_KEYS))?.unwrap_or_default();
     String::from_utf8_lossy(&text)
         .lines()
@@ -250,7 +261,7 @@ fn read_revoked(dir: &Path) -> Result<Vec<KeyId>, ServerError> {
         .filter(|l| !l.is_empty())
         .map(|line| {
             line.parse::<KeyId>().map_err(|_| {
-                ServerError::Config(format!(
+                SecretsError::Unusable(format!(
                     "secrets/{REVOKED_KEYS} has a line that is not a key id (8 hex digits)"
                 ))
             })
@@ -258,7 +269,7 @@ fn read_revoked(dir: &Path) -> Result<Vec<KeyId>, ServerError> {
         .collect()
 }
 
-fn write_retired(dir: &Path, keys: &[VerifyingKey]) -> Result<(), ServerError> {
+fn write_retired(dir: &Path, keys: &[VerifyingKey]) -> Result<(), SecretsError> {
     let text: String = keys
         .iter()
         .map(|k| format!("{}\n", hex::encode(k.as_bytes())))
@@ -280,7 +291,7 @@ fn new_signing_key(taken: &[KeyId]) -> SigningKey {
 /// Replaces the token signing key with a new one. The old public key stays in
 /// `token-retired.pub`, so tokens already shown to customers still verify (devices get it
 /// with the key list). Run while the server is stopped; it reads keys at start.
-pub fn rotate_token_key(dir: &Path) -> Result<KeyId, ServerError> {
+pub fn rotate_token_key(dir: &Path) -> Result<KeyId, SecretsError> {
     require_secrets(dir)?;
     let old = Secrets::load_or_create(dir)?;
     let mut retired = read_retired(dir)?;
@@ -315,7 +326,7 @@ pub enum Revocation {
 /// new one. Run while the server is stopped.
 ///
 /// Errors if `dir` holds no secrets or no key of it has that id.
-pub fn revoke_token_key(dir: &Path, key_id: KeyId) -> Result<Revocation, ServerError> {
+pub fn revoke_token_key(dir: &Path, key_id: KeyId) -> Result<Revocation, SecretsError> {
     require_secrets(dir)?;
     let mut revoked = read_revoked(dir)?;
     let mut retired = read_retired(dir)?;
@@ -337,7 +348,7 @@ pub fn revoke_token_key(dir: &Path, key_id: KeyId) -> Result<Revocation, ServerE
                 .iter()
                 .map(|k| format!("{} (retired)", key_id_of(k))),
         );
-        return Err(ServerError::Config(format!(
+        return Err(SecretsError::Unusable(format!(
             "no token key {key_id} in {}; its keys are: {}",
             dir.display(),
             if known.is_empty() {
@@ -371,7 +382,7 @@ pub fn revoke_token_key(dir: &Path, key_id: KeyId) -> Result<Revocation, ServerE
 
 /// Replaces the admin token with a new random one and returns it (show it once: it is not
 /// printed anywhere else). The running server keeps the old token until it restarts.
-pub fn rotate_admin_token(dir: &Path) -> Result<String, ServerError> {
+pub fn rotate_admin_token(dir: &Path) -> Result<String, SecretsError> {
     require_secrets(dir)?;
     Secrets::load_or_create(dir)?;
     let token = new_admin_token();
@@ -402,10 +413,10 @@ impl Secrets {
     /// Loads the secrets from `dir`, creating the directory (0700) and any missing secret
     /// (0600).
     ///
-    /// Errors ([`ServerError::Config`]) if the directory or a secret in it is open to other
+    /// Errors ([`SecretsError::Config`]) if the directory or a secret in it is open to other
     /// users, naming the file and the `chmod` that fixes it; if a file is malformed; or if
     /// the signing key is on the revoked list.
-    pub fn load_or_create(dir: &Path) -> Result<Self, ServerError> {
+    pub fn load_or_create(dir: &Path) -> Result<Self, SecretsError> {
         create_private_dir(dir)?;
         refuse_if_shared(dir)?;
         let hmac = read_or_create(dir, CODE_KEY, || {
@@ -424,7 +435,7 @@ impl Secrets {
         let key_id = key_id_of(&signing_key.verifying_key());
         let revoked = read_revoked(dir)?;
         if revoked.contains(&key_id) {
-            return Err(ServerError::Config(format!(
+            return Err(SecretsError::Unusable(format!(
                 "the token signing key {key_id} is on the revoked list (secrets/{REVOKED_KEYS}); \
                  make a new one with `doorstep-server revoke-token-key --key-id {key_id}`"
             )));
@@ -436,11 +447,11 @@ impl Secrets {
             .filter(|(id, _)| !revoked.contains(id))
             .collect();
         let admin_token = String::from_utf8(admin)
-            .map_err(|_| ServerError::Config(format!("secrets/{ADMIN_TOKEN} is not text")))?
+            .map_err(|_| SecretsError::Unusable(format!("secrets/{ADMIN_TOKEN} is not text")))?
             .trim()
             .to_string();
         if admin_token.is_empty() {
-            return Err(ServerError::Config(format!(
+            return Err(SecretsError::Unusable(format!(
                 "secrets/{ADMIN_TOKEN} is empty; make a new one with `doorstep-server rotate-admin-token`"
             )));
         }

@@ -1,0 +1,6 @@
+//! The rules, pure: no I/O, no clock, no randomness of their own.
+
+pub mod messages;
+pub mod policy;
+pub mod releases;
+pub mod zone;

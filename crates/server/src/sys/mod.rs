@@ -1,0 +1,3 @@
+//! The data directory: secrets and private files.
+
+pub mod secrets;
