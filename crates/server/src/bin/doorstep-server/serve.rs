@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use doorstep_server::{Mode, Policy, SmsConfig, SmtpConfig, SmtpSecurity, launch};
+use doorstep_server::{Mode, Policy, Rate, SmsConfig, SmtpConfig, SmtpSecurity, launch};
 
 use crate::common::{Common, config_from, exposure_warning, shutdown_signal};
 
@@ -118,6 +118,27 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "DOORSTEP_MAX_RELEASE_MB", default_value_t = 300,
           value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub(crate) max_release_mb: u64,
+    /// Code checks (`POST /v1/verify`) one client address may make per second, sustained
+    /// (a burst of three seconds' worth on top). Phones behind one carrier NAT share it; the
+    /// attempt counter per code is what stops guessing.
+    #[arg(long, env = "DOORSTEP_VERIFY_RATE_PER_ADDRESS", default_value_t = 20.0,
+          value_parser = positive_rate)]
+    pub(crate) verify_rate_per_address: f64,
+    /// Code checks one phone may make per second, sustained (a burst of 30, or three
+    /// seconds' worth if more).
+    #[arg(long, env = "DOORSTEP_VERIFY_RATE_PER_DEVICE", default_value_t = 1.0,
+          value_parser = positive_rate)]
+    pub(crate) verify_rate_per_device: f64,
+}
+
+/// A rate flag's value: a positive number of requests per second.
+fn positive_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        _ => Err(format!(
+            "{text:?} is not a positive number of requests per second"
+        )),
+    }
 }
 
 /// Whether `url` may go into a production server's QR codes and customer links: https://, or
@@ -169,6 +190,12 @@ pub(crate) async fn run(a: ServeArgs) -> anyhow::Result<()> {
     config.limits.request_timeout = std::time::Duration::from_secs(a.request_timeout_secs);
     config.limits.max_connections = a.max_connections as usize;
     config.limits.max_concurrent_requests = a.max_concurrent_requests as usize;
+    config.verify_rate_per_sec = a.verify_rate_per_address;
+    config.verify_burst = a.verify_rate_per_address * 3.0;
+    config.limits.verify_per_device = Rate {
+        per_sec: a.verify_rate_per_device,
+        burst: (a.verify_rate_per_device * 3.0).clamp(30.0, f64::from(u32::MAX)) as u32,
+    };
     config.limits.photo_bytes_per_device_per_day = a.photo_quota_mb_per_day * 1024 * 1024;
     config.limits.photos_per_device_per_day = a.photo_quota_per_day;
     config.verification_ttl_secs = a.verification_ttl_secs;
