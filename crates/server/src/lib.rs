@@ -54,7 +54,7 @@ pub async fn launch(
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     // `tap_io` only so that axum gives handlers the peer's SocketAddr for this listener.
     let listener = axum::serve::ListenerExt::tap_io(
-        http::middleware::limits::ConnectionLimit::new(listener, max_connections),
+        http::middleware::connections::ConnectionLimit::new(listener, max_connections),
         |_| {},
     );
     let result = axum::serve(listener, app)

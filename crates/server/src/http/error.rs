@@ -1,15 +1,12 @@
 //! Errors as `{code, message}` with a stable code and an HTTP status; internal details go to
-//! the log only. Plus [`db`], which runs a store operation off the async threads and maps its
-//! error.
+//! the log only.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use doorstep_protocol::wire::{ErrorBody, ErrorCode};
 
-use crate::config::Mode;
-use crate::http::AppState;
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
 
 /// An API error: status, stable code, human message. Internal details go to the log only.
 #[derive(Debug)]
@@ -133,26 +130,6 @@ impl From<StoreError> for ApiError {
             }
         }
     }
-}
-
-/// Runs a store operation on a blocking thread ([`Store::run_blocking`]) and maps its error.
-pub async fn db<T: Send + 'static>(
-    state: &AppState,
-    f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, ApiError> {
-    state.store.run_blocking(f).await.map_err(ApiError::from)
-}
-
-/// Refuses development features outside demo mode.
-pub fn demo_only(state: &AppState) -> Result<(), ApiError> {
-    if state.config.mode != Mode::Demo {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            ErrorCode::NotFound,
-            "the development outbox exists only in demo mode",
-        ));
-    }
-    Ok(())
 }
 
 /// Sets `Retry-After` (seconds, at least 1).

@@ -9,8 +9,9 @@ use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
 
 use crate::http::AppState;
-use crate::http::error::{ApiError, db};
+use crate::http::error::ApiError;
 use crate::http::middleware::limits;
+use crate::http::state::db;
 use crate::store::DeviceAuth;
 
 /// JSON body parsed strictly: wrong content type, malformed JSON, wrong types, unknown

@@ -8,12 +8,13 @@ pub mod extract;
 pub mod middleware;
 pub mod openapi;
 pub mod pages;
+mod router;
 mod state;
 
-pub use api::router;
-pub use error::{ApiError, db, demo_only};
+pub use error::ApiError;
 pub use extract::{
     AdminCaller, DeviceCaller, ReleasePublisher, ShipperCaller, StrictJson, StrictPath,
     StrictQuery, SyncingDevice,
 };
-pub use state::AppState;
+pub use router::router;
+pub use state::{AppState, db, demo_only};

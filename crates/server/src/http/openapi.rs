@@ -3,7 +3,7 @@
 //! - the wire types carry `utoipa::ToSchema` (doorstep-protocol's `openapi` feature);
 //! - each handler under `/v1` and `/.well-known` carries `#[utoipa::path]` with its request,
 //!   its answers and every error it can give ([`ErrorBody`] per status);
-//! - [`crate::http::api::router`] registers each of those routes from its annotation (utoipa-axum's
+//! - [`crate::http::router`] registers each of those routes from its annotation (utoipa-axum's
 //!   `routes!`), so a route and its description are written once.
 //!
 //! This module adds what belongs to no single handler: the security schemes, the answers the

@@ -1,14 +1,19 @@
 //! The state every handler shares: the store, the configuration, the outbox's wake-up and the
-//! running limiters.
+//! running limiters; [`db`], which runs a store operation off the async threads for a
+//! handler, and [`demo_only`].
 
 use std::sync::Arc;
 
+use axum::http::StatusCode;
+use doorstep_protocol::wire::ErrorCode;
+
 use crate::config::{Mode, ServerConfig};
 use crate::error::ServerError;
-use crate::http::middleware::limits;
+use crate::http::error::ApiError;
+use crate::http::middleware::limiters;
 use crate::notify::Outbox;
 use crate::ops::open_store;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// Shared state of the running server.
 #[derive(Clone)]
@@ -20,7 +25,7 @@ pub struct AppState {
     /// Wakes the outbox worker.
     pub outbox_wake: Arc<tokio::sync::Notify>,
     /// Rate limiters, per address and per device, and the in-flight request limit.
-    pub limiters: Arc<limits::Limiters>,
+    pub limiters: Arc<limiters::Limiters>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -38,7 +43,7 @@ impl AppState {
             );
         }
         let store = open_store(&config)?;
-        let limiters = limits::Limiters::new(&config);
+        let limiters = limiters::Limiters::new(&config);
         Ok(Self {
             store: Arc::new(store),
             config: Arc::new(config),
@@ -60,4 +65,24 @@ impl AppState {
     pub fn now(&self) -> i64 {
         self.config.clock.now_ms()
     }
+}
+
+/// Runs a store operation on a blocking thread ([`Store::run_blocking`]) and maps its error.
+pub async fn db<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    state.store.run_blocking(f).await.map_err(ApiError::from)
+}
+
+/// Refuses development features outside demo mode.
+pub fn demo_only(state: &AppState) -> Result<(), ApiError> {
+    if state.config.mode != Mode::Demo {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            "the development outbox exists only in demo mode",
+        ));
+    }
+    Ok(())
 }

@@ -1,6 +1,16 @@
 //! Delivery codes: online verification with the attempt counter, resend, the fleet manager's new code, and the checks a record's verification goes through.
 
-use super::*;
+use doorstep_protocol::wire::{
+    DeliveryEvent, RejectCode, ResendResponse, Verification, VerifyOutcome,
+};
+use doorstep_protocol::{DeliveryCode, ParcelId, StopId, TokenSubject};
+use subtle::ConstantTimeEq;
+
+use super::backend::sql::{Db, OptionalExt, exec, params, qrow};
+use super::error::StoreError;
+use super::handle::Store;
+use super::models::DeviceAuth;
+use super::rows::{CodeCheck, CodeEnd, StopRow, load_stop, new_id};
 
 impl Store {
     /// Checks a code in a transaction. The failed-attempt counter is raised before the

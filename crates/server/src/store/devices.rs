@@ -1,6 +1,17 @@
 //! Shippers, couriers, enrollment and devices.
 
-use super::*;
+use doorstep_protocol::wire::{DeviceView, EnrollRequest, GENESIS_HASH, Platform};
+use doorstep_protocol::{CourierId, DeviceId};
+
+use super::backend::sql::{OptionalExt, exec, params, qrow};
+use super::chain::chain_mac;
+use super::error::StoreError;
+use super::handle::Store;
+use super::models::DeviceAuth;
+use super::rows::{
+    ENROLL_ALPHABET, bad_column, enum_str, new_id, normalise_enrollment, parse_enum,
+};
+use crate::sys::secrets::sha256;
 
 impl Store {
     /// Creates a shipper; returns (id, api key, webhook secret).

@@ -2,8 +2,16 @@
 //! the day at the depot, a correction of a handover; and what the fleet manager sees of them
 //! (the open reports, the van's reconciliation per courier and day, the corrections).
 
-use super::*;
-use events::rejected;
+use doorstep_protocol::wire::{DeliveryEvent, EventBody, EventStatus, RejectCode, WebhookEvent};
+use doorstep_protocol::{Barcode, ParcelId};
+
+use super::backend::sql::{Db, OptionalExt, exec, params, qrow};
+use super::error::StoreError;
+use super::handle::Store;
+use super::models::DeviceAuth;
+use crate::domain::zone::is_date;
+
+use super::events::rejected;
 
 /// A parcel a courier reported as not on their route.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -1,6 +1,20 @@
 //! Sync: the phones' record chains, each record stored once with its answer, the audit log, photos.
 
-use super::*;
+use doorstep_protocol::wire::{
+    DeliveryEvent, DeliveryMethod, DoorMethod, EventBody, EventResult, EventStatus,
+    ExceptionReason, Handed, ManifestParcel, MissingStep, ParcelStatus, RejectCode, StoredDelivery,
+    Verification, WebhookEvent, WebhookPayload, door_steps,
+};
+use doorstep_protocol::{DeviceId, ParcelId};
+use subtle::ConstantTimeEq;
+
+use super::backend::sql::{Db, OptionalExt, exec, params, qrow};
+use super::chain::{ChainHead, MAX_RECORDS_FROM_A_REVOKED_PHONE, chain_mac, held};
+use super::error::StoreError;
+use super::handle::Store;
+use super::models::{AuditEntry, ChainBreak, DeviceAuth, PhotoUsage};
+use super::outbox::enqueue_webhook;
+use super::rows::{enum_str, load_stop, parse_enum};
 
 impl Store {
     /// `POST /v1/sync`: stores each event once, in one transaction for the batch.

@@ -1,6 +1,11 @@
 //! The outbox: customer messages and webhooks, queued in the transaction that causes them and sent once.
 
-use super::*;
+use doorstep_protocol::wire::DevMessage;
+
+use super::backend::sql::{Db, exec, params, qrow};
+use super::error::StoreError;
+use super::handle::Store;
+use super::models::{OutboxMessage, UnsentMessage};
 
 impl Store {
     /// Claims the messages due for sending, oldest first, for `lease_ms`: they are not due

@@ -1,6 +1,23 @@
 //! Parcels and stops: creation with the policy decision, the stop's code and message, the manifest.
 
-use super::*;
+use doorstep_protocol::wire::{
+    CreateParcelRequest, ExceptionReason, Manifest, ManifestParcel, ManifestStop, ParcelStatus,
+    ParcelView, WebhookEvent,
+};
+use doorstep_protocol::{Barcode, CourierId, DeliveryCode, ParcelId, StopId};
+
+use super::backend::sql::{Db, OptionalExt, exec, params, qrow};
+use super::error::StoreError;
+use super::handle::Store;
+use super::models::CreatedParcel;
+use super::outbox::{enqueue, void_unsent_code_messages};
+use super::rows::{
+    CodeEnd, StopRow, bad_column, is_e164, is_email, load_stop, method_str, new_id, parse_enum,
+};
+use super::views::parcel_view;
+use crate::domain::policy::{OnFailure, ParcelFacts, parse_amount};
+use crate::domain::zone::is_date;
+use crate::sys::secrets::sha256;
 
 impl Store {
     /// Creates a parcel: policy decision, stop grouping, code creation and the customer's

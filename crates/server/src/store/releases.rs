@@ -4,7 +4,15 @@
 use doorstep_protocol::wire::{ReleaseChange, ReleaseChannel, ReleaseView};
 use semver::Version;
 
-use super::*;
+use doorstep_protocol::DeviceId;
+use doorstep_protocol::wire::Platform;
+
+use super::backend::sql;
+use super::backend::sql::{Db, DbError, OptionalExt, exec, params};
+use super::error::StoreError;
+use super::handle::Store;
+use crate::sys::secrets::sha256;
+
 use crate::domain::releases::{self as rules, Release, parse_platform, platform_name};
 
 /// A release to publish: its file is already stored as `releases/<sha256>` (or it is a link).

@@ -34,7 +34,8 @@ use sha2::{Digest, Sha256};
 
 use super::backend::sql::{Db, DbError, Row, Value, params};
 use super::backend::{postgres, sqlite};
-use super::{Location, MIGRATIONS, Store, StoreError, StoreSettings};
+use super::schema::MIGRATIONS;
+use super::{Location, Store, StoreError, StoreSettings};
 use crate::sys::secrets::{Secrets, SecretsError};
 
 /// Every table of the schema this binary knows, parents before the tables that refer to

@@ -1,6 +1,15 @@
 //! What the pages and the admin API read: deliveries, the outbox, the customer's page, labels, the fleet summary.
 
-use super::*;
+use doorstep_protocol::wire::{
+    OutboxEntry, ParcelStatus, ParcelView, PolicyDecision, StoredDelivery,
+};
+use doorstep_protocol::{EventId, StopId, TokenClaims, TokenSubject};
+
+use super::backend::sql::{Db, OptionalExt, params, qrow};
+use super::error::StoreError;
+use super::handle::Store;
+use super::models::{CustomerStop, FleetSummary, Label};
+use super::rows::{bad_column, load_stop, parse_enum};
 
 impl Store {
     /// Stored events, for a delivery day or all.

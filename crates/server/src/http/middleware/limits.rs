@@ -16,16 +16,12 @@
 //!
 //! The limiters run on the server's [`Clock`](doorstep_inputs::Clock), so tests move time by hand.
 
-use std::collections::HashMap;
 use std::future::poll_fn;
 use std::hash::Hash;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::num::NonZeroU32;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
@@ -34,229 +30,15 @@ use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use doorstep_protocol::DeviceId;
 use doorstep_protocol::wire::ErrorCode;
-use governor::middleware::NoOpMiddleware;
-use governor::state::keyed::DashMapStateStore;
-use governor::{Quota, RateLimiter};
 use http_body::{Frame, SizeHint};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{And, DefaultPredicate, Predicate};
 
-use crate::config::{Rate, ServerConfig};
+use crate::config::ServerConfig;
 use crate::http::ApiError;
 use crate::http::AppState;
 use crate::http::error::retry_after;
-
-/// The governor quota of a [`Rate`].
-fn quota(rate: Rate) -> Quota {
-    // Rates at or below zero (or NaN) become one a year: never refill in practice.
-    let per_sec = if rate.per_sec > 0.0 {
-        rate.per_sec
-    } else {
-        1.0 / (365.0 * 86_400.0)
-    };
-    let period =
-        Duration::from_secs_f64((1.0 / per_sec).min(365.0 * 86_400.0)).max(Duration::from_nanos(1));
-    Quota::with_period(period)
-        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
-        .allow_burst(NonZeroU32::new(rate.burst).unwrap_or(NonZeroU32::MIN))
-}
-
-/// How long to wait before a refused request can succeed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Wait(Duration);
-
-impl Wait {
-    /// Whole seconds, at least 1: the `Retry-After` value.
-    pub fn secs(self) -> u64 {
-        (self.0.as_secs() + u64::from(self.0.subsec_nanos() > 0)).max(1)
-    }
-
-    /// "3 seconds", "2 minutes", "1 hour": for messages.
-    pub fn human(self) -> String {
-        let s = self.secs();
-        let (n, unit) = match s {
-            0..=119 => (s, "second"),
-            120..=7199 => (s.div_ceil(60), "minute"),
-            _ => (s.div_ceil(3600), "hour"),
-        };
-        format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
-    }
-
-    /// A wait of `ms` milliseconds (negative counts as none).
-    pub fn from_ms(ms: i64) -> Self {
-        Wait(Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
-    }
-}
-
-/// `429 rate_limited` with `Retry-After` and a message saying how long to wait.
-pub fn too_many(wait: Wait, what: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        ErrorCode::RateLimited,
-        format!("{what}; wait {} and try again", wait.human()),
-    )
-    .with_retry_after(wait.secs())
-}
-
-/// The server's clock as governor sees it: time since the Unix epoch.
-#[derive(Clone)]
-struct LimiterClock(Arc<dyn doorstep_inputs::Clock>);
-
-impl governor::clock::Clock for LimiterClock {
-    type Instant = Duration;
-
-    fn now(&self) -> Duration {
-        Duration::from_millis(u64::try_from(self.0.now_ms()).unwrap_or(0))
-    }
-}
-
-/// How often a limiter forgets keys that are back at a full burst (their state is the same
-/// as a fresh key's), which keeps its memory bounded by the keys active in that time.
-const SWEEP_EVERY_MS: i64 = 60_000;
-
-/// A governor limiter per key, swept now and then.
-struct KeyedLimiter<K: Hash + Eq + Clone> {
-    limiter: RateLimiter<K, DashMapStateStore<K>, LimiterClock, NoOpMiddleware<Duration>>,
-    clock: LimiterClock,
-    last_sweep_ms: AtomicI64,
-}
-
-impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
-    fn new(rate: Rate, clock: &Arc<dyn doorstep_inputs::Clock>) -> Self {
-        let clock = LimiterClock(clock.clone());
-        Self {
-            limiter: RateLimiter::dashmap_with_clock(quota(rate), clock.clone()),
-            last_sweep_ms: AtomicI64::new(clock.0.now_ms()),
-            clock,
-        }
-    }
-
-    fn check(&self, key: &K) -> Result<(), Wait> {
-        self.sweep();
-        self.limiter.check_key(key).map_err(|not_until| {
-            let now = governor::clock::Clock::now(&self.clock);
-            Wait(not_until.wait_time_from(now))
-        })
-    }
-
-    fn sweep(&self) {
-        let now = self.clock.0.now_ms();
-        let last = self.last_sweep_ms.load(Ordering::Relaxed);
-        if now - last >= SWEEP_EVERY_MS
-            && self
-                .last_sweep_ms
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            self.limiter.retain_recent();
-            self.limiter.shrink_to_fit();
-        }
-    }
-}
-
-impl<K: Hash + Eq + Clone> std::fmt::Debug for KeyedLimiter<K> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyedLimiter")
-            .field("keys", &self.limiter.len())
-            .finish()
-    }
-}
-
-/// The running limiters (in `AppState`).
-pub struct Limiters {
-    verify_per_address: KeyedLimiter<IpAddr>,
-    verify_per_device: KeyedLimiter<DeviceId>,
-    device_requests: KeyedLimiter<DeviceId>,
-    enroll_per_address: KeyedLimiter<IpAddr>,
-    customer_page_per_address: KeyedLimiter<IpAddr>,
-    sign_in_failures: KeyedLimiter<IpAddr>,
-    /// Addresses over the failed sign-in limit, until when (Unix ms).
-    signed_out_until: Mutex<HashMap<IpAddr, i64>>,
-    clock: Arc<dyn doorstep_inputs::Clock>,
-    in_flight: Arc<Semaphore>,
-}
-
-impl std::fmt::Debug for Limiters {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Limiters")
-            .field("verify_per_address", &self.verify_per_address)
-            .field("verify_per_device", &self.verify_per_device)
-            .field("device_requests", &self.device_requests)
-            .field("in_flight_free", &self.in_flight.available_permits())
-            .finish_non_exhaustive()
-    }
-}
-
-impl Limiters {
-    /// The limiters for a configuration.
-    pub fn new(config: &ServerConfig) -> Self {
-        let l = &config.limits;
-        let c = &config.clock;
-        Self {
-            verify_per_address: KeyedLimiter::new(
-                Rate {
-                    per_sec: config.verify_rate_per_sec,
-                    burst: config.verify_burst.clamp(1.0, f64::from(u32::MAX)) as u32,
-                },
-                c,
-            ),
-            verify_per_device: KeyedLimiter::new(l.verify_per_device, c),
-            device_requests: KeyedLimiter::new(l.device_requests, c),
-            enroll_per_address: KeyedLimiter::new(l.enroll_per_address, c),
-            customer_page_per_address: KeyedLimiter::new(l.customer_page_per_address, c),
-            sign_in_failures: KeyedLimiter::new(l.fleet_sign_in_failures_per_address, c),
-            signed_out_until: Mutex::new(HashMap::new()),
-            clock: c.clone(),
-            in_flight: Arc::new(Semaphore::new(l.max_concurrent_requests.max(1))),
-        }
-    }
-
-    /// Takes one request of an authenticated device from its budget: the verify budget on
-    /// `/v1/verify`, the general one elsewhere.
-    pub fn check_device(&self, device: DeviceId, verifying: bool) -> Result<(), ApiError> {
-        if verifying {
-            self.verify_per_device
-                .check(&device)
-                .map_err(|w| too_many(w, "too many code checks from this phone"))
-        } else {
-            self.device_requests
-                .check(&device)
-                .map_err(|w| too_many(w, "this phone sent too many requests"))
-        }
-    }
-
-    /// Whether `ip` must wait before it may try to sign in again.
-    fn signed_out(&self, ip: IpAddr) -> Option<Wait> {
-        let now = self.clock.now_ms();
-        let map = self
-            .signed_out_until
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        map.get(&ip)
-            .filter(|until| **until > now)
-            .map(|until| Wait::from_ms(until - now))
-    }
-
-    /// Counts a failed sign-in; over the limit, `ip` is signed out until a try is allowed
-    /// again, and the wait is returned.
-    fn sign_in_failed(&self, ip: IpAddr) -> Option<Wait> {
-        let wait = self.sign_in_failures.check(&ip).err()?;
-        let now = self.clock.now_ms();
-        let until = now.saturating_add(i64::try_from(wait.0.as_millis()).unwrap_or(i64::MAX));
-        let mut map = self
-            .signed_out_until
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if map.len() >= 10_000 {
-            map.retain(|_, t| *t > now);
-        }
-        map.insert(ip, until);
-        Some(wait)
-    }
-}
+use crate::http::middleware::limiters::{Wait, too_many};
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
@@ -623,110 +405,9 @@ pub fn json_compression() -> CompressionLayer<And<DefaultPredicate, IsJson>> {
         .compress_when(DefaultPredicate::new().and(is_json))
 }
 
-/// A listener that keeps at most `max` connections open: further clients wait in the
-/// kernel's accept queue until one closes, so idle or slow connections cannot use up the
-/// process's file descriptors.
-#[derive(Debug)]
-pub struct ConnectionLimit {
-    listener: TcpListener,
-    permits: Arc<Semaphore>,
-}
-
-impl ConnectionLimit {
-    /// Wraps `listener`.
-    pub fn new(listener: TcpListener, max: usize) -> Self {
-        Self {
-            listener,
-            permits: Arc::new(Semaphore::new(max.max(1))),
-        }
-    }
-}
-
-impl axum::serve::Listener for ConnectionLimit {
-    type Io = LimitedConnection;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        // The semaphore is never closed, so this waits until a connection ends.
-        let permit = match self.permits.clone().acquire_owned().await {
-            Ok(p) => p,
-            Err(_) => std::future::pending().await,
-        };
-        let (io, addr) = axum::serve::Listener::accept(&mut self.listener).await;
-        (
-            LimitedConnection {
-                io,
-                _permit: permit,
-            },
-            addr,
-        )
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.listener.local_addr()
-    }
-}
-
-/// A connection that gives its place back when it closes.
-#[derive(Debug)]
-pub struct LimitedConnection {
-    io: TcpStream,
-    _permit: OwnedSemaphorePermit,
-}
-
-impl AsyncRead for LimitedConnection {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for LimitedConnection {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_wait_is_at_least_one_second_and_rounds_up() {
-        assert_eq!(Wait(Duration::ZERO).secs(), 1);
-        assert_eq!(Wait(Duration::from_millis(1)).secs(), 1);
-        assert_eq!(Wait(Duration::from_millis(1500)).secs(), 2);
-        assert_eq!(Wait(Duration::from_secs(3)).secs(), 3);
-        assert_eq!(Wait(Duration::from_secs(1)).human(), "1 second");
-        assert_eq!(Wait(Duration::from_secs(150)).human(), "3 minutes");
-    }
 
     #[test]
     fn ipv6_clients_are_counted_by_their_64_bit_network() {
@@ -740,17 +421,5 @@ mod tests {
             ClientIp::key(mapped),
             "192.0.2.7".parse::<IpAddr>().unwrap()
         );
-    }
-
-    #[test]
-    fn a_rate_below_one_a_second_and_a_zero_burst_still_make_a_quota() {
-        let q = quota(Rate {
-            per_sec: 1.0 / 60.0,
-            burst: 0,
-        });
-        assert_eq!(q.burst_size().get(), 1);
-        assert_eq!(q.replenish_interval(), Duration::from_secs(60));
-        let q = quota(Rate::UNLIMITED);
-        assert_eq!(q.replenish_interval(), Duration::from_nanos(1));
     }
 }
