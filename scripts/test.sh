@@ -7,7 +7,7 @@
 # Usage: scripts/test.sh [stage ...]   (default: all stages; see `all_stages` below)
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
-all_stages=(fmt workflows clippy rust postgres schemathesis fleet-page ui-unit ui-build ui-screens fuzz mobile e2e)
+all_stages=(fmt layers workflows clippy rust postgres schemathesis fleet-page ui-unit ui-build ui-screens fuzz mobile e2e)
 stages=("${all_stages[@]}")
 [ "$#" -gt 0 ] && stages=("$@")
 for s in "${stages[@]}"; do
@@ -32,6 +32,7 @@ run_stage() {
 for s in "${stages[@]}"; do
   case "$s" in
     fmt)        run_stage fmt cargo fmt --all --check ;;
+    layers)     run_stage layers python3 scripts/check-layers.py ;;
     workflows)  run_stage workflows node scripts/lint-workflows.mjs ;;
     clippy)     run_stage clippy cargo clippy --workspace --all-targets --locked -- -D warnings ;;
     rust)       run_stage rust cargo test --workspace --locked ;;

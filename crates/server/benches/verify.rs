@@ -168,7 +168,9 @@ fn seed(config: &ServerConfig) -> Vec<Target> {
                     }
                     let (courier, token) = &phones[i % PHONES];
                     let parcels = if i % 10 == 0 { 2 } else { 1 };
+                    // A parcel that joins a stop gets the stop a new code for every parcel.
                     let mut code = None;
+                    let first_of_stop = out.len();
                     for n in 0..parcels {
                         let req: CreateParcelRequest = serde_json::from_value(json!({
                             "barcode": format!("BENCH-{i:05}-{n}"),
@@ -184,14 +186,18 @@ fn seed(config: &ServerConfig) -> Vec<Target> {
                         if let Some(c) = made.new_code {
                             code = Some(c);
                         }
-                        let right = code.clone().expect("the stop's first parcel has its code");
                         out.push(Target {
                             token: token.clone(),
                             parcel: made.view.parcel_id.to_string(),
-                            wrong: wrong_code(&right),
-                            right,
+                            wrong: String::new(),
+                            right: String::new(),
                             first: n == 0,
                         });
+                    }
+                    let code = code.expect("the stop has its code");
+                    for t in &mut out[first_of_stop..] {
+                        t.wrong = wrong_code(&code);
+                        t.right = code.clone();
                     }
                 }
             })

@@ -13,8 +13,8 @@ mod state;
 
 pub use error::ApiError;
 pub use extract::{
-    AdminCaller, DeviceCaller, ReleasePublisher, ShipperCaller, StrictJson, StrictPath,
-    StrictQuery, SyncingDevice,
+    AdminCaller, DeviceCaller, DeviceToken, ReleasePublisher, ShipperCaller, StrictJson,
+    StrictPath, StrictQuery, SyncingDevice,
 };
 pub use router::router;
 pub use state::{AppState, db, demo_only};

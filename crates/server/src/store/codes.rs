@@ -10,7 +10,7 @@ use super::backend::sql::{Db, OptionalExt, exec, params, qrow};
 use super::error::StoreError;
 use super::handle::Store;
 use super::models::DeviceAuth;
-use super::rows::{CodeCheck, CodeEnd, StopRow, load_stop, new_id};
+use super::rows::{CodeCheck, CodeEnd, StopRow, load_parcel_stop, load_stop, new_id};
 
 impl Store {
     /// Checks a code in a transaction. The failed-attempt counter is raised before the
@@ -104,15 +104,8 @@ impl Store {
         device: &DeviceAuth,
         parcel: ParcelId,
     ) -> Result<(StopRow, String), StoreError> {
-        let row: Option<(String, String)> = qrow(
-            tx,
-            "SELECT stop_id, status FROM parcels WHERE id = ?1",
-            [parcel.to_string()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-        let (stop_id, status) = row.ok_or(StoreError::NotFound("parcel"))?;
-        let stop = load_stop(tx, &stop_id)?.ok_or(StoreError::NotFound("stop"))?;
+        let (stop, status) =
+            load_parcel_stop(tx, &parcel.to_string())?.ok_or(StoreError::NotFound("parcel"))?;
         if stop.courier_id.as_deref() != Some(device.courier_id.to_string().as_str()) {
             return Err(StoreError::Forbidden("this parcel is not on your route"));
         }

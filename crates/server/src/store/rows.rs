@@ -1,6 +1,8 @@
 //! The rows the operations share (a stop as stored), column conversions, ids, and the outcome
 //! of a code check.
 
+use std::sync::LazyLock;
+
 use doorstep_protocol::StopId;
 use doorstep_protocol::wire::DeliveryMethod;
 
@@ -26,6 +28,9 @@ pub(super) struct StopRow {
     pub(super) resends: u32,
     pub(super) language: crate::domain::messages::Lang,
 }
+
+/// How many columns [`STOP_COLUMNS`] names.
+const STOP_COLUMN_COUNT: usize = 17;
 
 pub(super) const STOP_COLUMNS: &str = "id, delivery_date, courier_id, recipient_name, phone, email, \
     code_required, code_digits, max_attempts, failed_attempts, offline_allowed, validity_days, \
@@ -64,12 +69,26 @@ pub(super) fn bad_column(i: usize) -> DbError {
 }
 
 pub(super) fn load_stop(conn: &Db<'_>, id: &str) -> sql::DbResult<Option<StopRow>> {
-    qrow(
-        conn,
-        &format!("SELECT {STOP_COLUMNS} FROM stops WHERE id = ?1"),
-        [id],
-        stop_from_row,
-    )
+    static SQL: LazyLock<String> =
+        LazyLock::new(|| format!("SELECT {STOP_COLUMNS} FROM stops WHERE id = ?1"));
+    qrow(conn, &SQL, [id], stop_from_row).optional()
+}
+
+/// A parcel's stop and the parcel's status, in one statement: what every code check starts
+/// from.
+pub(super) fn load_parcel_stop(
+    conn: &Db<'_>,
+    parcel: &str,
+) -> sql::DbResult<Option<(StopRow, String)>> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {STOP_COLUMNS}, (SELECT status FROM parcels WHERE id = ?1) FROM stops \
+             WHERE id = (SELECT stop_id FROM parcels WHERE id = ?1)"
+        )
+    });
+    qrow(conn, &SQL, [parcel], |r| {
+        Ok((stop_from_row(r)?, r.get(STOP_COLUMN_COUNT)?))
+    })
     .optional()
 }
 
@@ -159,4 +178,14 @@ pub(super) enum CodeCheck {
     Replaced,
     /// The stop was handed over; its code is used up.
     Consumed,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stop_column_count_matches_the_stop_columns() {
+        assert_eq!(STOP_COLUMNS.split(',').count(), STOP_COLUMN_COUNT);
+    }
 }

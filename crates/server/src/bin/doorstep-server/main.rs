@@ -11,6 +11,9 @@ mod serve;
 
 use clap::{Parser, Subcommand};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The Doorstep dispatch server.
 #[derive(Debug, Parser)]
 #[command(name = "doorstep-server", version, about)]

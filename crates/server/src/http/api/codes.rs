@@ -7,8 +7,9 @@ use doorstep_protocol::wire::{
 };
 
 use crate::http::AppState;
+use crate::http::extract::authenticate_device;
 use crate::http::openapi::errors;
-use crate::http::{ApiError, DeviceCaller, StrictJson, db};
+use crate::http::{ApiError, DeviceCaller, DeviceToken, StrictJson, db};
 
 /// Check a delivery code
 ///
@@ -35,15 +36,21 @@ use crate::http::{ApiError, DeviceCaller, StrictJson, db};
 )]
 pub(super) async fn verify(
     State(state): State<AppState>,
-    DeviceCaller(device): DeviceCaller,
+    DeviceToken(token): DeviceToken,
     StrictJson(req): StrictJson<VerifyRequest>,
 ) -> Result<Json<doorstep_protocol::wire::VerifyOutcome>, ApiError> {
     let now = state.now();
     let parcel = req.parcel_id;
+    let limiters = state.limiters.clone();
+    // The token, the phone's budget and the check in one blocking call.
     let outcome = db(&state, move |s| {
-        s.verify(&device, req.parcel_id, &req.code, now)
+        let device = match authenticate_device(s, &token, &limiters, true) {
+            Ok(device) => device,
+            Err(refused) => return Ok(Err(refused)),
+        };
+        s.verify(&device, req.parcel_id, &req.code, now).map(Ok)
     })
-    .await?;
+    .await??;
     let result = match &outcome {
         doorstep_protocol::wire::VerifyOutcome::Verified { .. } => "verified",
         doorstep_protocol::wire::VerifyOutcome::Wrong { .. } => "wrong",
