@@ -86,6 +86,33 @@ pub enum Platform {
     Windows,
 }
 
+impl Platform {
+    /// Every platform, in the order the docs list them.
+    pub const ALL: [Platform; 5] = [
+        Platform::Android,
+        Platform::Ios,
+        Platform::Linux,
+        Platform::Macos,
+        Platform::Windows,
+    ];
+
+    /// The platform's name on the wire (`android`, `ios`, ...), as serde writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Android => "android",
+            Platform::Ios => "ios",
+            Platform::Linux => "linux",
+            Platform::Macos => "macos",
+            Platform::Windows => "windows",
+        }
+    }
+
+    /// The platform named `name` (as [`Self::as_str`] writes it).
+    pub fn from_name(name: &str) -> Option<Platform> {
+        Self::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Enrollment
 

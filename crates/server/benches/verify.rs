@@ -182,7 +182,9 @@ fn seed(config: &ServerConfig) -> Vec<Target> {
                             "courier_id": courier,
                         }))
                         .unwrap();
-                        let made = store.create_parcel(&shipper, &req, now).unwrap();
+                        let parcel =
+                            doorstep_server::domain::parcel::NewParcel::check(&req).unwrap();
+                        let made = store.create_parcel(&shipper, &parcel, now).unwrap();
                         if let Some(c) = made.new_code {
                             code = Some(c);
                         }

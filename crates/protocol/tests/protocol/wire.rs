@@ -476,3 +476,13 @@ proptest! {
         let _ = EnrollmentLink::parse(&format!("doorstep://enroll?{text}"));
     }
 }
+
+#[test]
+fn every_platform_name_is_the_one_serde_writes_and_reads_back() {
+    use doorstep_protocol::wire::Platform;
+    for p in Platform::ALL {
+        assert_eq!(serde_json::to_value(p).unwrap(), p.as_str());
+        assert_eq!(Platform::from_name(p.as_str()), Some(p));
+    }
+    assert_eq!(Platform::from_name("Android"), None);
+}

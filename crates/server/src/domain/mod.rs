@@ -1,6 +1,7 @@
 //! The rules, pure: no I/O, no clock, no randomness of their own.
 
 pub mod messages;
+pub mod parcel;
 pub mod policy;
 pub mod releases;
 pub mod zone;

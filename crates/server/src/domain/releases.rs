@@ -87,28 +87,14 @@ pub fn rollout_bucket(platform: Platform, version: &Version, device: &str) -> u3
 
 /// The platform's name on the wire (`android`, `ios`, ...).
 pub fn platform_name(p: Platform) -> &'static str {
-    match p {
-        Platform::Android => "android",
-        Platform::Ios => "ios",
-        Platform::Linux => "linux",
-        Platform::Macos => "macos",
-        Platform::Windows => "windows",
-    }
+    p.as_str()
 }
 
 /// Parses a platform name.
 pub fn parse_platform(s: &str) -> Result<Platform, String> {
-    Ok(match s.trim() {
-        "android" => Platform::Android,
-        "ios" => Platform::Ios,
-        "linux" => Platform::Linux,
-        "macos" => Platform::Macos,
-        "windows" => Platform::Windows,
-        other => {
-            return Err(format!(
-                "unknown platform {other:?}: use android, ios, linux, macos or windows"
-            ));
-        }
+    Platform::from_name(s.trim()).ok_or_else(|| {
+        let names: Vec<&str> = Platform::ALL.iter().map(|p| p.as_str()).collect();
+        format!("unknown platform {:?}: use {}", s.trim(), names.join(", "))
     })
 }
 

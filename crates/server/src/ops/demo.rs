@@ -8,6 +8,7 @@ use doorstep_protocol::wire::{CreateParcelRequest, DeliveryMethod, Location, Mon
 use doorstep_protocol::{CourierId, ParcelId, StopId, barcode};
 
 use crate::config::ServerConfig;
+use crate::domain::parcel::NewParcel;
 use crate::error::ServerError;
 use crate::ops::open_store;
 use crate::store;
@@ -305,7 +306,9 @@ pub fn seed_demo(config: &ServerConfig, date: &str) -> Result<DemoSeed, ServerEr
             courier_id: Some(courier_id),
             description: Some(format!("Demo parcel {}", i + 1)),
         };
-        let created = match store.create_parcel(&shipper_id.to_string(), &req, now) {
+        let parcel =
+            NewParcel::check(&req).map_err(|m| ServerError::Config(format!("demo parcel: {m}")))?;
+        let created = match store.create_parcel(&shipper_id.to_string(), &parcel, now) {
             Ok(c) => c,
             Err(store::StoreError::Conflict(_)) => {
                 return Err(ServerError::Config(format!(
@@ -340,35 +343,33 @@ pub fn seed_demo(config: &ServerConfig, date: &str) -> Result<DemoSeed, ServerEr
         None => store.create_courier("Second Courier", now)?,
     };
     let off_route_barcode = demo_barcode(DemoLabel::Opaque, demo_specs().len() + 1, date);
-    store.create_parcel(
-        &shipper_id.to_string(),
-        &CreateParcelRequest {
-            barcode: off_route_barcode.clone(),
-            recipient: Recipient {
-                name: "Tim Berners-Lee".into(),
-                phone: None,
-                email: None,
-                language: None,
-            },
-            address: "Leidseplein 12, Amsterdam".into(),
-            postal_code: "1017".into(),
-            location: None,
-            declared_value: Some(Money {
-                amount: "20.00".into(),
-                currency: "EUR".into(),
-            }),
-            method: DeliveryMethod::HandToRecipient,
-            alternatives: Vec::new(),
-            safe_places: Vec::new(),
-            delivery_date: date.into(),
-            age_restricted: false,
-            recipient_requested_code: false,
-            shipper_requires_code: false,
-            courier_id: Some(other),
-            description: Some("Not on Demo Courier's route (Second Courier's parcel)".into()),
+    let off_route = NewParcel::check(&CreateParcelRequest {
+        barcode: off_route_barcode.clone(),
+        recipient: Recipient {
+            name: "Tim Berners-Lee".into(),
+            phone: None,
+            email: None,
+            language: None,
         },
-        now,
-    )?;
+        address: "Leidseplein 12, Amsterdam".into(),
+        postal_code: "1017".into(),
+        location: None,
+        declared_value: Some(Money {
+            amount: "20.00".into(),
+            currency: "EUR".into(),
+        }),
+        method: DeliveryMethod::HandToRecipient,
+        alternatives: Vec::new(),
+        safe_places: Vec::new(),
+        delivery_date: date.into(),
+        age_restricted: false,
+        recipient_requested_code: false,
+        shipper_requires_code: false,
+        courier_id: Some(other),
+        description: Some("Not on Demo Courier's route (Second Courier's parcel)".into()),
+    })
+    .map_err(|m| ServerError::Config(format!("demo parcel: {m}")))?;
+    store.create_parcel(&shipper_id.to_string(), &off_route, now)?;
     let (enrollment_code, _) = store.create_enrollment(courier_id, 48 * 3600 * 1000, now)?;
     Ok(DemoSeed {
         enrollment_code,

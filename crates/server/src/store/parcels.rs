@@ -1,159 +1,43 @@
 //! Parcels and stops: creation with the policy decision, the stop's code and message, the manifest.
 
 use doorstep_protocol::wire::{
-    CreateParcelRequest, ExceptionReason, Manifest, ManifestParcel, ManifestStop, ParcelStatus,
-    ParcelView, WebhookEvent,
+    ExceptionReason, Manifest, ManifestParcel, ManifestStop, ParcelStatus, ParcelView, WebhookEvent,
 };
-use doorstep_protocol::{Barcode, CourierId, DeliveryCode, ParcelId, StopId};
+use doorstep_protocol::{CourierId, DeliveryCode, ParcelId, StopId};
 
 use super::backend::sql::{Db, OptionalExt, exec, params, qrow};
 use super::error::StoreError;
 use super::handle::Store;
 use super::models::CreatedParcel;
 use super::outbox::{enqueue, void_unsent_code_messages};
-use super::rows::{
-    CodeEnd, StopRow, bad_column, is_e164, is_email, load_stop, method_str, new_id, parse_enum,
-};
+use super::rows::{CodeEnd, StopRow, bad_column, load_stop, method_str, new_id, parse_enum};
 use super::views::parcel_view;
-use crate::domain::policy::{OnFailure, ParcelFacts, parse_amount};
-use crate::domain::zone::is_date;
+use crate::domain::parcel::NewParcel;
+use crate::domain::policy::OnFailure;
 use crate::sys::secrets::sha256;
 
 impl Store {
-    /// Creates a parcel: policy decision, stop grouping, code creation and the customer's
-    /// notification, all in one transaction.
+    /// Creates a checked parcel ([`NewParcel::check`]): policy decision, stop grouping, code
+    /// creation and the customer's notification, all in one transaction.
     pub fn create_parcel(
         &self,
         shipper_id: &str,
-        req: &CreateParcelRequest,
+        parcel: &NewParcel,
         now: i64,
     ) -> Result<CreatedParcel, StoreError> {
-        let barcode = Barcode::parse(&req.barcode)
-            .map_err(|e| StoreError::Validation(format!("barcode: {e}")))?
-            .key();
-        let name = req.recipient.name.trim();
-        if name.is_empty() || name.len() > 200 {
-            return Err(StoreError::Validation(
-                "recipient.name must have 1 to 200 characters".into(),
-            ));
-        }
-        if req.address.trim().is_empty() || req.address.len() > 500 {
-            return Err(StoreError::Validation(
-                "address must have 1 to 500 characters".into(),
-            ));
-        }
-        if req.postal_code.len() > 20 {
-            return Err(StoreError::Validation("postal_code is too long".into()));
-        }
-        if req.description.as_ref().is_some_and(|d| d.len() > 200) {
-            return Err(StoreError::Validation("description is too long".into()));
-        }
-        let value = match &req.declared_value {
-            Some(m) => {
-                if m.currency.len() != 3 || !m.currency.bytes().all(|b| b.is_ascii_alphabetic()) {
-                    return Err(StoreError::Validation(
-                        "declared_value.currency must be an ISO 4217 code".into(),
-                    ));
-                }
-                Some(parse_amount(&m.amount).ok_or_else(|| {
-                    StoreError::Validation(
-                        "declared_value.amount must be a decimal like 612.00".into(),
-                    )
-                })?)
-            }
-            None => None,
-        };
-        if req.alternatives.len() > 4 {
-            return Err(StoreError::Validation(
-                "alternatives may name each of the 4 methods once".into(),
-            ));
-        }
-        let safe_places: Vec<String> = req
-            .safe_places
-            .iter()
-            .map(|p| p.trim().to_string())
-            .filter(|p| !p.is_empty())
-            .collect();
-        if req.safe_places.len() > 10 || safe_places.iter().any(|p| p.chars().count() > 100) {
-            return Err(StoreError::Validation(
-                "safe_places may hold up to 10 places of up to 100 characters".into(),
-            ));
-        }
-        let language = req
-            .recipient
-            .language
-            .as_deref()
-            .map(str::trim)
-            .filter(|l| !l.is_empty());
-        if language.is_some_and(|l| {
-            l.len() > 35
-                || !l
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        }) {
-            return Err(StoreError::Validation(
-                "recipient.language must be a language tag like es or es-MX".into(),
-            ));
-        }
-        let language = language.map(crate::domain::messages::Lang::for_tag);
-        if !is_date(&req.delivery_date) {
-            return Err(StoreError::Validation(
-                "delivery_date must be YYYY-MM-DD".into(),
-            ));
-        }
-        let decision = self.settings.policy.decide(&ParcelFacts {
-            declared_value_minor: value,
-            currency: req.declared_value.as_ref().map(|m| m.currency.as_str()),
-            method: req.method,
-            postal_code: req.postal_code.trim(),
-            location: req.location.map(|l| (l.lat, l.lon)),
-            age_restricted: req.age_restricted,
-            recipient_opt_in: req.recipient_requested_code,
-            shipper_requires_code: req.shipper_requires_code,
-            alternatives: &req.alternatives,
-        });
-        let phone = req
-            .recipient
-            .phone
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty());
-        let email = req
-            .recipient
-            .email
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty());
-        if let Some(p) = phone
-            && !is_e164(p)
-        {
-            return Err(StoreError::Validation(
-                "recipient.phone must be a mobile number in E.164 form, like +31612345678".into(),
-            ));
-        }
-        if let Some(e) = email
-            && !is_email(e)
-        {
-            return Err(StoreError::Validation(
-                "recipient.email is not a valid email address".into(),
-            ));
-        }
-        // The shipper is part of the key: a stop (one code, one attempt counter, one customer
-        // page) never mixes two shippers' parcels.
-        let recipient_key = hex::encode(sha256(
-            format!(
-                "{}\0{}\0{}\0{}\0{}\0{}",
-                shipper_id,
-                name.to_lowercase(),
-                phone.unwrap_or(""),
-                email.unwrap_or("").to_lowercase(),
-                req.address.trim().to_lowercase(),
-                req.postal_code.trim().to_lowercase()
-            )
-            .as_bytes(),
-        ));
+        let decision = self.settings.policy.decide(&parcel.facts());
+        let recipient_key = parcel.recipient_key(shipper_id);
+        let (name, phone, email) = (
+            parcel.name.as_str(),
+            parcel.phone.as_deref(),
+            parcel.email.as_deref(),
+        );
+        let value = parcel.value.as_ref().map(|(v, _)| *v);
+        let language = parcel.language;
+        let safe_places = &parcel.safe_places;
+        let req = parcel;
         let parcel_id = ParcelId::from_uuid(new_id(&self.settings.random, now));
-        let courier = req.courier_id.map(|c| c.to_string());
+        let courier = parcel.courier_id.map(|c| c.to_string());
         let offset = &self.settings.time_zone;
 
         self.write(|tx| {
@@ -226,8 +110,8 @@ impl Store {
                             name,
                             phone,
                             email,
-                            req.address.trim(),
-                            req.postal_code.trim(),
+                            req.address,
+                            req.postal_code,
                             req.location.map(|l| l.lat),
                             req.location.map(|l| l.lon),
                             sequence,
@@ -257,11 +141,11 @@ impl Store {
                     parcel_id.to_string(),
                     shipper_id,
                     stop_id,
-                    barcode,
-                    req.barcode.trim(),
+                    req.barcode_key,
+                    req.barcode_raw,
                     req.description,
                     value,
-                    req.declared_value.as_ref().map(|m| m.currency.to_ascii_uppercase()),
+                    req.value.as_ref().map(|(_, c)| c.as_str()),
                     method_str(req.method),
                     req.age_restricted,
                     req.recipient_requested_code,
@@ -272,7 +156,7 @@ impl Store {
                     serde_json::to_string(&decision.reasons).unwrap_or_default(),
                     now,
                     serde_json::to_string(&decision.methods).unwrap_or_default(),
-                    serde_json::to_string(&safe_places).unwrap_or_default(),
+                    serde_json::to_string(safe_places).unwrap_or_default(),
                     decision.on_failure.as_str(),
                     decision.max_delivery_attempts
                 ],

@@ -107,24 +107,6 @@ pub(super) fn enum_str<T: serde::Serialize>(v: &T) -> String {
     }
 }
 
-/// A phone number in E.164 form: `+`, a country code not starting with 0, 7 to 15 digits.
-pub(super) fn is_e164(s: &str) -> bool {
-    let Some(digits) = s.strip_prefix('+') else {
-        return false;
-    };
-    (7..=15).contains(&digits.len())
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && !digits.starts_with('0')
-}
-
-/// An email address the SMTP client can send to (RFC 5321 syntax, as `lettre` parses it),
-/// with a dot in the domain (no local-only addresses for customers).
-pub(super) fn is_email(s: &str) -> bool {
-    s.len() <= 254
-        && s.parse::<lettre::Address>()
-            .is_ok_and(|a| a.domain().contains('.') && !a.domain().ends_with('.'))
-}
-
 pub(super) fn new_id(random: &doorstep_inputs::Randomness, now_ms: i64) -> uuid::Uuid {
     let r = random.bytes::<10>();
     uuid::Builder::from_unix_timestamp_millis(now_ms.max(0) as u64, &r).into_uuid()

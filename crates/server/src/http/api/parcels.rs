@@ -4,9 +4,10 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use doorstep_protocol::ParcelId;
-use doorstep_protocol::wire::{CreateParcelRequest, ErrorBody, ParcelView};
+use doorstep_protocol::wire::{CreateParcelRequest, ErrorBody, ErrorCode, ParcelView};
 
 use super::input::parse_id;
+use crate::domain::parcel::NewParcel;
 use crate::http::AppState;
 use crate::http::openapi::errors;
 use crate::http::{ApiError, ShipperCaller, StrictJson, StrictPath, db};
@@ -38,7 +39,14 @@ pub(super) async fn create_parcel(
     StrictJson(req): StrictJson<CreateParcelRequest>,
 ) -> Result<(StatusCode, Json<doorstep_protocol::wire::ParcelView>), ApiError> {
     let now = state.now();
-    let created = db(&state, move |s| s.create_parcel(&shipper, &req, now)).await?;
+    let parcel = NewParcel::check(&req).map_err(|m| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::ValidationFailed,
+            m,
+        )
+    })?;
+    let created = db(&state, move |s| s.create_parcel(&shipper, &parcel, now)).await?;
     tracing::info!(parcel = %created.view.parcel_id, code_required = created.view.decision.code_required, "parcel created");
     state.outbox_wake.notify_one();
     Ok((StatusCode::CREATED, Json(created.view)))

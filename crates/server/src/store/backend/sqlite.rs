@@ -171,7 +171,10 @@ impl Sqlite {
         let mut wal_path = path.as_os_str().to_owned();
         wal_path.push("-wal");
         let wal = std::fs::File::open(&wal_path).map_err(|e| {
-            StoreError::Unusable(format!("cannot open {}: {e}", Path::new(&wal_path).display()))
+            StoreError::Unusable(format!(
+                "cannot open {}: {e}",
+                Path::new(&wal_path).display()
+            ))
         })?;
         let stop_checkpoints = Arc::new(AtomicBool::new(false));
         checkpoint_thread(path, stop_checkpoints.clone())?;
