@@ -14,7 +14,7 @@ use super::error::StoreError;
 use super::handle::Store;
 use super::models::{AuditEntry, ChainBreak, DeviceAuth, PhotoUsage};
 use super::outbox::enqueue_webhook;
-use super::rows::{enum_str, load_stop, parse_enum};
+use super::rows::{StopRow, enum_str, load_stop, parse_enum};
 
 impl Store {
     /// `POST /v1/sync`: stores each event once, in one transaction for the batch.
@@ -413,11 +413,25 @@ impl Store {
             }
         }
         match &ev.body {
-            EventBody::Unexpected { .. } => return self.apply_unexpected(tx, device, ev, now),
-            EventBody::DepotCheckIn { .. } => return self.apply_check_in(tx, device, ev, now),
-            EventBody::Correction { .. } => return self.apply_correction(tx, device, ev, now),
-            EventBody::Delivered { .. } | EventBody::Failed { .. } => {}
+            EventBody::Unexpected { .. } => self.apply_unexpected(tx, device, ev, now),
+            EventBody::DepotCheckIn { .. } => self.apply_check_in(tx, device, ev, now),
+            EventBody::Correction { .. } => self.apply_correction(tx, device, ev, now),
+            EventBody::Delivered { .. } | EventBody::Failed { .. } => {
+                self.apply_handover(tx, device, ev, now)
+            }
         }
+    }
+
+    /// A delivery or a failed attempt at a stop: checked (the stop is this courier's, every
+    /// parcel is of it and not yet delivered, the code and the door's steps for a delivery),
+    /// then applied, or the parcels marked disputed.
+    fn apply_handover(
+        &self,
+        tx: &Db<'_>,
+        device: &DeviceAuth,
+        ev: &DeliveryEvent,
+        now: i64,
+    ) -> Result<EventStatus, StoreError> {
         let Some(stop) = load_stop(tx, &ev.stop_id.to_string())? else {
             return Ok(rejected(RejectCode::Invalid, "the stop is unknown"));
         };
@@ -430,51 +444,19 @@ impl Store {
         if ev.parcel_ids.is_empty() || ev.parcel_ids.len() > 200 {
             return Ok(rejected(RejectCode::Invalid, "the record names no parcel"));
         }
-        let mut statuses = Vec::new();
-        let mut parcels = Vec::new();
-        for p in &ev.parcel_ids {
-            let row: Option<(String, Option<String>, String, bool, String, String)> = qrow(
-                tx,
-                "SELECT stop_id, moved_from, status, photo_required, method, door FROM parcels WHERE id = ?1",
-                [p.to_string()],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
-            )
-            .optional()?;
-            let this_stop = stop.id.to_string();
-            match row {
-                // A parcel moved to a later day by a failed attempt is still tried the same day
-                // on the stop it came from.
-                Some((s, from, status, photo, method, door))
-                    if s == this_stop || from.as_deref() == Some(this_stop.as_str()) =>
-                {
-                    statuses.push(status);
-                    parcels.push(ManifestParcel {
-                        parcel_id: *p,
-                        barcode: String::new(),
-                        description: None,
-                        photo_required: photo,
-                        method: parse_enum(&method).unwrap_or(DeliveryMethod::HandToRecipient),
-                        status: ParcelStatus::Pending,
-                        methods: serde_json::from_str(&door).unwrap_or_default(),
-                        safe_places: Vec::new(),
-                    });
-                }
-                _ => {
-                    return Ok(rejected(
-                        RejectCode::Invalid,
-                        "a parcel of the record is not part of its stop",
-                    ));
-                }
-            }
-        }
-        if statuses.iter().any(|s| s == "delivered") {
-            return Ok(rejected(
-                RejectCode::AlreadyDelivered,
-                "a parcel of this record was already delivered",
-            ));
-        }
-        let occurred = ev.occurred_at_ms.min(now);
+        let parcels = match record_parcels(tx, &stop, ev)? {
+            Ok(parcels) => parcels,
+            Err((code, message)) => return Ok(rejected(code, message)),
+        };
         let outcome = match &ev.body {
+            EventBody::Delivered {
+                verification,
+                method,
+                ..
+            } => {
+                let method = method.unwrap_or(DeliveryMethod::HandToRecipient);
+                self.delivery_checks(tx, device, &stop, ev, &parcels, verification, method, now)?
+            }
             EventBody::Failed {
                 reason: ExceptionReason::RefusedContents,
                 photo_sha256: None,
@@ -483,113 +465,107 @@ impl Store {
                 RejectCode::StepMissing,
                 "a refusal at the open-box check needs the photo of the contents",
             )),
-            EventBody::Failed { .. } => Ok(()),
-            EventBody::Unexpected { .. }
-            | EventBody::DepotCheckIn { .. }
-            | EventBody::Correction { .. } => {
-                unreachable!("records without a handover are applied above")
-            }
-            EventBody::Delivered {
-                verification,
-                method,
-                ..
-            } => {
-                let method = method.unwrap_or(DeliveryMethod::HandToRecipient);
-                let door = door_steps(parcels.iter().map(|p| (p, stop.code_required)), method);
-                // A locked stop is handed over by no path (online check, offline code, the
-                // customer's QR, or a method without a code) until the fleet manager makes a
-                // new code.
-                let locked = stop.code_required && stop.failed_attempts >= stop.max_attempts;
-                match door {
-                    None => Err((
-                        RejectCode::StepMissing,
-                        "a parcel of this record may not be handed over by this method",
-                    )),
-                    Some(_) if locked => Err((
-                        RejectCode::CodeLocked,
-                        "the stop is locked by too many wrong codes; the fleet manager must make a new code",
-                    )),
-                    // The code first (as before door steps existed: a record with a wrong
-                    // code is refused for the code), then the rest of the method's steps.
-                    Some(door) => {
-                        let code = if !door.code_required
-                            && matches!(verification, Verification::NotRequired)
-                        {
-                            Ok(())
-                        } else {
-                            self.check_verification(
-                                tx,
-                                device,
-                                &stop,
-                                ev,
-                                verification,
-                                occurred,
-                                now,
-                            )?
-                        };
-                        code.and_then(|()| match door_step_missing(&door, &ev.body) {
-                            Some(missing) => Err(missing),
-                            None => Ok(()),
-                        })
-                    }
-                }
-            }
+            _ => Ok(()),
         };
-        let delivered = matches!(ev.body, EventBody::Delivered { .. });
-        let ids: Vec<String> = ev.parcel_ids.iter().map(|p| p.to_string()).collect();
         match outcome {
-            Ok(()) => {
-                let new_status = if delivered { "delivered" } else { "failed" };
-                for id in &ids {
-                    // Delivered on the stop of the record: a parcel a failed attempt had
-                    // moved to a later day leaves that day's route.
-                    exec(
-                        tx,
-                        "UPDATE parcels SET status = ?2, stop_id = CASE WHEN ?2 = 'delivered' THEN ?3 ELSE stop_id END \
-                         WHERE id = ?1",
-                        params![id, new_status, stop.id.to_string()],
-                    )?;
-                }
-                if delivered {
-                    self.consume_code_if_handed_over(tx, &stop, now)?;
-                }
-                self.queue_webhooks(
-                    tx,
-                    if delivered {
-                        WebhookEvent::Delivered
-                    } else {
-                        WebhookEvent::Failed
-                    },
-                    ev,
-                    None,
-                    now,
-                )?;
-                if let EventBody::Failed { reason, .. } = &ev.body {
-                    for parcel in &ev.parcel_ids {
-                        let next = self.after_failed_attempt(
-                            tx,
-                            &stop,
-                            &parcel.to_string(),
-                            *reason,
-                            now,
-                        )?;
-                        self.queue_webhook(tx, next, ev, *parcel, None, now)?;
-                    }
-                }
-                Ok(EventStatus::Accepted)
-            }
+            Ok(()) => self.settle_handover(tx, &stop, ev, now),
             Err((code, message)) => {
-                for id in &ids {
+                for id in &ev.parcel_ids {
                     exec(
                         tx,
                         "UPDATE parcels SET status = 'disputed' WHERE id = ?1",
-                        [id],
+                        [id.to_string()],
                     )?;
                 }
                 self.queue_webhooks(tx, WebhookEvent::Disputed, ev, Some(code), now)?;
                 Ok(rejected(code, message))
             }
         }
+    }
+
+    /// What a delivery must pass: a method every parcel allows, a stop not locked, the code
+    /// (or no code where the method needs none), then the rest of the method's steps.
+    #[allow(clippy::too_many_arguments)]
+    fn delivery_checks(
+        &self,
+        tx: &Db<'_>,
+        device: &DeviceAuth,
+        stop: &StopRow,
+        ev: &DeliveryEvent,
+        parcels: &[ManifestParcel],
+        verification: &Verification,
+        method: DeliveryMethod,
+        now: i64,
+    ) -> Result<Result<(), (RejectCode, &'static str)>, StoreError> {
+        let occurred = ev.occurred_at_ms.min(now);
+        let Some(door) = door_steps(parcels.iter().map(|p| (p, stop.code_required)), method) else {
+            return Ok(Err((
+                RejectCode::StepMissing,
+                "a parcel of this record may not be handed over by this method",
+            )));
+        };
+        // A locked stop is handed over by no path (online check, offline code, the
+        // customer's QR, or a method without a code) until the fleet manager makes a new code.
+        if stop.code_required && stop.failed_attempts >= stop.max_attempts {
+            return Ok(Err((
+                RejectCode::CodeLocked,
+                "the stop is locked by too many wrong codes; the fleet manager must make a new code",
+            )));
+        }
+        // The code first (a record with a wrong code is refused for the code), then the rest
+        // of the method's steps.
+        let code = if !door.code_required && matches!(verification, Verification::NotRequired) {
+            Ok(())
+        } else {
+            self.check_verification(tx, device, stop, ev, verification, occurred, now)?
+        };
+        Ok(
+            code.and_then(|()| match door_step_missing(&door, &ev.body) {
+                Some(missing) => Err(missing),
+                None => Ok(()),
+            }),
+        )
+    }
+
+    /// Applies an accepted delivery or failed attempt: the parcels' new status, the code used
+    /// up once the stop is handed over, the shipper's webhooks, and after a failed attempt
+    /// each parcel's next step (another day, or back to the depot).
+    fn settle_handover(
+        &self,
+        tx: &Db<'_>,
+        stop: &StopRow,
+        ev: &DeliveryEvent,
+        now: i64,
+    ) -> Result<EventStatus, StoreError> {
+        let delivered = matches!(ev.body, EventBody::Delivered { .. });
+        let new_status = if delivered { "delivered" } else { "failed" };
+        for id in &ev.parcel_ids {
+            // Delivered on the stop of the record: a parcel a failed attempt had moved to a
+            // later day leaves that day's route.
+            exec(
+                tx,
+                "UPDATE parcels SET status = ?2, stop_id = CASE WHEN ?2 = 'delivered' THEN ?3 ELSE stop_id END \
+                 WHERE id = ?1",
+                params![id.to_string(), new_status, stop.id.to_string()],
+            )?;
+        }
+        if delivered {
+            self.consume_code_if_handed_over(tx, stop, now)?;
+        }
+        let event = if delivered {
+            WebhookEvent::Delivered
+        } else {
+            WebhookEvent::Failed
+        };
+        self.queue_webhooks(tx, event, ev, None, now)?;
+        if let EventBody::Failed { reason, .. } = &ev.body {
+            for parcel in &ev.parcel_ids {
+                let next =
+                    self.after_failed_attempt(tx, stop, &parcel.to_string(), *reason, now)?;
+                self.queue_webhook(tx, next, ev, *parcel, None, now)?;
+            }
+        }
+        Ok(EventStatus::Accepted)
     }
 
     /// Queues the `event` webhook of each of the record's parcels whose shipper has a webhook
@@ -783,4 +759,56 @@ pub(super) fn redacted_event_json(ev: &DeliveryEvent) -> String {
         }
     }
     v.to_string()
+}
+
+/// The record's parcels as the door's rules see them: each must be of the record's stop (or
+/// moved from it to a later day by a failed attempt, and tried again the same day), and none
+/// delivered yet.
+fn record_parcels(
+    tx: &Db<'_>,
+    stop: &StopRow,
+    ev: &DeliveryEvent,
+) -> Result<Result<Vec<ManifestParcel>, (RejectCode, &'static str)>, StoreError> {
+    let this_stop = stop.id.to_string();
+    let mut parcels = Vec::new();
+    let mut delivered = false;
+    for p in &ev.parcel_ids {
+        let row: Option<(String, Option<String>, String, bool, String, String)> = qrow(
+            tx,
+            "SELECT stop_id, moved_from, status, photo_required, method, door FROM parcels WHERE id = ?1",
+            [p.to_string()],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+        )
+        .optional()?;
+        let Some((s, from, status, photo, method, door)) = row else {
+            return Ok(Err((
+                RejectCode::Invalid,
+                "a parcel of the record is not part of its stop",
+            )));
+        };
+        if s != this_stop && from.as_deref() != Some(this_stop.as_str()) {
+            return Ok(Err((
+                RejectCode::Invalid,
+                "a parcel of the record is not part of its stop",
+            )));
+        }
+        delivered |= status == "delivered";
+        parcels.push(ManifestParcel {
+            parcel_id: *p,
+            barcode: String::new(),
+            description: None,
+            photo_required: photo,
+            method: parse_enum(&method).unwrap_or(DeliveryMethod::HandToRecipient),
+            status: ParcelStatus::Pending,
+            methods: serde_json::from_str(&door).unwrap_or_default(),
+            safe_places: Vec::new(),
+        });
+    }
+    if delivered {
+        return Ok(Err((
+            RejectCode::AlreadyDelivered,
+            "a parcel of this record was already delivered",
+        )));
+    }
+    Ok(Ok(parcels))
 }
