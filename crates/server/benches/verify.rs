@@ -14,7 +14,9 @@
 //!
 //! - the maximum: a closed loop of 64 connections for 10 s;
 //! - latency (p50/p99, measured from when each request was due, so a stalled server cannot
-//!   hide its queue) in an open loop at 1,000/s and at 80 % of the maximum, 10 s each.
+//!   hide its queue) in an open loop at 1,000/s and at 80 % of the maximum, 10 s each;
+//! - overload: an open loop at twice the maximum — what is answered, what is refused with
+//!   503, and how fast the refusals come.
 //!
 //! Beside them, in the same run, the limits the server is held to: for SQLite the store
 //! alone (the same checks from 8 threads, no HTTP); for PostgreSQL `pgbench -N` (its built-in
@@ -308,6 +310,8 @@ struct RunReport {
     p50_ms: f64,
     p99_ms: f64,
     max_ms: f64,
+    /// p99 of the time to a 503 refusal (0 without refusals).
+    refused_p99_ms: f64,
     outcomes: std::collections::BTreeMap<String, u64>,
 }
 
@@ -363,6 +367,9 @@ fn http_bench(label: &str, database: Option<String>, nodes: usize) {
     wrong += at_1000.wrong_sent;
     let eighty = (max.rate() * 0.8).round();
     let at_80 = run_client(&plan, &urls, &format!("open:{eighty}"), wrong);
+    wrong += at_80.wrong_sent;
+    let twice = (max.rate() * 2.0).round();
+    let overload = run_client(&plan, &urls, &format!("open:{twice}"), wrong);
     let rss: Vec<String> = servers
         .iter()
         .map(|s| format!("{} MB", s.rss_kb() / 1024))
@@ -388,6 +395,13 @@ fn http_bench(label: &str, database: Option<String>, nodes: usize) {
             r.failed
         );
     }
+    println!(
+        "  overload, twice the maximum ({twice}/s offered): {:.0}/s answered, p99 {:.2} ms; {} refused with 503, p99 {:.2} ms to the refusal",
+        overload.rate(),
+        overload.p99_ms,
+        overload.refused,
+        overload.refused_p99_ms
+    );
     println!(
         "  peak resident memory of the server process(es): {}",
         rss.join(", ")
@@ -609,6 +623,7 @@ mod client {
     #[derive(Default)]
     struct Tally {
         latencies: Vec<Duration>,
+        refused_latencies: Vec<Duration>,
         refused: u64,
         failed: u64,
         outcomes: std::collections::BTreeMap<String, u64>,
@@ -621,7 +636,10 @@ mod client {
                     self.latencies.push(took);
                     *self.outcomes.entry(outcome).or_default() += 1;
                 }
-                Ok(None) => self.refused += 1,
+                Ok(None) => {
+                    self.refused += 1;
+                    self.refused_latencies.push(took);
+                }
                 Err(e) => {
                     if self.failed < 3 {
                         eprintln!("check failed: {e}");
@@ -633,6 +651,7 @@ mod client {
 
         fn merge(&mut self, other: Tally) {
             self.latencies.extend(other.latencies);
+            self.refused_latencies.extend(other.refused_latencies);
             self.refused += other.refused;
             self.failed += other.failed;
             for (k, v) in other.outcomes {
@@ -674,6 +693,11 @@ mod client {
         });
         let mut lat = tally.latencies;
         lat.sort();
+        let mut refused = tally.refused_latencies;
+        refused.sort();
+        let refused_p99_ms = refused
+            .get(((refused.len().max(1) - 1) as f64 * 0.99).round() as usize)
+            .map_or(0.0, |d| d.as_secs_f64() * 1e3);
         let pct = |p: f64| {
             lat.get(((lat.len().max(1) - 1) as f64 * p).round() as usize)
                 .map_or(0.0, |d| d.as_secs_f64() * 1e3)
@@ -687,6 +711,7 @@ mod client {
             p50_ms: pct(0.50),
             p99_ms: pct(0.99),
             max_ms: lat.last().map_or(0.0, |d| d.as_secs_f64() * 1e3),
+            refused_p99_ms,
             outcomes: tally.outcomes,
         };
         println!("{}", serde_json::to_string(&report).unwrap());
