@@ -58,7 +58,7 @@ impl FleetZone {
         }
     }
 
-    /// A fixed offset east of UTC, in minutes (what `utc_offset_minutes` used to hold).
+    /// A fixed offset east of UTC, in minutes.
     pub fn fixed_offset_minutes(minutes: i32) -> Result<Self, ZoneError> {
         let name = offset_name(minutes);
         if minutes.unsigned_abs() > MAX_FIXED_OFFSET_MINUTES.unsigned_abs() {
@@ -267,9 +267,9 @@ mod tests {
         name.parse().unwrap()
     }
 
-    /// The `store::window_end_ms` this module replaces (fixed offset, `time` crate), copied
-    /// as it was so the comparison outlives its removal.
-    fn old_window_end_ms(date: &str, days: u32, utc_offset_minutes: i32) -> Option<i64> {
+    /// The end of a window at a fixed UTC offset, computed with the `time` crate: an oracle
+    /// independent of jiff, right wherever the zone has no DST change.
+    fn fixed_window_end_ms(date: &str, days: u32, utc_offset_minutes: i32) -> Option<i64> {
         let format = time::macros::format_description!("[year]-[month]-[day]");
         let d = time::Date::parse(date, &format).ok()?;
         let end = d.checked_add(time::Duration::days(i64::from(days.clamp(1, 7))))?;
@@ -277,8 +277,8 @@ mod tests {
         Some(end.midnight().assume_offset(offset).unix_timestamp() * 1000)
     }
 
-    /// The `store::fleet_date` this module replaces, copied as it was.
-    fn old_fleet_date(now_ms: i64, utc_offset_minutes: i32) -> String {
+    /// The date at a fixed UTC offset, computed with the `time` crate (the same oracle).
+    fn fixed_date(now_ms: i64, utc_offset_minutes: i32) -> String {
         let t = time::OffsetDateTime::from_unix_timestamp(now_ms.div_euclid(1000))
             .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
         let offset = time::UtcOffset::from_whole_seconds(utc_offset_minutes * 60)
@@ -307,9 +307,9 @@ mod tests {
         let start = ams.window_end_ms("2026-03-28", 1).unwrap();
         assert_eq!(start, ms_at(2026, 3, 29, 0, 0, 60));
         assert_eq!(end - start, 23 * HOUR_MS);
-        // The fixed winter offset the server used to apply ends an hour late.
+        // The fixed winter offset alone would end the day an hour late.
         assert_eq!(
-            old_window_end_ms("2026-03-29", 1, 60).unwrap() - end,
+            fixed_window_end_ms("2026-03-29", 1, 60).unwrap() - end,
             HOUR_MS
         );
     }
@@ -327,7 +327,7 @@ mod tests {
         assert_eq!(end - start, 25 * HOUR_MS);
         // A fixed summer offset would end an hour early.
         assert_eq!(
-            end - old_window_end_ms("2026-10-25", 1, 120).unwrap(),
+            end - fixed_window_end_ms("2026-10-25", 1, 120).unwrap(),
             HOUR_MS
         );
     }
@@ -435,7 +435,7 @@ mod tests {
         // At 00:30 CEST on the 30th the old fixed +01:00 still said the 29th.
         let t = ms_at(2026, 3, 30, 0, 30, 120);
         assert_eq!(ams.date_of(t), "2026-03-30");
-        assert_eq!(old_fleet_date(t, 60), "2026-03-29");
+        assert_eq!(fixed_date(t, 60), "2026-03-29");
     }
 
     #[test]
@@ -544,7 +544,7 @@ mod tests {
     }
 
     #[test]
-    fn utc_and_fixed_offsets_agree_with_the_old_functions() {
+    fn utc_and_fixed_offsets_agree_with_the_fixed_offset_oracle() {
         let zones = [
             (FleetZone::utc(), 0),
             (zone("UTC"), 0),
@@ -569,14 +569,14 @@ mod tests {
                 for days in 0..=9 {
                     assert_eq!(
                         z.window_end_ms(date, days),
-                        old_window_end_ms(date, days, *minutes),
+                        fixed_window_end_ms(date, days, *minutes),
                         "{z} {date} {days}"
                     );
                 }
             }
             let mut t = ms_at(2026, 1, 1, 0, 0, 0) - 7;
             while t < ms_at(2027, 1, 2, 0, 0, 0) {
-                assert_eq!(z.date_of(t), old_fleet_date(t, *minutes), "{z} {t}");
+                assert_eq!(z.date_of(t), fixed_date(t, *minutes), "{z} {t}");
                 t += 7 * 60_000 + 13_001;
             }
         }

@@ -1,4 +1,4 @@
-//! Records that are not a handover (issue 11): a parcel that is not on the route, the end of
+//! Records that are not a handover: a parcel that is not on the route, the end of
 //! the day at the depot, a correction of a handover; and what the fleet manager sees of them
 //! (the open reports, the van's reconciliation per courier and day, the corrections).
 
