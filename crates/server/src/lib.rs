@@ -6,23 +6,25 @@
 //! them in CI):
 //!
 //! - [`domain`]: the rules — policy, time zone, release rules, message texts. Pure, no I/O.
-//! - `sys`: the data directory's secrets and files.
+//! - [`sys`]: the data directory's secrets and files.
 //! - [`store`]: the storage boundary (embedded SQLite or PostgreSQL); every SQL statement
 //!   lives there, written once for both backends.
-//! - `ops`: what the command line and the HTTP layer both do (demo seed, enrollment,
+//! - [`ops`]: what the command line and the HTTP layer both do (demo seed, enrollment,
 //!   releases).
 //! - `notify`: the outbox worker (SMTP, SMS gateway, webhooks, dev outbox).
-//! - `render`: QR codes and label barcodes drawn as SVG.
-//! - [`http`]: the router, errors, extractors, middleware, the `/v1` API per resource, the pages.
+//! - [`render`]: HTML documents, QR codes and the label sheet's barcodes.
+//! - `http`: the router, errors, extractors, middleware, the `/v1` API per resource, the pages
+//!   (crate-private: the library hands out [`router`], [`AppState`] and [`launch`]).
 //! - `src/bin/doorstep-server`: the command line, one file per subcommand.
 //!
-//! Tests bind port 0 and call [`launch`]; everything a test needs to control (time, data
-//! directory, SMTP) is in [`ServerConfig`].
+//! Modules are public only where the command line or the tests reach into them; the rest is
+//! crate-private. Tests bind port 0 and call [`launch`]; everything a test needs to control
+//! (time, data directory, SMTP) is in [`ServerConfig`].
 
 mod config;
 pub mod domain;
 mod error;
-pub mod http;
+mod http;
 mod notify;
 pub mod ops;
 pub mod render;
