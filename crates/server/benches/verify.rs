@@ -14,9 +14,11 @@
 //!
 //! - the maximum: a closed loop of 64 connections for 10 s;
 //! - latency (p50/p99, measured from when each request was due, so a stalled server cannot
-//!   hide its queue) in an open loop at 1,000/s and at 80 % of the maximum, 10 s each;
-//! - overload: an open loop at twice the maximum — what is answered, what is refused with
-//!   503, and how fast the refusals come.
+//!   hide its queue) in an open loop at 1,000/s and at 80 % of the maximum, 10 s each, over
+//!   64 connections (a fixed schedule, as wrk2 keeps);
+//! - overload: a closed loop of 384 connections, more than the server answers at once (256)
+//!   — what is answered and its p99, what is refused with 503 (the client then waits the
+//!   `Retry-After`, as the app does), and how fast the refusals come.
 //!
 //! Beside them, in the same run, the limits the server is held to: for SQLite the store
 //! alone (the same checks from 8 threads, no HTTP); for PostgreSQL `pgbench -N` (its built-in
@@ -42,6 +44,7 @@ use serde_json::{Value, json};
 const PHONES: usize = 50;
 const STOPS_PER_PHONE: usize = 100;
 const CONNECTIONS: usize = 64;
+const OVERLOAD_CONNECTIONS: usize = 384;
 const WARM_UP: Duration = Duration::from_secs(3);
 const RUN: Duration = Duration::from_secs(10);
 
@@ -312,6 +315,8 @@ struct RunReport {
     max_ms: f64,
     /// p99 of the time to a 503 refusal (0 without refusals).
     refused_p99_ms: f64,
+    /// p99 from when an answered check was sent (what one admitted request waits).
+    service_p99_ms: f64,
     outcomes: std::collections::BTreeMap<String, u64>,
 }
 
@@ -368,8 +373,14 @@ fn http_bench(label: &str, database: Option<String>, nodes: usize) {
     let eighty = (max.rate() * 0.8).round();
     let at_80 = run_client(&plan, &urls, &format!("open:{eighty}"), wrong);
     wrong += at_80.wrong_sent;
-    let twice = (max.rate() * 2.0).round();
-    let overload = run_client(&plan, &urls, &format!("open:{twice}"), wrong);
+    // More phones at once than the server answers at once (256 in flight by default), fewer
+    // than it keeps open (512): the ones over are refused, wait their Retry-After, try again.
+    let overload = run_client(
+        &plan,
+        &urls,
+        &format!("closed:{OVERLOAD_CONNECTIONS}"),
+        wrong,
+    );
     let rss: Vec<String> = servers
         .iter()
         .map(|s| format!("{} MB", s.rss_kb() / 1024))
@@ -396,9 +407,9 @@ fn http_bench(label: &str, database: Option<String>, nodes: usize) {
         );
     }
     println!(
-        "  overload, twice the maximum ({twice}/s offered): {:.0}/s answered, p99 {:.2} ms; {} refused with 503, p99 {:.2} ms to the refusal",
+        "  overload, {OVERLOAD_CONNECTIONS} connections at once: {:.0}/s answered, p99 {:.2} ms; {} refused with 503, p99 {:.2} ms to the refusal",
         overload.rate(),
-        overload.p99_ms,
+        overload.service_p99_ms,
         overload.refused,
         overload.refused_p99_ms
     );
@@ -526,10 +537,13 @@ fn pgbench() {
 }
 
 /// The load generator: `--client PLAN MODE WRONG_OFFSET URL…`, MODE `closed:N` (N
-/// connections, each sending its next request when the last is answered) or `open:R` (R
-/// requests a second, each timed from when it was due). Prints a [`RunReport`] as JSON.
+/// connections, each sending its next request when the last is answered) or `open:R[:C]` (R
+/// requests a second over C connections, 64 unless given, each timed from when it was due).
+/// Prints a [`RunReport`] as JSON.
 mod client {
     use super::*;
+
+    const USAGE: &str = "MODE is closed:N or open:RATE[:CONNECTIONS]";
 
     /// A small fast generator; the load needs no more.
     pub(crate) struct XorShift(u64);
@@ -585,8 +599,8 @@ mod client {
         turn: AtomicUsize,
     }
 
-    /// One check; its outcome (`None`: refused with 503, `Err`: failed).
-    async fn check(shared: &Shared, rng: &mut XorShift) -> Result<Option<String>, String> {
+    /// One check; its outcome (`Err`: failed).
+    async fn check(shared: &Shared, rng: &mut XorShift) -> Result<Outcome, String> {
         let (target, code) = pick(
             &shared.targets,
             &shared.firsts,
@@ -609,20 +623,49 @@ mod client {
             .await
             .map_err(|e| e.to_string())?;
         let status = answer.status();
+        let retry_after = answer
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
         let text = answer.text().await.map_err(|e| e.to_string())?;
         if status == 503 {
-            return Ok(None);
+            let wait = retry_after.ok_or("503 without Retry-After")?;
+            return Ok(Outcome::Refused(Duration::from_secs(wait)));
         }
         if status != 200 {
             return Err(format!("{status}: {text}"));
         }
         let v: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
-        Ok(Some(v["result"].as_str().unwrap_or("?").to_string()))
+        Ok(Outcome::Answered(
+            v["result"].as_str().unwrap_or("?").to_string(),
+        ))
+    }
+
+    /// What became of one check.
+    enum Outcome {
+        /// The server's answer (`verified`, `wrong`, …).
+        Answered(String),
+        /// Refused with 503; the `Retry-After` it asked for.
+        Refused(Duration),
+    }
+
+    impl Outcome {
+        /// As the app does: a refused phone waits what the server asked before it tries
+        /// again (its connection takes no new check meanwhile).
+        async fn back_off(r: &Result<Outcome, String>) {
+            if let Ok(Outcome::Refused(wait)) = r {
+                tokio::time::sleep(*wait).await;
+            }
+        }
     }
 
     #[derive(Default)]
     struct Tally {
+        /// Answered checks, from when each was due.
         latencies: Vec<Duration>,
+        /// Answered checks, from when each was sent (what one admitted request waits).
+        service: Vec<Duration>,
+        /// Refused checks, from when each was sent.
         refused_latencies: Vec<Duration>,
         refused: u64,
         failed: u64,
@@ -630,15 +673,16 @@ mod client {
     }
 
     impl Tally {
-        fn add(&mut self, took: Duration, r: Result<Option<String>, String>) {
+        fn add(&mut self, due: Instant, sent: Instant, r: &Result<Outcome, String>) {
             match r {
-                Ok(Some(outcome)) => {
-                    self.latencies.push(took);
-                    *self.outcomes.entry(outcome).or_default() += 1;
+                Ok(Outcome::Answered(outcome)) => {
+                    self.latencies.push(due.elapsed());
+                    self.service.push(sent.elapsed());
+                    *self.outcomes.entry(outcome.clone()).or_default() += 1;
                 }
-                Ok(None) => {
+                Ok(Outcome::Refused(_)) => {
                     self.refused += 1;
-                    self.refused_latencies.push(took);
+                    self.refused_latencies.push(sent.elapsed());
                 }
                 Err(e) => {
                     if self.failed < 3 {
@@ -651,6 +695,7 @@ mod client {
 
         fn merge(&mut self, other: Tally) {
             self.latencies.extend(other.latencies);
+            self.service.extend(other.service);
             self.refused_latencies.extend(other.refused_latencies);
             self.refused += other.refused;
             self.failed += other.failed;
@@ -682,26 +727,22 @@ mod client {
             offset: offset.parse().unwrap(),
             turn: AtomicUsize::new(0),
         });
-        let (kind, n) = mode.split_once(':').expect("MODE is closed:N or open:R");
-        let n: f64 = n.parse().unwrap();
+        let mut parts = mode.split(':');
+        let kind = parts.next().unwrap_or_default();
+        let n: f64 = parts.next().expect(USAGE).parse().expect(USAGE);
+        let connections: usize = parts
+            .next()
+            .map_or(CONNECTIONS, |c| c.parse().expect(USAGE));
         let (tally, secs) = rt.block_on(async {
             match kind {
                 "closed" => closed(shared.clone(), n as usize).await,
-                "open" => open(shared.clone(), n).await,
-                _ => panic!("MODE is closed:N or open:R"),
+                "open" => open(shared.clone(), n, connections).await,
+                _ => panic!("{USAGE}"),
             }
         });
         let mut lat = tally.latencies;
         lat.sort();
-        let mut refused = tally.refused_latencies;
-        refused.sort();
-        let refused_p99_ms = refused
-            .get(((refused.len().max(1) - 1) as f64 * 0.99).round() as usize)
-            .map_or(0.0, |d| d.as_secs_f64() * 1e3);
-        let pct = |p: f64| {
-            lat.get(((lat.len().max(1) - 1) as f64 * p).round() as usize)
-                .map_or(0.0, |d| d.as_secs_f64() * 1e3)
-        };
+        let pct = |p: f64| percentile_ms(&lat, p);
         let report = RunReport {
             answered: lat.len() as u64,
             refused: tally.refused,
@@ -711,10 +752,23 @@ mod client {
             p50_ms: pct(0.50),
             p99_ms: pct(0.99),
             max_ms: lat.last().map_or(0.0, |d| d.as_secs_f64() * 1e3),
-            refused_p99_ms,
+            refused_p99_ms: sorted_p99_ms(tally.refused_latencies),
+            service_p99_ms: sorted_p99_ms(tally.service),
             outcomes: tally.outcomes,
         };
         println!("{}", serde_json::to_string(&report).unwrap());
+    }
+
+    /// The `p` quantile of sorted latencies, in ms (0 without any).
+    fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
+        sorted
+            .get(((sorted.len().max(1) - 1) as f64 * p).round() as usize)
+            .map_or(0.0, |d| d.as_secs_f64() * 1e3)
+    }
+
+    fn sorted_p99_ms(mut latencies: Vec<Duration>) -> f64 {
+        latencies.sort();
+        percentile_ms(&latencies, 0.99)
     }
 
     /// `connections` loops, each sending its next check when the last is answered; what is
@@ -736,8 +790,9 @@ mod client {
                         }
                         let r = check(&shared, &mut rng).await;
                         if sent >= count_from {
-                            tally.add(sent.elapsed(), r);
+                            tally.add(sent, sent, &r);
                         }
+                        Outcome::back_off(&r).await;
                     }
                 })
             })
@@ -749,34 +804,46 @@ mod client {
         (tally, RUN.as_secs_f64())
     }
 
-    /// `rate` checks a second on a fixed schedule; each one's latency is counted from when
-    /// it was due, so a slow answer also counts against the checks queued behind it.
-    async fn open(shared: Arc<Shared>, rate: f64) -> (Tally, f64) {
+    /// `rate` checks a second on a fixed schedule over `connections` connections (wrk2's
+    /// model): each connection takes the next due check, waits for its time and sends it; a
+    /// check's latency is counted from when it was due, so a slow answer also counts against
+    /// the checks queued behind it, and the client never opens more connections than a fleet
+    /// of that size would.
+    async fn open(shared: Arc<Shared>, rate: f64, connections: usize) -> (Tally, f64) {
         let interval = Duration::from_secs_f64(1.0 / rate);
         let start = Instant::now();
         let count_from = start + WARM_UP;
         let total = ((WARM_UP + RUN).as_secs_f64() * rate) as u64;
-        let mut tasks = Vec::with_capacity(total as usize);
-        for i in 0..total {
-            let due = start + interval.mul_f64(i as f64);
-            tokio::time::sleep_until(due.into()).await;
-            let shared = shared.clone();
-            tasks.push(tokio::spawn(async move {
-                let mut rng = XorShift::new(i as usize + 1);
-                rng.next();
-                let r = check(&shared, &mut rng).await;
-                (due >= count_from, due.elapsed(), r)
-            }));
-        }
+        let next = Arc::new(AtomicU64::new(0));
+        let tasks: Vec<_> = (0..connections)
+            .map(|c| {
+                let (shared, next) = (shared.clone(), next.clone());
+                tokio::spawn(async move {
+                    let mut rng = XorShift::new(c + 1);
+                    let mut tally = Tally::default();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= total {
+                            return (tally, ());
+                        }
+                        let due = start + interval.mul_f64(i as f64);
+                        tokio::time::sleep_until(due.into()).await;
+                        let sent = Instant::now();
+                        let r = check(&shared, &mut rng).await;
+                        if due >= count_from {
+                            tally.add(due, sent, &r);
+                        }
+                        Outcome::back_off(&r).await;
+                    }
+                })
+            })
+            .collect();
         let mut tally = Tally::default();
-        let mut counted = 0u64;
         for t in tasks {
-            let (counts, took, r) = t.await.unwrap();
-            if counts {
-                counted += 1;
-                tally.add(took, r);
-            }
+            let (part, _) = t.await.unwrap();
+            tally.merge(part);
         }
-        (tally, counted as f64 / rate)
+        // Over the time it really took: behind schedule, that is longer than planned.
+        (tally, count_from.elapsed().as_secs_f64())
     }
 }

@@ -7,6 +7,8 @@ use axum::http::{StatusCode, header};
 use axum::middleware;
 use axum::{Extension, Router};
 use doorstep_protocol::wire::ErrorCode;
+use std::time::Duration;
+use tower_http::classify::ServerErrorsFailureClass;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -51,6 +53,13 @@ pub fn router(state: AppState) -> Router {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("-");
         tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
+    })
+    // A 503 is logged where it is made (refused for load: counted once a second; the database
+    // busy or unreachable: its error), not once more per request.
+    .on_failure(|class: ServerErrorsFailureClass, latency: Duration, _: &tracing::Span| {
+        if !matches!(class, ServerErrorsFailureClass::StatusCode(s) if s == StatusCode::SERVICE_UNAVAILABLE) {
+            tracing::error!(classification = %class, latency = ?latency, "response failed");
+        }
     }))
     .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
     .layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(

@@ -95,7 +95,14 @@ pub struct Store {
     pub(super) backend: Backend,
     pub(super) secrets: Secrets,
     pub(super) settings: StoreSettings,
+    /// Operations on blocking threads at once ([`Store::run_blocking`]).
+    blocking: tokio::sync::Semaphore,
 }
+
+/// How many store operations run on blocking threads at once; more wait for a turn without
+/// a thread. Enough to fill SQLite's group commits and a PostgreSQL pool several times over;
+/// beyond it, threads contending for the one writer or the pool only cost switches.
+const BLOCKING_OPERATIONS: usize = 64;
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -134,6 +141,7 @@ impl Store {
             backend,
             secrets,
             settings,
+            blocking: tokio::sync::Semaphore::new(BLOCKING_OPERATIONS),
         };
         store.check_secrets_fingerprint()?;
         Ok(store)
@@ -208,11 +216,16 @@ impl Store {
     }
 
     /// Runs a store operation on a blocking thread, off the async ones: every operation
-    /// waits on the disk or the database.
+    /// waits on the disk or the database. At most [`BLOCKING_OPERATIONS`] at once.
     pub async fn run_blocking<T: Send + 'static>(
         self: &std::sync::Arc<Self>,
         f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
+        let _turn = self
+            .blocking
+            .acquire()
+            .await
+            .expect("the store never closes its semaphore");
         let store = self.clone();
         tokio::task::spawn_blocking(move || f(&store))
             .await

@@ -149,6 +149,37 @@ pub struct Limiters {
     pub(crate) signed_out_until: Mutex<HashMap<IpAddr, i64>>,
     pub(crate) clock: Arc<dyn doorstep_inputs::Clock>,
     pub(crate) in_flight: Arc<Semaphore>,
+    /// Requests refused because too many were in flight, not yet logged.
+    pub(crate) shed: Shed,
+}
+
+/// The count of requests refused for load, logged at most once a second: under overload a
+/// line per refusal would cost the CPU the admitted requests need.
+#[derive(Debug, Default)]
+pub(crate) struct Shed {
+    unlogged: std::sync::atomic::AtomicU64,
+    last_logged_ms: std::sync::atomic::AtomicI64,
+}
+
+impl Shed {
+    /// Counts a refusal; logs the count once a second.
+    pub(crate) fn refused(&self, now_ms: i64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.unlogged.fetch_add(1, Relaxed);
+        let last = self.last_logged_ms.load(Relaxed);
+        if now_ms - last >= 1000
+            && self
+                .last_logged_ms
+                .compare_exchange(last, now_ms, Relaxed, Relaxed)
+                .is_ok()
+        {
+            let n = self.unlogged.swap(0, Relaxed);
+            tracing::warn!(
+                refused = n,
+                "requests refused with 503: too many in flight (--max-concurrent-requests)"
+            );
+        }
+    }
 }
 
 impl std::fmt::Debug for Limiters {
@@ -183,6 +214,7 @@ impl Limiters {
             signed_out_until: Mutex::new(HashMap::new()),
             clock: c.clone(),
             in_flight: Arc::new(Semaphore::new(l.max_concurrent_requests.max(1))),
+            shed: Shed::default(),
         }
     }
 

@@ -256,7 +256,7 @@ fn page_too_many(wait: Wait, what: &str, then: &str) -> Response {
 /// holds across routes (axum layers each route separately).
 pub async fn bound_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let Ok(_permit) = state.limiters.in_flight.clone().try_acquire_owned() else {
-        tracing::warn!("request refused: too many in flight");
+        state.limiters.shed.refused(state.now());
         return ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Unavailable,
