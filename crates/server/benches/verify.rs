@@ -189,7 +189,20 @@ fn seed(config: &ServerConfig) -> Vec<Target> {
                         .unwrap();
                         let parcel =
                             doorstep_server::domain::parcel::NewParcel::check(&req).unwrap();
-                        let made = store.create_parcel(&shipper, &parcel, now).unwrap();
+                        // On PostgreSQL, four creators at once can use up a create's
+                        // serialization retries; a shipper would send it again.
+                        let made = (1..=10)
+                            .find_map(
+                                |attempt| match store.create_parcel(&shipper, &parcel, now) {
+                                    Ok(made) => Some(made),
+                                    Err(e) if attempt < 10 => {
+                                        eprintln!("create_parcel, attempt {attempt}: {e}");
+                                        None
+                                    }
+                                    Err(e) => panic!("create_parcel: {e}"),
+                                },
+                            )
+                            .expect("created");
                         if let Some(c) = made.new_code {
                             code = Some(c);
                         }

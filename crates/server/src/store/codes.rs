@@ -10,7 +10,10 @@ use super::backend::sql::{Db, OptionalExt, exec, params, qrow};
 use super::error::StoreError;
 use super::handle::Store;
 use super::models::DeviceAuth;
-use super::rows::{CodeCheck, CodeEnd, StopRow, load_parcel_stop, load_stop, new_id};
+use super::rows::{
+    ActiveCode, Checked, CodeCheck, CodeEnd, StopRow, active_code, load_check, load_parcel_stop,
+    load_stop, new_id,
+};
 
 impl Store {
     /// Checks a code in a transaction. The failed-attempt counter is raised before the
@@ -26,25 +29,34 @@ impl Store {
         if !stop.code_required {
             return Ok(CodeCheck::NotRequired);
         }
+        let active = active_code(tx, &stop.id.to_string(), now)?;
+        self.check_code_against(tx, stop, active, code, now)
+    }
+
+    /// [`Self::check_code`] with the stop's code in force at `now` already read
+    /// ([`active_code`], or [`load_check`] with it).
+    fn check_code_against(
+        &self,
+        tx: &Db<'_>,
+        stop: &StopRow,
+        active: Option<ActiveCode>,
+        code: &DeliveryCode,
+        now: i64,
+    ) -> Result<CodeCheck, StoreError> {
+        if !stop.code_required {
+            return Ok(CodeCheck::NotRequired);
+        }
         if code.len() != usize::from(stop.code_digits) + 1 {
             return Err(StoreError::CodeFormat(stop.code_digits + 1));
         }
         let stop_id = stop.id.to_string();
-        // The code that was in force at `now` (for an offline record: when it was typed, so a
-        // resend after the handover does not turn a right code into a wrong one); the
-        // current code if none was.
-        let active: Option<(String, Vec<u8>, i64, Option<String>)> = qrow(
-            tx,
-            "SELECT id, code_hash, expires_at, ended_by FROM codes WHERE stop_id = ?1 \
-             AND ((created_at <= ?2 AND (superseded_at IS NULL OR superseded_at > ?2)) \
-                  OR superseded_at IS NULL) \
-             ORDER BY (created_at <= ?2 AND (superseded_at IS NULL OR superseded_at > ?2)) DESC, \
-                      created_at DESC LIMIT 1",
-            params![stop_id, now],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )
-        .optional()?;
-        let Some((code_id, hash, expires, ended_by)) = active else {
+        let Some(ActiveCode {
+            id: code_id,
+            hash,
+            expires,
+            ended_by,
+        }) = active
+        else {
             return Ok(CodeCheck::NotRequired);
         };
         match ended_by.as_deref() {
@@ -121,21 +133,23 @@ impl Store {
         now: i64,
     ) -> Result<VerifyOutcome, StoreError> {
         self.write_on(&format!("parcel {parcel}"), |tx| {
-            let (stop, status) = Self::parcel_for_device(tx, device, parcel)?;
+            let Checked {
+                stop,
+                status,
+                active,
+                covered,
+            } = load_check(tx, &parcel.to_string(), now)?.ok_or(StoreError::NotFound("parcel"))?;
+            if stop.courier_id.as_deref() != Some(device.courier_id.to_string().as_str()) {
+                return Err(StoreError::Forbidden("this parcel is not on your route"));
+            }
             if status == "delivered" {
                 return Ok(VerifyOutcome::AlreadyDelivered);
             }
-            Ok(match self.check_code(tx, &stop, code, now)? {
+            Ok(match self.check_code_against(tx, &stop, active, code, now)? {
                 CodeCheck::Ok { code_id } => {
-                    // The check covers the stop's parcels still to hand over, for this
-                    // device, once, for a few minutes.
-                    let covered: Vec<String> = {
-                        let mut st = tx.prepare_cached(
-                            "SELECT id FROM parcels WHERE stop_id = ?1 AND status IN ('pending', 'failed') ORDER BY id",
-                        )?;
-                        st.query_map([stop.id.to_string()], |r| r.get(0))?
-                            .collect::<Result<_, _>>()?
-                    };
+                    // The check covers the stop's parcels still to hand over (read with the
+                    // stop: nothing between changed them), for this device, once, for a few
+                    // minutes.
                     let id = new_id(&self.settings.random, now).to_string();
                     exec(tx,
                         "INSERT INTO verifications (id, stop_id, code_id, device_id, created_at, parcel_ids, expires_at) \

@@ -92,6 +92,99 @@ pub(super) fn load_parcel_stop(
     .optional()
 }
 
+/// A stop's code: the one in force at a time (see [`active_code`]).
+pub(super) struct ActiveCode {
+    pub(super) id: String,
+    pub(super) hash: Vec<u8>,
+    pub(super) expires: i64,
+    pub(super) ended_by: Option<String>,
+}
+
+/// The id of the code of stop `stop` in force at time `at` (for an offline record: when it
+/// was typed, so a resend after the handover does not turn a right code into a wrong one);
+/// the current code if none was. A subquery for use inside another statement.
+fn active_code_id(stop: &str, at: &str) -> String {
+    format!(
+        "SELECT id FROM codes WHERE stop_id = {stop} \
+         AND ((created_at <= {at} AND (superseded_at IS NULL OR superseded_at > {at})) \
+              OR superseded_at IS NULL) \
+         ORDER BY (created_at <= {at} AND (superseded_at IS NULL OR superseded_at > {at})) DESC, \
+                  created_at DESC LIMIT 1"
+    )
+}
+
+fn active_code_from(r: &sql::Row, at: usize) -> sql::DbResult<Option<ActiveCode>> {
+    let Some(id) = r.get::<_, Option<String>>(at)? else {
+        return Ok(None);
+    };
+    Ok(Some(ActiveCode {
+        id,
+        hash: r.get(at + 1)?,
+        expires: r.get(at + 2)?,
+        ended_by: r.get(at + 3)?,
+    }))
+}
+
+/// The code of `stop` in force at `at`, or the current one ([`active_code_id`]).
+pub(super) fn active_code(conn: &Db<'_>, stop: &str, at: i64) -> sql::DbResult<Option<ActiveCode>> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT id, code_hash, expires_at, ended_by FROM codes WHERE id = ({})",
+            active_code_id("?1", "?2")
+        )
+    });
+    Ok(qrow(conn, &SQL, sql::params![stop, at], |r| {
+        active_code_from(r, 0)
+    })
+    .optional()?
+    .flatten())
+}
+
+/// What an online code check starts from, read in one statement.
+pub(super) struct Checked {
+    pub(super) stop: StopRow,
+    /// The parcel's status.
+    pub(super) status: String,
+    /// The stop's code in force at the check's time.
+    pub(super) active: Option<ActiveCode>,
+    /// The stop's parcels still to hand over, by id.
+    pub(super) covered: Vec<String>,
+}
+
+/// A parcel's stop, its status, the stop's code in force at `at` and the stop's parcels
+/// still to hand over: one statement (a row per such parcel), the hot path of `/v1/verify`.
+pub(super) fn load_check(conn: &Db<'_>, parcel: &str, at: i64) -> sql::DbResult<Option<Checked>> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        let stop_columns: Vec<String> = STOP_COLUMNS
+            .split(',')
+            .map(|c| format!("s.{}", c.trim()))
+            .collect();
+        format!(
+            "SELECT {}, p.status, c.id, c.code_hash, c.expires_at, c.ended_by, q.id \
+             FROM parcels p JOIN stops s ON s.id = p.stop_id \
+             LEFT JOIN codes c ON c.id = ({}) \
+             LEFT JOIN parcels q ON q.stop_id = s.id AND q.status IN ('pending', 'failed') \
+             WHERE p.id = ?1 ORDER BY q.id",
+            stop_columns.join(", "),
+            active_code_id("s.id", "?2")
+        )
+    });
+    let rows = conn.query(&SQL, sql::params![parcel, at])?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let n = STOP_COLUMN_COUNT;
+    Ok(Some(Checked {
+        stop: stop_from_row(first)?,
+        status: first.get(n)?,
+        active: active_code_from(first, n + 1)?,
+        covered: rows
+            .iter()
+            .filter_map(|r| r.get::<_, Option<String>>(n + 5).transpose())
+            .collect::<Result<_, _>>()?,
+    }))
+}
+
 pub(super) fn method_str(m: DeliveryMethod) -> &'static str {
     m.as_str()
 }
