@@ -34,7 +34,7 @@ RUST_CRATES = [
         ["config", "render"],
         ["error"],
         ["ops", "notify"],
-        ["http::error", "http::extract", "http::state", "http::middleware", "http::openapi"],
+        ["http::error", "http::extract", "http::state", "http::middleware", "http::openapi", "http::release_upload"],
         ["http::api", "http::pages"],
         ["http::router", "http"],
         ["<root>"],

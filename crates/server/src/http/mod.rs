@@ -1,6 +1,7 @@
 //! The HTTP edge: the shared state, the error every answer uses, the extractors (strict JSON,
 //! query and path; the device, shipper and admin callers), the middleware, the `/v1` API per
-//! resource ([`api`]), the OpenAPI document and the server-rendered pages ([`pages`]).
+//! resource ([`api`]), the OpenAPI document, the server-rendered pages ([`pages`]) and the
+//! release upload both of those take (`release_upload`).
 
 pub mod api;
 pub mod error;
@@ -8,6 +9,7 @@ pub mod extract;
 pub mod middleware;
 pub mod openapi;
 pub mod pages;
+mod release_upload;
 mod router;
 mod state;
 

@@ -5,7 +5,7 @@
 //! No JavaScript: every control is a form that carries the fleet page's CSRF token and answers
 //! with a redirect back to `/fleet`, or with a page that gives the server's message and a Back
 //! link (status 4xx, [`crate::http::pages::error_pages`]). The rules are [`crate::releases`]'; the
-//! upload is the API's own [`publish_form`], so a file the API refuses is refused here too.
+//! upload is [`publish_form`], the same as the API's, so a file the API refuses is refused here too.
 
 use std::collections::BTreeMap;
 
@@ -25,8 +25,8 @@ use crate::domain::releases::{
     self as rules, Release, parse_platform, parse_version, platform_name,
 };
 use crate::http::AppState;
-use crate::http::api::releases::publish_form;
 use crate::http::pages::{csrf_token, esc, form_value, format_time, qr_svg, signed_form};
+use crate::http::release_upload::publish_form;
 use crate::http::{ApiError, db};
 
 /// The forms' routes. Their error answers become pages ([`crate::http::pages::error_pages`]).
