@@ -2,6 +2,8 @@
 //! and SMS). The shipper gives the language with the recipient (`recipient.language`, a BCP 47
 //! tag); English when it gives none or one Doorstep has no translation for.
 
+use maud::{Markup, html};
+
 /// A language customer texts are written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Lang {
@@ -162,15 +164,15 @@ impl ReattemptMessage<'_> {
     }
 }
 
-/// The words of the customer page (the QR and the code's rules) in one language.
+/// The words of the customer page (the QR and the code's rules) in one language. The sentences
+/// with emphasis are markup (`maud`: the name, address and date spliced in are escaped).
 #[derive(Debug)]
 pub struct CustomerPageWords {
+    lang: Lang,
     /// The page's title and heading.
     pub title: &'static str,
-    /// "For {name}, {address} on {date}." with those placeholders.
-    pub for_whom: &'static str,
-    /// The rule for the code (HTML).
-    pub give_only_to_courier: &'static str,
+    /// The rule for the code.
+    pub give_only_to_courier: Markup,
     /// The QR's caption.
     pub show_to_courier: &'static str,
     /// The summary of the QR's text.
@@ -181,27 +183,41 @@ pub struct CustomerPageWords {
     pub no_code: &'static str,
 }
 
+impl CustomerPageWords {
+    /// Whose delivery it is, where and when: "For **Ana**, 1 Main St on 2026-12-02."
+    pub fn for_whom(&self, name: &str, address: &str, date: &str) -> Markup {
+        match self.lang {
+            Lang::En => html! { "For " strong { (name) } ", " (address) " on " (date) "." },
+            Lang::Es => html! { "Para " strong { (name) } ", " (address) ", el " (date) "." },
+        }
+    }
+}
+
 impl Lang {
     /// The customer page's words in this language.
     pub fn customer_page(self) -> CustomerPageWords {
         match self {
             Lang::En => CustomerPageWords {
+                lang: self,
                 title: "Your delivery",
-                for_whom: "For <strong>{name}</strong>, {address} on {date}.",
-                give_only_to_courier: "Give your delivery code — or show this QR code — <strong>only to the courier \
-                    at your door who is handing over the parcels above</strong>. Nobody will ask for it by phone, \
-                    email or message.",
+                give_only_to_courier: html! {
+                    "Give your delivery code — or show this QR code — "
+                    strong { "only to the courier at your door who is handing over the parcels above" }
+                    ". Nobody will ask for it by phone, email or message."
+                },
                 show_to_courier: "Show this to the courier at the door.",
                 qr_text: "QR text",
                 expired: "This delivery's code has expired. Contact the sender for a new delivery.",
                 no_code: "No delivery code is needed for this delivery.",
             },
             Lang::Es => CustomerPageWords {
+                lang: self,
                 title: "Tu entrega",
-                for_whom: "Para <strong>{name}</strong>, {address}, el {date}.",
-                give_only_to_courier: "Da tu código de entrega — o muestra este código QR — <strong>solo al \
-                    repartidor que te entregue en tu puerta los paquetes de arriba</strong>. Nadie te lo pedirá \
-                    por teléfono, correo ni mensaje.",
+                give_only_to_courier: html! {
+                    "Da tu código de entrega — o muestra este código QR — "
+                    strong { "solo al repartidor que te entregue en tu puerta los paquetes de arriba" }
+                    ". Nadie te lo pedirá por teléfono, correo ni mensaje."
+                },
                 show_to_courier: "Muéstraselo al repartidor en la puerta.",
                 qr_text: "Texto del QR",
                 expired: "El código de esta entrega ha caducado. Contacta con el remitente para una nueva entrega.",
@@ -247,5 +263,27 @@ mod tests {
         }
         assert!(m.texts(Lang::Es).body.contains("solo al repartidor"));
         assert!(m.texts(Lang::Es).body.contains("sustituye"));
+    }
+
+    #[test]
+    fn the_customer_page_names_the_recipient_escaped_in_every_language() {
+        for (lang, text) in [
+            (
+                Lang::En,
+                "For <strong>A&amp;B &lt;i&gt;</strong>, 1 Main St on 2026-12-02.",
+            ),
+            (
+                Lang::Es,
+                "Para <strong>A&amp;B &lt;i&gt;</strong>, 1 Main St, el 2026-12-02.",
+            ),
+        ] {
+            let words = lang.customer_page();
+            assert_eq!(
+                words
+                    .for_whom("A&B <i>", "1 Main St", "2026-12-02")
+                    .into_string(),
+                text
+            );
+        }
     }
 }

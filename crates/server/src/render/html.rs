@@ -1,35 +1,43 @@
-//! The HTML every page shares: the document around a page's body, and escaping.
+//! The HTML every page shares: the document around a page's body, and the QR code as markup.
+//!
+//! Pages are `maud` templates: every value spliced into one is escaped unless it is wrapped in
+//! `PreEscaped`, which only markup this crate draws itself (the QR and barcode SVGs, the style
+//! sheet below) may be.
 
-/// Escapes text for HTML.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+
+/// The style sheet of every page.
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem;color:#111}\
+    table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ccc;padding:.3rem;text-align:left;vertical-align:top}\
+    .warn{background:#fff3cd;padding:.8rem;border-radius:.4rem}.label{display:inline-block;border:1px dashed #999;margin:.4rem;padding:.6rem;width:34rem;page-break-inside:avoid}\
+    pre{white-space:pre-wrap;background:#f5f5f5;padding:.5rem}";
 
 /// A page in English.
-pub fn page(title: &str, body: &str) -> String {
+pub fn page(title: &str, body: Markup) -> Markup {
     page_in("en", title, body)
 }
 
 /// [`page`] in the language `lang` (its `lang` attribute).
-pub fn page_in(lang: &str, title: &str, body: &str) -> String {
-    format!(
-        "<!doctype html><html lang={lang}><head><meta charset=utf-8>\
-         <meta name=viewport content=\"width=device-width,initial-scale=1\">\
-         <title>{t}</title><style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem;color:#111}}\
-         table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ccc;padding:.3rem;text-align:left;vertical-align:top}}\
-         .warn{{background:#fff3cd;padding:.8rem;border-radius:.4rem}}.label{{display:inline-block;border:1px dashed #999;margin:.4rem;padding:.6rem;width:34rem;page-break-inside:avoid}}\
-         pre{{white-space:pre-wrap;background:#f5f5f5;padding:.5rem}}</style></head><body>{body}</body></html>",
-        t = esc(title)
-    )
+pub fn page_in(lang: &str, title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang=(lang) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width,initial-scale=1";
+                title { (title) }
+                // A constant of this file; a style element's text is not entity-decoded, so
+                // it goes as it is.
+                style { (PreEscaped(STYLE)) }
+            }
+            body { (body) }
+        }
+    }
+}
+
+/// `text` as a QR code, an inline SVG `size` units wide.
+pub fn qr(text: &str, size: u32) -> Markup {
+    // Safe unescaped: the SVG is drawn by the qrcode crate from modules (rects and paths), and
+    // `text` is encoded in the modules, never written into the markup.
+    PreEscaped(crate::render::qr::qr_svg(text, size))
 }

@@ -513,7 +513,10 @@ async fn the_depot_check_in_reconciles_the_van_on_the_fleet_page() {
             .all(|r| r.status == EventStatus::Accepted)
     );
     let html = fleet_page(&app).await;
-    assert!(html.contains("<h2 id=vans>"), "the section is on the page");
+    assert!(
+        html.contains("<h2 id=\"vans\">"),
+        "the section is on the page"
+    );
     assert!(html.contains("not yet"), "no check-in yet");
 
     // At the depot: the refused parcel and one label that was not expected.
@@ -660,12 +663,12 @@ async fn the_customer_page_and_messages_follow_the_recipients_language() {
     let page = |url: String| async move { reqwest::get(url).await.unwrap().text().await.unwrap() };
     let spanish = page(es.customer_url.clone()).await;
     assert!(
-        spanish.contains("<html lang=es>") && spanish.contains("Tu entrega"),
+        spanish.contains("<html lang=\"es\">") && spanish.contains("Tu entrega"),
         "{spanish}"
     );
     assert!(spanish.contains("Esta entrega no necesita código."));
     let english = page(en.customer_url.clone()).await;
-    assert!(english.contains("<html lang=en>") && english.contains("Your delivery"));
+    assert!(english.contains("<html lang=\"en\">") && english.contains("Your delivery"));
 
     let ev = device.event(
         es.stop_id,

@@ -36,7 +36,10 @@ async fn assert_error_page(r: reqwest::Response, status: u16, code: &str, words:
         "{html}"
     );
     assert!(html.contains(words), "the page says {words:?}: {html}");
-    assert!(html.contains("<a href=/fleet>Back"), "a Back link: {html}");
+    assert!(
+        html.contains("<a href=\"/fleet\">Back"),
+        "a Back link: {html}"
+    );
 }
 
 /// The page's upload form, as a browser sends it (the CSRF token in the form's address).
@@ -100,7 +103,7 @@ async fn release(app: &TestApp, version: &str) -> Value {
 fn section<'a>(html: &'a str, id: &str) -> &'a str {
     let at = [">", " "]
         .iter()
-        .find_map(|after| html.find(&format!(" id={id}{after}")))
+        .find_map(|after| html.find(&format!(" id=\"{id}\"{after}")))
         .unwrap_or_else(|| panic!("the page has no element {id}"));
     let rest = &html[html[..at].rfind('<').unwrap()..];
     let end = if rest.starts_with("<section") {
@@ -135,7 +138,10 @@ async fn a_release_published_on_the_page_is_listed_with_its_build_and_the_androi
     let app = fleet_app().await;
     let html = fleet_page(&app).await;
     assert!(html.contains("No release is published yet"));
-    assert!(!html.contains("id=install-android"), "no QR before a build");
+    assert!(
+        !html.contains("id=\"install-android\""),
+        "no QR before a build"
+    );
     let csrf = csrf_from(&html);
 
     publish(&app, &csrf, "1.0.0", 100).await;
@@ -160,7 +166,7 @@ async fn a_release_published_on_the_page_is_listed_with_its_build_and_the_androi
     assert!(row.contains("fleet page: alice"), "who published it");
     assert!(android.contains("<strong data-current>1.0.0</strong>"));
     assert!(
-        !row.contains("name=rollout_percent"),
+        !row.contains("name=\"rollout_percent\""),
         "nothing to raise at 100 %"
     );
     let qr = section(&html, "install-android");
@@ -259,13 +265,16 @@ async fn raising_the_rollout_on_the_page_works_and_lowering_it_is_refused_with_t
     assert!(row.contains("<td data-rollout>10 %</td>"));
     for offered in [25, 50, 100] {
         assert!(
-            row.contains(&format!("name=rollout_percent value={offered}>")),
+            row.contains(&format!("name=\"rollout_percent\" value=\"{offered}\">")),
             "{row}"
         );
     }
-    assert!(!row.contains("value=10>"), "only raises are offered: {row}");
     assert!(
-        row.contains("min=11 max=100"),
+        !row.contains("value=\"10\">"),
+        "only raises are offered: {row}"
+    );
+    assert!(
+        row.contains("min=\"11\" max=\"100\""),
         "the number input starts above 10 %"
     );
 
@@ -313,7 +322,7 @@ async fn raising_the_rollout_on_the_page_works_and_lowering_it_is_refused_with_t
         assert_eq!(release(&app, "1.1.0").await[field], value, "{body}");
     }
     let html = fleet_page(&app).await;
-    assert!(html.contains("<button name=paused value=true>Pause</button>"));
+    assert!(html.contains("<button name=\"paused\" value=\"true\">Pause</button>"));
     let changes = audit(&app, "release_changed").await;
     assert_eq!(changes.len(), 5, "{changes:?}");
     assert!(
@@ -404,7 +413,9 @@ async fn the_not_updated_list_has_the_old_devices_and_not_the_up_to_date_one() {
         ("nightly", 1, "not a version"),
     ] {
         let row = &versions[versions
-            .find(&format!("data-platform=android data-version=\"{version}\""))
+            .find(&format!(
+                "data-platform=\"android\" data-version=\"{version}\""
+            ))
             .unwrap_or_else(|| panic!("{version} is counted: {versions}"))..];
         let row = &row[..row.find("</tr>").unwrap()];
         assert!(

@@ -407,9 +407,9 @@ pub fn set_mode(path: &std::path::Path, mode: u32) {
 /// The CSRF token in a fleet page's forms.
 pub fn csrf_from(html: &str) -> String {
     let start = html
-        .find("name=csrf value=\"")
+        .find("name=\"csrf\" value=\"")
         .expect("the page has a form with a CSRF token")
-        + "name=csrf value=\"".len();
+        + "name=\"csrf\" value=\"".len();
     html[start..start + html[start..].find('"').unwrap()].to_string()
 }
 

@@ -1,5 +1,6 @@
 use doorstep_protocol::DeliveryCode;
 use doorstep_protocol::wire::Verification;
+use serde_json::{Value, json};
 
 use crate::helpers::{DATE, MORNING_MS, delivered, spawn_app, wrong_code};
 
@@ -101,7 +102,7 @@ async fn the_label_sheet_has_a_gs1_128_or_code_128_and_a_qr_per_parcel() {
     assert_eq!(html.matches("<svg").count(), 26);
     assert!(html.contains(&app.seed.off_route_barcode));
     assert!(
-        html.contains("Not on Demo Courier&#39;s route"),
+        html.contains("Not on Demo Courier's route"),
         "the label says so"
     );
     let mut ssccs = 0;
@@ -118,4 +119,76 @@ async fn the_label_sheet_has_a_gs1_128_or_code_128_and_a_qr_per_parcel() {
         ssccs += usize::from(matches!(parsed, doorstep_protocol::Barcode::Sscc { .. }));
     }
     assert_eq!(ssccs, 10, "most demo parcels carry a GS1-128 SSCC label");
+}
+
+/// Text a shipper or an admin typed that a page writing it as it is would run as a script
+/// (and that would end a quoted attribute).
+const TYPED: &str = "<script>alert(1)</script>\"'&";
+/// [`TYPED`] as a page writes it: text, in an element or an attribute.
+const TYPED_ESCAPED: &str = "&lt;script&gt;alert(1)&lt;/script&gt;&quot;'&amp;";
+
+#[tokio::test]
+async fn what_people_typed_is_escaped_on_every_page_that_shows_it() {
+    let app = spawn_app().await;
+    let r = app
+        .admin_post("/v1/admin/couriers", json!({ "name": TYPED }))
+        .await;
+    assert_eq!(r.status(), 201);
+    let courier = r.json::<Value>().await.unwrap()["courier_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let code = app.enrollment_code(courier.clone()).await;
+    assert!(
+        app.enroll_as(&code, "android", TYPED).await.is_ok(),
+        "a phone that reports the text as its app version"
+    );
+    let r = app
+        .client
+        .post(app.url("/v1/parcels"))
+        .bearer_auth(&app.seed.shipper_api_key)
+        .json(&json!({
+            "barcode": "TYPED-0001",
+            "recipient": { "name": TYPED, "email": "typed@example.com" },
+            "address": TYPED,
+            "postal_code": "1071",
+            "method": "hand_to_recipient",
+            "recipient_requested_code": true,
+            "delivery_date": DATE,
+            "courier_id": courier,
+            "description": TYPED,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let parcel: Value = r.json().await.unwrap();
+    let stop = parcel["stop_id"].as_str().unwrap().parse().unwrap();
+    // The code message (its body names the recipient) is in the development outbox.
+    app.code_from_dev_outbox(stop, 1).await;
+    let customer_url = parcel["customer_url"].as_str().unwrap();
+    let customer_page = &customer_url[customer_url.find("/c/").unwrap()..];
+
+    for page in [
+        format!("/fleet?date={DATE}"),
+        customer_page.to_string(),
+        format!("/dev/labels?date={DATE}"),
+        "/dev/outbox".to_string(),
+    ] {
+        let html = app
+            .client
+            .get(app.url(&page))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            html.contains(TYPED_ESCAPED),
+            "{page} shows the text, escaped: {html}"
+        );
+        assert!(!html.contains("<script"), "{page} has no script: {html}");
+        assert!(!html.contains(TYPED), "{page} never has the text as it is");
+    }
 }

@@ -420,7 +420,8 @@ async fn fleet_page(app: &TestApp) -> String {
 }
 
 fn csrf_of(html: &str) -> String {
-    let start = html.find("name=csrf value=\"").expect("a CSRF field") + "name=csrf value=\"".len();
+    let start =
+        html.find("name=\"csrf\" value=\"").expect("a CSRF field") + "name=\"csrf\" value=\"".len();
     html[start..start + html[start..].find('"').unwrap()].to_string()
 }
 

@@ -1,11 +1,11 @@
-//! The fleet page's release channel (issue 8): per platform the minimum version, the current
+//! The fleet page's release channel: per platform the minimum version, the current
 //! release and every release with its rollout controls; the upload forms; how many devices run
 //! each version; the devices that have not updated; the install QR of the Android build.
 //!
 //! No JavaScript: every control is a form that carries the fleet page's CSRF token and answers
 //! with a redirect back to `/fleet`, or with a page that gives the server's message and a Back
-//! link (status 4xx, [`crate::http::pages::error_pages`]). The rules are [`crate::releases`]'; the
-//! upload is [`publish_form`], the same as the API's, so a file the API refuses is refused here too.
+//! link (status 4xx, [`error_pages`]). The rules are [`crate::domain::releases`]'; the upload
+//! is [`publish_form`], the same as the API's, so a file the API refuses is refused here too.
 
 use std::collections::BTreeMap;
 
@@ -19,17 +19,21 @@ use axum::routing::post;
 use doorstep_protocol::wire::{
     DeviceView, ErrorCode, Platform, ReleaseChange, ReleaseChannel, ReleaseView,
 };
+use maud::{Markup, display, html};
 use semver::Version;
 
 use crate::domain::releases::{
     self as rules, Release, parse_platform, parse_version, platform_name,
 };
 use crate::http::AppState;
-use crate::http::pages::{csrf_token, esc, form_value, format_time, qr_svg, signed_form};
+use crate::http::pages::forms::{
+    csrf_field, csrf_token, error_pages, form_value, format_time, signed_form,
+};
 use crate::http::release_upload::publish_form;
 use crate::http::{ApiError, db};
+use crate::render::html::qr;
 
-/// The forms' routes. Their error answers become pages ([`crate::http::pages::error_pages`]).
+/// The forms' routes. Their error answers become pages ([`error_pages`]).
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         // No body limit of the router's own: `publish_form` bounds every field as it reads
@@ -41,9 +45,7 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/fleet/releases/{platform}/minimum", post(set_minimum))
         .route("/fleet/releases/{platform}/{version}", post(change))
-        .layer(axum::middleware::map_response(
-            crate::http::pages::error_pages,
-        ))
+        .layer(axum::middleware::map_response(error_pages))
 }
 
 /// Platforms in the order the page lists them, with their names for people.
@@ -75,12 +77,14 @@ pub(crate) async fn section(
     state: &AppState,
     devices: &[DeviceView],
     couriers: &[(String, String)],
-) -> String {
+) -> Markup {
     let public_url = state.config.public_url.clone();
     let read = db(state, move |s| s.release_book(&public_url)).await;
     let Ok(book) = read else {
-        return "<h2 id=releases>App releases</h2><p>Could not be read; see the server log.</p>"
-            .into();
+        return html! {
+            h2 id="releases" { "App releases" }
+            p { "Could not be read; see the server log." }
+        };
     };
     let mut channels = Channels {
         views: Vec::with_capacity(book.len()),
@@ -90,69 +94,79 @@ pub(crate) async fn section(
         channels.rules.push((view.platform, releases, minimum));
         channels.views.push(view);
     }
-    let csrf = esc(&csrf_token(state));
-    let mut html = String::from(
-        "<h2 id=releases>App releases</h2><p>What the fleet's phones are offered. A staged \
-         rollout offers a release to a share of the devices, chosen by a stable hash of each \
-         device's id, so raising it only adds devices. Paused: offered to no more devices. \
-         Withdrawn: devices are offered the previous release again. Devices below the minimum \
-         must update before they record deliveries (they still send the ones they have).</p>",
-    );
-    if channels.views.is_empty() {
-        html.push_str("<p>No release is published yet.</p>");
+    let csrf = csrf_token(state);
+    html! {
+        h2 id="releases" { "App releases" }
+        p {
+            "What the fleet's phones are offered. A staged rollout offers a release to a share \
+             of the devices, chosen by a stable hash of each device's id, so raising it only \
+             adds devices. Paused: offered to no more devices. Withdrawn: devices are offered \
+             the previous release again. Devices below the minimum must update before they \
+             record deliveries (they still send the ones they have)."
+        }
+        @if channels.views.is_empty() {
+            p { "No release is published yet." }
+        }
+        @for channel in &channels.views {
+            (channel_html(channel, &csrf))
+        }
+        (upload_forms(&csrf))
+        (install_qr(state, &channels))
+        (versions_html(&channels, devices))
+        (not_updated_html(&channels, devices, couriers))
     }
-    for channel in &channels.views {
-        html.push_str(&channel_html(channel, &csrf));
-    }
-    html.push_str(&upload_forms(&csrf));
-    html.push_str(&install_qr(state, &channels));
-    html.push_str(&versions_html(&channels, devices));
-    html.push_str(&not_updated_html(&channels, devices, couriers));
-    html
 }
 
 /// One platform: its minimum (a form), its current release and its releases with controls.
-fn channel_html(c: &ReleaseChannel, csrf: &str) -> String {
+fn channel_html(c: &ReleaseChannel, csrf: &str) -> Markup {
     let name = platform_name(c.platform);
-    let rows: String = c.releases.iter().map(|r| release_row(r, csrf)).collect();
     let minimum = c.minimum.as_deref().unwrap_or("");
-    format!(
-        "<section id=releases-{name} data-platform={name}><h3>{title}</h3>\
-         <p>Current release: <strong data-current>{current}</strong> (what a device in every \
-         rollout is offered). Minimum version: <strong data-minimum>{min_text}</strong>.</p>\
-         <form method=post action=\"/fleet/releases/{name}/minimum\">\
-         <input type=hidden name=csrf value=\"{csrf}\">\
-         <label>Minimum version <input name=minimum value=\"{min}\" placeholder=\"e.g. 1.4.0\" \
-         required maxlength=40></label> <button>Set the minimum</button></form>{clear}\
-         <table><tr><th>version</th><th>build</th><th>SHA-256</th><th>size</th><th>rollout</th>\
-         <th>state</th><th>devices on it</th><th>published</th><th>change</th></tr>{rows}</table>\
-         </section>",
-        title = platform_title(c.platform),
-        current = esc(c.current.as_deref().unwrap_or("none")),
-        min_text = if minimum.is_empty() {
-            "none".into()
-        } else {
-            esc(minimum)
-        },
-        min = esc(minimum),
-        clear = if minimum.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "<form method=post action=\"/fleet/releases/{name}/minimum\">\
-                 <input type=hidden name=csrf value=\"{csrf}\"><input type=hidden name=minimum value=\"\">\
-                 <button>Clear the minimum</button></form>"
-            )
-        },
-    )
+    let minimum_action = format!("/fleet/releases/{name}/minimum");
+    html! {
+        section id={ "releases-" (name) } data-platform=(name) {
+            h3 { (platform_title(c.platform)) }
+            p {
+                "Current release: "
+                strong data-current { (c.current.as_deref().unwrap_or("none")) }
+                " (what a device in every rollout is offered). Minimum version: "
+                strong data-minimum { (if minimum.is_empty() { "none" } else { minimum }) }
+                "."
+            }
+            form method="post" action=(minimum_action) {
+                (csrf_field(csrf))
+                label {
+                    "Minimum version "
+                    input name="minimum" value=(minimum) placeholder="e.g. 1.4.0" required maxlength="40";
+                }
+                " "
+                button { "Set the minimum" }
+            }
+            @if !minimum.is_empty() {
+                form method="post" action=(minimum_action) {
+                    (csrf_field(csrf))
+                    input type="hidden" name="minimum" value="";
+                    button { "Clear the minimum" }
+                }
+            }
+            table {
+                tr {
+                    th { "version" } th { "build" } th { "SHA-256" } th { "size" } th { "rollout" }
+                    th { "state" } th { "devices on it" } th { "published" } th { "change" }
+                }
+                @for r in &c.releases {
+                    (release_row(r, csrf))
+                }
+            }
+        }
+    }
 }
 
 /// A release's row: what it is, who published it, and the forms that change it.
-fn release_row(r: &ReleaseView, csrf: &str) -> String {
+fn release_row(r: &ReleaseView, csrf: &str) -> Markup {
     let action = format!(
         "/fleet/releases/{}/{}",
         platform_name(r.platform),
-        esc(&r.version)
+        r.version
     );
     let state = if r.withdrawn {
         "withdrawn"
@@ -161,52 +175,60 @@ fn release_row(r: &ReleaseView, csrf: &str) -> String {
     } else {
         "offered"
     };
-    let build = match &r.sha256 {
-        Some(_) => format!("<a href=\"{}\">file</a>", esc(&r.url)),
-        None => format!("<a href=\"{u}\" rel=noreferrer>{u}</a>", u = esc(&r.url)),
-    };
-    let sha = r.sha256.as_deref().map_or_else(
-        || "—".to_string(),
-        |s| format!("<code title=\"{s}\">{}…</code>", &s[..s.len().min(12)]),
-    );
     // Only raises: a lower rollout is refused (devices once offered stay offered).
-    let raises: String = [10u8, 25, 50, 100]
-        .iter()
-        .filter(|p| **p > r.rollout_percent)
-        .map(|p| format!("<button name=rollout_percent value={p}>{p} %</button> "))
-        .collect();
-    let raise = if r.rollout_percent >= 100 {
-        String::new()
-    } else {
-        format!(
-            "<form method=post action=\"{action}\"><input type=hidden name=csrf value=\"{csrf}\">\
-             Raise to {raises}</form>\
-             <form method=post action=\"{action}\"><input type=hidden name=csrf value=\"{csrf}\">\
-             <input type=number name=rollout_percent min={min} max=100 required \
-             aria-label=\"rollout percent\" style=\"width:4.5rem\"> <button>Raise</button></form>",
-            min = r.rollout_percent + 1
-        )
-    };
-    let toggles = format!(
-        "<form method=post action=\"{action}\"><input type=hidden name=csrf value=\"{csrf}\">\
-         <button name=paused value={pause}>{pause_label}</button> \
-         <button name=withdrawn value={withdraw}>{withdraw_label}</button></form>",
-        pause = !r.paused,
-        pause_label = if r.paused { "Resume" } else { "Pause" },
-        withdraw = !r.withdrawn,
-        withdraw_label = if r.withdrawn { "Restore" } else { "Withdraw" },
-    );
-    format!(
-        "<tr data-release=\"{v}\"><td><strong>{v}</strong></td><td>{build}</td><td>{sha}</td>\
-         <td>{size}</td><td data-rollout>{rollout} %</td><td data-state>{state}</td>\
-         <td data-devices>{devices}</td><td>{by}<br><small>{at}</small></td><td>{raise}{toggles}</td></tr>",
-        v = esc(&r.version),
-        size = r.size.map_or_else(|| "—".to_string(), size_text),
-        rollout = r.rollout_percent,
-        devices = r.devices,
-        by = esc(&r.published_by),
-        at = format_time(r.published_at.div_euclid(1000)),
-    )
+    let raises = [10u8, 25, 50, 100]
+        .into_iter()
+        .filter(|p| *p > r.rollout_percent);
+    html! {
+        tr data-release=(r.version) {
+            td { strong { (r.version) } }
+            td {
+                @if r.sha256.is_some() {
+                    a href=(r.url) { "file" }
+                } @else {
+                    a href=(r.url) rel="noreferrer" { (r.url) }
+                }
+            }
+            td {
+                @match &r.sha256 {
+                    Some(sha) => code title=(sha) { (&sha[..sha.len().min(12)]) "…" },
+                    None => "—",
+                }
+            }
+            td { (r.size.map_or_else(|| "—".to_string(), size_text)) }
+            td data-rollout { (r.rollout_percent) " %" }
+            td data-state { (state) }
+            td data-devices { (r.devices) }
+            td { (r.published_by) br; small { (format_time(r.published_at.div_euclid(1000))) } }
+            td {
+                @if r.rollout_percent < 100 {
+                    form method="post" action=(action) {
+                        (csrf_field(csrf))
+                        "Raise to "
+                        @for p in raises {
+                            button name="rollout_percent" value=(p) { (p) " %" }
+                            " "
+                        }
+                    }
+                    form method="post" action=(action) {
+                        (csrf_field(csrf))
+                        input type="number" name="rollout_percent" min=(r.rollout_percent + 1)
+                            max="100" required aria-label="rollout percent" style="width:4.5rem";
+                        " "
+                        button { "Raise" }
+                    }
+                }
+                form method="post" action=(action) {
+                    (csrf_field(csrf))
+                    button name="paused" value=(!r.paused) { (if r.paused { "Resume" } else { "Pause" }) }
+                    " "
+                    button name="withdrawn" value=(!r.withdrawn) {
+                        (if r.withdrawn { "Restore" } else { "Withdraw" })
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Bytes for people: `812 B`, `40.2 KB`, `61.5 MB`.
@@ -224,8 +246,8 @@ fn size_text(bytes: u64) -> String {
 
 /// The two ways to publish: a file (APK, AppImage, `.deb`) or a store / TestFlight link.
 ///
-/// The upload is `multipart/form-data`, which the API's `publish_form` reads field by field
-/// and refuses any field it does not know; so its CSRF token travels in the form's address
+/// The upload is `multipart/form-data`, which [`publish_form`] reads field by field and
+/// refuses any field it does not know; so its CSRF token travels in the form's address
 /// (`/fleet/releases?csrf=…`) and is checked before the body is read. That is as safe as
 /// the hidden field: the token is a keyed hash of the admin token (per server and admin
 /// token, never given to another site), the fleet page that holds it cannot be read or
@@ -233,79 +255,105 @@ fn size_text(bytes: u64) -> String {
 ///
 /// Two forms, not one with both inputs, because a browser sends an empty file input as an
 /// empty file, which the API rightly refuses.
-fn upload_forms(csrf: &str) -> String {
-    let options = |platforms: &[Platform]| -> String {
-        platforms
-            .iter()
-            .map(|p| {
-                format!(
-                    "<option value={}>{}</option>",
-                    platform_name(*p),
-                    platform_title(*p)
-                )
-            })
-            .collect()
+fn upload_forms(csrf: &str) -> Markup {
+    let options = |platforms: &[Platform]| {
+        html! {
+            @for p in platforms {
+                option value=(platform_name(*p)) { (platform_title(*p)) }
+            }
+        }
     };
-    let common = "<label>Version <input name=version required maxlength=40 \
-                  placeholder=\"e.g. 1.4.0\"></label> \
-                  <label>Rollout <input type=number name=rollout_percent min=0 max=100 \
-                  value=100 style=\"width:4.5rem\"> %</label> ";
-    format!(
-        "<h3>Publish a release</h3>\
-         <form id=publish-file method=post action=\"/fleet/releases?csrf={csrf}\" \
-         enctype=multipart/form-data>\
-         <label>Platform <select name=platform>{files}</select></label> {common}\
-         <label>Build <input type=file name=file required \
-         accept=\".apk,.AppImage,.deb,application/vnd.android.package-archive\"></label> \
-         <button>Upload and publish</button></form>\
-         <form id=publish-link method=post action=\"/fleet/releases?csrf={csrf}\" \
-         enctype=multipart/form-data>\
-         <label>Platform <select name=platform>{links}</select></label> {common}\
-         <label>Link <input type=url name=url required placeholder=\"https://…\"></label> \
-         <button>Publish the link</button></form>\
-         <p><small>The version must be SemVer and above every release of the platform. An \
-         Android build is an APK; a Linux build an AppImage or a .deb; iOS, macOS and Windows \
-         builds are store or TestFlight links.</small></p>",
-        files = options(&[Platform::Android, Platform::Linux]),
-        links = options(&[
-            Platform::Ios,
-            Platform::Android,
-            Platform::Linux,
-            Platform::Macos,
-            Platform::Windows,
-        ]),
-    )
+    let common = html! {
+        label { "Version " input name="version" required maxlength="40" placeholder="e.g. 1.4.0"; }
+        " "
+        label {
+            "Rollout "
+            input type="number" name="rollout_percent" min="0" max="100" value="100"
+                style="width:4.5rem";
+            " %"
+        }
+        " "
+    };
+    html! {
+        h3 { "Publish a release" }
+        form id="publish-file" method="post" action={ "/fleet/releases?csrf=" (csrf) }
+            enctype="multipart/form-data" {
+            label { "Platform " select name="platform" { (options(&[Platform::Android, Platform::Linux])) } }
+            " "
+            (common)
+            label {
+                "Build "
+                input type="file" name="file" required
+                    accept=".apk,.AppImage,.deb,application/vnd.android.package-archive";
+            }
+            " "
+            button { "Upload and publish" }
+        }
+        form id="publish-link" method="post" action={ "/fleet/releases?csrf=" (csrf) }
+            enctype="multipart/form-data" {
+            label {
+                "Platform "
+                select name="platform" {
+                    (options(&[
+                        Platform::Ios,
+                        Platform::Android,
+                        Platform::Linux,
+                        Platform::Macos,
+                        Platform::Windows,
+                    ]))
+                }
+            }
+            " "
+            (common)
+            label { "Link " input type="url" name="url" required placeholder="https://…"; }
+            " "
+            button { "Publish the link" }
+        }
+        p {
+            small {
+                "The version must be SemVer and above every release of the platform. An \
+                 Android build is an APK; a Linux build an AppImage or a .deb; iOS, macOS and \
+                 Windows builds are store or TestFlight links."
+            }
+        }
+    }
 }
 
 /// The QR a new Android phone scans to install the fleet's build (`/install/android`, which
 /// leads to the newest release at 100 %, so a new courier never starts on a canary).
-fn install_qr(state: &AppState, channels: &Channels) -> String {
+fn install_qr(state: &AppState, channels: &Channels) -> Markup {
     let Some((_, releases, minimum)) = channels
         .rules
         .iter()
         .find(|(p, r, _)| *p == Platform::Android && !r.is_empty())
     else {
-        return String::new();
+        return html! {};
     };
     let url = format!(
         "{}/install/android",
         state.config.public_url.trim_end_matches('/')
     );
-    match rules::for_new_device(releases, minimum.as_ref()) {
-        Some(r) => format!(
-            "<section id=install-android><h3>Install on a new Android phone</h3>\
-             <figure>{qr}<figcaption>Scan with the phone's camera: it downloads Android \
-             {v}. <code data-install-url>{u}</code></figcaption></figure></section>",
-            qr = qr_svg(&url, 220),
-            v = esc(&r.version.to_string()),
-            u = esc(&url),
-        ),
-        None => format!(
-            "<section id=install-android><h3>Install on a new Android phone</h3><p>No Android \
-             release is offered to every device yet (rolled out to 100 %, not paused, not \
-             withdrawn), so <code>{}</code> has nothing to install.</p></section>",
-            esc(&url)
-        ),
+    html! {
+        section id="install-android" {
+            h3 { "Install on a new Android phone" }
+            @match rules::for_new_device(releases, minimum.as_ref()) {
+                Some(r) => figure {
+                    (qr(&url, 220))
+                    figcaption {
+                        "Scan with the phone's camera: it downloads Android "
+                        (display(&r.version))
+                        ". "
+                        code data-install-url { (url) }
+                    }
+                },
+                None => p {
+                    "No Android release is offered to every device yet (rolled out to 100 %, \
+                     not paused, not withdrawn), so "
+                    code { (url) }
+                    " has nothing to install."
+                },
+            }
+        }
     }
 }
 
@@ -320,7 +368,7 @@ fn version_order(v: &str) -> VersionOrder {
 }
 
 /// Devices (not revoked) per platform and reported version, releases or not.
-fn versions_html(channels: &Channels, devices: &[DeviceView]) -> String {
+fn versions_html(channels: &Channels, devices: &[DeviceView]) -> Markup {
     // (platform's place, version's order) -> (platform, version, devices)
     let mut counts: BTreeMap<(usize, VersionOrder), (Platform, String, u32)> = BTreeMap::new();
     for d in devices.iter().filter(|d| !d.revoked) {
@@ -334,26 +382,28 @@ fn versions_html(channels: &Channels, devices: &[DeviceView]) -> String {
             .2 += 1;
     }
     if counts.is_empty() {
-        return "<h3 id=device-versions>Versions on devices</h3><p>No enrolled device.</p>".into();
+        return html! {
+            h3 id="device-versions" { "Versions on devices" }
+            p { "No enrolled device." }
+        };
     }
-    let rows: String = counts
-        .values()
-        .map(|(platform, version, n)| {
-            let what = release_of(channels, *platform, version);
-            format!(
-                "<tr data-platform={p} data-version=\"{v}\"><td>{title}</td><td>{v}</td>\
-                 <td data-count>{n}</td><td>{what}</td></tr>",
-                p = platform_name(*platform),
-                title = platform_title(*platform),
-                v = esc(version),
-            )
-        })
-        .collect();
-    format!(
-        "<h3 id=device-versions>Versions on devices</h3><p>The app version each phone last \
-         reported (at enrollment, on each manifest and sync).</p>\
-         <table><tr><th>platform</th><th>version</th><th>devices</th><th>release</th></tr>{rows}</table>"
-    )
+    html! {
+        h3 id="device-versions" { "Versions on devices" }
+        p {
+            "The app version each phone last reported (at enrollment, on each manifest and sync)."
+        }
+        table {
+            tr { th { "platform" } th { "version" } th { "devices" } th { "release" } }
+            @for (platform, version, n) in counts.values() {
+                tr data-platform=(platform_name(*platform)) data-version=(version) {
+                    td { (platform_title(*platform)) }
+                    td { (version) }
+                    td data-count { (n) }
+                    td { (release_of(channels, *platform, version)) }
+                }
+            }
+        }
+    }
 }
 
 /// What a reported version is in its platform's channel.
@@ -382,8 +432,9 @@ fn not_updated_html(
     channels: &Channels,
     devices: &[DeviceView],
     couriers: &[(String, String)],
-) -> String {
-    let mut rows: Vec<(String, String)> = Vec::new();
+) -> Markup {
+    // (courier's name, device, its platform's current release, what it is offered)
+    let mut late: Vec<(&str, &DeviceView, Version, String)> = Vec::new();
     for d in devices.iter().filter(|d| !d.revoked) {
         let Some(channel) = channels.views.iter().find(|c| c.platform == d.platform) else {
             continue;
@@ -406,41 +457,44 @@ fn not_updated_html(
             .and_then(|(_, releases, minimum)| {
                 rules::offered(releases, minimum.as_ref(), |r| r.offered_to(&device))
             })
-            .map_or_else(|| "nothing".to_string(), |r| esc(&r.version.to_string()));
+            .map_or_else(|| "nothing".to_string(), |r| r.version.to_string());
         let courier = couriers
             .iter()
             .find(|(id, _)| *id == d.courier_id.to_string())
             .map_or("?", |(_, name)| name.as_str());
-        rows.push((
-            courier.to_lowercase(),
-            format!(
-                "<tr data-device=\"{device}\"><td>{courier}</td><td><small>{device}</small></td>\
-                 <td>{platform}</td><td data-version>{version}</td><td>{current}</td>\
-                 <td>{offered}</td><td>{seen}</td></tr>",
-                courier = esc(courier),
-                platform = platform_title(d.platform),
-                version = esc(&d.app_version),
-                seen = d
-                    .last_seen_at
-                    .map(format_time)
-                    .unwrap_or_else(|| "never".into()),
-            ),
-        ));
+        late.push((courier, d, current, offered));
     }
-    if rows.is_empty() {
-        return "<h3 id=not-updated>Devices not updated</h3><p>Every device runs its \
-                platform's current release (or a newer one).</p>"
-            .into();
+    if late.is_empty() {
+        return html! {
+            h3 id="not-updated" { "Devices not updated" }
+            p { "Every device runs its platform's current release (or a newer one)." }
+        };
     }
-    rows.sort();
-    let rows: String = rows.into_iter().map(|(_, r)| r).collect();
-    format!(
-        "<h3 id=not-updated>Devices not updated</h3><p>Below their platform's current release. \
-         &ldquo;Offered&rdquo; is what the device is offered now: outside a staged rollout it \
-         is an older release until the rollout reaches it.</p>\
-         <table><tr><th>courier</th><th>device</th><th>platform</th><th>version</th>\
-         <th>current</th><th>offered</th><th>last seen</th></tr>{rows}</table>"
-    )
+    late.sort_by_cached_key(|(courier, d, _, _)| (courier.to_lowercase(), d.device_id.to_string()));
+    html! {
+        h3 id="not-updated" { "Devices not updated" }
+        p {
+            "Below their platform's current release. “Offered” is what the device is offered \
+             now: outside a staged rollout it is an older release until the rollout reaches it."
+        }
+        table {
+            tr {
+                th { "courier" } th { "device" } th { "platform" } th { "version" }
+                th { "current" } th { "offered" } th { "last seen" }
+            }
+            @for (courier, d, current, offered) in &late {
+                tr data-device=(display(&d.device_id)) {
+                    td { (courier) }
+                    td { small { (display(&d.device_id)) } }
+                    td { (platform_title(d.platform)) }
+                    td data-version { (d.app_version) }
+                    td { (display(current)) }
+                    td { (offered) }
+                    td { (d.last_seen_at.map(format_time).unwrap_or_else(|| "never".into())) }
+                }
+            }
+        }
+    }
 }
 
 /// `POST /fleet/releases?csrf=…`: publishes the uploaded build or link (the API's checks).
@@ -553,7 +607,7 @@ async fn set_minimum_version(
 }
 
 /// Back to the fleet page at the platform's releases, or the error (a page, by
-/// [`crate::http::pages::error_pages`]).
+/// [`error_pages`]).
 fn answer(done: Result<Platform, ApiError>) -> Response {
     match done {
         Ok(platform) => {

@@ -1,8 +1,13 @@
 //! Server-rendered HTML (no JavaScript): the customer's page, the fleet page, the
 //! development outbox and the label sheet.
+//!
+//! The fleet page is composed here from its sections, some of them in the sub-pages
+//! ([`fleet_releases`], [`fleet_door`]); what the pages and their forms share (sign-in, CSRF,
+//! form fields, error pages) is in [`forms`], below them all.
 
 mod fleet_door;
 mod fleet_releases;
+mod forms;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -12,25 +17,17 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use doorstep_protocol::wire::EnrollmentLink;
 use doorstep_protocol::{CourierId, StopId};
-use subtle::ConstantTimeEq;
+use maud::{Markup, display, html};
 
 use crate::config::Mode;
 use crate::http::AppState;
+use crate::http::pages::forms::{
+    csrf_field, csrf_token, error_pages, fleet_action, fleet_auth, form_value, format_time, page,
+    signed_form,
+};
 use crate::http::{ApiError, StrictQuery, db, demo_only};
+use crate::render::html::qr;
 use crate::store::{Store, StoreError};
-
-pub(crate) use crate::render::html::esc;
-use crate::render::qr::qr_svg;
-
-/// A page in English.
-pub(crate) fn page(title: &str, body: &str) -> Html<String> {
-    Html(crate::render::html::page(title, body))
-}
-
-/// [`page`] in the language `lang`.
-pub(crate) fn page_in(lang: &str, title: &str, body: &str) -> Html<String> {
-    Html(crate::render::html::page_in(lang, title, body))
-}
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -47,8 +44,8 @@ pub(crate) fn routes() -> Router<AppState> {
             "/fleet/stops/{id}/new-code",
             post(fleet_new_code).layer(axum::middleware::map_response(error_pages)),
         )
-        .merge(crate::http::pages::fleet_releases::routes())
-        .merge(crate::http::pages::fleet_door::routes())
+        .merge(fleet_releases::routes())
+        .merge(fleet_door::routes())
         .route("/dev/outbox", get(dev_outbox_page))
         .route("/dev/labels", get(labels_page))
         // Last, so that it covers every route above.
@@ -89,134 +86,44 @@ async fn customer_page(State(state): State<AppState>, Path(public_ref): Path<Str
         Ok(s) => s,
         Err(_) => return not_found(),
     };
-    let parcels: String = stop
-        .parcels
-        .iter()
-        .map(|(b, d)| {
-            format!(
-                "<li><strong>{}</strong> {}</li>",
-                esc(b),
-                esc(d.as_deref().unwrap_or(""))
-            )
-        })
-        .collect();
     let words = stop.language.customer_page();
-    let for_whom = words
-        .for_whom
-        .replace("{name}", &esc(&stop.recipient_name))
-        .replace("{address}", &esc(&stop.address))
-        .replace("{date}", &esc(&stop.delivery_date));
-    let mut body = format!(
-        "<h1>{title}</h1><p>{for_whom}</p><ul>{parcels}</ul>",
-        title = words.title
-    );
-    if stop.code_required {
-        body.push_str(&format!("<p class=warn>{}</p>", words.give_only_to_courier));
-        match &stop.token {
-            Some(token) => body.push_str(&format!(
-                "<figure>{}<figcaption>{}</figcaption></figure>\
-                 <details><summary>{}</summary><code data-token>{}</code></details>",
-                qr_svg(token, 260),
-                words.show_to_courier,
-                words.qr_text,
-                esc(token)
-            )),
-            None => body.push_str(&format!("<p>{}</p>", words.expired)),
+    let body = html! {
+        h1 { (words.title) }
+        p { (words.for_whom(&stop.recipient_name, &stop.address, &stop.delivery_date)) }
+        ul {
+            @for (barcode, description) in &stop.parcels {
+                li { strong { (barcode) } " " (description.as_deref().unwrap_or("")) }
+            }
         }
-    } else {
-        body.push_str(&format!("<p>{}</p>", words.no_code));
-    }
+        @if stop.code_required {
+            p class="warn" { (words.give_only_to_courier) }
+            @match &stop.token {
+                Some(token) => {
+                    figure { (qr(token, 260)) figcaption { (words.show_to_courier) } }
+                    details { summary { (words.qr_text) } code data-token { (token) } }
+                }
+                None => p { (words.expired) },
+            }
+        } @else {
+            p { (words.no_code) }
+        }
+    };
     (
         [
             (header::CACHE_CONTROL, "no-store"),
             (header::REFERRER_POLICY, "no-referrer"),
         ],
-        page_in(stop.language.as_str(), words.title, &body),
+        Html(crate::render::html::page_in(stop.language.as_str(), words.title, body).into_string()),
     )
         .into_response()
-}
-
-/// Unix seconds as `YYYY-MM-DD HH:MM UTC`.
-pub(crate) fn format_time(secs: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(secs)
-        .map(|t| {
-            format!(
-                "{:04}-{:02}-{:02} {:02}:{:02} UTC",
-                t.year(),
-                u8::from(t.month()),
-                t.day(),
-                t.hour(),
-                t.minute()
-            )
-        })
-        .unwrap_or_default()
 }
 
 fn not_found() -> Response {
     (
         StatusCode::NOT_FOUND,
-        page("Not found", "<h1>Not found</h1>"),
+        page("Not found", html! { h1 { "Not found" } }),
     )
         .into_response()
-}
-
-/// The `user:password` text of HTTP Basic credentials (RFC 7617: standard base64 alphabet;
-/// padding optional, as some clients leave it out); `None` if it is not base64 of UTF-8.
-fn basic_credentials(encoded: &str) -> Option<String> {
-    use base64::Engine as _;
-    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-    const BASIC: GeneralPurpose = GeneralPurpose::new(
-        &base64::alphabet::STANDARD,
-        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-    );
-    String::from_utf8(BASIC.decode(encoded.trim()).ok()?).ok()
-}
-
-/// The fleet page is open in demo mode; in production it needs the admin token as the
-/// HTTP Basic password (any user name) or as a Bearer token.
-///
-/// Answers who signed in, for the audit log: the HTTP Basic user name the fleet manager gave
-/// (the password is the admin token), or how they signed in when there is no name.
-pub(crate) fn fleet_auth(state: &AppState, headers: &HeaderMap) -> Result<String, Box<Response>> {
-    if state.config.mode == Mode::Demo {
-        return Ok("fleet page (demo mode)".into());
-    }
-    let (user, given) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, rest) = v.split_once(' ')?;
-            if scheme.eq_ignore_ascii_case("basic") {
-                let raw = basic_credentials(rest)?;
-                let (user, password) = raw.split_once(':')?;
-                let user = user.trim();
-                let named = !user.is_empty() && user.len() <= 100;
-                Some((named.then(|| user.to_string()), password.to_string()))
-            } else if scheme.eq_ignore_ascii_case("bearer") {
-                Some((None, rest.trim().to_string()))
-            } else {
-                None
-            }
-        })
-        .unwrap_or_default();
-    let real = state.store.secrets().admin_token();
-    if !given.is_empty() && bool::from(given.as_bytes().ct_eq(real.as_bytes())) {
-        return Ok(match user {
-            Some(u) => format!("fleet page: {u}"),
-            None => "fleet page (admin token)".into(),
-        });
-    }
-    Err(Box::new(
-        (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Basic realm=\"Doorstep fleet\"")],
-            page(
-                "Sign in",
-                "<h1>Sign in with the admin token as password</h1>",
-            ),
-        )
-            .into_response(),
-    ))
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -246,113 +153,112 @@ async fn fleet_page(
     let events = db(&state, move |s| s.deliveries(Some(&d3)))
         .await
         .unwrap_or_default();
-    let counts: String = summary
-        .by_status
-        .iter()
-        .map(|(s, n)| format!("<tr><td>{}</td><td>{n}</td></tr>", esc(s)))
-        .collect();
-    let exceptions: String = summary
-        .exceptions
-        .iter()
-        .map(|(b, s, r)| {
-            format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(b),
-                esc(s),
-                esc(r)
-            )
-        })
-        .collect();
-    let rows: String = events
-        .iter()
-        .map(|e| {
-            format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                e.event_id,
-                esc(&e.kind),
-                esc(&e.status),
-                e.reject_code
-                    .and_then(|c| serde_json::to_value(c).ok())
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default(),
-                e.parcel_ids.len()
-            )
-        })
-        .collect();
-    let csrf = esc(&csrf_token(&state));
-    let devices: String = summary
-        .devices
-        .iter()
-        .map(|d| {
-            let courier = d.courier_id.to_string();
-            let courier = summary
-                .couriers
-                .iter()
-                .find(|(id, _)| *id == courier)
-                .map_or("?", |(_, name)| name.as_str());
-            // Two clicks, as a confirmation without JavaScript.
-            let action = if d.revoked {
-                String::new()
-            } else {
-                format!(
-                    "<details><summary>Revoke…</summary>\
-                     <form method=post action=\"/fleet/devices/{id}/revoke\">\
-                     <input type=hidden name=csrf value=\"{csrf}\">\
-                     <button>Revoke this phone (its token stops working at once)</button></form></details>",
-                    id = d.device_id
-                )
-            };
-            format!(
-                "<tr data-device=\"{}\"><td>{}<br><small>{}</small></td><td>{}</td><td>{:?}</td><td>{}</td><td>{}</td><td>{action}</td></tr>",
-                d.device_id,
-                esc(courier),
-                d.device_id,
-                esc(&d.app_version),
-                d.platform,
-                d.last_seen_at
-                    .map(format_time)
-                    .unwrap_or_else(|| "never".into()),
-                if d.revoked { "revoked" } else { "active" }
-            )
-        })
-        .collect();
-    let couriers: String = summary
-        .couriers
-        .iter()
-        .map(|(id, name)| format!("<option value=\"{}\">{}</option>", esc(id), esc(name)))
-        .collect();
-    let mut body = format!(
-        "<h1>{fleet} — {date}</h1>\
-         <h2>Parcels</h2><table><tr><th>status</th><th>count</th></tr>{counts}</table>\
-         <h2>Exceptions and disputes</h2><table><tr><th>barcode</th><th>status</th><th>recipient</th></tr>{exceptions}</table>\
-         <h2>Delivery records</h2><table><tr><th>event</th><th>kind</th><th>status</th><th>reject</th><th>parcels</th></tr>{rows}</table>\
-         <h2 id=devices>Devices</h2><table><tr><th>courier and device</th><th>app</th><th>platform</th><th>last seen</th><th>state</th><th></th></tr>{devices}</table>\
-         <h2>Enroll a phone</h2><form method=post action=/fleet/enroll>\
-         <input type=hidden name=csrf value=\"{csrf}\"><select name=courier_id>{couriers}</select> \
-         <button>Show enrollment QR</button></form>{demo}",
-        fleet = esc(&state.config.fleet_name),
-        date = esc(&date),
-        demo = if state.config.mode == Mode::Demo {
-            format!(
-                "<h2>Demo</h2><p><a href=/dev/outbox>Development outbox</a> · \
-                 <a href=\"/dev/labels?date={d}\">Labels</a> · <a href=/v1/openapi.json>API</a></p>",
-                d = esc(&date)
-            )
-        } else {
-            String::new()
-        },
-    );
-    // Sections added by other areas, each an async fn of this module returning HTML.
-    // [sections]
-    body.push_str(
-        &crate::http::pages::fleet_releases::section(&state, &summary.devices, &summary.couriers)
-            .await,
-    );
-    body.push_str(&crate::http::pages::fleet_door::section(&state, &date).await);
-    body.push_str(&locked_stops_section(&state).await);
-    body.push_str(&unsent_messages_section(&state).await);
-    body.push_str(&chain_section(&state).await);
-    page("Fleet", &body).into_response()
+    let csrf = csrf_token(&state);
+    let courier_name = |id: &CourierId| {
+        let id = id.to_string();
+        summary
+            .couriers
+            .iter()
+            .find(|(c, _)| *c == id)
+            .map_or("?", |(_, name)| name.as_str())
+    };
+    let demo = state.config.mode == Mode::Demo;
+    // The sections of other areas, each an async fn of a sub-page returning markup.
+    let releases = fleet_releases::section(&state, &summary.devices, &summary.couriers).await;
+    let door = fleet_door::section(&state, &date).await;
+    let locked = locked_stops_section(&state).await;
+    let unsent = unsent_messages_section(&state).await;
+    let chains = chain_section(&state).await;
+    let body = html! {
+        h1 { (state.config.fleet_name) " — " (date) }
+        h2 { "Parcels" }
+        table {
+            tr { th { "status" } th { "count" } }
+            @for (status, n) in &summary.by_status {
+                tr { td { (status) } td { (n) } }
+            }
+        }
+        h2 { "Exceptions and disputes" }
+        table {
+            tr { th { "barcode" } th { "status" } th { "recipient" } }
+            @for (barcode, status, recipient) in &summary.exceptions {
+                tr { td { (barcode) } td { (status) } td { (recipient) } }
+            }
+        }
+        h2 { "Delivery records" }
+        table {
+            tr { th { "event" } th { "kind" } th { "status" } th { "reject" } th { "parcels" } }
+            @for e in &events {
+                tr {
+                    td { (display(&e.event_id)) }
+                    td { (e.kind) }
+                    td { (e.status) }
+                    td {
+                        (e.reject_code
+                            .and_then(|c| serde_json::to_value(c).ok())
+                            .and_then(|v| v.as_str().map(str::to_string))
+                            .unwrap_or_default())
+                    }
+                    td { (e.parcel_ids.len()) }
+                }
+            }
+        }
+        h2 id="devices" { "Devices" }
+        table {
+            tr {
+                th { "courier and device" } th { "app" } th { "platform" } th { "last seen" }
+                th { "state" } th {}
+            }
+            @for d in &summary.devices {
+                tr data-device=(display(&d.device_id)) {
+                    td { (courier_name(&d.courier_id)) br; small { (display(&d.device_id)) } }
+                    td { (d.app_version) }
+                    td { (display(format_args!("{:?}", d.platform))) }
+                    td { (d.last_seen_at.map(format_time).unwrap_or_else(|| "never".into())) }
+                    td { (if d.revoked { "revoked" } else { "active" }) }
+                    td {
+                        // Two clicks, as a confirmation without JavaScript.
+                        @if !d.revoked {
+                            details {
+                                summary { "Revoke…" }
+                                form method="post" action={ "/fleet/devices/" (display(&d.device_id)) "/revoke" } {
+                                    (csrf_field(&csrf))
+                                    button { "Revoke this phone (its token stops working at once)" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { "Enroll a phone" }
+        form method="post" action="/fleet/enroll" {
+            (csrf_field(&csrf))
+            select name="courier_id" {
+                @for (id, name) in &summary.couriers {
+                    option value=(id) { (name) }
+                }
+            }
+            " "
+            button { "Show enrollment QR" }
+        }
+        @if demo {
+            h2 { "Demo" }
+            p {
+                a href="/dev/outbox" { "Development outbox" }
+                " · "
+                a href={ "/dev/labels?date=" (date) } { "Labels" }
+                " · "
+                a href="/v1/openapi.json" { "API" }
+            }
+        }
+        (releases)
+        (door)
+        (locked)
+        (unsent)
+        (chains)
+    };
+    page("Fleet", body).into_response()
 }
 
 async fn fleet_enroll(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -379,111 +285,66 @@ async fn fleet_enroll(State(state): State<AppState>, headers: HeaderMap, body: B
         code: code.clone(),
     }
     .to_uri();
-    let body = format!(
-        "<h1>Enroll a phone</h1><p>Scan with the Doorstep app, or type the code <strong>{}</strong>. \
-         It works once, for {} minutes.</p>{}<p><a href=/fleet>Back</a></p>",
-        esc(&code),
-        state.config.enrollment_ttl_secs / 60,
-        qr_svg(&uri, 280)
-    );
-    ([(header::CACHE_CONTROL, "no-store")], page("Enroll", &body)).into_response()
-}
-
-/// The fleet page's CSRF token, carried by every fleet form as the hidden field `csrf` (the
-/// release upload, a multipart form, carries it in its address: see
-/// `crate::http::pages::fleet_releases`).
-///
-/// A keyed hash (under the server's code key) of the admin token: another site cannot
-/// read or guess it, so a page there cannot make a signed-in fleet manager's browser post a
-/// fleet form; it needs no session store; and it changes when the admin token is rotated.
-pub(crate) fn csrf_token(state: &AppState) -> String {
-    let secrets = state.store.secrets();
-    hex::encode(secrets.mac(&[b"doorstep fleet csrf v1", secrets.admin_token().as_bytes()]))
-}
-
-/// Whether an `application/x-www-form-urlencoded` body (or the upload form's query string)
-/// carries the right `csrf` field (the first one; compared in constant time).
-fn csrf_ok(state: &AppState, form: &[u8]) -> bool {
-    let given = form_value(form, "csrf").unwrap_or_default();
-    let real = csrf_token(state);
-    !given.is_empty() && bool::from(given.as_bytes().ct_eq(real.as_bytes()))
-}
-
-/// The first value of `name` in an `application/x-www-form-urlencoded` body, decoded.
-pub(crate) fn form_value(form: &[u8], name: &str) -> Option<String> {
-    form_urlencoded::parse(form).find_map(|(k, v)| (k == name).then(|| v.into_owned()))
-}
-
-/// A fleet form's gate: who signed in (for the audit log), when `csrf_source` (the form, or the
-/// upload form's query string) carries the page's CSRF token; else the sign-in page or the
-/// refusal.
-pub(crate) fn signed_form(
-    state: &AppState,
-    headers: &HeaderMap,
-    csrf_source: &[u8],
-) -> Result<String, Box<Response>> {
-    let actor = fleet_auth(state, headers)?;
-    if !csrf_ok(state, csrf_source) {
-        return Err(Box::new(csrf_refused()));
-    }
-    Ok(actor)
-}
-
-/// The answer to a fleet form post without the right CSRF token (403 `forbidden`).
-fn csrf_refused() -> Response {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        doorstep_protocol::wire::ErrorCode::Forbidden,
-        "this form did not come from the fleet page, or the page is out of date (the admin \
-         token was rotated); reload the fleet page and send the form again",
-    )
-    .into_response()
+    let body = html! {
+        h1 { "Enroll a phone" }
+        p {
+            "Scan with the Doorstep app, or type the code " strong { (code) } ". It works once, for "
+            (state.config.enrollment_ttl_secs / 60) " minutes."
+        }
+        (qr(&uri, 280))
+        p { a href="/fleet" { "Back" } }
+    };
+    ([(header::CACHE_CONTROL, "no-store")], page("Enroll", body)).into_response()
 }
 
 /// The fleet page's list of messages that will never be sent: given up after the last
 /// try, voided (their code was replaced or expired first) or held back by the
 /// per-recipient limit. The fleet manager sees who missed a code and why; bodies are
 /// wiped, so none is shown.
-async fn unsent_messages_section(state: &AppState) -> String {
+async fn unsent_messages_section(state: &AppState) -> Markup {
     let rows = match db(state, |s| s.unsent_messages(100)).await {
         Ok(r) => r,
         Err(_) => {
-            return "<h2>Messages not sent</h2><p>Could not be read; see the server log.</p>"
-                .into();
+            return html! {
+                h2 { "Messages not sent" }
+                p { "Could not be read; see the server log." }
+            };
         }
     };
     if rows.is_empty() {
-        return "<h2>Messages not sent</h2><p>None.</p>".into();
+        return html! { h2 { "Messages not sent" } p { "None." } };
     }
-    let rows: String = rows
-        .iter()
-        .map(|m| {
-            let what = match m.reason.as_str() {
-                "gave_up" => "given up",
-                "void" => "void",
-                "rate_limited" => "held back",
-                other => other,
-            };
-            format!(
-                "<tr data-outbox-id={id}><td>{when}</td><td>{what}</td><td>{channel}</td><td>{to}</td>\
-                 <td>{subject}</td><td>{tries}</td><td>{why}</td></tr>",
-                id = m.id,
-                when = format_time(m.dropped_at.div_euclid(1000)),
-                channel = esc(&m.channel),
-                to = esc(&m.recipient),
-                subject = esc(&m.subject),
-                tries = m.attempts,
-                why = esc(m.last_error.as_deref().unwrap_or("")),
-            )
-        })
-        .collect();
-    format!(
-        "<h2>Messages not sent</h2><p>Newest first. Their bodies are wiped; a customer who \
-         still needs a code gets a new one by a resend from the courier's app or the admin \
-         API's new-code call.</p>\
-         <table><tr><th>when</th><th>state</th><th>channel</th><th>recipient</th><th>subject</th>\
-         <th>tries</th><th>why</th></tr>{rows}</table>"
-    )
+    html! {
+        h2 { "Messages not sent" }
+        p {
+            "Newest first. Their bodies are wiped; a customer who still needs a code gets a new \
+             one by a resend from the courier's app or the admin API's new-code call."
+        }
+        table {
+            tr {
+                th { "when" } th { "state" } th { "channel" } th { "recipient" } th { "subject" }
+                th { "tries" } th { "why" }
+            }
+            @for m in &rows {
+                tr data-outbox-id=(m.id) {
+                    td { (format_time(m.dropped_at.div_euclid(1000))) }
+                    td {
+                        (match m.reason.as_str() {
+                            "gave_up" => "given up",
+                            "void" => "void",
+                            "rate_limited" => "held back",
+                            other => other,
+                        })
+                    }
+                    td { (m.channel) }
+                    td { (m.recipient) }
+                    td { (m.subject) }
+                    td { (m.attempts) }
+                    td { (m.last_error.as_deref().unwrap_or("")) }
+                }
+            }
+        }
+    }
 }
 
 async fn dev_outbox_page(State(state): State<AppState>) -> Response {
@@ -494,21 +355,18 @@ async fn dev_outbox_page(State(state): State<AppState>) -> Response {
         Ok(m) => m,
         Err(e) => return e.into_response(),
     };
-    let items: String = msgs
-        .iter()
-        .map(|m| {
-            format!(
-                "<article><h3>{} to {} — {}</h3><pre>{}</pre></article>",
-                esc(&m.channel),
-                esc(&m.recipient),
-                esc(&m.subject),
-                esc(&m.body)
-            )
-        })
-        .collect();
     page(
         "Development outbox",
-        &format!("<h1>Development outbox (demo mode)</h1><p>What would have been sent, newest first.</p>{items}"),
+        html! {
+            h1 { "Development outbox (demo mode)" }
+            p { "What would have been sent, newest first." }
+            @for m in &msgs {
+                article {
+                    h3 { (m.channel) " to " (m.recipient) " — " (m.subject) }
+                    pre { (m.body) }
+                }
+            }
+        },
     )
     .into_response()
 }
@@ -531,7 +389,7 @@ async fn labels_page(
 
 /// Broken record chains with what the fleet manager can do about them, the records marked
 /// for review, and the audit log.
-async fn chain_section(state: &AppState) -> String {
+async fn chain_section(state: &AppState) -> Markup {
     let (breaks, review, audit) = match db(state, |s| {
         Ok((s.chain_breaks()?, s.records_for_review()?, s.audit_log(20)?))
     })
@@ -539,119 +397,78 @@ async fn chain_section(state: &AppState) -> String {
     {
         Ok(v) => v,
         Err(_) => {
-            return "<h2>Record chains</h2><p>Could not be read; see the server log.</p>".into();
-        }
-    };
-    let csrf = esc(&csrf_token(state));
-    let rows: String = breaks
-        .iter()
-        .map(|b| {
-            let action = if b.accepted {
-                "accepted — waiting for the phone's next sync".to_string()
-            } else {
-                format!(
-                    "<form method=post action=\"/fleet/devices/{id}/accept-chain\"><input type=hidden name=csrf value=\"{csrf}\">\
-                     <button>Accept the phone's chain (records come in for review)</button></form>\
-                     <form method=post action=\"/fleet/devices/{id}/revoke\"><input type=hidden name=csrf value=\"{csrf}\">\
-                     <button>Revoke the phone</button></form>",
-                    id = esc(&b.device_id)
-                )
+            return html! {
+                h2 { "Record chains" }
+                p { "Could not be read; see the server log." }
             };
-            format!(
-                "<tr><td>{}<br><small>{}</small></td><td>{}</td><td>{}<br><small>{}</small></td><td>{}</td><td>{action}</td></tr>",
-                esc(&b.courier_name),
-                esc(&b.device_id),
-                format_time(b.since_ms / 1000),
-                esc(&b.first_event),
-                esc(&b.reason),
-                b.held_events
-            )
-        })
-        .collect();
-    let breaks_html = if breaks.is_empty() {
-        "<p>Every phone's record chain is intact.</p>".to_string()
-    } else {
-        format!(
-            "<table><tr><th>phone</th><th>since</th><th>first record that broke the chain, and why</th>\
-             <th>records held</th><th>action</th></tr>{rows}</table>"
-        )
-    };
-    let review_rows: String = review
-        .iter()
-        .map(|d| {
-            format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                d.event_id,
-                d.device_id,
-                esc(&d.kind),
-                esc(&d.status),
-                d.parcel_ids.len()
-            )
-        })
-        .collect();
-    let review_html = if review.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "<h3>Records to review</h3><p>Accepted after a phone's chain was re-anchored.</p>\
-             <table><tr><th>record</th><th>phone</th><th>kind</th><th>status</th><th>parcels</th></tr>{review_rows}</table>"
-        )
-    };
-    let audit_rows: String = audit
-        .iter()
-        .map(|a| {
-            format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                format_time(a.at_ms / 1000),
-                esc(&a.actor),
-                esc(&a.action),
-                esc(&a.subject),
-                esc(&a.detail)
-            )
-        })
-        .collect();
-    let audit_html = if audit.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "<h3>Audit log</h3><table><tr><th>when</th><th>who</th><th>what</th><th>subject</th><th>detail</th></tr>{audit_rows}</table>"
-        )
-    };
-    format!("<h2>Record chains</h2>{breaks_html}{review_html}{audit_html}")
-}
-
-/// A fleet-page form that acts on one thing by its id (accept a phone's chain, revoke a phone,
-/// a new code for a locked stop): signed in, CSRF token right, id well formed; `action` runs
-/// with who signed in, for the audit log, then the page is shown again at `back`. The outbox
-/// is woken, as an action may have queued a message (a new code to the customer).
-pub(crate) async fn fleet_action<I: std::str::FromStr + Send + 'static>(
-    state: AppState,
-    id: String,
-    headers: HeaderMap,
-    body: Bytes,
-    what: &str,
-    back: &str,
-    action: fn(&Store, I, &str, i64) -> Result<(), StoreError>,
-) -> Response {
-    let actor = match signed_form(&state, &headers, &body) {
-        Ok(actor) => actor,
-        Err(r) => return *r,
-    };
-    let Ok(id) = id.parse::<I>() else {
-        return ApiError::new(
-            StatusCode::NOT_FOUND,
-            doorstep_protocol::wire::ErrorCode::NotFound,
-            format!("{what} not found; reload the fleet page"),
-        )
-        .into_response();
-    };
-    let now = state.now();
-    match db(&state, move |s| action(s, id, &actor, now)).await {
-        Ok(()) => {
-            state.outbox_wake.notify_one();
-            axum::response::Redirect::to(back).into_response()
         }
-        Err(e) => e.into_response(),
+    };
+    let csrf = csrf_token(state);
+    html! {
+        h2 { "Record chains" }
+        @if breaks.is_empty() {
+            p { "Every phone's record chain is intact." }
+        } @else {
+            table {
+                tr {
+                    th { "phone" } th { "since" } th { "first record that broke the chain, and why" }
+                    th { "records held" } th { "action" }
+                }
+                @for b in &breaks {
+                    tr {
+                        td { (b.courier_name) br; small { (b.device_id) } }
+                        td { (format_time(b.since_ms / 1000)) }
+                        td { (b.first_event) br; small { (b.reason) } }
+                        td { (b.held_events) }
+                        td {
+                            @if b.accepted {
+                                "accepted — waiting for the phone's next sync"
+                            } @else {
+                                form method="post" action={ "/fleet/devices/" (b.device_id) "/accept-chain" } {
+                                    (csrf_field(&csrf))
+                                    button { "Accept the phone's chain (records come in for review)" }
+                                }
+                                form method="post" action={ "/fleet/devices/" (b.device_id) "/revoke" } {
+                                    (csrf_field(&csrf))
+                                    button { "Revoke the phone" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if !review.is_empty() {
+            h3 { "Records to review" }
+            p { "Accepted after a phone's chain was re-anchored." }
+            table {
+                tr { th { "record" } th { "phone" } th { "kind" } th { "status" } th { "parcels" } }
+                @for d in &review {
+                    tr {
+                        td { (display(&d.event_id)) }
+                        td { (display(&d.device_id)) }
+                        td { (d.kind) }
+                        td { (d.status) }
+                        td { (d.parcel_ids.len()) }
+                    }
+                }
+            }
+        }
+        @if !audit.is_empty() {
+            h3 { "Audit log" }
+            table {
+                tr { th { "when" } th { "who" } th { "what" } th { "subject" } th { "detail" } }
+                @for a in &audit {
+                    tr {
+                        td { (format_time(a.at_ms / 1000)) }
+                        td { (a.actor) }
+                        td { (a.action) }
+                        td { (a.subject) }
+                        td { (a.detail) }
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -693,45 +510,53 @@ async fn fleet_revoke(
 
 /// Stops locked by wrong codes with parcels still to deliver, each with a "New code" button
 /// (the admin API's `POST /v1/admin/stops/{id}/new-code`, audited with who signed in).
-async fn locked_stops_section(state: &AppState) -> String {
+async fn locked_stops_section(state: &AppState) -> Markup {
     let stops = match db(state, |s| s.locked_stops(100)).await {
         Ok(s) => s,
         Err(_) => {
-            return "<h2 id=locked-stops>Locked stops</h2><p>Could not be read; see the server log.</p>"
-                .into();
+            return html! {
+                h2 id="locked-stops" { "Locked stops" }
+                p { "Could not be read; see the server log." }
+            };
         }
     };
     if stops.is_empty() {
-        return "<h2 id=locked-stops>Locked stops</h2><p>None: no stop is locked by wrong codes.</p>"
-            .into();
+        return html! {
+            h2 id="locked-stops" { "Locked stops" }
+            p { "None: no stop is locked by wrong codes." }
+        };
     }
-    let csrf = esc(&csrf_token(state));
-    let rows: String = stops
-        .iter()
-        .map(|s| {
-            format!(
-                "<tr data-stop=\"{id}\"><td>{date}</td><td>{name}</td><td>{address}</td><td>{courier}</td>\
-                 <td>{failed} of {max}</td><td>{open}</td><td><form method=post action=\"/fleet/stops/{id}/new-code\">\
-                 <input type=hidden name=csrf value=\"{csrf}\"><button>New code</button></form></td></tr>",
-                id = s.stop_id,
-                date = esc(&s.delivery_date),
-                name = esc(&s.recipient_name),
-                address = esc(&s.address),
-                courier = esc(s.courier_name.as_deref().unwrap_or("—")),
-                failed = s.failed_attempts,
-                max = s.max_attempts,
-                open = s.open_parcels,
-            )
-        })
-        .collect();
-    format!(
-        "<h2 id=locked-stops>Locked stops</h2><p>Every attempt at the delivery code was used. \
-         &ldquo;New code&rdquo; sends the customer a new code (the old one stops working) and \
-         gives the courier the attempts again. Call the customer first if the guesses were \
-         not theirs.</p>\
-         <table><tr><th>day</th><th>recipient</th><th>address</th><th>courier</th>\
-         <th>wrong codes</th><th>parcels to deliver</th><th></th></tr>{rows}</table>"
-    )
+    let csrf = csrf_token(state);
+    html! {
+        h2 id="locked-stops" { "Locked stops" }
+        p {
+            "Every attempt at the delivery code was used. “New code” sends the customer a new \
+             code (the old one stops working) and gives the courier the attempts again. Call \
+             the customer first if the guesses were not theirs."
+        }
+        table {
+            tr {
+                th { "day" } th { "recipient" } th { "address" } th { "courier" }
+                th { "wrong codes" } th { "parcels to deliver" } th {}
+            }
+            @for s in &stops {
+                tr data-stop=(display(&s.stop_id)) {
+                    td { (s.delivery_date) }
+                    td { (s.recipient_name) }
+                    td { (s.address) }
+                    td { (s.courier_name.as_deref().unwrap_or("—")) }
+                    td { (s.failed_attempts) " of " (s.max_attempts) }
+                    td { (s.open_parcels) }
+                    td {
+                        form method="post" action={ "/fleet/stops/" (display(&s.stop_id)) "/new-code" } {
+                            (csrf_field(&csrf))
+                            button { "New code" }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// `POST /fleet/stops/{id}/new-code`: a new code for a locked stop, sent to the customer.
@@ -754,92 +579,4 @@ async fn fleet_new_code(
         reset,
     )
     .await
-}
-
-/// Turns the error answer of a fleet form (the API's JSON `{code, message}`, or an extractor's
-/// plain-text rejection) into a page with the message and a Back link, keeping its status and
-/// headers (`Retry-After`, ...): a browser shows the fleet manager words, not JSON. Pages
-/// (the sign-in 401) and successes pass as they are.
-pub(crate) async fn error_pages(response: Response) -> Response {
-    let status = response.status();
-    let html = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/html"));
-    if !(status.is_client_error() || status.is_server_error()) || html {
-        return response;
-    }
-    let (parts, body) = response.into_parts();
-    let bytes = axum::body::to_bytes(body, 64 * 1024)
-        .await
-        .unwrap_or_default();
-    let (code, message) = match serde_json::from_slice::<doorstep_protocol::wire::ErrorBody>(&bytes)
-    {
-        Ok(e) => (
-            serde_json::to_value(e.code)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default(),
-            e.message,
-        ),
-        Err(_) => (String::new(), String::from_utf8_lossy(&bytes).into_owned()),
-    };
-    let mut out = page(
-        "Not done",
-        &format!(
-            "<h1>{title}</h1><p class=warn role=alert data-error-code=\"{code}\">{message}</p>\
-             <p><a href=/fleet>Back to the fleet page</a></p>",
-            title = if status.is_server_error() {
-                "The server could not do that"
-            } else {
-                "Not done"
-            },
-            code = esc(&code),
-            message = esc(&message),
-        ),
-    )
-    .into_response();
-    *out.status_mut() = status;
-    for (name, value) in &parts.headers {
-        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
-            out.headers_mut().insert(name.clone(), value.clone());
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn basic_credentials_are_base64_with_or_without_padding() {
-        assert_eq!(
-            basic_credentials("ZmxlZXQ6czNjcmV0").as_deref(),
-            Some("fleet:s3cret")
-        );
-        assert_eq!(basic_credentials(" YTpiYw== ").as_deref(), Some("a:bc"));
-        assert_eq!(basic_credentials("YTpiYw").as_deref(), Some("a:bc"));
-        assert_eq!(basic_credentials("YTpi*w=="), None, "not base64");
-        assert_eq!(basic_credentials("/w=="), None, "not UTF-8");
-    }
-
-    #[test]
-    fn form_values_are_percent_decoded_and_the_first_one_counts() {
-        let form: &[u8] = b"csrf=ab&minimum=1.4.0%2Bbuild.7&note=a+b&minimum=2.0.0&bad=%zz%4";
-        assert_eq!(
-            form_value(form, "minimum").as_deref(),
-            Some("1.4.0+build.7")
-        );
-        assert_eq!(form_value(form, "note").as_deref(), Some("a b"));
-        assert_eq!(form_value(form, "bad").as_deref(), Some("%zz%4"));
-        assert_eq!(form_value(b"empty=", "empty").as_deref(), Some(""));
-        assert_eq!(form_value(form, "missing"), None);
-    }
-
-    #[test]
-    fn html_is_escaped() {
-        assert_eq!(esc("<a href='x'>&"), "&lt;a href=&#39;x&#39;&gt;&amp;");
-    }
 }
