@@ -141,6 +141,8 @@ const fn spec(label: &'static str, name: &'static str, address: &'static str) ->
     }
 }
 
+/// The demo route's parcels. Long because it is data: one entry per parcel, each showing
+/// one thing the policy or the door does.
 fn demo_specs() -> Vec<DemoSpec> {
     vec![
         DemoSpec {
@@ -265,6 +267,7 @@ fn demo_specs() -> Vec<DemoSpec> {
 /// Seeds a shipper, a courier "Demo Courier" and a route of 12 parcels on 10 stops for
 /// `date`. Works on a data directory whose server is not running (or before [`launch`]).
 /// Calling it again on the same directory adds a fresh enrollment code and reuses the rest.
+/// Long because it reads as the demo's script: each step a few lines, in the order it runs.
 pub fn seed_demo(config: &ServerConfig, date: &str) -> Result<DemoSeed, ServerError> {
     let store = open_store(config)?;
     let now = config.clock.now_ms();

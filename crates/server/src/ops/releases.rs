@@ -63,7 +63,7 @@ pub enum ReleaseOp {
 
 const ACTOR: &str = "CLI";
 
-/// Runs a release command; what to print.
+/// Runs a release command; what to print. Long because it is one short arm per command.
 pub fn run(config: &ServerConfig, op: ReleaseOp) -> Result<String, ServerError> {
     let store = open_store(config)?;
     let now = config.clock.now_ms();

@@ -38,24 +38,7 @@ impl Store {
         }
         self.write_on(&format!("device {}", device.device_id), |tx| {
             let dev_id = device.device_id.to_string();
-            let mut head = qrow(
-                tx,
-                "SELECT public_key, last_seq, chain_mac, last_hash, last_occurred_at, chain_broken_at, \
-                 reanchor_allowed_at, review_until_seq FROM devices WHERE id = ?1",
-                [&dev_id],
-                |r| {
-                    Ok(ChainHead {
-                        public_key: r.get(0)?,
-                        last_seq: r.get(1)?,
-                        chain_mac: r.get(2)?,
-                        legacy_hash: r.get(3)?,
-                        last_occurred_at: r.get(4)?,
-                        broken: r.get::<_, Option<i64>>(5)?.is_some(),
-                        reanchor_allowed: r.get::<_, Option<i64>>(6)?.is_some(),
-                        review_until_seq: r.get(7)?,
-                    })
-                },
-            )?;
+            let mut head = chain_head(tx, &dev_id)?;
             let key = doorstep_protocol::token::decode_hex::<32>(&head.public_key)
                 .and_then(|b| ed25519_dalek::VerifyingKey::from_bytes(&b).ok());
             let mut results = Vec::with_capacity(events.len());
@@ -64,22 +47,7 @@ impl Store {
             for ev in events {
                 let hash = ev.chain_hash();
                 let mac = chain_mac(&self.secrets, &hash);
-                let stored: Option<(Option<Vec<u8>>, String, String, String)> = qrow(tx,
-                        "SELECT body_mac, body_hash, result, device_id FROM events WHERE id = ?1",
-                        [ev.id.to_string()],
-                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-                    )
-                    .optional()?;
-                if let Some((stored_mac, legacy_hash, result, owner)) = stored {
-                    let same = match stored_mac {
-                        Some(m) => bool::from(m.ct_eq(&mac)),
-                        None => legacy_hash.eq_ignore_ascii_case(&hash),
-                    };
-                    let status = if same && owner == dev_id {
-                        serde_json::from_str(&result).unwrap_or(EventStatus::Duplicate)
-                    } else {
-                        rejected(RejectCode::IdConflict, "this event id was already used for a different record")
-                    };
+                if let Some(status) = stored_answer(tx, ev, &mac, &dev_id)? {
                     results.push(EventResult { id: ev.id, status });
                     continue;
                 }
@@ -102,44 +70,13 @@ impl Store {
                 let continues = ev.seq == head.last_seq + 1 && head.continues(&self.secrets, &ev.prev_hash);
                 let mut review = head.review_until_seq.is_some_and(|m| ev.seq as i64 <= m);
                 if !continues {
-                    if head.reanchor_allowed {
-                        // The fleet manager accepted this phone's chain as it is now: this
-                        // record becomes the new anchor, and what was held comes in for review.
-                        head.review_until_seq = qrow(tx,
-                            "UPDATE devices SET reanchor_allowed_at = NULL, chain_broken_at = NULL, \
-                             review_until_seq = CASE WHEN COALESCE(chain_broken_max_seq, 0) > ?2 THEN COALESCE(chain_broken_max_seq, 0) ELSE ?2 END WHERE id = ?1 \
-                             RETURNING review_until_seq",
-                            params![dev_id, ev.seq as i64],
-                            |r| r.get(0),
-                        )?;
-                        head.reanchor_allowed = false;
-                        head.broken = false;
+                    if self.reanchor(tx, &mut head, &dev_id, ev, now)? {
                         review = true;
-                        self.audit(tx, now, "server", "chain_reanchored", &dev_id,
-                            &format!("new anchor: record {} (seq {})", ev.id, ev.seq))?;
                     } else {
-                        // Phones send their records oldest first, so a gap is a record that
-                        // will never come (removed on the phone), not one still on its way.
-                        let why = if ev.seq > head.last_seq + 1 {
-                            format!(
-                                "record {} has sequence number {}, but the server never received this phone's records after {}",
-                                ev.id, ev.seq, head.last_seq
-                            )
-                        } else if ev.seq <= head.last_seq {
-                            format!(
-                                "record {} has sequence number {}, but the server already holds this phone's records up to {}",
-                                ev.id, ev.seq, head.last_seq
-                            )
-                        } else {
-                            format!(
-                                "record {} (sequence {}) does not continue the last record the server holds from this phone",
-                                ev.id, ev.seq
-                            )
-                        };
                         exec(tx,
                             "UPDATE devices SET chain_broken_at = ?2, chain_broken_event = ?3, chain_broken_reason = ?4 \
                              WHERE id = ?1 AND chain_broken_at IS NULL",
-                            params![dev_id, now, ev.id.to_string(), why],
+                            params![dev_id, now, ev.id.to_string(), gap_reason(ev, head.last_seq)],
                         )?;
                         head.broken = true;
                         hold = true;
@@ -178,6 +115,41 @@ impl Store {
             )?;
             Ok(results)
         })
+    }
+
+    /// A record that does not continue the phone's chain becomes its new anchor if the fleet
+    /// manager accepted the chain as it is now (what was held then comes in for review):
+    /// whether it did.
+    fn reanchor(
+        &self,
+        tx: &Db<'_>,
+        head: &mut ChainHead,
+        dev_id: &str,
+        ev: &DeliveryEvent,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        if !head.reanchor_allowed {
+            return Ok(false);
+        }
+        head.review_until_seq = qrow(
+            tx,
+            "UPDATE devices SET reanchor_allowed_at = NULL, chain_broken_at = NULL, \
+             review_until_seq = CASE WHEN COALESCE(chain_broken_max_seq, 0) > ?2 THEN COALESCE(chain_broken_max_seq, 0) ELSE ?2 END WHERE id = ?1 \
+             RETURNING review_until_seq",
+            params![dev_id, ev.seq as i64],
+            |r| r.get(0),
+        )?;
+        head.reanchor_allowed = false;
+        head.broken = false;
+        self.audit(
+            tx,
+            now,
+            "server",
+            "chain_reanchored",
+            dev_id,
+            &format!("new anchor: record {} (seq {})", ev.id, ev.seq),
+        )?;
+        Ok(true)
     }
 
     /// Records from a revoked phone: the phone is no longer trusted, so nothing it sends
@@ -811,4 +783,80 @@ fn record_parcels(
         )));
     }
     Ok(Ok(parcels))
+}
+
+/// The phone's chain as the server holds it.
+fn chain_head(tx: &Db<'_>, dev_id: &str) -> Result<ChainHead, StoreError> {
+    Ok(qrow(
+        tx,
+        "SELECT public_key, last_seq, chain_mac, last_hash, last_occurred_at, chain_broken_at, \
+         reanchor_allowed_at, review_until_seq FROM devices WHERE id = ?1",
+        [dev_id],
+        |r| {
+            Ok(ChainHead {
+                public_key: r.get(0)?,
+                last_seq: r.get(1)?,
+                chain_mac: r.get(2)?,
+                legacy_hash: r.get(3)?,
+                last_occurred_at: r.get(4)?,
+                broken: r.get::<_, Option<i64>>(5)?.is_some(),
+                reanchor_allowed: r.get::<_, Option<i64>>(6)?.is_some(),
+                review_until_seq: r.get(7)?,
+            })
+        },
+    )?)
+}
+
+/// The answer already given to a record with this id: the same answer again for the same
+/// record from the same phone, a conflict for anything else under the id; `None` if the id
+/// is new.
+fn stored_answer(
+    tx: &Db<'_>,
+    ev: &DeliveryEvent,
+    mac: &[u8],
+    dev_id: &str,
+) -> Result<Option<EventStatus>, StoreError> {
+    let stored: Option<(Option<Vec<u8>>, String, String, String)> = qrow(
+        tx,
+        "SELECT body_mac, body_hash, result, device_id FROM events WHERE id = ?1",
+        [ev.id.to_string()],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )
+    .optional()?;
+    Ok(stored.map(|(stored_mac, legacy_hash, result, owner)| {
+        let same = match stored_mac {
+            Some(m) => bool::from(m.ct_eq(mac)),
+            None => legacy_hash.eq_ignore_ascii_case(&ev.chain_hash()),
+        };
+        if same && owner == dev_id {
+            serde_json::from_str(&result).unwrap_or(EventStatus::Duplicate)
+        } else {
+            rejected(
+                RejectCode::IdConflict,
+                "this event id was already used for a different record",
+            )
+        }
+    }))
+}
+
+/// Why a record does not continue the chain, for the fleet manager. Phones send their
+/// records oldest first, so a gap is a record that will never come (removed on the phone),
+/// not one still on its way.
+fn gap_reason(ev: &DeliveryEvent, last_seq: u64) -> String {
+    if ev.seq > last_seq + 1 {
+        format!(
+            "record {} has sequence number {}, but the server never received this phone's records after {}",
+            ev.id, ev.seq, last_seq
+        )
+    } else if ev.seq <= last_seq {
+        format!(
+            "record {} has sequence number {}, but the server already holds this phone's records up to {}",
+            ev.id, ev.seq, last_seq
+        )
+    } else {
+        format!(
+            "record {} (sequence {}) does not continue the last record the server holds from this phone",
+            ev.id, ev.seq
+        )
+    }
 }

@@ -13,7 +13,7 @@ use super::outbox::{enqueue, void_unsent_code_messages};
 use super::rows::{CodeEnd, StopRow, bad_column, load_stop, method_str, new_id, parse_enum};
 use super::views::parcel_view;
 use crate::domain::parcel::NewParcel;
-use crate::domain::policy::OnFailure;
+use crate::domain::policy::{Decision, OnFailure};
 use crate::sys::secrets::sha256;
 
 impl Store {
@@ -27,150 +27,44 @@ impl Store {
     ) -> Result<CreatedParcel, StoreError> {
         let decision = self.settings.policy.decide(&parcel.facts());
         let recipient_key = parcel.recipient_key(shipper_id);
-        let (name, phone, email) = (
-            parcel.name.as_str(),
-            parcel.phone.as_deref(),
-            parcel.email.as_deref(),
-        );
-        let value = parcel.value.as_ref().map(|(v, _)| *v);
-        let language = parcel.language;
-        let safe_places = &parcel.safe_places;
-        let req = parcel;
         let parcel_id = ParcelId::from_uuid(new_id(&self.settings.random, now));
         let courier = parcel.courier_id.map(|c| c.to_string());
-        let offset = &self.settings.time_zone;
-
         self.write(|tx| {
             if let Some(c) = &courier {
-                let known: Option<i64> = qrow(tx, "SELECT 1 FROM couriers WHERE id = ?1", [c], |r| r.get(0))
+                let known: Option<i64> =
+                    qrow(tx, "SELECT 1 FROM couriers WHERE id = ?1", [c], |r| {
+                        r.get(0)
+                    })
                     .optional()?;
                 if known.is_none() {
-                    return Err(StoreError::Validation("courier_id is not a courier of this fleet".into()));
+                    return Err(StoreError::Validation(
+                        "courier_id is not a courier of this fleet".into(),
+                    ));
                 }
             }
-            let existing: Option<String> = qrow(tx,
-                    "SELECT id FROM stops WHERE delivery_date = ?1 AND recipient_key = ?2",
-                    params![req.delivery_date, recipient_key],
-                    |r| r.get(0),
-                )
-                .optional()?;
+            let existing: Option<String> = qrow(
+                tx,
+                "SELECT id FROM stops WHERE delivery_date = ?1 AND recipient_key = ?2",
+                params![parcel.delivery_date, recipient_key],
+                |r| r.get(0),
+            )
+            .optional()?;
             let stop_id = match existing {
                 Some(id) => {
-                    let stop = load_stop(tx, &id)?.ok_or(StoreError::NotFound("stop"))?;
-                    let mut reasons: Vec<String> = serde_json::from_str(
-                        &qrow(tx, "SELECT reasons FROM stops WHERE id = ?1", [&id], |r| {
-                            r.get::<_, String>(0)
-                        })?,
-                    )
-                    .unwrap_or_default();
-                    for r in &decision.reasons {
-                        if !reasons.contains(r) {
-                            reasons.push(r.clone());
-                        }
-                    }
-                    if decision.code_required && !stop.code_required {
-                        reasons.retain(|r| r != "no rule asks for a code");
-                    }
-                    exec(tx,
-                        "UPDATE stops SET code_required = ?2, code_digits = ?3, max_attempts = ?4, \
-                         offline_allowed = ?5, validity_days = ?6, reasons = ?7, \
-                         courier_id = COALESCE(courier_id, ?8) WHERE id = ?1",
-                        params![
-                            id,
-                            stop.code_required || decision.code_required,
-                            stop.code_digits.max(decision.code_digits),
-                            stop.max_attempts.min(decision.max_attempts),
-                            stop.offline_allowed && decision.offline_allowed,
-                            stop.validity_days.min(decision.validity_days),
-                            serde_json::to_string(&reasons).unwrap_or_default(),
-                            courier
-                        ],
-                    )?;
+                    join_stop(tx, &id, &decision, courier.as_deref())?;
                     id
                 }
-                None => {
-                    let id = StopId::from_uuid(new_id(&self.settings.random, now)).to_string();
-                    let sequence: i64 = qrow(tx,
-                        "SELECT COUNT(*) + 1 FROM stops WHERE delivery_date = ?1 AND courier_id IS NOT DISTINCT FROM ?2",
-                        params![req.delivery_date, courier],
-                        |r| r.get(0),
-                    )?;
-                    let public_ref = hex::encode(self.settings.random.bytes::<12>());
-                    let rref = &sha256(recipient_key.as_bytes())[..8];
-                    exec(tx,
-                        "INSERT INTO stops (id, delivery_date, recipient_key, courier_id, recipient_name, \
-                         phone, email, address, postal_code, lat, lon, sequence, code_required, code_digits, \
-                         max_attempts, offline_allowed, validity_days, reasons, public_ref, recipient_ref, created_at, language) \
-                         VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22)",
-                        params![
-                            id,
-                            req.delivery_date,
-                            recipient_key,
-                            courier,
-                            name,
-                            phone,
-                            email,
-                            req.address,
-                            req.postal_code,
-                            req.location.map(|l| l.lat),
-                            req.location.map(|l| l.lon),
-                            sequence,
-                            decision.code_required,
-                            decision.code_digits,
-                            decision.max_attempts,
-                            decision.offline_allowed,
-                            decision.validity_days,
-                            serde_json::to_string(&decision.reasons).unwrap_or_default(),
-                            public_ref,
-                            rref,
-                            now,
-                            language.map(|l| l.as_str())
-                        ],
-                    )?;
-                    id
-                }
+                None => self.new_stop(tx, parcel, &recipient_key, &decision, now)?,
             };
-            let inserted = exec(tx,
-                "INSERT INTO parcels (id, shipper_id, stop_id, barcode_key, barcode_raw, description, \
-                 declared_value_minor, currency, method, age_restricted, recipient_opt_in, \
-                 shipper_requires_code, code_required, photo_required, offline_allowed, reasons, created_at, \
-                 door, safe_places, on_failure, max_delivery_attempts) \
-                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21) \
-                 ON CONFLICT(barcode_key) DO NOTHING",
-                params![
-                    parcel_id.to_string(),
-                    shipper_id,
-                    stop_id,
-                    req.barcode_key,
-                    req.barcode_raw,
-                    req.description,
-                    value,
-                    req.value.as_ref().map(|(_, c)| c.as_str()),
-                    method_str(req.method),
-                    req.age_restricted,
-                    req.recipient_requested_code,
-                    req.shipper_requires_code,
-                    decision.code_required,
-                    decision.photo_required,
-                    decision.offline_allowed,
-                    serde_json::to_string(&decision.reasons).unwrap_or_default(),
-                    now,
-                    serde_json::to_string(&decision.methods).unwrap_or_default(),
-                    serde_json::to_string(safe_places).unwrap_or_default(),
-                    decision.on_failure.as_str(),
-                    decision.max_delivery_attempts
-                ],
-            )?;
-            if inserted == 0 {
-                return Err(StoreError::Conflict("a parcel with this barcode already exists".into()));
-            }
+            insert_parcel(tx, parcel_id, shipper_id, &stop_id, parcel, &decision, now)?;
             let stop = load_stop(tx, &stop_id)?.ok_or(StoreError::NotFound("stop"))?;
-            let has_code: Option<String> = qrow(tx,
-                    "SELECT id FROM codes WHERE stop_id = ?1 AND superseded_at IS NULL",
-                    [&stop_id],
-                    |r| r.get(0),
-                )
-                .optional()?;
+            let has_code: Option<String> = qrow(
+                tx,
+                "SELECT id FROM codes WHERE stop_id = ?1 AND superseded_at IS NULL",
+                [&stop_id],
+                |r| r.get(0),
+            )
+            .optional()?;
             // A parcel joining a stop whose code already went out gets a fresh code for the
             // whole stop (same attempt counter), so the customer's message names every parcel.
             let new_code = if stop.code_required {
@@ -178,7 +72,7 @@ impl Store {
                     tx,
                     &stop,
                     now,
-                    offset,
+                    &self.settings.time_zone,
                     has_code.is_some().then_some(CodeEnd::Joined),
                 )?)
             } else {
@@ -191,6 +85,60 @@ impl Store {
                 decision: decision.clone(),
             })
         })
+    }
+
+    /// A new stop for the first parcel of a recipient on a day: last in its courier's order,
+    /// with the policy's decision for its code. Returns its id.
+    fn new_stop(
+        &self,
+        tx: &Db<'_>,
+        req: &NewParcel,
+        recipient_key: &str,
+        decision: &Decision,
+        now: i64,
+    ) -> Result<String, StoreError> {
+        let id = StopId::from_uuid(new_id(&self.settings.random, now)).to_string();
+        let courier = req.courier_id.map(|c| c.to_string());
+        let sequence: i64 = qrow(
+            tx,
+            "SELECT COUNT(*) + 1 FROM stops WHERE delivery_date = ?1 AND courier_id IS NOT DISTINCT FROM ?2",
+            params![req.delivery_date, courier],
+            |r| r.get(0),
+        )?;
+        let public_ref = hex::encode(self.settings.random.bytes::<12>());
+        let rref = &sha256(recipient_key.as_bytes())[..8];
+        exec(
+            tx,
+            "INSERT INTO stops (id, delivery_date, recipient_key, courier_id, recipient_name, \
+             phone, email, address, postal_code, lat, lon, sequence, code_required, code_digits, \
+             max_attempts, offline_allowed, validity_days, reasons, public_ref, recipient_ref, created_at, language) \
+             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22)",
+            params![
+                id,
+                req.delivery_date,
+                recipient_key,
+                courier,
+                req.name.as_str(),
+                req.phone.as_deref(),
+                req.email.as_deref(),
+                req.address,
+                req.postal_code,
+                req.location.map(|l| l.lat),
+                req.location.map(|l| l.lon),
+                sequence,
+                decision.code_required,
+                decision.code_digits,
+                decision.max_attempts,
+                decision.offline_allowed,
+                decision.validity_days,
+                serde_json::to_string(&decision.reasons).unwrap_or_default(),
+                public_ref,
+                rref,
+                now,
+                req.language.map(|l| l.as_str())
+            ],
+        )?;
+        Ok(id)
     }
 
     /// Makes a new code for a stop (superseding any old one) and queues the customer's
@@ -536,4 +484,98 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// A parcel joins its recipient's stop of the day: the stop takes the stricter of its own
+/// and the new parcel's rules (a code if either needs one, the longer code, the fewer
+/// attempts, offline only if both allow it, the shorter validity) and gains the new reasons.
+fn join_stop(
+    tx: &Db<'_>,
+    id: &str,
+    decision: &Decision,
+    courier: Option<&str>,
+) -> Result<(), StoreError> {
+    let stop = load_stop(tx, id)?.ok_or(StoreError::NotFound("stop"))?;
+    let mut reasons: Vec<String> = serde_json::from_str(&qrow(
+        tx,
+        "SELECT reasons FROM stops WHERE id = ?1",
+        [id],
+        |r| r.get::<_, String>(0),
+    )?)
+    .unwrap_or_default();
+    for r in &decision.reasons {
+        if !reasons.contains(r) {
+            reasons.push(r.clone());
+        }
+    }
+    if decision.code_required && !stop.code_required {
+        reasons.retain(|r| r != "no rule asks for a code");
+    }
+    exec(
+        tx,
+        "UPDATE stops SET code_required = ?2, code_digits = ?3, max_attempts = ?4, \
+         offline_allowed = ?5, validity_days = ?6, reasons = ?7, \
+         courier_id = COALESCE(courier_id, ?8) WHERE id = ?1",
+        params![
+            id,
+            stop.code_required || decision.code_required,
+            stop.code_digits.max(decision.code_digits),
+            stop.max_attempts.min(decision.max_attempts),
+            stop.offline_allowed && decision.offline_allowed,
+            stop.validity_days.min(decision.validity_days),
+            serde_json::to_string(&reasons).unwrap_or_default(),
+            courier
+        ],
+    )?;
+    Ok(())
+}
+
+/// The parcel's row with the policy's decision for it; a barcode already known is a conflict.
+fn insert_parcel(
+    tx: &Db<'_>,
+    parcel_id: ParcelId,
+    shipper_id: &str,
+    stop_id: &str,
+    req: &NewParcel,
+    decision: &Decision,
+    now: i64,
+) -> Result<(), StoreError> {
+    let inserted = exec(
+        tx,
+        "INSERT INTO parcels (id, shipper_id, stop_id, barcode_key, barcode_raw, description, \
+         declared_value_minor, currency, method, age_restricted, recipient_opt_in, \
+         shipper_requires_code, code_required, photo_required, offline_allowed, reasons, created_at, \
+         door, safe_places, on_failure, max_delivery_attempts) \
+         VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21) \
+         ON CONFLICT(barcode_key) DO NOTHING",
+        params![
+            parcel_id.to_string(),
+            shipper_id,
+            stop_id,
+            req.barcode_key,
+            req.barcode_raw,
+            req.description,
+            req.value.as_ref().map(|(v, _)| *v),
+            req.value.as_ref().map(|(_, c)| c.as_str()),
+            method_str(req.method),
+            req.age_restricted,
+            req.recipient_requested_code,
+            req.shipper_requires_code,
+            decision.code_required,
+            decision.photo_required,
+            decision.offline_allowed,
+            serde_json::to_string(&decision.reasons).unwrap_or_default(),
+            now,
+            serde_json::to_string(&decision.methods).unwrap_or_default(),
+            serde_json::to_string(&req.safe_places).unwrap_or_default(),
+            decision.on_failure.as_str(),
+            decision.max_delivery_attempts
+        ],
+    )?;
+    if inserted == 0 {
+        return Err(StoreError::Conflict(
+            "a parcel with this barcode already exists".into(),
+        ));
+    }
+    Ok(())
 }

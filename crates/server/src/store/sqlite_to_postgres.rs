@@ -280,6 +280,8 @@ struct Plan {
 /// Copies the fleet in the SQLite database at `from` into the empty PostgreSQL database at
 /// `to`, checks every table and commits only if all match. `secrets_dir` defaults to the
 /// source's `DATA_DIR/secrets`. `progress` gets lines for the operator (stderr).
+/// Long because it is the copy's steps in the order they run, each reporting its progress
+/// to the operator; every step's work is its own function.
 pub fn migrate_sqlite_to_postgres(
     from: &Location,
     to: &Location,
@@ -421,7 +423,8 @@ pub fn migrate_sqlite_to_postgres(
 }
 
 /// Checks that the source is a Doorstep database this binary can copy whole, and plans the
-/// copy of each table; also returns the stored secrets fingerprint.
+/// copy of each table; also returns the stored secrets fingerprint. Long because each
+/// refusal is its own check with the message that tells the operator what to do.
 fn inspect_source(db: &Db<'_>, path: &Path) -> Result<(Vec<Plan>, String), CopyError> {
     let known = known_schema_version();
     let version: i64 = db.qrow("PRAGMA user_version", params![], |r| r.get(0))?;

@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Args;
 use doorstep_server::domain::zone::FleetZone;
 use doorstep_server::render::qr::qr_terminal;
-use doorstep_server::{Mode, launch, seed_demo};
+use doorstep_server::{DemoSeed, Mode, launch, seed_demo};
 
 use crate::common::{DatabaseArgs, base_config, exposure_warning, shutdown_signal, today};
 
@@ -77,15 +77,36 @@ pub(crate) async fn run(a: DemoArgs) -> anyhow::Result<()> {
         code: seed.enrollment_code.clone(),
     }
     .to_uri();
+    print_demo(&seed, &public_url, addr, &a.data_dir, &date, &uri);
+    if let Some(path) = &a.seed_json {
+        write_seed_json(path, &seed, &public_url, &date, &uri)?;
+    }
+    if a.seed_only {
+        return Ok(());
+    }
+    launch(listener, config, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// What the operator needs to try the demo: the enrollment QR and code, the pages, the
+/// tokens and the route with its codes.
+fn print_demo(
+    seed: &DemoSeed,
+    public_url: &str,
+    addr: std::net::SocketAddr,
+    data_dir: &std::path::Path,
+    date: &str,
+    uri: &str,
+) {
     println!(
         "Doorstep demo server on {public_url} (listening on {addr}, data in {})",
-        a.data_dir.display()
+        data_dir.display()
     );
     println!(
         "\nEnroll the app: scan this QR, or type the code {}\n",
         seed.enrollment_code
     );
-    println!("{}", qr_terminal(&uri));
+    println!("{}", qr_terminal(uri));
     println!("Enrollment URI: {uri}");
     println!(
         "Android emulator: restart with --public-url http://10.0.2.2:{}",
@@ -111,43 +132,47 @@ pub(crate) async fn run(a: DemoArgs) -> anyhow::Result<()> {
         seed.off_route_barcode
     );
     println!();
-    if let Some(path) = &a.seed_json {
-        let parcels: Vec<_> = seed
-            .parcels
-            .iter()
-            .map(|p| {
-                serde_json::json!({
-                    "parcel_id": p.parcel_id.to_string(),
-                    "stop_id": p.stop_id.to_string(),
-                    "barcode": p.barcode,
-                    "barcode_key": p.barcode_key,
-                    "code": p.code,
-                    "code_required": p.code_required,
-                    "offline_allowed": p.offline_allowed,
-                    "photo_required": p.photo_required,
-                    "label": p.label,
-                    "recipient_name": p.recipient_name,
-                    "customer_url": p.customer_url,
-                })
+}
+
+/// The seed as JSON (`--seed-json`), for QA scripts and the end-to-end tests.
+fn write_seed_json(
+    path: &std::path::Path,
+    seed: &DemoSeed,
+    public_url: &str,
+    date: &str,
+    uri: &str,
+) -> anyhow::Result<()> {
+    let parcels: Vec<_> = seed
+        .parcels
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "parcel_id": p.parcel_id.to_string(),
+                "stop_id": p.stop_id.to_string(),
+                "barcode": p.barcode,
+                "barcode_key": p.barcode_key,
+                "code": p.code,
+                "code_required": p.code_required,
+                "offline_allowed": p.offline_allowed,
+                "photo_required": p.photo_required,
+                "label": p.label,
+                "recipient_name": p.recipient_name,
+                "customer_url": p.customer_url,
             })
-            .collect();
-        let json = serde_json::json!({
-            "server_url": public_url,
-            "date": date,
-            "enrollment_code": seed.enrollment_code,
-            "enrollment_uri": uri,
-            "admin_token": seed.admin_token,
-            "shipper_api_key": seed.shipper_api_key,
-            "courier_id": seed.courier_id.to_string(),
-            "parcels": parcels,
-            "off_route_barcode": seed.off_route_barcode,
-        });
-        std::fs::write(path, serde_json::to_vec_pretty(&json)?)
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
-    if a.seed_only {
-        return Ok(());
-    }
-    launch(listener, config, shutdown_signal()).await?;
+        })
+        .collect();
+    let json = serde_json::json!({
+        "server_url": public_url,
+        "date": date,
+        "enrollment_code": seed.enrollment_code,
+        "enrollment_uri": uri,
+        "admin_token": seed.admin_token,
+        "shipper_api_key": seed.shipper_api_key,
+        "courier_id": seed.courier_id.to_string(),
+        "parcels": parcels,
+        "off_route_barcode": seed.off_route_barcode,
+    });
+    std::fs::write(path, serde_json::to_vec_pretty(&json)?)
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
