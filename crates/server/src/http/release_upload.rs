@@ -18,6 +18,8 @@ use crate::store::NewRelease;
 
 /// Publishes the release a multipart form describes (the API's and the fleet page's upload):
 /// the file is streamed to disk and checked, and nothing is kept unless every check passes.
+/// Long because it is one pass over the streamed form's fields followed by the checks in
+/// the order their messages matter to a build runner; each is a few lines.
 pub(crate) async fn publish_form(
     state: &AppState,
     actor: String,

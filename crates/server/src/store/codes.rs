@@ -282,6 +282,9 @@ impl Store {
         Ok(())
     }
 
+    /// Whether a record's verification holds for its stop: one arm per kind of proof
+    /// (none, online, offline, QR), each refusing with the reject code the app translates.
+    /// Long because of those arms' messages, each a line or two.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn check_verification(
         &self,

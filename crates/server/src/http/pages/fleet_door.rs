@@ -15,7 +15,7 @@ use maud::{Markup, html};
 use crate::http::AppState;
 use crate::http::db;
 use crate::http::pages::forms::{csrf_field, csrf_token, error_pages, fleet_action, format_time};
-use crate::store::{Store, StoreError};
+use crate::store::{CorrectionView, Store, StoreError, UnexpectedParcel, VanReconciliation};
 
 /// The forms' routes.
 pub(crate) fn routes() -> Router<AppState> {
@@ -41,14 +41,25 @@ pub(crate) async fn section(state: &AppState, date: &str) -> Markup {
             p { "Could not be read; see the server log." }
         };
     };
-    let list = |items: &[String]| -> String {
-        if items.is_empty() {
-            "—".to_string()
-        } else {
-            items.join(", ")
-        }
-    };
     let csrf = csrf_token(state);
+    html! {
+        (vans_section(&vans))
+        (unexpected_section(&unexpected, &csrf))
+        (corrections_section(&corrections))
+    }
+}
+
+/// Items as a comma-separated list, a dash for none.
+fn list(items: &[String]) -> String {
+    if items.is_empty() {
+        "—".to_string()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// Per van: what was delivered, what comes back, and what the depot checked in or misses.
+fn vans_section(vans: &[VanReconciliation]) -> Markup {
     html! {
         h2 id="vans" { "Vans at the end of the day" }
         p {
@@ -64,7 +75,7 @@ pub(crate) async fn section(state: &AppState, date: &str) -> Markup {
                     th { "checked in at the depot" } th { "missing" } th { "not expected" }
                     th { "check-in" }
                 }
-                @for v in &vans {
+                @for v in vans {
                     tr data-van=(v.courier_name) {
                         td { (v.courier_name) }
                         td { (v.delivered) }
@@ -88,6 +99,12 @@ pub(crate) async fn section(state: &AppState, date: &str) -> Markup {
                 }
             }
         }
+    }
+}
+
+/// Parcels couriers found in their van that are not on their route, each with its action.
+fn unexpected_section(unexpected: &[UnexpectedParcel], csrf: &str) -> Markup {
+    html! {
         h2 id="unexpected" { "Parcels not on the route" }
         p {
             "Reported by couriers. “Put on the route” moves the parcel's stop to the courier \
@@ -101,7 +118,7 @@ pub(crate) async fn section(state: &AppState, date: &str) -> Markup {
                     th { "label" } th { "found by" } th { "day" } th { "on the route of" }
                     th { "photo" } th { "note" } th {}
                 }
-                @for u in &unexpected {
+                @for u in unexpected {
                     tr data-unexpected=(u.event_id) {
                         td { (u.barcode) }
                         td { (u.courier_name) }
@@ -116,7 +133,7 @@ pub(crate) async fn section(state: &AppState, date: &str) -> Markup {
                                 }
                                 (None, Some(_)) => {
                                     form method="post" action={ "/fleet/unexpected/" (u.event_id) "/assign" } {
-                                        (csrf_field(&csrf))
+                                        (csrf_field(csrf))
                                         button { "Put on " (u.courier_name) "'s route" }
                                     }
                                 }
@@ -127,6 +144,12 @@ pub(crate) async fn section(state: &AppState, date: &str) -> Markup {
                 }
             }
         }
+    }
+}
+
+/// Handovers corrected the same day.
+fn corrections_section(corrections: &[CorrectionView]) -> Markup {
+    html! {
         h2 id="corrections" { "Corrections" }
         p {
             "Handovers the courier corrected the same day; the parcels are to be delivered \
@@ -140,7 +163,7 @@ pub(crate) async fn section(state: &AppState, date: &str) -> Markup {
                     th { "courier" } th { "what was wrong" } th { "parcels" }
                     th { "corrects record" } th { "note" } th { "received" }
                 }
-                @for c in &corrections {
+                @for c in corrections {
                     tr data-correction=(c.event_id) {
                         td { (c.courier_name) }
                         td {

@@ -15,7 +15,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use doorstep_protocol::wire::EnrollmentLink;
+use doorstep_protocol::wire::{EnrollmentLink, StoredDelivery};
 use doorstep_protocol::{CourierId, StopId};
 use maud::{Markup, display, html};
 
@@ -27,7 +27,7 @@ use crate::http::pages::forms::{
 };
 use crate::http::{ApiError, StrictQuery, db, demo_only};
 use crate::render::html::qr;
-use crate::store::{Store, StoreError};
+use crate::store::{FleetSummary, Store, StoreError};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -154,14 +154,6 @@ async fn fleet_page(
         .await
         .unwrap_or_default();
     let csrf = csrf_token(&state);
-    let courier_name = |id: &CourierId| {
-        let id = id.to_string();
-        summary
-            .couriers
-            .iter()
-            .find(|(c, _)| *c == id)
-            .map_or("?", |(_, name)| name.as_str())
-    };
     let demo = state.config.mode == Mode::Demo;
     // The sections of other areas, each an async fn of a sub-page returning markup.
     let releases = fleet_releases::section(&state, &summary.devices, &summary.couriers).await;
@@ -185,52 +177,8 @@ async fn fleet_page(
                 tr { td { (barcode) } td { (status) } td { (recipient) } }
             }
         }
-        h2 { "Delivery records" }
-        table {
-            tr { th { "event" } th { "kind" } th { "status" } th { "reject" } th { "parcels" } }
-            @for e in &events {
-                tr {
-                    td { (display(&e.event_id)) }
-                    td { (e.kind) }
-                    td { (e.status) }
-                    td {
-                        (e.reject_code
-                            .and_then(|c| serde_json::to_value(c).ok())
-                            .and_then(|v| v.as_str().map(str::to_string))
-                            .unwrap_or_default())
-                    }
-                    td { (e.parcel_ids.len()) }
-                }
-            }
-        }
-        h2 id="devices" { "Devices" }
-        table {
-            tr {
-                th { "courier and device" } th { "app" } th { "platform" } th { "last seen" }
-                th { "state" } th {}
-            }
-            @for d in &summary.devices {
-                tr data-device=(display(&d.device_id)) {
-                    td { (courier_name(&d.courier_id)) br; small { (display(&d.device_id)) } }
-                    td { (d.app_version) }
-                    td { (display(format_args!("{:?}", d.platform))) }
-                    td { (d.last_seen_at.map(format_time).unwrap_or_else(|| "never".into())) }
-                    td { (if d.revoked { "revoked" } else { "active" }) }
-                    td {
-                        // Two clicks, as a confirmation without JavaScript.
-                        @if !d.revoked {
-                            details {
-                                summary { "Revoke…" }
-                                form method="post" action={ "/fleet/devices/" (display(&d.device_id)) "/revoke" } {
-                                    (csrf_field(&csrf))
-                                    button { "Revoke this phone (its token stops working at once)" }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        (records_section(&events))
+        (devices_section(&summary, &csrf))
         h2 { "Enroll a phone" }
         form method="post" action="/fleet/enroll" {
             (csrf_field(&csrf))
@@ -259,6 +207,72 @@ async fn fleet_page(
         (chains)
     };
     page("Fleet", body).into_response()
+}
+
+/// The delivery records of the day, newest first.
+fn records_section(events: &[StoredDelivery]) -> Markup {
+    html! {
+        h2 { "Delivery records" }
+        table {
+            tr { th { "event" } th { "kind" } th { "status" } th { "reject" } th { "parcels" } }
+            @for e in events {
+                tr {
+                    td { (display(&e.event_id)) }
+                    td { (e.kind) }
+                    td { (e.status) }
+                    td {
+                        (e.reject_code
+                            .and_then(|c| serde_json::to_value(c).ok())
+                            .and_then(|v| v.as_str().map(str::to_string))
+                            .unwrap_or_default())
+                    }
+                    td { (e.parcel_ids.len()) }
+                }
+            }
+        }
+    }
+}
+
+/// The phones, each with its courier, app, last contact and a two-click revoke.
+fn devices_section(summary: &FleetSummary, csrf: &str) -> Markup {
+    let courier_name = |id: &CourierId| {
+        let id = id.to_string();
+        summary
+            .couriers
+            .iter()
+            .find(|(c, _)| *c == id)
+            .map_or("?", |(_, name)| name.as_str())
+    };
+    html! {
+        h2 id="devices" { "Devices" }
+        table {
+            tr {
+                th { "courier and device" } th { "app" } th { "platform" } th { "last seen" }
+                th { "state" } th {}
+            }
+            @for d in &summary.devices {
+                tr data-device=(display(&d.device_id)) {
+                    td { (courier_name(&d.courier_id)) br; small { (display(&d.device_id)) } }
+                    td { (d.app_version) }
+                    td { (display(format_args!("{:?}", d.platform))) }
+                    td { (d.last_seen_at.map(format_time).unwrap_or_else(|| "never".into())) }
+                    td { (if d.revoked { "revoked" } else { "active" }) }
+                    td {
+                        // Two clicks, as a confirmation without JavaScript.
+                        @if !d.revoked {
+                            details {
+                                summary { "Revoke…" }
+                                form method="post" action={ "/fleet/devices/" (display(&d.device_id)) "/revoke" } {
+                                    (csrf_field(csrf))
+                                    button { "Revoke this phone (its token stops working at once)" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 async fn fleet_enroll(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
