@@ -3,6 +3,7 @@
 //! the command line (`bin/doorstep-server`) or by a test; read by every layer, never changed
 //! while the server runs.
 
+use crate::sys::blobs::Blobs;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -164,10 +165,15 @@ impl ServerConfig {
         }
     }
 
-    /// Where published release files are kept, `DATA_DIR/releases/<sha256>` (shared by every
-    /// node, like the photos).
-    pub fn releases_dir(&self) -> PathBuf {
-        self.data_dir.join("releases")
+    /// The published release files, `DATA_DIR/releases/<sha256>` (shared by every node, like
+    /// the photos).
+    pub fn releases(&self) -> Blobs {
+        Blobs::new(self.data_dir.join("releases"))
+    }
+
+    /// The couriers' photos and signatures, `DATA_DIR/photos/<sha256>`.
+    pub fn photos(&self) -> Blobs {
+        Blobs::new(self.data_dir.join("photos"))
     }
 
     /// The secrets directory.

@@ -3,7 +3,7 @@
 //! the file streamed to disk and checked, nothing kept unless every check passes. Below the API
 //! and the pages, so that both use it without knowing each other.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use axum::extract::Multipart;
 use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
@@ -15,6 +15,7 @@ use tokio::io::AsyncWriteExt;
 use crate::domain::releases::{self as rules, parse_platform, parse_version, platform_name};
 use crate::http::{ApiError, AppState, db};
 use crate::store::NewRelease;
+use crate::sys::blobs::Blobs;
 
 /// Publishes the release a multipart form describes (the API's and the fleet page's upload):
 /// the file is streamed to disk and checked, and nothing is kept unless every check passes.
@@ -35,7 +36,7 @@ pub(crate) async fn publish_form(
             ),
         )
     })?;
-    let dir = state.config.releases_dir();
+    let blobs = state.config.releases();
     let (mut platform, mut version, mut rollout, mut link) = (None, None, None, None);
     let mut upload: Option<Upload> = None;
     while let Some(field) = form.next_field().await.map_err(|e| form_error(state, e))? {
@@ -49,7 +50,7 @@ pub(crate) async fn publish_form(
                 if upload.is_some() {
                     return Err(bad_field("send one file"));
                 }
-                upload = Some(Upload::receive(state, &dir, field).await?);
+                upload = Some(Upload::receive(state, &blobs, field).await?);
                 continue;
             }
             other => {
@@ -118,7 +119,7 @@ pub(crate) async fn publish_form(
                 .await
                 .map_err(|_| ApiError::internal())?
                 .map_err(invalid)?;
-            Some(up.keep(&dir).await?)
+            Some(up.keep(&blobs).await?)
         }
         None => None,
     };
@@ -132,7 +133,7 @@ pub(crate) async fn publish_form(
     let public_url = state.config.public_url.clone();
     let now = state.now();
     let view = db(state, move |s| {
-        crate::ops::releases::publish_stored(s, &dir, &new, &public_url, &actor, now)
+        crate::ops::releases::publish_stored(s, &blobs, &new, &public_url, &actor, now)
     })
     .await?;
     tracing::info!(platform = platform_name(view.platform), version = %view.version, "release published");
@@ -152,18 +153,17 @@ struct Upload {
 impl Upload {
     async fn receive(
         state: &AppState,
-        dir: &Path,
+        blobs: &Blobs,
         mut field: Field<'_>,
     ) -> Result<Upload, ApiError> {
-        create_private_dir(dir).await?;
-        let name = format!(".upload-{}", hex::encode(state.config.random.bytes::<12>()));
+        let (path, file) = blobs.temp().map_err(io_error)?;
         let mut up = Upload {
-            path: dir.join(name),
+            path,
             sha256: String::new(),
             size: 0,
             kept: false,
         };
-        let mut out = open_private(&up.path).await?;
+        let mut out = tokio::fs::File::from_std(file);
         let mut hash = Sha256::new();
         let max = state.config.max_release_bytes;
         while let Some(chunk) = field.chunk().await.map_err(|e| form_error(state, e))? {
@@ -188,9 +188,9 @@ impl Upload {
 
     /// Moves the file to its place, `releases/<sha256>`; the same file published before is
     /// kept once.
-    async fn keep(mut self, dir: &Path) -> Result<(String, u64), ApiError> {
-        let (dir, tmp, sha) = (dir.to_path_buf(), self.path.clone(), self.sha256.clone());
-        tokio::task::spawn_blocking(move || crate::ops::releases::place_file(&dir, &tmp, &sha))
+    async fn keep(mut self, blobs: &Blobs) -> Result<(String, u64), ApiError> {
+        let (blobs, tmp, sha) = (blobs.clone(), self.path.clone(), self.sha256.clone());
+        tokio::task::spawn_blocking(move || blobs.place(&tmp, &sha))
             .await
             .map_err(|_| ApiError::internal())?
             .map_err(io_error)?;
@@ -205,26 +205,6 @@ impl Drop for Upload {
             let _ = std::fs::remove_file(&self.path);
         }
     }
-}
-
-async fn create_private_dir(dir: &Path) -> Result<(), ApiError> {
-    tokio::fs::create_dir_all(dir).await.map_err(io_error)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tokio::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-            .await
-            .map_err(io_error)?;
-    }
-    Ok(())
-}
-
-async fn open_private(path: &Path) -> Result<tokio::fs::File, ApiError> {
-    let mut o = tokio::fs::OpenOptions::new();
-    o.write(true).create_new(true);
-    #[cfg(unix)]
-    o.mode(0o600);
-    o.open(path).await.map_err(io_error)
 }
 
 fn io_error(e: std::io::Error) -> ApiError {

@@ -2,18 +2,17 @@
 //! its data directory or database (the same checks as `POST /v1/admin/releases`; the server
 //! may keep running).
 
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use doorstep_protocol::wire::{Platform, ReleaseChange, ReleaseView};
 use semver::Version;
-use sha2::{Digest, Sha256};
 
 use crate::config::ServerConfig;
 use crate::domain::releases::{self as rules, platform_name};
 use crate::error::ServerError;
 use crate::ops::open_store;
 use crate::store::{NewRelease, Store, StoreError};
+use crate::sys::blobs::Blobs;
 
 /// One release command.
 #[derive(Debug, Clone)]
@@ -79,11 +78,11 @@ pub fn run(config: &ServerConfig, op: ReleaseOp) -> Result<String, ServerError> 
         } => {
             let (existing, _) = store.platform_releases(platform)?;
             rules::check_new_version(&existing, &version).map_err(StoreError::Conflict)?;
-            let dir = config.releases_dir();
+            let blobs = config.releases();
             let (file, link) = match (file, url) {
                 (Some(f), None) => {
                     rules::check_file(platform, &f).map_err(invalid)?;
-                    (Some(store_file(&dir, &f)?), None)
+                    (Some(blobs.copy_in(&f)?), None)
                 }
                 (None, Some(u)) => (None, Some(rules::check_link(&u).map_err(invalid)?)),
                 _ => return Err(invalid("give --file or --url (one of them)".into())),
@@ -95,7 +94,7 @@ pub fn run(config: &ServerConfig, op: ReleaseOp) -> Result<String, ServerError> 
                 link,
                 rollout_percent,
             };
-            let v = publish_stored(&store, &dir, &new, public_url, ACTOR, now)?;
+            let v = publish_stored(&store, &blobs, &new, public_url, ACTOR, now)?;
             format!(
                 "published {} {} to {} % of devices\n  {}{}",
                 platform_name(v.platform),
@@ -169,12 +168,12 @@ pub fn run(config: &ServerConfig, op: ReleaseOp) -> Result<String, ServerError> 
     })
 }
 
-/// Publishes `new`, whose file (if any) is already stored in `dir`; when publishing fails (a
-/// concurrent publish took the version) the file goes again unless another release keeps it.
-/// The API's upload and the CLI both publish through here.
+/// Publishes `new`, whose file (if any) is already stored in `blobs`; when publishing fails
+/// (a concurrent publish took the version) the file goes again unless another release keeps
+/// it. The API's upload and the CLI both publish through here.
 pub fn publish_stored(
     store: &Store,
-    dir: &Path,
+    blobs: &Blobs,
     new: &NewRelease,
     public_url: &str,
     actor: &str,
@@ -185,72 +184,7 @@ pub fn publish_stored(
         && let Some((sha, _)) = &new.file
         && !store.release_file_kept(sha).unwrap_or(true)
     {
-        let _ = std::fs::remove_file(dir.join(sha));
+        let _ = blobs.remove(sha);
     }
     published
-}
-
-/// Copies `src` into `dir` as `<sha256>` (streamed, hashed on the way; private to the server
-/// user); its SHA-256 and size.
-pub fn store_file(dir: &Path, src: &Path) -> Result<(String, u64), ServerError> {
-    std::fs::create_dir_all(dir)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    }
-    let mut input = std::fs::File::open(src)?;
-    let tmp = tempfile_in(dir)?;
-    let mut hash = Sha256::new();
-    let mut size = 0u64;
-    {
-        let mut out = std::fs::File::create(&tmp)?;
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = input.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            hash.update(&buf[..n]);
-            out.write_all(&buf[..n])?;
-            size += n as u64;
-        }
-        out.sync_all()?;
-    }
-    let sha = hex::encode(hash.finalize());
-    place_file(dir, &tmp, &sha)?;
-    Ok((sha, size))
-}
-
-/// Moves the fully written temporary file `tmp` (in `dir`) to its place, `dir/<sha256>`; the
-/// same file published before is kept once. The API's upload and the CLI both end here.
-pub fn place_file(dir: &Path, tmp: &Path, sha256: &str) -> std::io::Result<()> {
-    let target = dir.join(sha256);
-    if target.exists() {
-        std::fs::remove_file(tmp)
-    } else {
-        std::fs::rename(tmp, target)
-    }
-}
-
-fn tempfile_in(dir: &Path) -> Result<PathBuf, ServerError> {
-    let name = format!(
-        ".upload-cli-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0)
-    );
-    let p = dir.join(name);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&p)?;
-    }
-    Ok(p)
 }

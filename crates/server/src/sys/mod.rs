@@ -1,3 +1,5 @@
-//! The data directory: secrets and private files.
+//! The data directory: secrets, private files and the content-addressed files (photos,
+//! release builds).
 
+pub mod blobs;
 pub mod secrets;

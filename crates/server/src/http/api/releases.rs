@@ -304,7 +304,7 @@ async fn release_file(
         }
         return Err(not_found());
     };
-    let file = state.config.releases_dir().join(&sha);
+    let file = state.config.releases().path(&sha);
     let kind = sniff(release.platform, &file).await;
     let mut res = match tower_http::services::ServeFile::new(&file)
         .oneshot(req)

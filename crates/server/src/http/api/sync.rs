@@ -150,31 +150,15 @@ pub(super) async fn put_photo(
             "the photo's SHA-256 does not match its address",
         ));
     }
-    let dir = state.config.data_dir.join("photos");
+    let photos = state.config.photos();
     let now = state.now();
     let size = body.len();
     limits::photo_quota(&state, device.device_id, &sha, size, now).await?;
     let sha2 = sha.clone();
     let already_present = db(&state, move |s| {
-        let path = dir.join(&sha2);
-        if !path.exists() {
-            crate::sys::secrets::create_private_dir(&dir)
-                .map_err(|e| StoreError::Conflict(format!("photo store: {e}")))?;
-            let tmp = dir.join(format!(
-                "{sha2}.tmp-{}",
-                hex::encode(crate::sys::secrets::random_bytes::<4>())
-            ));
-            let write = || -> std::io::Result<()> {
-                use std::io::Write;
-                let mut f = crate::sys::secrets::create_private_file(&tmp)?;
-                f.write_all(&body)?;
-                f.sync_all()?;
-                std::fs::rename(&tmp, &path)
-            };
-            if let Err(e) = write() {
-                tracing::error!(error = %e, "photo write failed");
-                return Err(StoreError::Conflict("the photo could not be stored".into()));
-            }
+        if let Err(e) = photos.put(&sha2, &body) {
+            tracing::error!(error = %e, "photo write failed");
+            return Err(StoreError::Conflict("the photo could not be stored".into()));
         }
         s.record_photo(&sha2, size, device.device_id, now)
     })

@@ -55,9 +55,9 @@ pub async fn photo_quota(
     size: usize,
     now: i64,
 ) -> Result<(), ApiError> {
-    let stored = state.config.data_dir.join("photos").join(sha);
+    let (photos, sha) = (state.config.photos(), sha.to_string());
     let (present, usage) = crate::http::db(state, move |s| {
-        Ok((stored.exists(), s.photo_usage_since(device, now - DAY_MS)?))
+        Ok((photos.contains(&sha), s.photo_usage_since(device, now - DAY_MS)?))
     })
     .await?;
     let l = &state.config.limits;
