@@ -18,7 +18,7 @@ pub mod reader;
 
 use std::sync::Arc;
 
-use doorstep_courier::{Config, Device, SystemClock, os_rng};
+use doorstep_courier::{Config, Device, Randomness, SystemClock};
 use tauri::{Emitter, Manager, Runtime};
 
 /// Name of the event that carries `SyncStatus` to the UI.
@@ -106,7 +106,7 @@ pub fn run() {
                 data_dir,
                 config,
                 Arc::new(SystemClock),
-                os_rng(),
+                Randomness::os(),
             ));
             match opened {
                 Ok(device) => {

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use doorstep_courier::{Config, Device, SystemClock, os_rng};
+use doorstep_courier::{Config, Device, Randomness, SystemClock};
 use doorstep_protocol::ids::ParcelId;
 use doorstep_protocol::wire::{EnrollmentLink, Platform};
 use doorstep_server::testing::{TestServer, spawn_test_server};
@@ -27,7 +27,7 @@ fn today_utc() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    doorstep_courier::clock::date_at(secs * 1000, 0)
+    doorstep_courier::date_at(secs * 1000, 0)
 }
 
 impl TestApp {
@@ -46,7 +46,7 @@ impl TestApp {
             device_dir.path(),
             device_config,
             Arc::new(SystemClock),
-            os_rng(),
+            Randomness::os(),
         ))
         .unwrap();
 
@@ -210,7 +210,7 @@ pub fn app_with_unopenable_store(
         data_dir,
         config,
         Arc::new(SystemClock),
-        os_rng(),
+        Randomness::os(),
     ))
     .expect_err("the store was expected to refuse this data directory");
     let app = doorstep_app::with_commands(mock_builder())

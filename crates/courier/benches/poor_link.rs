@@ -17,10 +17,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use doorstep_courier::clock::date_at;
-use doorstep_courier::{Clock, Config, Device, SyncReport, SystemClock};
+use doorstep_courier::{Clock, Config, Device, Randomness, SyncReport, SystemClock, date_at};
 use doorstep_protocol::wire::{ExceptionReason, Platform};
-use rand::SeedableRng;
 
 /// Failed syncs (e.g. a request timed out on the link) tolerated before giving up; the app's
 /// background task would keep retrying with backoff.
@@ -47,14 +45,9 @@ fn config() -> Config {
 }
 
 async fn open(dir: &PathBuf) -> Device {
-    Device::open(
-        dir,
-        config(),
-        Arc::new(SystemClock),
-        Box::new(rand::rngs::StdRng::from_os_rng()),
-    )
-    .await
-    .expect("the device opens")
+    Device::open(dir, config(), Arc::new(SystemClock), Randomness::os())
+        .await
+        .expect("the device opens")
 }
 
 async fn prepare(dir: PathBuf, n: usize) {

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use doorstep_inputs::{Clock, Randomness};
 use doorstep_protocol::ids::{EventId, ParcelId};
 use doorstep_protocol::token::{PublicTokenKey, TokenKeys};
 use doorstep_protocol::wire::{
@@ -16,8 +17,8 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::api::{Api, ManifestFetch};
-use crate::clock::{Clock, Rng, date_at};
 use crate::config::Config;
+use crate::date::date_at;
 use crate::error::{CourierError, StoreError};
 use crate::handover::{Handover, IdCheckEntry, ProofFacts, Step, VerifyAnswer};
 use crate::photos::{self, MAX_PHOTO_BYTES, photo_extension};
@@ -62,7 +63,7 @@ impl Device {
         data_dir: impl Into<PathBuf>,
         config: Config,
         clock: Arc<dyn Clock>,
-        rng: Rng,
+        random: Randomness,
     ) -> Result<Self, CourierError> {
         let data_dir = data_dir.into();
         std::fs::create_dir_all(data_dir.join("photos")).map_err(StoreError::from)?;
@@ -84,7 +85,7 @@ impl Device {
             store: Mutex::new(store),
             config,
             clock,
-            rng: Mutex::new(rng),
+            random,
             http,
             sync: SyncControl {
                 run: tokio::sync::Mutex::new(()),
@@ -943,22 +944,27 @@ mod tests {
     use super::*;
     use doorstep_protocol::wire::Platform;
 
+    /// Randomness from a fixed seed, so a run repeats.
+    fn seeded() -> Randomness {
+        Randomness::from_rng(Box::new(
+            <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1),
+        ))
+    }
+
     #[tokio::test]
     async fn opening_data_from_a_newer_app_is_refused_with_update_required() {
         let dir = tempfile::tempdir().unwrap();
         let config = Config::new("0.1.0", Platform::Linux);
-        let clock: Arc<dyn Clock> = Arc::new(crate::clock::ManualClock::new(0));
-        let rng =
-            || -> Rng { Box::new(<rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1)) };
+        let clock: Arc<dyn Clock> = Arc::new(doorstep_inputs::ManualClock::new(0));
         drop(
-            Device::open(dir.path(), config.clone(), clock.clone(), rng())
+            Device::open(dir.path(), config.clone(), clock.clone(), seeded())
                 .await
                 .unwrap(),
         );
         let conn = rusqlite::Connection::open(dir.path().join("doorstep.sqlite3")).unwrap();
         conn.pragma_update(None, "user_version", 99).unwrap();
         drop(conn);
-        let err = Device::open(dir.path(), config, clock, rng())
+        let err = Device::open(dir.path(), config, clock, seeded())
             .await
             .unwrap_err();
         assert_eq!(err.code(), crate::view::AppErrorCode::UpdateRequired);
@@ -988,12 +994,11 @@ mod tests {
             let mut config = Config::new("1.0.0", Platform::Linux);
             config.route_date = Some("2026-11-25".into());
             config.background_sync = false;
-            let rng: Rng = Box::new(<rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1));
             let device = Device::open(
                 dir,
                 config,
-                Arc::new(crate::clock::ManualClock::new(1_000)),
-                rng,
+                Arc::new(doorstep_inputs::ManualClock::new(1_000)),
+                seeded(),
             )
             .await
             .unwrap();
@@ -1126,12 +1131,11 @@ mod tests {
             config.background_sync = false;
             // A port nothing listens on: the enrollment must reach for it and fail there.
             config.default_server_url = Some("http://127.0.0.1:1".into());
-            let rng: Rng = Box::new(<rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1));
             let device = Device::open(
                 dir.path(),
                 config,
-                Arc::new(crate::clock::ManualClock::new(0)),
-                rng,
+                Arc::new(doorstep_inputs::ManualClock::new(0)),
+                seeded(),
             )
             .await
             .unwrap();

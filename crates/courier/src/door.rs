@@ -200,7 +200,7 @@ impl Device {
                     .iter()
                     .all(|p| states.get(p) == Some(&ParcelState::Delivered))
             };
-            let same_day = crate::clock::date_at(row.committed_at_ms, offset) == today;
+            let same_day = crate::date::date_at(row.committed_at_ms, offset) == today;
             if row.kind != "delivered" || !same_day || !still_delivered {
                 return Err(CourierError::CorrectionNotAllowed);
             }

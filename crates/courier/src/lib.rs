@@ -10,11 +10,12 @@
 //! - [`update`]: the fleet's release policy as it applies to this build, and the update links
 //!   the app may open.
 //!
-//! Time ([`Clock`]) and randomness ([`clock::Rng`]) are passed in.
+//! Time ([`Clock`]) and randomness ([`Randomness`]) are passed in, the same types the dispatch
+//! server takes (crate `doorstep-inputs`).
 
 pub mod api;
-pub mod clock;
 mod config;
+mod date;
 mod device;
 mod door;
 pub mod error;
@@ -27,9 +28,10 @@ pub mod update;
 mod version;
 pub mod view;
 
-pub use clock::{Clock, ManualClock, SystemClock, os_rng};
 pub use config::Config;
+pub use date::date_at;
 pub use device::Device;
+pub use doorstep_inputs::{Clock, ManualClock, Randomness, SystemClock};
 pub use error::{CourierError, StoreError};
 pub use photos::{MAX_PHOTO_BYTES, photo_extension};
 pub use sync::SyncReport;

@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use doorstep_protocol::wire::Location;
 use tokio::sync::{Notify, watch};
 
-use crate::clock::{Clock, Rng};
+use doorstep_inputs::{Clock, Randomness};
+
 use crate::config::Config;
 use crate::store::Store;
 use crate::view::SyncStatus;
@@ -30,7 +31,7 @@ pub(crate) struct Shared {
     pub store: Mutex<Store>,
     pub config: Config,
     pub clock: Arc<dyn Clock>,
-    pub rng: Mutex<Rng>,
+    pub random: Randomness,
     pub http: reqwest::Client,
     pub sync: SyncControl,
     pub data_dir: PathBuf,
@@ -44,18 +45,10 @@ impl Shared {
     }
 
     pub(crate) fn random_u64(&self) -> u64 {
-        self.rng
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .next_u64()
+        u64::from_le_bytes(self.random.bytes())
     }
 
     pub(crate) fn random_bytes<const N: usize>(&self) -> [u8; N] {
-        let mut out = [0u8; N];
-        self.rng
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .fill_bytes(&mut out);
-        out
+        self.random.bytes()
     }
 }

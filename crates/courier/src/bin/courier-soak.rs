@@ -12,7 +12,7 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use doorstep_courier::{Config, Device, SystemClock, os_rng};
+use doorstep_courier::{Config, Device, Randomness, SystemClock};
 use doorstep_protocol::wire::{ExceptionReason, Platform};
 
 type Error = Box<dyn std::error::Error>;
@@ -32,7 +32,7 @@ async fn main() -> Result<(), Error> {
     config.backoff_cap = Duration::from_millis(200);
     config.sync_interval = Duration::from_millis(100);
     config.batch_max_events = 7;
-    let device = Device::open(dir, config, Arc::new(SystemClock), os_rng()).await?;
+    let device = Device::open(dir, config, Arc::new(SystemClock), Randomness::os()).await?;
     let mut out = std::io::stdout().lock();
     match mode {
         "enroll" => {

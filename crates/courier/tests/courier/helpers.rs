@@ -5,9 +5,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use doorstep_courier::clock::date_at;
 use doorstep_courier::view::{HandoverView, SyncStatus};
-use doorstep_courier::{Clock, Config, Device, SystemClock};
+use doorstep_courier::{Clock, Config, Device, Randomness, SystemClock, date_at};
 use doorstep_protocol::wire::{EnrollmentLink, Platform};
 use doorstep_server::DemoParcel;
 use rand::SeedableRng;
@@ -131,7 +130,7 @@ pub async fn open_device(dir: &Path, config: Config) -> Device {
         dir,
         config,
         Arc::new(SystemClock),
-        Box::new(rand::rngs::StdRng::seed_from_u64(7)),
+        Randomness::from_rng(Box::new(rand::rngs::StdRng::seed_from_u64(7))),
     )
     .await
     .unwrap()
