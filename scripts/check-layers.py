@@ -40,7 +40,16 @@ RUST_CRATES = [
         ["<root>"],
         ["testing"],
     ]),
-    ("doorstep-courier", "crates/courier/src", None),
+    ("doorstep-courier", "crates/courier/src", [
+        ["view", "version", "config", "date", "photos"],
+        ["error"],
+        ["handover", "store", "api", "update"],
+        ["shared"],
+        ["sync"],
+        ["device"],
+        ["door"],
+        ["<root>"],
+    ]),
 ]
 
 # Edges that cross between siblings of one layer which must not know each other.

@@ -3,10 +3,9 @@
 //!
 //! Arguments that carry delivery codes or tokens are never logged (`skip_all`).
 
-use doorstep_courier::handover::IdCheckEntry;
 use doorstep_courier::view::{
-    AppError, AppStatus, DepotView, HandoverView, ProofInput, QueueItem, ResendInfo, Route,
-    SyncStatus,
+    AppError, AppStatus, DepotView, HandoverView, IdCheckEntry, ProofInput, QueueItem, ResendInfo,
+    Route, SyncStatus,
 };
 use doorstep_courier::{CourierError, Device};
 use doorstep_protocol::wire::{CorrectionReason, DeliveryMethod, ExceptionReason, Location};

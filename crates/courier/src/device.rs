@@ -20,15 +20,15 @@ use crate::api::{Api, ManifestFetch};
 use crate::config::Config;
 use crate::date::date_at;
 use crate::error::{CourierError, StoreError};
-use crate::handover::{Handover, IdCheckEntry, ProofFacts, Step, VerifyAnswer};
+use crate::handover::{Handover, ProofFacts, Step, VerifyAnswer};
 use crate::photos::{self, MAX_PHOTO_BYTES, photo_extension};
 use crate::shared::{Shared, SyncControl};
 use crate::store::{Enrollment, NewEvent, Store};
 use crate::sync::{SyncReport, run_background};
 use crate::update::{update_info, update_required, update_url_allowed};
 use crate::view::{
-    AppStatus, DoneOutcome, HandoverView, ParcelState, ProofInput, QueueItem, ResendInfo, Route,
-    RouteParcel, RouteStop, SyncStatus,
+    AppStatus, DoneOutcome, HandoverView, IdCheckEntry, ParcelState, ProofInput, QueueItem,
+    ResendInfo, Route, RouteParcel, RouteStop, SyncStatus,
 };
 
 /// The courier device core. Open one per data directory; every UI command is one method.

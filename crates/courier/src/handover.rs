@@ -19,14 +19,14 @@ use doorstep_protocol::code::DeliveryCode;
 use doorstep_protocol::ids::{EventId, ParcelId};
 use doorstep_protocol::token::{HandoverToken, TokenKeys, TokenSubject};
 use doorstep_protocol::wire::{
-    DeliveryMethod, DoorMethod, Handed, IdCheck, IdType, Manifest, ManifestParcel, ManifestStop,
+    DeliveryMethod, DoorMethod, Handed, IdCheck, Manifest, ManifestParcel, ManifestStop,
     MissingStep, Verification, VerifyOutcome, door_steps,
 };
 
 use crate::error::CourierError;
 use crate::view::{
-    AppError, AppErrorCode, DoneOutcome, OtherStop, ParcelState, ScanOutcome, ScanResult,
-    VerificationKind,
+    AppError, AppErrorCode, DoneOutcome, IdCheckEntry, OtherStop, ParcelState, ScanOutcome,
+    ScanResult, VerificationKind,
 };
 
 /// Code length assumed when a stop needs a code but the manifest does not say how long.
@@ -105,46 +105,6 @@ pub struct ProofFacts<'a> {
     pub place: Option<&'a str>,
     /// The ID check as the courier entered it.
     pub id_check: Option<IdCheckEntry>,
-}
-
-/// An ID check as the courier enters it on the device. The year of birth only decides the
-/// result here; it is never stored or sent ([`IdCheck`] has no field for it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
-pub struct IdCheckEntry {
-    /// The kind of ID seen.
-    pub id_type: IdType,
-    /// The year of birth on the ID, if the courier typed it.
-    #[serde(default)]
-    pub year_of_birth: Option<i32>,
-    /// The courier tapped "meets the minimum age" after reading the date of birth.
-    #[serde(default)]
-    pub meets_minimum_age: bool,
-    /// The courier confirms seeing the ID in person and that it shows the recipient.
-    pub courier_confirmed: bool,
-}
-
-impl IdCheckEntry {
-    /// The record of this check for `minimum_age` in `year`: passed when the courier
-    /// confirmed it and, if an age is asked for, tapped that it is met or typed a year of birth
-    /// that meets it whatever the birthday (so a year alone never passes someone who turns the
-    /// age later in the year).
-    pub fn record(&self, minimum_age: Option<u8>, year: i32) -> IdCheck {
-        let age_ok = match minimum_age {
-            None => true,
-            Some(min) => {
-                self.meets_minimum_age
-                    || self
-                        .year_of_birth
-                        .is_some_and(|y| year - y > i32::from(min))
-            }
-        };
-        IdCheck {
-            id_type: self.id_type,
-            minimum_age,
-            passed: self.courier_confirmed && age_ok,
-            courier_confirmed: self.courier_confirmed,
-        }
-    }
 }
 
 impl Default for Handover {
@@ -635,7 +595,7 @@ pub(crate) mod tests {
     use doorstep_protocol::CourierId;
     use doorstep_protocol::ids::StopId;
     use doorstep_protocol::token::{KeyId, TokenClaims};
-    use doorstep_protocol::wire::{DeliveryMethod, ParcelStatus};
+    use doorstep_protocol::wire::{DeliveryMethod, IdType, ParcelStatus};
 
     use super::*;
 

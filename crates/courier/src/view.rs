@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use doorstep_protocol::wire::DoorMethod;
+use doorstep_protocol::wire::{DoorMethod, IdCheck, IdType};
 use serde::{Deserialize, Serialize};
 
 /// `AppErrorCode`: the closed set of machine codes an [`AppError`] carries. The UI switches on
@@ -469,7 +469,7 @@ pub struct ProofInput {
     pub place: Option<String>,
     /// The ID check, when the method asks for one.
     #[serde(default)]
-    pub id_check: Option<crate::handover::IdCheckEntry>,
+    pub id_check: Option<IdCheckEntry>,
 }
 
 impl ProofInput {
@@ -485,6 +485,46 @@ impl ProofInput {
     pub fn with_photo(mut self, path: &std::path::Path) -> Self {
         self.photo_path = Some(path.to_string_lossy().into_owned());
         self
+    }
+}
+
+/// An ID check as the courier enters it on the device. The year of birth only decides the
+/// result here; it is never stored or sent ([`IdCheck`] has no field for it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct IdCheckEntry {
+    /// The kind of ID seen.
+    pub id_type: IdType,
+    /// The year of birth on the ID, if the courier typed it.
+    #[serde(default)]
+    pub year_of_birth: Option<i32>,
+    /// The courier tapped "meets the minimum age" after reading the date of birth.
+    #[serde(default)]
+    pub meets_minimum_age: bool,
+    /// The courier confirms seeing the ID in person and that it shows the recipient.
+    pub courier_confirmed: bool,
+}
+
+impl IdCheckEntry {
+    /// The record of this check for `minimum_age` in `year`: passed when the courier
+    /// confirmed it and, if an age is asked for, tapped that it is met or typed a year of birth
+    /// that meets it whatever the birthday (so a year alone never passes someone who turns the
+    /// age later in the year).
+    pub fn record(&self, minimum_age: Option<u8>, year: i32) -> IdCheck {
+        let age_ok = match minimum_age {
+            None => true,
+            Some(min) => {
+                self.meets_minimum_age
+                    || self
+                        .year_of_birth
+                        .is_some_and(|y| year - y > i32::from(min))
+            }
+        };
+        IdCheck {
+            id_type: self.id_type,
+            minimum_age,
+            passed: self.courier_confirmed && age_ok,
+            courier_confirmed: self.courier_confirmed,
+        }
     }
 }
 

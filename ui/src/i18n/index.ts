@@ -1,5 +1,5 @@
 // Picks the language (saved choice, else navigator.language) and fills placeholders.
-import type { AppErrorCode, RejectCode } from '../lib/backend';
+import type { AppErrorCode, RejectCode } from '../lib/codes';
 import { en, type MessageKey } from './en';
 import { es } from './es';
 

@@ -4,48 +4,9 @@
 
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
-import { errorText } from '../i18n';
+import { isAppErrorCode, type AppError, type AppErrorCode, type RejectCode } from './codes';
 
-/**
- * The closed set of error codes the Rust side reports (`AppErrorCode` in
- * crates/courier/src/view.rs). The UI switches on these. tests/unit/contract.test.ts holds this
- * list to ui/tests/fixtures/contract.json, which a Rust test writes from the enum.
- */
-export const APP_ERROR_CODES = [
-  'not_enrolled',
-  'enrollment_invalid',
-  'enrollment_link_invalid',
-  'network',
-  'server_error',
-  'device_revoked',
-  'update_required',
-  'update_url_refused',
-  'barcode_invalid',
-  'no_handover',
-  'wrong_step',
-  'code_format',
-  'code_locked',
-  'already_delivered',
-  'offline_not_allowed',
-  'token_invalid',
-  'photo_required',
-  'photo_invalid',
-  'recipient_required',
-  'storage',
-  'internal',
-  'method_not_allowed',
-  'signature_required',
-  'id_check_required',
-  'age_not_met',
-  'place_required',
-  'contents_photo_required',
-  'correction_not_allowed',
-  'sync_held',
-] as const;
-
-export type AppErrorCode = (typeof APP_ERROR_CODES)[number];
-
-export type AppError = { code: AppErrorCode; message: string };
+export { APP_ERROR_CODES, REJECT_CODES, type AppError, type AppErrorCode, type RejectCode } from './codes';
 
 export type AppStatus = {
   enrolled: boolean;
@@ -225,33 +186,6 @@ export type QueueItem = {
 };
 export type QueueKind = 'delivered' | 'failed' | 'unexpected' | 'depot_check_in' | 'correction';
 
-/**
- * The server's closed reasons for refusing a record (`RejectCode` in crates/protocol/src/wire.rs),
- * held to ui/tests/fixtures/contract.json by tests/unit/contract.test.ts like the error codes.
- */
-export const REJECT_CODES = [
-  'code_wrong',
-  'code_locked',
-  'code_expired',
-  'token_invalid',
-  'token_reused',
-  'verification_unknown',
-  'already_delivered',
-  'not_assigned',
-  'code_required',
-  'offline_not_allowed',
-  'chain_broken',
-  'id_conflict',
-  'photo_missing',
-  'verification_used',
-  'verification_expired',
-  'code_replaced',
-  'backdated',
-  'step_missing',
-  'invalid',
-] as const;
-export type RejectCode = (typeof REJECT_CODES)[number];
-
 /** What was wrong with a delivery the courier corrects (`CorrectionReason` in wire.rs). */
 export const CORRECTION_REASONS = ['wrong_door', 'not_handed_over'] as const;
 export type CorrectionReason = (typeof CORRECTION_REASONS)[number];
@@ -305,15 +239,12 @@ export class BackendError extends Error implements AppError {
   }
 }
 
-function isAppErrorCode(v: unknown): v is AppErrorCode {
-  return typeof v === 'string' && (APP_ERROR_CODES as readonly string[]).includes(v);
-}
-
 /**
  * Turns whatever a rejected `invoke` produced into an {@link AppError}: the contract's
  * `{code, message}`, a bare string (Tauri's own errors, e.g. an unknown command), an
  * `Error`, or anything else. Unknown codes become `internal` so a switch stays exhaustive; a
- * known code without a message gets its translated sentence.
+ * known code without a message keeps the code as its message (the screens show the code's
+ * translated sentence, `errorText` in i18n, never the message).
  */
 export function normaliseError(raw: unknown): AppError {
   if (raw instanceof BackendError) return raw.toJSON();
@@ -321,7 +252,7 @@ export function normaliseError(raw: unknown): AppError {
     const o = raw as Record<string, unknown>;
     const message = typeof o.message === 'string' && o.message.trim() !== '' ? o.message : null;
     if (isAppErrorCode(o.code)) {
-      return { code: o.code, message: message ?? errorText(o.code) };
+      return { code: o.code, message: message ?? o.code };
     }
     if (message) return { code: 'internal', message };
   }

@@ -2,7 +2,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import { emit } from '@tauri-apps/api/event';
 import { backend, BackendError, normaliseError, type SyncStatus } from '../../src/lib/backend';
-import { t } from '../../src/i18n';
 
 afterEach(() => clearMocks());
 
@@ -25,8 +24,8 @@ describe('backend error normalisation', () => {
     expect(normaliseError('command foo not found')).toEqual({ code: 'internal', message: 'command foo not found' });
   });
 
-  it('gives a known code without a message its translated sentence', () => {
-    expect(normaliseError({ code: 'code_locked' })).toEqual({ code: 'code_locked', message: t('error.code_locked') });
+  it('keeps a known code without a message, the code standing in for the message', () => {
+    expect(normaliseError({ code: 'code_locked' })).toEqual({ code: 'code_locked', message: 'code_locked' });
   });
 
   it('treats scan outcomes that are not errors as unknown codes', () => {

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { APP_ERROR_CODES, REJECT_CODES } from '../../src/lib/backend';
+import { APP_ERROR_CODES, REJECT_CODES } from '../../src/lib/codes';
 import { dammCheckDigit, dammIsValid } from '../../src/lib/damm';
 import { en } from '../../src/i18n/en';
 import { es } from '../../src/i18n/es';

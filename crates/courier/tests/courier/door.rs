@@ -1,8 +1,7 @@
 //! Steps at the door (issue 11) through the device core against the real server: the core
 //! refuses to commit without a step the method asks for, and what it commits is accepted.
 
-use doorstep_courier::handover::IdCheckEntry;
-use doorstep_courier::view::{AppErrorCode, DoneOutcome, HandoverView, ProofInput};
+use doorstep_courier::view::{AppErrorCode, DoneOutcome, HandoverView, IdCheckEntry, ProofInput};
 use doorstep_protocol::wire::{CorrectionReason, DeliveryMethod, ExceptionReason, IdType};
 
 use crate::helpers::*;
