@@ -200,7 +200,9 @@ export function proofScreen(ctx: Ctx): Screen {
   const place = placePart(ctx, view, changed);
   const id = door.id_check || door.minimum_age ? idPart(door.minimum_age, changed) : null;
 
-  const photoNeeded = view.photo_required || method === 'safe_place';
+  // Whether a photo is needed is the chosen method's step (the manifest's door steps, merged by
+  // the core); a parcel flagged for a photo is offered the field without it being required.
+  const photoNeeded = door.photo_required;
   const photo =
     photoNeeded || view.stop.parcels.some((p) => p.photo_required)
       ? photoField(

@@ -164,6 +164,8 @@ describe('the proof at the door', () => {
     await click('confirm-proof');
     expect($('proof-error')?.textContent).toBe('Pick or describe the safe place.');
     await tick('safe-place-1');
+    expect($('photo-section')?.textContent).toContain('Photo of the parcel in its place');
+    expect($('photo-section')?.textContent).toContain('A photo is required for this delivery.');
     await click('confirm-proof');
     expect($('proof-error')?.textContent).toBe('Take a photo first.');
     await pickPhoto();
@@ -172,6 +174,19 @@ describe('the proof at the door', () => {
     expect(proofSent()).toMatchObject({ recipient_name: '', place: 'In the porch', signature_path: null });
     expect(proofSent().photo_path).toMatch(/^\/cache\/photos\//);
     expect(fake.queue[0]?.recipient_name).toBe('Chloé Martin');
+  });
+
+  it('takes a safe place without a photo when the method asks for none', async () => {
+    const opts = { doors: { [LAPTOP]: [door('safe_place')] }, safePlaces: { [LAPTOP]: ['In the porch'] } };
+    await scanAndContinue(opts, LAPTOP);
+    expect(root.dataset.screen).toBe('proof');
+    // The parcel is flagged for a photo, so the field is offered, with the safe place's wording.
+    expect($('photo-section')?.textContent).toContain('Photo of the parcel in its place');
+    expect($('photo-section')?.textContent).not.toContain('A photo is required');
+    await tick('safe-place-0');
+    await click('confirm-proof');
+    expect(root.dataset.screen).toBe('done');
+    expect(proofSent()).toMatchObject({ place: 'In the porch', photo_path: null });
   });
 
   it('lets the courier describe another safe place', async () => {
