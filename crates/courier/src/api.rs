@@ -257,11 +257,14 @@ fn accepts_gzip(headers: &header::HeaderMap) -> bool {
         })
 }
 
-/// `bytes` gzipped. A sync batch is a few hundred kilobytes at most, so this runs inline.
+/// `bytes` gzipped at the fastest level. A sync batch is a few hundred kilobytes at most, so
+/// this runs inline, once per batch while the sync waits. A batch is mostly hex hashes,
+/// signatures and ids in JSON, which the fastest level shrinks nearly as far as the default
+/// one (to about a third) in about a third of the time.
 fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(
         Vec::with_capacity(bytes.len() / 3),
-        flate2::Compression::default(),
+        flate2::Compression::fast(),
     );
     encoder
         .write_all(bytes)

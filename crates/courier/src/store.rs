@@ -357,13 +357,19 @@ impl Store {
     }
 
     /// Stores the fleet's app version policy as the server last answered it; `None` (the
-    /// fleet publishes none any more) forgets the one before.
+    /// fleet publishes none any more) forgets the one before. Every sync answer and manifest
+    /// carries it and it rarely changes, so an unchanged policy writes nothing (no
+    /// transaction to make durable, the cached enrollment kept).
     pub fn set_app_policy(&self, policy: Option<&AppVersionPolicy>) -> Result<(), StoreError> {
-        self.cache.borrow_mut().enrollment = None;
-        self.conn.execute(
-            "UPDATE enrollment SET app_policy = ?1 WHERE id = 1",
-            [policy.map(json)],
-        )?;
+        let changed = self
+            .conn
+            .prepare_cached(
+                "UPDATE enrollment SET app_policy = ?1 WHERE id = 1 AND app_policy IS NOT ?1",
+            )?
+            .execute([policy.map(json)])?;
+        if changed > 0 {
+            self.cache.borrow_mut().enrollment = None;
+        }
         Ok(())
     }
 
@@ -633,26 +639,32 @@ impl Store {
         now_ms: i64,
     ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
+        // A batch answers hundreds of events: each statement is parsed once.
+        let mut synced = tx.prepare_cached(
+            "UPDATE event SET state = 'synced' WHERE id = ?1 AND state = 'pending'",
+        )?;
+        let mut disputed = tx.prepare_cached(
+            "UPDATE event SET state = 'disputed', reason = ?2, reject_code = ?3
+             WHERE id = ?1 AND state = 'pending'",
+        )?;
         for (id, resolution) in results {
             match resolution {
                 Resolution::Synced => {
-                    tx.execute(
-                        "UPDATE event SET state = 'synced' WHERE id = ?1 AND state = 'pending'",
-                        [id.to_string()],
-                    )?;
+                    synced.execute([id.to_string()])?;
                 }
                 Resolution::Disputed(code, reason) => {
-                    let changed = tx.execute(
-                        "UPDATE event SET state = 'disputed', reason = ?2, reject_code = ?3
-                         WHERE id = ?1 AND state = 'pending'",
-                        params![id.to_string(), reason, json(code).trim_matches('"')],
-                    )?;
+                    let changed = disputed.execute(params![
+                        id.to_string(),
+                        reason,
+                        json(code).trim_matches('"')
+                    ])?;
                     if changed > 0 {
                         audit(&tx, now_ms, "disputed", &format!("event {id}: {reason}"))?;
                     }
                 }
             }
         }
+        drop((synced, disputed));
         tx.commit()?;
         Ok(())
     }

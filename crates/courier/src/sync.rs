@@ -3,11 +3,13 @@
 //! task runs it after each commit, on a timer, when the network returns and by hand, with
 //! exponential backoff and full jitter after failures.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::Weak;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use doorstep_protocol::ids::EventId;
 use doorstep_protocol::wire::EventStatus;
 use tokio::sync::Notify;
 
@@ -162,9 +164,10 @@ impl Shared {
             let response = api.sync(body).await?;
             // Every answer says the fleet's current policy; none means none any more.
             self.store().set_app_policy(response.app_policy.as_ref())?;
+            let sent: HashSet<EventId> = batch.iter().map(|e| e.id).collect();
             let mut resolved = Vec::with_capacity(batch.len());
             for result in response.results {
-                if !batch.iter().any(|e| e.id == result.id) {
+                if !sent.contains(&result.id) {
                     continue;
                 }
                 match result.status {
