@@ -259,8 +259,8 @@ fn accepts_gzip(headers: &header::HeaderMap) -> bool {
 
 /// `bytes` gzipped at the fastest level. A sync batch is a few hundred kilobytes at most, so
 /// this runs inline, once per batch while the sync waits. A batch is mostly hex hashes,
-/// signatures and ids in JSON, which the fastest level shrinks nearly as far as the default
-/// one (to about a third) in about a third of the time.
+/// signatures and ids in JSON; on such data (synthetic records, zlib) the fastest level came
+/// out about 5 % larger than the default one, for less of the phone's CPU.
 fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(
         Vec::with_capacity(bytes.len() / 3),
