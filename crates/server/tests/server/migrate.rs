@@ -153,11 +153,13 @@ impl<'a> Fleet<'a> {
             .unwrap_or_else(|| panic!("no demo parcel labelled {label:?}"))
     }
 
-    /// An answer's status and body, the server's own address replaced (ports differ).
+    /// An answer's status and body, every loopback server address in it replaced: each
+    /// restart gets a new port, and messages keep the address of the server that wrote them
+    /// (which a later restart may get again).
     async fn answer(&self, r: reqwest::Response) -> (u16, String) {
         let status = r.status().as_u16();
         let body = r.text().await.unwrap();
-        (status, body.replace(&self.server.url(), "http://SERVER"))
+        (status, without_ports(&body))
     }
 
     async fn admin_get(&self, path: &str) -> (u16, String) {
@@ -907,4 +909,26 @@ async fn a_copy_that_does_not_read_back_the_same_is_rolled_back() {
         "nothing of the copy stayed"
     );
     assert!(before.contains(&("parcels".to_string(), 0)), "{before:?}");
+}
+
+/// `text` with every `http://127.0.0.1:PORT` written `http://SERVER`.
+fn without_ports(text: &str) -> String {
+    const HOST: &str = "http://127.0.0.1:";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(HOST) {
+        out.push_str(&rest[..at]);
+        out.push_str("http://SERVER");
+        rest = rest[at + HOST.len()..].trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn addresses_are_written_without_their_ports() {
+    assert_eq!(
+        without_ports("a http://127.0.0.1:4567/c/x and http://127.0.0.1:80, http://example.com"),
+        "a http://SERVER/c/x and http://SERVER, http://example.com"
+    );
 }

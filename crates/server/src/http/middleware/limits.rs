@@ -57,7 +57,10 @@ pub async fn photo_quota(
 ) -> Result<(), ApiError> {
     let (photos, sha) = (state.config.photos(), sha.to_string());
     let (present, usage) = crate::http::db(state, move |s| {
-        Ok((photos.contains(&sha), s.photo_usage_since(device, now - DAY_MS)?))
+        Ok((
+            photos.contains(&sha),
+            s.photo_usage_since(device, now - DAY_MS)?,
+        ))
     })
     .await?;
     let l = &state.config.limits;
