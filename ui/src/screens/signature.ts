@@ -128,7 +128,9 @@ export function signaturePad(onChange: (signed: boolean) => void): SignaturePad 
         pointer = null;
         base = null;
         changed();
-        schedule();
+        // Wiped at once, in the same task as the tap, not at the next frame.
+        if (frame) cancelAnimationFrame(frame);
+        redraw();
       },
     },
     t('sig.clear'),

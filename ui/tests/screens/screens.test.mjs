@@ -820,13 +820,16 @@ describe('at the door at 390×844 (method, open box, place, ID and age, signatur
     await page.waitForSelector(`${tid('signature-section')}[data-signed="true"]`);
   }
   /** How many pixels of the pad have ink on them. */
-  const ink = (page) =>
-    page.$eval(tid('signature-pad'), (c) => {
+  const ink = async (page) => {
+    // Strokes are drawn at the next animation frame: let two pass before reading the pixels.
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    return page.$eval(tid('signature-pad'), (c) => {
       const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
       let n = 0;
       for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
       return n;
     });
+  };
   const lastArgs = (page, cmd) => page.evaluate((cmd) => [...window.__fake.backend.calls].reverse().find((c) => c.cmd === cmd)?.args, cmd);
   /** The saved signature decoded back: it is a PNG an image decoder reads. */
   const savedSignature = (page) =>
