@@ -315,6 +315,37 @@ async fn a_photo_over_the_size_limit_is_refused() {
 }
 
 #[tokio::test]
+async fn a_photo_the_server_cannot_write_is_answered_503_and_taken_when_sent_again() {
+    use sha2::Digest;
+    let app = spawn_app().await;
+    let device = app.device().await;
+    let photo = vec![0x42u8; 2048];
+    let sha = hex::encode(sha2::Sha256::digest(&photo));
+    let put = || {
+        app.client
+            .put(app.url(&format!("/v1/photos/{sha}")))
+            .bearer_auth(&device.token)
+            .body(photo.clone())
+            .send()
+    };
+    // A file where the photo directory should be: the server cannot write there (even as root).
+    let photos = app.data_dir().join("photos");
+    let _ = std::fs::remove_dir_all(&photos);
+    std::fs::write(&photos, b"not a directory").unwrap();
+    let r = put().await.unwrap();
+    assert_eq!(r.status(), 503);
+    assert!(r.headers().contains_key("retry-after"));
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["code"], "unavailable");
+    assert!(body["message"].as_str().unwrap().contains("sends it again"));
+
+    std::fs::remove_file(&photos).unwrap();
+    let r = put().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(std::fs::read(photos.join(&sha)).unwrap(), photo);
+}
+
+#[tokio::test]
 async fn an_offline_code_typed_before_a_resend_is_still_accepted() {
     let app = spawn_app().await;
     let mut device = app.device().await;

@@ -14,7 +14,6 @@ use crate::http::AppState;
 use crate::http::middleware::limits;
 use crate::http::openapi::errors;
 use crate::http::{ApiError, DeviceCaller, StrictJson, StrictPath, SyncingDevice, db};
-use crate::store::StoreError;
 
 /// Store a batch of delivery records exactly once
 ///
@@ -106,9 +105,9 @@ pub(super) struct PhotoBytes(Vec<u8>);
         (status = 200, description = "Stored (or stored before)", body = PhotoUploadResponse),
         (status = 400, description = "`validation_failed`: the path is not a SHA-256 in hex, the body is empty or its SHA-256 differs from the path; `bad_request`: the path is not UTF-8, or the body could not be read", body = ErrorBody),
         (status = 401, description = errors::NO_DEVICE, body = ErrorBody),
-        (status = 409, description = "`conflict`: the photo could not be stored", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: the photo is larger than the server accepts", body = ErrorBody),
         (status = 429, description = "`rate_limited`: too many requests from this phone, or its daily photo quota is used up; retry after `Retry-After` seconds", body = ErrorBody),
+        (status = 503, description = "`unavailable`: the server could not store the photo (its disk) or the database is busy; retry after `Retry-After` seconds", body = ErrorBody),
     )
 )]
 pub(super) async fn put_photo(
@@ -155,14 +154,21 @@ pub(super) async fn put_photo(
     let size = body.len();
     limits::photo_quota(&state, device.device_id, &sha, size, now).await?;
     let sha2 = sha.clone();
-    let already_present = db(&state, move |s| {
-        if let Err(e) = photos.put(&sha2, &body) {
-            tracing::error!(error = %e, "photo write failed");
-            return Err(StoreError::Conflict("the photo could not be stored".into()));
-        }
-        s.record_photo(&sha2, size, device.device_id, now)
+    let stored = db(&state, move |s| match photos.put(&sha2, &body) {
+        Ok(()) => s.record_photo(&sha2, size, device.device_id, now).map(Ok),
+        Err(e) => Ok(Err(e)),
     })
     .await?;
+    // The server's disk, not the request: the phone keeps the photo and sends it again.
+    let already_present = stored.map_err(|e| {
+        tracing::error!(error = %e, "photo write failed");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Unavailable,
+            "the server could not store the photo; the app keeps it and sends it again",
+        )
+        .with_retry_after(30)
+    })?;
     Ok(Json(PhotoUploadResponse {
         sha256: sha,
         already_present,
