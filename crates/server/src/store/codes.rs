@@ -15,6 +15,14 @@ use super::rows::{
     load_stop, new_id,
 };
 
+/// Refuses a stop that is not on the device's courier's route.
+fn on_route(stop: &StopRow, device: &DeviceAuth) -> Result<(), StoreError> {
+    if stop.courier_id.as_deref() != Some(device.courier_id.to_string().as_str()) {
+        return Err(StoreError::Forbidden("this parcel is not on your route"));
+    }
+    Ok(())
+}
+
 impl Store {
     /// Checks a code in a transaction. The failed-attempt counter is raised before the
     /// comparison (and lowered again on success), so concurrent guesses can never get more
@@ -118,9 +126,7 @@ impl Store {
     ) -> Result<(StopRow, String), StoreError> {
         let (stop, status) =
             load_parcel_stop(tx, &parcel.to_string())?.ok_or(StoreError::NotFound("parcel"))?;
-        if stop.courier_id.as_deref() != Some(device.courier_id.to_string().as_str()) {
-            return Err(StoreError::Forbidden("this parcel is not on your route"));
-        }
+        on_route(&stop, device)?;
         Ok((stop, status))
     }
 
@@ -139,9 +145,7 @@ impl Store {
                 active,
                 covered,
             } = load_check(tx, &parcel.to_string(), now)?.ok_or(StoreError::NotFound("parcel"))?;
-            if stop.courier_id.as_deref() != Some(device.courier_id.to_string().as_str()) {
-                return Err(StoreError::Forbidden("this parcel is not on your route"));
-            }
+            on_route(&stop, device)?;
             if status == "delivered" {
                 return Ok(VerifyOutcome::AlreadyDelivered);
             }

@@ -47,7 +47,7 @@ impl Store {
             for ev in events {
                 let hash = ev.chain_hash();
                 let mac = chain_mac(&self.secrets, &hash);
-                if let Some(status) = stored_answer(tx, ev, &mac, &dev_id)? {
+                if let Some(status) = stored_answer(tx, ev, &hash, &mac, &dev_id)? {
                     results.push(EventResult { id: ev.id, status });
                     continue;
                 }
@@ -813,6 +813,7 @@ fn chain_head(tx: &Db<'_>, dev_id: &str) -> Result<ChainHead, StoreError> {
 fn stored_answer(
     tx: &Db<'_>,
     ev: &DeliveryEvent,
+    hash: &str,
     mac: &[u8],
     dev_id: &str,
 ) -> Result<Option<EventStatus>, StoreError> {
@@ -826,7 +827,7 @@ fn stored_answer(
     Ok(stored.map(|(stored_mac, legacy_hash, result, owner)| {
         let same = match stored_mac {
             Some(m) => bool::from(m.ct_eq(mac)),
-            None => legacy_hash.eq_ignore_ascii_case(&ev.chain_hash()),
+            None => legacy_hash.eq_ignore_ascii_case(hash),
         };
         if same && owner == dev_id {
             serde_json::from_str(&result).unwrap_or(EventStatus::Duplicate)

@@ -54,7 +54,14 @@ impl Store {
                     join_stop(tx, &id, &decision, courier.as_deref())?;
                     id
                 }
-                None => self.new_stop(tx, parcel, &recipient_key, &decision, now)?,
+                None => self.new_stop(
+                    tx,
+                    parcel,
+                    &recipient_key,
+                    &decision,
+                    courier.as_deref(),
+                    now,
+                )?,
             };
             insert_parcel(tx, parcel_id, shipper_id, &stop_id, parcel, &decision, now)?;
             let stop = load_stop(tx, &stop_id)?.ok_or(StoreError::NotFound("stop"))?;
@@ -95,10 +102,10 @@ impl Store {
         req: &NewParcel,
         recipient_key: &str,
         decision: &Decision,
+        courier: Option<&str>,
         now: i64,
     ) -> Result<String, StoreError> {
         let id = StopId::from_uuid(new_id(&self.settings.random, now)).to_string();
-        let courier = req.courier_id.map(|c| c.to_string());
         let sequence: i64 = qrow(
             tx,
             "SELECT COUNT(*) + 1 FROM stops WHERE delivery_date = ?1 AND courier_id IS NOT DISTINCT FROM ?2",
