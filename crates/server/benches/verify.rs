@@ -191,18 +191,17 @@ fn seed(config: &ServerConfig) -> Vec<Target> {
                             doorstep_server::domain::parcel::NewParcel::check(&req).unwrap();
                         // On PostgreSQL, four creators at once can use up a create's
                         // serialization retries; a shipper would send it again.
-                        let made = (1..=10)
-                            .find_map(
-                                |attempt| match store.create_parcel(&shipper, &parcel, now) {
-                                    Ok(made) => Some(made),
-                                    Err(e) if attempt < 10 => {
-                                        eprintln!("create_parcel, attempt {attempt}: {e}");
-                                        None
-                                    }
-                                    Err(e) => panic!("create_parcel: {e}"),
-                                },
-                            )
-                            .expect("created");
+                        let mut attempt = 1;
+                        let made = loop {
+                            match store.create_parcel(&shipper, &parcel, now) {
+                                Ok(made) => break made,
+                                Err(e) if attempt < 10 => {
+                                    eprintln!("create_parcel, attempt {attempt}: {e}");
+                                    attempt += 1;
+                                }
+                                Err(e) => panic!("create_parcel: {e}"),
+                            }
+                        };
                         if let Some(c) = made.new_code {
                             code = Some(c);
                         }
@@ -550,13 +549,13 @@ fn pgbench() {
 }
 
 /// The load generator: `--client PLAN MODE WRONG_OFFSET URL…`, MODE `closed:N` (N
-/// connections, each sending its next request when the last is answered) or `open:R[:C]` (R
-/// requests a second over C connections, 64 unless given, each timed from when it was due).
-/// Prints a [`RunReport`] as JSON.
+/// connections, each sending its next request when the last is answered) or `open:R` (R
+/// requests a second over 64 connections, each timed from when it was due). Prints a
+/// [`RunReport`] as JSON.
 mod client {
     use super::*;
 
-    const USAGE: &str = "MODE is closed:N or open:RATE[:CONNECTIONS]";
+    const USAGE: &str = "MODE is closed:N or open:RATE";
 
     /// A small fast generator; the load needs no more.
     pub(crate) struct XorShift(u64);
@@ -740,16 +739,12 @@ mod client {
             offset: offset.parse().unwrap(),
             turn: AtomicUsize::new(0),
         });
-        let mut parts = mode.split(':');
-        let kind = parts.next().unwrap_or_default();
-        let n: f64 = parts.next().expect(USAGE).parse().expect(USAGE);
-        let connections: usize = parts
-            .next()
-            .map_or(CONNECTIONS, |c| c.parse().expect(USAGE));
+        let (kind, n) = mode.split_once(':').expect(USAGE);
+        let n: f64 = n.parse().expect(USAGE);
         let (tally, secs) = rt.block_on(async {
             match kind {
                 "closed" => closed(shared.clone(), n as usize).await,
-                "open" => open(shared.clone(), n, connections).await,
+                "open" => open(shared.clone(), n).await,
                 _ => panic!("{USAGE}"),
             }
         });
@@ -817,18 +812,18 @@ mod client {
         (tally, RUN.as_secs_f64())
     }
 
-    /// `rate` checks a second on a fixed schedule over `connections` connections (wrk2's
+    /// `rate` checks a second on a fixed schedule over [`CONNECTIONS`] connections (wrk2's
     /// model): each connection takes the next due check, waits for its time and sends it; a
     /// check's latency is counted from when it was due, so a slow answer also counts against
     /// the checks queued behind it, and the client never opens more connections than a fleet
     /// of that size would.
-    async fn open(shared: Arc<Shared>, rate: f64, connections: usize) -> (Tally, f64) {
+    async fn open(shared: Arc<Shared>, rate: f64) -> (Tally, f64) {
         let interval = Duration::from_secs_f64(1.0 / rate);
         let start = Instant::now();
         let count_from = start + WARM_UP;
         let total = ((WARM_UP + RUN).as_secs_f64() * rate) as u64;
         let next = Arc::new(AtomicU64::new(0));
-        let tasks: Vec<_> = (0..connections)
+        let tasks: Vec<_> = (0..CONNECTIONS)
             .map(|c| {
                 let (shared, next) = (shared.clone(), next.clone());
                 tokio::spawn(async move {
@@ -837,7 +832,7 @@ mod client {
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         if i >= total {
-                            return (tally, ());
+                            return tally;
                         }
                         let due = start + interval.mul_f64(i as f64);
                         tokio::time::sleep_until(due.into()).await;
@@ -853,8 +848,7 @@ mod client {
             .collect();
         let mut tally = Tally::default();
         for t in tasks {
-            let (part, _) = t.await.unwrap();
-            tally.merge(part);
+            tally.merge(t.await.unwrap());
         }
         // Over the time it really took: behind schedule, that is longer than planned.
         (tally, count_from.elapsed().as_secs_f64())
