@@ -106,6 +106,18 @@ impl TestApp {
             .unwrap_or_else(|| panic!("no demo parcel labelled {label_part:?}"))
     }
 
+    /// The text of `GET path` (a page), whatever its status.
+    pub async fn get_text(&self, path: &str) -> String {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub async fn admin_get(&self, path: &str) -> Value {
         let r = self
             .client
@@ -416,16 +428,9 @@ pub fn csrf_from(html: &str) -> String {
 impl TestApp {
     /// The handover token (QR text) on a customer page; `url` may be from before a restart.
     pub async fn token_on_customer_page(&self, url: &str) -> doorstep_protocol::HandoverToken {
-        let url = self.url(&url[url.find("/c/").expect("a customer page URL")..]);
         let html = self
-            .client
-            .get(url)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+            .get_text(&url[url.find("/c/").expect("a customer page URL")..])
+            .await;
         let start = html
             .find("<code data-token>")
             .expect("the page shows a token")

@@ -18,15 +18,7 @@ async fn the_fleet_page_shows_disputes_devices_and_makes_an_enrollment_qr() {
     );
     device.sync(&[ev]).await;
 
-    let html = app
-        .client
-        .get(app.url(&format!("/fleet?date={DATE}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.get_text(&format!("/fleet?date={DATE}")).await;
     assert!(
         html.contains(&p.barcode) && html.contains("disputed"),
         "the disputed parcel is listed"
@@ -88,15 +80,7 @@ async fn the_customer_page_of_a_stop_without_a_code_says_so_and_unknown_pages_ar
 #[tokio::test]
 async fn the_label_sheet_has_a_gs1_128_or_code_128_and_a_qr_per_parcel() {
     let app = spawn_app().await;
-    let html = app
-        .client
-        .get(app.url(&format!("/dev/labels?date={DATE}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.get_text(&format!("/dev/labels?date={DATE}")).await;
     // 12 parcels of the demo route and one of another courier's (scanned to test a parcel
     // that is not on the route).
     assert_eq!(html.matches("<svg").count(), 26);
@@ -175,15 +159,7 @@ async fn what_people_typed_is_escaped_on_every_page_that_shows_it() {
         format!("/dev/labels?date={DATE}"),
         "/dev/outbox".to_string(),
     ] {
-        let html = app
-            .client
-            .get(app.url(&page))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let html = app.get_text(&page).await;
         assert!(
             html.contains(TYPED_ESCAPED),
             "{page} shows the text, escaped: {html}"
