@@ -4,6 +4,7 @@
 //! while the server runs.
 
 use crate::sys::blobs::Blobs;
+use crate::sys::{PHOTOS_DIR, RELEASES_DIR};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -168,12 +169,12 @@ impl ServerConfig {
     /// The published release files, `DATA_DIR/releases/<sha256>` (shared by every node, like
     /// the photos).
     pub fn releases(&self) -> Blobs {
-        Blobs::new(self.data_dir.join("releases"))
+        Blobs::new(self.data_dir.join(RELEASES_DIR))
     }
 
     /// The couriers' photos and signatures, `DATA_DIR/photos/<sha256>`.
     pub fn photos(&self) -> Blobs {
-        Blobs::new(self.data_dir.join("photos"))
+        Blobs::new(self.data_dir.join(PHOTOS_DIR))
     }
 
     /// The secrets directory.

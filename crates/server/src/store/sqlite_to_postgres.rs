@@ -409,7 +409,7 @@ pub fn migrate_sqlite_to_postgres(
     // Ends the read snapshot (it changed nothing).
     let _ = conn.execute_batch("COMMIT");
 
-    let photos_dir = data_dir.join("photos");
+    let photos_dir = data_dir.join(crate::sys::PHOTOS_DIR);
     Ok(MigrationReport {
         source: path,
         target,

@@ -129,7 +129,7 @@ pub(crate) fn make_data_dir_private(dir: &Path) -> Result<(), SecretsError> {
         for suffix in ["", "-wal", "-shm"] {
             tighten(dir.join(format!("{DB_FILE}{suffix}")), 0o600)?;
         }
-        tighten(dir.join("photos"), 0o700)?;
+        tighten(dir.join(super::PHOTOS_DIR), 0o700)?;
     }
     Ok(())
 }
