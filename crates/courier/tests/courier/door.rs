@@ -296,12 +296,8 @@ async fn fleet_csrf(server: &TestServer) -> String {
         .text()
         .await
         .unwrap();
-    // The field's name with or without quotes, as the page's HTML writer spells it.
-    let field = ["name=csrf ", "name=\"csrf\" "]
-        .iter()
-        .find_map(|name| html.find(name))
-        .expect("a CSRF field");
-    let start = field + html[field..].find("value=\"").expect("its value") + "value=\"".len();
+    let start =
+        html.find("name=\"csrf\" value=\"").expect("a CSRF field") + "name=\"csrf\" value=\"".len();
     html[start..start + html[start..].find('"').unwrap()].to_string()
 }
 
