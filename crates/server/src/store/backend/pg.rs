@@ -3,12 +3,12 @@
 
 use tokio_postgres::types::ToSql;
 
+use super::postgres::PgConn;
 use super::value::{DbError, DbResult, Row, Value, to_postgres_placeholders};
 
-/// A pooled connection inside a transaction.
+/// A pooled connection, in a transaction or not.
 pub struct PgTx<'a> {
-    pub(super) tx: &'a deadpool_postgres::ClientWrapper,
-    pub(super) rt: &'a tokio::runtime::Handle,
+    pub(super) conn: &'a PgConn,
 }
 
 impl std::fmt::Debug for PgTx<'_> {
@@ -24,9 +24,9 @@ impl PgTx<'_> {
 
     pub(super) fn query(&self, sql: &str, values: &[Value]) -> DbResult<Vec<Row>> {
         let sql = to_postgres_placeholders(sql);
-        let out = self.rt.block_on(async {
-            let st = self.tx.prepare_cached(&sql).await?;
-            let rows = self.tx.query(&st, &Self::params(values)).await?;
+        let out = self.conn.block_on(async {
+            let st = self.conn.prepared(&sql).await?;
+            let rows = self.conn.client.query(&st, &Self::params(values)).await?;
             rows.iter()
                 .map(|r| {
                     (0..r.len())
@@ -42,16 +42,16 @@ impl PgTx<'_> {
 
     pub(super) fn execute(&self, sql: &str, values: &[Value]) -> DbResult<usize> {
         let sql = to_postgres_placeholders(sql);
-        let out = self.rt.block_on(async {
-            let st = self.tx.prepare_cached(&sql).await?;
-            let n = self.tx.execute(&st, &Self::params(values)).await?;
+        let out = self.conn.block_on(async {
+            let st = self.conn.prepared(&sql).await?;
+            let n = self.conn.client.execute(&st, &Self::params(values)).await?;
             Ok(usize::try_from(n).unwrap_or(usize::MAX))
         });
         log_failure(&sql, out)
     }
 
     pub(super) fn batch(&self, sql: &str) -> DbResult<()> {
-        Ok(self.rt.block_on(self.tx.batch_execute(sql))?)
+        Ok(self.conn.block_on(self.conn.client.batch_execute(sql))?)
     }
 }
 

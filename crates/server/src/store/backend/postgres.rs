@@ -1,6 +1,11 @@
-//! The PostgreSQL backend: a `deadpool-postgres` pool of `tokio-postgres` connections on a
-//! small runtime of its own, so the store's blocking operations (run on the server's blocking
-//! threads, or by a CLI command without any runtime) can wait on it.
+//! The PostgreSQL backend: an `r2d2` pool of `tokio-postgres` connections, each driven on
+//! the thread that uses it.
+//!
+//! The store's operations are blocking code (on the server's blocking threads, or a CLI
+//! command without any runtime). Each pooled connection carries a single-threaded runtime of
+//! its own with the connection task on it, so a statement is written to the socket and its
+//! answer read on the thread that asked: one round trip, and no hand-off to another thread and
+//! back, which cost more than the statement itself.
 //!
 //! Every write runs in a `SERIALIZABLE` transaction and runs again when PostgreSQL reports a
 //! serialization failure: operations on several nodes then behave as if they ran one after
@@ -9,9 +14,11 @@
 //! a node warns at start if the database says otherwise). Migrations run in one transaction
 //! under an advisory lock, so nodes starting together apply them once.
 
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::Statement;
 
 use super::pg::PgTx;
 use super::sql::{Db, DbError};
@@ -24,25 +31,117 @@ const MAX_TRIES: u32 = 30;
 /// The advisory lock key the migrations run under ("doorstep" in ASCII).
 const MIGRATION_LOCK: i64 = 0x646f_6f72_7374_6570;
 
-/// The pool and the runtime its connections live on.
-pub struct Postgres {
-    pool: Pool,
+/// How long an operation waits for a free connection (or for the database to take a new
+/// one) before it is answered as unavailable.
+const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One pooled connection: the client, the runtime its connection task runs on (only while a
+/// statement is waited for, on the waiting thread), and its prepared statements.
+pub struct PgConn {
+    pub(super) client: tokio_postgres::Client,
+    statements: RefCell<HashMap<String, Statement>>,
+    /// Set when the connection is in an unknown state: the pool then closes it.
+    broken: Cell<bool>,
     rt: Option<tokio::runtime::Runtime>,
+}
+
+impl std::fmt::Debug for PgConn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgConn").finish_non_exhaustive()
+    }
+}
+
+impl PgConn {
+    /// Runs `f` to completion on this thread, driving the connection while it waits.
+    pub(super) fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.rt
+            .as_ref()
+            .expect("the runtime lives as long as the connection")
+            .block_on(f)
+    }
+
+    /// The prepared statement for `sql`, prepared once per connection.
+    pub(super) async fn prepared(&self, sql: &str) -> Result<Statement, tokio_postgres::Error> {
+        if let Some(st) = self.statements.borrow().get(sql) {
+            return Ok(st.clone());
+        }
+        let st = self.client.prepare(sql).await?;
+        self.statements
+            .borrow_mut()
+            .insert(sql.to_string(), st.clone());
+        Ok(st)
+    }
+}
+
+impl Drop for PgConn {
+    fn drop(&mut self) {
+        // A connection may be dropped inside the server's runtime (with the store), where a
+        // runtime cannot be shut down by blocking.
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// Opens the pool's connections.
+#[derive(Debug)]
+struct Manager {
+    config: tokio_postgres::Config,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = PgConn;
+    type Error = DbError;
+
+    fn connect(&self) -> Result<PgConn, DbError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| {
+                DbError::Unavailable(format!("cannot start a connection's runtime: {e}"))
+            })?;
+        let (client, connection) = rt.block_on(self.config.connect(tokio_postgres::NoTls))?;
+        rt.spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "a database connection ended");
+            }
+        });
+        Ok(PgConn {
+            client,
+            statements: RefCell::new(HashMap::new()),
+            broken: Cell::new(false),
+            rt: Some(rt),
+        })
+    }
+
+    fn is_valid(&self, conn: &mut PgConn) -> Result<(), DbError> {
+        conn.block_on(conn.client.simple_query(""))?;
+        Ok(())
+    }
+
+    fn has_broken(&self, conn: &mut PgConn) -> bool {
+        conn.broken.get() || conn.client.is_closed()
+    }
+}
+
+/// Reports the pool's failures to open a connection in the server's log.
+#[derive(Debug)]
+struct LogErrors;
+
+impl r2d2::HandleError<DbError> for LogErrors {
+    fn handle_error(&self, error: DbError) {
+        tracing::warn!(error = %error, "cannot open a database connection");
+    }
+}
+
+/// The pool.
+pub struct Postgres {
+    pool: r2d2::Pool<Manager>,
 }
 
 impl std::fmt::Debug for Postgres {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Postgres").finish_non_exhaustive()
-    }
-}
-
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        // The store may be dropped inside the server's runtime, where a runtime cannot be
-        // shut down by blocking.
-        if let Some(rt) = self.rt.take() {
-            rt.shutdown_background();
-        }
     }
 }
 
@@ -79,71 +178,46 @@ impl Postgres {
                 redact_url(url)
             ))
         })?;
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("doorstep-postgres")
-            .enable_all()
-            .build()
-            .map_err(|e| {
-                StoreError::Unusable(format!("cannot start the PostgreSQL runtime: {e}"))
-            })?;
-        let manager = Manager::from_config(
-            config,
-            tokio_postgres::NoTls,
-            ManagerConfig {
-                // A connection that broke while idle (database restarted) is noticed and
-                // replaced before it is handed out.
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = {
-            let _guard = rt.enter();
-            Pool::builder(manager)
-                .max_size(size.max(2))
-                .wait_timeout(Some(Duration::from_secs(5)))
-                .create_timeout(Some(Duration::from_secs(5)))
-                .recycle_timeout(Some(Duration::from_secs(5)))
-                .runtime(deadpool_postgres::Runtime::Tokio1)
-                .build()
-                .map_err(|e| StoreError::Unusable(format!("database pool: {e}")))?
+        let manager = Manager { config };
+        let unusable = |e: DbError| {
+            StoreError::Unusable(format!("cannot use the database {}: {e}", redact_url(url)))
         };
-        let pg = Self { pool, rt: Some(rt) };
-        let sync_commit = pg
-            .read(|db| {
-                Ok(db.qrow(
-                    "SELECT current_setting('synchronous_commit')",
-                    super::sql::params![],
-                    |r| r.get::<_, String>(0),
-                )?)
-            })
-            .map_err(|e| {
-                StoreError::Unusable(format!("cannot use the database {}: {e}", redact_url(url)))
-            })?;
+        // The first connection opened here, so a wrong URL or a refused login is reported at
+        // once in the database's words; the pool starts with it.
+        let first = r2d2::ManageConnection::connect(&manager).map_err(unusable)?;
+        let sync_commit = first
+            .block_on(
+                first
+                    .client
+                    .query_one("SELECT current_setting('synchronous_commit')", &[]),
+            )
+            .map_err(|e| unusable(e.into()))?
+            .get::<_, String>(0);
         if sync_commit == "off" {
             tracing::warn!(
                 "the database has synchronous_commit=off: an answer may be given for a change \
                  that a database crash then loses; set it to on"
             );
         }
-        Ok(pg)
+        drop(first);
+        let pool = r2d2::Pool::builder()
+            .max_size(u32::try_from(size.max(2)).unwrap_or(u32::MAX))
+            // Connections are opened as they are needed, and closed after a while unused.
+            .min_idle(Some(0))
+            .idle_timeout(Some(Duration::from_secs(600)))
+            .connection_timeout(CHECKOUT_TIMEOUT)
+            // A connection that broke (the database restarted) is noticed when its statement
+            // fails, dropped, and replaced by a new one; no extra round trip per checkout.
+            .test_on_check_out(false)
+            .error_handler(Box::new(LogErrors))
+            .build_unchecked(manager);
+        Ok(Self { pool })
     }
 
-    fn handle(&self) -> &tokio::runtime::Handle {
-        self.rt
-            .as_ref()
-            .expect("the runtime lives as long as the pool")
-            .handle()
-    }
-
-    fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
-        self.handle().block_on(self.pool.get()).map_err(|e| {
-            StoreError::Db(DbError::Unavailable(match e {
-                // The database's own words (a missing database, a refused login), not
-                // tokio-postgres' bare "db error".
-                deadpool_postgres::PoolError::Backend(e) => DbError::from(e).to_string(),
-                e => e.to_string(),
-            }))
-        })
+    fn client(&self) -> Result<r2d2::PooledConnection<Manager>, StoreError> {
+        self.pool
+            .get()
+            .map_err(|e| StoreError::Db(DbError::Unavailable(e.to_string())))
     }
 
     /// Runs `f` in a serializable transaction, again on a serialization failure; returns once
@@ -152,8 +226,8 @@ impl Postgres {
         self.transaction("BEGIN ISOLATION LEVEL SERIALIZABLE", None, f)
     }
 
-    /// As [`Self::write`], for an operation on one subject (a parcel, a device) that is often
-    /// done by many requests at once (a phone's retries, many code checks for one door): they
+    /// As [`Self::write`], for an operation on one subject (a phone's records, a release
+    /// channel) that is often done by many requests at once (a phone's retries): they
     /// queue on a lock on the subject, taken before the transaction begins, instead of running
     /// together and all but one failing and running again. The lock and the `BEGIN` travel in
     /// one message, as do the `COMMIT` and the unlock, so this costs no round trip.
@@ -174,11 +248,8 @@ impl Postgres {
     /// data, as on SQLite's readers, and a one-statement read (the token check of every
     /// request) costs one round trip instead of three.
     pub fn read<T>(&self, f: impl Fn(&Db<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let client = self.client()?;
-        f(&Db::Postgres(PgTx {
-            tx: &client,
-            rt: self.handle(),
-        }))
+        let conn = self.client()?;
+        f(&Db::Postgres(PgTx { conn: &conn }))
     }
 
     fn transaction<T>(
@@ -187,7 +258,6 @@ impl Postgres {
         lock: Option<i64>,
         f: impl Fn(&Db<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let rt = self.handle();
         // Session locks: released by the unlock, or by the server if the connection dies.
         // The lock and BEGIN (COMMIT and the unlock) are two queries sent together: the
         // client pipelines them, so they take one round trip.
@@ -196,15 +266,15 @@ impl Postgres {
         let mut tries = 0;
         loop {
             tries += 1;
-            let client = self.client()?;
+            let conn = self.client()?;
             let run = |first: &str, second: Option<&str>| -> Result<(), tokio_postgres::Error> {
-                rt.block_on(async {
+                conn.block_on(async {
                     match second {
-                        None => client.batch_execute(first).await,
+                        None => conn.client.batch_execute(first).await,
                         Some(second) => {
                             let (a, b) = tokio::join!(
-                                client.batch_execute(first),
-                                client.batch_execute(second)
+                                conn.client.batch_execute(first),
+                                conn.client.batch_execute(second)
                             );
                             a.and(b)
                         }
@@ -219,7 +289,7 @@ impl Postgres {
                 let _ = run("ROLLBACK", unlock_sql.as_deref());
                 return Err(StoreError::Db(e.into()));
             }
-            let out = f(&Db::Postgres(PgTx { tx: &client, rt }));
+            let out = f(&Db::Postgres(PgTx { conn: &conn }));
             let err = match out {
                 Ok(v) => match run("COMMIT", unlock_sql.as_deref()) {
                     Ok(()) => return Ok(v),
@@ -228,7 +298,7 @@ impl Postgres {
                 Err(e) => {
                     if run("ROLLBACK", unlock_sql.as_deref()).is_err() {
                         // The connection is in an unknown state: do not return it to the pool.
-                        let _ = deadpool_postgres::Object::take(client);
+                        conn.broken.set(true);
                     }
                     e
                 }
