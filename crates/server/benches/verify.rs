@@ -274,6 +274,8 @@ impl ServerProcess {
             .arg(dir.join("policy.toml"))
             .args(["--verify-rate-per-address", "1000000"])
             .args(["--verify-rate-per-device", "1000000"])
+            // The load generator is one address standing for the whole fleet.
+            .args(["--connections-per-address", "0"])
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(log).unwrap());

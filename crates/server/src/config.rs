@@ -271,6 +271,13 @@ pub struct Limits {
     pub release_upload_timeout: Duration,
     /// Connections open at once; more wait in the kernel's accept queue.
     pub max_connections: usize,
+    /// Connections one client address may hold (`0`: no share); more are answered `503`.
+    /// Not applied behind a proxy (`trust_forwarded_for`), where every connection is the
+    /// proxy's.
+    pub connections_per_address: usize,
+    /// A connection that has not sent a request's headers this long after it opened, or
+    /// after its last answer, is closed (slow headers, idle keep-alive).
+    pub header_read_timeout: Duration,
     /// Requests being answered at once; more are answered `503` with `Retry-After`.
     pub max_concurrent_requests: usize,
     /// After an early answer (413, 401, 429, ...) this much of the unread body is still read
@@ -302,6 +309,10 @@ impl Limits {
             request_timeout: Duration::from_secs(30),
             release_upload_timeout: Duration::from_secs(30 * 60),
             max_connections: 512,
+            // A quarter: a depot's phones behind one NAT hold one or two each, and one
+            // address can never take more than a quarter of the slots.
+            connections_per_address: 128,
+            header_read_timeout: Duration::from_secs(10),
             max_concurrent_requests: 256,
             max_discarded_body_bytes: 16 * 1024 * 1024,
             verify_per_device: Rate {

@@ -52,16 +52,15 @@ pub async fn launch(
         .map_err(|e| ServerError::Config(format!("start-up task failed: {e}")))??;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(notify::run_outbox(state.outbox(), stop_rx));
-    let max_connections = state.config.limits.max_connections;
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    // `tap_io` only so that axum gives handlers the peer's SocketAddr for this listener.
-    let listener = axum::serve::ListenerExt::tap_io(
-        http::middleware::connections::ConnectionLimit::new(listener, max_connections),
-        |_| {},
-    );
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let limits = &state.config.limits;
+    let rules = http::middleware::connections::ConnectionRules {
+        max_connections: limits.max_connections,
+        per_address: (limits.connections_per_address > 0 && !state.config.trust_forwarded_for)
+            .then_some(limits.connections_per_address),
+        header_read_timeout: limits.header_read_timeout,
+    };
+    let result =
+        http::middleware::connections::serve(listener, router(state), rules, shutdown).await;
     let _ = stop_tx.send(true);
     let _ = worker.await;
     result.map_err(ServerError::Io)

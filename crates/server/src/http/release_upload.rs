@@ -13,19 +13,24 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 use crate::domain::releases::{self as rules, parse_platform, parse_version, platform_name};
+use crate::http::middleware::limits::RequestDeadline;
 use crate::http::{ApiError, AppState, db};
 use crate::store::NewRelease;
 use crate::sys::blobs::Blobs;
 
 /// Publishes the release a multipart form describes (the API's and the fleet page's upload):
 /// the file is streamed to disk and checked, and nothing is kept unless every check passes.
+/// The caller is authenticated as a publisher: the request gets the release upload's time
+/// (`deadline`), as nobody else's does.
 /// Long because it is one pass over the streamed form's fields followed by the checks in
 /// the order their messages matter to a build runner; each is a few lines.
 pub(crate) async fn publish_form(
     state: &AppState,
     actor: String,
+    deadline: &RequestDeadline,
     form: Result<Multipart, MultipartRejection>,
 ) -> Result<ReleaseView, ApiError> {
+    deadline.extend(state.config.limits.release_upload_timeout);
     let mut form = form.map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,

@@ -4,6 +4,7 @@ mod auth;
 mod cli;
 mod cluster;
 mod codes;
+mod connections;
 mod door;
 #[cfg(unix)]
 mod files;

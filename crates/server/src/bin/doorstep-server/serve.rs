@@ -101,6 +101,11 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "DOORSTEP_MAX_CONNECTIONS", default_value_t = 512,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub(crate) max_connections: u32,
+    /// Connections one client address may hold (0: no limit); more get 503 with
+    /// Retry-After. Not applied with --trust-forwarded-for (every connection is the proxy's).
+    #[arg(long, env = "DOORSTEP_CONNECTIONS_PER_ADDRESS", default_value_t = 128,
+          value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    pub(crate) connections_per_address: u32,
     /// Requests answered at once; more get 503 with Retry-After.
     #[arg(long, env = "DOORSTEP_MAX_CONCURRENT_REQUESTS", default_value_t = 256,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
@@ -189,6 +194,7 @@ pub(crate) async fn run(a: ServeArgs) -> anyhow::Result<()> {
     config.trust_forwarded_for = a.trust_forwarded_for;
     config.limits.request_timeout = std::time::Duration::from_secs(a.request_timeout_secs);
     config.limits.max_connections = a.max_connections as usize;
+    config.limits.connections_per_address = a.connections_per_address as usize;
     config.limits.max_concurrent_requests = a.max_concurrent_requests as usize;
     config.verify_rate_per_sec = a.verify_rate_per_address;
     config.verify_burst = a.verify_rate_per_address * 3.0;

@@ -4,13 +4,13 @@
 
 use std::path::Path;
 
-use axum::Json;
 use axum::body::Body;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
+use axum::{Extension, Json};
 use base64::Engine as _;
 use doorstep_protocol::wire::{
     ErrorBody, ErrorCode, MinimumVersion, Platform, ReleaseChange, ReleaseChannel, ReleaseView,
@@ -22,6 +22,7 @@ use utoipa_axum::routes;
 
 use crate::domain::releases::{self as rules, FileKind, parse_platform, parse_version};
 use crate::http::AppState;
+use crate::http::middleware::limits::RequestDeadline;
 use crate::http::openapi::errors;
 use crate::http::release_upload::publish_form;
 use crate::http::{AdminCaller, ApiError, ReleasePublisher, StrictJson, StrictPath, db};
@@ -91,9 +92,10 @@ struct ReleaseUpload {
 async fn publish_release(
     State(state): State<AppState>,
     ReleasePublisher(actor): ReleasePublisher,
+    Extension(deadline): Extension<RequestDeadline>,
     form: Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<ReleaseView>), ApiError> {
-    let view = publish_form(&state, actor, form).await?;
+    let view = publish_form(&state, actor, &deadline, form).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 

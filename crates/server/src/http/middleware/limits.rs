@@ -1,8 +1,8 @@
 //! Limits on what one client can push, so that nobody who reaches the port can wear the
 //! server out for everyone else:
 //!
-//! - a connection limit on the listener ([`ConnectionLimit`]) and a limit on requests in
-//!   flight, answered `503 unavailable` with `Retry-After` ([`bound_requests`]);
+//! - a limit on requests in flight (the connections' own limits are
+//!   [`super::connections`]'s), answered `503 unavailable` with `Retry-After` ([`bound_requests`]);
 //! - a request timeout that answers `408` with a JSON error instead of hanging;
 //! - the unread rest of a body is read and thrown away (up to a cap) before the answer goes
 //!   out ([`read_unread_body`]): a client still sending a too-large body then reads its
@@ -22,6 +22,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
@@ -109,7 +110,7 @@ impl ClientIp {
     /// The key a limiter counts under: an IPv6 client is counted by its /64 network (one
     /// subscriber gets a whole /64, so single addresses would be free to pick), an
     /// IPv4-mapped address as the IPv4 address.
-    fn key(ip: IpAddr) -> IpAddr {
+    pub(crate) fn key(ip: IpAddr) -> IpAddr {
         match ip {
             IpAddr::V4(_) => ip,
             IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
@@ -254,10 +255,57 @@ fn page_too_many(wait: Wait, what: &str, then: &str) -> Response {
     r
 }
 
+/// When a request must be answered by (request extension set by [`bound_requests`]). A
+/// handler that has authenticated a caller allowed to take longer (a publisher uploading a
+/// release) moves it with [`RequestDeadline::extend`]; nobody else gets longer than the
+/// request timeout, so an unauthenticated upload cannot hold a connection for half an hour.
+#[derive(Debug, Clone)]
+pub struct RequestDeadline(Arc<tokio::sync::watch::Sender<tokio::time::Instant>>);
+
+impl RequestDeadline {
+    fn new(at: tokio::time::Instant) -> Self {
+        Self(Arc::new(tokio::sync::watch::Sender::new(at)))
+    }
+
+    /// Gives the request until `by` from now (never less than it had).
+    pub fn extend(&self, by: Duration) {
+        let at = tokio::time::Instant::now() + by;
+        self.0.send_if_modified(|current| {
+            let later = at > *current;
+            if later {
+                *current = at;
+            }
+            later
+        });
+    }
+
+    /// The time allowed, for messages.
+    fn allowed(&self, since: tokio::time::Instant) -> Duration {
+        self.0.borrow().saturating_duration_since(since)
+    }
+
+    /// Completes when the deadline, as it is then, has passed.
+    async fn passed(&self) {
+        let mut changes = self.0.subscribe();
+        loop {
+            let at = *changes.borrow_and_update();
+            tokio::select! {
+                () = tokio::time::sleep_until(at) => return,
+                _ = changes.changed() => {}
+            }
+        }
+    }
+}
+
 /// Middleware: at most `max_concurrent_requests` in flight (else `503` + `Retry-After`), each
-/// answered within `request_timeout` (else `408`). One semaphore in the state, so the limit
-/// holds across routes (axum layers each route separately).
-pub async fn bound_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// answered within `request_timeout` (else `408`; a [`RequestDeadline`] a handler extended).
+/// One semaphore in the state, so the limit holds across routes (axum layers each route
+/// separately).
+pub async fn bound_requests(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let Ok(_permit) = state.limiters.in_flight.clone().try_acquire_owned() else {
         state.limiters.shed.refused(state.now());
         return ApiError::new(
@@ -268,24 +316,21 @@ pub async fn bound_requests(State(state): State<AppState>, req: Request, next: N
         .with_retry_after(1)
         .into_response();
     };
-    let timeout = if req.method() == axum::http::Method::POST
-        && matches!(req.uri().path(), "/v1/admin/releases" | "/fleet/releases")
-    {
-        state.config.limits.release_upload_timeout
-    } else {
-        state.config.limits.request_timeout
-    };
-    match tokio::time::timeout(timeout, next.run(req)).await {
-        Ok(response) => response,
-        Err(_) => {
-            tracing::warn!(timeout_ms = timeout.as_millis() as u64, "request timed out");
+    let start = tokio::time::Instant::now();
+    let deadline = RequestDeadline::new(start + state.config.limits.request_timeout);
+    req.extensions_mut().insert(deadline.clone());
+    tokio::select! {
+        response = next.run(req) => response,
+        () = deadline.passed() => {
+            let allowed = deadline.allowed(start);
+            tracing::warn!(timeout_ms = allowed.as_millis() as u64, "request timed out");
             ApiError::new(
                 StatusCode::REQUEST_TIMEOUT,
                 ErrorCode::Unavailable,
                 format!(
                     "the request took longer than {} s and was stopped; retry, with a smaller \
                      batch on a slow connection",
-                    timeout.as_secs_f64()
+                    allowed.as_secs_f64().round()
                 ),
             )
             .into_response()
@@ -326,8 +371,11 @@ impl http_body::Body for SharedBody {
 
 /// Middleware: once the handler has answered, reads and throws away what it left of the
 /// body (at most `max_discarded_body_bytes`). HTTP/1.1 clients send the whole body before
-/// they read the answer; a server that answers early (413, 401, 429) and closes makes the
+/// they read the answer; a server that answers early (413, 429) and closes makes the
 /// kernel reset the connection, and the client sees a broken connection instead of the error.
+/// Except for a caller who is not signed in (`401`): nothing more of its body is read, the
+/// connection is closed after the answer, and a stranger cannot make the server read
+/// megabytes it will throw away.
 pub async fn read_unread_body(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let (parts, body) = req.into_parts();
     let slot = Arc::new(Mutex::new(Some(body)));
@@ -338,8 +386,18 @@ pub async fn read_unread_body(State(state): State<AppState>, req: Request, next:
         ))
         .await;
     let rest = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let mut response = response;
     if let Some(body) = rest {
-        discard(body, state.config.limits.max_discarded_body_bytes).await;
+        use http_body::Body as _;
+        if response.status() == StatusCode::UNAUTHORIZED {
+            if !body.is_end_stream() {
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+        } else {
+            discard(body, state.config.limits.max_discarded_body_bytes).await;
+        }
     }
     response
 }

@@ -9,13 +9,13 @@
 
 use std::collections::BTreeMap;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
+use axum::{Extension, Router};
 use doorstep_protocol::wire::{
     DeviceView, ErrorCode, Platform, ReleaseChange, ReleaseChannel, ReleaseView,
 };
@@ -26,6 +26,7 @@ use crate::domain::releases::{
     self as rules, Release, parse_platform, parse_version, platform_name,
 };
 use crate::http::AppState;
+use crate::http::middleware::limits::RequestDeadline;
 use crate::http::pages::forms::{
     csrf_field, csrf_token, error_pages, form_value, format_time, signed_form,
 };
@@ -502,6 +503,7 @@ async fn upload(
     State(state): State<AppState>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
+    Extension(deadline): Extension<RequestDeadline>,
     form: Result<Multipart, MultipartRejection>,
 ) -> Response {
     // Before a byte of the body is read.
@@ -510,7 +512,7 @@ async fn upload(
         Err(refused) => return *refused,
     };
     answer(
-        publish_form(&state, actor, form)
+        publish_form(&state, actor, &deadline, form)
             .await
             .map(|view| view.platform),
     )

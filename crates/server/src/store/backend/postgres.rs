@@ -14,13 +14,9 @@
 //! a node warns at start if the database says otherwise). Migrations run in one transaction
 //! under an advisory lock, so nodes starting together apply them once.
 
-use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::time::Duration;
 
-use tokio_postgres::Statement;
-
-use super::pg::PgTx;
+use super::pg::{PgConn, PgTx};
 use super::sql::{Db, DbError};
 use crate::store::StoreError;
 
@@ -34,54 +30,6 @@ const MIGRATION_LOCK: i64 = 0x646f_6f72_7374_6570;
 /// How long an operation waits for a free connection (or for the database to take a new
 /// one) before it is answered as unavailable.
 const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// One pooled connection: the client, the runtime its connection task runs on (only while a
-/// statement is waited for, on the waiting thread), and its prepared statements.
-pub struct PgConn {
-    pub(super) client: tokio_postgres::Client,
-    statements: RefCell<HashMap<String, Statement>>,
-    /// Set when the connection is in an unknown state: the pool then closes it.
-    broken: Cell<bool>,
-    rt: Option<tokio::runtime::Runtime>,
-}
-
-impl std::fmt::Debug for PgConn {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgConn").finish_non_exhaustive()
-    }
-}
-
-impl PgConn {
-    /// Runs `f` to completion on this thread, driving the connection while it waits.
-    pub(super) fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
-        self.rt
-            .as_ref()
-            .expect("the runtime lives as long as the connection")
-            .block_on(f)
-    }
-
-    /// The prepared statement for `sql`, prepared once per connection.
-    pub(super) async fn prepared(&self, sql: &str) -> Result<Statement, tokio_postgres::Error> {
-        if let Some(st) = self.statements.borrow().get(sql) {
-            return Ok(st.clone());
-        }
-        let st = self.client.prepare(sql).await?;
-        self.statements
-            .borrow_mut()
-            .insert(sql.to_string(), st.clone());
-        Ok(st)
-    }
-}
-
-impl Drop for PgConn {
-    fn drop(&mut self) {
-        // A connection may be dropped inside the server's runtime (with the store), where a
-        // runtime cannot be shut down by blocking.
-        if let Some(rt) = self.rt.take() {
-            rt.shutdown_background();
-        }
-    }
-}
 
 /// Opens the pool's connections.
 #[derive(Debug)]
@@ -106,12 +54,7 @@ impl r2d2::ManageConnection for Manager {
                 tracing::debug!(error = %e, "a database connection ended");
             }
         });
-        Ok(PgConn {
-            client,
-            statements: RefCell::new(HashMap::new()),
-            broken: Cell::new(false),
-            rt: Some(rt),
-        })
+        Ok(PgConn::new(client, rt))
     }
 
     fn is_valid(&self, conn: &mut PgConn) -> Result<(), DbError> {
