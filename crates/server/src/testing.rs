@@ -246,6 +246,15 @@ impl TestServer {
         .unwrap_or_else(|e| panic!("query failed: {e}"))
     }
 
+    /// A second handle on the server's store (its database and secrets), for tests that call
+    /// the store directly, e.g. between a request's authentication and its operation.
+    pub async fn open_store(&self) -> Result<crate::store::Store, crate::ServerError> {
+        let config = self.config.clone();
+        tokio::task::spawn_blocking(move || crate::ops::open_store(&config))
+            .await
+            .expect("the store opening task")
+    }
+
     /// Starts another node of the same fleet: the same configuration (database, data and
     /// secrets directory, clock) on a new port. Only meaningful on PostgreSQL, where nodes
     /// share the database.

@@ -26,6 +26,9 @@ pub(super) struct ChainHead {
     pub(super) broken: bool,
     pub(super) reanchor_allowed: bool,
     pub(super) review_until_seq: Option<i64>,
+    /// Revoked (read inside the sync's transaction: a revocation that committed while the
+    /// sync waited for its turn counts).
+    pub(super) revoked: bool,
 }
 
 impl ChainHead {

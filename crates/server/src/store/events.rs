@@ -36,9 +36,13 @@ impl Store {
         if device.revoked {
             return self.sync_revoked(device, events, now);
         }
-        self.write_on(&format!("device {}", device.device_id), |tx| {
+        let applied = self.write_on(&format!("device {}", device.device_id), |tx| {
             let dev_id = device.device_id.to_string();
             let mut head = chain_head(tx, &dev_id)?;
+            if head.revoked {
+                // Revoked after the request was authenticated: nothing it sends applies.
+                return Ok(None);
+            }
             let key = doorstep_protocol::token::decode_hex::<32>(&head.public_key)
                 .and_then(|b| ed25519_dalek::VerifyingKey::from_bytes(&b).ok());
             let mut results = Vec::with_capacity(events.len());
@@ -113,8 +117,12 @@ impl Store {
                  last_seen_at = ?5, app_version = ?6, bad_signatures = bad_signatures + ?7 WHERE id = ?1",
                 params![dev_id, head.last_seq as i64, head.chain_mac, head.last_occurred_at, now, app_version, bad_signatures],
             )?;
-            Ok(results)
-        })
+            Ok(Some(results))
+        })?;
+        match applied {
+            Some(results) => Ok(results),
+            None => self.sync_revoked(device, events, now),
+        }
     }
 
     /// A record that does not continue the phone's chain becomes its new anchor if the fleet
@@ -790,7 +798,7 @@ fn chain_head(tx: &Db<'_>, dev_id: &str) -> Result<ChainHead, StoreError> {
     Ok(qrow(
         tx,
         "SELECT public_key, last_seq, chain_mac, last_hash, last_occurred_at, chain_broken_at, \
-         reanchor_allowed_at, review_until_seq FROM devices WHERE id = ?1",
+         reanchor_allowed_at, review_until_seq, revoked_at FROM devices WHERE id = ?1",
         [dev_id],
         |r| {
             Ok(ChainHead {
@@ -802,6 +810,7 @@ fn chain_head(tx: &Db<'_>, dev_id: &str) -> Result<ChainHead, StoreError> {
                 broken: r.get::<_, Option<i64>>(5)?.is_some(),
                 reanchor_allowed: r.get::<_, Option<i64>>(6)?.is_some(),
                 review_until_seq: r.get(7)?,
+                revoked: r.get::<_, Option<i64>>(8)?.is_some(),
             })
         },
     )?)

@@ -1,6 +1,7 @@
+use doorstep_protocol::wire::{EventStatus, Verification};
 use serde_json::{Value, json};
 
-use crate::helpers::{DATE, spawn_app};
+use crate::helpers::{DATE, MORNING_MS, delivered, spawn_app};
 
 #[tokio::test]
 async fn courier_calls_without_or_with_a_wrong_token_are_refused() {
@@ -57,6 +58,58 @@ async fn a_revoked_device_is_refused_on_its_next_request() {
         .await;
     assert_eq!(r.status(), 401);
     assert_eq!(r.json::<Value>().await.unwrap()["code"], "device_revoked");
+}
+
+#[tokio::test]
+async fn a_sync_that_waited_while_its_phone_was_revoked_applies_nothing() {
+    let app = spawn_app().await;
+    let mut device = app.device().await;
+    // The request was authenticated (the phone not yet revoked) ...
+    let store = std::sync::Arc::new(app.server.open_store().await.unwrap());
+    let token = device.token.clone();
+    let auth = {
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || store.device_by_token(&token))
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap()
+    };
+    assert!(!auth.revoked);
+    // ... and the revocation committed before its records got the writer.
+    let id = auth.device_id.to_string();
+    let r = app
+        .admin_post(&format!("/v1/admin/devices/{id}/revoke"), json!({}))
+        .await;
+    assert_eq!(r.status(), 204);
+    let low = app.parcel("low value");
+    let event = device.event(
+        low.stop_id,
+        &[low.parcel_id],
+        delivered(Verification::NotRequired),
+        MORNING_MS + 60_000,
+    );
+    let now = doorstep_server::Clock::now_ms(app.clock.as_ref());
+    let results = tokio::task::spawn_blocking(move || store.sync(&auth, "0.1.0", &[event], now))
+        .await
+        .unwrap()
+        .unwrap();
+    // Kept for the fleet's review, as from any revoked phone, and applied to nothing.
+    assert_eq!(results[0].status, EventStatus::Accepted);
+    let status = app
+        .query(&format!(
+            "SELECT status FROM parcels WHERE id = '{}'",
+            low.parcel_id
+        ))
+        .await;
+    assert_eq!(status[0].get::<_, String>(0).unwrap(), "pending");
+    let stored = app
+        .query(&format!(
+            "SELECT status FROM events WHERE device_id = '{id}'"
+        ))
+        .await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].get::<_, String>(0).unwrap(), "review");
 }
 
 #[tokio::test]
