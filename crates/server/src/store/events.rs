@@ -424,7 +424,14 @@ impl Store {
         if ev.parcel_ids.is_empty() || ev.parcel_ids.len() > 200 {
             return Ok(rejected(RejectCode::Invalid, "the record names no parcel"));
         }
-        let parcels = match record_parcels(tx, &stop, ev)? {
+        // A parcel moved to a later day may still be recorded on this stop, for what happened
+        // on this stop's day (a record made offline before the move) and no later.
+        let day_end = self
+            .settings
+            .time_zone
+            .window_end_ms(&stop.delivery_date, 1)
+            .unwrap_or(i64::MIN);
+        let parcels = match record_parcels(tx, &stop, ev, day_end)? {
             Ok(parcels) => parcels,
             Err((code, message)) => return Ok(rejected(code, message)),
         };
@@ -742,12 +749,14 @@ pub(super) fn redacted_event_json(ev: &DeliveryEvent) -> String {
 }
 
 /// The record's parcels as the door's rules see them: each must be of the record's stop (or
-/// moved from it to a later day by a failed attempt, and tried again the same day), and none
+/// moved from it to a later day by a failed attempt, and tried again on the stop's own day,
+/// before `day_end`), still on a route (not on its way back or at the depot), and none
 /// delivered yet.
 fn record_parcels(
     tx: &Db<'_>,
     stop: &StopRow,
     ev: &DeliveryEvent,
+    day_end: i64,
 ) -> Result<Result<Vec<ManifestParcel>, (RejectCode, &'static str)>, StoreError> {
     let this_stop = stop.id.to_string();
     let mut parcels = Vec::new();
@@ -770,6 +779,21 @@ fn record_parcels(
             return Ok(Err((
                 RejectCode::Invalid,
                 "a parcel of the record is not part of its stop",
+            )));
+        }
+        if s != this_stop && ev.occurred_at_ms >= day_end {
+            return Ok(Err((
+                RejectCode::NotAssigned,
+                "a parcel of the record was moved to another day's stop: record it on that stop",
+            )));
+        }
+        // (A disputed parcel stays open: a refused record marks it so, and the courier's next
+        // valid record for it, e.g. with the customer's fresh QR, is still taken.)
+        if matches!(status.as_str(), "returning" | "at_depot") {
+            return Ok(Err((
+                RejectCode::NotAssigned,
+                "a parcel of the record is on its way back to the depot and is no longer on a \
+                 route; the fleet must put it on a route again",
             )));
         }
         delivered |= status == "delivered";

@@ -720,3 +720,73 @@ async fn a_parcel_tried_again_the_same_day_is_delivered_on_its_first_stop_and_le
     assert_eq!(view["delivery_date"], DATE);
     assert!(!lists(&manifest_on(&device, NEXT_DAY).await, p));
 }
+
+#[tokio::test]
+async fn a_parcel_on_its_way_back_cannot_be_recorded_as_handed_over() {
+    let app = spawn_app().await;
+    let mut device = app.device().await;
+    let p = app.parcel("no code: neighbour");
+    let refused = device.event(
+        p.stop_id,
+        &[p.parcel_id],
+        failed(ExceptionReason::Refused),
+        MORNING_MS,
+    );
+    assert_eq!(
+        device.sync(&[refused]).await[0].status,
+        EventStatus::Accepted
+    );
+    assert_eq!(parcel_view(&app, p).await["status"], "returning");
+    // Later, a record made offline says it was handed over at the same stop after all.
+    let handed = device.event(
+        p.stop_id,
+        &[p.parcel_id],
+        delivered(Verification::NotRequired),
+        MORNING_MS + 3_600_000,
+    );
+    match &device.sync(&[handed]).await[0].status {
+        EventStatus::Rejected { code, message } => {
+            assert_eq!(*code, RejectCode::NotAssigned);
+            assert!(message.contains("on its way back"), "{message}");
+        }
+        other => panic!("a returning parcel was taken as {other:?}"),
+    }
+    assert_eq!(parcel_view(&app, p).await["status"], "returning");
+}
+
+#[tokio::test]
+async fn a_parcel_moved_to_the_next_day_cannot_be_recorded_on_its_old_stop_the_next_day() {
+    let app = spawn_app().await;
+    let mut device = app.device().await;
+    let p = app.parcel("no code: low value");
+    let not_home = device.event(
+        p.stop_id,
+        &[p.parcel_id],
+        failed(ExceptionReason::NotHome),
+        MORNING_MS,
+    );
+    assert_eq!(
+        device.sync(&[not_home]).await[0].status,
+        EventStatus::Accepted
+    );
+    assert_eq!(parcel_view(&app, p).await["delivery_date"], NEXT_DAY);
+    // The next day, a record names the old stop (whose code rules and route are yesterday's).
+    let next_morning = MORNING_MS + 24 * 3_600_000;
+    app.clock.set_ms(next_morning + 60_000);
+    let handed = device.event(
+        p.stop_id,
+        &[p.parcel_id],
+        delivered(Verification::NotRequired),
+        next_morning,
+    );
+    match &device.sync(&[handed]).await[0].status {
+        EventStatus::Rejected { code, message } => {
+            assert_eq!(*code, RejectCode::NotAssigned);
+            assert!(message.contains("moved to another day"), "{message}");
+        }
+        other => panic!("an old stop was used the next day: {other:?}"),
+    }
+    let view = parcel_view(&app, p).await;
+    assert_eq!(view["status"], "pending");
+    assert_eq!(view["delivery_date"], NEXT_DAY);
+}
