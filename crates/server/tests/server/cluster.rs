@@ -367,21 +367,40 @@ async fn a_postgres_database_from_a_newer_server_is_refused() {
 }
 
 /// A TCP relay to the PostgreSQL server that the test can cut and restore: "the database goes
-/// away" without stopping the machine's PostgreSQL, which other tests use.
+/// away" without stopping the machine's PostgreSQL, which other tests use. It runs on a
+/// runtime of its own: the test's runtime is blocked while the test schema is dropped, and a
+/// relay on it would then hold the server's last transaction (and its locks) open. Dropped,
+/// it closes every connection.
 struct Relay {
     port: u16,
     open: Arc<std::sync::atomic::AtomicBool>,
     conns: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    rt: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 impl Relay {
     async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
         let open = Arc::new(std::sync::atomic::AtomicBool::new(true));
         let conns = Arc::new(std::sync::Mutex::new(Vec::new()));
         let (o, c) = (open.clone(), conns.clone());
-        tokio::spawn(async move {
+        rt.spawn(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
             loop {
                 let Ok((mut inbound, _)) = listener.accept().await else {
                     return;
@@ -398,7 +417,12 @@ impl Relay {
                 c.lock().unwrap().push(task);
             }
         });
-        Self { port, open, conns }
+        Self {
+            port,
+            open,
+            conns,
+            rt: Some(rt),
+        }
     }
 
     /// Cuts every connection and refuses new ones.
