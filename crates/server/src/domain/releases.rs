@@ -111,8 +111,10 @@ pub fn parse_version(s: &str) -> Result<Version, String> {
 /// The release a device is offered, from the platform's releases (any order): the newest
 /// whose rollout includes the device and that is neither paused nor withdrawn. When that is
 /// below the minimum (the device is outside a newer release's rollout), the oldest release at
-/// or above the minimum that is not withdrawn: an update the fleet requires is never held back
-/// by a staged rollout.
+/// or above the minimum that is neither paused nor withdrawn: an update the fleet requires is
+/// never held back by a staged rollout, and a build paused because it is broken is offered
+/// to nobody. With none, a device below the minimum gets no update link and its blocking
+/// screen says to ask the fleet.
 pub fn offered<'a>(
     releases: &'a [Release],
     minimum: Option<&Version>,
@@ -125,9 +127,8 @@ pub fn offered<'a>(
     match minimum {
         Some(min) if newest.is_none_or(|r| r.version < *min) => releases
             .iter()
-            .filter(|r| !r.withdrawn && r.version >= *min)
-            .min_by(|a, b| a.version.cmp(&b.version))
-            .or(newest),
+            .filter(|r| !r.withdrawn && !r.paused && r.version >= *min)
+            .min_by(|a, b| a.version.cmp(&b.version)),
         _ => newest,
     }
 }
@@ -442,6 +443,32 @@ mod tests {
         let p = policy_for(&rel, Some(&min), "x", "https://d.example").unwrap();
         assert_eq!(p.minimum, "1.4.0");
         assert!(v(&p.latest) >= min);
+    }
+
+    #[test]
+    fn a_paused_release_is_not_offered_even_to_phones_below_the_minimum() {
+        // 1.4.0 is the minimum and was paused as broken: phones on 1.3.0 are not sent to it.
+        let mut rel = [
+            release("1.3.0", 100),
+            release("1.4.0", 100),
+            release("1.5.0", 0),
+        ];
+        rel[1].paused = true;
+        let min = v("1.4.0");
+        let p = policy_for(&rel, Some(&min), "d", "https://d.example").unwrap();
+        // The next release at or above the minimum that is not paused (at 0 %: required
+        // updates skip the rollout).
+        assert_eq!(p.latest, "1.5.0");
+        assert!(p.update_url.is_some());
+        rel[2].paused = true;
+        let p = policy_for(&rel, Some(&min), "d", "https://d.example").unwrap();
+        assert_eq!(p.minimum, "1.4.0");
+        assert_eq!(
+            p.update_url, None,
+            "no update to offer: the phone asks the fleet"
+        );
+        assert!(for_new_device(&rel, Some(&min)).is_none_or(|r| !r.paused));
+        assert!(current(&rel, Some(&min)).is_none_or(|r| !r.paused));
     }
 
     #[test]
