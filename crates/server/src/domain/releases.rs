@@ -6,7 +6,7 @@
 //! Versions are SemVer (the `semver` crate, as Cargo uses it): `1.10.0` is above `1.9.3` and
 //! `1.4.0-rc.1` below `1.4.0`.
 
-use std::io::{Read, Seek};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use doorstep_protocol::wire::{AppVersionPolicy, Platform};
@@ -272,6 +272,7 @@ pub fn check_file(platform: Platform, path: &Path) -> Result<FileKind, String> {
                         .into(),
                 );
             }
+            check_zip_directory(&mut f)?;
             f.rewind().map_err(|e| format!("reading the upload: {e}"))?;
             let zip = zip::ZipArchive::new(f)
                 .map_err(|e| format!("the APK is not a readable zip archive ({e})"))?;
@@ -304,6 +305,74 @@ pub fn check_file(platform: Platform, path: &Path) -> Result<FileKind, String> {
             platform_name(platform)
         )),
     }
+}
+
+/// The most files an APK may hold. Real APKs hold a few thousand (large apps tens of
+/// thousands); the zip reader builds an entry for each one the archive declares, so a crafted
+/// file declaring millions is refused before it is read.
+pub const MAX_APK_ENTRIES: u64 = 50_000;
+
+/// Reads what the zip's end-of-central-directory record (and its ZIP64 form) declares: the
+/// number of entries and the directory's size, refusing more than [`MAX_APK_ENTRIES`] or a
+/// directory that cannot hold them or does not fit in the file, before the directory is
+/// parsed.
+fn check_zip_directory(f: &mut (impl Read + Seek)) -> Result<(), String> {
+    const EOCD: &[u8] = b"PK\x05\x06";
+    const LOCATOR: &[u8] = b"PK\x06\x07";
+    const EOCD64: &[u8] = b"PK\x06\x06";
+    let unreadable = |e: std::io::Error| format!("reading the upload: {e}");
+    let len = f.seek(SeekFrom::End(0)).map_err(unreadable)?;
+    // The record is 22 bytes and ends the file, after a comment of up to 65,535 bytes.
+    let tail_len = len.min(22 + 65_535 + 20);
+    f.seek(SeekFrom::Start(len - tail_len))
+        .map_err(unreadable)?;
+    let mut tail = vec![0u8; tail_len as usize];
+    f.read_exact(&mut tail).map_err(unreadable)?;
+    let not_zip =
+        || "the APK is not a readable zip archive (no end of central directory)".to_string();
+    let at = (0..tail.len().saturating_sub(21))
+        .rev()
+        .find(|&i| tail[i..].starts_with(EOCD))
+        .ok_or_else(not_zip)?;
+    let u16_at = |b: &[u8], i: usize| u64::from(u16::from_le_bytes([b[i], b[i + 1]]));
+    let u32_at = |b: &[u8], i: usize| {
+        u64::from(u32::from_le_bytes(b[i..i + 4].try_into().expect("4 bytes")))
+    };
+    let mut entries = u16_at(&tail, at + 10);
+    let mut size = u32_at(&tail, at + 12);
+    if (entries == 0xffff || size == 0xffff_ffff)
+        && at >= 20
+        && tail[at - 20..].starts_with(LOCATOR)
+    {
+        // ZIP64: the locator names where the 64-bit record is.
+        let record_at = u64::from_le_bytes(tail[at - 12..at - 4].try_into().expect("8 bytes"));
+        if record_at.saturating_add(56) > len {
+            return Err(not_zip());
+        }
+        let mut record = [0u8; 56];
+        f.seek(SeekFrom::Start(record_at)).map_err(unreadable)?;
+        f.read_exact(&mut record).map_err(unreadable)?;
+        if !record.starts_with(EOCD64) {
+            return Err(not_zip());
+        }
+        entries = u64::from_le_bytes(record[32..40].try_into().expect("8 bytes"));
+        size = u64::from_le_bytes(record[40..48].try_into().expect("8 bytes"));
+    }
+    if entries > MAX_APK_ENTRIES {
+        return Err(format!(
+            "the APK declares {entries} files; this server takes APKs of at most \
+             {MAX_APK_ENTRIES} files"
+        ));
+    }
+    // Each directory entry takes at least 46 bytes.
+    if size > len || entries.saturating_mul(46) > size {
+        return Err(
+            "the APK's zip directory does not match what it declares: it is damaged or not \
+             an APK"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 fn read_up_to(f: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -526,6 +595,58 @@ mod tests {
         ] {
             assert!(check_link(bad).is_err(), "{bad} accepted");
         }
+    }
+
+    /// `zip` with its end-of-central-directory record's entry counts set to `entries`.
+    fn declaring(mut zip: Vec<u8>, entries: u16) -> Vec<u8> {
+        let at = zip.len() - 22;
+        assert_eq!(&zip[at..at + 4], b"PK\x05\x06");
+        zip[at + 8..at + 10].copy_from_slice(&entries.to_le_bytes());
+        zip[at + 10..at + 12].copy_from_slice(&entries.to_le_bytes());
+        zip
+    }
+
+    #[test]
+    fn an_apk_declaring_more_files_than_it_can_hold_is_refused_before_it_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.apk");
+        let apk = crate::testing::zip_with(&["AndroidManifest.xml", "classes.dex"]);
+        std::fs::write(&path, declaring(apk.clone(), 60_000)).unwrap();
+        let e = check_file(Platform::Android, &path).unwrap_err();
+        assert!(e.contains("declares 60000 files"), "{e}");
+        std::fs::write(&path, declaring(apk.clone(), 40_000)).unwrap();
+        let e = check_file(Platform::Android, &path).unwrap_err();
+        assert!(e.contains("does not match"), "{e}");
+
+        // ZIP64: the 16-bit count says "see the 64-bit record", which declares a billion.
+        let mut z = declaring(apk.clone(), 0xffff);
+        let eocd = z.len() - 22;
+        let cd_size = u32::from_le_bytes(z[eocd + 12..eocd + 16].try_into().unwrap());
+        let cd_at = u32::from_le_bytes(z[eocd + 16..eocd + 20].try_into().unwrap());
+        let mut record = Vec::new();
+        record.extend_from_slice(b"PK\x06\x06");
+        record.extend_from_slice(&44u64.to_le_bytes());
+        record.extend_from_slice(&[45, 0, 45, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        record.extend_from_slice(&1_000_000_000u64.to_le_bytes());
+        record.extend_from_slice(&1_000_000_000u64.to_le_bytes());
+        record.extend_from_slice(&u64::from(cd_size).to_le_bytes());
+        record.extend_from_slice(&u64::from(cd_at).to_le_bytes());
+        let record_at = eocd as u64;
+        let mut locator = Vec::new();
+        locator.extend_from_slice(b"PK\x06\x07");
+        locator.extend_from_slice(&0u32.to_le_bytes());
+        locator.extend_from_slice(&record_at.to_le_bytes());
+        locator.extend_from_slice(&1u32.to_le_bytes());
+        let tail = z.split_off(eocd);
+        z.extend_from_slice(&record);
+        z.extend_from_slice(&locator);
+        z.extend_from_slice(&tail);
+        std::fs::write(&path, &z).unwrap();
+        let e = check_file(Platform::Android, &path).unwrap_err();
+        assert!(e.contains("declares 1000000000 files"), "{e}");
+
+        std::fs::write(&path, &apk).unwrap();
+        assert_eq!(check_file(Platform::Android, &path), Ok(FileKind::Apk));
     }
 
     #[test]
