@@ -377,29 +377,67 @@ impl Store {
         now: i64,
     ) -> Result<EventStatus, StoreError> {
         // Every photo and signature the record names is uploaded first; until then the
-        // record waits (the phone sends them before it).
-        for sha in ev.body.images() {
-            let have: Option<i64> = qrow(
+        // record waits (the phone sends them before it). Each must be this phone's, uploaded
+        // within the offline window before the record arrived, and named by no other record:
+        // a modified phone cannot put one signature or contents photo on every parcel.
+        let images: Vec<String> = ev
+            .body
+            .images()
+            .into_iter()
+            .map(str::to_ascii_lowercase)
+            .collect();
+        let device_id = device.device_id.to_string();
+        for sha in &images {
+            let row: Option<(String, i64, Option<String>)> = qrow(
                 tx,
-                "SELECT 1 FROM photos WHERE sha256 = ?1",
-                [sha.to_ascii_lowercase()],
-                |r| r.get(0),
+                "SELECT device_id, created_at, used_by_event FROM photos WHERE sha256 = ?1",
+                [sha],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
-            if have.is_none() {
+            let Some((uploader, uploaded_at, used_by)) = row else {
                 return Ok(EventStatus::Retry {
                     message: "upload the record's photos and signature before the record".into(),
                 });
+            };
+            if uploader != device_id {
+                return Ok(rejected(
+                    RejectCode::PhotoMissing,
+                    "a photo or signature of this record was uploaded by another phone",
+                ));
+            }
+            if used_by.is_some_and(|e| e != ev.id.to_string()) {
+                return Ok(rejected(
+                    RejectCode::PhotoMissing,
+                    "a photo or signature of this record belongs to another record",
+                ));
+            }
+            if uploaded_at < now - self.settings.offline_window_ms {
+                return Ok(rejected(
+                    RejectCode::PhotoMissing,
+                    "a photo or signature of this record was uploaded longer ago than the \
+                     offline window",
+                ));
             }
         }
-        match &ev.body {
+        let status = match &ev.body {
             EventBody::Unexpected { .. } => self.apply_unexpected(tx, device, ev, now),
             EventBody::DepotCheckIn { .. } => self.apply_check_in(tx, device, ev, now),
             EventBody::Correction { .. } => self.apply_correction(tx, device, ev, now),
             EventBody::Delivered { .. } | EventBody::Failed { .. } => {
                 self.apply_handover(tx, device, ev, now)
             }
+        }?;
+        if matches!(status, EventStatus::Accepted) {
+            for sha in &images {
+                exec(
+                    tx,
+                    "UPDATE photos SET used_by_event = ?2 WHERE sha256 = ?1",
+                    params![sha, ev.id.to_string()],
+                )?;
+            }
         }
+        Ok(status)
     }
 
     /// A delivery or a failed attempt at a stop: checked (the stop is this courier's, every

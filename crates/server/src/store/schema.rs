@@ -37,6 +37,7 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     migration!("20261201000300_nodes"),
     migration!("20261201000400_releases"),
     migration!("20261202000000_door_steps"),
+    migration!("20261207000000_evidence"),
 ];
 
 /// The keyed form of an event's chain hash, as stored (see [`chain_mac`]).

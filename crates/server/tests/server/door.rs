@@ -168,19 +168,24 @@ async fn a_neighbour_delivery_needs_where_and_is_accepted_with_the_signature_upl
     let app = spawn_app().await;
     let mut device = app.device().await;
     let p = app.parcel("two parcels, one stop");
-    let signature = hex::encode(sha2::Sha256::digest(png(1)));
-    let body = |place: Option<&str>| {
+    let body = |signature: &[u8], place: Option<&str>| {
+        let signature = hex::encode(sha2::Sha256::digest(signature));
         with(handed_over(DeliveryMethod::Neighbour, place), |b| {
             if let EventBody::Delivered {
                 signature_sha256, ..
             } = b
             {
-                *signature_sha256 = Some(signature.clone());
+                *signature_sha256 = Some(signature);
             }
         })
     };
     // The signature is not on the server yet: the record waits (the phone uploads it first).
-    let ev = device.event(p.stop_id, &[p.parcel_id], body(Some("14")), MORNING_MS);
+    let ev = device.event(
+        p.stop_id,
+        &[p.parcel_id],
+        body(&png(1), Some("14")),
+        MORNING_MS,
+    );
     let r = device.sync(std::slice::from_ref(&ev)).await;
     assert!(matches!(r[0].status, EventStatus::Retry { .. }), "{r:?}");
     upload(&app, &device, &png(1)).await;
@@ -189,7 +194,13 @@ async fn a_neighbour_delivery_needs_where_and_is_accepted_with_the_signature_upl
 
     // The second parcel of the stop, to a neighbour without saying where: refused.
     let second = app.parcel("no code: second parcel of the same stop");
-    let ev = device.event(second.stop_id, &[second.parcel_id], body(None), MORNING_MS);
+    upload(&app, &device, &png(2)).await;
+    let ev = device.event(
+        second.stop_id,
+        &[second.parcel_id],
+        body(&png(2), None),
+        MORNING_MS,
+    );
     let message = rejected_with(&device.sync(&[ev]).await[0].status, RejectCode::StepMissing);
     assert!(message.contains("must say where"), "{message}");
 }
@@ -789,4 +800,67 @@ async fn a_parcel_moved_to_the_next_day_cannot_be_recorded_on_its_old_stop_the_n
     let view = parcel_view(&app, p).await;
     assert_eq!(view["status"], "pending");
     assert_eq!(view["delivery_date"], NEXT_DAY);
+}
+
+#[tokio::test]
+async fn evidence_belongs_to_the_phone_that_uploaded_it_and_to_one_record() {
+    let app = spawn_app().await;
+    let mut device = app.device().await;
+    let mut other = app.device().await;
+    let signed = |signature: &[u8]| {
+        let signature = hex::encode(sha2::Sha256::digest(signature));
+        with(handed_over(DeliveryMethod::Neighbour, Some("14")), |b| {
+            if let EventBody::Delivered {
+                signature_sha256, ..
+            } = b
+            {
+                *signature_sha256 = Some(signature);
+            }
+        })
+    };
+    let first = app.parcel("two parcels, one stop");
+    let second = app.parcel("no code: second parcel of the same stop");
+    upload(&app, &device, &png(1)).await;
+
+    // Another phone naming this phone's signature: refused.
+    let ev = other.event(
+        first.stop_id,
+        &[first.parcel_id],
+        signed(&png(1)),
+        MORNING_MS,
+    );
+    let message = rejected_with(&other.sync(&[ev]).await[0].status, RejectCode::PhotoMissing);
+    assert!(message.contains("another phone"), "{message}");
+
+    // The phone's own record takes it; a second record naming it again is refused.
+    let ev = device.event(
+        first.stop_id,
+        &[first.parcel_id],
+        signed(&png(1)),
+        MORNING_MS,
+    );
+    assert_eq!(device.sync(&[ev]).await[0].status, EventStatus::Accepted);
+    let ev = device.event(
+        second.stop_id,
+        &[second.parcel_id],
+        signed(&png(1)),
+        MORNING_MS,
+    );
+    let message = rejected_with(
+        &device.sync(&[ev]).await[0].status,
+        RejectCode::PhotoMissing,
+    );
+    assert!(message.contains("belongs to another record"), "{message}");
+    assert_eq!(parcel_status(&app, second).await, "pending");
+
+    // A signature uploaded longer ago than the offline window (48 h) is not taken either.
+    upload(&app, &device, &png(2)).await;
+    let later = MORNING_MS + 49 * 3_600_000;
+    app.clock.set_ms(later + 60_000);
+    let ev = device.event(second.stop_id, &[second.parcel_id], signed(&png(2)), later);
+    let message = rejected_with(
+        &device.sync(&[ev]).await[0].status,
+        RejectCode::PhotoMissing,
+    );
+    assert!(message.contains("offline window"), "{message}");
 }
