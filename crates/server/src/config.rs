@@ -288,6 +288,9 @@ pub struct Limits {
     pub verify_per_device: Rate,
     /// Sync, photos, manifest and resend, per device.
     pub device_requests: Rate,
+    /// Records (delivery records, reports, check-ins) per device, counted one by one across
+    /// sync batches: a phone cannot push thousands a second in batches of a thousand.
+    pub records_per_device: Rate,
     /// `POST /v1/devices/enroll` per client address (enrollment codes are short).
     pub enroll_per_address: Rate,
     /// The customer page `/c/{ref}` per client address.
@@ -323,6 +326,10 @@ impl Limits {
                 per_sec: 200.0,
                 burst: 2000,
             },
+            records_per_device: Rate {
+                per_sec: 100_000.0,
+                burst: 1_000_000,
+            },
             enroll_per_address: Rate {
                 per_sec: 10.0,
                 burst: 1000,
@@ -354,6 +361,12 @@ impl Limits {
             device_requests: Rate {
                 per_sec: 10.0,
                 burst: 120,
+            },
+            // A phone back from two days without signal (the offline window) sends a few
+            // hundred to a couple of thousand records at once; a courier makes a few a minute.
+            records_per_device: Rate {
+                per_sec: 5.0,
+                burst: 3000,
             },
             // Phones of a depot may enroll together behind one address; the codes are
             // random enough that this only slows down a scan for them.

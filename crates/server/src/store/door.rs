@@ -78,6 +78,13 @@ pub struct CorrectionView {
     pub received_at_ms: i64,
 }
 
+/// Labels one courier checks in at the depot in a day (one check-in or several).
+const MAX_CHECK_IN_LABELS: usize = 2000;
+
+/// Unexpected-parcel reports one phone may make in a day: each is listed on the fleet page
+/// until someone deals with it.
+const MAX_UNEXPECTED_PER_DAY: i64 = 100;
+
 impl Store {
     /// An unexpected parcel's report: stored for the fleet manager (the label normalised when
     /// it parses, so it can be matched to a known parcel).
@@ -106,6 +113,20 @@ impl Store {
         let key = Barcode::parse(raw)
             .map(|b| b.key())
             .unwrap_or_else(|_| raw.to_string());
+        let day = self.settings.time_zone.date_of(ev.occurred_at_ms.min(now));
+        let reported: i64 = qrow(
+            tx,
+            "SELECT COUNT(*) FROM unexpected_parcels WHERE device_id = ?1 AND report_date = ?2",
+            params![device.device_id.to_string(), day],
+            |r| r.get(0),
+        )?;
+        if reported >= MAX_UNEXPECTED_PER_DAY {
+            return Ok(rejected(
+                RejectCode::Invalid,
+                "this phone has reported 100 unexpected parcels today, as many as the server \
+                 takes in a day; call the depot",
+            ));
+        }
         exec(
             tx,
             "INSERT INTO unexpected_parcels (event_id, courier_id, device_id, barcode_key, barcode_raw, \
@@ -119,7 +140,7 @@ impl Store {
                 photo_sha256,
                 note.as_deref()
                     .map(|n| n.chars().take(500).collect::<String>()),
-                self.settings.time_zone.date_of(ev.occurred_at_ms.min(now)),
+                day,
                 now
             ],
         )?;
@@ -138,10 +159,19 @@ impl Store {
         let EventBody::DepotCheckIn { date, barcodes } = &ev.body else {
             unreachable!("called for depot check-ins only");
         };
-        if !is_date(date) || barcodes.len() > 2000 || !ev.parcel_ids.is_empty() {
+        if !is_date(date) || barcodes.len() > MAX_CHECK_IN_LABELS || !ev.parcel_ids.is_empty() {
             return Ok(rejected(
                 RejectCode::Invalid,
                 "a depot check-in needs its day (YYYY-MM-DD), at most 2000 labels and no parcels",
+            ));
+        }
+        // For the day it was made on (the backdating check bounds how old that may be), and
+        // never a later one.
+        let made_on = self.settings.time_zone.date_of(ev.occurred_at_ms.min(now));
+        if *date != made_on {
+            return Ok(rejected(
+                RejectCode::Invalid,
+                "a depot check-in is for the day it is made on",
             ));
         }
         let mut keys: Vec<String> = barcodes
@@ -155,7 +185,29 @@ impl Store {
         keys.sort();
         keys.dedup();
         let courier = device.courier_id.to_string();
-        for key in &keys {
+        // A second check-in of the day adds to the first (a courier who scanned a late
+        // parcel), and the day's labels together are bounded.
+        let earlier: Vec<String> = qrow(
+            tx,
+            "SELECT scanned FROM depot_checkins WHERE courier_id = ?1 AND checkin_date = ?2",
+            params![courier, date],
+            |r| r.get::<_, String>(0),
+        )
+        .optional()?
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default();
+        let new: Vec<String> = keys
+            .iter()
+            .filter(|k| earlier.binary_search(k).is_err())
+            .cloned()
+            .collect();
+        if earlier.len() + new.len() > MAX_CHECK_IN_LABELS {
+            return Ok(rejected(
+                RejectCode::Invalid,
+                "a courier checks in at most 2000 labels a day; call the depot",
+            ));
+        }
+        for key in &new {
             exec(
                 tx,
                 "UPDATE parcels SET status = 'at_depot' WHERE barcode_key = ?1 AND status = 'returning' \
@@ -163,6 +215,9 @@ impl Store {
                 params![key, courier],
             )?;
         }
+        let mut all = earlier;
+        all.extend(new);
+        all.sort();
         exec(
             tx,
             "INSERT INTO depot_checkins (courier_id, checkin_date, event_id, checked_in_at, scanned) \
@@ -173,7 +228,7 @@ impl Store {
                 date,
                 ev.id.to_string(),
                 now,
-                serde_json::to_string(&keys).unwrap_or_default()
+                serde_json::to_string(&all).unwrap_or_default()
             ],
         )?;
         Ok(EventStatus::Accepted)

@@ -788,8 +788,8 @@ pub(super) fn redacted_event_json(ev: &DeliveryEvent) -> String {
 
 /// The record's parcels as the door's rules see them: each must be of the record's stop (or
 /// moved from it to a later day by a failed attempt, and tried again on the stop's own day,
-/// before `day_end`), still on a route (not on its way back or at the depot), and none
-/// delivered yet.
+/// before `day_end`), still on a route (a parcel on its way back is not delivered, one at the
+/// depot is not recorded at a door), and none delivered yet.
 fn record_parcels(
     tx: &Db<'_>,
     stop: &StopRow,
@@ -797,6 +797,7 @@ fn record_parcels(
     day_end: i64,
 ) -> Result<Result<Vec<ManifestParcel>, (RejectCode, &'static str)>, StoreError> {
     let this_stop = stop.id.to_string();
+    let delivering = matches!(ev.body, EventBody::Delivered { .. });
     let mut parcels = Vec::new();
     let mut delivered = false;
     for p in &ev.parcel_ids {
@@ -825,9 +826,11 @@ fn record_parcels(
                 "a parcel of the record was moved to another day's stop: record it on that stop",
             )));
         }
-        // (A disputed parcel stays open: a refused record marks it so, and the courier's next
-        // valid record for it, e.g. with the customer's fresh QR, is still taken.)
-        if matches!(status.as_str(), "returning" | "at_depot") {
+        // A parcel on its way back is not delivered (another failed attempt is only counted),
+        // and one back at the depot is not at a door at all. (A disputed parcel stays open: a
+        // refused record marks it so, and the courier's next valid record for it, e.g. with
+        // the customer's fresh QR, is still taken.)
+        if status == "at_depot" || (status == "returning" && delivering) {
             return Ok(Err((
                 RejectCode::NotAssigned,
                 "a parcel of the record is on its way back to the depot and is no longer on a \

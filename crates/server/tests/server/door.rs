@@ -864,3 +864,69 @@ async fn evidence_belongs_to_the_phone_that_uploaded_it_and_to_one_record() {
     );
     assert!(message.contains("offline window"), "{message}");
 }
+
+#[tokio::test]
+async fn a_depot_check_in_is_for_its_own_day_and_a_second_one_adds_to_the_first() {
+    let app = spawn_app().await;
+    let mut device = app.device().await;
+    let check_in = |date: &str, labels: Vec<String>| EventBody::DepotCheckIn {
+        date: date.into(),
+        barcodes: labels,
+    };
+    let nil = doorstep_protocol::StopId::NIL;
+    let ev = device.event(
+        nil,
+        &[],
+        check_in(NEXT_DAY, vec!["STRAY-1".into()]),
+        MORNING_MS,
+    );
+    let message = rejected_with(&device.sync(&[ev]).await[0].status, RejectCode::Invalid);
+    assert!(message.contains("the day it is made on"), "{message}");
+
+    let first = device.event(nil, &[], check_in(DATE, vec!["STRAY-1".into()]), MORNING_MS);
+    let second = device.event(nil, &[], check_in(DATE, vec!["STRAY-2".into()]), MORNING_MS);
+    let r = device.sync(&[first, second]).await;
+    assert!(r.iter().all(|r| r.status == EventStatus::Accepted), "{r:?}");
+    let scanned = app.query("SELECT scanned FROM depot_checkins").await;
+    assert_eq!(scanned.len(), 1);
+    assert_eq!(
+        scanned[0].get::<_, String>(0).unwrap(),
+        r#"["STRAY-1","STRAY-2"]"#,
+        "the second check-in of the day adds to the first"
+    );
+
+    // The day's labels together are bounded: 1,999 more would make 2,001.
+    let many: Vec<String> = (0..1999).map(|i| format!("BULK-{i:04}")).collect();
+    let ev = device.event(nil, &[], check_in(DATE, many), MORNING_MS);
+    let message = rejected_with(&device.sync(&[ev]).await[0].status, RejectCode::Invalid);
+    assert!(message.contains("2000 labels a day"), "{message}");
+}
+
+#[tokio::test]
+async fn a_phone_reports_at_most_a_hundred_unexpected_parcels_a_day() {
+    let app = spawn_app().await;
+    let mut device = app.device().await;
+    let reports: Vec<_> = (0..101)
+        .map(|i| {
+            device.event(
+                doorstep_protocol::StopId::NIL,
+                &[],
+                EventBody::Unexpected {
+                    barcode: format!("STRAY-{i:04}"),
+                    photo_sha256: None,
+                    note: None,
+                },
+                MORNING_MS,
+            )
+        })
+        .collect();
+    let r = device.sync(&reports).await;
+    assert!(r[..100].iter().all(|r| r.status == EventStatus::Accepted));
+    let message = rejected_with(&r[100].status, RejectCode::Invalid);
+    assert!(
+        message.contains("100 unexpected parcels today"),
+        "{message}"
+    );
+    let listed = app.query("SELECT COUNT(*) FROM unexpected_parcels").await;
+    assert_eq!(listed[0].get::<_, i64>(0).unwrap(), 100);
+}

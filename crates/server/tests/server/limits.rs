@@ -9,7 +9,7 @@ use doorstep_server::Rate;
 use serde_json::{Value, json};
 use sha2::Digest;
 
-use crate::helpers::{TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{MORNING_MS, TestApp, spawn_app, spawn_app_with};
 
 /// Sends `head` and then `body` over a plain TCP connection, all of it before reading
 /// anything (as simple HTTP/1.1 clients do), and returns the answer's status and body.
@@ -268,6 +268,69 @@ async fn a_device_over_its_limit_gets_429_while_another_device_is_served() {
     // One request every 1000 s: once that has passed, the first phone is served again.
     app.clock.advance_ms(1_000_000);
     assert_eq!(manifest(&first).await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn a_phone_over_its_record_budget_gets_429_and_its_records_wait() {
+    use doorstep_protocol::wire::{EventBody, EventStatus, ExceptionReason};
+    let app = spawn_app_with(|c| {
+        c.limits.records_per_device = Rate {
+            per_sec: 0.01,
+            burst: 3,
+        }
+    })
+    .await;
+    let mut device = app.device().await;
+    let not_home = || EventBody::Failed {
+        reason: ExceptionReason::NotHome,
+        note: None,
+        photo_sha256: None,
+        id_check: None,
+    };
+    let mut records = Vec::new();
+    for label in [
+        "low value",
+        "no code: low value",
+        "no code: neighbour",
+        "pickup point",
+    ] {
+        let p = app.parcel(label);
+        records.push(device.event(p.stop_id, &[p.parcel_id], not_home(), MORNING_MS));
+    }
+    let stored = || async {
+        app.query("SELECT COUNT(*) FROM events").await[0]
+            .get::<_, i64>(0)
+            .unwrap()
+    };
+    let sync = |batch: &[doorstep_protocol::wire::DeliveryEvent]| {
+        device.post(
+            "/v1/sync",
+            json!({ "app_version": "0.1.0", "platform": "linux", "events": batch }),
+        )
+    };
+    // A batch larger than the whole budget can never pass: the phone is told to split it.
+    let r = sync(&records).await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("smaller batches"));
+    let r = sync(&records[..2]).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(stored().await, 2);
+    // Two more records with one left in the budget: refused whole, nothing stored.
+    let r = sync(&records[2..]).await;
+    assert_limited_json(r, "too many records").await;
+    assert_eq!(stored().await, 2);
+    // One record every 100 s: after 200 s the batch goes through.
+    app.clock.advance_ms(200_000);
+    let r = sync(&records[2..]).await;
+    assert_eq!(r.status(), 200);
+    let results: doorstep_protocol::wire::SyncResponse = r.json().await.unwrap();
+    assert!(
+        results
+            .results
+            .iter()
+            .all(|r| r.status == EventStatus::Accepted)
+    );
+    assert_eq!(stored().await, 4);
 }
 
 #[tokio::test]

@@ -33,8 +33,8 @@ use crate::http::{ApiError, DeviceCaller, StrictJson, StrictPath, SyncingDevice,
         (status = 401, description = errors::NO_DEVICE_SYNC, body = ErrorBody),
         (status = 413, description = errors::TOO_LARGE, body = ErrorBody),
         (status = 415, description = errors::NOT_JSON, body = ErrorBody),
-        (status = 422, description = "`validation_failed`: more than 1000 records, or an `app_version` longer than 40 characters", body = ErrorBody),
-        (status = 429, description = errors::DEVICE_RATE, body = ErrorBody),
+        (status = 422, description = "`validation_failed`: more than 1000 records, more than the phone's whole record budget in one batch, or an `app_version` longer than 40 characters", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many requests, or too many records, from this phone; nothing of the batch was stored: retry after `Retry-After` seconds", body = ErrorBody),
     )
 )]
 pub(super) async fn sync(
@@ -56,6 +56,9 @@ pub(super) async fn sync(
             "app_version is too long",
         ));
     }
+    state
+        .limiters
+        .check_records(device.device_id, req.events.len())?;
     let now = state.now();
     let n = req.events.len();
     let public_url = state.config.public_url.clone();

@@ -106,6 +106,23 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
         }
     }
 
+    /// Takes `n` cells for `key` at once; a batch larger than the whole burst can never
+    /// pass and is refused with `None`.
+    pub(crate) fn check_n(&self, key: &K, n: u32) -> Result<(), Option<Wait>> {
+        self.sweep();
+        let Some(n) = NonZeroU32::new(n) else {
+            return Ok(());
+        };
+        match self.limiter.check_key_n(key, n) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(not_until)) => {
+                let now = governor::clock::Clock::now(&self.clock);
+                Err(Some(Wait(not_until.wait_time_from(now))))
+            }
+            Err(_) => Err(None),
+        }
+    }
+
     pub(crate) fn check(&self, key: &K) -> Result<(), Wait> {
         self.sweep();
         self.limiter.check_key(key).map_err(|not_until| {
@@ -142,6 +159,7 @@ pub struct Limiters {
     pub(crate) verify_per_address: KeyedLimiter<IpAddr>,
     pub(crate) verify_per_device: KeyedLimiter<DeviceId>,
     pub(crate) device_requests: KeyedLimiter<DeviceId>,
+    pub(crate) records_per_device: KeyedLimiter<DeviceId>,
     pub(crate) enroll_per_address: KeyedLimiter<IpAddr>,
     pub(crate) customer_page_per_address: KeyedLimiter<IpAddr>,
     pub(crate) sign_in_failures: KeyedLimiter<IpAddr>,
@@ -208,6 +226,7 @@ impl Limiters {
             ),
             verify_per_device: KeyedLimiter::new(l.verify_per_device, c),
             device_requests: KeyedLimiter::new(l.device_requests, c),
+            records_per_device: KeyedLimiter::new(l.records_per_device, c),
             enroll_per_address: KeyedLimiter::new(l.enroll_per_address, c),
             customer_page_per_address: KeyedLimiter::new(l.customer_page_per_address, c),
             sign_in_failures: KeyedLimiter::new(l.fleet_sign_in_failures_per_address, c),
@@ -230,6 +249,23 @@ impl Limiters {
                 .check(&device)
                 .map_err(|w| too_many(w, "this phone sent too many requests"))
         }
+    }
+
+    /// Takes a sync batch's `records` from the device's record budget; over it, `429` with
+    /// the wait (the phone keeps its records and sends them later).
+    pub fn check_records(&self, device: DeviceId, records: usize) -> Result<(), ApiError> {
+        let n = u32::try_from(records).unwrap_or(u32::MAX);
+        self.records_per_device
+            .check_n(&device, n)
+            .map_err(|w| match w {
+                Some(w) => too_many(w, "this phone sent too many records"),
+                None => ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    ErrorCode::ValidationFailed,
+                    "this batch holds more records than this server takes from a phone at once; \
+                 send smaller batches",
+                ),
+            })
     }
 
     /// Whether `ip` must wait before it may try to sign in again.
