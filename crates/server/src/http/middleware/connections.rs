@@ -122,7 +122,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let slots = Arc::new(Semaphore::new(rules.max_connections.max(1)));
     let shares = Arc::new(Shares::default());
-    // Closed when shutdown begins; each connection task holds a receiver until it ends.
+    // Changed when shutdown begins; each connection task holds a receiver until it ends.
     let (stop_tx, stop_rx) = watch::channel(());
     let mut shutdown = std::pin::pin!(shutdown);
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -184,8 +184,8 @@ pub async fn serve(
         });
     }
     drop(stop_rx);
-    // Every connection task sees the sender close, finishes its request, and drops its
-    // receiver; `closed` returns when the last one has.
+    // Every connection task sees the value change, finishes the request it is on (an idle
+    // one closes at once) and drops its receiver; `closed` returns when the last one has.
     let _ = stop_tx.send(());
     drop(listener);
     stop_tx.closed().await;
