@@ -123,8 +123,10 @@ impl Store {
         if reported >= MAX_UNEXPECTED_PER_DAY {
             return Ok(rejected(
                 RejectCode::Invalid,
-                "this phone has reported 100 unexpected parcels today, as many as the server \
-                 takes in a day; call the depot",
+                &format!(
+                    "this phone has reported {MAX_UNEXPECTED_PER_DAY} unexpected parcels today, \
+                     as many as the server takes in a day; call the depot"
+                ),
             ));
         }
         exec(
@@ -162,7 +164,10 @@ impl Store {
         if !is_date(date) || barcodes.len() > MAX_CHECK_IN_LABELS || !ev.parcel_ids.is_empty() {
             return Ok(rejected(
                 RejectCode::Invalid,
-                "a depot check-in needs its day (YYYY-MM-DD), at most 2000 labels and no parcels",
+                &format!(
+                    "a depot check-in needs its day (YYYY-MM-DD), at most \
+                     {MAX_CHECK_IN_LABELS} labels and no parcels"
+                ),
             ));
         }
         // For the day it was made on (the backdating check bounds how old that may be), and
@@ -204,7 +209,9 @@ impl Store {
         if earlier.len() + new.len() > MAX_CHECK_IN_LABELS {
             return Ok(rejected(
                 RejectCode::Invalid,
-                "a courier checks in at most 2000 labels a day; call the depot",
+                &format!(
+                    "a courier checks in at most {MAX_CHECK_IN_LABELS} labels a day; call the depot"
+                ),
             ));
         }
         for key in &new {

@@ -15,6 +15,7 @@ use super::handle::Store;
 use super::models::{AuditEntry, ChainBreak, DeviceAuth, PhotoUsage};
 use super::outbox::enqueue_webhook;
 use super::rows::{StopRow, enum_str, load_stop, parse_enum};
+use crate::domain::zone::FleetZone;
 
 impl Store {
     /// `POST /v1/sync`: stores each event once, in one transaction for the batch.
@@ -462,14 +463,7 @@ impl Store {
         if ev.parcel_ids.is_empty() || ev.parcel_ids.len() > 200 {
             return Ok(rejected(RejectCode::Invalid, "the record names no parcel"));
         }
-        // A parcel moved to a later day may still be recorded on this stop, for what happened
-        // on this stop's day (a record made offline before the move) and no later.
-        let day_end = self
-            .settings
-            .time_zone
-            .window_end_ms(&stop.delivery_date, 1)
-            .unwrap_or(i64::MIN);
-        let parcels = match record_parcels(tx, &stop, ev, day_end)? {
+        let parcels = match record_parcels(tx, &stop, ev, &self.settings.time_zone)? {
             Ok(parcels) => parcels,
             Err((code, message)) => return Ok(rejected(code, message)),
         };
@@ -787,14 +781,14 @@ pub(super) fn redacted_event_json(ev: &DeliveryEvent) -> String {
 }
 
 /// The record's parcels as the door's rules see them: each must be of the record's stop (or
-/// moved from it to a later day by a failed attempt, and tried again on the stop's own day,
-/// before `day_end`), still on a route (a parcel on its way back is not delivered, one at the
+/// moved from it to a later day by a failed attempt, and tried again on the stop's own day in
+/// the fleet's `zone`), still on a route (a parcel on its way back is not delivered, one at the
 /// depot is not recorded at a door), and none delivered yet.
 fn record_parcels(
     tx: &Db<'_>,
     stop: &StopRow,
     ev: &DeliveryEvent,
-    day_end: i64,
+    zone: &FleetZone,
 ) -> Result<Result<Vec<ManifestParcel>, (RejectCode, &'static str)>, StoreError> {
     let this_stop = stop.id.to_string();
     let delivering = matches!(ev.body, EventBody::Delivered { .. });
@@ -820,7 +814,13 @@ fn record_parcels(
                 "a parcel of the record is not part of its stop",
             )));
         }
-        if s != this_stop && ev.occurred_at_ms >= day_end {
+        // A parcel moved to a later day may still be recorded on this stop, for what happened
+        // on this stop's day (a record made offline before the move) and no later.
+        if s != this_stop
+            && zone
+                .window_end_ms(&stop.delivery_date, 1)
+                .is_none_or(|day_end| ev.occurred_at_ms >= day_end)
+        {
             return Ok(Err((
                 RejectCode::NotAssigned,
                 "a parcel of the record was moved to another day's stop: record it on that stop",

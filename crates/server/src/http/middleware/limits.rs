@@ -379,14 +379,13 @@ impl http_body::Body for SharedBody {
 pub async fn read_unread_body(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let (parts, body) = req.into_parts();
     let slot = Arc::new(Mutex::new(Some(body)));
-    let response = next
+    let mut response = next
         .run(Request::from_parts(
             parts,
             Body::new(SharedBody(slot.clone())),
         ))
         .await;
     let rest = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
-    let mut response = response;
     if let Some(body) = rest {
         use http_body::Body as _;
         if response.status() == StatusCode::UNAUTHORIZED {

@@ -125,8 +125,9 @@ impl Postgres {
         let unusable = |e: DbError| {
             StoreError::Unusable(format!("cannot use the database {}: {e}", redact_url(url)))
         };
-        // The first connection opened here, so a wrong URL or a refused login is reported at
-        // once in the database's words; the pool starts with it.
+        // One connection opened here and closed again, so a wrong URL or a refused login is
+        // reported at once in the database's words (the pool opens its own as needed, and
+        // would only time out).
         let first = r2d2::ManageConnection::connect(&manager).map_err(unusable)?;
         let sync_commit = first
             .block_on(
