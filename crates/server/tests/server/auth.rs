@@ -83,9 +83,8 @@ async fn a_sync_that_waited_while_its_phone_was_revoked_applies_nothing() {
         .await;
     assert_eq!(r.status(), 204);
     let low = app.parcel("low value");
-    let event = device.event(
-        low.stop_id,
-        &[low.parcel_id],
+    let event = device.record(
+        low,
         delivered(Verification::NotRequired),
         MORNING_MS + 60_000,
     );

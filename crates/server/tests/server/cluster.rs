@@ -387,7 +387,7 @@ impl Drop for Relay {
 }
 
 impl Relay {
-    async fn start() -> Self {
+    fn start() -> Self {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -441,7 +441,7 @@ impl Relay {
 #[tokio::test]
 async fn a_node_whose_database_goes_away_answers_503_and_recovers_by_itself() {
     let pg = TestPostgres::create();
-    let relay = Relay::start().await;
+    let relay = Relay::start();
     // The schema's URL, through the relay.
     let url = pg
         .url

@@ -82,6 +82,19 @@ fn with(mut body: EventBody, edit: impl FnOnce(&mut EventBody)) -> EventBody {
     body
 }
 
+/// Handed to a neighbour (at `place`) with the signature image `signature`.
+fn signed_by_neighbour(signature: &[u8], place: Option<&str>) -> EventBody {
+    let signature = hex::encode(sha2::Sha256::digest(signature));
+    with(handed_over(DeliveryMethod::Neighbour, place), |b| {
+        if let EventBody::Delivered {
+            signature_sha256, ..
+        } = b
+        {
+            *signature_sha256 = Some(signature);
+        }
+    })
+}
+
 async fn parcel_status(app: &TestApp, parcel: &DemoParcel) -> String {
     app.admin_get(&format!("/v1/admin/parcels/{}", parcel.parcel_id))
         .await["status"]
@@ -168,40 +181,19 @@ async fn a_neighbour_delivery_needs_where_and_is_accepted_with_the_signature_upl
     let app = spawn_app().await;
     let mut device = app.device().await;
     let p = app.parcel("two parcels, one stop");
-    let body = |signature: &[u8], place: Option<&str>| {
-        let signature = hex::encode(sha2::Sha256::digest(signature));
-        with(handed_over(DeliveryMethod::Neighbour, place), |b| {
-            if let EventBody::Delivered {
-                signature_sha256, ..
-            } = b
-            {
-                *signature_sha256 = Some(signature);
-            }
-        })
-    };
     // The signature is not on the server yet: the record waits (the phone uploads it first).
-    let ev = device.event(
-        p.stop_id,
-        &[p.parcel_id],
-        body(&png(1), Some("14")),
-        MORNING_MS,
-    );
-    let r = device.sync(std::slice::from_ref(&ev)).await;
-    assert!(matches!(r[0].status, EventStatus::Retry { .. }), "{r:?}");
+    let ev = device.record(p, signed_by_neighbour(&png(1), Some("14")), MORNING_MS);
+    let status = device.sync_one(ev.clone()).await;
+    assert!(matches!(status, EventStatus::Retry { .. }), "{status:?}");
     upload(&app, &device, &png(1)).await;
-    assert_eq!(device.sync(&[ev]).await[0].status, EventStatus::Accepted);
+    assert_eq!(device.sync_one(ev).await, EventStatus::Accepted);
     assert_eq!(parcel_status(&app, p).await, "delivered");
 
     // The second parcel of the stop, to a neighbour without saying where: refused.
     let second = app.parcel("no code: second parcel of the same stop");
     upload(&app, &device, &png(2)).await;
-    let ev = device.event(
-        second.stop_id,
-        &[second.parcel_id],
-        body(&png(2), None),
-        MORNING_MS,
-    );
-    let message = rejected_with(&device.sync(&[ev]).await[0].status, RejectCode::StepMissing);
+    let ev = device.record(second, signed_by_neighbour(&png(2), None), MORNING_MS);
+    let message = rejected_with(&device.sync_one(ev).await, RejectCode::StepMissing);
     assert!(message.contains("must say where"), "{message}");
 }
 
@@ -382,15 +374,6 @@ async fn an_id_check_with_an_id_number_is_refused_as_bad_input_and_nothing_is_st
 }
 
 // -- failed attempts, the depot, unexpected parcels, corrections -------------------------
-
-fn failed(reason: ExceptionReason) -> EventBody {
-    EventBody::Failed {
-        reason,
-        note: None,
-        photo_sha256: None,
-        id_check: None,
-    }
-}
 
 async fn parcel_view(app: &TestApp, parcel: &DemoParcel) -> Value {
     app.admin_get(&format!("/v1/admin/parcels/{}", parcel.parcel_id))
@@ -737,32 +720,18 @@ async fn a_parcel_on_its_way_back_cannot_be_recorded_as_handed_over() {
     let app = spawn_app().await;
     let mut device = app.device().await;
     let p = app.parcel("no code: neighbour");
-    let refused = device.event(
-        p.stop_id,
-        &[p.parcel_id],
-        failed(ExceptionReason::Refused),
-        MORNING_MS,
-    );
-    assert_eq!(
-        device.sync(&[refused]).await[0].status,
-        EventStatus::Accepted
-    );
-    assert_eq!(parcel_view(&app, p).await["status"], "returning");
+    let refused = device.record(p, failed(ExceptionReason::Refused), MORNING_MS);
+    assert_eq!(device.sync_one(refused).await, EventStatus::Accepted);
+    assert_eq!(parcel_status(&app, p).await, "returning");
     // Later, a record made offline says it was handed over at the same stop after all.
-    let handed = device.event(
-        p.stop_id,
-        &[p.parcel_id],
+    let handed = device.record(
+        p,
         delivered(Verification::NotRequired),
         MORNING_MS + 3_600_000,
     );
-    match &device.sync(&[handed]).await[0].status {
-        EventStatus::Rejected { code, message } => {
-            assert_eq!(*code, RejectCode::NotAssigned);
-            assert!(message.contains("on its way back"), "{message}");
-        }
-        other => panic!("a returning parcel was taken as {other:?}"),
-    }
-    assert_eq!(parcel_view(&app, p).await["status"], "returning");
+    let message = rejected_with(&device.sync_one(handed).await, RejectCode::NotAssigned);
+    assert!(message.contains("on its way back"), "{message}");
+    assert_eq!(parcel_status(&app, p).await, "returning");
 }
 
 #[tokio::test]
@@ -770,33 +739,15 @@ async fn a_parcel_moved_to_the_next_day_cannot_be_recorded_on_its_old_stop_the_n
     let app = spawn_app().await;
     let mut device = app.device().await;
     let p = app.parcel("no code: low value");
-    let not_home = device.event(
-        p.stop_id,
-        &[p.parcel_id],
-        failed(ExceptionReason::NotHome),
-        MORNING_MS,
-    );
-    assert_eq!(
-        device.sync(&[not_home]).await[0].status,
-        EventStatus::Accepted
-    );
+    let not_home = device.record(p, failed(ExceptionReason::NotHome), MORNING_MS);
+    assert_eq!(device.sync_one(not_home).await, EventStatus::Accepted);
     assert_eq!(parcel_view(&app, p).await["delivery_date"], NEXT_DAY);
     // The next day, a record names the old stop (whose code rules and route are yesterday's).
     let next_morning = MORNING_MS + 24 * 3_600_000;
     app.clock.set_ms(next_morning + 60_000);
-    let handed = device.event(
-        p.stop_id,
-        &[p.parcel_id],
-        delivered(Verification::NotRequired),
-        next_morning,
-    );
-    match &device.sync(&[handed]).await[0].status {
-        EventStatus::Rejected { code, message } => {
-            assert_eq!(*code, RejectCode::NotAssigned);
-            assert!(message.contains("moved to another day"), "{message}");
-        }
-        other => panic!("an old stop was used the next day: {other:?}"),
-    }
+    let handed = device.record(p, delivered(Verification::NotRequired), next_morning);
+    let message = rejected_with(&device.sync_one(handed).await, RejectCode::NotAssigned);
+    assert!(message.contains("moved to another day"), "{message}");
     let view = parcel_view(&app, p).await;
     assert_eq!(view["status"], "pending");
     assert_eq!(view["delivery_date"], NEXT_DAY);
@@ -807,49 +758,21 @@ async fn evidence_belongs_to_the_phone_that_uploaded_it_and_to_one_record() {
     let app = spawn_app().await;
     let mut device = app.device().await;
     let mut other = app.device().await;
-    let signed = |signature: &[u8]| {
-        let signature = hex::encode(sha2::Sha256::digest(signature));
-        with(handed_over(DeliveryMethod::Neighbour, Some("14")), |b| {
-            if let EventBody::Delivered {
-                signature_sha256, ..
-            } = b
-            {
-                *signature_sha256 = Some(signature);
-            }
-        })
-    };
+    let signed = |signature: &[u8]| signed_by_neighbour(signature, Some("14"));
     let first = app.parcel("two parcels, one stop");
     let second = app.parcel("no code: second parcel of the same stop");
     upload(&app, &device, &png(1)).await;
 
     // Another phone naming this phone's signature: refused.
-    let ev = other.event(
-        first.stop_id,
-        &[first.parcel_id],
-        signed(&png(1)),
-        MORNING_MS,
-    );
-    let message = rejected_with(&other.sync(&[ev]).await[0].status, RejectCode::PhotoMissing);
+    let ev = other.record(first, signed(&png(1)), MORNING_MS);
+    let message = rejected_with(&other.sync_one(ev).await, RejectCode::PhotoMissing);
     assert!(message.contains("another phone"), "{message}");
 
     // The phone's own record takes it; a second record naming it again is refused.
-    let ev = device.event(
-        first.stop_id,
-        &[first.parcel_id],
-        signed(&png(1)),
-        MORNING_MS,
-    );
-    assert_eq!(device.sync(&[ev]).await[0].status, EventStatus::Accepted);
-    let ev = device.event(
-        second.stop_id,
-        &[second.parcel_id],
-        signed(&png(1)),
-        MORNING_MS,
-    );
-    let message = rejected_with(
-        &device.sync(&[ev]).await[0].status,
-        RejectCode::PhotoMissing,
-    );
+    let ev = device.record(first, signed(&png(1)), MORNING_MS);
+    assert_eq!(device.sync_one(ev).await, EventStatus::Accepted);
+    let ev = device.record(second, signed(&png(1)), MORNING_MS);
+    let message = rejected_with(&device.sync_one(ev).await, RejectCode::PhotoMissing);
     assert!(message.contains("belongs to another record"), "{message}");
     assert_eq!(parcel_status(&app, second).await, "pending");
 
@@ -857,11 +780,8 @@ async fn evidence_belongs_to_the_phone_that_uploaded_it_and_to_one_record() {
     upload(&app, &device, &png(2)).await;
     let later = MORNING_MS + 49 * 3_600_000;
     app.clock.set_ms(later + 60_000);
-    let ev = device.event(second.stop_id, &[second.parcel_id], signed(&png(2)), later);
-    let message = rejected_with(
-        &device.sync(&[ev]).await[0].status,
-        RejectCode::PhotoMissing,
-    );
+    let ev = device.record(second, signed(&png(2)), later);
+    let message = rejected_with(&device.sync_one(ev).await, RejectCode::PhotoMissing);
     assert!(message.contains("offline window"), "{message}");
 }
 
@@ -880,7 +800,7 @@ async fn a_depot_check_in_is_for_its_own_day_and_a_second_one_adds_to_the_first(
         check_in(NEXT_DAY, vec!["STRAY-1".into()]),
         MORNING_MS,
     );
-    let message = rejected_with(&device.sync(&[ev]).await[0].status, RejectCode::Invalid);
+    let message = rejected_with(&device.sync_one(ev).await, RejectCode::Invalid);
     assert!(message.contains("the day it is made on"), "{message}");
 
     let first = device.event(nil, &[], check_in(DATE, vec!["STRAY-1".into()]), MORNING_MS);
@@ -898,7 +818,7 @@ async fn a_depot_check_in_is_for_its_own_day_and_a_second_one_adds_to_the_first(
     // The day's labels together are bounded: 1,999 more would make 2,001.
     let many: Vec<String> = (0..1999).map(|i| format!("BULK-{i:04}")).collect();
     let ev = device.event(nil, &[], check_in(DATE, many), MORNING_MS);
-    let message = rejected_with(&device.sync(&[ev]).await[0].status, RejectCode::Invalid);
+    let message = rejected_with(&device.sync_one(ev).await, RejectCode::Invalid);
     assert!(message.contains("2000 labels a day"), "{message}");
 }
 

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use doorstep_protocol::code::damm_check_digit;
 use doorstep_protocol::wire::{
-    DeliveryEvent, EnrollResponse, EventBody, EventResult, GENESIS_HASH, Platform, SyncResponse,
-    Verification,
+    DeliveryEvent, EnrollResponse, EventBody, EventResult, EventStatus, ExceptionReason,
+    GENESIS_HASH, Platform, SyncResponse, Verification,
 };
 use doorstep_protocol::{EventId, ParcelId, StopId};
 use doorstep_server::testing::{TestServer, spawn_test_server};
@@ -330,6 +330,16 @@ impl Device {
         )
     }
 
+    /// The next event of this device's chain about one demo parcel, on its stop.
+    pub fn record(&mut self, parcel: &DemoParcel, body: EventBody, at_ms: i64) -> DeliveryEvent {
+        self.event(parcel.stop_id, &[parcel.parcel_id], body, at_ms)
+    }
+
+    /// Syncs one event; its status.
+    pub async fn sync_one(&self, event: DeliveryEvent) -> EventStatus {
+        self.sync(&[event]).await.remove(0).status
+    }
+
     pub async fn sync(&self, events: &[DeliveryEvent]) -> Vec<EventResult> {
         let r = self
             .post(
@@ -368,6 +378,15 @@ pub fn chain_event(
     ev.sign(key);
     *last_hash = ev.chain_hash();
     ev
+}
+
+pub fn failed(reason: ExceptionReason) -> EventBody {
+    EventBody::Failed {
+        reason,
+        note: None,
+        photo_sha256: None,
+        id_check: None,
+    }
 }
 
 pub fn delivered(verification: Verification) -> EventBody {

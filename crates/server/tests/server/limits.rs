@@ -9,7 +9,7 @@ use doorstep_server::Rate;
 use serde_json::{Value, json};
 use sha2::Digest;
 
-use crate::helpers::{MORNING_MS, TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{MORNING_MS, TestApp, failed, spawn_app, spawn_app_with};
 
 /// Sends `head` and then `body` over a plain TCP connection, all of it before reading
 /// anything (as simple HTTP/1.1 clients do), and returns the answer's status and body.
@@ -272,7 +272,7 @@ async fn a_device_over_its_limit_gets_429_while_another_device_is_served() {
 
 #[tokio::test]
 async fn a_phone_over_its_record_budget_gets_429_and_its_records_wait() {
-    use doorstep_protocol::wire::{EventBody, EventStatus, ExceptionReason};
+    use doorstep_protocol::wire::{EventStatus, ExceptionReason};
     let app = spawn_app_with(|c| {
         c.limits.records_per_device = Rate {
             per_sec: 0.01,
@@ -281,22 +281,21 @@ async fn a_phone_over_its_record_budget_gets_429_and_its_records_wait() {
     })
     .await;
     let mut device = app.device().await;
-    let not_home = || EventBody::Failed {
-        reason: ExceptionReason::NotHome,
-        note: None,
-        photo_sha256: None,
-        id_check: None,
-    };
-    let mut records = Vec::new();
-    for label in [
+    let records: Vec<_> = [
         "low value",
         "no code: low value",
         "no code: neighbour",
         "pickup point",
-    ] {
-        let p = app.parcel(label);
-        records.push(device.event(p.stop_id, &[p.parcel_id], not_home(), MORNING_MS));
-    }
+    ]
+    .into_iter()
+    .map(|label| {
+        device.record(
+            app.parcel(label),
+            failed(ExceptionReason::NotHome),
+            MORNING_MS,
+        )
+    })
+    .collect();
     let stored = || async {
         app.query("SELECT COUNT(*) FROM events").await[0]
             .get::<_, i64>(0)

@@ -409,14 +409,7 @@ async fn break_the_chain(
 }
 
 async fn fleet_page(app: &TestApp) -> String {
-    app.client
-        .get(app.url("/fleet"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    app.get_text("/fleet").await
 }
 
 fn csrf_of(html: &str) -> String {
