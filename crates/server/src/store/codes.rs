@@ -24,9 +24,15 @@ fn on_route(stop: &StopRow, device: &DeviceAuth) -> Result<(), StoreError> {
 }
 
 impl Store {
-    /// Checks a code in a transaction. The failed-attempt counter is raised before the
-    /// comparison (and lowered again on success), so concurrent guesses can never get more
-    /// tries than the limit.
+    /// Checks a code in the caller's write transaction.
+    ///
+    /// A right code is answered from the stop's row as read (under the limit, not expired)
+    /// and writes nothing; a wrong one raises the counter only while it is under the limit
+    /// (a conditional `UPDATE`). Concurrent guesses therefore never get more tries than the
+    /// limit: on SQLite every write transaction runs alone, and on PostgreSQL (SERIALIZABLE)
+    /// two checks that both read the stop and both count are serialised by the update of its
+    /// row, while a right code that read the counter before a wrong one raised it is the
+    /// same as the right code having come first.
     pub(super) fn check_code(
         &self,
         tx: &Db<'_>,
@@ -75,6 +81,18 @@ impl Store {
         if stop.failed_attempts >= stop.max_attempts {
             return Ok(CodeCheck::Locked);
         }
+        if now >= expires {
+            return Ok(CodeCheck::Expired);
+        }
+        let candidate = self
+            .secrets
+            .mac(&[stop_id.as_bytes(), code.expose_digits().as_bytes()]);
+        if bool::from(candidate.ct_eq(&hash)) {
+            return Ok(CodeCheck::Ok { code_id });
+        }
+        // Only a wrong code is counted, and only while the counter is under the limit: the
+        // `WHERE` makes the count exact even against a check of the same stop that ran
+        // between this check's read and its write.
         let counted: Option<u32> = qrow(
             tx,
             "UPDATE stops SET failed_attempts = failed_attempts + 1 \
@@ -86,25 +104,6 @@ impl Store {
         let Some(used) = counted else {
             return Ok(CodeCheck::Locked);
         };
-        if now >= expires {
-            exec(
-                tx,
-                "UPDATE stops SET failed_attempts = failed_attempts - 1 WHERE id = ?1",
-                [&stop_id],
-            )?;
-            return Ok(CodeCheck::Expired);
-        }
-        let candidate = self
-            .secrets
-            .mac(&[stop_id.as_bytes(), code.expose_digits().as_bytes()]);
-        if bool::from(candidate.ct_eq(&hash)) {
-            exec(
-                tx,
-                "UPDATE stops SET failed_attempts = failed_attempts - 1 WHERE id = ?1",
-                [&stop_id],
-            )?;
-            return Ok(CodeCheck::Ok { code_id });
-        }
         let left = stop.max_attempts.saturating_sub(used);
         if left == 0 {
             exec(
