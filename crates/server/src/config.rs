@@ -299,6 +299,9 @@ pub struct Limits {
     /// that address (right or wrong) is answered `429` until the wait is over, so the answer
     /// never tells a guess apart.
     pub fleet_sign_in_failures_per_address: Rate,
+    /// Failed sign-ins to the console per user name, the same way: guesses at one account
+    /// spread over many addresses are slowed down too.
+    pub fleet_sign_in_failures_per_user: Rate,
     /// Photo bytes one device may upload in any 24 hours.
     pub photo_bytes_per_device_per_day: u64,
     /// Photos one device may upload in any 24 hours.
@@ -342,6 +345,10 @@ impl Limits {
                 per_sec: 1.0,
                 burst: 20,
             },
+            fleet_sign_in_failures_per_user: Rate {
+                per_sec: 1.0,
+                burst: 20,
+            },
             photo_bytes_per_device_per_day: 200 * 1024 * 1024,
             photos_per_device_per_day: 1000,
         }
@@ -382,6 +389,12 @@ impl Limits {
             fleet_sign_in_failures_per_address: Rate {
                 per_sec: 1.0 / 12.0,
                 burst: 10,
+            },
+            // One a minute after five in a row: slow for a guesser, a short wait for the
+            // user who mistyped.
+            fleet_sign_in_failures_per_user: Rate {
+                per_sec: 1.0 / 60.0,
+                burst: 5,
             },
             ..Self::demo()
         }

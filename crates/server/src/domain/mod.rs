@@ -1,5 +1,6 @@
 //! The rules, pure: no I/O, no clock, no randomness of their own.
 
+pub mod accounts;
 pub mod messages;
 pub mod parcel;
 pub mod policy;

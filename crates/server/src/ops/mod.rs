@@ -1,6 +1,7 @@
 //! What the command line and the HTTP layer both do with a data directory: open it, seed the
 //! demo, make enrollment codes, print labels, publish releases. Above the store, below the edges.
 
+pub mod accounts;
 pub(crate) mod demo;
 pub mod releases;
 

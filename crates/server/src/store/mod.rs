@@ -12,6 +12,7 @@
 //! server nodes on one
 //! PostgreSQL database: a pool, serializable transactions retried on conflict).
 
+mod accounts;
 pub mod backend;
 mod chain;
 mod codes;
@@ -29,6 +30,7 @@ mod schema;
 pub mod sqlite_to_postgres;
 mod views;
 
+pub use accounts::User;
 pub use chain::MAX_RECORDS_FROM_A_REVOKED_PHONE;
 pub use door::{CorrectionView, UnexpectedParcel, VanReconciliation};
 pub use error::StoreError;

@@ -62,6 +62,9 @@ pub const TABLES: &[&str] = &[
     "release_tokens",
     "unexpected_parcels",
     "depot_checkins",
+    "users",
+    "sessions",
+    "setup_links",
 ];
 
 /// Tables that opening the target already writes to (the secrets fingerprint): their rows are

@@ -255,13 +255,7 @@ async fn a_node_killed_in_the_middle_of_a_batch_loses_nothing_and_stores_nothing
         .as_millis() as i64;
     let today = doorstep_server::domain::zone::FleetZone::utc().date_of(now);
     let server = spawn_test_server(&today, |c| c.database = Some(url.clone())).await;
-    let app = TestApp {
-        base: server.url(),
-        client: reqwest::Client::new(),
-        seed: server.seed.clone(),
-        clock: Arc::new(ManualClock::new(now)),
-        server,
-    };
+    let app = TestApp::on(server, Arc::new(ManualClock::new(now)));
     let mut device = app.device().await;
     let parcels: Vec<DemoParcel> = app.seed.parcels.clone();
     let mut rounds = 0;

@@ -1,13 +1,13 @@
 //! The fleet page's release channel and upkeep controls (issue 8): releases with their
 //! rollout forms, the upload form, versions on devices, the devices not updated, revoke per
-//! device and a new code for a locked stop. In production mode, signed in with HTTP Basic (the
-//! admin token as password), as a fleet manager's browser is.
+//! device and a new code for a locked stop. In production mode, signed in as an owner (a
+//! session cookie), as a fleet manager's browser is.
 
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
 
 use crate::helpers::{
-    TestApp, USER, apk, browser, csrf_from, fleet_app, fleet_page, post_form, wrong_code,
+    TestApp, apk, browser, csrf_from, fleet_app, fleet_page, post_form, wrong_code,
 };
 
 /// Asserts a form's answer is the redirect back to the fleet page.
@@ -66,7 +66,7 @@ async fn upload(
     };
     browser()
         .post(app.url(&path))
-        .basic_auth(USER, Some(&app.seed.admin_token))
+        .header("cookie", app.session().await)
         .multipart(form)
         .send()
         .await
@@ -163,7 +163,7 @@ async fn a_release_published_on_the_page_is_listed_with_its_build_and_the_androi
         "the file's link"
     );
     assert!(row.contains("<td data-rollout>100 %</td>") && row.contains("offered"));
-    assert!(row.contains("fleet page: alice"), "who published it");
+    assert!(row.contains("alice (owner)"), "who published it");
     assert!(android.contains("<strong data-current>1.0.0</strong>"));
     assert!(
         !row.contains("name=\"rollout_percent\""),
@@ -177,7 +177,7 @@ async fn a_release_published_on_the_page_is_listed_with_its_build_and_the_androi
     );
     assert_eq!(
         audit(&app, "release_published").await,
-        [("fleet page: alice".to_string(), "android 1.0.0".to_string())]
+        [("alice (owner)".to_string(), "android 1.0.0".to_string())]
     );
 
     // A version that is not above the newest: the server's reason, on a page.
@@ -328,7 +328,7 @@ async fn raising_the_rollout_on_the_page_works_and_lowering_it_is_refused_with_t
     assert!(
         changes
             .iter()
-            .all(|(who, what)| who == "fleet page: alice" && what == "android 1.1.0")
+            .all(|(who, what)| who == "alice (owner)" && what == "android 1.1.0")
     );
 
     // The minimum: set, refused above every release (with the reason), cleared.
@@ -492,7 +492,7 @@ async fn every_active_device_has_a_revoke_button_that_works_and_is_audited() {
     );
     assert_eq!(
         audit(&app, "device_revoked").await,
-        [("fleet page: alice".to_string(), id)]
+        [("alice (owner)".to_string(), id)]
     );
 }
 
@@ -560,7 +560,7 @@ async fn a_stop_locked_by_wrong_codes_gets_a_new_code_from_the_fleet_page() {
     assert_eq!(status, "pending");
     assert_eq!(
         audit(&app, "code_reset").await,
-        [("fleet page: alice".to_string(), stop.clone())]
+        [("alice (owner)".to_string(), stop.clone())]
     );
 
     let r = post_form(

@@ -11,6 +11,7 @@ use doorstep_protocol::wire::{
     GENESIS_HASH, Platform, SyncResponse, Verification,
 };
 use doorstep_protocol::{EventId, ParcelId, StopId};
+use doorstep_server::domain::accounts::Role;
 use doorstep_server::testing::{TestServer, spawn_test_server};
 use doorstep_server::{DemoParcel, DemoSeed, ManualClock, ServerConfig};
 use ed25519_dalek::SigningKey;
@@ -58,6 +59,8 @@ pub struct TestApp {
     pub seed: DemoSeed,
     pub clock: Arc<ManualClock>,
     pub server: TestServer,
+    /// The console session of [`USER`], an owner, made at first use.
+    session: Arc<tokio::sync::OnceCell<String>>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -73,16 +76,22 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut ServerConfig)) -> TestApp {
         tweak(config);
     })
     .await;
-    TestApp {
-        base: server.url(),
-        client: reqwest::Client::new(),
-        seed: server.seed.clone(),
-        clock,
-        server,
-    }
+    TestApp::on(server, clock)
 }
 
 impl TestApp {
+    /// A test app on a server already started, whose clock is `clock`.
+    pub fn on(server: TestServer, clock: Arc<ManualClock>) -> TestApp {
+        TestApp {
+            base: server.url(),
+            client: reqwest::Client::new(),
+            seed: server.seed.clone(),
+            clock,
+            server,
+            session: Arc::default(),
+        }
+    }
+
     /// Stops the server, runs `between` on its data directory, and starts it again on a
     /// new port with the same data, seed and clock.
     pub async fn restart(self, between: impl FnOnce(&std::path::Path)) -> TestApp {
@@ -478,10 +487,67 @@ pub fn browser() -> reqwest::Client {
         .unwrap()
 }
 
+/// The password every test user gets.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Adds a console user with [`PASSWORD`] (as `doorstep-server user add` does).
+pub async fn add_user(app: &TestApp, name: &str, role: Role) {
+    let (config, name) = (app.server.config.clone(), name.to_string());
+    tokio::task::spawn_blocking(move || {
+        doorstep_server::ops::accounts::add_user(&config, &name, role, PASSWORD)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+}
+
+/// Signs in through the sign-in form; the `Cookie` header value of the new session, or the
+/// refusal.
+pub async fn sign_in(
+    app: &TestApp,
+    name: &str,
+    password: &str,
+) -> Result<String, reqwest::Response> {
+    let r = browser()
+        .post(app.url("/fleet/sign-in"))
+        .form(&[("name", name), ("password", password), ("next", "/fleet")])
+        .send()
+        .await
+        .unwrap();
+    if r.status() != 303 {
+        return Err(r);
+    }
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .expect("a session cookie")
+        .to_str()
+        .unwrap();
+    Ok(cookie.split(';').next().unwrap().to_string())
+}
+
+/// A new user with `role`, signed in: their `Cookie` header value.
+pub async fn signed_in_as(app: &TestApp, name: &str, role: Role) -> String {
+    add_user(app, name, role).await;
+    sign_in(app, name, PASSWORD)
+        .await
+        .unwrap_or_else(|r| panic!("{name} could not sign in: {}", r.status()))
+}
+
+impl TestApp {
+    /// The `Cookie` header of [`USER`]'s console session (an owner), signed in at first use.
+    pub async fn session(&self) -> String {
+        self.session
+            .get_or_init(|| signed_in_as(self, USER, Role::Owner))
+            .await
+            .clone()
+    }
+}
+
 pub async fn fleet_page(app: &TestApp) -> String {
     let r = browser()
         .get(app.url("/fleet"))
-        .basic_auth(USER, Some(&app.seed.admin_token))
+        .header("cookie", app.session().await)
         .send()
         .await
         .unwrap();
@@ -493,7 +559,7 @@ pub async fn fleet_page(app: &TestApp) -> String {
 pub async fn post_form(app: &TestApp, path: &str, body: &str) -> reqwest::Response {
     browser()
         .post(app.url(path))
-        .basic_auth(USER, Some(&app.seed.admin_token))
+        .header("cookie", app.session().await)
         .header("content-type", "application/x-www-form-urlencoded")
         .body(body.to_string())
         .send()

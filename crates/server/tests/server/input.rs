@@ -232,12 +232,24 @@ async fn production_mode_has_no_development_outbox() {
     assert_eq!(r.status(), 404);
     let r = app.client.get(app.url("/dev/outbox")).send().await.unwrap();
     assert_eq!(r.status(), 404);
-    let r = app.client.get(app.url("/fleet")).send().await.unwrap();
-    assert_eq!(r.status(), 401);
-    let r = app
-        .client
+    // The console wants a signed-in user: the admin token is for the API only.
+    let r = crate::helpers::browser()
+        .get(app.url("/fleet"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/fleet/sign-in?next=%2Ffleet");
+    let r = crate::helpers::browser()
         .get(app.url("/fleet"))
         .basic_auth("fleet", Some(&app.seed.admin_token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "the admin token does not open the console");
+    let r = crate::helpers::browser()
+        .get(app.url("/fleet"))
+        .header("cookie", app.session().await)
         .send()
         .await
         .unwrap();

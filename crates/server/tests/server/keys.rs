@@ -177,13 +177,15 @@ async fn the_fleet_pages_and_their_sign_in_are_never_cached_or_framed() {
     let fleet = app.url("/fleet");
 
     let r = app.client.get(&fleet).send().await.unwrap();
-    assert_eq!(r.status(), 401);
-    assert_fleet_headers(&r, "the sign-in answer");
+    assert_eq!(r.status(), 200);
+    assert!(r.url().path().ends_with("/fleet/sign-in"), "{}", r.url());
+    assert_fleet_headers(&r, "the sign-in page");
 
+    let session = app.session().await;
     let r = app
         .client
         .get(&fleet)
-        .basic_auth("fleet", Some(&app.seed.admin_token))
+        .header("cookie", &session)
         .send()
         .await
         .unwrap();
@@ -194,7 +196,7 @@ async fn the_fleet_pages_and_their_sign_in_are_never_cached_or_framed() {
     let r = app
         .client
         .post(app.url("/fleet/enroll"))
-        .basic_auth("fleet", Some(&app.seed.admin_token))
+        .header("cookie", &session)
         .header("content-type", "application/x-www-form-urlencoded")
         .body(format!("csrf={csrf}&courier_id={}", app.seed.courier_id))
         .send()

@@ -9,7 +9,8 @@ use doorstep_server::Rate;
 use serde_json::{Value, json};
 use sha2::Digest;
 
-use crate::helpers::{MORNING_MS, TestApp, failed, spawn_app, spawn_app_with};
+use crate::helpers::{MORNING_MS, PASSWORD, TestApp, failed, sign_in, spawn_app, spawn_app_with};
+use doorstep_server::domain::accounts::Role;
 
 /// Sends `head` and then `body` over a plain TCP connection, all of it before reading
 /// anything (as simple HTTP/1.1 clients do), and returns the answer's status and body.
@@ -410,7 +411,7 @@ async fn the_customer_page_is_limited_per_address() {
 }
 
 #[tokio::test]
-async fn failed_fleet_sign_ins_are_limited_per_address_and_then_even_the_right_token_waits() {
+async fn failed_console_sign_ins_are_limited_per_address_and_then_even_the_right_password_waits() {
     let app = spawn_app_with(|c| {
         c.mode = Mode::Production;
         c.limits.fleet_sign_in_failures_per_address = Rate {
@@ -419,23 +420,54 @@ async fn failed_fleet_sign_ins_are_limited_per_address_and_then_even_the_right_t
         }
     })
     .await;
-    let sign_in = |password: &str| {
-        app.client
-            .get(app.url("/fleet"))
-            .basic_auth("fleet", Some(password))
-            .send()
-    };
-    for _ in 0..3 {
-        assert_eq!(sign_in("guess").await.unwrap().status(), 401);
+    crate::helpers::add_user(&app, "alice", Role::Dispatcher).await;
+    // Guesses at three names, so the per-user limit (five) is not what stops them.
+    for name in ["alice", "bob", "carol"] {
+        let r = sign_in(&app, name, "a wrong guess").await.unwrap_err();
+        assert_eq!(r.status(), 401);
     }
-    assert_limited(&sign_in("guess").await.unwrap());
-    // While the address waits, a right guess looks the same as a wrong one.
-    assert_limited(&sign_in(&app.seed.admin_token).await.unwrap());
-    // Opening the page without credentials is not a failed sign-in.
-    let r = app.client.get(app.url("/fleet")).send().await.unwrap();
-    assert_eq!(r.status(), 401);
+    assert_limited(&sign_in(&app, "dave", "a wrong guess").await.unwrap_err());
+    // While the address waits, a right password looks the same as a wrong one.
+    assert_limited(&sign_in(&app, "alice", PASSWORD).await.unwrap_err());
+    // Opening the sign-in page is not a failed sign-in.
+    let r = app
+        .client
+        .get(app.url("/fleet/sign-in"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
     app.clock.advance_ms(1_000_000);
-    assert_eq!(sign_in(&app.seed.admin_token).await.unwrap().status(), 200);
+    sign_in(&app, "alice", PASSWORD).await.unwrap();
+}
+
+#[tokio::test]
+async fn failed_sign_ins_for_one_user_are_limited_whatever_the_address() {
+    let app = spawn_app_with(|c| {
+        c.mode = Mode::Production;
+        c.limits.fleet_sign_in_failures_per_user = Rate {
+            per_sec: 0.001,
+            burst: 2,
+        }
+    })
+    .await;
+    crate::helpers::add_user(&app, "alice", Role::Admin).await;
+    crate::helpers::add_user(&app, "bob", Role::Admin).await;
+    for _ in 0..2 {
+        assert_eq!(
+            sign_in(&app, "alice", "a wrong guess")
+                .await
+                .unwrap_err()
+                .status(),
+            401
+        );
+    }
+    assert_limited(&sign_in(&app, "alice", "a wrong guess").await.unwrap_err());
+    assert_limited(&sign_in(&app, "Alice", PASSWORD).await.unwrap_err());
+    // Another user of the same address is not held up.
+    sign_in(&app, "bob", PASSWORD).await.unwrap();
+    app.clock.advance_ms(1_000_000);
+    sign_in(&app, "alice", PASSWORD).await.unwrap();
 }
 
 async fn put_photo(app: &TestApp, token: &str, photo: Vec<u8>) -> reqwest::Response {

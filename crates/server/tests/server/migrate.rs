@@ -16,6 +16,7 @@ use doorstep_protocol::wire::{
     SyncResponse, Verification,
 };
 use doorstep_protocol::{HandoverToken, ParcelId, StopId};
+use doorstep_server::domain::accounts::Role;
 use doorstep_server::store::Location;
 use doorstep_server::testing::{TestPostgres, TestServer, spawn_test_server};
 use doorstep_server::{Clock, DemoParcel, ManualClock};
@@ -340,6 +341,19 @@ impl<'a> Fleet<'a> {
 async fn fleet_activity(fleet: &Fleet<'_>, clock: &ManualClock) -> Phone {
     // Time moves on between the steps, as it does: nothing happens twice in one millisecond.
     let tick = || clock.advance_ms(1_000);
+    // The console's accounts: a setup link, a user and their session.
+    let store = fleet.server.open_store().await.unwrap();
+    let now = clock.now_ms();
+    tokio::task::spawn_blocking(move || {
+        store.create_setup_link("a setup token", now)?;
+        let hash =
+            doorstep_server::domain::accounts::hash_password("a long password", &[1; 16]).unwrap();
+        let user = store.add_user("alice", Role::Owner, &hash, "test", now)?;
+        store.start_session(&user, "a session token", now)
+    })
+    .await
+    .unwrap()
+    .unwrap();
     let mut phone = fleet.enroll().await;
 
     let required = fleet.parcel("shipper requires");
@@ -631,7 +645,7 @@ async fn a_fleet_moved_from_sqlite_to_postgres_answers_as_before() {
     assert!(ok, "{stdout}\n{stderr}");
     eprintln!("migrate took {took:?}:\n{stdout}");
     assert!(
-        stdout.contains("Every table matched: 20 tables"),
+        stdout.contains("Every table matched: 23 tables"),
         "{stdout}"
     );
     let tables = table_lines(&stdout);

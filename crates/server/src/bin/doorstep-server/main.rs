@@ -8,6 +8,7 @@ mod labels;
 mod migrate;
 mod release;
 mod serve;
+mod user;
 
 use clap::{Parser, Subcommand};
 
@@ -52,6 +53,10 @@ enum Command {
     /// server runs.
     #[command(subcommand)]
     Release(release::ReleaseCommand),
+    /// The fleet console's accounts: add a user with a role, list, disable, enable, reset a
+    /// password. Works while the server runs.
+    #[command(subcommand)]
+    User(user::UserCommand),
 }
 
 #[tokio::main]
@@ -82,5 +87,6 @@ async fn main() -> anyhow::Result<()> {
         Command::RotateAdminToken(a) => keys::rotate_admin(&a),
         Command::Migrate(a) => migrate::run(a).await,
         Command::Release(cmd) => release::run(cmd).await,
+        Command::User(cmd) => user::run(cmd).await,
     }
 }

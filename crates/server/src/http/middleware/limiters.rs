@@ -162,10 +162,10 @@ pub struct Limiters {
     pub(crate) records_per_device: KeyedLimiter<DeviceId>,
     pub(crate) enroll_per_address: KeyedLimiter<IpAddr>,
     pub(crate) customer_page_per_address: KeyedLimiter<IpAddr>,
-    pub(crate) sign_in_failures: KeyedLimiter<IpAddr>,
-    /// Addresses over the failed sign-in limit, until when (Unix ms).
-    pub(crate) signed_out_until: Mutex<HashMap<IpAddr, i64>>,
-    pub(crate) clock: Arc<dyn doorstep_inputs::Clock>,
+    /// Failed console sign-ins per client address.
+    pub(crate) sign_in_by_address: Lockout<IpAddr>,
+    /// Failed console sign-ins per user name (known or not).
+    pub(crate) sign_in_by_user: Lockout<String>,
     pub(crate) in_flight: Arc<Semaphore>,
     /// Requests refused because too many were in flight, not yet logged.
     pub(crate) shed: Shed,
@@ -229,9 +229,8 @@ impl Limiters {
             records_per_device: KeyedLimiter::new(l.records_per_device, c),
             enroll_per_address: KeyedLimiter::new(l.enroll_per_address, c),
             customer_page_per_address: KeyedLimiter::new(l.customer_page_per_address, c),
-            sign_in_failures: KeyedLimiter::new(l.fleet_sign_in_failures_per_address, c),
-            signed_out_until: Mutex::new(HashMap::new()),
-            clock: c.clone(),
+            sign_in_by_address: Lockout::new(l.fleet_sign_in_failures_per_address, c),
+            sign_in_by_user: Lockout::new(l.fleet_sign_in_failures_per_user, c),
             in_flight: Arc::new(Semaphore::new(l.max_concurrent_requests.max(1))),
             shed: Shed::default(),
         }
@@ -267,34 +266,53 @@ impl Limiters {
                 ),
             })
     }
+}
 
-    /// Whether `ip` must wait before it may try to sign in again.
-    pub(crate) fn signed_out(&self, ip: IpAddr) -> Option<Wait> {
+/// Failed sign-ins per key (an address, a user name): over the limit, the key is locked out
+/// until a try is allowed again, and every sign-in for it (right or wrong) is refused
+/// meanwhile, so the answer never tells a guess apart.
+pub(crate) struct Lockout<K: Hash + Eq + Clone> {
+    failures: KeyedLimiter<K>,
+    until: Mutex<HashMap<K, i64>>,
+    clock: Arc<dyn doorstep_inputs::Clock>,
+}
+
+impl<K: Hash + Eq + Clone> Lockout<K> {
+    fn new(rate: Rate, clock: &Arc<dyn doorstep_inputs::Clock>) -> Self {
+        Self {
+            failures: KeyedLimiter::new(rate, clock),
+            until: Mutex::new(HashMap::new()),
+            clock: clock.clone(),
+        }
+    }
+
+    /// Whether `key` must wait before it may try to sign in again.
+    pub(crate) fn locked(&self, key: &K) -> Option<Wait> {
         let now = self.clock.now_ms();
-        let map = self
-            .signed_out_until
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        map.get(&ip)
+        let map = self.until.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(key)
             .filter(|until| **until > now)
             .map(|until| Wait::from_ms(until - now))
     }
 
-    /// Counts a failed sign-in; over the limit, `ip` is signed out until a try is allowed
+    /// Counts a failed sign-in; over the limit, `key` is locked out until a try is allowed
     /// again, and the wait is returned.
-    pub(crate) fn sign_in_failed(&self, ip: IpAddr) -> Option<Wait> {
-        let wait = self.sign_in_failures.check(&ip).err()?;
+    pub(crate) fn failed(&self, key: &K) -> Option<Wait> {
+        let wait = self.failures.check(key).err()?;
         let now = self.clock.now_ms();
         let until = now.saturating_add(i64::try_from(wait.0.as_millis()).unwrap_or(i64::MAX));
-        let mut map = self
-            .signed_out_until
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut map = self.until.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() >= 10_000 {
             map.retain(|_, t| *t > now);
         }
-        map.insert(ip, until);
+        map.insert(key.clone(), until);
         Some(wait)
+    }
+}
+
+impl<K: Hash + Eq + Clone> std::fmt::Debug for Lockout<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lockout").finish_non_exhaustive()
     }
 }
 

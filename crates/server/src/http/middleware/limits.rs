@@ -213,12 +213,15 @@ pub async fn limit_pages(State(state): State<AppState>, req: Request, next: Next
         }
         return next.run(req).await;
     }
-    let fleet = path == "/fleet" || path.starts_with("/fleet/");
-    let signing_in = fleet && req.headers().contains_key(header::AUTHORIZATION);
+    // A sign-in (or the first owner's setup, which also takes a password) from an address
+    // over its failed sign-ins is refused before the password is checked.
+    let signing_in = req.method() == axum::http::Method::POST
+        && (path == "/fleet/sign-in" || path == "/fleet/setup/{token}");
     if !signing_in {
         return next.run(req).await;
     }
-    if let Some(wait) = state.limiters.signed_out(ip) {
+    let lockout = &state.limiters.sign_in_by_address;
+    if let Some(wait) = lockout.locked(&ip) {
         return page_too_many(
             wait,
             "Too many failed sign-ins from your address.",
@@ -227,8 +230,8 @@ pub async fn limit_pages(State(state): State<AppState>, req: Request, next: Next
     }
     let response = next.run(req).await;
     if response.status() == StatusCode::UNAUTHORIZED {
-        tracing::warn!("failed fleet sign-in");
-        if let Some(wait) = state.limiters.sign_in_failed(ip) {
+        tracing::warn!("failed console sign-in");
+        if let Some(wait) = lockout.failed(&ip) {
             return page_too_many(
                 wait,
                 "Too many failed sign-ins from your address.",
@@ -239,7 +242,7 @@ pub async fn limit_pages(State(state): State<AppState>, req: Request, next: Next
     response
 }
 
-fn page_too_many(wait: Wait, what: &str, then: &str) -> Response {
+pub(crate) fn page_too_many(wait: Wait, what: &str, then: &str) -> Response {
     let mut r = (
         StatusCode::TOO_MANY_REQUESTS,
         Html(format!(

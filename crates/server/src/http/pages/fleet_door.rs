@@ -12,9 +12,12 @@ use axum::routing::post;
 use doorstep_protocol::EventId;
 use maud::{Markup, html};
 
+use crate::domain::accounts::Action;
 use crate::http::AppState;
 use crate::http::db;
-use crate::http::pages::forms::{csrf_field, csrf_token, error_pages, fleet_action, format_time};
+use crate::http::pages::forms::{
+    Console, IdForm, csrf_field, error_pages, fleet_action, format_time,
+};
 use crate::store::{CorrectionView, Store, StoreError, UnexpectedParcel, VanReconciliation};
 
 /// The forms' routes.
@@ -25,7 +28,7 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 /// The three sections for `date`.
-pub(crate) async fn section(state: &AppState, date: &str) -> Markup {
+pub(crate) async fn section(state: &AppState, console: &Console, date: &str) -> Markup {
     let d = date.to_string();
     let read = db(state, move |s| {
         Ok((
@@ -41,10 +44,12 @@ pub(crate) async fn section(state: &AppState, date: &str) -> Markup {
             p { "Could not be read; see the server log." }
         };
     };
-    let csrf = csrf_token(state);
+    let csrf = console
+        .may(Action::AssignUnexpected)
+        .then_some(console.csrf.as_str());
     html! {
         (vans_section(&vans))
-        (unexpected_section(&unexpected, &csrf))
+        (unexpected_section(&unexpected, csrf))
         (corrections_section(&corrections))
     }
 }
@@ -103,7 +108,7 @@ fn vans_section(vans: &[VanReconciliation]) -> Markup {
 }
 
 /// Parcels couriers found in their van that are not on their route, each with its action.
-fn unexpected_section(unexpected: &[UnexpectedParcel], csrf: &str) -> Markup {
+fn unexpected_section(unexpected: &[UnexpectedParcel], csrf: Option<&str>) -> Markup {
     html! {
         h2 id="unexpected" { "Parcels not on the route" }
         p {
@@ -132,9 +137,13 @@ fn unexpected_section(unexpected: &[UnexpectedParcel], csrf: &str) -> Markup {
                                     "on " (u.courier_name) "'s route since " (format_time(at / 1000))
                                 }
                                 (None, Some(_)) => {
-                                    form method="post" action={ "/fleet/unexpected/" (u.event_id) "/assign" } {
-                                        (csrf_field(csrf))
-                                        button { "Put on " (u.courier_name) "'s route" }
+                                    @if let Some(csrf) = csrf {
+                                        form method="post" action={ "/fleet/unexpected/" (u.event_id) "/assign" } {
+                                            (csrf_field(csrf))
+                                            button { "Put on " (u.courier_name) "'s route" }
+                                        }
+                                    } @else {
+                                        "to be put on " (u.courier_name) "'s route"
                                     }
                                 }
                                 (None, None) => "not a parcel the fleet knows: ask the shipper",
@@ -199,9 +208,12 @@ async fn assign(
         id,
         headers,
         body,
-        "report",
-        "/fleet#unexpected",
-        put_on_route,
+        IdForm {
+            what: "report",
+            back: "/fleet#unexpected",
+            may: Action::AssignUnexpected,
+            action: put_on_route,
+        },
     )
     .await
 }

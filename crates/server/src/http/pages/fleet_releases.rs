@@ -22,13 +22,14 @@ use doorstep_protocol::wire::{
 use maud::{Markup, display, html};
 use semver::Version;
 
+use crate::domain::accounts::Action;
 use crate::domain::releases::{
     self as rules, Release, parse_platform, parse_version, platform_name,
 };
 use crate::http::AppState;
 use crate::http::middleware::limits::RequestDeadline;
 use crate::http::pages::forms::{
-    csrf_field, csrf_token, error_pages, form_value, format_time, signed_form,
+    Console, csrf_field, error_pages, form_value, format_time, signed_form,
 };
 use crate::http::release_upload::publish_form;
 use crate::http::{ApiError, db};
@@ -76,6 +77,7 @@ struct Channels {
 /// have not updated. `devices` and `couriers` (id, name) are the page's own lists.
 pub(crate) async fn section(
     state: &AppState,
+    console: &Console,
     devices: &[DeviceView],
     couriers: &[(String, String)],
 ) -> Markup {
@@ -95,7 +97,10 @@ pub(crate) async fn section(
         channels.rules.push((view.platform, releases, minimum));
         channels.views.push(view);
     }
-    let csrf = csrf_token(state);
+    // The forms only for a role that may use them.
+    let csrf = console
+        .may(Action::Releases)
+        .then_some(console.csrf.as_str());
     html! {
         h2 id="releases" { "App releases" }
         p {
@@ -109,9 +114,11 @@ pub(crate) async fn section(
             p { "No release is published yet." }
         }
         @for channel in &channels.views {
-            (channel_html(channel, &csrf))
+            (channel_html(channel, csrf))
         }
-        (upload_forms(&csrf))
+        @if let Some(csrf) = csrf {
+            (upload_forms(csrf))
+        }
         (install_qr(state, &channels))
         (versions_html(&channels, devices))
         (not_updated_html(&channels, devices, couriers))
@@ -119,7 +126,7 @@ pub(crate) async fn section(
 }
 
 /// One platform: its minimum (a form), its current release and its releases with controls.
-fn channel_html(c: &ReleaseChannel, csrf: &str) -> Markup {
+fn channel_html(c: &ReleaseChannel, csrf: Option<&str>) -> Markup {
     let name = platform_name(c.platform);
     let minimum = c.minimum.as_deref().unwrap_or("");
     let minimum_action = format!("/fleet/releases/{name}/minimum");
@@ -133,20 +140,22 @@ fn channel_html(c: &ReleaseChannel, csrf: &str) -> Markup {
                 strong data-minimum { (if minimum.is_empty() { "none" } else { minimum }) }
                 "."
             }
-            form method="post" action=(minimum_action) {
-                (csrf_field(csrf))
-                label {
-                    "Minimum version "
-                    input name="minimum" value=(minimum) placeholder="e.g. 1.4.0" required maxlength="40";
-                }
-                " "
-                button { "Set the minimum" }
-            }
-            @if !minimum.is_empty() {
+            @if let Some(csrf) = csrf {
                 form method="post" action=(minimum_action) {
                     (csrf_field(csrf))
-                    input type="hidden" name="minimum" value="";
-                    button { "Clear the minimum" }
+                    label {
+                        "Minimum version "
+                        input name="minimum" value=(minimum) placeholder="e.g. 1.4.0" required maxlength="40";
+                    }
+                    " "
+                    button { "Set the minimum" }
+                }
+                @if !minimum.is_empty() {
+                    form method="post" action=(minimum_action) {
+                        (csrf_field(csrf))
+                        input type="hidden" name="minimum" value="";
+                        button { "Clear the minimum" }
+                    }
                 }
             }
             table {
@@ -163,7 +172,7 @@ fn channel_html(c: &ReleaseChannel, csrf: &str) -> Markup {
 }
 
 /// A release's row: what it is, who published it, and the forms that change it.
-fn release_row(r: &ReleaseView, csrf: &str) -> Markup {
+fn release_row(r: &ReleaseView, csrf: Option<&str>) -> Markup {
     let action = format!(
         "/fleet/releases/{}/{}",
         platform_name(r.platform),
@@ -202,29 +211,31 @@ fn release_row(r: &ReleaseView, csrf: &str) -> Markup {
             td data-devices { (r.devices) }
             td { (r.published_by) br; small { (format_time(r.published_at.div_euclid(1000))) } }
             td {
-                @if r.rollout_percent < 100 {
-                    form method="post" action=(action) {
-                        (csrf_field(csrf))
-                        "Raise to "
-                        @for p in raises {
-                            button name="rollout_percent" value=(p) { (p) " %" }
+                @if let Some(csrf) = csrf {
+                    @if r.rollout_percent < 100 {
+                        form method="post" action=(action) {
+                            (csrf_field(csrf))
+                            "Raise to "
+                            @for p in raises {
+                                button name="rollout_percent" value=(p) { (p) " %" }
+                                " "
+                            }
+                        }
+                        form method="post" action=(action) {
+                            (csrf_field(csrf))
+                            input type="number" name="rollout_percent" min=(r.rollout_percent + 1)
+                                max="100" required aria-label="rollout percent" style="width:4.5rem";
                             " "
+                            button { "Raise" }
                         }
                     }
                     form method="post" action=(action) {
                         (csrf_field(csrf))
-                        input type="number" name="rollout_percent" min=(r.rollout_percent + 1)
-                            max="100" required aria-label="rollout percent" style="width:4.5rem";
+                        button name="paused" value=(!r.paused) { (if r.paused { "Resume" } else { "Pause" }) }
                         " "
-                        button { "Raise" }
-                    }
-                }
-                form method="post" action=(action) {
-                    (csrf_field(csrf))
-                    button name="paused" value=(!r.paused) { (if r.paused { "Resume" } else { "Pause" }) }
-                    " "
-                    button name="withdrawn" value=(!r.withdrawn) {
-                        (if r.withdrawn { "Restore" } else { "Withdraw" })
+                        button name="withdrawn" value=(!r.withdrawn) {
+                            (if r.withdrawn { "Restore" } else { "Withdraw" })
+                        }
                     }
                 }
             }
@@ -507,8 +518,15 @@ async fn upload(
     form: Result<Multipart, MultipartRejection>,
 ) -> Response {
     // Before a byte of the body is read.
-    let actor = match signed_form(&state, &headers, query.as_deref().unwrap_or("").as_bytes()) {
-        Ok(actor) => actor,
+    let actor = match signed_form(
+        &state,
+        &headers,
+        query.as_deref().unwrap_or("").as_bytes(),
+        Action::Releases,
+    )
+    .await
+    {
+        Ok(console) => console.user.actor(),
         Err(refused) => return *refused,
     };
     answer(
@@ -526,8 +544,8 @@ async fn change(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let actor = match signed_form(&state, &headers, &body) {
-        Ok(actor) => actor,
+    let actor = match signed_form(&state, &headers, &body, Action::Releases).await {
+        Ok(console) => console.user.actor(),
         Err(refused) => return *refused,
     };
     answer(change_release(&state, actor, &platform, &version, &body).await)
@@ -577,8 +595,8 @@ async fn set_minimum(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let actor = match signed_form(&state, &headers, &body) {
-        Ok(actor) => actor,
+    let actor = match signed_form(&state, &headers, &body, Action::Releases).await {
+        Ok(console) => console.user.actor(),
         Err(refused) => return *refused,
     };
     answer(set_minimum_version(&state, actor, &platform, &body).await)

@@ -1,5 +1,5 @@
-//! What the fleet pages and their forms share, below the pages that use it: the sign-in, the
-//! CSRF token and its hidden field, form fields, the flow of a form that acts on one thing,
+//! What the console's pages and their forms share, below the pages that use it: who is signed
+//! in and what their role allows, the CSRF token and its hidden field, form fields, the flow of a form that acts on one thing,
 //! the error pages of the forms, and the page frame and time format they draw with.
 
 use axum::body::Bytes;
@@ -9,9 +9,10 @@ use maud::{Markup, html};
 use subtle::ConstantTimeEq;
 
 use crate::config::Mode;
+use crate::domain::accounts::{Action, Role};
 use crate::http::AppState;
 use crate::http::{ApiError, db};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, User};
 
 /// A page in English, as an answer.
 pub(crate) fn page(title: &str, body: Markup) -> Html<String> {
@@ -34,88 +35,152 @@ pub(crate) fn format_time(secs: i64) -> String {
         .unwrap_or_default()
 }
 
-/// The `user:password` text of HTTP Basic credentials (RFC 7617: standard base64 alphabet;
-/// padding optional, as some clients leave it out); `None` if it is not base64 of UTF-8.
-fn basic_credentials(encoded: &str) -> Option<String> {
-    use base64::Engine as _;
-    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-    const BASIC: GeneralPurpose = GeneralPurpose::new(
-        &base64::alphabet::STANDARD,
-        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-    );
-    String::from_utf8(BASIC.decode(encoded.trim()).ok()?).ok()
+/// The cookie that carries a console session's token.
+pub(crate) const SESSION_COOKIE: &str = "doorstep_session";
+
+/// Who is using the console: the signed-in user (in demo mode, the demo owner), and the CSRF
+/// token their forms carry.
+#[derive(Debug, Clone)]
+pub(crate) struct Console {
+    pub(crate) user: User,
+    pub(crate) csrf: String,
 }
 
-/// The fleet page is open in demo mode; in production it needs the admin token as the
-/// HTTP Basic password (any user name) or as a Bearer token.
-///
-/// Answers who signed in, for the audit log: the HTTP Basic user name the fleet manager gave
-/// (the password is the admin token), or how they signed in when there is no name.
-pub(crate) fn fleet_auth(state: &AppState, headers: &HeaderMap) -> Result<String, Box<Response>> {
-    if state.config.mode == Mode::Demo {
-        return Ok("fleet page (demo mode)".into());
+impl Console {
+    /// Whether the user's role allows `action` (pages leave out the forms it does not).
+    pub(crate) fn may(&self, action: Action) -> bool {
+        self.user.role.may(action)
     }
-    let (user, given) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, rest) = v.split_once(' ')?;
-            if scheme.eq_ignore_ascii_case("basic") {
-                let raw = basic_credentials(rest)?;
-                let (user, password) = raw.split_once(':')?;
-                let user = user.trim();
-                let named = !user.is_empty() && user.len() <= 100;
-                Some((named.then(|| user.to_string()), password.to_string()))
-            } else if scheme.eq_ignore_ascii_case("bearer") {
-                Some((None, rest.trim().to_string()))
-            } else {
-                None
-            }
-        })
-        .unwrap_or_default();
-    let real = state.store.secrets().admin_token();
-    if !given.is_empty() && bool::from(given.as_bytes().ct_eq(real.as_bytes())) {
-        return Ok(match user {
-            Some(u) => format!("fleet page: {u}"),
-            None => "fleet page (admin token)".into(),
-        });
-    }
-    Err(Box::new(
-        (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Basic realm=\"Doorstep fleet\"")],
-            page(
-                "Sign in",
-                html! { h1 { "Sign in with the admin token as password" } },
+}
+
+/// The session token in the request's `Cookie` header, if any.
+pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v.to_string())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+}
+
+/// The CSRF token of a session: a keyed hash (under the server's key) of its token, so another
+/// site can neither read nor guess it, and it ends with the session.
+pub(crate) fn session_csrf(state: &AppState, token: &str) -> String {
+    hex::encode(
+        state
+            .store
+            .secrets()
+            .mac(&[b"doorstep console csrf v2", token.as_bytes()]),
+    )
+}
+
+/// The console's user for a request that does `action`: in demo mode the demo owner; else the
+/// user of a live session cookie whose role allows it. Refused: without a session, a page
+/// (`back`: its address) goes to the sign-in form and a form post gets a 401 page that says to
+/// sign in again; a role that may not gets a 403 page that says who may.
+pub(crate) async fn console(
+    state: &AppState,
+    headers: &HeaderMap,
+    action: Action,
+    back: Option<&str>,
+) -> Result<Console, Box<Response>> {
+    let console = if state.config.mode == Mode::Demo {
+        let secrets = state.store.secrets();
+        Console {
+            user: User {
+                id: "demo".into(),
+                name: "demo".into(),
+                role: Role::Owner,
+                created_at: 0,
+                disabled_at: None,
+            },
+            csrf: hex::encode(
+                secrets.mac(&[b"doorstep fleet csrf v1", secrets.admin_token().as_bytes()]),
             ),
-        )
-            .into_response(),
-    ))
+        }
+    } else {
+        let user = match session_cookie(headers) {
+            Some(token) => {
+                let now = state.now();
+                let t = token.clone();
+                match db(state, move |s| s.session_user(&t, now)).await {
+                    Ok(u) => u.map(|u| (u, token)),
+                    Err(e) => return Err(Box::new(e.into_response())),
+                }
+            }
+            None => None,
+        };
+        let Some((user, token)) = user else {
+            return Err(Box::new(sign_in_first(back)));
+        };
+        Console {
+            csrf: session_csrf(state, &token),
+            user,
+        }
+    };
+    if !console.may(action) {
+        return Err(Box::new(forbidden(&console.user, action)));
+    }
+    Ok(console)
 }
 
-/// The fleet page's CSRF token, carried by every fleet form as the hidden field `csrf` (the
-/// release upload, a multipart form, carries it in its address: see
-/// `crate::http::pages::fleet_releases`).
-///
-/// A keyed hash (under the server's code key) of the admin token: another site cannot
-/// read or guess it, so a page there cannot make a signed-in fleet manager's browser post a
-/// fleet form; it needs no session store; and it changes when the admin token is rotated.
-pub(crate) fn csrf_token(state: &AppState) -> String {
-    let secrets = state.store.secrets();
-    hex::encode(secrets.mac(&[b"doorstep fleet csrf v1", secrets.admin_token().as_bytes()]))
+/// No live session: a page goes to the sign-in form (and back after it); a form post is
+/// answered 401 with a link to sign in (the form is not replayed: the user sends it again).
+fn sign_in_first(back: Option<&str>) -> Response {
+    if let Some(back) = back {
+        let to = format!(
+            "/fleet/sign-in?next={}",
+            form_urlencoded::byte_serialize(back.as_bytes()).collect::<String>()
+        );
+        return axum::response::Redirect::to(&to).into_response();
+    }
+    let mut r = page(
+        "Sign in",
+        html! {
+            h1 { "Sign in again" }
+            p class="warn" role="alert" {
+                "You are not signed in, or your session ended (after two hours without use,                  or twelve after signing in). Nothing was changed."
+            }
+            p { a href="/fleet/sign-in" { "Sign in" } ", then send the form again." }
+        },
+    )
+    .into_response();
+    *r.status_mut() = StatusCode::UNAUTHORIZED;
+    r
 }
 
-/// The hidden field that carries the CSRF token in a fleet form.
-pub(crate) fn csrf_field(csrf: &str) -> Markup {
-    html! { input type="hidden" name="csrf" value=(csrf); }
+/// The 403 page: what the user tried, which roles may, and that nothing changed.
+pub(crate) fn forbidden(user: &User, action: Action) -> Response {
+    let mut r = page(
+        "Not allowed",
+        html! {
+            h1 { "Not allowed" }
+            p class="warn" role="alert" data-error-code="forbidden" data-needs=(action.roles().iter().map(|r| r.as_str()).collect::<Vec<_>>().join(" ")) {
+                "To " (action.describe()) " you need to be " (action.who_may())
+                ". You are signed in as " (user.name) " (" (user.role) "). Nothing was changed;                  ask an owner if your role should change."
+            }
+            p { a href="/fleet" { "Back to the console" } }
+        },
+    )
+    .into_response();
+    *r.status_mut() = StatusCode::FORBIDDEN;
+    r
 }
 
 /// Whether an `application/x-www-form-urlencoded` body (or the upload form's query string)
-/// carries the right `csrf` field (the first one; compared in constant time).
-fn csrf_ok(state: &AppState, form: &[u8]) -> bool {
+/// carries `console`'s CSRF token as its `csrf` field (the first one; compared in constant
+/// time).
+fn csrf_ok(console: &Console, form: &[u8]) -> bool {
     let given = form_value(form, "csrf").unwrap_or_default();
-    let real = csrf_token(state);
-    !given.is_empty() && bool::from(given.as_bytes().ct_eq(real.as_bytes()))
+    !given.is_empty() && bool::from(given.as_bytes().ct_eq(console.csrf.as_bytes()))
+}
+
+/// The hidden field that carries the CSRF token in a console form.
+pub(crate) fn csrf_field(csrf: &str) -> Markup {
+    html! { input type="hidden" name="csrf" value=(csrf); }
 }
 
 /// The first value of `name` in an `application/x-www-form-urlencoded` body, decoded.
@@ -123,47 +188,64 @@ pub(crate) fn form_value(form: &[u8], name: &str) -> Option<String> {
     form_urlencoded::parse(form).find_map(|(k, v)| (k == name).then(|| v.into_owned()))
 }
 
-/// A fleet form's gate: who signed in (for the audit log), when `csrf_source` (the form, or the
-/// upload form's query string) carries the page's CSRF token; else the sign-in page or the
-/// refusal.
-pub(crate) fn signed_form(
+/// A console form's gate: the signed-in user, when their role allows `action` and
+/// `csrf_source` (the form, or the upload form's query string) carries their CSRF token; else
+/// the sign-in, 403 or CSRF refusal.
+pub(crate) async fn signed_form(
     state: &AppState,
     headers: &HeaderMap,
     csrf_source: &[u8],
-) -> Result<String, Box<Response>> {
-    let actor = fleet_auth(state, headers)?;
-    if !csrf_ok(state, csrf_source) {
+    action: Action,
+) -> Result<Console, Box<Response>> {
+    let console = console(state, headers, action, None).await?;
+    if !csrf_ok(&console, csrf_source) {
         return Err(Box::new(csrf_refused()));
     }
-    Ok(actor)
+    Ok(console)
 }
 
-/// The answer to a fleet form post without the right CSRF token (403 `forbidden`).
+/// The answer to a console form post without the right CSRF token (403 `forbidden`).
 fn csrf_refused() -> Response {
     ApiError::new(
         StatusCode::FORBIDDEN,
         doorstep_protocol::wire::ErrorCode::Forbidden,
-        "this form did not come from the fleet page, or the page is out of date (the admin \
-         token was rotated); reload the fleet page and send the form again",
+        "this form did not come from the fleet page, or the page is out of date (you signed in \
+         again since); reload the fleet page and send the form again",
     )
     .into_response()
 }
 
-/// A fleet-page form that acts on one thing by its id (accept a phone's chain, revoke a phone,
-/// a new code for a locked stop): signed in, CSRF token right, id well formed; `action` runs
-/// with who signed in, for the audit log, then the page is shown again at `back`. The outbox
-/// is woken, as an action may have queued a message (a new code to the customer).
+/// What a console form that acts on one thing by its id does ([`fleet_action`]).
+pub(crate) struct IdForm<I> {
+    /// The thing, for "… not found".
+    pub(crate) what: &'static str,
+    /// The page shown after it.
+    pub(crate) back: &'static str,
+    /// What the user's role must allow.
+    pub(crate) may: Action,
+    /// The store's operation, with who did it and when.
+    pub(crate) action: fn(&Store, I, &str, i64) -> Result<(), StoreError>,
+}
+
+/// A console form that acts on one thing by its id (accept a phone's chain, revoke a phone,
+/// a new code for a locked stop): signed in with a role that `may`, CSRF token right, id well
+/// formed; `action` runs with who signed in, for the audit log, then the page is shown again
+/// at `back`. The outbox is woken, as an action may have queued a message (a new code to the customer).
 pub(crate) async fn fleet_action<I: std::str::FromStr + Send + 'static>(
     state: AppState,
     id: String,
     headers: HeaderMap,
     body: Bytes,
-    what: &str,
-    back: &str,
-    action: fn(&Store, I, &str, i64) -> Result<(), StoreError>,
+    form: IdForm<I>,
 ) -> Response {
-    let actor = match signed_form(&state, &headers, &body) {
-        Ok(actor) => actor,
+    let IdForm {
+        what,
+        back,
+        may,
+        action,
+    } = form;
+    let actor = match signed_form(&state, &headers, &body, may).await {
+        Ok(c) => c.user.actor(),
         Err(r) => return *r,
     };
     let Ok(id) = id.parse::<I>() else {
@@ -239,18 +321,6 @@ pub(crate) async fn error_pages(response: Response) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn basic_credentials_are_base64_with_or_without_padding() {
-        assert_eq!(
-            basic_credentials("ZmxlZXQ6czNjcmV0").as_deref(),
-            Some("fleet:s3cret")
-        );
-        assert_eq!(basic_credentials(" YTpiYw== ").as_deref(), Some("a:bc"));
-        assert_eq!(basic_credentials("YTpiYw").as_deref(), Some("a:bc"));
-        assert_eq!(basic_credentials("YTpi*w=="), None, "not base64");
-        assert_eq!(basic_credentials("/w=="), None, "not UTF-8");
-    }
 
     #[test]
     fn form_values_are_percent_decoded_and_the_first_one_counts() {

@@ -5,6 +5,7 @@
 //! ([`fleet_releases`], [`fleet_door`]); what the pages and their forms share (sign-in, CSRF,
 //! form fields, error pages) is in [`forms`], below them all.
 
+mod accounts;
 mod fleet_door;
 mod fleet_releases;
 mod forms;
@@ -20,9 +21,10 @@ use doorstep_protocol::{CourierId, StopId};
 use maud::{Markup, display, html};
 
 use crate::config::Mode;
+use crate::domain::accounts::Action;
 use crate::http::AppState;
 use crate::http::pages::forms::{
-    csrf_field, csrf_token, error_pages, fleet_action, fleet_auth, form_value, format_time, page,
+    Console, IdForm, console, csrf_field, error_pages, fleet_action, form_value, format_time, page,
     signed_form,
 };
 use crate::http::{ApiError, StrictQuery, db, demo_only};
@@ -44,6 +46,7 @@ pub(crate) fn routes() -> Router<AppState> {
             "/fleet/stops/{id}/new-code",
             post(fleet_new_code).layer(axum::middleware::map_response(error_pages)),
         )
+        .merge(accounts::routes())
         .merge(fleet_releases::routes())
         .merge(fleet_door::routes())
         .route("/dev/outbox", get(dev_outbox_page))
@@ -137,9 +140,10 @@ async fn fleet_page(
     headers: HeaderMap,
     StrictQuery(q): StrictQuery<FleetQuery>,
 ) -> Response {
-    if let Err(r) = fleet_auth(&state, &headers) {
-        return *r;
-    }
+    let console = match console(&state, &headers, Action::View, Some("/fleet")).await {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
     let date = q
         .date
         .filter(|d| crate::domain::zone::is_date(d))
@@ -153,15 +157,16 @@ async fn fleet_page(
     let events = db(&state, move |s| s.deliveries(Some(&d3)))
         .await
         .unwrap_or_default();
-    let csrf = csrf_token(&state);
     let demo = state.config.mode == Mode::Demo;
     // The sections of other areas, each an async fn of a sub-page returning markup.
-    let releases = fleet_releases::section(&state, &summary.devices, &summary.couriers).await;
-    let door = fleet_door::section(&state, &date).await;
-    let locked = locked_stops_section(&state).await;
+    let releases =
+        fleet_releases::section(&state, &console, &summary.devices, &summary.couriers).await;
+    let door = fleet_door::section(&state, &console, &date).await;
+    let locked = locked_stops_section(&state, &console).await;
     let unsent = unsent_messages_section(&state).await;
-    let chains = chain_section(&state).await;
+    let chains = chain_section(&state, &console).await;
     let body = html! {
+        (accounts::signed_in_bar(&console, demo))
         h1 { (state.config.fleet_name) " — " (date) }
         h2 { "Parcels" }
         table {
@@ -178,17 +183,19 @@ async fn fleet_page(
             }
         }
         (records_section(&events))
-        (devices_section(&summary, &csrf))
-        h2 { "Enroll a phone" }
-        form method="post" action="/fleet/enroll" {
-            (csrf_field(&csrf))
-            select name="courier_id" {
-                @for (id, name) in &summary.couriers {
-                    option value=(id) { (name) }
+        (devices_section(&summary, console.may(Action::RevokePhone).then_some(console.csrf.as_str())))
+        @if console.may(Action::EnrollPhone) {
+            h2 { "Enroll a phone" }
+            form method="post" action="/fleet/enroll" {
+                (csrf_field(&console.csrf))
+                select name="courier_id" aria-label="courier" {
+                    @for (id, name) in &summary.couriers {
+                        option value=(id) { (name) }
+                    }
                 }
+                " "
+                button { "Show enrollment QR" }
             }
-            " "
-            button { "Show enrollment QR" }
         }
         @if demo {
             h2 { "Demo" }
@@ -234,7 +241,7 @@ fn records_section(events: &[StoredDelivery]) -> Markup {
 }
 
 /// The phones, each with its courier, app, last contact and a two-click revoke.
-fn devices_section(summary: &FleetSummary, csrf: &str) -> Markup {
+fn devices_section(summary: &FleetSummary, csrf: Option<&str>) -> Markup {
     let courier_name = |id: &CourierId| {
         let id = id.to_string();
         summary
@@ -259,7 +266,7 @@ fn devices_section(summary: &FleetSummary, csrf: &str) -> Markup {
                     td { (if d.revoked { "revoked" } else { "active" }) }
                     td {
                         // Two clicks, as a confirmation without JavaScript.
-                        @if !d.revoked {
+                        @if let (false, Some(csrf)) = (d.revoked, csrf) {
                             details {
                                 summary { "Revoke…" }
                                 form method="post" action={ "/fleet/devices/" (display(&d.device_id)) "/revoke" } {
@@ -276,7 +283,7 @@ fn devices_section(summary: &FleetSummary, csrf: &str) -> Markup {
 }
 
 async fn fleet_enroll(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = signed_form(&state, &headers, &body) {
+    if let Err(r) = signed_form(&state, &headers, &body, Action::EnrollPhone).await {
         return *r;
     }
     let courier = form_value(&body, "courier_id").and_then(|v| v.parse::<CourierId>().ok());
@@ -403,7 +410,7 @@ async fn labels_page(
 
 /// Broken record chains with what the fleet manager can do about them, the records marked
 /// for review, and the audit log.
-async fn chain_section(state: &AppState) -> Markup {
+async fn chain_section(state: &AppState, console: &Console) -> Markup {
     let (breaks, review, audit) = match db(state, |s| {
         Ok((s.chain_breaks()?, s.records_for_review()?, s.audit_log(20)?))
     })
@@ -417,7 +424,11 @@ async fn chain_section(state: &AppState) -> Markup {
             };
         }
     };
-    let csrf = csrf_token(state);
+    let (accept, revoke) = (
+        console.may(Action::AcceptChain),
+        console.may(Action::RevokePhone),
+    );
+    let csrf = &console.csrf;
     html! {
         h2 { "Record chains" }
         @if breaks.is_empty() {
@@ -438,14 +449,19 @@ async fn chain_section(state: &AppState) -> Markup {
                             @if b.accepted {
                                 "accepted — waiting for the phone's next sync"
                             } @else {
-                                form method="post" action={ "/fleet/devices/" (b.device_id) "/accept-chain" } {
-                                    (csrf_field(&csrf))
-                                    button { "Accept the phone's chain (records come in for review)" }
+                                @if accept {
+                                    form method="post" action={ "/fleet/devices/" (b.device_id) "/accept-chain" } {
+                                        (csrf_field(csrf))
+                                        button { "Accept the phone's chain (records come in for review)" }
+                                    }
                                 }
-                                form method="post" action={ "/fleet/devices/" (b.device_id) "/revoke" } {
-                                    (csrf_field(&csrf))
-                                    button { "Revoke the phone" }
+                                @if revoke {
+                                    form method="post" action={ "/fleet/devices/" (b.device_id) "/revoke" } {
+                                        (csrf_field(csrf))
+                                        button { "Revoke the phone" }
+                                    }
                                 }
+                                @if !accept && !revoke { "waiting for an owner or an admin" }
                             }
                         }
                     }
@@ -497,9 +513,12 @@ async fn fleet_accept_chain(
         id,
         headers,
         body,
-        "device",
-        "/fleet",
-        Store::accept_chain,
+        IdForm {
+            what: "device",
+            back: "/fleet",
+            may: Action::AcceptChain,
+            action: Store::accept_chain,
+        },
     )
     .await
 }
@@ -515,16 +534,19 @@ async fn fleet_revoke(
         id,
         headers,
         body,
-        "device",
-        "/fleet",
-        Store::revoke_device_by,
+        IdForm {
+            what: "device",
+            back: "/fleet",
+            may: Action::RevokePhone,
+            action: Store::revoke_device_by,
+        },
     )
     .await
 }
 
 /// Stops locked by wrong codes with parcels still to deliver, each with a "New code" button
 /// (the admin API's `POST /v1/admin/stops/{id}/new-code`, audited with who signed in).
-async fn locked_stops_section(state: &AppState) -> Markup {
+async fn locked_stops_section(state: &AppState, console: &Console) -> Markup {
     let stops = match db(state, |s| s.locked_stops(100)).await {
         Ok(s) => s,
         Err(_) => {
@@ -540,7 +562,9 @@ async fn locked_stops_section(state: &AppState) -> Markup {
             p { "None: no stop is locked by wrong codes." }
         };
     }
-    let csrf = csrf_token(state);
+    let csrf = console
+        .may(Action::NewCode)
+        .then_some(console.csrf.as_str());
     html! {
         h2 id="locked-stops" { "Locked stops" }
         p {
@@ -562,9 +586,11 @@ async fn locked_stops_section(state: &AppState) -> Markup {
                     td { (s.failed_attempts) " of " (s.max_attempts) }
                     td { (s.open_parcels) }
                     td {
-                        form method="post" action={ "/fleet/stops/" (display(&s.stop_id)) "/new-code" } {
-                            (csrf_field(&csrf))
-                            button { "New code" }
+                        @if let Some(csrf) = csrf {
+                            form method="post" action={ "/fleet/stops/" (display(&s.stop_id)) "/new-code" } {
+                                (csrf_field(csrf))
+                                button { "New code" }
+                            }
                         }
                     }
                 }
@@ -588,9 +614,12 @@ async fn fleet_new_code(
         id,
         headers,
         body,
-        "stop",
-        "/fleet#locked-stops",
-        reset,
+        IdForm {
+            what: "stop",
+            back: "/fleet#locked-stops",
+            may: Action::NewCode,
+            action: reset,
+        },
     )
     .await
 }
