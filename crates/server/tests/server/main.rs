@@ -1,5 +1,6 @@
 //! Integration tests of the dispatch server over real sockets.
 
+mod accounts;
 mod auth;
 mod cli;
 mod cluster;
