@@ -47,20 +47,9 @@ pub async fn launch(
     config: ServerConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let state = tokio::task::spawn_blocking(move || {
-        let state = AppState::open(config)?;
-        if state.config.mode == Mode::Production
-            && let Some(link) = ops::accounts::setup_link(&state.store, &state.config)?
-        {
-            tracing::warn!(
-                "the console has no user yet: open {link} within 24 hours to make its first \
-                 owner (it works once), or run `doorstep-server user add NAME --role owner`"
-            );
-        }
-        Ok::<_, ServerError>(state)
-    })
-    .await
-    .map_err(|e| ServerError::Config(format!("start-up task failed: {e}")))??;
+    let state = tokio::task::spawn_blocking(move || AppState::open(config))
+        .await
+        .map_err(|e| ServerError::Config(format!("start-up task failed: {e}")))??;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(notify::run_outbox(state.outbox(), stop_rx));
     let limits = &state.config.limits;

@@ -431,3 +431,66 @@ fn the_release_commands_publish_stage_and_list_on_the_data_directory() {
         "{out}"
     );
 }
+
+#[test]
+fn the_user_commands_add_list_and_disable_console_accounts() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let user = |args: &[&str], stdin: Option<&str>| {
+        let mut child = server()
+            .arg("user")
+            .args(args)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        if let Some(s) = stdin {
+            child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, _, err) = user(
+        &["add", "Alice", "--role", "owner", "--password-stdin"],
+        Some("short\n"),
+    );
+    assert!(!ok && err.contains("at least 12"), "{err}");
+    let (ok, out, err) = user(
+        &["add", "Alice", "--role", "owner", "--password-stdin"],
+        Some("a long enough password\n"),
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("added alice (owner)") && !out.contains("password ("),
+        "{out}"
+    );
+    let (ok, out, err) = user(&["add", "bob", "--role", "viewer"], None);
+    assert!(ok, "{err}");
+    let made = out
+        .split("password (shown once")
+        .nth(1)
+        .expect("a made password is shown");
+    assert!(made.trim_start_matches(|c| c != ':').len() > 20, "{out}");
+    let (ok, _, err) = user(&["add", "bob", "--role", "admin"], None);
+    assert!(!ok && err.contains("already a user named bob"), "{err}");
+    let (ok, _, err) = user(&["disable", "alice"], None);
+    assert!(!ok && err.contains("only owner"), "{err}");
+    let (ok, _, _) = user(&["disable", "bob"], None);
+    assert!(ok);
+    let (_, out, _) = user(&["list"], None);
+    let lines: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        lines,
+        [["alice", "owner", "active"], ["bob", "viewer", "disabled"]]
+    );
+}

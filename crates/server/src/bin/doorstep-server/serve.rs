@@ -239,6 +239,20 @@ pub(crate) async fn run(a: ServeArgs) -> anyhow::Result<()> {
     if mode == Mode::Demo && !addr.ip().is_loopback() {
         tracing::warn!("{}", exposure_warning(addr));
     }
+    if mode == Mode::Production {
+        // On the terminal, not in the log: the link is a secret that works once.
+        let c = config.clone();
+        if let Some(link) =
+            tokio::task::spawn_blocking(move || doorstep_server::ops::accounts::setup_link_for(&c))
+                .await??
+        {
+            println!(
+                "The fleet console has no user yet. Open this link within 24 hours to make its \
+                 first owner (it works once):\n  {link}\nor run: doorstep-server user add NAME \
+                 --role owner"
+            );
+        }
+    }
     launch(listener, config, shutdown_signal()).await?;
     Ok(())
 }
