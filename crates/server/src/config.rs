@@ -120,6 +120,9 @@ pub struct ServerConfig {
     /// "never before the phone's previous record" this stops a record from being backdated
     /// to a time when an old code was still in force.
     pub offline_window_secs: i64,
+    /// A handover recorded further than this from the stop's address (metres) is flagged on
+    /// its proof of delivery.
+    pub far_handover_m: f64,
     // [outbox] settings of the outbox and webhooks
     /// Tries before a message is given up: its body (which may hold a code) is wiped and
     /// the fleet page lists it. With the doubling delay this bounds how long a code can sit
@@ -209,6 +212,7 @@ impl ServerConfig {
             // [proofs]
             verification_ttl_secs: 15 * 60,
             offline_window_secs: 48 * 3600,
+            far_handover_m: 250.0,
             // [outbox]
             outbox_max_attempts: 8,
             outbox_recipient_daily_limit: 10,

@@ -1,6 +1,7 @@
 //! The rules, pure: no I/O, no clock, no randomness of their own.
 
 pub mod accounts;
+pub mod geo;
 pub mod messages;
 pub mod parcel;
 pub mod policy;

@@ -10,7 +10,10 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem;color:#111}\
     table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ccc;padding:.3rem;text-align:left;vertical-align:top}\
     .warn{background:#fff3cd;padding:.8rem;border-radius:.4rem}.label{display:inline-block;border:1px dashed #999;margin:.4rem;padding:.6rem;width:34rem;page-break-inside:avoid}\
-    pre{white-space:pre-wrap;background:#f5f5f5;padding:.5rem}";
+    pre{white-space:pre-wrap;background:#f5f5f5;padding:.5rem}\
+    .facts th{width:12rem;font-weight:600}.record{border:1px solid #ccc;border-radius:.4rem;padding:.2rem .8rem;margin:1rem 0;page-break-inside:avoid}\
+    .flag{color:#b00020}.evidence{display:flex;flex-wrap:wrap;gap:1rem}figure{margin:0}figure img{border:1px solid #ccc;max-width:100%;height:auto}\
+    @media print{.no-print,nav,form{display:none}body{max-width:none;margin:0}a{color:inherit;text-decoration:none}}";
 
 /// A page in English.
 pub fn page(title: &str, body: Markup) -> Markup {

@@ -755,6 +755,13 @@ pub(super) fn store_event(
             record_date
         ],
     )?;
+    for parcel in &ev.parcel_ids {
+        exec(
+            tx,
+            "INSERT INTO event_parcels (event_id, parcel_id) VALUES (?1, ?2)",
+            params![ev.id.to_string(), parcel.to_string()],
+        )?;
+    }
     Ok(())
 }
 

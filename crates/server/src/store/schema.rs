@@ -39,6 +39,7 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     migration!("20261202000000_door_steps"),
     migration!("20261207000000_evidence"),
     migration!("20261208000000_accounts"),
+    migration!("20261208000100_event_parcels"),
 ];
 
 /// The keyed form of an event's chain hash, as stored (see [`chain_mac`]).

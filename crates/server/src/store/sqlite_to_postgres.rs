@@ -52,6 +52,7 @@ pub const TABLES: &[&str] = &[
     "verifications",
     "used_tokens",
     "events",
+    "event_parcels",
     "photos",
     "outbox",
     "dev_messages",

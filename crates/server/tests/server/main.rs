@@ -20,6 +20,7 @@ mod notify;
 mod openapi;
 mod outbox;
 mod pages;
+mod pod;
 mod policy;
 mod proofs;
 mod releases;

@@ -28,6 +28,10 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "DOORSTEP_VERIFICATION_TTL_SECS", default_value_t = 15 * 60,
           value_parser = clap::value_parser!(i64).range(30..=86_400))]
     pub(crate) verification_ttl_secs: i64,
+    /// A handover recorded further than this from the stop's address is flagged on its
+    /// proof of delivery (metres).
+    #[arg(long, env = "DOORSTEP_FAR_HANDOVER_METRES", default_value_t = 250.0)]
+    pub(crate) far_handover_metres: f64,
     /// How far back an offline record may claim to have happened; older records are
     /// refused as backdated.
     #[arg(long, env = "DOORSTEP_OFFLINE_WINDOW_HOURS", default_value_t = 48,
@@ -205,6 +209,7 @@ pub(crate) async fn run(a: ServeArgs) -> anyhow::Result<()> {
     config.limits.photo_bytes_per_device_per_day = a.photo_quota_mb_per_day * 1024 * 1024;
     config.limits.photos_per_device_per_day = a.photo_quota_per_day;
     config.verification_ttl_secs = a.verification_ttl_secs;
+    config.far_handover_m = a.far_handover_metres;
     config.offline_window_secs = a.offline_window_hours.saturating_mul(3600);
     if let Some(n) = a.outbox_max_attempts {
         config.outbox_max_attempts = n;

@@ -9,6 +9,7 @@ mod accounts;
 mod fleet_door;
 mod fleet_releases;
 mod forms;
+mod proofs;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -47,6 +48,7 @@ pub(crate) fn routes() -> Router<AppState> {
             post(fleet_new_code).layer(axum::middleware::map_response(error_pages)),
         )
         .merge(accounts::routes())
+        .merge(proofs::routes())
         .merge(fleet_releases::routes())
         .merge(fleet_door::routes())
         .route("/dev/outbox", get(dev_outbox_page))
@@ -168,6 +170,7 @@ async fn fleet_page(
     let body = html! {
         (accounts::signed_in_bar(&console, demo))
         h1 { (state.config.fleet_name) " — " (date) }
+        (proofs::search_form(""))
         h2 { "Parcels" }
         table {
             tr { th { "status" } th { "count" } }
