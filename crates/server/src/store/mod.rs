@@ -37,6 +37,6 @@ pub use door::{CorrectionView, UnexpectedParcel, VanReconciliation};
 pub use error::StoreError;
 pub use handle::{Location, Store, StoreSettings};
 pub use models::*;
-pub use proofs::{ParcelHit, Point, ProofOfDelivery, ProofRecord, TimelineEntry};
+pub use proofs::{FarHandover, ParcelHit, Point, ProofOfDelivery, ProofRecord, TimelineEntry};
 pub use releases::{ChannelRules, NewRelease};
 pub use views::LockedStop;

@@ -36,6 +36,25 @@ pub struct Point {
     pub lon: f64,
 }
 
+/// A handover recorded far from its stop's address.
+#[derive(Debug, Clone, Serialize)]
+pub struct FarHandover {
+    /// The record.
+    pub event_id: String,
+    /// Its first parcel (for the proof of delivery).
+    pub parcel_id: String,
+    /// That parcel's barcode.
+    pub barcode: String,
+    /// The courier.
+    pub courier: String,
+    /// The stop's address.
+    pub address: String,
+    /// When the server received it (Unix ms).
+    pub received_at_ms: i64,
+    /// How far from the address, metres.
+    pub distance_m: f64,
+}
+
 /// One record that covers the parcel, with its evidence as stored.
 #[derive(Debug, Clone, Serialize)]
 pub struct ProofRecord {
@@ -235,6 +254,102 @@ impl Store {
                 },
             )?)
         })
+    }
+
+    /// Parcels in dispute (a handover the server refused for a missing step), newest day
+    /// first; at most `limit`.
+    pub fn disputed_parcels(&self, limit: u32) -> Result<Vec<ParcelHit>, StoreError> {
+        self.read(|db| {
+            Ok(db.query_map(
+                "SELECT p.id, p.barcode_raw, s.recipient_name, s.delivery_date, c.name, p.status \
+                 FROM parcels p JOIN stops s ON s.id = p.stop_id \
+                 LEFT JOIN couriers c ON c.id = s.courier_id \
+                 WHERE p.status = 'disputed' ORDER BY s.delivery_date DESC, p.id LIMIT ?1",
+                params![i64::from(limit)],
+                |r| {
+                    Ok(ParcelHit {
+                        parcel_id: r.get(0)?,
+                        barcode: r.get(1)?,
+                        recipient_name: r.get(2)?,
+                        delivery_date: r.get(3)?,
+                        courier: r.get(4)?,
+                        status: r.get(5)?,
+                    })
+                },
+            )?)
+        })
+    }
+
+    /// Accepted handovers received since `since_ms` whose phone was further than `far_m`
+    /// metres from the stop's address (stops with a position only), furthest first.
+    pub fn far_handovers(&self, since_ms: i64, far_m: f64) -> Result<Vec<FarHandover>, StoreError> {
+        /// (record, body, courier, address, parcel ids, received, stop's lat, lon)
+        type Row = (String, String, String, String, String, i64, f64, f64);
+        let rows: Vec<Row> = self.read(|db| {
+            Ok(db.query_map(
+                "SELECT e.id, e.body, c.name, s.address, e.parcel_ids, e.received_at, s.lat, s.lon \
+                 FROM events e JOIN stops s ON s.id = e.stop_id JOIN devices d ON d.id = e.device_id \
+                 JOIN couriers c ON c.id = d.courier_id \
+                 WHERE e.kind = 'delivered' AND e.status = 'accepted' AND e.received_at >= ?1 \
+                   AND s.lat IS NOT NULL AND s.lon IS NOT NULL ORDER BY e.received_at",
+                params![since_ms],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                    ))
+                },
+            )?)
+        })?;
+        let mut far = Vec::new();
+        for (event_id, body, courier, address, parcels, at, lat, lon) in rows {
+            let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+            let (Some(plat), Some(plon)) = (
+                body.pointer("/location/lat").and_then(Value::as_f64),
+                body.pointer("/location/lon").and_then(Value::as_f64),
+            ) else {
+                continue;
+            };
+            let d = crate::domain::geo::distance_m((lat, lon), (plat, plon));
+            let first = serde_json::from_str::<Vec<String>>(&parcels)
+                .ok()
+                .and_then(|p| p.into_iter().next());
+            if d > far_m
+                && let Some(parcel_id) = first
+            {
+                far.push(FarHandover {
+                    event_id,
+                    barcode: String::new(),
+                    parcel_id,
+                    courier,
+                    address,
+                    received_at_ms: at,
+                    distance_m: d,
+                });
+            }
+        }
+        far.sort_by(|a, b| b.distance_m.total_cmp(&a.distance_m));
+        far.truncate(100);
+        for f in &mut far {
+            let id = f.parcel_id.clone();
+            f.barcode = self.read(|db| {
+                Ok(qrow(
+                    db,
+                    "SELECT barcode_raw FROM parcels WHERE id = ?1",
+                    [&id],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .unwrap_or_default())
+            })?;
+        }
+        Ok(far)
     }
 
     /// The proof of delivery of a parcel (`None`: no such parcel).

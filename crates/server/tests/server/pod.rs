@@ -343,3 +343,79 @@ async fn parcels_are_found_by_barcode_recipient_or_courier_and_need_a_signed_in_
 fn urlencode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
+
+#[tokio::test]
+async fn the_inbox_gathers_locked_stops_disputes_and_far_handovers_with_their_actions() {
+    let app = fleet_app().await;
+    let mut device = app.device().await;
+
+    // A stop locked by wrong codes.
+    let locked = app.parcel("shipper requires");
+    let wrong = wrong_code(locked.code.as_deref().unwrap());
+    while device.verify(locked.parcel_id, &wrong).await["result"] != "locked" {}
+
+    // A safe place without its photo: refused, the parcel in dispute.
+    let disputed = app.parcel("no code: safe place");
+    let ev = device.record(
+        disputed,
+        by(DeliveryMethod::SafePlace, "behind the bin", |_| {}),
+        MORNING_MS,
+    );
+    assert!(matches!(
+        device.sync_one(ev).await,
+        EventStatus::Rejected { .. }
+    ));
+
+    // A handover 1.1 km from its address.
+    let far = app.parcel("no code: neighbour");
+    app.query(&format!(
+        "UPDATE stops SET lat = 52.3731, lon = 4.8926 WHERE id = '{}'",
+        far.stop_id
+    ))
+    .await;
+    let signature = upload(&app, &device, &png(3)).await;
+    let body = by(DeliveryMethod::Neighbour, "No. 14", |b| {
+        if let EventBody::Delivered {
+            signature_sha256, ..
+        } = b
+        {
+            *signature_sha256 = Some(signature.clone());
+        }
+    });
+    let ev = record_at(&mut device, far, body, (52.3831, 4.8926));
+    assert_eq!(device.sync_one(ev).await, EventStatus::Accepted);
+
+    let viewer = signed_in_as(&app, "vic", Role::Viewer).await;
+    let dispatcher = signed_in_as(&app, "dan", Role::Dispatcher).await;
+    let inbox = |cookie: String| {
+        let r = browser()
+            .get(app.url("/fleet/inbox"))
+            .header("cookie", cookie)
+            .send();
+        async move {
+            let r = r.await.unwrap();
+            assert_eq!(r.status(), 200);
+            r.text().await.unwrap()
+        }
+    };
+    let html = inbox(dispatcher).await;
+    let new_code = format!("action=\"/fleet/stops/{}/new-code\"", locked.stop_id);
+    assert!(
+        html.contains(&new_code),
+        "a dispatcher may make a new code: {html}"
+    );
+    assert!(
+        html.contains(&format!("data-disputed=\"{}\"", disputed.parcel_id)),
+        "the disputed parcel: {html}"
+    );
+    let far_row = html.split("data-far=").nth(1).expect("a far handover");
+    assert!(
+        far_row.contains(&far.parcel_id.to_string()) && far_row.contains("1.1 km"),
+        "{far_row}"
+    );
+    let html = inbox(viewer).await;
+    assert!(
+        html.contains("Locked stops") && !html.contains(&new_code),
+        "a viewer only reads: {html}"
+    );
+}

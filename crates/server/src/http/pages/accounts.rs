@@ -47,6 +47,10 @@ static HASHING: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(2));
 /// sign-out.
 pub(crate) fn signed_in_bar(console: &Console, demo: bool) -> Markup {
     html! {
+        nav aria-label="console" class="no-print" {
+            a href="/fleet" { "Console" } " · " a href="/fleet/inbox" { "Inbox" } " · "
+            a href="/fleet/parcels" { "Find a parcel" }
+        }
         nav aria-label="account" {
             @if demo {
                 p class="warn" { "Demo mode: the console is open to anyone, as the demo owner." }

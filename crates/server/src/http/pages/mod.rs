@@ -40,6 +40,7 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/c/{public_ref}", get(customer_page))
         .route("/fleet", get(fleet_page))
+        .route("/fleet/inbox", get(inbox_page))
         .route("/fleet/enroll", post(fleet_enroll))
         .route("/fleet/devices/{id}/accept-chain", post(fleet_accept_chain))
         .route("/fleet/devices/{id}/revoke", post(fleet_revoke))
@@ -217,6 +218,85 @@ async fn fleet_page(
         (chains)
     };
     page("Fleet", body).into_response()
+}
+
+/// `GET /fleet/inbox`: everything that waits for a person, each with its action (shown to a
+/// role that may take it): locked stops, parcels in dispute, broken record chains and records
+/// to review, parcels not on a route and corrections, messages given up, and handovers far from
+/// their address in the last week.
+async fn inbox_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let console = match console(&state, &headers, Action::View, Some("/fleet/inbox")).await {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    let date = state.config.time_zone.date_of(state.now());
+    let since = state.now() - 7 * 86_400_000;
+    let far_m = state.config.far_handover_m;
+    let (disputed, far) = match db(&state, move |s| {
+        Ok((s.disputed_parcels(100)?, s.far_handovers(since, far_m)?))
+    })
+    .await
+    {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    let demo = state.config.mode == Mode::Demo;
+    let locked = locked_stops_section(&state, &console).await;
+    let door = fleet_door::section(&state, &console, &date).await;
+    let unsent = unsent_messages_section(&state).await;
+    let chains = chain_section(&state, &console).await;
+    let body = html! {
+        (accounts::signed_in_bar(&console, demo))
+        h1 { "Inbox" }
+        p {
+            "What waits for a person. "
+            a href="#locked-stops" { "Locked stops" } " · "
+            a href="#disputed" { "In dispute (" (disputed.len()) ")" } " · "
+            a href="#far" { "Far from the address (" (far.len()) ")" } " · "
+            a href="#unexpected" { "Not on the route" } " · "
+            a href="#corrections" { "Corrections" } " · "
+            a href="#chains" { "Record chains" }
+        }
+        (locked)
+        h2 id="disputed" { "Parcels in dispute" }
+        @if disputed.is_empty() {
+            p { "None." }
+        } @else {
+            p { "A handover the server refused because a step was missing (a photo, a signature, the ID check). Open the proof to decide with the customer." }
+            table {
+                tr { th { "barcode" } th { "recipient" } th { "day" } th { "courier" } }
+                @for d in &disputed {
+                    tr data-disputed=(d.parcel_id) {
+                        td { a href={ "/fleet/parcels/" (d.parcel_id) } { (d.barcode) } }
+                        td { (d.recipient_name) }
+                        td { (d.delivery_date) }
+                        td { (d.courier.as_deref().unwrap_or("—")) }
+                    }
+                }
+            }
+        }
+        h2 id="far" { "Handovers far from the address (last 7 days)" }
+        @if far.is_empty() {
+            p { "None further than " (crate::domain::geo::distance_text(far_m)) "." }
+        } @else {
+            table {
+                tr { th { "barcode" } th { "address" } th { "courier" } th { "distance" } th { "received" } }
+                @for f in &far {
+                    tr data-far=(f.event_id) {
+                        td { a href={ "/fleet/parcels/" (f.parcel_id) } { (f.barcode) } }
+                        td { (f.address) }
+                        td { (f.courier) }
+                        td { (crate::domain::geo::distance_text(f.distance_m)) }
+                        td { (format_time(f.received_at_ms / 1000)) }
+                    }
+                }
+            }
+        }
+        (door)
+        (unsent)
+        div id="chains" { (chains) }
+    };
+    page("Inbox", body).into_response()
 }
 
 /// The delivery records of the day, newest first.
