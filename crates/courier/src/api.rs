@@ -5,8 +5,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use doorstep_protocol::wire::{
-    EnrollRequest, EnrollResponse, ErrorBody, ErrorCode, Manifest, ResendRequest, ResendResponse,
-    SyncResponse, TokenKeysResponse, VerifyOutcome, VerifyRequest,
+    EnrollRequest, EnrollResponse, ErrorBody, ErrorCode, Manifest, OLDEST_UNSENT_HEADER,
+    ResendRequest, ResendResponse, SyncResponse, TokenKeysResponse, UNSENT_RECORDS_HEADER,
+    VerifyOutcome, VerifyRequest,
 };
 use reqwest::{StatusCode, header};
 
@@ -149,15 +150,22 @@ impl<'a> Api<'a> {
         decode(resp).await
     }
 
-    /// `GET /v1/manifest?date=` with `If-None-Match`.
+    /// `GET /v1/manifest?date=` with `If-None-Match`, reporting the phone's `backlog`: the
+    /// records it holds unsent and when the oldest was made (Unix ms), which the fleet console
+    /// shows.
     pub async fn manifest(
         &self,
         date: &str,
         etag: Option<&str>,
+        backlog: (u64, Option<i64>),
     ) -> Result<ManifestFetch, ApiError> {
         let mut req = self
             .request(reqwest::Method::GET, "/v1/manifest")
-            .query(&[("date", date)]);
+            .query(&[("date", date)])
+            .header(UNSENT_RECORDS_HEADER, backlog.0);
+        if let Some(oldest) = backlog.1 {
+            req = req.header(OLDEST_UNSENT_HEADER, oldest);
+        }
         if let Some(etag) = etag {
             req = req.header(header::IF_NONE_MATCH, etag);
         }

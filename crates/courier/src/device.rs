@@ -324,7 +324,8 @@ impl Device {
             Some(&enrollment.device_token),
         )
         .learning_encodings(&self.shared.sync.server_takes_gzip);
-        let fetched = api.manifest(&date, etag.as_deref()).await;
+        let backlog = self.store().backlog()?;
+        let fetched = api.manifest(&date, etag.as_deref(), backlog).await;
         let now = self.shared.clock.now_ms();
         match fetched {
             Ok(ManifestFetch::NotModified) => self.store().touch_manifest(&date, now)?,

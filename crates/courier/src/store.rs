@@ -669,6 +669,16 @@ impl Store {
         Ok(())
     }
 
+    /// The records not sent yet and when the oldest was committed (Unix ms): what the phone
+    /// reports to the fleet with each manifest request.
+    pub fn backlog(&self) -> Result<(u64, Option<i64>), StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*), MIN(committed_at_ms) FROM event WHERE state = 'pending'",
+            [],
+            |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Option<i64>>(1)?)),
+        )?)
+    }
+
     /// Pending and disputed event counts.
     pub fn counts(&self) -> Result<(u64, u64), StoreError> {
         Ok(self.conn.query_row(

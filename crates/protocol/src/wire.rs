@@ -899,6 +899,13 @@ pub struct DeliveryEvent {
 }
 
 /// The chain's starting point: the `prev_hash` of a device's first event.
+/// The request header in which a phone reports how many records it holds unsent (with each
+/// manifest request).
+pub const UNSENT_RECORDS_HEADER: &str = "doorstep-unsent-records";
+/// The request header in which a phone reports when its oldest unsent record was made (Unix
+/// milliseconds; absent when it holds none).
+pub const OLDEST_UNSENT_HEADER: &str = "doorstep-oldest-unsent-at";
+
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 impl DeliveryEvent {
@@ -1519,6 +1526,15 @@ pub struct DeviceView {
     pub last_seen_at: Option<i64>,
     /// Whether the device was revoked.
     pub revoked: bool,
+    /// Records on the phone not sent yet, as it last reported (with a manifest request).
+    #[serde(default)]
+    pub unsent_records: Option<u64>,
+    /// Unix seconds when the oldest of them was recorded.
+    #[serde(default)]
+    pub oldest_unsent_at: Option<i64>,
+    /// Unix seconds of its last sync (records received).
+    #[serde(default)]
+    pub last_sync_at: Option<i64>,
 }
 
 /// A stored delivery event, for `GET /v1/admin/deliveries?date=`.

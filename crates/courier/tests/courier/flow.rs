@@ -550,3 +550,33 @@ async fn codes_and_tokens_never_reach_the_logs_even_when_the_network_fails() {
         "part of a token reached the logs"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_route_refresh_tells_the_fleet_how_many_records_wait_on_the_phone() {
+    let server = spawn_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config();
+    config.background_sync = false;
+    let device = enrolled_device(&server, &server.url(), dir.path(), config).await;
+    let reported = || async {
+        let devices = server.admin_get("/v1/admin/devices").await;
+        let d = &devices.as_array().unwrap()[0];
+        (d["unsent_records"].clone(), d["oldest_unsent_at"].clone())
+    };
+    assert_eq!(
+        reported().await.0,
+        0,
+        "enrolled and refreshed with nothing to send"
+    );
+
+    record_not_home(&device, &server.seed.parcels[0].barcode).await;
+    record_not_home(&device, &server.seed.parcels[1].barcode).await;
+    device.refresh_route().await.unwrap();
+    let (count, oldest) = reported().await;
+    assert_eq!(count, 2);
+    assert!(oldest.as_i64().is_some_and(|t| t > 0), "{oldest}");
+
+    device.sync_once().await.unwrap();
+    device.refresh_route().await.unwrap();
+    assert_eq!(reported().await, (0.into(), serde_json::Value::Null));
+}

@@ -71,6 +71,8 @@ pub enum Action {
     NewCode,
     /// Put a parcel the depot found but did not expect onto a route.
     AssignUnexpected,
+    /// Import parcels from a CSV file (as the shipper API would create them).
+    ImportParcels,
     /// Accept a phone's record chain after a break.
     AcceptChain,
     /// Remove a phone from the fleet.
@@ -83,11 +85,12 @@ pub enum Action {
 
 impl Action {
     /// Every action, in the README's order.
-    pub const ALL: [Action; 8] = [
+    pub const ALL: [Action; 9] = [
         Action::View,
         Action::EnrollPhone,
         Action::NewCode,
         Action::AssignUnexpected,
+        Action::ImportParcels,
         Action::AcceptChain,
         Action::RevokePhone,
         Action::Releases,
@@ -99,7 +102,9 @@ impl Action {
         use Role::*;
         match self {
             Action::View => &[Owner, Admin, Dispatcher, Depot, Viewer],
-            Action::EnrollPhone | Action::NewCode => &[Owner, Admin, Dispatcher],
+            Action::EnrollPhone | Action::NewCode | Action::ImportParcels => {
+                &[Owner, Admin, Dispatcher]
+            }
             Action::AssignUnexpected => &[Owner, Admin, Dispatcher, Depot],
             Action::AcceptChain | Action::RevokePhone | Action::Releases => &[Owner, Admin],
             Action::Accounts => &[Owner],
@@ -113,6 +118,7 @@ impl Action {
             Action::EnrollPhone => "enroll a courier's phone",
             Action::NewCode => "make a new code for a locked stop",
             Action::AssignUnexpected => "put an unexpected parcel on a route",
+            Action::ImportParcels => "import parcels from a CSV file",
             Action::AcceptChain => "accept a phone's record chain",
             Action::RevokePhone => "revoke a phone",
             Action::Releases => "publish and manage app releases",

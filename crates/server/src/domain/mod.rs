@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod geo;
+pub mod imports;
 pub mod messages;
 pub mod parcel;
 pub mod policy;

@@ -172,8 +172,8 @@ impl Store {
         self.read(|c| {
             let row = qrow(
                 c,
-                "SELECT id, courier_id, revoked_at, app_version, last_seen_at FROM devices \
-                 WHERE token_hash = ?1",
+                "SELECT id, courier_id, revoked_at, app_version, last_seen_at, unsent_records, \
+                 oldest_unsent_at FROM devices WHERE token_hash = ?1",
                 [&hash],
                 |r| {
                     Ok(DeviceAuth {
@@ -182,6 +182,10 @@ impl Store {
                         revoked: r.get::<_, Option<i64>>(2)?.is_some(),
                         app_version: r.get(3)?,
                         last_seen_at: r.get(4)?,
+                        backlog: match r.get::<_, Option<i64>>(5)? {
+                            Some(n) => Some((n, r.get(6)?)),
+                            None => None,
+                        },
                     })
                 },
             )
@@ -219,7 +223,8 @@ impl Store {
     pub fn devices(&self) -> Result<Vec<DeviceView>, StoreError> {
         self.read(|c| {
             let mut st = c.prepare_cached(
-                "SELECT id, courier_id, app_version, platform, last_seen_at, revoked_at FROM devices ORDER BY enrolled_at, id",
+                "SELECT id, courier_id, app_version, platform, last_seen_at, revoked_at, unsent_records, \
+                 oldest_unsent_at, last_sync_at FROM devices ORDER BY enrolled_at, id",
             )?;
             let rows = st.query_map(params![], |r| {
                 Ok((
@@ -229,11 +234,17 @@ impl Store {
                     r.get::<_, String>(3)?,
                     r.get::<_, Option<i64>>(4)?,
                     r.get::<_, Option<i64>>(5)?,
+                    (
+                        r.get::<_, Option<i64>>(6)?,
+                        r.get::<_, Option<i64>>(7)?,
+                        r.get::<_, Option<i64>>(8)?,
+                    ),
                 ))
             })?;
             let mut out = Vec::new();
             for row in rows {
-                let (id, courier, version, platform, seen, revoked) = row?;
+                let (id, courier, version, platform, seen, revoked, (unsent, oldest, synced)) =
+                    row?;
                 let (Ok(device_id), Ok(courier_id), Some(platform)) =
                     (id.parse(), courier.parse(), parse_enum::<Platform>(&platform))
                 else {
@@ -246,6 +257,9 @@ impl Store {
                     platform,
                     last_seen_at: seen.map(|s| s / 1000),
                     revoked: revoked.is_some(),
+                    unsent_records: unsent.and_then(|n| u64::try_from(n).ok()),
+                    oldest_unsent_at: oldest.map(|t| t.div_euclid(1000)),
+                    last_sync_at: synced.map(|t| t.div_euclid(1000)),
                 });
             }
             Ok(out)

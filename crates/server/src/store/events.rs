@@ -115,7 +115,7 @@ impl Store {
             }
             exec(tx,
                 "UPDATE devices SET last_seq = ?2, chain_mac = ?3, last_hash = '', last_occurred_at = ?4, \
-                 last_seen_at = ?5, app_version = ?6, bad_signatures = bad_signatures + ?7 WHERE id = ?1",
+                 last_seen_at = ?5, last_sync_at = ?5, app_version = ?6, bad_signatures = bad_signatures + ?7 WHERE id = ?1",
                 params![dev_id, head.last_seq as i64, head.chain_mac, head.last_occurred_at, now, app_version, bad_signatures],
             )?;
             Ok(Some(results))

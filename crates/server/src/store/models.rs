@@ -19,6 +19,8 @@ pub struct DeviceAuth {
     pub app_version: String,
     /// Unix milliseconds of its last request the server noted.
     pub last_seen_at: Option<i64>,
+    /// The records it last reported holding unsent, and when the oldest was made (Unix ms).
+    pub backlog: Option<(i64, Option<i64>)>,
 }
 
 /// What one device uploaded in a time window ([`Store::photo_usage_since`]).

@@ -25,72 +25,74 @@ impl Store {
         parcel: &NewParcel,
         now: i64,
     ) -> Result<CreatedParcel, StoreError> {
+        let parcel_id = ParcelId::from_uuid(new_id(&self.settings.random, now));
+        self.write(|tx| self.create_parcel_in(tx, parcel_id, shipper_id, parcel, now))
+    }
+
+    /// [`Self::create_parcel`] inside the caller's transaction (a CSV import stores all its
+    /// parcels in one): the same checks, policy decision, stop, code and message.
+    pub(super) fn create_parcel_in(
+        &self,
+        tx: &Db<'_>,
+        parcel_id: ParcelId,
+        shipper_id: &str,
+        parcel: &NewParcel,
+        now: i64,
+    ) -> Result<CreatedParcel, StoreError> {
         let decision = self.settings.policy.decide(&parcel.facts());
         let recipient_key = parcel.recipient_key(shipper_id);
-        let parcel_id = ParcelId::from_uuid(new_id(&self.settings.random, now));
         let courier = parcel.courier_id.map(|c| c.to_string());
-        self.write(|tx| {
-            if let Some(c) = &courier {
-                let known: Option<i64> =
-                    qrow(tx, "SELECT 1 FROM couriers WHERE id = ?1", [c], |r| {
-                        r.get(0)
-                    })
-                    .optional()?;
-                if known.is_none() {
-                    return Err(StoreError::Validation(
-                        "courier_id is not a courier of this fleet".into(),
-                    ));
-                }
+        if let Some(c) = &courier {
+            check_courier(tx, c)?;
+        }
+        let existing: Option<String> = qrow(
+            tx,
+            "SELECT id FROM stops WHERE delivery_date = ?1 AND recipient_key = ?2",
+            params![parcel.delivery_date, recipient_key],
+            |r| r.get(0),
+        )
+        .optional()?;
+        let stop_id = match existing {
+            Some(id) => {
+                join_stop(tx, &id, &decision, courier.as_deref())?;
+                id
             }
-            let existing: Option<String> = qrow(
+            None => self.new_stop(
                 tx,
-                "SELECT id FROM stops WHERE delivery_date = ?1 AND recipient_key = ?2",
-                params![parcel.delivery_date, recipient_key],
-                |r| r.get(0),
-            )
-            .optional()?;
-            let stop_id = match existing {
-                Some(id) => {
-                    join_stop(tx, &id, &decision, courier.as_deref())?;
-                    id
-                }
-                None => self.new_stop(
-                    tx,
-                    parcel,
-                    &recipient_key,
-                    &decision,
-                    courier.as_deref(),
-                    now,
-                )?,
-            };
-            insert_parcel(tx, parcel_id, shipper_id, &stop_id, parcel, &decision, now)?;
-            let stop = load_stop(tx, &stop_id)?.ok_or(StoreError::NotFound("stop"))?;
-            let has_code: Option<String> = qrow(
+                parcel,
+                &recipient_key,
+                &decision,
+                courier.as_deref(),
+                now,
+            )?,
+        };
+        insert_parcel(tx, parcel_id, shipper_id, &stop_id, parcel, &decision, now)?;
+        let stop = load_stop(tx, &stop_id)?.ok_or(StoreError::NotFound("stop"))?;
+        let has_code: Option<String> = qrow(
+            tx,
+            "SELECT id FROM codes WHERE stop_id = ?1 AND superseded_at IS NULL",
+            [&stop_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+        // A parcel joining a stop whose code already went out gets a fresh code for the
+        // whole stop (same attempt counter), so the customer's message names every parcel.
+        let new_code = if stop.code_required {
+            Some(self.issue_code(
                 tx,
-                "SELECT id FROM codes WHERE stop_id = ?1 AND superseded_at IS NULL",
-                [&stop_id],
-                |r| r.get(0),
-            )
-            .optional()?;
-            // A parcel joining a stop whose code already went out gets a fresh code for the
-            // whole stop (same attempt counter), so the customer's message names every parcel.
-            let new_code = if stop.code_required {
-                Some(self.issue_code(
-                    tx,
-                    &stop,
-                    now,
-                    &self.settings.time_zone,
-                    has_code.is_some().then_some(CodeEnd::Joined),
-                )?)
-            } else {
-                None
-            };
-            let view = parcel_view(tx, &self.settings.public_url, &parcel_id.to_string())?;
-            Ok(CreatedParcel {
-                view,
-                new_code,
-                decision: decision.clone(),
-            })
+                &stop,
+                now,
+                &self.settings.time_zone,
+                has_code.is_some().then_some(CodeEnd::Joined),
+            )?)
+        } else {
+            None
+        };
+        let view = parcel_view(tx, &self.settings.public_url, &parcel_id.to_string())?;
+        Ok(CreatedParcel {
+            view,
+            new_code,
+            decision,
         })
     }
 
@@ -491,6 +493,20 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// Refuses a `courier_id` that is not a courier of this fleet.
+pub(super) fn check_courier(tx: &Db<'_>, courier: &str) -> Result<(), StoreError> {
+    let known: Option<i64> = qrow(tx, "SELECT 1 FROM couriers WHERE id = ?1", [courier], |r| {
+        r.get(0)
+    })
+    .optional()?;
+    if known.is_none() {
+        return Err(StoreError::Validation(
+            "courier_id is not a courier of this fleet".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// A parcel joins its recipient's stop of the day: the stop takes the stricter of its own

@@ -169,7 +169,7 @@ fn text(v: &Value, pointer: &str) -> Option<String> {
 }
 
 /// A stored record body's evidence into `rec`.
-fn evidence(rec: &mut ProofRecord, stored: &Value) {
+pub(super) fn evidence(rec: &mut ProofRecord, stored: &Value) {
     let body = stored.get("body").unwrap_or(&Value::Null);
     rec.occurred_at_ms = stored
         .get("occurred_at_ms")

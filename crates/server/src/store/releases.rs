@@ -141,6 +141,7 @@ impl Store {
         &self,
         device: DeviceId,
         version: Option<&str>,
+        backlog: Option<(i64, Option<i64>)>,
         now: i64,
     ) -> Result<(), StoreError> {
         self.write(|tx| {
@@ -150,6 +151,14 @@ impl Store {
                  WHERE id = ?1",
                 params![device.to_string(), version, now],
             )?;
+            if let Some((count, oldest)) = backlog {
+                exec(
+                    tx,
+                    "UPDATE devices SET unsent_records = ?2, oldest_unsent_at = ?3, \
+                     backlog_reported_at = ?4 WHERE id = ?1",
+                    params![device.to_string(), count, oldest, now],
+                )?;
+            }
             Ok(())
         })
     }

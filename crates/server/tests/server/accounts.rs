@@ -27,6 +27,7 @@ fn request(app: &TestApp, action: Action, role: Role) -> (&'static str, String, 
             format!("/fleet/unexpected/{none}/assign"),
             String::new(),
         ),
+        Action::ImportParcels => ("GET", "/fleet/import".into(), String::new()),
         Action::AcceptChain => (
             "POST",
             format!("/fleet/devices/{none}/accept-chain"),

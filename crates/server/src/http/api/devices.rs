@@ -4,7 +4,10 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use doorstep_protocol::wire::{EnrollRequest, EnrollResponse, ErrorBody, ErrorCode, Manifest};
+use doorstep_protocol::wire::{
+    EnrollRequest, EnrollResponse, ErrorBody, ErrorCode, Manifest, OLDEST_UNSENT_HEADER,
+    UNSENT_RECORDS_HEADER,
+};
 use sha2::{Digest, Sha256};
 
 use super::input::{DateQuery, courier_app_version, valid_date};
@@ -57,6 +60,28 @@ pub(super) async fn enroll(
     }))
 }
 
+/// What the phone reports holding unsent ([`UNSENT_RECORDS_HEADER`], [`OLDEST_UNSENT_HEADER`]):
+/// `None` from a phone that does not say (an older app); a header that is not a whole number
+/// (at least 0) is refused.
+fn phone_backlog(headers: &HeaderMap) -> Result<Option<(i64, Option<i64>)>, ApiError> {
+    let number = |name: &str| -> Result<Option<i64>, ApiError> {
+        match headers.get(name) {
+            None => Ok(None),
+            Some(v) => v
+                .to_str()
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .map(|n| Some(i64::try_from(n).unwrap_or(i64::MAX)))
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!("the {name} header must be a whole number"))
+                }),
+        }
+    };
+    let count = number(UNSENT_RECORDS_HEADER)?;
+    let oldest = number(OLDEST_UNSENT_HEADER)?;
+    Ok(count.map(|n| (n, oldest.filter(|_| n > 0))))
+}
+
 /// How stale a device's "last seen" may get before a manifest request notes it again.
 pub(super) const SEEN_EVERY_MS: i64 = 5 * 60 * 1000;
 
@@ -72,13 +97,15 @@ pub(super) const SEEN_EVERY_MS: i64 = 5 * 60 * 1000;
     params(
         DateQuery,
         ("If-None-Match" = Option<String>, Header, description = "The `ETag` of an earlier answer"),
+        ("Doorstep-Unsent-Records" = Option<u64>, Header, description = "Records the phone holds unsent (the fleet console shows them)"),
+        ("Doorstep-Oldest-Unsent-At" = Option<u64>, Header, description = "Unix milliseconds when the oldest unsent record was made"),
     ),
     responses(
         (status = 200, description = "The route", body = Manifest,
             headers(("ETag" = String, description = "Send it back in `If-None-Match`"))),
         (status = 304, description = "Not changed since the `ETag` in `If-None-Match`",
             headers(("ETag" = String, description = "The same `ETag`"))),
-        (status = 400, description = errors::BAD_DATE, body = ErrorBody),
+        (status = 400, description = "`bad_request`: the date is not `YYYY-MM-DD`, or a backlog header is not a whole number", body = ErrorBody),
         (status = 401, description = errors::NO_DEVICE, body = ErrorBody),
         (status = 429, description = errors::DEVICE_RATE, body = ErrorBody),
     )
@@ -98,10 +125,14 @@ pub(super) async fn manifest(
     let public_url = state.config.public_url.clone();
     // A write only when something changed or every few minutes, not on every refresh.
     let version = courier_app_version(&headers).filter(|v| *v != device.app_version);
+    let backlog = phone_backlog(&headers)?.filter(|b| Some(*b) != device.backlog);
     let now = state.now();
-    if version.is_some() || device.last_seen_at.is_none_or(|t| now - t > SEEN_EVERY_MS) {
+    if version.is_some()
+        || backlog.is_some()
+        || device.last_seen_at.is_none_or(|t| now - t > SEEN_EVERY_MS)
+    {
         db(&state, move |s| {
-            s.note_manifest_request(device_id, version.as_deref(), now)
+            s.note_manifest_request(device_id, version.as_deref(), backlog, now)
         })
         .await?;
     }

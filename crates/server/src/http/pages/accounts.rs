@@ -49,7 +49,8 @@ pub(crate) fn signed_in_bar(console: &Console, demo: bool) -> Markup {
     html! {
         nav aria-label="console" class="no-print" {
             a href="/fleet" { "Console" } " · " a href="/fleet/inbox" { "Inbox" } " · "
-            a href="/fleet/parcels" { "Find a parcel" }
+            a href="/fleet/parcels" { "Find a parcel" } " · "
+            a href=(if console.may(Action::ImportParcels) { "/fleet/import" } else { "/fleet/export" }) { "Import / export" }
         }
         nav aria-label="account" {
             @if demo {

@@ -9,6 +9,7 @@ mod accounts;
 mod fleet_door;
 mod fleet_releases;
 mod forms;
+mod imports;
 mod proofs;
 
 use axum::Router;
@@ -50,6 +51,7 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .merge(accounts::routes())
         .merge(proofs::routes())
+        .merge(imports::routes())
         .merge(fleet_releases::routes())
         .merge(fleet_door::routes())
         .route("/dev/outbox", get(dev_outbox_page))
@@ -187,7 +189,11 @@ async fn fleet_page(
             }
         }
         (records_section(&events))
-        (devices_section(&summary, console.may(Action::RevokePhone).then_some(console.csrf.as_str())))
+        (devices_section(
+            &summary,
+            console.may(Action::RevokePhone).then_some(console.csrf.as_str()),
+            state.now() / 1000,
+        ))
         @if console.may(Action::EnrollPhone) {
             h2 { "Enroll a phone" }
             form method="post" action="/fleet/enroll" {
@@ -232,14 +238,38 @@ async fn inbox_page(State(state): State<AppState>, headers: HeaderMap) -> Respon
     let date = state.config.time_zone.date_of(state.now());
     let since = state.now() - 7 * 86_400_000;
     let far_m = state.config.far_handover_m;
-    let (disputed, far) = match db(&state, move |s| {
-        Ok((s.disputed_parcels(100)?, s.far_handovers(since, far_m)?))
+    let d2 = date.clone();
+    let (disputed, far, summary) = match db(&state, move |s| {
+        Ok((
+            s.disputed_parcels(100)?,
+            s.far_handovers(since, far_m)?,
+            s.fleet_summary(&d2)?,
+        ))
     })
     .await
     {
         Ok(v) => v,
         Err(e) => return e.into_response(),
     };
+    // Phones holding records made more than two hours ago: a phone out of signal, or broken.
+    let now_secs = state.now() / 1000;
+    let courier_of = |id: &CourierId| {
+        let id = id.to_string();
+        summary
+            .couriers
+            .iter()
+            .find(|(c, _)| *c == id)
+            .map_or("?".to_string(), |(_, name)| name.clone())
+    };
+    let holding: Vec<_> = summary
+        .devices
+        .iter()
+        .filter(|d| {
+            !d.revoked
+                && d.unsent_records.unwrap_or(0) > 0
+                && d.oldest_unsent_at.is_some_and(|t| now_secs - t > 2 * 3600)
+        })
+        .collect();
     let demo = state.config.mode == Mode::Demo;
     let locked = locked_stops_section(&state, &console).await;
     let door = fleet_door::section(&state, &console, &date).await;
@@ -253,6 +283,7 @@ async fn inbox_page(State(state): State<AppState>, headers: HeaderMap) -> Respon
             a href="#locked-stops" { "Locked stops" } " · "
             a href="#disputed" { "In dispute (" (disputed.len()) ")" } " · "
             a href="#far" { "Far from the address (" (far.len()) ")" } " · "
+            a href="#holding" { "Phones holding records (" (holding.len()) ")" } " · "
             a href="#unexpected" { "Not on the route" } " · "
             a href="#corrections" { "Corrections" } " · "
             a href="#chains" { "Record chains" }
@@ -292,6 +323,23 @@ async fn inbox_page(State(state): State<AppState>, headers: HeaderMap) -> Respon
                 }
             }
         }
+        h2 id="holding" { "Phones holding records for more than two hours" }
+        @if holding.is_empty() {
+            p { "None: every phone sent its records, or has held them for less than two hours." }
+        } @else {
+            p { "Proofs of delivery that exist only on the phone. Call the courier: the app sends them as soon as it has a signal." }
+            table {
+                tr { th { "phone" } th { "records waiting" } th { "last seen" } th { "last sync" } }
+                @for d in &holding {
+                    tr data-holding=(display(&d.device_id)) {
+                        td { (courier_of(&d.courier_id)) br; small { (display(&d.device_id)) } }
+                        td { (backlog_text(d, now_secs)) }
+                        td { (d.last_seen_at.map(format_time).unwrap_or_else(|| "never".into())) }
+                        td { (d.last_sync_at.map(format_time).unwrap_or_else(|| "never".into())) }
+                    }
+                }
+            }
+        }
         (door)
         (unsent)
         div id="chains" { (chains) }
@@ -324,7 +372,27 @@ fn records_section(events: &[StoredDelivery]) -> Markup {
 }
 
 /// The phones, each with its courier, app, last contact and a two-click revoke.
-fn devices_section(summary: &FleetSummary, csrf: Option<&str>) -> Markup {
+/// "3, the oldest 2 h 10 min old", "none", or "not reported" (an app too old to say).
+fn backlog_text(d: &doorstep_protocol::wire::DeviceView, now_secs: i64) -> String {
+    match (d.unsent_records, d.oldest_unsent_at) {
+        (None, _) => "not reported".into(),
+        (Some(0), _) => "none".into(),
+        (Some(n), Some(oldest)) => format!("{n}, the oldest {} old", age_text(now_secs - oldest)),
+        (Some(n), None) => n.to_string(),
+    }
+}
+
+/// "40 min", "2 h 10 min", "3 days".
+pub(crate) fn age_text(secs: i64) -> String {
+    let m = secs.max(0) / 60;
+    match m {
+        0..=59 => format!("{m} min"),
+        60..=2879 => format!("{} h {} min", m / 60, m % 60),
+        _ => format!("{} days", m / 1440),
+    }
+}
+
+fn devices_section(summary: &FleetSummary, csrf: Option<&str>, now_secs: i64) -> Markup {
     let courier_name = |id: &CourierId| {
         let id = id.to_string();
         summary
@@ -338,7 +406,7 @@ fn devices_section(summary: &FleetSummary, csrf: Option<&str>) -> Markup {
         table {
             tr {
                 th { "courier and device" } th { "app" } th { "platform" } th { "last seen" }
-                th { "state" } th {}
+                th { "last sync" } th { "records waiting on the phone" } th { "state" } th {}
             }
             @for d in &summary.devices {
                 tr data-device=(display(&d.device_id)) {
@@ -346,6 +414,10 @@ fn devices_section(summary: &FleetSummary, csrf: Option<&str>) -> Markup {
                     td { (d.app_version) }
                     td { (display(format_args!("{:?}", d.platform))) }
                     td { (d.last_seen_at.map(format_time).unwrap_or_else(|| "never".into())) }
+                    td { (d.last_sync_at.map(format_time).unwrap_or_else(|| "never".into())) }
+                    td data-unsent=(d.unsent_records.map(|n| n.to_string()).unwrap_or_default()) {
+                        (backlog_text(d, now_secs))
+                    }
                     td { (if d.revoked { "revoked" } else { "active" }) }
                     td {
                         // Two clicks, as a confirmation without JavaScript.
