@@ -3,11 +3,13 @@
 # on a free loopback port with its data in a scratch folder, and runs tests/fleet/fleet.test.mjs
 # (node's test runner, playwright-core from ui/node_modules, Debian's Chromium) against it: publish
 # an Android build through the page's upload form, stage a second one and raise its rollout, then a
-# phone enrolls and reports its version, and the page counts it and lists it as not updated.
+# phone enrolls and reports its version, and the page counts it and lists it as not updated; then the
+# console's inbox, a search and a parcel's proof of delivery, and the import page, without JavaScript.
 #
 # Usage: scripts/test-fleet-page.sh
 # Environment: CHROMIUM_PATH  the browser (default /usr/bin/chromium)
-# The screenshot is written to ui/docs/screens/fleet-releases.png; the server's log is left in
+# The screenshots are written to ui/docs/screens/ (fleet-releases.png, console-inbox.png,
+# console-proof.png, console-inbox-tablet.png); the server's log is left in
 # test-output/fleet/.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -30,4 +32,4 @@ export SCREENSHOT="$ROOT/ui/docs/screens/fleet-releases.png"
 say "the fleet page in Chromium against $FLEET_URL"
 node --test --test-reporter=spec tests/fleet/fleet.test.mjs \
   || { show_log "$out/server.log"; die "the fleet page test failed (the server's log is above)"; }
-say "passed; screenshot: ui/docs/screens/fleet-releases.png"
+say "passed; screenshots: ui/docs/screens/fleet-releases.png, console-*.png"

@@ -1,12 +1,13 @@
 // The fleet page in Debian's Chromium (playwright-core), against a real `doorstep-server demo`
 // (issue 8): publish an Android build through the page's upload form, stage a second one and raise
 // its rollout, see a refused form's reason; then a phone enrolls and reports its version through
-// the API, and the page counts it and lists it as not updated. No JavaScript on the page: every
-// step is a form post and a redirect, as a fleet manager's browser does it.
+// the API, and the page counts it and lists it as not updated. Then the console (issue 19): the
+// inbox, a search and a proof of delivery, the import page, with their screenshots. No JavaScript
+// on the page: every step is a form post and a redirect, as a fleet manager's browser does it.
 //
 // Started by scripts/test-fleet-page.sh, which passes:
 //   FLEET_URL             the server's address (http://127.0.0.1:<port>)
-//   DOORSTEP_ADMIN_TOKEN  the admin token (the fleet page's HTTP Basic password)
+//   DOORSTEP_ADMIN_TOKEN  the admin token (for the admin API's checks; the demo's console is open)
 //   DOORSTEP_ENROLLMENT_CODE  the demo courier's enrollment code (from the seed JSON)
 //   SCREENSHOT            where to write the screenshot (ui/docs/screens/fleet-releases.png)
 //   CHROMIUM_PATH         optional, default /usr/bin/chromium
@@ -97,12 +98,10 @@ let page;
 
 before(async () => {
   browser = await launchChromium();
-  // Signed in as a fleet manager would be (HTTP Basic, the admin token as password; the demo
-  // server opens the page without it, a production one would not), with JavaScript off: the
-  // page must work without it.
+  // The demo's console, open as the demo owner (a production one signs in with an account:
+  // crates/server/tests/server/accounts.rs), with JavaScript off: the pages must work without it.
   const context = await browser.newContext({
     viewport: { width: 1280, height: 900 },
-    httpCredentials: { username: 'fleet', password: adminToken },
     javaScriptEnabled: false,
   });
   page = await context.newPage();
@@ -229,4 +228,43 @@ test('the fleet page publishes a build, stages a rollout and shows a phone that 
     fullPage: true,
     clip: { x: 0, y: top.y - 16, width: 1280, height: bottom.y - top.y },
   });
+});
+
+test('the console without JavaScript: the inbox, finding a parcel and opening its proof of delivery, the import page; screenshots at a desktop and a tablet width', async () => {
+  const shots = dirname(env.SCREENSHOT);
+  await page.setViewportSize({ width: 1280, height: 900 });
+
+  let response = await page.goto(`${base}/fleet/inbox`);
+  assert.equal(response.status(), 200);
+  assert.equal(await page.locator('h1').textContent(), 'Inbox');
+  for (const id of ['locked-stops', 'disputed', 'far', 'holding', 'unexpected', 'corrections']) {
+    assert.equal(await page.locator(`#${id}`).count(), 1, `the inbox has its ${id} section`);
+  }
+  await page.screenshot({ path: `${shots}/console-inbox.png`, fullPage: true });
+
+  // Find a demo recipient through the console's search form, open the parcel's proof.
+  await page.goto(`${base}/fleet`);
+  const search = page.locator('form[role=search]').first();
+  await search.locator('input[name=q]').fill('lovelace');
+  response = await submit(search.getByRole('button', { name: 'Find' }));
+  assert.equal(response.status(), 200);
+  const hit = page.locator('table a[href^="/fleet/parcels/"]').first();
+  assert.match(await page.locator('table').textContent(), /Ada Lovelace/);
+  response = await submit(hit);
+  assert.equal(response.status(), 200);
+  assert.match(await page.locator('h1').textContent(), /^Proof of delivery — /);
+  assert.match(await page.locator('table.timeline').textContent(), /Created/);
+  await page.screenshot({ path: `${shots}/console-proof.png`, fullPage: true });
+  const json = await fetch(`${page.url()}/proof.json`).then((r) => r.json());
+  assert.equal(json.recipient_name, 'Ada Lovelace', 'the JSON export is the same proof');
+
+  response = await page.goto(`${base}/fleet/import`);
+  assert.equal(response.status(), 200);
+  assert.match(await page.textContent('body'), /barcode/);
+
+  // A tablet: the same inbox (a screenshot to look at; no layout check yet).
+  await page.setViewportSize({ width: 800, height: 1100 });
+  response = await page.goto(`${base}/fleet/inbox`);
+  assert.equal(response.status(), 200);
+  await page.screenshot({ path: `${shots}/console-inbox-tablet.png`, fullPage: true });
 });
