@@ -1,6 +1,7 @@
 //! What the console's pages and their forms share, below the pages that use it: who is signed
-//! in and what their role allows, the CSRF token and its hidden field, form fields, the flow of a form that acts on one thing,
-//! the error pages of the forms, and the page frame and time format they draw with.
+//! in and what their role allows, the CSRF token and its hidden field, form fields, the flow of
+//! a form that acts on one thing, the error pages of the forms, and the page frame and time
+//! format they draw with.
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode, header};

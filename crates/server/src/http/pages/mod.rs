@@ -1,9 +1,10 @@
-//! Server-rendered HTML (no JavaScript): the customer's page, the fleet page, the
-//! development outbox and the label sheet.
+//! Server-rendered HTML (no JavaScript): the customer's page, the fleet console (its main page
+//! and the inbox), the development outbox and the label sheet.
 //!
-//! The fleet page is composed here from its sections, some of them in the sub-pages
-//! ([`fleet_releases`], [`fleet_door`]); what the pages and their forms share (sign-in, CSRF,
-//! form fields, error pages) is in [`forms`], below them all.
+//! The console's main page and its inbox are composed here from sections, some of them in the
+//! sub-pages ([`fleet_releases`], [`fleet_door`]); the accounts and sign-in ([`accounts`]), the
+//! proofs of delivery ([`proofs`]) and CSV in and out ([`imports`]) are pages of their own; what
+//! they all share (who is signed in, CSRF, form fields, error pages) is in [`forms`], below them.
 
 mod accounts;
 mod fleet_door;
