@@ -6,13 +6,12 @@
 use std::cell::RefCell;
 
 use doorstep_protocol::ParcelId;
-use serde_json::Value;
 
 use super::backend::sql::{Db, OptionalExt, params, qrow};
 use super::error::StoreError;
 use super::handle::Store;
 use super::parcels::check_courier;
-use super::proofs::{Point, ProofRecord, evidence};
+use super::proofs::{Point, ProofRecord, RECORD_COLUMNS, record_from};
 use super::rows::new_id;
 use crate::domain::parcel::NewParcel;
 
@@ -209,50 +208,20 @@ impl Store {
     ) -> Result<Vec<DeliveryRow>, StoreError> {
         self.read(|db| {
             Ok(db.query_map(
-                "SELECT e.delivery_date, p.id, p.barcode_raw, p.status, s.recipient_name, s.address, \
-                 s.postal_code, s.lat, s.lon, e.id, e.kind, e.status, c.name, e.device_id, e.seq, \
-                 e.received_at, e.review, e.body, d.chain_broken_at \
-                 FROM events e JOIN event_parcels ep ON ep.event_id = e.id \
-                 JOIN parcels p ON p.id = ep.parcel_id \
-                 JOIN stops s ON s.id = p.stop_id \
-                 JOIN devices d ON d.id = e.device_id JOIN couriers c ON c.id = d.courier_id \
-                 WHERE e.kind IN ('delivered', 'failed') AND e.status = 'accepted' \
-                   AND e.delivery_date >= ?1 AND e.delivery_date <= ?2 \
-                 ORDER BY e.delivery_date, e.received_at, e.id, p.id LIMIT ?3",
+                &format!(
+                    "SELECT e.delivery_date, p.id, p.barcode_raw, p.status, s.recipient_name, \
+                     s.address, s.postal_code, s.lat, s.lon, {RECORD_COLUMNS} \
+                     FROM events e JOIN event_parcels ep ON ep.event_id = e.id \
+                     JOIN parcels p ON p.id = ep.parcel_id \
+                     JOIN stops s ON s.id = p.stop_id \
+                     JOIN devices d ON d.id = e.device_id JOIN couriers c ON c.id = d.courier_id \
+                     WHERE e.kind IN ('delivered', 'failed') AND e.status = 'accepted' \
+                       AND e.delivery_date >= ?1 AND e.delivery_date <= ?2 \
+                     ORDER BY e.delivery_date, e.received_at, e.id, p.id LIMIT ?3"
+                ),
                 params![from, to, i64::from(limit)],
                 |r| {
                     let (lat, lon): (Option<f64>, Option<f64>) = (r.get(7)?, r.get(8)?);
-                    let broken: Option<i64> = r.get(18)?;
-                    let mut record = ProofRecord {
-                        event_id: r.get(9)?,
-                        kind: r.get(10)?,
-                        status: r.get(11)?,
-                        reject_code: None,
-                        courier: r.get(12)?,
-                        device_id: r.get(13)?,
-                        seq: r.get(14)?,
-                        occurred_at_ms: 0,
-                        received_at_ms: r.get(15)?,
-                        location: None,
-                        accuracy_m: None,
-                        verification: None,
-                        method: None,
-                        place: None,
-                        recipient_name: None,
-                        reason: None,
-                        note: None,
-                        photos: Vec::new(),
-                        signature: None,
-                        id_check: None,
-                        corrects: None,
-                        review: r.get(16)?,
-                        chain: if broken.is_some() { "broken" } else { "intact" }.into(),
-                    };
-                    let body: String = r.get(17)?;
-                    evidence(
-                        &mut record,
-                        &serde_json::from_str(&body).unwrap_or(Value::Null),
-                    );
                     Ok(DeliveryRow {
                         delivery_date: r.get::<_, Option<String>>(0)?.unwrap_or_default(),
                         parcel_id: r.get(1)?,
@@ -262,7 +231,7 @@ impl Store {
                         address: r.get(5)?,
                         postal_code: r.get(6)?,
                         stop_location: lat.zip(lon).map(|(lat, lon)| Point { lat, lon }),
-                        record,
+                        record: record_from(r, 9)?,
                     })
                 },
             )?)

@@ -6,9 +6,25 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::backend::sql::{Db, OptionalExt, params, qrow};
+use super::backend::sql::{Db, DbResult, OptionalExt, Row, params, qrow};
 use super::error::StoreError;
 use super::handle::Store;
+
+/// The columns of a [`ParcelHit`], for queries of `parcels p` joined with its stop `s` and
+/// the stop's courier `c` ([`hit_from`]).
+const HIT_SELECT: &str = "SELECT p.id, p.barcode_raw, s.recipient_name, s.delivery_date, c.name, p.status \
+     FROM parcels p JOIN stops s ON s.id = p.stop_id LEFT JOIN couriers c ON c.id = s.courier_id";
+
+fn hit_from(r: &Row) -> DbResult<ParcelHit> {
+    Ok(ParcelHit {
+        parcel_id: r.get(0)?,
+        barcode: r.get(1)?,
+        recipient_name: r.get(2)?,
+        delivery_date: r.get(3)?,
+        courier: r.get(4)?,
+        status: r.get(5)?,
+    })
+}
 
 /// A parcel found by the console's search.
 #[derive(Debug, Clone, Serialize)]
@@ -36,6 +52,13 @@ pub struct Point {
     pub lon: f64,
 }
 
+impl Point {
+    /// The distance to `other`, metres ([`crate::domain::geo::distance_m`]).
+    pub fn distance_m(self, other: Point) -> f64 {
+        crate::domain::geo::distance_m((self.lat, self.lon), (other.lat, other.lon))
+    }
+}
+
 /// A handover recorded far from its stop's address.
 #[derive(Debug, Clone, Serialize)]
 pub struct FarHandover {
@@ -56,7 +79,7 @@ pub struct FarHandover {
 }
 
 /// One record that covers the parcel, with its evidence as stored.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct ProofRecord {
     /// Record id.
     pub event_id: String,
@@ -168,18 +191,57 @@ fn text(v: &Value, pointer: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// The columns a [`ProofRecord`] is read from ([`record_from`]), for queries that join the
+/// record `events e`, its phone `devices d` and the phone's courier `couriers c`.
+pub(super) const RECORD_COLUMNS: &str = "e.id, e.kind, e.status, e.reject_code, c.name, \
+     e.device_id, e.seq, e.received_at, e.review, e.body, d.chain_broken_at, d.chain_broken_reason";
+
+/// A [`ProofRecord`] from the [`RECORD_COLUMNS`] of `r`, the first at index `at`: the row's
+/// columns, and the evidence read from the stored body.
+pub(super) fn record_from(r: &Row, at: usize) -> DbResult<ProofRecord> {
+    let broken: Option<i64> = r.get(at + 10)?;
+    let why: Option<String> = r.get(at + 11)?;
+    let mut rec = ProofRecord {
+        event_id: r.get(at)?,
+        kind: r.get(at + 1)?,
+        status: r.get(at + 2)?,
+        reject_code: r.get(at + 3)?,
+        courier: r.get(at + 4)?,
+        device_id: r.get(at + 5)?,
+        seq: r.get(at + 6)?,
+        received_at_ms: r.get(at + 7)?,
+        review: r.get(at + 8)?,
+        chain: match broken {
+            None => "intact".into(),
+            Some(at) => format!("broken since {} UTC: {}", when(at), why.unwrap_or_default()),
+        },
+        ..ProofRecord::default()
+    };
+    let body: String = r.get(at + 9)?;
+    evidence(
+        &mut rec,
+        &serde_json::from_str(&body).unwrap_or(Value::Null),
+    );
+    Ok(rec)
+}
+
+/// Where a stored record says the phone was.
+fn location(stored: &Value) -> Option<Point> {
+    Some(Point {
+        lat: stored.pointer("/location/lat").and_then(Value::as_f64)?,
+        lon: stored.pointer("/location/lon").and_then(Value::as_f64)?,
+    })
+}
+
 /// A stored record body's evidence into `rec`.
-pub(super) fn evidence(rec: &mut ProofRecord, stored: &Value) {
+fn evidence(rec: &mut ProofRecord, stored: &Value) {
     let body = stored.get("body").unwrap_or(&Value::Null);
     rec.occurred_at_ms = stored
         .get("occurred_at_ms")
         .and_then(Value::as_i64)
         .unwrap_or(rec.received_at_ms);
-    if let (Some(lat), Some(lon)) = (
-        stored.pointer("/location/lat").and_then(Value::as_f64),
-        stored.pointer("/location/lon").and_then(Value::as_f64),
-    ) {
-        rec.location = Some(Point { lat, lon });
+    rec.location = location(stored);
+    if rec.location.is_some() {
         rec.accuracy_m = stored
             .pointer("/location/accuracy_m")
             .and_then(Value::as_f64);
@@ -235,23 +297,14 @@ impl Store {
         );
         self.read(|db| {
             Ok(db.query_map(
-                "SELECT p.id, p.barcode_raw, s.recipient_name, s.delivery_date, c.name, p.status \
-                 FROM parcels p JOIN stops s ON s.id = p.stop_id \
-                 LEFT JOIN couriers c ON c.id = s.courier_id \
-                 WHERE LOWER(p.barcode_raw) LIKE ?1 ESCAPE '\\' OR LOWER(p.barcode_key) LIKE ?1 ESCAPE '\\' \
-                    OR LOWER(s.recipient_name) LIKE ?1 ESCAPE '\\' OR LOWER(c.name) LIKE ?1 ESCAPE '\\' \
-                 ORDER BY s.delivery_date DESC, s.sequence, p.id LIMIT ?2",
+                &format!(
+                    "{HIT_SELECT} WHERE LOWER(p.barcode_raw) LIKE ?1 ESCAPE '\\' \
+                     OR LOWER(p.barcode_key) LIKE ?1 ESCAPE '\\' \
+                     OR LOWER(s.recipient_name) LIKE ?1 ESCAPE '\\' OR LOWER(c.name) LIKE ?1 ESCAPE '\\' \
+                     ORDER BY s.delivery_date DESC, s.sequence, p.id LIMIT ?2"
+                ),
                 params![like, i64::from(limit)],
-                |r| {
-                    Ok(ParcelHit {
-                        parcel_id: r.get(0)?,
-                        barcode: r.get(1)?,
-                        recipient_name: r.get(2)?,
-                        delivery_date: r.get(3)?,
-                        courier: r.get(4)?,
-                        status: r.get(5)?,
-                    })
-                },
+                hit_from,
             )?)
         })
     }
@@ -261,94 +314,57 @@ impl Store {
     pub fn disputed_parcels(&self, limit: u32) -> Result<Vec<ParcelHit>, StoreError> {
         self.read(|db| {
             Ok(db.query_map(
-                "SELECT p.id, p.barcode_raw, s.recipient_name, s.delivery_date, c.name, p.status \
-                 FROM parcels p JOIN stops s ON s.id = p.stop_id \
-                 LEFT JOIN couriers c ON c.id = s.courier_id \
-                 WHERE p.status = 'disputed' ORDER BY s.delivery_date DESC, p.id LIMIT ?1",
+                &format!(
+                    "{HIT_SELECT} WHERE p.status = 'disputed' \
+                     ORDER BY s.delivery_date DESC, p.id LIMIT ?1"
+                ),
                 params![i64::from(limit)],
-                |r| {
-                    Ok(ParcelHit {
-                        parcel_id: r.get(0)?,
-                        barcode: r.get(1)?,
-                        recipient_name: r.get(2)?,
-                        delivery_date: r.get(3)?,
-                        courier: r.get(4)?,
-                        status: r.get(5)?,
-                    })
-                },
+                hit_from,
             )?)
         })
     }
 
     /// Accepted handovers received since `since_ms` whose phone was further than `far_m`
-    /// metres from the stop's address (stops with a position only), furthest first.
+    /// metres from the stop's address (stops with a position only), furthest first; at most
+    /// 100. A record of several parcels is named by its first.
     pub fn far_handovers(&self, since_ms: i64, far_m: f64) -> Result<Vec<FarHandover>, StoreError> {
-        /// (record, body, courier, address, parcel ids, received, stop's lat, lon)
-        type Row = (String, String, String, String, String, i64, f64, f64);
-        let rows: Vec<Row> = self.read(|db| {
+        let mut far: Vec<FarHandover> = self.read(|db| {
             Ok(db.query_map(
-                "SELECT e.id, e.body, c.name, s.address, e.parcel_ids, e.received_at, s.lat, s.lon \
+                "SELECT e.id, e.body, c.name, s.address, e.received_at, s.lat, s.lon, p.id, p.barcode_raw \
                  FROM events e JOIN stops s ON s.id = e.stop_id JOIN devices d ON d.id = e.device_id \
                  JOIN couriers c ON c.id = d.courier_id \
+                 JOIN parcels p ON p.id = (SELECT MIN(ep.parcel_id) FROM event_parcels ep WHERE ep.event_id = e.id) \
                  WHERE e.kind = 'delivered' AND e.status = 'accepted' AND e.received_at >= ?1 \
-                   AND s.lat IS NOT NULL AND s.lon IS NOT NULL ORDER BY e.received_at",
+                   AND s.lat IS NOT NULL AND s.lon IS NOT NULL",
                 params![since_ms],
                 |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                        r.get(7)?,
-                    ))
+                    let stop = Point {
+                        lat: r.get(5)?,
+                        lon: r.get(6)?,
+                    };
+                    let body: String = r.get(1)?;
+                    let Some(at) = location(&serde_json::from_str(&body).unwrap_or(Value::Null))
+                    else {
+                        return Ok(None);
+                    };
+                    Ok(Some(FarHandover {
+                        event_id: r.get(0)?,
+                        courier: r.get(2)?,
+                        address: r.get(3)?,
+                        received_at_ms: r.get(4)?,
+                        parcel_id: r.get(7)?,
+                        barcode: r.get(8)?,
+                        distance_m: stop.distance_m(at),
+                    }))
                 },
-            )?)
+            )?
+            .into_iter()
+            .flatten()
+            .filter(|f| f.distance_m > far_m)
+            .collect())
         })?;
-        let mut far = Vec::new();
-        for (event_id, body, courier, address, parcels, at, lat, lon) in rows {
-            let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-            let (Some(plat), Some(plon)) = (
-                body.pointer("/location/lat").and_then(Value::as_f64),
-                body.pointer("/location/lon").and_then(Value::as_f64),
-            ) else {
-                continue;
-            };
-            let d = crate::domain::geo::distance_m((lat, lon), (plat, plon));
-            let first = serde_json::from_str::<Vec<String>>(&parcels)
-                .ok()
-                .and_then(|p| p.into_iter().next());
-            if d > far_m
-                && let Some(parcel_id) = first
-            {
-                far.push(FarHandover {
-                    event_id,
-                    barcode: String::new(),
-                    parcel_id,
-                    courier,
-                    address,
-                    received_at_ms: at,
-                    distance_m: d,
-                });
-            }
-        }
         far.sort_by(|a, b| b.distance_m.total_cmp(&a.distance_m));
         far.truncate(100);
-        for f in &mut far {
-            let id = f.parcel_id.clone();
-            f.barcode = self.read(|db| {
-                Ok(qrow(
-                    db,
-                    "SELECT barcode_raw FROM parcels WHERE id = ?1",
-                    [&id],
-                    |r| r.get(0),
-                )
-                .optional()?
-                .unwrap_or_default())
-            })?;
-        }
         Ok(far)
     }
 
@@ -517,55 +533,18 @@ fn proof(db: &Db<'_>, parcel: &str) -> Result<Option<ProofOfDelivery>, StoreErro
 
     let mut stops = vec![pod.stop_id.clone()];
     let records: Vec<ProofRecord> = db.query_map(
-        "SELECT e.id, e.kind, e.status, e.reject_code, c.name, e.device_id, e.seq, e.received_at, \
-             e.review, e.body, d.chain_broken_at, d.chain_broken_reason, e.stop_id \
-             FROM event_parcels ep JOIN events e ON e.id = ep.event_id \
+        &format!(
+            "SELECT {RECORD_COLUMNS}, e.stop_id FROM event_parcels ep JOIN events e ON e.id = ep.event_id \
              JOIN devices d ON d.id = e.device_id JOIN couriers c ON c.id = d.courier_id \
-             WHERE ep.parcel_id = ?1 ORDER BY e.received_at, e.device_id, e.seq",
+             WHERE ep.parcel_id = ?1 ORDER BY e.received_at, e.device_id, e.seq"
+        ),
         [parcel],
         |r| {
-            let broken: Option<i64> = r.get(10)?;
-            let why: Option<String> = r.get(11)?;
-            let mut rec = ProofRecord {
-                event_id: r.get(0)?,
-                kind: r.get(1)?,
-                status: r.get(2)?,
-                reject_code: r.get(3)?,
-                courier: r.get(4)?,
-                device_id: r.get(5)?,
-                seq: r.get(6)?,
-                occurred_at_ms: 0,
-                received_at_ms: r.get(7)?,
-                location: None,
-                accuracy_m: None,
-                verification: None,
-                method: None,
-                place: None,
-                recipient_name: None,
-                reason: None,
-                note: None,
-                photos: Vec::new(),
-                signature: None,
-                id_check: None,
-                corrects: None,
-                review: r.get(8)?,
-                chain: match broken {
-                    None => "intact".into(),
-                    Some(at) => {
-                        format!("broken since {} UTC: {}", when(at), why.unwrap_or_default())
-                    }
-                },
-            };
             let stop: String = r.get(12)?;
             if !stops.contains(&stop) && stop != uuid::Uuid::nil().to_string() {
                 stops.push(stop);
             }
-            let body: String = r.get(9)?;
-            evidence(
-                &mut rec,
-                &serde_json::from_str(&body).unwrap_or(Value::Null),
-            );
-            Ok(rec)
+            record_from(r, 0)
         },
     )?;
     // A parcel moved to a later day after a failed attempt had its earlier stops' codes,

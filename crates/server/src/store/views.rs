@@ -176,18 +176,27 @@ impl Store {
             let exceptions = st
                 .query_map([date], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                 .collect::<Result<Vec<_>, _>>()?;
-            let mut st = c.prepare_cached("SELECT id, name FROM couriers ORDER BY name")?;
-            let couriers = st
-                .query_map(params![], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<Result<Vec<_>, _>>()?;
             Ok(FleetSummary {
                 by_status,
                 exceptions,
                 devices: devices.clone(),
-                couriers,
+                couriers: couriers(c)?,
             })
         })
     }
+
+    /// Every courier, (id, name), by name.
+    pub fn couriers(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.read(couriers)
+    }
+}
+
+fn couriers(c: &Db<'_>) -> Result<Vec<(String, String)>, StoreError> {
+    Ok(c.query_map(
+        "SELECT id, name FROM couriers ORDER BY name",
+        params![],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?)
 }
 
 /// A stop locked by wrong codes whose parcels are not all delivered, for the fleet page's
