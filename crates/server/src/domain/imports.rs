@@ -368,7 +368,7 @@ pub fn read(bytes: &[u8]) -> Result<Vec<Row>, FileError> {
 
 /// The column an error of [`NewParcel::check`] is about (its messages start with the API's
 /// field name, e.g. `recipient.phone must …`).
-fn field_of(message: &str) -> &'static str {
+pub fn field_of(message: &str) -> &'static str {
     let word = message
         .split([' ', ':'])
         .next()

@@ -40,12 +40,13 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 /// At most two password hashes at once (each takes 19 MiB and tens of milliseconds): a burst
-/// of sign-ins queues instead of taking the server's memory and cores.
+/// of sign-ins queues instead of taking the server's memory and cores. Never closed, so a
+/// wait for it always ends with a permit (held by the `Result` it is in).
 static HASHING: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(2));
 
 /// The line at the top of the console: who is signed in, the accounts page for an owner, and
 /// sign-out.
-pub(crate) fn signed_in_bar(console: &Console, demo: bool) -> Markup {
+pub(crate) fn signed_in_bar(console: &Console) -> Markup {
     html! {
         nav aria-label="console" class="no-print" {
             a href="/fleet" { "Console" } " · " a href="/fleet/inbox" { "Inbox" } " · "
@@ -53,7 +54,7 @@ pub(crate) fn signed_in_bar(console: &Console, demo: bool) -> Markup {
             a href=(if console.may(Action::ImportParcels) { "/fleet/import" } else { "/fleet/export" }) { "Import / export" }
         }
         nav aria-label="account" {
-            @if demo {
+            @if console.demo {
                 p class="warn" { "Demo mode: the console is open to anyone, as the demo owner." }
             } @else {
                 "Signed in as " strong { (console.user.name) } " (" (console.user.role) ")"
@@ -174,12 +175,7 @@ async fn sign_in(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
             "sign in again",
         );
     }
-    let Ok(_permit) = HASHING.acquire().await else {
-        return refused(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "The server is shutting down.",
-        );
-    };
+    let _slot = HASHING.acquire().await;
     let token = new_token(&state.config.random);
     let now = state.now();
     let (n, t) = (name.clone(), token.clone());
@@ -303,9 +299,7 @@ async fn setup(
         Err(e) => return unprocessable(e),
     };
     let password = form_value(&body, "password").unwrap_or_default();
-    let Ok(_permit) = HASHING.acquire().await else {
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
-    };
+    let _slot = HASHING.acquire().await;
     let now = state.now();
     let random = state.config.random.clone();
     let session = new_token(&random);
@@ -352,7 +346,7 @@ async fn accounts_page(State(state): State<AppState>, headers: HeaderMap) -> Res
     page(
         "Accounts",
         html! {
-            (signed_in_bar(&console, false))
+            (signed_in_bar(&console))
             h1 { "Accounts" }
             p { a href="/fleet" { "Back to the console" } }
             table {
@@ -423,9 +417,7 @@ async fn add_user(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         return unprocessable("choose a role: owner, admin, dispatcher, depot or viewer".into());
     };
     let password = form_value(&body, "password").unwrap_or_default();
-    let Ok(_permit) = HASHING.acquire().await else {
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
-    };
+    let _slot = HASHING.acquire().await;
     let random = state.config.random.clone();
     let now = state.now();
     let actor = console.user.actor();
@@ -466,9 +458,7 @@ async fn change_user(
         }
         "password" => {
             let password = form_value(&body, "password").unwrap_or_default();
-            let Ok(_permit) = HASHING.acquire().await else {
-                return StatusCode::SERVICE_UNAVAILABLE.into_response();
-            };
+            let _slot = HASHING.acquire().await;
             let random = state.config.random.clone();
             db(&state, move |s| {
                 let hash = new_password_hash(&password, &random)?;

@@ -4,7 +4,7 @@
 //! format they draw with.
 
 use axum::body::Bytes;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use maud::{Markup, html};
 use subtle::ConstantTimeEq;
@@ -45,6 +45,8 @@ pub(crate) const SESSION_COOKIE: &str = "doorstep_session";
 pub(crate) struct Console {
     pub(crate) user: User,
     pub(crate) csrf: String,
+    /// Demo mode: the console is open to anyone, as the demo owner.
+    pub(crate) demo: bool,
 }
 
 impl Console {
@@ -101,6 +103,7 @@ pub(crate) async fn console(
             csrf: hex::encode(
                 secrets.mac(&[b"doorstep fleet csrf v1", secrets.admin_token().as_bytes()]),
             ),
+            demo: true,
         }
     } else {
         let user = match session_cookie(headers) {
@@ -120,6 +123,7 @@ pub(crate) async fn console(
         Console {
             csrf: session_csrf(state, &token),
             user,
+            demo: false,
         }
     };
     if !console.may(action) {
@@ -177,6 +181,25 @@ pub(crate) fn forbidden(user: &User, action: Action) -> Response {
 fn csrf_ok(console: &Console, form: &[u8]) -> bool {
     let given = form_value(form, "csrf").unwrap_or_default();
     !given.is_empty() && bool::from(given.as_bytes().ct_eq(console.csrf.as_bytes()))
+}
+
+/// A CSV document as a download named `name`.
+pub(crate) fn csv_download(name: &str, doc: String) -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8"),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
+                    .unwrap_or(HeaderValue::from_static("attachment")),
+            ),
+        ],
+        doc,
+    )
+        .into_response()
 }
 
 /// The hidden field that carries the CSRF token in a console form.

@@ -13,7 +13,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Query, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
@@ -23,13 +23,14 @@ use maud::{Markup, html};
 use subtle::ConstantTimeEq;
 
 use crate::domain::accounts::Action;
-use crate::domain::geo::distance_m;
 use crate::domain::imports::{
     self as rules, COLUMNS, FieldError, FileError, MAX_BYTES, MAX_EXPORT_DAYS, MAX_ROWS,
 };
 use crate::http::middleware::limits::RequestDeadline;
 use crate::http::pages::accounts::signed_in_bar;
-use crate::http::pages::forms::{console, csrf_field, error_pages, form_value, page, signed_form};
+use crate::http::pages::forms::{
+    console, csrf_field, csv_download, error_pages, form_value, page, signed_form,
+};
 use crate::http::{ApiError, AppState, db};
 use crate::store::{ImportOutcome, ImportRow};
 use crate::sys::secrets::sha256;
@@ -103,11 +104,10 @@ async fn export_page(State(state): State<AppState>, headers: HeaderMap) -> Respo
         Ok(c) => c,
         Err(r) => return *r,
     };
-    let demo = state.config.mode == crate::config::Mode::Demo;
     page(
         "Export deliveries",
         html! {
-            (signed_in_bar(&console, demo))
+            (signed_in_bar(&console))
             p { a href="/fleet" { "Back to the console" } }
             (export_form(&state))
             @if console.may(Action::ImportParcels) {
@@ -136,12 +136,11 @@ async fn import_page(State(state): State<AppState>, headers: HeaderMap) -> Respo
         Ok(c) => c,
         Err(r) => return *r,
     };
-    let demo = state.config.mode == crate::config::Mode::Demo;
     let all_columns = COLUMNS.iter().map(|c| c.name).collect::<Vec<_>>().join(",");
     page(
         "Import and export",
         html! {
-            (signed_in_bar(&console, demo))
+            (signed_in_bar(&console))
             p { a href="/fleet" { "Back to the console" } }
             h1 { "Import parcels from a CSV file" }
             p {
@@ -193,24 +192,6 @@ async fn template(State(state): State<AppState>, headers: HeaderMap) -> Response
     )
 }
 
-fn csv_download(name: &str, doc: String) -> Response {
-    (
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/csv; charset=utf-8"),
-            ),
-            (
-                header::CONTENT_DISPOSITION,
-                HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
-                    .unwrap_or(HeaderValue::from_static("attachment")),
-            ),
-        ],
-        doc,
-    )
-        .into_response()
-}
-
 /// One row of the file, as the preview and the result show it.
 struct Line {
     line: u64,
@@ -250,10 +231,7 @@ impl Plan {
         for (i, o) in self.at.iter().zip(outcomes) {
             let line = &mut self.lines[*i];
             if let ImportOutcome::Refused(m) = &o {
-                let field = COLUMNS
-                    .iter()
-                    .find(|c| m.starts_with(c.name))
-                    .map_or("row", |c| c.name);
+                let field = rules::field_of(m);
                 line.errors.push(FieldError {
                     field: field.into(),
                     message: m.clone(),
@@ -395,12 +373,11 @@ async fn preview(
         Err(e) => return e.into_response(),
     }
     let mac = file_mac(&state, &console.csrf, &content);
-    let demo = state.config.mode == crate::config::Mode::Demo;
     let (new, errors) = (plan.new_count(), plan.errors());
     page(
         "Import preview",
         html! {
-            (signed_in_bar(&console, demo))
+            (signed_in_bar(&console))
             p { a href="/fleet/import" { "Back to import and export" } }
             h1 { "Import preview" }
             (summary(&plan))
@@ -512,7 +489,6 @@ async fn confirm(
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    let demo = state.config.mode == crate::config::Mode::Demo;
     let stored = if plan.errors() == 0 {
         let rows = std::mem::take(&mut plan.rows);
         let (actor, now) = (console.user.actor(), state.now());
@@ -534,7 +510,7 @@ async fn confirm(
         let mut r = page(
             "Import refused",
             html! {
-                (signed_in_bar(&console, demo))
+                (signed_in_bar(&console))
                 p { a href="/fleet/import" { "Back to import and export" } }
                 h1 { "Import refused" }
                 p class="warn" role="alert" data-import-errors=(plan.errors()) {
@@ -554,7 +530,7 @@ async fn confirm(
     page(
         "Parcels imported",
         html! {
-            (signed_in_bar(&console, demo))
+            (signed_in_bar(&console))
             p { a href="/fleet/import" { "Back to import and export" } " · " a href="/fleet" { "Console" } }
             h1 { "Parcels imported" }
             p role="status" data-imported=(new) data-already=(plan.already_count()) {
@@ -643,7 +619,7 @@ async fn export_deliveries(
         let distance = r
             .location
             .zip(d.stop_location)
-            .map(|(at, stop)| distance_m((stop.lat, stop.lon), (at.lat, at.lon)));
+            .map(|(at, stop)| stop.distance_m(at));
         vec![
             d.delivery_date.clone(),
             d.barcode.clone(),

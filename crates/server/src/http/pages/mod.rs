@@ -23,7 +23,6 @@ use doorstep_protocol::wire::{EnrollmentLink, StoredDelivery};
 use doorstep_protocol::{CourierId, StopId};
 use maud::{Markup, display, html};
 
-use crate::config::Mode;
 use crate::domain::accounts::Action;
 use crate::http::AppState;
 use crate::http::pages::forms::{
@@ -163,7 +162,6 @@ async fn fleet_page(
     let events = db(&state, move |s| s.deliveries(Some(&d3)))
         .await
         .unwrap_or_default();
-    let demo = state.config.mode == Mode::Demo;
     // The sections of other areas, each an async fn of a sub-page returning markup.
     let releases =
         fleet_releases::section(&state, &console, &summary.devices, &summary.couriers).await;
@@ -172,7 +170,7 @@ async fn fleet_page(
     let unsent = unsent_messages_section(&state).await;
     let chains = chain_section(&state, &console).await;
     let body = html! {
-        (accounts::signed_in_bar(&console, demo))
+        (accounts::signed_in_bar(&console))
         h1 { (state.config.fleet_name) " — " (date) }
         (proofs::search_form(""))
         h2 { "Parcels" }
@@ -208,7 +206,7 @@ async fn fleet_page(
                 button { "Show enrollment QR" }
             }
         }
-        @if demo {
+        @if console.demo {
             h2 { "Demo" }
             p {
                 a href="/dev/outbox" { "Development outbox" }
@@ -239,12 +237,12 @@ async fn inbox_page(State(state): State<AppState>, headers: HeaderMap) -> Respon
     let date = state.config.time_zone.date_of(state.now());
     let since = state.now() - 7 * 86_400_000;
     let far_m = state.config.far_handover_m;
-    let d2 = date.clone();
-    let (disputed, far, summary) = match db(&state, move |s| {
+    let (disputed, far, devices, couriers) = match db(&state, move |s| {
         Ok((
             s.disputed_parcels(100)?,
             s.far_handovers(since, far_m)?,
-            s.fleet_summary(&d2)?,
+            s.devices()?,
+            s.couriers()?,
         ))
     })
     .await
@@ -254,16 +252,7 @@ async fn inbox_page(State(state): State<AppState>, headers: HeaderMap) -> Respon
     };
     // Phones holding records made more than two hours ago: a phone out of signal, or broken.
     let now_secs = state.now() / 1000;
-    let courier_of = |id: &CourierId| {
-        let id = id.to_string();
-        summary
-            .couriers
-            .iter()
-            .find(|(c, _)| *c == id)
-            .map_or("?".to_string(), |(_, name)| name.clone())
-    };
-    let holding: Vec<_> = summary
-        .devices
+    let holding: Vec<_> = devices
         .iter()
         .filter(|d| {
             !d.revoked
@@ -271,13 +260,12 @@ async fn inbox_page(State(state): State<AppState>, headers: HeaderMap) -> Respon
                 && d.oldest_unsent_at.is_some_and(|t| now_secs - t > 2 * 3600)
         })
         .collect();
-    let demo = state.config.mode == Mode::Demo;
     let locked = locked_stops_section(&state, &console).await;
     let door = fleet_door::section(&state, &console, &date).await;
     let unsent = unsent_messages_section(&state).await;
     let chains = chain_section(&state, &console).await;
     let body = html! {
-        (accounts::signed_in_bar(&console, demo))
+        (accounts::signed_in_bar(&console))
         h1 { "Inbox" }
         p {
             "What waits for a person. "
@@ -333,7 +321,7 @@ async fn inbox_page(State(state): State<AppState>, headers: HeaderMap) -> Respon
                 tr { th { "phone" } th { "records waiting" } th { "last seen" } th { "last sync" } }
                 @for d in &holding {
                     tr data-holding=(display(&d.device_id)) {
-                        td { (courier_of(&d.courier_id)) br; small { (display(&d.device_id)) } }
+                        td { (courier_name(&couriers, &d.courier_id)) br; small { (display(&d.device_id)) } }
                         td { (backlog_text(d, now_secs)) }
                         td { (d.last_seen_at.map(format_time).unwrap_or_else(|| "never".into())) }
                         td { (d.last_sync_at.map(format_time).unwrap_or_else(|| "never".into())) }
@@ -393,15 +381,17 @@ pub(crate) fn age_text(secs: i64) -> String {
     }
 }
 
+/// The name of courier `id` in `couriers` (id, name), or "?".
+fn courier_name<'c>(couriers: &'c [(String, String)], id: &CourierId) -> &'c str {
+    let id = id.to_string();
+    couriers
+        .iter()
+        .find(|(c, _)| *c == id)
+        .map_or("?", |(_, name)| name.as_str())
+}
+
 fn devices_section(summary: &FleetSummary, csrf: Option<&str>, now_secs: i64) -> Markup {
-    let courier_name = |id: &CourierId| {
-        let id = id.to_string();
-        summary
-            .couriers
-            .iter()
-            .find(|(c, _)| *c == id)
-            .map_or("?", |(_, name)| name.as_str())
-    };
+    let courier_name = |id: &CourierId| courier_name(&summary.couriers, id);
     html! {
         h2 id="devices" { "Devices" }
         table {

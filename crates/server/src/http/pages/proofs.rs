@@ -12,9 +12,9 @@ use axum::routing::get;
 use maud::{Markup, html};
 
 use crate::domain::accounts::Action;
-use crate::domain::geo::{distance_m, distance_text};
+use crate::domain::geo::distance_text;
 use crate::http::pages::accounts::signed_in_bar;
-use crate::http::pages::forms::{Console, console, error_pages, format_time, page};
+use crate::http::pages::forms::{Console, console, csv_download, error_pages, format_time, page};
 use crate::http::{ApiError, AppState, db};
 use crate::render::map::handover_map;
 use crate::store::{ProofOfDelivery, ProofRecord, StoreError};
@@ -51,6 +51,25 @@ async fn signed(state: &AppState, headers: &HeaderMap, back: &str) -> Result<Con
         .map_err(|r| *r)
 }
 
+/// The signed-in user and the proof of delivery of parcel `id` (its page is where a sign-in
+/// comes back to); else the sign-in or "parcel not found".
+async fn signed_proof(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: String,
+) -> Result<(Console, ProofOfDelivery), Response> {
+    let console = signed(state, headers, &format!("/fleet/parcels/{id}")).await?;
+    let not_found = || ApiError::from(StoreError::NotFound("parcel")).into_response();
+    if uuid::Uuid::parse_str(&id).is_err() {
+        return Err(not_found());
+    }
+    match db(state, move |s| s.proof_of_delivery(&id)).await {
+        Ok(Some(p)) => Ok((console, p)),
+        Ok(None) => Err(not_found()),
+        Err(e) => Err(e.into_response()),
+    }
+}
+
 /// `GET /fleet/parcels?q=…`.
 async fn search(
     State(state): State<AppState>,
@@ -79,11 +98,10 @@ async fn search(
             Err(e) => return e.into_response(),
         }
     };
-    let demo = state.config.mode == crate::config::Mode::Demo;
     page(
         "Find a parcel",
         html! {
-            (signed_in_bar(&console, demo))
+            (signed_in_bar(&console))
             p { a href="/fleet" { "Back to the console" } }
             h1 { "Find a parcel" }
             (search_form(&q))
@@ -111,38 +129,22 @@ async fn search(
     .into_response()
 }
 
-async fn load(state: &AppState, id: String) -> Result<ProofOfDelivery, Response> {
-    if uuid::Uuid::parse_str(&id).is_err() {
-        return Err(ApiError::from(StoreError::NotFound("parcel")).into_response());
-    }
-    match db(state, move |s| s.proof_of_delivery(&id)).await {
-        Ok(Some(p)) => Ok(p),
-        Ok(None) => Err(ApiError::from(StoreError::NotFound("parcel")).into_response()),
-        Err(e) => Err(e.into_response()),
-    }
-}
-
 /// `GET /fleet/parcels/{id}`: the proof of delivery, printable.
 async fn proof_page(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let console = match signed(&state, &headers, &format!("/fleet/parcels/{id}")).await {
-        Ok(c) => c,
+    let (console, pod) = match signed_proof(&state, &headers, id).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
-    let pod = match load(&state, id).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let demo = state.config.mode == crate::config::Mode::Demo;
     let far_m = state.config.far_handover_m;
     page(
         &format!("Proof of delivery {}", pod.barcode),
         html! {
             div class="no-print" {
-                (signed_in_bar(&console, demo))
+                (signed_in_bar(&console))
                 p {
                     a href="/fleet" { "Back to the console" } " · "
                     a href={ "/fleet/parcels/" (pod.parcel_id) "/proof.json" } { "JSON" } " · "
@@ -205,7 +207,7 @@ fn record_html(r: &ProofRecord, pod: &ProofOfDelivery, far_m: f64) -> Markup {
     let distance = r
         .location
         .zip(pod.stop_location)
-        .map(|(at, stop)| distance_m((stop.lat, stop.lon), (at.lat, at.lon)));
+        .map(|(at, stop)| stop.distance_m(at));
     let far = distance.is_some_and(|d| d > far_m);
     html! {
         section class="record" data-record=(r.event_id) data-kind=(r.kind) {
@@ -277,11 +279,8 @@ async fn proof_json(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if let Err(r) = signed(&state, &headers, &format!("/fleet/parcels/{id}")).await {
-        return r;
-    }
-    match load(&state, id).await {
-        Ok(p) => Json(p).into_response(),
+    match signed_proof(&state, &headers, id).await {
+        Ok((_, pod)) => Json(pod).into_response(),
         Err(r) => r,
     }
 }
@@ -293,11 +292,8 @@ async fn proof_csv(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if let Err(r) = signed(&state, &headers, &format!("/fleet/parcels/{id}")).await {
-        return r;
-    }
-    let pod = match load(&state, id).await {
-        Ok(p) => p,
+    let pod = match signed_proof(&state, &headers, id).await {
+        Ok((_, pod)) => pod,
         Err(r) => return r,
     };
     let rows = pod.timeline.iter().map(|t| {
@@ -314,21 +310,7 @@ async fn proof_csv(
         pod.barcode
             .replace(|c: char| !c.is_ascii_alphanumeric(), "_")
     );
-    (
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/csv; charset=utf-8"),
-            ),
-            (
-                header::CONTENT_DISPOSITION,
-                HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
-                    .unwrap_or(HeaderValue::from_static("attachment")),
-            ),
-        ],
-        doc,
-    )
-        .into_response()
+    csv_download(&name, doc)
 }
 
 /// `GET /fleet/photos/{sha256}`: a photo or signature the phones uploaded, as an image (JPEG
