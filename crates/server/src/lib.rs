@@ -41,15 +41,30 @@ pub use http::{AppState, router};
 pub use ops::demo::{DemoParcel, DemoSeed, seed_demo};
 pub use ops::{admin_token, create_enrollment, labels_for};
 
-/// Serves the API on `listener` until `shutdown` completes, with the outbox worker running.
+/// Opens the data directory or database of `config` (on a blocking thread) and serves the API
+/// on `listener` until `shutdown` completes ([`open`], then [`serve`]).
 pub async fn launch(
     listener: tokio::net::TcpListener,
     config: ServerConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let state = tokio::task::spawn_blocking(move || AppState::open(config))
+    serve(listener, open(config).await?, shutdown).await
+}
+
+/// The server's state for `config`, opened on a blocking thread (secrets, migrations, store).
+pub async fn open(config: ServerConfig) -> Result<AppState, ServerError> {
+    tokio::task::spawn_blocking(move || AppState::open(config))
         .await
-        .map_err(|e| ServerError::Config(format!("start-up task failed: {e}")))??;
+        .map_err(|e| ServerError::Config(format!("start-up task failed: {e}")))?
+}
+
+/// Serves the API of an opened `state` on `listener` until `shutdown` completes, with the
+/// outbox worker running.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(notify::run_outbox(state.outbox(), stop_rx));
     let limits = &state.config.limits;

@@ -61,11 +61,6 @@ pub fn reset_password(
     Ok(store.set_password(&name, &hash, "command line", config.clock.now_ms())?)
 }
 
-/// [`setup_link`] on the data directory or database of `config`.
-pub fn setup_link_for(config: &ServerConfig) -> Result<Option<String>, ServerError> {
-    setup_link(&open_store(config)?, config)
-}
-
 /// When the console has no user yet: a one-time link that makes the first owner (valid a
 /// day), for `serve` to print; `None` when there is a user.
 pub fn setup_link(store: &Store, config: &ServerConfig) -> Result<Option<String>, ServerError> {

@@ -494,3 +494,49 @@ fn the_user_commands_add_list_and_disable_console_accounts() {
         [["alice", "owner", "active"], ["bob", "viewer", "disabled"]]
     );
 }
+
+#[test]
+fn serve_without_a_console_user_prints_a_one_time_setup_link_on_the_terminal_only() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = server()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--public-url",
+            "https://dispatch.example.com",
+        ])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read on a thread, so a server that never prints the link fails the test (after a
+    // minute) instead of hanging it.
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let found = std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|l| {
+                l.trim()
+                    .strip_prefix("https://dispatch.example.com/fleet/setup/")
+                    .map(str::to_string)
+            });
+        let _ = tx.send(found);
+    });
+    let link = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .ok()
+        .flatten();
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let token = link.expect("the setup link on standard output");
+    assert_eq!(token.len(), 64, "{token}");
+    assert!(token.bytes().all(|b| b.is_ascii_hexdigit()), "{token}");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(!log.contains(&token), "the link is not in the log: {log}");
+}

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use doorstep_server::{Mode, Policy, Rate, SmsConfig, SmtpConfig, SmtpSecurity, launch};
+use doorstep_server::{Mode, Policy, Rate, SmsConfig, SmtpConfig, SmtpSecurity};
 
 use crate::common::{Common, config_from, exposure_warning, shutdown_signal};
 
@@ -244,12 +244,14 @@ pub(crate) async fn run(a: ServeArgs) -> anyhow::Result<()> {
     if mode == Mode::Demo && !addr.ip().is_loopback() {
         tracing::warn!("{}", exposure_warning(addr));
     }
+    let state = doorstep_server::open(config).await?;
     if mode == Mode::Production {
         // On the terminal, not in the log: the link is a secret that works once.
-        let c = config.clone();
-        if let Some(link) =
-            tokio::task::spawn_blocking(move || doorstep_server::ops::accounts::setup_link_for(&c))
-                .await??
+        let s = state.clone();
+        if let Some(link) = tokio::task::spawn_blocking(move || {
+            doorstep_server::ops::accounts::setup_link(&s.store, &s.config)
+        })
+        .await??
         {
             println!(
                 "The fleet console has no user yet. Open this link within 24 hours to make its \
@@ -258,6 +260,6 @@ pub(crate) async fn run(a: ServeArgs) -> anyhow::Result<()> {
             );
         }
     }
-    launch(listener, config, shutdown_signal()).await?;
+    doorstep_server::serve(listener, state, shutdown_signal()).await?;
     Ok(())
 }
