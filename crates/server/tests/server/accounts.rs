@@ -4,7 +4,8 @@
 use doorstep_server::domain::accounts::{Action, Role};
 
 use crate::helpers::{
-    PASSWORD, TestApp, add_user, browser, csrf_from, fleet_app, sign_in, signed_in_as,
+    PASSWORD, TestApp, add_user, browser, csrf_from, fleet_app, get_as, header, post_as, sign_in,
+    signed_in_as, text_as,
 };
 
 /// An action as a browser sends it: (method, path, form body without the CSRF field).
@@ -63,12 +64,7 @@ async fn every_role_tries_every_action_and_a_forbidden_one_gets_a_403_page_and_c
     let app = fleet_app().await;
     for role in Role::ALL {
         let cookie = signed_in_as(&app, &format!("the-{role}"), role).await;
-        let page = browser()
-            .get(app.url("/fleet"))
-            .header("cookie", &cookie)
-            .send()
-            .await
-            .unwrap();
+        let page = get_as(&app, &cookie, "/fleet").await;
         assert_eq!(page.status(), 200, "{role} sees the console");
         let html = page.text().await.unwrap();
         assert!(
@@ -140,21 +136,15 @@ async fn every_role_tries_every_action_and_a_forbidden_one_gets_a_403_page_and_c
 #[tokio::test]
 async fn a_session_ends_after_two_idle_hours_twelve_in_all_or_at_sign_out() {
     let app = fleet_app().await;
-    let open = |cookie: String| {
-        let r = browser()
-            .get(app.url("/fleet"))
-            .header("cookie", cookie)
-            .send();
-        async move { r.await.unwrap() }
-    };
     add_user(&app, "dora", Role::Dispatcher).await;
-    let r = browser()
-        .post(app.url("/fleet/sign-in"))
-        .form(&[("name", "dora"), ("password", PASSWORD)])
-        .send()
-        .await
-        .unwrap();
-    let set = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    let r = post_as(
+        &app,
+        "",
+        "/fleet/sign-in",
+        &[("name", "dora"), ("password", PASSWORD)],
+    )
+    .await;
+    let set = header(&r, "set-cookie").to_string();
     for attribute in ["HttpOnly", "SameSite=Strict", "Path=/fleet"] {
         assert!(set.contains(attribute), "{set}");
     }
@@ -164,51 +154,33 @@ async fn a_session_ends_after_two_idle_hours_twelve_in_all_or_at_sign_out() {
     // Used every hour and a half, it lives; twelve hours after sign-in, it ends.
     for _ in 0..7 {
         app.clock.advance_ms(90 * 60 * 1000);
-        assert_eq!(open(cookie.clone()).await.status(), 200);
+        assert_eq!(get_as(&app, &cookie, "/fleet").await.status(), 200);
     }
     app.clock.advance_ms(90 * 60 * 1000);
-    let r = open(cookie.clone()).await;
+    let r = get_as(&app, &cookie, "/fleet").await;
     assert_eq!(r.status(), 303);
-    assert!(
-        r.headers()["location"]
-            .to_str()
-            .unwrap()
-            .starts_with("/fleet/sign-in")
-    );
+    assert!(header(&r, "location").starts_with("/fleet/sign-in"));
 
     // Idle for two hours: gone.
     let cookie = sign_in(&app, "dora", PASSWORD).await.unwrap();
     app.clock.advance_ms(2 * 3600 * 1000);
-    assert_eq!(open(cookie).await.status(), 303);
+    assert_eq!(get_as(&app, &cookie, "/fleet").await.status(), 303);
 
     // Signed out: the old cookie no longer opens anything, and a form post says to sign in.
     let cookie = sign_in(&app, "dora", PASSWORD).await.unwrap();
-    let csrf = csrf_from(&open(cookie.clone()).await.text().await.unwrap());
-    let r = browser()
-        .post(app.url("/fleet/sign-out"))
-        .header("cookie", &cookie)
-        .form(&[("csrf", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let csrf = csrf_from(&get_as(&app, &cookie, "/fleet").await.text().await.unwrap());
+    let r = post_as(&app, &cookie, "/fleet/sign-out", &[("csrf", &csrf)]).await;
     assert_eq!(r.status(), 303);
-    assert!(
-        r.headers()["set-cookie"]
-            .to_str()
-            .unwrap()
-            .contains("Max-Age=0")
-    );
-    assert_eq!(open(cookie.clone()).await.status(), 303);
-    let r = browser()
-        .post(app.url("/fleet/enroll"))
-        .header("cookie", &cookie)
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("courier_id", &app.seed.courier_id.to_string()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    assert!(header(&r, "set-cookie").contains("Max-Age=0"));
+    assert_eq!(get_as(&app, &cookie, "/fleet").await.status(), 303);
+    let courier = app.seed.courier_id.to_string();
+    let r = post_as(
+        &app,
+        &cookie,
+        "/fleet/enroll",
+        &[("csrf", &csrf), ("courier_id", &courier)],
+    )
+    .await;
     assert_eq!(r.status(), 401);
     assert!(r.text().await.unwrap().contains("Nothing was changed"));
 }
@@ -218,25 +190,22 @@ async fn another_sessions_csrf_token_is_refused() {
     let app = fleet_app().await;
     let a = signed_in_as(&app, "ann", Role::Admin).await;
     let b = signed_in_as(&app, "ben", Role::Admin).await;
-    let page = |cookie: String| {
-        let r = browser()
-            .get(app.url("/fleet"))
-            .header("cookie", cookie)
-            .send();
-        async move { r.await.unwrap().text().await.unwrap() }
-    };
-    let (csrf_a, csrf_b) = (csrf_from(&page(a.clone()).await), csrf_from(&page(b).await));
+    let csrf_a = csrf_from(&text_as(&app, &a, "/fleet").await);
+    let csrf_b = csrf_from(&text_as(&app, &b, "/fleet").await);
     assert_ne!(csrf_a, csrf_b, "a token per session");
+    let courier = app.seed.courier_id.to_string();
     let enroll = |csrf: String| {
-        let r = browser()
-            .post(app.url("/fleet/enroll"))
-            .header("cookie", &a)
-            .form(&[
-                ("csrf", csrf),
-                ("courier_id", app.seed.courier_id.to_string()),
-            ])
-            .send();
-        async move { r.await.unwrap().status() }
+        let (app, a, courier) = (&app, &a, &courier);
+        async move {
+            post_as(
+                app,
+                a,
+                "/fleet/enroll",
+                &[("csrf", &csrf), ("courier_id", courier)],
+            )
+            .await
+            .status()
+        }
     };
     assert_eq!(enroll(csrf_b).await, 403);
     assert_eq!(enroll(csrf_a).await, 200);
@@ -247,33 +216,20 @@ async fn a_disabled_user_is_signed_out_at_once_and_the_last_owner_stays() {
     let app = fleet_app().await;
     let owner = app.session().await;
     let eve = signed_in_as(&app, "eve", Role::Dispatcher).await;
-    let owner_page = browser()
-        .get(app.url("/fleet/accounts"))
-        .header("cookie", &owner)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let owner_page = text_as(&app, &owner, "/fleet/accounts").await;
     assert!(owner_page.contains("data-user=\"eve\""), "{owner_page}");
     let csrf = csrf_from(&owner_page);
-    let post = |path: &str, form: Vec<(&'static str, String)>| {
-        let r = browser()
-            .post(app.url(path))
-            .header("cookie", &owner)
-            .form(&form)
-            .send();
-        async move { r.await.unwrap() }
+    let post = |path: &'static str, form: Vec<(&'static str, &'static str)>| {
+        let (app, owner, csrf) = (&app, &owner, &csrf);
+        async move {
+            let mut form = form;
+            form.push(("csrf", csrf));
+            post_as(app, owner, path, &form).await
+        }
     };
-    let r = post("/fleet/accounts/eve/disable", vec![("csrf", csrf.clone())]).await;
+    let r = post("/fleet/accounts/eve/disable", vec![]).await;
     assert_eq!(r.status(), 303);
-    let r = browser()
-        .get(app.url("/fleet"))
-        .header("cookie", &eve)
-        .send()
-        .await
-        .unwrap();
+    let r = get_as(&app, &eve, "/fleet").await;
     assert_eq!(r.status(), 303, "eve's session ended");
     let r = sign_in(&app, "eve", PASSWORD).await.unwrap_err();
     assert_eq!(r.status(), 403);
@@ -288,25 +244,17 @@ async fn a_disabled_user_is_signed_out_at_once_and_the_last_owner_stays() {
     );
 
     // The only owner cannot disable themselves; nothing changes.
-    let r = post(
-        "/fleet/accounts/alice/disable",
-        vec![("csrf", csrf.clone())],
-    )
-    .await;
+    let r = post("/fleet/accounts/alice/disable", vec![]).await;
     assert_eq!(r.status(), 409);
     assert!(r.text().await.unwrap().contains("only owner"));
     // A new password signs eve out and is the one that works.
-    post("/fleet/accounts/eve/enable", vec![("csrf", csrf.clone())]).await;
-    let r = post(
-        "/fleet/accounts/eve/password",
-        vec![("csrf", csrf.clone()), ("password", "short".into())],
-    )
-    .await;
+    post("/fleet/accounts/eve/enable", vec![]).await;
+    let r = post("/fleet/accounts/eve/password", vec![("password", "short")]).await;
     assert_eq!(r.status(), 422);
     assert!(r.text().await.unwrap().contains("at least 12"));
     post(
         "/fleet/accounts/eve/password",
-        vec![("csrf", csrf), ("password", "a brand new password".into())],
+        vec![("password", "a brand new password")],
     )
     .await;
     assert_eq!(
@@ -342,8 +290,7 @@ async fn the_setup_link_makes_the_first_owner_once() {
     .unwrap()
     .expect("no user yet: a link");
     let path = &link[link.find("/fleet/setup/").unwrap()..];
-    let r = browser().get(app.url(path)).send().await.unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(get_as(&app, "", path).await.status(), 200);
     // A post from another site is refused before anything happens.
     let form = [("name", "Olga"), ("password", "the owner's long password")];
     let r = browser()
@@ -354,30 +301,12 @@ async fn the_setup_link_makes_the_first_owner_once() {
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
-    let r = browser()
-        .post(app.url(path))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let r = post_as(&app, "", path, &form).await;
     assert_eq!(r.status(), 303);
-    assert!(
-        r.headers()["set-cookie"]
-            .to_str()
-            .unwrap()
-            .starts_with("doorstep_session=")
-    );
-    let r = browser()
-        .post(app.url(path))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    assert!(header(&r, "set-cookie").starts_with("doorstep_session="));
+    let r = post_as(&app, "", path, &form).await;
     assert_eq!(r.status(), 401, "used up");
-    assert_eq!(
-        browser().get(app.url(path)).send().await.unwrap().status(),
-        401
-    );
+    assert_eq!(get_as(&app, "", path).await.status(), 401);
     sign_in(&app, "olga", "the owner's long password")
         .await
         .unwrap();

@@ -544,6 +544,59 @@ impl TestApp {
     }
 }
 
+/// `GET path` from a browser signed in with `cookie` (redirects shown, not followed).
+pub async fn get_as(app: &TestApp, cookie: &str, path: &str) -> reqwest::Response {
+    browser()
+        .get(app.url(path))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The text of `GET path` from a browser signed in with `cookie`, whatever its status.
+pub async fn text_as(app: &TestApp, cookie: &str, path: &str) -> String {
+    get_as(app, cookie, path).await.text().await.unwrap()
+}
+
+/// Posts `form` (URL-encoded) to `path` from a browser signed in with `cookie`.
+pub async fn post_as(
+    app: &TestApp,
+    cookie: &str,
+    path: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    browser()
+        .post(app.url(path))
+        .header("cookie", cookie)
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A response header as text (the test fails without it).
+pub fn header<'r>(r: &'r reqwest::Response, name: &str) -> &'r str {
+    r.headers()
+        .get(name)
+        .unwrap_or_else(|| panic!("no {name} header"))
+        .to_str()
+        .unwrap()
+}
+
+/// The text of a CSV download, after checking that it is one: `text/csv`, an attachment
+/// whose file name holds `name`.
+pub async fn csv_download(r: reqwest::Response, name: &str) -> String {
+    assert_eq!(r.status(), 200);
+    assert!(header(&r, "content-type").starts_with("text/csv"));
+    let disposition = header(&r, "content-disposition");
+    assert!(
+        disposition.starts_with("attachment") && disposition.contains(name),
+        "{disposition}"
+    );
+    r.text().await.unwrap()
+}
+
 pub async fn fleet_page(app: &TestApp) -> String {
     let r = browser()
         .get(app.url("/fleet"))

@@ -22,12 +22,7 @@ fn good_file(tag: &str) -> String {
 }
 
 async fn page_csrf(app: &TestApp, cookie: &str) -> String {
-    let r = browser()
-        .get(app.url("/fleet/import"))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap();
+    let r = get_as(app, cookie, "/fleet/import").await;
     assert_eq!(r.status(), 200);
     csrf_from(&r.text().await.unwrap())
 }
@@ -62,13 +57,8 @@ fn hidden(html: &str, name: &str) -> String {
 }
 
 async fn confirm(app: &TestApp, cookie: &str, fields: &[(&str, String)]) -> (u16, String) {
-    let r = browser()
-        .post(app.url("/fleet/import/confirm"))
-        .header("cookie", cookie)
-        .form(fields)
-        .send()
-        .await
-        .unwrap();
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = post_as(app, cookie, "/fleet/import/confirm", &fields).await;
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
@@ -93,12 +83,7 @@ fn imported_ids(html: &str) -> Vec<String> {
 
 /// Whether the console's search finds a parcel for `q`.
 async fn found(app: &TestApp, cookie: &str, q: &str) -> bool {
-    let r = browser()
-        .get(app.url(&format!("/fleet/parcels?q={q}")))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap();
+    let r = get_as(app, cookie, &format!("/fleet/parcels?q={q}")).await;
     assert_eq!(r.status(), 200);
     let html = r.text().await.unwrap();
     html.contains(&format!(">{q}"))
@@ -138,15 +123,7 @@ async fn a_good_file_is_previewed_then_imported_once() {
     assert_eq!(second["barcode"], "IMP-a-2", "{second}");
     assert!(found(&app, &cookie, "IMP-a-2").await);
     // Who imported it is on the parcel's timeline.
-    let proof = browser()
-        .get(app.url(&format!("/fleet/parcels/{}", ids[0])))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let proof = text_as(&app, &cookie, &format!("/fleet/parcels/{}", ids[0])).await;
     assert!(
         proof.contains("imported") && proof.contains("by alice (owner)"),
         "{proof}"
@@ -167,15 +144,7 @@ async fn a_good_file_is_previewed_then_imported_once() {
         replay.contains("data-imported=\"0\"") && replay.contains("data-already=\"2\""),
         "{replay}"
     );
-    let search = browser()
-        .get(app.url("/fleet/parcels?q=IMP-a-"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let search = text_as(&app, &cookie, "/fleet/parcels?q=IMP-a-").await;
     assert!(search.contains(">2 parcels"), "no duplicate: {search}");
 }
 
@@ -284,13 +253,7 @@ async fn a_file_that_is_not_parcel_csv_or_too_large_is_refused_clearly() {
 async fn a_viewer_may_not_import_but_may_export() {
     let app = fleet_app().await;
     let cookie = signed_in_as(&app, "vera", Role::Viewer).await;
-    let get = |path: &str| {
-        browser()
-            .get(app.url(path))
-            .header("cookie", &cookie)
-            .send()
-    };
-    let import = get("/fleet/import").await.unwrap();
+    let import = get_as(&app, &cookie, "/fleet/import").await;
     assert_eq!(import.status(), 403);
     assert!(
         import
@@ -300,7 +263,7 @@ async fn a_viewer_may_not_import_but_may_export() {
             .contains("an owner, an admin or a dispatcher"),
         "says who may"
     );
-    let page = get("/fleet/export").await.unwrap().text().await.unwrap();
+    let page = text_as(&app, &cookie, "/fleet/export").await;
     assert!(
         page.contains("action=\"/fleet/export/deliveries.csv\""),
         "{page}"
@@ -322,15 +285,13 @@ async fn a_viewer_may_not_import_but_may_export() {
     .await;
     assert_eq!(status, 403, "{html}");
 
-    let r = browser()
-        .get(app.url(&format!(
-            "/fleet/export/deliveries.csv?from={DATE}&to={DATE}"
-        )))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let r = get_as(
+        &app,
+        &cookie,
+        &format!("/fleet/export/deliveries.csv?from={DATE}&to={DATE}"),
+    )
+    .await;
+    csv_download(r, "deliveries-").await;
 }
 
 #[tokio::test]
@@ -375,35 +336,14 @@ async fn the_deliveries_of_a_range_are_exported_with_their_proof() {
     assert_eq!(device.sync_one(ev).await, EventStatus::Accepted);
 
     let get = |path: String| {
-        let cookie = cookie.clone();
-        let url = app.url(&path);
-        async move {
-            browser()
-                .get(url)
-                .header("cookie", cookie)
-                .send()
-                .await
-                .unwrap()
-        }
+        let (app, cookie) = (&app, &cookie);
+        async move { get_as(app, cookie, &path).await }
     };
     let r = get(format!(
         "/fleet/export/deliveries.csv?from={DATE}&to={DATE}"
     ))
     .await;
-    assert_eq!(r.status(), 200);
-    assert!(
-        r.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/csv")
-    );
-    assert!(
-        r.headers()["content-disposition"]
-            .to_str()
-            .unwrap()
-            .contains("deliveries-")
-    );
-    let csv = r.text().await.unwrap();
+    let csv = csv_download(r, "deliveries-").await;
     let mut reader = csv::Reader::from_reader(csv.as_bytes());
     let header = reader.headers().unwrap().clone();
     let col = |name: &str| {

@@ -21,13 +21,7 @@ async fn a_phones_unsent_records_are_shown_per_phone_and_in_the_inbox_after_two_
     let app = fleet_app().await;
     let device = app.device().await;
     let cookie = signed_in_as(&app, "dora", Role::Dispatcher).await;
-    let page = |path: &'static str| {
-        let r = browser()
-            .get(app.url(path))
-            .header("cookie", cookie.clone())
-            .send();
-        async move { r.await.unwrap().text().await.unwrap() }
-    };
+    let page = |path: &'static str| text_as(&app, &cookie, path);
     let cell = |html: &str| {
         let row = html
             .split(&format!("data-device=\"{}\"", device.device_id))

@@ -73,17 +73,8 @@ fn by(method: DeliveryMethod, place: &str, edit: impl FnOnce(&mut EventBody)) ->
     body
 }
 
-async fn get(app: &TestApp, cookie: &str, path: &str) -> reqwest::Response {
-    browser()
-        .get(app.url(path))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap()
-}
-
 async fn proof_page(app: &TestApp, cookie: &str, parcel: &DemoParcel) -> String {
-    let r = get(app, cookie, &format!("/fleet/parcels/{}", parcel.parcel_id)).await;
+    let r = get_as(app, cookie, &format!("/fleet/parcels/{}", parcel.parcel_id)).await;
     let status = r.status();
     let html = r.text().await.unwrap();
     assert_eq!(status, 200, "{html}");
@@ -226,7 +217,7 @@ async fn every_kind_of_record_shows_its_evidence_on_the_proof_of_delivery() {
         "{rec}"
     );
     assert!(rec.contains("<svg class=\"map\""), "the small map: {rec}");
-    let img = get(&app, &cookie, &format!("/fleet/photos/{signature}")).await;
+    let img = get_as(&app, &cookie, &format!("/fleet/photos/{signature}")).await;
     assert_eq!(img.status(), 200);
     assert_eq!(img.headers()["content-type"], "image/png");
     assert_eq!(img.bytes().await.unwrap().to_vec(), png(1));
@@ -255,7 +246,7 @@ async fn every_kind_of_record_shows_its_evidence_on_the_proof_of_delivery() {
     assert!(html.contains("Not delivered"), "{html}");
 
     // JSON and CSV of the same proof.
-    let r = get(
+    let r = get_as(
         &app,
         &cookie,
         &format!("/fleet/parcels/{}/proof.json", shed.parcel_id),
@@ -265,25 +256,13 @@ async fn every_kind_of_record_shows_its_evidence_on_the_proof_of_delivery() {
     assert_eq!(json["records"][0]["method"], "safe_place");
     assert_eq!(json["records"][0]["photos"][0], photo.as_str());
     assert_eq!(json["stop_location"]["lat"], address.0);
-    let r = get(
+    let r = get_as(
         &app,
         &cookie,
         &format!("/fleet/parcels/{}/proof.csv", online.parcel_id),
     )
     .await;
-    assert!(
-        r.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/csv")
-    );
-    assert!(
-        r.headers()["content-disposition"]
-            .to_str()
-            .unwrap()
-            .starts_with("attachment")
-    );
-    let csv = r.text().await.unwrap();
+    let csv = csv_download(r, "proof-").await;
     assert!(csv.starts_with("when_utc,barcode,what,detail\n"), "{csv}");
     assert!(csv.contains(",Handed over,"), "{csv}");
     assert!(
@@ -296,22 +275,14 @@ async fn every_kind_of_record_shows_its_evidence_on_the_proof_of_delivery() {
 async fn parcels_are_found_by_barcode_recipient_or_courier_and_need_a_signed_in_user() {
     let app = fleet_app().await;
     let p = app.parcel("no code: neighbour");
-    let r = browser()
-        .get(app.url(&format!("/fleet/parcels/{}", p.parcel_id)))
-        .send()
-        .await
-        .unwrap();
+    let r = get_as(&app, "", &format!("/fleet/parcels/{}", p.parcel_id)).await;
     assert_eq!(r.status(), 303, "signed out: to the sign-in");
-    let r = browser()
-        .get(app.url(&format!("/fleet/photos/{}", "a".repeat(64))))
-        .send()
-        .await
-        .unwrap();
+    let r = get_as(&app, "", &format!("/fleet/photos/{}", "a".repeat(64))).await;
     assert_eq!(r.status(), 401, "photos need a session too");
 
     let cookie = signed_in_as(&app, "dina", Role::Depot).await;
     for q in [p.barcode.clone(), "ken thomp".into(), "%".into()] {
-        let html = get(
+        let html = get_as(
             &app,
             &cookie,
             &format!("/fleet/parcels?q={}", urlencode(&q)),
@@ -323,20 +294,20 @@ async fn parcels_are_found_by_barcode_recipient_or_courier_and_need_a_signed_in_
         let matched = html.contains(&format!("href=\"/fleet/parcels/{}\"", p.parcel_id));
         assert_eq!(matched, q != "%", "{q}: {html}");
     }
-    let html = get(&app, &cookie, "/fleet/parcels?q=nobody-by-this-name")
+    let html = get_as(&app, &cookie, "/fleet/parcels?q=nobody-by-this-name")
         .await
         .text()
         .await
         .unwrap();
     assert!(html.contains("No parcel matches"), "{html}");
-    let r = get(
+    let r = get_as(
         &app,
         &cookie,
         &format!("/fleet/parcels/{}", uuid::Uuid::now_v7()),
     )
     .await;
     assert_eq!(r.status(), 404);
-    let r = get(&app, &cookie, "/fleet/parcels/not-an-id").await;
+    let r = get_as(&app, &cookie, "/fleet/parcels/not-an-id").await;
     assert_eq!(r.status(), 404);
 }
 
@@ -388,12 +359,9 @@ async fn the_inbox_gathers_locked_stops_disputes_and_far_handovers_with_their_ac
     let viewer = signed_in_as(&app, "vic", Role::Viewer).await;
     let dispatcher = signed_in_as(&app, "dan", Role::Dispatcher).await;
     let inbox = |cookie: String| {
-        let r = browser()
-            .get(app.url("/fleet/inbox"))
-            .header("cookie", cookie)
-            .send();
+        let app = &app;
         async move {
-            let r = r.await.unwrap();
+            let r = get_as(app, &cookie, "/fleet/inbox").await;
             assert_eq!(r.status(), 200);
             r.text().await.unwrap()
         }
