@@ -29,7 +29,7 @@ use crate::domain::releases::{
 use crate::http::AppState;
 use crate::http::middleware::limits::RequestDeadline;
 use crate::http::pages::forms::{
-    Console, csrf_field, error_pages, form_value, format_time, signed_form,
+    Console, csrf_field, error_pages, form_value, format_time, signed_form, signed_upload,
 };
 use crate::http::release_upload::publish_form;
 use crate::http::{ApiError, db};
@@ -517,15 +517,7 @@ async fn upload(
     Extension(deadline): Extension<RequestDeadline>,
     form: Result<Multipart, MultipartRejection>,
 ) -> Response {
-    // Before a byte of the body is read.
-    let actor = match signed_form(
-        &state,
-        &headers,
-        query.as_deref().unwrap_or("").as_bytes(),
-        Action::Releases,
-    )
-    .await
-    {
+    let actor = match signed_upload(&state, &headers, query.as_deref(), Action::Releases).await {
         Ok(console) => console.user.actor(),
         Err(refused) => return *refused,
     };

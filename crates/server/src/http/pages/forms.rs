@@ -228,6 +228,17 @@ pub(crate) async fn signed_form(
     Ok(console)
 }
 
+/// [`signed_form`] for a multipart upload, whose CSRF token is in its address (`query`),
+/// checked before a byte of the body is read.
+pub(crate) async fn signed_upload(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    action: Action,
+) -> Result<Console, Box<Response>> {
+    signed_form(state, headers, query.unwrap_or("").as_bytes(), action).await
+}
+
 /// The answer to a console form post without the right CSRF token (403 `forbidden`).
 fn csrf_refused() -> Response {
     ApiError::new(

@@ -29,7 +29,7 @@ use crate::domain::imports::{
 use crate::http::middleware::limits::RequestDeadline;
 use crate::http::pages::accounts::signed_in_bar;
 use crate::http::pages::forms::{
-    console, csrf_field, csv_download, error_pages, form_value, page, signed_form,
+    console, csrf_field, csv_download, error_pages, form_value, page, signed_form, signed_upload,
 };
 use crate::http::{ApiError, AppState, db};
 use crate::store::{ImportOutcome, ImportRow};
@@ -346,18 +346,11 @@ async fn preview(
     Extension(deadline): Extension<RequestDeadline>,
     form: Result<Multipart, MultipartRejection>,
 ) -> Response {
-    // Before a byte of the body is read.
-    let console = match signed_form(
-        &state,
-        &headers,
-        query.as_deref().unwrap_or("").as_bytes(),
-        Action::ImportParcels,
-    )
-    .await
-    {
-        Ok(c) => c,
-        Err(r) => return *r,
-    };
+    let console =
+        match signed_upload(&state, &headers, query.as_deref(), Action::ImportParcels).await {
+            Ok(c) => c,
+            Err(r) => return *r,
+        };
     deadline.extend(IMPORT_TIME);
     let content = match uploaded_file(form).await {
         Ok(c) => c,
