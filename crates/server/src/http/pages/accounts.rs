@@ -72,9 +72,10 @@ pub(crate) fn signed_in_bar(console: &Console) -> Markup {
 }
 
 /// Whether a form post came from this server's own pages: a browser sends `Origin` with every
-/// cross-site post, so one that names another host is refused (the sign-in and setup forms
-/// have no session yet to carry a CSRF token).
-fn same_origin(headers: &HeaderMap) -> bool {
+/// cross-site post, so one that is neither the server's public address (`public_url`, what a
+/// browser behind a reverse proxy sees) nor the `Host` it was sent to is refused (the sign-in
+/// and setup forms have no session yet to carry a CSRF token).
+fn same_origin(headers: &HeaderMap, public_url: &str) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return true;
     };
@@ -82,16 +83,19 @@ fn same_origin(headers: &HeaderMap) -> bool {
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    origin
-        .split_once("://")
-        .is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(host))
+    let public = public_url.trim_end_matches('/');
+    origin.eq_ignore_ascii_case(public)
+        || origin
+            .split_once("://")
+            .is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(host))
 }
 
 fn cross_site() -> Response {
     ApiError::new(
         StatusCode::FORBIDDEN,
         doorstep_protocol::wire::ErrorCode::Forbidden,
-        "this form was sent from another site; open the console's own page and sign in there",
+        "this form was sent from another site (or the server's --public-url is not the address \
+         in your browser); open the console at its own address and sign in there",
     )
     .into_response()
 }
@@ -103,15 +107,10 @@ fn session_cookie_header(state: &AppState, token: Option<&str>) -> HeaderValue {
     } else {
         ""
     };
-    let value = match token {
-        Some(t) => format!(
-            "{SESSION_COOKIE}={t}; Path=/fleet; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
-            SESSION_MAX_MS / 1000
-        ),
-        None => {
-            format!("{SESSION_COOKIE}=; Path=/fleet; HttpOnly; SameSite=Strict; Max-Age=0{secure}")
-        }
-    };
+    let (value, max_age) = token.map_or(("", 0), |t| (t, SESSION_MAX_MS / 1000));
+    let value = format!(
+        "{SESSION_COOKIE}={value}; Path=/fleet; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+    );
     HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static(""))
 }
 
@@ -153,7 +152,7 @@ async fn sign_in_page(Query(q): Query<SignInQuery>) -> Response {
 /// `POST /fleet/sign-in`: a new session for a right name and password, else 401 with the same
 /// words for an unknown name, a wrong password and a disabled account's wrong password.
 async fn sign_in(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    if !same_origin(&headers) {
+    if !same_origin(&headers, &state.config.public_url) {
         return cross_site();
     }
     let next = next_page(form_value(&body, "next"));
@@ -291,7 +290,7 @@ async fn setup(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !same_origin(&headers) {
+    if !same_origin(&headers, &state.config.public_url) {
         return cross_site();
     }
     let name = match user_name(&form_value(&body, "name").unwrap_or_default()) {
