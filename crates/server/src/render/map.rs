@@ -9,7 +9,7 @@ use crate::domain::geo::{distance_m, distance_text};
 const M_PER_DEG: f64 = 111_195.0;
 
 /// The map of `stop` (the address) and `handover` (the phone), each (lat, lon); `far` marks
-/// the handover as further than the fleet's threshold. `width` × `height` pixels.
+/// the handover as further than the fleet's threshold. 320 × 200 pixels.
 pub fn handover_map(stop: (f64, f64), handover: (f64, f64), far: bool) -> Markup {
     let (width, height, pad) = (320.0_f64, 200.0_f64, 30.0_f64);
     // Local flat projection around the stop (east, north in metres): fine at a street's scale.
