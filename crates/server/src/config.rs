@@ -123,6 +123,11 @@ pub struct ServerConfig {
     /// A handover recorded further than this from the stop's address (metres) is flagged on
     /// its proof of delivery.
     pub far_handover_m: f64,
+    // [console]
+    /// The operator's map tiles for the console's Today map: a PMTiles archive (a Protomaps
+    /// basemap extract of the fleet's region), served with Range requests. Without it the
+    /// map shows the world's land, shipped with the server.
+    pub map_tiles: Option<std::path::PathBuf>,
     // [outbox] settings of the outbox and webhooks
     /// Tries before a message is given up: its body (which may hold a code) is wiped and
     /// the fleet page lists it. With the doubling delay this bounds how long a code can sit
@@ -213,6 +218,8 @@ impl ServerConfig {
             verification_ttl_secs: 15 * 60,
             offline_window_secs: 48 * 3600,
             far_handover_m: 250.0,
+            // [console]
+            map_tiles: None,
             // [outbox]
             outbox_max_attempts: 8,
             outbox_recipient_daily_limit: 10,

@@ -7,4 +7,5 @@ pub mod messages;
 pub mod parcel;
 pub mod policy;
 pub mod releases;
+pub mod today;
 pub mod zone;

@@ -4,6 +4,7 @@
 //! release upload both of those take (`release_upload`).
 
 pub mod api;
+pub(crate) mod assets;
 pub mod error;
 pub mod extract;
 pub mod middleware;

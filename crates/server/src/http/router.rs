@@ -26,7 +26,8 @@ pub fn router(state: AppState) -> Router {
                 limits::limit_pages,
             )),
         )
-        .merge(crate::http::api::releases::page_routes());
+        .merge(crate::http::api::releases::page_routes())
+        .merge(crate::http::assets::routes());
     api.fallback(|| async {
         ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such endpoint")
     })

@@ -42,6 +42,9 @@ impl AppState {
                 "production mode without SMTP or SMS: customer messages will wait in the outbox"
             );
         }
+        if let Some(tiles) = &config.map_tiles {
+            crate::http::assets::check_map_tiles(tiles).map_err(ServerError::Config)?;
+        }
         let store = open_store(&config)?;
         let limiters = limiters::Limiters::new(&config);
         Ok(Self {

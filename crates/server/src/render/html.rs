@@ -1,19 +1,9 @@
 //! The HTML every page shares: the document around a page's body, and the QR code as markup.
 //!
 //! Pages are `maud` templates: every value spliced into one is escaped unless it is wrapped in
-//! `PreEscaped`, which only markup this crate draws itself (the QR and barcode SVGs, the style
-//! sheet below) may be.
+//! `PreEscaped`, which only markup this crate draws itself (the QR and barcode SVGs) may be.
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
-
-/// The style sheet of every page.
-const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem;color:#111}\
-    table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ccc;padding:.3rem;text-align:left;vertical-align:top}\
-    .warn{background:#fff3cd;padding:.8rem;border-radius:.4rem}.label{display:inline-block;border:1px dashed #999;margin:.4rem;padding:.6rem;width:34rem;page-break-inside:avoid}\
-    pre{white-space:pre-wrap;background:#f5f5f5;padding:.5rem}\
-    .facts th{width:12rem;font-weight:600}.record{border:1px solid #ccc;border-radius:.4rem;padding:.2rem .8rem;margin:1rem 0;page-break-inside:avoid}\
-    .flag{color:#b00020}.evidence{display:flex;flex-wrap:wrap;gap:1rem}figure{margin:0}figure img{border:1px solid #ccc;max-width:100%;height:auto}\
-    @media print{.no-print,nav,form{display:none}body{max-width:none;margin:0}a{color:inherit;text-decoration:none}}";
 
 /// A page in English.
 pub fn page(title: &str, body: Markup) -> Markup {
@@ -22,6 +12,19 @@ pub fn page(title: &str, body: Markup) -> Markup {
 
 /// [`page`] in the language `lang` (its `lang` attribute).
 pub fn page_in(lang: &str, title: &str, body: Markup) -> Markup {
+    document(lang, title, &[], &[], body)
+}
+
+/// [`page`] with more style sheets and scripts (paths on this server, loaded after the
+/// page's own style sheet; the scripts deferred, in this order, so they run once the page is
+/// there and one may use another).
+pub fn page_with(title: &str, styles: &[&str], scripts: &[&str], body: Markup) -> Markup {
+    document("en", title, styles, scripts, body)
+}
+
+/// The document around a page's body. Its one style sheet, `/assets/console.css`, is a file
+/// (no style in the page), so the pages run under `Content-Security-Policy: default-src 'self'`.
+fn document(lang: &str, title: &str, styles: &[&str], scripts: &[&str], body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang=(lang) {
@@ -29,11 +32,15 @@ pub fn page_in(lang: &str, title: &str, body: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width,initial-scale=1";
                 title { (title) }
-                // A constant of this file; a style element's text is not entity-decoded, so
-                // it goes as it is.
-                style { (PreEscaped(STYLE)) }
+                link rel="stylesheet" href="/assets/console.css";
+                @for href in styles {
+                    link rel="stylesheet" href=(href);
+                }
+                @for src in scripts {
+                    script src=(src) defer {}
+                }
             }
-            body { (body) }
+            body { main { (body) } }
         }
     }
 }

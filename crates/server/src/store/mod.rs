@@ -29,6 +29,7 @@ mod proofs;
 mod releases;
 mod rows;
 mod schema;
+mod today;
 pub mod sqlite_to_postgres;
 mod views;
 
@@ -41,4 +42,5 @@ pub use imports::{DeliveryRow, ImportOutcome, ImportReport, ImportRow};
 pub use models::*;
 pub use proofs::{FarHandover, ParcelHit, Point, ProofOfDelivery, ProofRecord, TimelineEntry};
 pub use releases::{ChannelRules, NewRelease};
+pub use today::{CourierDay, LastRecord, Today, TodayStop};
 pub use views::LockedStop;

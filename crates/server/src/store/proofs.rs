@@ -226,7 +226,7 @@ pub(super) fn record_from(r: &Row, at: usize) -> DbResult<ProofRecord> {
 }
 
 /// Where a stored record says the phone was.
-fn location(stored: &Value) -> Option<Point> {
+pub(super) fn location(stored: &Value) -> Option<Point> {
     Some(Point {
         lat: stored.pointer("/location/lat").and_then(Value::as_f64)?,
         lon: stored.pointer("/location/lon").and_then(Value::as_f64)?,

@@ -191,7 +191,7 @@ impl Store {
     }
 }
 
-fn couriers(c: &Db<'_>) -> Result<Vec<(String, String)>, StoreError> {
+pub(super) fn couriers(c: &Db<'_>) -> Result<Vec<(String, String)>, StoreError> {
     Ok(c.query_map(
         "SELECT id, name FROM couriers ORDER BY name",
         params![],

@@ -64,7 +64,7 @@ async fn every_role_tries_every_action_and_a_forbidden_one_gets_a_403_page_and_c
     let app = fleet_app().await;
     for role in Role::ALL {
         let cookie = signed_in_as(&app, &format!("the-{role}"), role).await;
-        let page = get_as(&app, &cookie, "/fleet").await;
+        let page = get_as(&app, &cookie, "/fleet/phones").await;
         assert_eq!(page.status(), 200, "{role} sees the console");
         let html = page.text().await.unwrap();
         assert!(

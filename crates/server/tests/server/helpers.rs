@@ -8,7 +8,7 @@ use std::time::Duration;
 use doorstep_protocol::code::damm_check_digit;
 use doorstep_protocol::wire::{
     DeliveryEvent, EnrollResponse, EventBody, EventResult, EventStatus, ExceptionReason,
-    GENESIS_HASH, Platform, SyncResponse, Verification,
+    GENESIS_HASH, Location, Platform, SyncResponse, Verification,
 };
 use doorstep_protocol::{EventId, ParcelId, StopId};
 use doorstep_server::domain::accounts::Role;
@@ -389,6 +389,45 @@ pub fn chain_event(
     ev
 }
 
+/// The next record of `device` about `parcel`, recorded at `location` in the morning.
+pub fn record_at(
+    device: &mut Device,
+    parcel: &DemoParcel,
+    body: EventBody,
+    location: (f64, f64),
+) -> DeliveryEvent {
+    record_at_time(device, parcel, body, location, MORNING_MS)
+}
+
+/// The next record of `device` about `parcel`, recorded at `location` at `at_ms`.
+pub fn record_at_time(
+    device: &mut Device,
+    parcel: &DemoParcel,
+    body: EventBody,
+    location: (f64, f64),
+    at_ms: i64,
+) -> DeliveryEvent {
+    device.seq += 1;
+    let mut ev = DeliveryEvent {
+        id: EventId::new_v7(at_ms as u64, rand::random()),
+        seq: device.seq,
+        stop_id: parcel.stop_id,
+        parcel_ids: vec![parcel.parcel_id],
+        occurred_at_ms: at_ms,
+        location: Some(Location {
+            lat: location.0,
+            lon: location.1,
+            accuracy_m: Some(8.0),
+        }),
+        body,
+        prev_hash: device.last_hash.clone(),
+        signature: String::new(),
+    };
+    ev.sign(&device.key);
+    device.last_hash = ev.chain_hash();
+    ev
+}
+
 pub fn failed(reason: ExceptionReason) -> EventBody {
     EventBody::Failed {
         reason,
@@ -597,15 +636,22 @@ pub async fn csv_download(r: reqwest::Response, name: &str) -> String {
     r.text().await.unwrap()
 }
 
+/// The console's pages a dispatcher reads through the day, as one text: Today, Phones (with the
+/// releases) and the Inbox, as the owner.
 pub async fn fleet_page(app: &TestApp) -> String {
-    let r = browser()
-        .get(app.url("/fleet"))
-        .header("cookie", app.session().await)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    r.text().await.unwrap()
+    let cookie = app.session().await;
+    let mut text = String::new();
+    for path in ["/fleet", "/fleet/phones", "/fleet/inbox"] {
+        let r = browser()
+            .get(app.url(path))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        text.push_str(&r.text().await.unwrap());
+    }
+    text
 }
 
 /// Posts a fleet form (`application/x-www-form-urlencoded`) as the signed-in fleet manager.

@@ -210,7 +210,7 @@ async fn the_fleet_pages_and_their_sign_in_are_never_cached_or_framed() {
 async fn a_fleet_form_without_the_right_csrf_token_is_refused() {
     let app = spawn_app().await;
     let page = |app: &TestApp| {
-        let r = app.client.get(app.url("/fleet")).send();
+        let r = app.client.get(app.url("/fleet/phones")).send();
         async move { r.await.unwrap().text().await.unwrap() }
     };
     let csrf = csrf_from(&page(&app).await);

@@ -27,4 +27,5 @@ mod policy;
 mod proofs;
 mod releases;
 mod sync;
+mod today;
 mod tokens;

@@ -15,10 +15,11 @@ use serde_json::Value;
 
 use crate::helpers::spawn_app;
 
-/// Path prefixes of the server-rendered HTML pages (customer page, fleet page, QA pages) and
+/// Path prefixes of the server-rendered HTML pages (customer page, fleet page, QA pages), the
+/// console's static files and map tiles (`/assets/`, `/map/`), and
 /// `/`, which redirects to the fleet page, and `/install/`, where a phone's browser that
 /// scanned the install QR is sent on to the build: not the JSON API, so not in the document.
-const HTML_PAGES: [&str; 4] = ["/c/", "/fleet", "/dev/", "/install/"];
+const HTML_PAGES: [&str; 6] = ["/c/", "/fleet", "/dev/", "/install/", "/assets/", "/map/"];
 
 fn is_html_page(path: &str) -> bool {
     path == "/" || HTML_PAGES.iter().any(|p| path.starts_with(p))

@@ -94,7 +94,7 @@ async fn until(app: &TestApp, step_ms: i64, what: &str, done: impl Fn(&[Row]) ->
 
 async fn fleet_html(app: &TestApp) -> String {
     app.client
-        .get(app.url(&format!("/fleet?date={DATE}")))
+        .get(app.url("/fleet/inbox"))
         .header("cookie", app.session().await)
         .send()
         .await

@@ -41,7 +41,7 @@ async fn a_phones_unsent_records_are_shown_per_phone_and_in_the_inbox_after_two_
     };
     // An app that does not report: "not reported".
     assert_eq!(manifest(&device, &[]).await.status(), 200);
-    assert!(cell(&page("/fleet").await).contains("not reported"));
+    assert!(cell(&page("/fleet/phones").await).contains("not reported"));
 
     // Three records, the oldest made 30 minutes ago.
     let oldest = app.clock.now_ms() - 30 * 60_000;
@@ -50,7 +50,7 @@ async fn a_phones_unsent_records_are_shown_per_phone_and_in_the_inbox_after_two_
         (OLDEST_UNSENT_HEADER, oldest.to_string()),
     ];
     assert_eq!(manifest(&device, &report).await.status(), 200);
-    let c = cell(&page("/fleet").await);
+    let c = cell(&page("/fleet/phones").await);
     assert!(
         c.starts_with("\"3\"") && c.contains("3, the oldest 30 min old"),
         "{c}"
@@ -93,7 +93,7 @@ async fn a_phones_unsent_records_are_shown_per_phone_and_in_the_inbox_after_two_
             .status(),
         200
     );
-    assert!(cell(&page("/fleet").await).contains("none"));
+    assert!(cell(&page("/fleet/phones").await).contains("none"));
     assert!(!page("/fleet/inbox").await.contains("data-holding="));
 }
 

@@ -3,7 +3,7 @@
 //! the timeline; JSON and CSV; never a code.
 
 use doorstep_protocol::wire::{
-    DeliveryEvent, DeliveryMethod, EventBody, EventStatus, ExceptionReason, Location, Verification,
+    DeliveryMethod, EventBody, EventStatus, ExceptionReason, Verification,
 };
 use doorstep_server::DemoParcel;
 use doorstep_server::domain::accounts::Role;
@@ -11,34 +11,6 @@ use serde_json::Value;
 use sha2::Digest;
 
 use crate::helpers::*;
-
-/// The next record of `device` about `parcel`, recorded at `location`.
-fn record_at(
-    device: &mut Device,
-    parcel: &DemoParcel,
-    body: EventBody,
-    location: (f64, f64),
-) -> DeliveryEvent {
-    device.seq += 1;
-    let mut ev = DeliveryEvent {
-        id: doorstep_protocol::EventId::new_v7(MORNING_MS as u64, rand::random()),
-        seq: device.seq,
-        stop_id: parcel.stop_id,
-        parcel_ids: vec![parcel.parcel_id],
-        occurred_at_ms: MORNING_MS,
-        location: Some(Location {
-            lat: location.0,
-            lon: location.1,
-            accuracy_m: Some(8.0),
-        }),
-        body,
-        prev_hash: device.last_hash.clone(),
-        signature: String::new(),
-    };
-    ev.sign(&device.key);
-    device.last_hash = ev.chain_hash();
-    ev
-}
 
 async fn upload(app: &TestApp, device: &Device, bytes: &[u8]) -> String {
     let sha = hex::encode(sha2::Sha256::digest(bytes));

@@ -408,8 +408,9 @@ async fn break_the_chain(
     (device, held)
 }
 
+/// The console's phones page and inbox, as one text.
 async fn fleet_page(app: &TestApp) -> String {
-    app.get_text("/fleet").await
+    app.get_text("/fleet/phones").await + &app.get_text("/fleet/inbox").await
 }
 
 fn csrf_of(html: &str) -> String {

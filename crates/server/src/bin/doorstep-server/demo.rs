@@ -38,6 +38,9 @@ pub(crate) struct DemoArgs {
     /// Seed the data directory and exit without serving (start it later with `serve --demo-mode`).
     #[arg(long)]
     pub(crate) seed_only: bool,
+    /// Map tiles for the console's Today map (a PMTiles archive; see `serve --help`).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) map_tiles: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) database: DatabaseArgs,
 }
@@ -59,13 +62,14 @@ pub(crate) async fn run(a: DemoArgs) -> anyhow::Result<()> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{shown_host}:{}", addr.port()));
-    let config = base_config(
+    let mut config = base_config(
         Mode::Demo,
         &a.data_dir,
         public_url.clone(),
         FleetZone::utc(),
         &a.database,
     );
+    config.map_tiles = a.map_tiles.clone();
     let date = a.date.clone().unwrap_or_else(|| today(&config));
     let seed = {
         let config = config.clone();

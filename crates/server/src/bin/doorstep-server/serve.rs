@@ -32,6 +32,11 @@ pub(crate) struct ServeArgs {
     /// proof of delivery (metres).
     #[arg(long, env = "DOORSTEP_FAR_HANDOVER_METRES", default_value_t = 250.0)]
     pub(crate) far_handover_metres: f64,
+    /// Map tiles for the console's Today map: a PMTiles archive of the fleet's region (a
+    /// Protomaps basemap extract: see "The map" in the server's README). Without it, the map
+    /// shows the world's land only.
+    #[arg(long, env = "DOORSTEP_MAP_TILES", value_name = "FILE")]
+    pub(crate) map_tiles: Option<PathBuf>,
     /// How far back an offline record may claim to have happened; older records are
     /// refused as backdated.
     #[arg(long, env = "DOORSTEP_OFFLINE_WINDOW_HOURS", default_value_t = 48,
@@ -210,6 +215,7 @@ pub(crate) async fn run(a: ServeArgs) -> anyhow::Result<()> {
     config.limits.photos_per_device_per_day = a.photo_quota_per_day;
     config.verification_ttl_secs = a.verification_ttl_secs;
     config.far_handover_m = a.far_handover_metres;
+    config.map_tiles = a.map_tiles.clone();
     config.offline_window_secs = a.offline_window_hours.saturating_mul(3600);
     if let Some(n) = a.outbox_max_attempts {
         config.outbox_max_attempts = n;

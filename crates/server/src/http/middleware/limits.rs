@@ -12,7 +12,8 @@
 //! - the per-device daily photo quota ([`Limits::photo_bytes_per_device_per_day`]);
 //! - a body may come gzipped, and every size limit counts the decompressed bytes, so a small
 //!   bomb gets its `413` like any large body; other content codings are refused
-//!   ([`request_encoding`]). JSON answers go gzipped to clients that ask ([`json_compression`]).
+//!   ([`request_encoding`]). JSON answers and the console's static files go gzipped to clients that ask
+//!   ([`json_compression`]).
 //!
 //! The limiters run on the server's [`Clock`](doorstep_inputs::Clock), so tests move time by hand.
 
@@ -452,14 +453,23 @@ pub async fn request_encoding(req: Request, next: Next) -> Response {
 /// Which answers [`json_compression`] compresses.
 type IsJson = fn(StatusCode, axum::http::Version, &HeaderMap, &axum::http::Extensions) -> bool;
 
-/// Gzips JSON answers for clients that accept it (tower-http's default predicate on top: not
-/// tiny, not already compressed). HTML pages stay uncompressed: a page that shows a secret
+/// Gzips JSON answers and the console's static files (style sheets, scripts, the world
+/// basemap) for clients that accept it (tower-http's default predicate on top: not tiny, not
+/// already compressed). HTML pages (and CSV downloads) stay uncompressed: a page that shows a secret
 /// next to text the visitor chose is what a compression side channel (BREACH) reads.
 pub fn json_compression() -> CompressionLayer<And<DefaultPredicate, IsJson>> {
     let is_json: IsJson = |_, _, headers, _| {
-        headers
-            .get(header::CONTENT_TYPE)
-            .is_some_and(|v| v.as_bytes().starts_with(b"application/json"))
+        headers.get(header::CONTENT_TYPE).is_some_and(|v| {
+            let v = v.as_bytes();
+            [
+                b"application/json".as_slice(),
+                b"application/geo+json",
+                b"text/css",
+                b"text/javascript",
+            ]
+            .iter()
+            .any(|t| v.starts_with(t))
+        })
     };
     CompressionLayer::new()
         .no_br()

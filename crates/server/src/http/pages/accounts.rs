@@ -44,27 +44,38 @@ pub(crate) fn routes() -> Router<AppState> {
 /// wait for it always ends with a permit (held by the `Result` it is in).
 static HASHING: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(2));
 
-/// The line at the top of the console: who is signed in, the accounts page for an owner, and
-/// sign-out.
+/// The bar at the top of every console page: where to go (the pages the user's role may
+/// open), who is signed in, and sign-out.
 pub(crate) fn signed_in_bar(console: &Console) -> Markup {
     html! {
-        nav aria-label="console" class="no-print" {
-            a href="/fleet" { "Console" } " · " a href="/fleet/inbox" { "Inbox" } " · "
-            a href="/fleet/parcels" { "Find a parcel" } " · "
-            a href=(if console.may(Action::ImportParcels) { "/fleet/import" } else { "/fleet/export" }) { "Import / export" }
-        }
-        nav aria-label="account" {
-            @if console.demo {
-                p class="warn" { "Demo mode: the console is open to anyone, as the demo owner." }
-            } @else {
-                "Signed in as " strong { (console.user.name) } " (" (console.user.role) ")"
-                @if console.may(Action::Accounts) {
-                    " · " a href="/fleet/accounts" { "Accounts" }
+        header class="bar no-print" {
+            a class="brand" href="/fleet" { "Doorstep" }
+            nav aria-label="console" {
+                ul {
+                    li { a href="/fleet" { "Today" } }
+                    li { a href="/fleet/inbox" { "Inbox" } }
+                    li { a href="/fleet/parcels" { "Parcels" } }
+                    li { a href="/fleet/numbers" { "Numbers" } }
+                    li { a href="/fleet/phones" { "Phones" } }
+                    li {
+                        a href=(if console.may(Action::ImportParcels) { "/fleet/import" } else { "/fleet/export" }) {
+                            "Import / export"
+                        }
+                    }
+                    @if console.may(Action::Accounts) {
+                        li { a href="/fleet/accounts" { "Accounts" } }
+                    }
                 }
-                " · "
-                form method="post" action="/fleet/sign-out" style="display:inline" {
-                    (csrf_field(&console.csrf))
-                    button { "Sign out" }
+            }
+            div class="who" {
+                @if console.demo {
+                    span { "Demo mode: the console is open to anyone, as the demo owner." }
+                } @else {
+                    span { "Signed in as " strong { (console.user.name) } " (" (console.user.role) ")" }
+                    form method="post" action="/fleet/sign-out" {
+                        (csrf_field(&console.csrf))
+                        button class="link" { "Sign out" }
+                    }
                 }
             }
         }

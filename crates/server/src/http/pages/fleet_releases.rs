@@ -224,7 +224,7 @@ fn release_row(r: &ReleaseView, csrf: Option<&str>) -> Markup {
                         form method="post" action=(action) {
                             (csrf_field(csrf))
                             input type="number" name="rollout_percent" min=(r.rollout_percent + 1)
-                                max="100" required aria-label="rollout percent" style="width:4.5rem";
+                                max="100" required aria-label="rollout percent" class="short";
                             " "
                             button { "Raise" }
                         }
@@ -281,7 +281,7 @@ fn upload_forms(csrf: &str) -> Markup {
         label {
             "Rollout "
             input type="number" name="rollout_percent" min="0" max="100" value="100"
-                style="width:4.5rem";
+                class="short";
             " %"
         }
         " "

@@ -1,10 +1,12 @@
-//! Server-rendered HTML (no JavaScript): the customer's page, the fleet console (its main page
-//! and the inbox), the development outbox and the label sheet.
+//! Server-rendered HTML: the customer's page, the fleet console, the development outbox and the
+//! label sheet. Every page works without JavaScript; only the Today map (and the numbers'
+//! charts) need it.
 //!
-//! The console's main page and its inbox are composed here from sections, some of them in the
-//! sub-pages ([`fleet_releases`], [`fleet_door`]); the accounts and sign-in ([`accounts`]), the
-//! proofs of delivery ([`proofs`]) and CSV in and out ([`imports`]) are pages of their own; what
-//! they all share (who is signed in, CSRF, form fields, error pages) is in [`forms`], below them.
+//! The console's phones page and its inbox are composed here from sections, some of them in the
+//! sub-pages ([`fleet_releases`], [`fleet_door`]); Today and its map ([`today`]), the accounts
+//! and sign-in ([`accounts`]), the proofs of delivery ([`proofs`]) and CSV in and out
+//! ([`imports`]) are pages of their own; what they all share (who is signed in, CSRF, form
+//! fields, error pages) is in [`forms`], below them.
 
 mod accounts;
 mod fleet_door;
@@ -12,6 +14,7 @@ mod fleet_releases;
 mod forms;
 mod imports;
 mod proofs;
+mod today;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -19,7 +22,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use doorstep_protocol::wire::{EnrollmentLink, StoredDelivery};
+use doorstep_protocol::wire::EnrollmentLink;
 use doorstep_protocol::{CourierId, StopId};
 use maud::{Markup, display, html};
 
@@ -40,7 +43,7 @@ pub(crate) fn routes() -> Router<AppState> {
             get(|| async { axum::response::Redirect::to("/fleet") }),
         )
         .route("/c/{public_ref}", get(customer_page))
-        .route("/fleet", get(fleet_page))
+        .route("/fleet/phones", get(phones_page))
         .route("/fleet/inbox", get(inbox_page))
         .route("/fleet/enroll", post(fleet_enroll))
         .route("/fleet/devices/{id}/accept-chain", post(fleet_accept_chain))
@@ -49,6 +52,7 @@ pub(crate) fn routes() -> Router<AppState> {
             "/fleet/stops/{id}/new-code",
             post(fleet_new_code).layer(axum::middleware::map_response(error_pages)),
         )
+        .merge(today::routes())
         .merge(accounts::routes())
         .merge(proofs::routes())
         .merge(imports::routes())
@@ -60,23 +64,30 @@ pub(crate) fn routes() -> Router<AppState> {
         .layer(axum::middleware::from_fn(fleet_headers))
 }
 
-/// Headers of every `/fleet` answer (pages, form posts, the sign-in 401): no browser or
-/// proxy may keep a copy (the pages show enrollment codes and customers' names), no
-/// other site may show them in a frame (where a click could be stolen for the enrollment
-/// or revoke buttons), and no fleet address is sent to another site as `Referer` (the
-/// upload form's address carries the CSRF token).
+/// The Content-Security-Policy of every page: scripts, styles, images and requests from this
+/// server only (no inline script or style anywhere), no plugins, forms post here only, and no
+/// other site may frame a page.
+pub(crate) const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; object-src 'none'; \
+     base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// Headers of every page (the customer's page and the development pages too): the
+/// [`CONTENT_SECURITY_POLICY`]. And of every `/fleet` answer (pages, form posts, the sign-in
+/// 401): no browser or proxy may keep a copy (the pages show enrollment codes and customers'
+/// names), no other site may show them in a frame (where a click could be stolen for the
+/// enrollment or revoke buttons), and no fleet address is sent to another site as `Referer`
+/// (the upload form's address carries the CSRF token).
 async fn fleet_headers(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let path = req.uri().path();
     let fleet = path == "/fleet" || path.starts_with("/fleet/");
     let mut response = next.run(req).await;
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
     if fleet {
-        let h = response.headers_mut();
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-        h.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("frame-ancestors 'none'"),
-        );
         h.insert(
             header::REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
@@ -140,54 +151,23 @@ struct FleetQuery {
     date: Option<String>,
 }
 
-async fn fleet_page(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    StrictQuery(q): StrictQuery<FleetQuery>,
-) -> Response {
-    let console = match console(&state, &headers, Action::View, Some("/fleet")).await {
+/// `GET /fleet/phones`: the phones (courier, app, last contact, the records still on them,
+/// Revoke), enrollment, and the app's releases.
+async fn phones_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let console = match console(&state, &headers, Action::View, Some("/fleet/phones")).await {
         Ok(c) => c,
         Err(r) => return *r,
     };
-    let date = q
-        .date
-        .filter(|d| crate::domain::zone::is_date(d))
-        .unwrap_or_else(|| state.config.time_zone.date_of(state.now()));
-    let d2 = date.clone();
-    let summary = match db(&state, move |s| s.fleet_summary(&d2)).await {
+    let date = state.config.time_zone.date_of(state.now());
+    let summary = match db(&state, move |s| s.fleet_summary(&date)).await {
         Ok(s) => s,
         Err(e) => return e.into_response(),
     };
-    let d3 = date.clone();
-    let events = db(&state, move |s| s.deliveries(Some(&d3)))
-        .await
-        .unwrap_or_default();
-    // The sections of other areas, each an async fn of a sub-page returning markup.
     let releases =
         fleet_releases::section(&state, &console, &summary.devices, &summary.couriers).await;
-    let door = fleet_door::section(&state, &console, &date).await;
-    let locked = locked_stops_section(&state, &console).await;
-    let unsent = unsent_messages_section(&state).await;
-    let chains = chain_section(&state, &console).await;
     let body = html! {
         (accounts::signed_in_bar(&console))
-        h1 { (state.config.fleet_name) " — " (date) }
-        (proofs::search_form(""))
-        h2 { "Parcels" }
-        table {
-            tr { th { "status" } th { "count" } }
-            @for (status, n) in &summary.by_status {
-                tr { td { (status) } td { (n) } }
-            }
-        }
-        h2 { "Exceptions and disputes" }
-        table {
-            tr { th { "barcode" } th { "status" } th { "recipient" } }
-            @for (barcode, status, recipient) in &summary.exceptions {
-                tr { td { (barcode) } td { (status) } td { (recipient) } }
-            }
-        }
-        (records_section(&events))
+        h1 { "Phones" }
         (devices_section(
             &summary,
             console.may(Action::RevokePhone).then_some(console.csrf.as_str()),
@@ -206,23 +186,9 @@ async fn fleet_page(
                 button { "Show enrollment QR" }
             }
         }
-        @if console.demo {
-            h2 { "Demo" }
-            p {
-                a href="/dev/outbox" { "Development outbox" }
-                " · "
-                a href={ "/dev/labels?date=" (date) } { "Labels" }
-                " · "
-                a href="/v1/openapi.json" { "API" }
-            }
-        }
         (releases)
-        (door)
-        (locked)
-        (unsent)
-        (chains)
     };
-    page("Fleet", body).into_response()
+    page("Phones", body).into_response()
 }
 
 /// `GET /fleet/inbox`: everything that waits for a person, each with its action (shown to a
@@ -336,31 +302,6 @@ async fn inbox_page(State(state): State<AppState>, headers: HeaderMap) -> Respon
     page("Inbox", body).into_response()
 }
 
-/// The delivery records of the day, newest first.
-fn records_section(events: &[StoredDelivery]) -> Markup {
-    html! {
-        h2 { "Delivery records" }
-        table {
-            tr { th { "event" } th { "kind" } th { "status" } th { "reject" } th { "parcels" } }
-            @for e in events {
-                tr {
-                    td { (display(&e.event_id)) }
-                    td { (e.kind) }
-                    td { (e.status) }
-                    td {
-                        (e.reject_code
-                            .and_then(|c| serde_json::to_value(c).ok())
-                            .and_then(|v| v.as_str().map(str::to_string))
-                            .unwrap_or_default())
-                    }
-                    td { (e.parcel_ids.len()) }
-                }
-            }
-        }
-    }
-}
-
-/// The phones, each with its courier, app, last contact and a two-click revoke.
 /// "3, the oldest 2 h 10 min old", "none", or "not reported" (an app too old to say).
 fn backlog_text(d: &doorstep_protocol::wire::DeviceView, now_secs: i64) -> String {
     match (d.unsent_records, d.oldest_unsent_at) {
@@ -390,6 +331,8 @@ fn courier_name<'c>(couriers: &'c [(String, String)], id: &CourierId) -> &'c str
         .map_or("?", |(_, name)| name.as_str())
 }
 
+/// The phones, each with its courier, app, last contact, the records still on it and a
+/// two-click revoke.
 fn devices_section(summary: &FleetSummary, csrf: Option<&str>, now_secs: i64) -> Markup {
     let courier_name = |id: &CourierId| courier_name(&summary.couriers, id);
     html! {
