@@ -15,7 +15,14 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { launchChromium } from '../../ui/tests/screens/chromium.mjs';
+
+const axeSource = readFileSync(
+  createRequire(new URL('../../ui/package.json', import.meta.url)).resolve('axe-core/axe.min.js'),
+  'utf8',
+);
 
 const env = process.env;
 const base = env.FLEET_URL;
@@ -141,15 +148,15 @@ async function api(path, init = {}) {
 }
 
 test('the fleet page publishes a build, stages a rollout and shows a phone that has not updated', async () => {
-  const opened = await page.goto(`${base}/fleet`);
+  const opened = await page.goto(`${base}/fleet/phones`);
   assert.equal(opened.status(), 200);
-  assert.equal(await page.locator('script').count(), 0, 'the fleet page has no script');
+  assert.equal(await page.locator('script').count(), 0, 'the phones page has no script');
   await assert.doesNotReject(page.locator('#releases').waitFor(), 'the App releases section');
   assert.equal(await page.locator('#install-android').count(), 0, 'no install QR before a build');
 
   // 1.0.0 to every device, through the upload form.
   assert.equal((await publishApk('1.0.0', 100)).status(), 200);
-  assert.match(new URL(page.url()).pathname, /^\/fleet$/, 'back on the fleet page');
+  assert.match(new URL(page.url()).pathname, /^\/fleet\/phones$/, 'back on the phones page');
   await release('1.0.0').waitFor();
   assert.equal(await release('1.0.0').locator('[data-rollout]').textContent(), '100 %');
   assert.equal(await release('1.0.0').locator('[data-state]').textContent(), 'offered');
@@ -185,6 +192,7 @@ test('the fleet page publishes a build, stages a rollout and shows a phone that 
   assert.equal(refused.status(), 409);
   assert.match(await page.getByRole('alert').textContent(), /not above 1\.1\.0/);
   await submit(page.getByRole('link', { name: 'Back to the fleet page' }));
+  await page.goto(`${base}/fleet/phones`);
   assert.equal(await page.locator('#releases-android tr[data-release]').count(), 2, 'nothing more was published');
 
   // A phone enrolls at 0.9.0, then reports 1.0.0 with its manifest requests (User-Agent).
@@ -221,12 +229,12 @@ test('the fleet page publishes a build, stages a rollout and shows a phone that 
 
   // The screenshot: the release section down to the devices not updated.
   const top = await page.locator('#releases').boundingBox();
-  const bottom = await page.locator('#locked-stops').boundingBox();
+  const bottom = await page.evaluate(() => document.documentElement.scrollHeight);
   mkdirSync(dirname(env.SCREENSHOT), { recursive: true });
   await page.screenshot({
     path: env.SCREENSHOT,
     fullPage: true,
-    clip: { x: 0, y: top.y - 16, width: 1280, height: bottom.y - top.y },
+    clip: { x: 0, y: top.y - 16, width: 1280, height: bottom - top.y + 16 },
   });
 });
 
@@ -243,7 +251,7 @@ test('the console without JavaScript: the inbox, finding a parcel and opening it
   await page.screenshot({ path: `${shots}/console-inbox.png`, fullPage: true });
 
   // Find a demo recipient through the console's search form, open the parcel's proof.
-  await page.goto(`${base}/fleet`);
+  await page.goto(`${base}/fleet/parcels`);
   const search = page.locator('form[role=search]').first();
   await search.locator('input[name=q]').fill('lovelace');
   response = await submit(search.getByRole('button', { name: 'Find' }));
@@ -267,4 +275,94 @@ test('the console without JavaScript: the inbox, finding a parcel and opening it
   response = await page.goto(`${base}/fleet/inbox`);
   assert.equal(response.status(), 200);
   await page.screenshot({ path: `${shots}/console-inbox-tablet.png`, fullPage: true });
+});
+
+/**
+ * Runs axe over the page: the WCAG 2.0 and 2.1 A and AA rules and axe's best practices. Returns
+ * every violation in words. axe goes in through the DevTools protocol (page.evaluate), which the
+ * page's Content-Security-Policy does not govern, so the page keeps its CSP.
+ */
+async function axeViolations(p, where) {
+  if (!(await p.evaluate(() => 'axe' in window))) await p.evaluate(axeSource);
+  const { violations, ran } = await p.evaluate(async () => {
+    const r = await window.axe.run(document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
+    });
+    return {
+      violations: r.violations.map((v) => ({
+        rule: v.id,
+        help: v.help,
+        nodes: v.nodes.map((n) => `${n.target.join(' ')}: ${n.failureSummary.replace(/\s+/g, ' ')}`),
+      })),
+      ran: [...r.passes, ...r.violations].map((v) => v.id),
+    };
+  });
+  assert.ok(ran.includes('color-contrast'), `${where}: axe checked no text contrast`);
+  return violations.map((v) => `${where}: ${v.rule} (${v.help}): ${v.nodes.join('; ')}`);
+}
+
+test('Today draws the day on a map under the strict CSP, and every console page passes axe at a desktop and a tablet width', async () => {
+  const shots = dirname(env.SCREENSHOT);
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const p = await context.newPage();
+  const problems = [];
+  p.on('console', (m) => {
+    if (m.type() === 'error') problems.push(m.text());
+  });
+  p.on('pageerror', (e) => problems.push(e.message));
+  p.on('response', (r) => {
+    if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`);
+  });
+
+  const response = await p.goto(`${base}/fleet`);
+  assert.equal(response.status(), 200);
+  assert.match(response.headers()['content-security-policy'], /^default-src 'self'/);
+  await p.waitForSelector('#map[data-state=ready]', { timeout: 60_000 });
+  const day = await (await fetch(`${base}/fleet/today.json`)).json();
+  assert.ok(day.stops.features.length > 0, 'the demo day has stops on the map');
+  assert.equal(
+    await p.getAttribute('#map', 'data-stops'),
+    String(day.stops.features.length),
+    'the map drew every stop of the day that has a position',
+  );
+  assert.ok(await p.locator('#map canvas').count(), 'a WebGL canvas');
+  // The script rewrites the table from the JSON: the same rows as the server drew.
+  const rows = await p.locator('#progress tbody tr').evaluateAll((trs) => trs.map((tr) => tr.dataset.courier));
+  assert.deepEqual(rows, day.couriers.map((c) => c.id));
+  assert.deepEqual(problems, [], 'no error, no refused resource, no CSP violation');
+  await p.screenshot({ path: `${shots}/console-today.png`, fullPage: true });
+
+  const courier = day.couriers[0].id;
+  const proof = await (await fetch(`${base}/fleet/parcels?q=lovelace`)).text();
+  const parcel = proof.match(/href="(\/fleet\/parcels\/[0-9a-f-]+)"/)[1];
+  const pages = [
+    '/fleet',
+    '/fleet/inbox',
+    '/fleet/parcels?q=lovelace',
+    parcel,
+    `/fleet/today/${courier}`,
+    '/fleet/phones',
+    '/fleet/import',
+    '/fleet/export',
+    '/fleet/numbers',
+    '/fleet/accounts',
+  ];
+  const violations = [];
+  for (const [width, height] of [[1280, 900], [800, 1100]]) {
+    await p.setViewportSize({ width, height });
+    for (const path of pages) {
+      const r = await p.goto(`${base}${path}`);
+      assert.equal(r.status(), 200, path);
+      if (path === '/fleet') await p.waitForSelector('#map[data-state=ready]', { timeout: 60_000 });
+      violations.push(...(await axeViolations(p, `${path} at ${width} px`)));
+      const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      if (overflow > 0) violations.push(`${path} at ${width} px is ${overflow} px wider than the window`);
+    }
+  }
+  assert.deepEqual(violations, [], violations.join('\n'));
+  await p.goto(`${base}/fleet`);
+  await p.waitForSelector('#map[data-state=ready]', { timeout: 60_000 });
+  await p.screenshot({ path: `${shots}/console-today-tablet.png`, fullPage: true });
+  assert.deepEqual(problems, [], 'no error on any page');
+  await context.close();
 });

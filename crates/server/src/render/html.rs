@@ -32,6 +32,7 @@ fn document(lang: &str, title: &str, styles: &[&str], scripts: &[&str], body: Ma
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width,initial-scale=1";
                 title { (title) }
+                link rel="icon" href="/assets/favicon.svg" type="image/svg+xml";
                 link rel="stylesheet" href="/assets/console.css";
                 @for href in styles {
                     link rel="stylesheet" href=(href);

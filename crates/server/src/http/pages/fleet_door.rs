@@ -210,7 +210,7 @@ async fn assign(
         body,
         IdForm {
             what: "report",
-            back: "/fleet#unexpected",
+            back: "/fleet/inbox#unexpected",
             may: Action::AssignUnexpected,
             action: put_on_route,
         },

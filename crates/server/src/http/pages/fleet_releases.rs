@@ -623,7 +623,7 @@ async fn set_minimum_version(
 fn answer(done: Result<Platform, ApiError>) -> Response {
     match done {
         Ok(platform) => {
-            Redirect::to(&format!("/fleet#releases-{}", platform_name(platform))).into_response()
+            Redirect::to(&format!("/fleet/phones#releases-{}", platform_name(platform))).into_response()
         }
         Err(e) => e.into_response(),
     }

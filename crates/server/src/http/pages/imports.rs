@@ -108,7 +108,7 @@ async fn export_page(State(state): State<AppState>, headers: HeaderMap) -> Respo
         "Export deliveries",
         html! {
             (signed_in_bar(&console))
-            p { a href="/fleet" { "Back to the console" } }
+            h1 { "Export" }
             (export_form(&state))
             @if console.may(Action::ImportParcels) {
                 p { a href="/fleet/import" { "Import parcels from a CSV file" } }

@@ -64,11 +64,12 @@ pub(crate) fn routes() -> Router<AppState> {
         .layer(axum::middleware::from_fn(fleet_headers))
 }
 
-/// The Content-Security-Policy of every page: scripts, styles, images and requests from this
-/// server only (no inline script or style anywhere), no plugins, forms post here only, and no
-/// other site may frame a page.
-pub(crate) const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; object-src 'none'; \
-     base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+/// The Content-Security-Policy of every page: scripts, styles, workers and requests from this
+/// server only (no inline script or style anywhere), images from here or `data:` (the map's
+/// control icons are `data:` images in MapLibre's style sheet; an image runs nothing), no
+/// plugins, forms post here only, and no other site may frame a page.
+pub(crate) const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:; \
+     object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// Headers of every page (the customer's page and the development pages too): the
 /// [`CONTENT_SECURITY_POLICY`]. And of every `/fleet` answer (pages, form posts, the sign-in
@@ -340,7 +341,7 @@ fn devices_section(summary: &FleetSummary, csrf: Option<&str>, now_secs: i64) ->
         table {
             tr {
                 th { "courier and device" } th { "app" } th { "platform" } th { "last seen" }
-                th { "last sync" } th { "records waiting on the phone" } th { "state" } th {}
+                th { "last sync" } th { "records waiting on the phone" } th { "state" } th { "action" }
             }
             @for d in &summary.devices {
                 tr data-device=(display(&d.device_id)) {
@@ -604,7 +605,7 @@ async fn fleet_accept_chain(
         body,
         IdForm {
             what: "device",
-            back: "/fleet",
+            back: "/fleet/inbox#chains",
             may: Action::AcceptChain,
             action: Store::accept_chain,
         },
@@ -625,7 +626,7 @@ async fn fleet_revoke(
         body,
         IdForm {
             what: "device",
-            back: "/fleet",
+            back: "/fleet/phones#devices",
             may: Action::RevokePhone,
             action: Store::revoke_device_by,
         },
@@ -705,7 +706,7 @@ async fn fleet_new_code(
         body,
         IdForm {
             what: "stop",
-            back: "/fleet#locked-stops",
+            back: "/fleet/inbox#locked-stops",
             may: Action::NewCode,
             action: reset,
         },
