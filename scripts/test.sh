@@ -40,7 +40,9 @@ for s in "${stages[@]}"; do
     schemathesis) run_stage schemathesis bash scripts/schemathesis.sh ;;
     fleet-page) run_stage fleet-page bash scripts/test-fleet-page.sh ;;
     ui-unit)    run_stage ui-unit npm --prefix ui test ;;
-    ui-build)   run_stage ui-build npm --prefix ui run build ;;
+    # The courier app's UI, then the console's scripts: the committed, embedded assets are the
+    # ones their sources build (ui/console/build.mjs).
+    ui-build)   run_stage ui-build bash -c 'npm --prefix ui run build && node ui/console/build.mjs --check' ;;
     ui-screens) run_stage ui-screens npm --prefix ui run test:screens ;;
     fuzz)       run_stage fuzz bash scripts/fuzz.sh "${FUZZ_SECONDS:-15}" ;;
     mobile)     run_stage mobile bash scripts/check-mobile.sh ;;

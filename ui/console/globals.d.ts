@@ -2,3 +2,4 @@
 // server serves from /assets/console/), so they are globals here, typed by their npm packages.
 declare const maplibregl: typeof import('maplibre-gl');
 declare const pmtiles: typeof import('pmtiles');
+declare const uPlot: typeof import('uplot');

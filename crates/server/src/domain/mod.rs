@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod geo;
 pub mod imports;
 pub mod messages;
+pub mod numbers;
 pub mod parcel;
 pub mod policy;
 pub mod releases;

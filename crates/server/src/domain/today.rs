@@ -48,44 +48,62 @@ impl StopState {
         }
     }
 
-    /// A stop's state from its parcels: each parcel's status and whether it is still on this
-    /// stop (`false`: moved to a later day after a failed attempt here). What needs a person
-    /// wins: locked, then anything left to deliver, then returning, then failed; delivered only
-    /// when every parcel is. A stop without parcels is still to deliver.
-    pub fn of<'a>(parcels: impl IntoIterator<Item = (&'a str, bool)>) -> StopState {
-        let mut state = None::<StopState>;
-        for (status, here) in parcels {
-            let s = if !here {
-                StopState::Failed
-            } else {
-                match status {
-                    "delivered" => StopState::Delivered,
-                    "failed" | "disputed" => StopState::Failed,
-                    "locked" => StopState::Locked,
-                    "returning" | "at_depot" => StopState::Returning,
-                    _ => StopState::ToDeliver,
-                }
-            };
-            state = Some(match state {
-                None => s,
-                Some(t) => worse(s, t),
-            });
+    /// What a parcel with status `status` on a stop says of it (`moved`: the parcel was moved
+    /// from this stop to a later day after a failed attempt here). Unknown statuses read as
+    /// still to deliver.
+    pub fn of_parcel(status: &str, moved: bool) -> StopState {
+        if moved {
+            return StopState::Failed;
         }
-        state.unwrap_or(StopState::ToDeliver)
+        PARCEL_STATES
+            .iter()
+            .find(|(s, _)| *s == status)
+            .map_or(StopState::ToDeliver, |(_, state)| *state)
+    }
+
+    /// How much the state needs a person, most first: a stop shows the state of its parcel
+    /// that ranks first — locked, then anything left to deliver, then returning, then failed;
+    /// delivered only when every parcel is.
+    pub fn rank(self) -> u8 {
+        match self {
+            StopState::Locked => 0,
+            StopState::ToDeliver => 1,
+            StopState::Returning => 2,
+            StopState::Failed => 3,
+            StopState::Delivered => 4,
+        }
+    }
+
+    /// The state of rank `rank` ([`StopState::rank`]); a stop without parcels (`None`) is
+    /// still to deliver.
+    pub fn of_rank(rank: Option<u8>) -> StopState {
+        StopState::ALL
+            .into_iter()
+            .find(|s| Some(s.rank()) == rank)
+            .unwrap_or(StopState::ToDeliver)
+    }
+
+    /// A stop's state from its parcels: each parcel's status and whether it was moved away.
+    pub fn of<'a>(parcels: impl IntoIterator<Item = (&'a str, bool)>) -> StopState {
+        StopState::of_rank(
+            parcels
+                .into_iter()
+                .map(|(status, moved)| StopState::of_parcel(status, moved).rank())
+                .min(),
+        )
     }
 }
 
-/// Of two parcels' states, the one the stop shows.
-fn worse(a: StopState, b: StopState) -> StopState {
-    let rank = |s: StopState| match s {
-        StopState::Locked => 0,
-        StopState::ToDeliver => 1,
-        StopState::Returning => 2,
-        StopState::Failed => 3,
-        StopState::Delivered => 4,
-    };
-    if rank(a) <= rank(b) { a } else { b }
-}
+/// What each parcel status says of its stop (the store ranks them in SQL from this table).
+pub const PARCEL_STATES: [(&str, StopState); 7] = [
+    ("pending", StopState::ToDeliver),
+    ("delivered", StopState::Delivered),
+    ("failed", StopState::Failed),
+    ("disputed", StopState::Failed),
+    ("locked", StopState::Locked),
+    ("returning", StopState::Returning),
+    ("at_depot", StopState::Returning),
+];
 
 /// A courier's stops of the day by how far they got.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -116,13 +134,32 @@ mod tests {
     #[test]
     fn a_stop_shows_what_needs_a_person_first() {
         assert_eq!(StopState::of([]), StopState::ToDeliver);
-        assert_eq!(StopState::of([("delivered", true)]), StopState::Delivered);
-        assert_eq!(StopState::of([("delivered", true), ("pending", true)]), StopState::ToDeliver);
-        assert_eq!(StopState::of([("pending", true), ("locked", true)]), StopState::Locked);
-        assert_eq!(StopState::of([("delivered", true), ("pending", false)]), StopState::Failed);
-        assert_eq!(StopState::of([("returning", true), ("failed", true)]), StopState::Returning);
-        assert_eq!(StopState::of([("at_depot", true)]), StopState::Returning);
-        assert_eq!(StopState::of([("disputed", true), ("delivered", true)]), StopState::Failed);
+        assert_eq!(StopState::of([("delivered", false)]), StopState::Delivered);
+        assert_eq!(
+            StopState::of([("delivered", false), ("pending", false)]),
+            StopState::ToDeliver
+        );
+        assert_eq!(
+            StopState::of([("pending", false), ("locked", false)]),
+            StopState::Locked
+        );
+        assert_eq!(
+            StopState::of([("delivered", false), ("pending", true)]),
+            StopState::Failed
+        );
+        assert_eq!(
+            StopState::of([("returning", false), ("failed", false)]),
+            StopState::Returning
+        );
+        assert_eq!(StopState::of([("at_depot", false)]), StopState::Returning);
+        assert_eq!(
+            StopState::of([("disputed", false), ("delivered", false)]),
+            StopState::Failed
+        );
+        assert_eq!(StopState::of([("what", false)]), StopState::ToDeliver);
+        for s in StopState::ALL {
+            assert_eq!(StopState::of_rank(Some(s.rank())), s);
+        }
     }
 
     #[test]
@@ -131,6 +168,13 @@ mod tests {
         for s in StopState::ALL {
             p.add(s);
         }
-        assert_eq!(p, Progress { done: 1, failed: 2, left: 2 });
+        assert_eq!(
+            p,
+            Progress {
+                done: 1,
+                failed: 2,
+                left: 2
+            }
+        );
     }
 }

@@ -20,12 +20,13 @@ use tower::ServiceExt;
 
 use crate::http::AppState;
 
-/// Where the Today page's map finds the operator's tiles.
-pub(crate) const MAP_TILES_PATH: &str = "/map/tiles.pmtiles";
-
 macro_rules! asset {
     ($name:literal, $type:literal) => {
-        ($name, $type, include_bytes!(concat!("../../assets/", $name)).as_slice())
+        (
+            $name,
+            $type,
+            include_bytes!(concat!("../../assets/", $name)).as_slice(),
+        )
     };
 }
 
@@ -34,11 +35,21 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     asset!("console.css", "text/css; charset=utf-8"),
     asset!("favicon.svg", "image/svg+xml"),
     asset!("console/today.js", "text/javascript; charset=utf-8"),
-    asset!("console/maplibre-gl-csp.js", "text/javascript; charset=utf-8"),
-    asset!("console/maplibre-gl-csp-worker.js", "text/javascript; charset=utf-8"),
+    asset!("console/numbers.js", "text/javascript; charset=utf-8"),
+    asset!(
+        "console/maplibre-gl-csp.js",
+        "text/javascript; charset=utf-8"
+    ),
+    asset!(
+        "console/maplibre-gl-csp-worker.js",
+        "text/javascript; charset=utf-8"
+    ),
     asset!("console/maplibre-gl.css", "text/css; charset=utf-8"),
     asset!("console/pmtiles.js", "text/javascript; charset=utf-8"),
-    asset!("console/uPlot.iife.min.js", "text/javascript; charset=utf-8"),
+    asset!(
+        "console/uPlot.iife.min.js",
+        "text/javascript; charset=utf-8"
+    ),
     asset!("console/uPlot.min.css", "text/css; charset=utf-8"),
     asset!("console/world-land.geojson", "application/geo+json"),
 ];
@@ -98,7 +109,10 @@ async fn map_tiles(State(state): State<AppState>, req: Request) -> Response {
         )
             .into_response();
     };
-    let mut res = match tower_http::services::ServeFile::new(&file).oneshot(req).await {
+    let mut res = match tower_http::services::ServeFile::new(&file)
+        .oneshot(req)
+        .await
+    {
         Ok(r) => r.map(Body::new),
         Err(e) => match e {},
     };
@@ -107,31 +121,4 @@ async fn map_tiles(State(state): State<AppState>, req: Request) -> Response {
         HeaderValue::from_static("public, max-age=3600"),
     );
     res
-}
-
-/// Whether `path` is a PMTiles archive this server can serve (version 3), said as an error
-/// that tells the operator what to do when it is not.
-pub(crate) fn check_map_tiles(path: &std::path::Path) -> Result<(), String> {
-    use std::io::Read;
-    let mut head = [0u8; 8];
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut head))
-        .map_err(|e| format!("--map-tiles {}: {e}", path.display()))?;
-    if &head[..7] != b"PMTiles" {
-        return Err(format!(
-            "--map-tiles {} is not a PMTiles archive (it does not start with \"PMTiles\"). Make \
-             one with the pmtiles tool, e.g. `pmtiles extract \
-             https://build.protomaps.com/YYYYMMDD.pmtiles region.pmtiles --bbox=W,S,E,N`.",
-            path.display()
-        ));
-    }
-    if head[7] != 3 {
-        return Err(format!(
-            "--map-tiles {} is PMTiles version {}; this server reads version 3 (convert it \
-             with `pmtiles convert`).",
-            path.display(),
-            head[7]
-        ));
-    }
-    Ok(())
 }

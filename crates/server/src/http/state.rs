@@ -43,7 +43,7 @@ impl AppState {
             );
         }
         if let Some(tiles) = &config.map_tiles {
-            crate::http::assets::check_map_tiles(tiles).map_err(ServerError::Config)?;
+            crate::sys::map_tiles::check(tiles).map_err(ServerError::Config)?;
         }
         let store = open_store(&config)?;
         let limiters = limiters::Limiters::new(&config);

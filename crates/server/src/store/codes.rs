@@ -92,10 +92,12 @@ impl Store {
         }
         // Only a wrong code is counted, and only while the counter is under the limit: the
         // `WHERE` makes the count exact even against a check of the same stop that ran
-        // between this check's read and its write.
+        // between this check's read and its write. The same statement keeps the stop's
+        // history for the numbers (wrong codes and locks, which a new code does not reset).
         let counted: Option<u32> = qrow(
             tx,
-            "UPDATE stops SET failed_attempts = failed_attempts + 1 \
+            "UPDATE stops SET failed_attempts = failed_attempts + 1, wrong_codes = wrong_codes + 1, \
+                 lockouts = lockouts + CASE WHEN failed_attempts + 1 >= max_attempts THEN 1 ELSE 0 END \
                  WHERE id = ?1 AND failed_attempts < max_attempts RETURNING failed_attempts",
             [&stop_id],
             |r| r.get(0),

@@ -42,6 +42,7 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     migration!("20261208000100_event_parcels"),
     migration!("20261208000200_phone_backlog"),
     migration!("20261208000300_today"),
+    migration!("20261209000000_numbers"),
 ];
 
 /// The keyed form of an event's chain hash, as stored (see [`chain_mac`]).

@@ -66,6 +66,8 @@ pub const TABLES: &[&str] = &[
     "users",
     "sessions",
     "setup_links",
+    "numbers_days",
+    "numbers_cells",
 ];
 
 /// Tables that opening the target already writes to (the secrets fingerprint): their rows are

@@ -2,6 +2,8 @@
 //! state, and every courier's progress, last record, last known position and last sync.
 
 use std::collections::HashMap;
+use std::fmt::Write;
+use std::sync::LazyLock;
 
 use serde_json::Value;
 
@@ -9,7 +11,7 @@ use super::backend::sql::{Db, params};
 use super::error::StoreError;
 use super::handle::Store;
 use super::proofs::{Point, location};
-use crate::domain::today::{Progress, StopState};
+use crate::domain::today::{PARCEL_STATES, Progress, StopState};
 
 /// A stop of the day.
 #[derive(Debug, Clone)]
@@ -20,14 +22,21 @@ pub struct TodayStop {
     pub courier_id: Option<String>,
     /// Its place on the route.
     pub sequence: i64,
-    /// The recipient.
-    pub recipient_name: String,
     /// The address.
     pub address: String,
     /// Where the address is, if known.
     pub at: Option<Point>,
     /// Its state.
     pub state: StopState,
+}
+
+/// A stop of a route, as its list shows it.
+#[derive(Debug, Clone)]
+pub struct RouteStop {
+    /// The stop.
+    pub stop: TodayStop,
+    /// The recipient.
+    pub recipient_name: String,
     /// Its parcels (id, barcode), those moved from it to a later day included.
     pub parcels: Vec<(String, String)>,
 }
@@ -73,15 +82,19 @@ pub struct Today {
 
 impl Store {
     /// Delivery day `date` as the fleet sees it. Four reads, none per stop: the day's stops with
-    /// their parcels (and those moved from them), the couriers' phones, the day's records'
-    /// ids (the latest per courier is then read whole).
+    /// their states (ranked in SQL), the couriers, the day's records' ids (each courier's
+    /// latest are then read whole, until one has a position), the phones' last syncs.
     pub fn today(&self, date: &str) -> Result<Today, StoreError> {
         self.read(|db| {
-            let stops = stops_of(db, date)?;
+            let stops = stops_of(db, date, Route::All)?;
             let mut couriers: HashMap<String, CourierDay> = HashMap::new();
             let names: HashMap<String, String> = super::views::couriers(db)?.into_iter().collect();
             for s in &stops {
-                if let Some(c) = s.courier_id.as_deref().and_then(|id| day(&mut couriers, &names, id)) {
+                if let Some(c) = s
+                    .courier_id
+                    .as_deref()
+                    .and_then(|id| day(&mut couriers, &names, id))
+                {
                     c.progress.add(s.state);
                 }
             }
@@ -134,78 +147,183 @@ fn day<'c>(
     id: &str,
 ) -> Option<&'c mut CourierDay> {
     let name = names.get(id)?;
-    Some(couriers.entry(id.to_string()).or_insert_with(|| CourierDay {
-        courier_id: id.to_string(),
-        name: name.clone(),
-        progress: Progress::default(),
-        last_record: None,
-        position: None,
-        last_sync_at: None,
-    }))
+    Some(
+        couriers
+            .entry(id.to_string())
+            .or_insert_with(|| CourierDay {
+                courier_id: id.to_string(),
+                name: name.clone(),
+                progress: Progress::default(),
+                last_record: None,
+                position: None,
+                last_sync_at: None,
+            }),
+    )
 }
 
-/// The stops of `date` with their states, by courier and sequence.
-fn stops_of(db: &Db<'_>, date: &str) -> Result<Vec<TodayStop>, StoreError> {
-    // A parcel moved to a later day after a failed attempt here is no longer on this stop
-    // (`moved_from` remembers where it was).
-    let rows = db.query_map(
-        "SELECT s.id, s.courier_id, s.sequence, s.recipient_name, s.address, s.lat, s.lon, \
-                p.id, p.barcode_raw, p.status, p.stop_id \
-         FROM stops s LEFT JOIN parcels p ON p.stop_id = s.id WHERE s.delivery_date = ?1 \
-         UNION ALL \
-         SELECT s.id, s.courier_id, s.sequence, s.recipient_name, s.address, s.lat, s.lon, \
-                p.id, p.barcode_raw, p.status, p.stop_id \
-         FROM stops s JOIN parcels p ON p.moved_from = s.id WHERE s.delivery_date = ?1",
-        params![date],
-        |r| {
-            Ok((
-                TodayStop {
-                    stop_id: r.get(0)?,
-                    courier_id: r.get(1)?,
-                    sequence: r.get(2)?,
-                    recipient_name: r.get(3)?,
-                    address: r.get(4)?,
-                    at: match (r.get::<_, Option<f64>>(5)?, r.get::<_, Option<f64>>(6)?) {
-                        (Some(lat), Some(lon)) => Some(Point { lat, lon }),
-                        _ => None,
-                    },
-                    state: StopState::ToDeliver,
-                    parcels: Vec::new(),
+/// Which stops of a day to read.
+#[derive(Debug, Clone, Copy)]
+pub enum Route<'a> {
+    /// Every stop.
+    All,
+    /// Courier `.0`'s.
+    Of(&'a str),
+    /// Those on no route.
+    None,
+}
+
+/// The stops' query for each [`Route`]: each stop with the rank of its parcel that needs a
+/// person most ([`StopState::rank`], by [`PARCEL_STATES`]) and whether a parcel was moved
+/// from it. Two index lookups per stop, in the database; nothing per parcel comes back.
+static STOPS_SQL: LazyLock<[String; 3]> = LazyLock::new(|| {
+    let mut rank = String::from("CASE p.status");
+    for (status, state) in PARCEL_STATES {
+        let _ = write!(rank, " WHEN '{status}' THEN {}", state.rank());
+    }
+    let _ = write!(rank, " ELSE {} END", StopState::ToDeliver.rank());
+    let select = format!(
+        "SELECT s.id, s.courier_id, s.sequence, s.address, s.lat, s.lon, s.recipient_name, \
+         (SELECT MIN({rank}) FROM parcels p WHERE p.stop_id = s.id), \
+         (SELECT COUNT(*) FROM parcels p WHERE p.moved_from = s.id) \
+         FROM stops s WHERE s.delivery_date = ?1"
+    );
+    [
+        select.clone(),
+        format!("{select} AND s.courier_id = ?2"),
+        format!("{select} AND s.courier_id IS NULL"),
+    ]
+});
+
+/// The parcels' query for each [`Route`]: the parcels on its stops and those moved from them.
+static PARCELS_SQL: LazyLock<[String; 3]> = LazyLock::new(|| {
+    let on = |join: &str, filter: &str| {
+        format!(
+            "SELECT p.stop_id, p.moved_from, p.id, p.barcode_raw FROM parcels p \
+             JOIN stops s ON s.id = p.{join} WHERE s.delivery_date = ?1{filter}"
+        )
+    };
+    let both = |filter: &str| {
+        format!(
+            "{} UNION ALL {}",
+            on("stop_id", filter),
+            on("moved_from", filter)
+        )
+    };
+    [
+        both(""),
+        both(" AND s.courier_id = ?2"),
+        both(" AND s.courier_id IS NULL"),
+    ]
+});
+
+/// The stops of `date` on `route` with their states and recipients, by courier and sequence.
+fn stops_with_names(
+    db: &Db<'_>,
+    date: &str,
+    route: Route<'_>,
+) -> Result<Vec<(TodayStop, String)>, StoreError> {
+    let read = |r: &super::backend::sql::Row| {
+        // The parcels still on the stop, and a failed attempt for those moved from it.
+        let here: Option<i64> = r.get(7)?;
+        let moved = r.get::<_, i64>(8)? > 0;
+        let failed = i64::from(StopState::of_parcel("", true).rank());
+        let rank = match (here, moved) {
+            (Some(h), true) => Some(h.min(failed)),
+            (None, true) => Some(failed),
+            (h, false) => h,
+        };
+        let state = StopState::of_rank(rank.map(|r| r as u8));
+        Ok((
+            TodayStop {
+                stop_id: r.get(0)?,
+                courier_id: r.get(1)?,
+                sequence: r.get(2)?,
+                address: r.get(3)?,
+                at: match (r.get::<_, Option<f64>>(4)?, r.get::<_, Option<f64>>(5)?) {
+                    (Some(lat), Some(lon)) => Some(Point { lat, lon }),
+                    _ => None,
                 },
-                r.get::<_, Option<String>>(7)?,
-                r.get::<_, Option<String>>(8)?,
-                r.get::<_, Option<String>>(9)?,
-                r.get::<_, Option<String>>(10)?,
-            ))
-        },
-    )?;
-    let mut index: HashMap<String, usize> = HashMap::new();
-    let mut stops: Vec<TodayStop> = Vec::new();
-    let mut statuses: Vec<Vec<(String, bool)>> = Vec::new();
-    for (stop, parcel, barcode, status, on) in rows {
-        let i = *index.entry(stop.stop_id.clone()).or_insert_with(|| {
-            stops.push(stop.clone());
-            statuses.push(Vec::new());
-            stops.len() - 1
-        });
-        if let (Some(parcel), Some(barcode), Some(status)) = (parcel, barcode, status) {
-            statuses[i].push((status, on.as_deref() == Some(stops[i].stop_id.as_str())));
-            stops[i].parcels.push((parcel, barcode));
-        }
-    }
-    for (stop, parcels) in stops.iter_mut().zip(&statuses) {
-        stop.state = StopState::of(parcels.iter().map(|(s, here)| (s.as_str(), *here)));
-        stop.parcels.sort_by(|a, b| a.1.cmp(&b.1));
-    }
-    stops.sort_by(|a, b| {
-        (a.courier_id.is_none(), &a.courier_id, a.sequence, &a.stop_id).cmp(&(
-            b.courier_id.is_none(),
-            &b.courier_id,
-            b.sequence,
-            &b.stop_id,
+                state,
+            },
+            r.get(6)?,
         ))
+    };
+    let mut stops = match route {
+        Route::All => db.query_map(&STOPS_SQL[0], params![date], read)?,
+        Route::Of(courier) => db.query_map(&STOPS_SQL[1], params![date, courier], read)?,
+        Route::None => db.query_map(&STOPS_SQL[2], params![date], read)?,
+    };
+    stops.sort_by(|(a, _), (b, _)| {
+        (
+            a.courier_id.is_none(),
+            &a.courier_id,
+            a.sequence,
+            &a.stop_id,
+        )
+            .cmp(&(
+                b.courier_id.is_none(),
+                &b.courier_id,
+                b.sequence,
+                &b.stop_id,
+            ))
     });
     Ok(stops)
+}
+
+/// The stops of `date` on `route` with their states, by courier and sequence.
+fn stops_of(db: &Db<'_>, date: &str, route: Route<'_>) -> Result<Vec<TodayStop>, StoreError> {
+    Ok(stops_with_names(db, date, route)?
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect())
+}
+
+impl Store {
+    /// A route of day `date` as its list shows it: its stops in order with their states,
+    /// recipients and parcels (those moved from a stop to a later day included).
+    pub fn route_stops(&self, date: &str, route: Route<'_>) -> Result<Vec<RouteStop>, StoreError> {
+        self.read(|db| {
+            let stops = stops_with_names(db, date, route)?;
+            let mut index: HashMap<String, usize> = HashMap::new();
+            for (i, (s, _)) in stops.iter().enumerate() {
+                index.insert(s.stop_id.clone(), i);
+            }
+            let mut out: Vec<RouteStop> = stops
+                .into_iter()
+                .map(|(stop, recipient_name)| RouteStop {
+                    stop,
+                    recipient_name,
+                    parcels: Vec::new(),
+                })
+                .collect();
+            let read = |r: &super::backend::sql::Row| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            };
+            let parcels = match route {
+                Route::All => db.query_map(&PARCELS_SQL[0], params![date], read)?,
+                Route::Of(c) => db.query_map(&PARCELS_SQL[1], params![date, c], read)?,
+                Route::None => db.query_map(&PARCELS_SQL[2], params![date], read)?,
+            };
+            for (stop, moved_from, id, barcode) in parcels {
+                for s in [Some(stop), moved_from].into_iter().flatten() {
+                    if let Some(&i) = index.get(&s) {
+                        if !out[i].parcels.iter().any(|(p, _)| *p == id) {
+                            out[i].parcels.push((id.clone(), barcode.clone()));
+                        }
+                    }
+                }
+            }
+            for s in &mut out {
+                s.parcels.sort_by(|a, b| a.1.cmp(&b.1));
+            }
+            Ok(out)
+        })
+    }
 }
 
 /// How many of a courier's latest records are read for a position before giving up.
@@ -229,12 +347,15 @@ fn latest_records(db: &Db<'_>, date: &str) -> Result<Vec<(String, Vec<String>)>,
     )?;
     let mut by_courier: HashMap<String, Vec<(i64, i64, String)>> = HashMap::new();
     for (courier, id, received, seq) in rows {
-        by_courier.entry(courier).or_default().push((received, seq, id));
+        by_courier
+            .entry(courier)
+            .or_default()
+            .push((received, seq, id));
     }
     Ok(by_courier
         .into_iter()
         .map(|(c, mut records)| {
-            records.sort_unstable_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
+            records.sort_unstable_by_key(|r| std::cmp::Reverse((r.0, r.1)));
             records.truncate(POSITION_LOOKBACK);
             (c, records.into_iter().map(|(_, _, id)| id).collect())
         })
@@ -246,7 +367,13 @@ fn last_record(db: &Db<'_>, event: &str) -> Result<Option<LastRecord>, StoreErro
     let rows = db.query_map(
         "SELECT kind, body, received_at FROM events WHERE id = ?1",
         params![event],
-        |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)),
+        |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        },
     )?;
     Ok(rows.into_iter().next().map(|(kind, body, received)| {
         let stored: Value = serde_json::from_str(&body).unwrap_or(Value::Null);

@@ -1,7 +1,8 @@
 //! The data directory: secrets, private files and the content-addressed files (photos,
-//! release builds).
+//! release builds); and the operator's map tiles.
 
 pub mod blobs;
+pub(crate) mod map_tiles;
 pub mod secrets;
 
 /// The photos' directory in the data directory ([`blobs::Blobs`]).

@@ -18,6 +18,7 @@ mod limits;
 mod logs;
 mod migrate;
 mod notify;
+mod numbers;
 mod openapi;
 mod outbox;
 mod pages;

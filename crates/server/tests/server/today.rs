@@ -13,7 +13,12 @@ use crate::helpers::*;
 /// A demo parcel whose stop holds no other parcel (its state is the stop's).
 fn alone<'a>(app: &'a TestApp, label: &str) -> &'a DemoParcel {
     let p = app.parcel(label);
-    let on_stop = app.seed.parcels.iter().filter(|q| q.stop_id == p.stop_id).count();
+    let on_stop = app
+        .seed
+        .parcels
+        .iter()
+        .filter(|q| q.stop_id == p.stop_id)
+        .count();
     assert_eq!(on_stop, 1, "{label} is alone on its stop");
     p
 }
@@ -63,7 +68,11 @@ async fn todays_map_table_and_route_list_show_what_the_store_holds() {
     assert_eq!(device.sync_one(ev).await, EventStatus::Accepted);
     // Not at home, later, without a position: moved to the next day, failed today.
     let not_home = alone(&app, "no code: neighbour");
-    let ev = device.record(not_home, failed(ExceptionReason::NotHome), MORNING_MS - 10 * 60_000);
+    let ev = device.record(
+        not_home,
+        failed(ExceptionReason::NotHome),
+        MORNING_MS - 10 * 60_000,
+    );
     assert_eq!(device.sync_one(ev).await, EventStatus::Accepted);
     // Locked by wrong codes, and on its way back (as the store records them).
     let locked = alone(&app, "shipper requires");
@@ -120,11 +129,17 @@ async fn todays_map_table_and_route_list_show_what_the_store_holds() {
         })
         .collect();
     assert!(
-        others.iter().all(|f| f["properties"]["state"] == "to_deliver"),
+        others
+            .iter()
+            .all(|f| f["properties"]["state"] == "to_deliver"),
         "the rest are still to deliver: {others:?}"
     );
     let positions = json["positions"]["features"].as_array().unwrap();
-    assert_eq!(positions.len(), 1, "one courier has a known position: {positions:?}");
+    assert_eq!(
+        positions.len(),
+        1,
+        "one courier has a known position: {positions:?}"
+    );
     assert_eq!(positions[0]["properties"]["courier"], courier.as_str());
     assert_eq!(
         positions[0]["geometry"]["coordinates"],
@@ -149,7 +164,10 @@ async fn todays_map_table_and_route_list_show_what_the_store_holds() {
         .iter()
         .find(|c| c["name"] == "Second Courier")
         .expect("the other courier's row");
-    assert_eq!((&second["done"], &second["left"]), (&Value::from(0), &Value::from(1)));
+    assert_eq!(
+        (&second["done"], &second["left"]),
+        (&Value::from(0), &Value::from(1))
+    );
     assert_eq!(second["position"], "unknown");
 
     // The page's table says the same, with the tiles' counts.
@@ -159,30 +177,48 @@ async fn todays_map_table_and_route_list_show_what_the_store_holds() {
     assert_eq!(cell(&html, &courier, "left"), (ours - 3).to_string());
     assert_eq!(cell(&html, &courier, "last_record"), "failed, 10 min ago");
     assert_eq!(cell(&html, &courier, "position"), "known, 30 min old");
-    assert!(html.contains(&format!("data-count=\"all\">{all}<")), "{html}");
+    assert!(
+        html.contains(&format!("data-count=\"all\">{all}<")),
+        "{html}"
+    );
     assert!(html.contains("data-count=\"delivered\">1<"));
     assert!(html.contains("data-count=\"locked\">1<"));
     assert!(
         html.contains(&format!("data-data=\"/fleet/today.json?date={DATE}\"")),
         "the map reads the same day"
     );
-    assert!(!html.contains("data-tiles"), "no tiles configured: the world basemap");
+    assert!(
+        !html.contains("data-tiles"),
+        "no tiles configured: the world basemap"
+    );
     assert!(
         html.contains("1 stop has no position"),
         "the stop without a position is named"
     );
 
     // Without JavaScript: the courier's stops in route order, each with its state.
-    let list = text_as(&app, &cookie, &format!("/fleet/today/{courier}?date={DATE}")).await;
+    let list = text_as(
+        &app,
+        &cookie,
+        &format!("/fleet/today/{courier}?date={DATE}"),
+    )
+    .await;
     let rows: Vec<&str> = list.split("<tr data-stop=\"").skip(1).collect();
     assert_eq!(rows.len(), ours, "{list}");
-    for (p, state) in [(done, "delivered"), (not_home, "failed"), (locked, "locked")] {
+    for (p, state) in [
+        (done, "delivered"),
+        (not_home, "failed"),
+        (locked, "locked"),
+    ] {
         let row = rows
             .iter()
             .find(|r| r.starts_with(&p.stop_id.to_string()))
             .unwrap();
         assert!(row.contains(&format!("data-state=\"{state}\"")), "{row}");
-        assert!(row.contains(&format!("/fleet/parcels/{}", p.parcel_id)), "{row}");
+        assert!(
+            row.contains(&format!("/fleet/parcels/{}", p.parcel_id)),
+            "{row}"
+        );
     }
     let sequence: Vec<i64> = rows
         .iter()
@@ -191,7 +227,10 @@ async fn todays_map_table_and_route_list_show_what_the_store_holds() {
             r[s..s + r[s..].find('<').unwrap()].parse().unwrap()
         })
         .collect();
-    assert!(sequence.windows(2).all(|w| w[0] < w[1]), "in route order: {sequence:?}");
+    assert!(
+        sequence.windows(2).all(|w| w[0] < w[1]),
+        "in route order: {sequence:?}"
+    );
 }
 
 #[tokio::test]
@@ -208,7 +247,11 @@ async fn a_wrong_day_or_courier_gets_a_page_that_says_so_and_the_signed_out_get_
     assert_eq!(r.status(), 404);
     assert!(r.text().await.unwrap().contains("no such courier"));
     let r = get_as(&app, &cookie, "/fleet?day=2026-11-25").await;
-    assert_eq!(r.status(), 400, "an unknown parameter is refused, not ignored");
+    assert_eq!(
+        r.status(),
+        400,
+        "an unknown parameter is refused, not ignored"
+    );
 
     for path in ["/fleet", "/fleet/today.json"] {
         let r = browser().get(app.url(path)).send().await.unwrap();
@@ -235,7 +278,10 @@ async fn the_operators_map_tiles_are_served_with_range_requests() {
         .await
         .unwrap();
     assert_eq!(r.status(), 206);
-    assert_eq!(header(&r, "content-range"), format!("bytes 100-227/{}", bytes.len()));
+    assert_eq!(
+        header(&r, "content-range"),
+        format!("bytes 100-227/{}", bytes.len())
+    );
     assert_eq!(r.bytes().await.unwrap().as_ref(), &bytes[100..228]);
 
     let html = app.get_text("/fleet").await;
@@ -244,7 +290,12 @@ async fn the_operators_map_tiles_are_served_with_range_requests() {
 
     // Without tiles: a 404 that says how to add them.
     let plain = spawn_app().await;
-    let r = plain.client.get(plain.url("/map/tiles.pmtiles")).send().await.unwrap();
+    let r = plain
+        .client
+        .get(plain.url("/map/tiles.pmtiles"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
     assert!(r.text().await.unwrap().contains("--map-tiles"));
 }
@@ -256,20 +307,33 @@ async fn a_map_tiles_file_that_is_not_pmtiles_stops_the_server_with_what_to_do()
     std::fs::write(&wrong, b"SQLite format 3\0 and more").unwrap();
     let mut config = doorstep_server::ServerConfig::demo(dir.path().join("data"));
     config.map_tiles = Some(wrong);
-    let err = doorstep_server::open(config).await.err().expect("refused");
+    let Err(err) = doorstep_server::open(config).await else {
+        panic!("a file that is not PMTiles is refused");
+    };
     let said = err.to_string();
-    assert!(said.contains("is not a PMTiles archive") && said.contains("pmtiles extract"), "{said}");
+    assert!(
+        said.contains("is not a PMTiles archive") && said.contains("pmtiles extract"),
+        "{said}"
+    );
 
     let mut config = doorstep_server::ServerConfig::demo(dir.path().join("data2"));
     config.map_tiles = Some(dir.path().join("missing.pmtiles"));
-    let said = doorstep_server::open(config).await.err().expect("refused").to_string();
+    let Err(err) = doorstep_server::open(config).await else {
+        panic!("a missing file is refused");
+    };
+    let said = err.to_string();
     assert!(said.contains("missing.pmtiles"), "{said}");
 }
 
 #[tokio::test]
 async fn the_consoles_files_are_served_cached_and_gzipped_and_every_page_has_a_strict_csp() {
     let app = spawn_app().await;
-    let r = app.client.get(app.url("/assets/console/today.js")).send().await.unwrap();
+    let r = app
+        .client
+        .get(app.url("/assets/console/today.js"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert!(header(&r, "content-type").starts_with("text/javascript"));
     assert_eq!(header(&r, "cache-control"), "public, max-age=3600");
@@ -293,19 +357,44 @@ async fn the_consoles_files_are_served_cached_and_gzipped_and_every_page_has_a_s
     assert_eq!(header(&r, "content-encoding"), "gzip");
     let css = app.get_text("/assets/console.css").await;
     assert!(css.contains("--delivered"), "the one style sheet");
-    let r = app.client.get(app.url("/assets/../Cargo.toml")).send().await.unwrap();
+    let r = app
+        .client
+        .get(app.url("/assets/../Cargo.toml"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
-    let r = app.client.get(app.url("/assets/console/nothing.js")).send().await.unwrap();
+    let r = app
+        .client
+        .get(app.url("/assets/console/nothing.js"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
 
     let p = app.parcel("low value");
-    for path in ["/fleet", "/fleet/inbox", "/fleet/phones", p.customer_url.as_str()] {
-        let url = if path.starts_with("http") { path.to_string() } else { app.url(path) };
+    for path in [
+        "/fleet",
+        "/fleet/inbox",
+        "/fleet/phones",
+        p.customer_url.as_str(),
+    ] {
+        let url = if path.starts_with("http") {
+            path.to_string()
+        } else {
+            app.url(path)
+        };
         let r = app.client.get(url).send().await.unwrap();
         let csp = header(&r, "content-security-policy").to_string();
         assert!(csp.starts_with("default-src 'self'"), "{path}: {csp}");
         let html = r.text().await.unwrap();
-        assert!(!html.contains("<style") && !html.contains(" style="), "{path}: no inline style");
-        assert!(html.contains("<link rel=\"stylesheet\" href=\"/assets/console.css\">"), "{path}");
+        assert!(
+            !html.contains("<style") && !html.contains(" style="),
+            "{path}: no inline style"
+        );
+        assert!(
+            html.contains("<link rel=\"stylesheet\" href=\"/assets/console.css\">"),
+            "{path}"
+        );
     }
 }

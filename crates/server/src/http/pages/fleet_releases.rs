@@ -622,9 +622,11 @@ async fn set_minimum_version(
 /// [`error_pages`]).
 fn answer(done: Result<Platform, ApiError>) -> Response {
     match done {
-        Ok(platform) => {
-            Redirect::to(&format!("/fleet/phones#releases-{}", platform_name(platform))).into_response()
-        }
+        Ok(platform) => Redirect::to(&format!(
+            "/fleet/phones#releases-{}",
+            platform_name(platform)
+        ))
+        .into_response(),
         Err(e) => e.into_response(),
     }
 }

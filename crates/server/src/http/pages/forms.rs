@@ -20,6 +20,16 @@ pub(crate) fn page(title: &str, body: Markup) -> Html<String> {
     Html(crate::render::html::page(title, body).into_string())
 }
 
+/// "40 min", "2 h 10 min", "3 days".
+pub(crate) fn age_text(secs: i64) -> String {
+    let m = secs.max(0) / 60;
+    match m {
+        0..=59 => format!("{m} min"),
+        60..=2879 => format!("{} h {} min", m / 60, m % 60),
+        _ => format!("{} days", m / 1440),
+    }
+}
+
 /// Unix seconds as `YYYY-MM-DD HH:MM UTC`.
 pub(crate) fn format_time(secs: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(secs)

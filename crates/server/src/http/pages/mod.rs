@@ -13,6 +13,7 @@ mod fleet_door;
 mod fleet_releases;
 mod forms;
 mod imports;
+mod numbers;
 mod proofs;
 mod today;
 
@@ -29,8 +30,8 @@ use maud::{Markup, display, html};
 use crate::domain::accounts::Action;
 use crate::http::AppState;
 use crate::http::pages::forms::{
-    Console, IdForm, console, csrf_field, error_pages, fleet_action, form_value, format_time, page,
-    signed_form,
+    Console, IdForm, age_text, console, csrf_field, error_pages, fleet_action, form_value,
+    format_time, page, signed_form,
 };
 use crate::http::{ApiError, StrictQuery, db, demo_only};
 use crate::render::html::qr;
@@ -56,6 +57,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(accounts::routes())
         .merge(proofs::routes())
         .merge(imports::routes())
+        .merge(numbers::routes())
         .merge(fleet_releases::routes())
         .merge(fleet_door::routes())
         .route("/dev/outbox", get(dev_outbox_page))
@@ -310,16 +312,6 @@ fn backlog_text(d: &doorstep_protocol::wire::DeviceView, now_secs: i64) -> Strin
         (Some(0), _) => "none".into(),
         (Some(n), Some(oldest)) => format!("{n}, the oldest {} old", age_text(now_secs - oldest)),
         (Some(n), None) => n.to_string(),
-    }
-}
-
-/// "40 min", "2 h 10 min", "3 days".
-pub(crate) fn age_text(secs: i64) -> String {
-    let m = secs.max(0) / 60;
-    match m {
-        0..=59 => format!("{m} min"),
-        60..=2879 => format!("{} h {} min", m / 60, m % 60),
-        _ => format!("{} days", m / 1440),
     }
 }
 

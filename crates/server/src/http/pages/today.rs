@@ -17,13 +17,15 @@ use serde::Serialize;
 
 use crate::domain::accounts::Action;
 use crate::domain::today::StopState;
-use crate::http::assets::MAP_TILES_PATH;
 use crate::http::pages::accounts::signed_in_bar;
-use crate::http::pages::forms::{Console, console, error_pages, format_time};
-use crate::http::pages::{age_text, proofs};
+use crate::http::pages::forms::{Console, age_text, console, error_pages, format_time};
+use crate::http::pages::proofs;
 use crate::http::{ApiError, AppState, StrictQuery, db};
 use crate::render::html::page_with;
-use crate::store::{CourierDay, Today, TodayStop};
+use crate::store::{CourierDay, Route, RouteStop, Today, TodayStop};
+
+/// Where the operator's map tiles are (served by `http::assets`).
+const MAP_TILES_PATH: &str = "/map/tiles.pmtiles";
 
 /// What the route list calls the stops on no courier's route.
 const NO_ROUTE: &str = "none";
@@ -125,12 +127,19 @@ async fn today_page(
     let now = state.now();
     let count = |s: StopState| today.stops.iter().filter(|t| t.state == s).count();
     let unplaced = today.stops.iter().filter(|s| s.at.is_none()).count();
-    let no_route = today.stops.iter().filter(|s| s.courier_id.is_none()).count();
+    let no_route = today
+        .stops
+        .iter()
+        .filter(|s| s.courier_id.is_none())
+        .count();
     let data = match &asked {
         Some(d) => format!("/fleet/today.json?date={d}"),
         None => "/fleet/today.json".into(),
     };
-    let date_query = asked.as_deref().map(|d| format!("?date={d}")).unwrap_or_default();
+    let date_query = asked
+        .as_deref()
+        .map(|d| format!("?date={d}"))
+        .unwrap_or_default();
     let body = html! {
         (signed_in_bar(&console))
         h1 { (state.config.fleet_name) " — " (today.date) }
@@ -170,7 +179,7 @@ async fn today_page(
             }
         }
         h2 { "Couriers" }
-        div class="table-scroll" {
+        div class="table-scroll" tabindex="0" role="region" aria-label="Couriers' progress" {
             table id="progress" {
                 thead {
                     tr {
@@ -249,7 +258,10 @@ struct Geometry {
     coordinates: [f64; 2],
 }
 
-fn features<T, P>(items: impl IntoIterator<Item = T>, f: impl Fn(T) -> Option<(crate::store::Point, P)>) -> Features<P> {
+fn features<T, P>(
+    items: impl IntoIterator<Item = T>,
+    f: impl Fn(T) -> Option<(crate::store::Point, P)>,
+) -> Features<P> {
     Features {
         r#type: "FeatureCollection",
         features: items
@@ -372,11 +384,22 @@ async fn route_page(
         )
         .into_response();
     };
-    let stops: Vec<&TodayStop> = today
-        .stops
-        .iter()
-        .filter(|s| s.courier_id.as_deref().unwrap_or(NO_ROUTE) == courier)
-        .collect();
+    let (date, id) = (today.date.clone(), courier.clone());
+    let stops = match db(&state, move |s| {
+        s.route_stops(
+            &date,
+            if id == NO_ROUTE {
+                Route::None
+            } else {
+                Route::Of(&id)
+            },
+        )
+    })
+    .await
+    {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
+    };
     let day = today.couriers.iter().find(|c| c.courier_id == courier);
     let body = html! {
         (signed_in_bar(&console))
@@ -400,12 +423,12 @@ async fn route_page(
 }
 
 /// Stops in route order with their state and parcels (each opening its proof of delivery).
-fn stop_table(stops: &[&TodayStop]) -> Markup {
+fn stop_table(stops: &[RouteStop]) -> Markup {
     html! {
         @if stops.is_empty() {
             p { "No stops." }
         } @else {
-            div class="table-scroll" {
+            div class="table-scroll" tabindex="0" role="region" aria-label="Stops in route order" {
                 table id="stops" {
                     thead {
                         tr {
@@ -414,16 +437,17 @@ fn stop_table(stops: &[&TodayStop]) -> Markup {
                         }
                     }
                     tbody {
-                        @for s in stops {
+                        @for r in stops {
+                            @let s = &r.stop;
                             tr data-stop=(s.stop_id) data-state=(s.state.as_str()) {
                                 td class="num" { (s.sequence) }
-                                td { (s.recipient_name) }
+                                td { (r.recipient_name) }
                                 td {
                                     (s.address)
                                     @if s.at.is_none() { br; small { "no position" } }
                                 }
                                 td {
-                                    @for (i, (id, barcode)) in s.parcels.iter().enumerate() {
+                                    @for (i, (id, barcode)) in r.parcels.iter().enumerate() {
                                         @if i > 0 { br; }
                                         a href={ "/fleet/parcels/" (id) } { (barcode) }
                                     }
