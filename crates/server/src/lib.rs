@@ -59,14 +59,19 @@ pub async fn open(config: ServerConfig) -> Result<AppState, ServerError> {
 }
 
 /// Serves the API of an opened `state` on `listener` until `shutdown` completes, with the
-/// outbox worker running.
+/// outbox worker and the numbers' roll-ups running.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let worker = tokio::spawn(notify::run_outbox(state.outbox(), stop_rx));
+    let worker = tokio::spawn(notify::run_outbox(state.outbox(), stop_rx.clone()));
+    let roll_ups = tokio::spawn(ops::roll_up::run(
+        state.store.clone(),
+        state.config.clone(),
+        stop_rx,
+    ));
     let limits = &state.config.limits;
     let rules = http::middleware::connections::ConnectionRules {
         max_connections: limits.max_connections,
@@ -78,5 +83,6 @@ pub async fn serve(
         http::middleware::connections::serve(listener, router(state), rules, shutdown).await;
     let _ = stop_tx.send(true);
     let _ = worker.await;
+    let _ = roll_ups.await;
     result.map_err(ServerError::Io)
 }

@@ -1,9 +1,11 @@
 //! What the command line and the HTTP layer both do with a data directory: open it, seed the
-//! demo, make enrollment codes, print labels, publish releases. Above the store, below the edges.
+//! demo, make enrollment codes, print labels, publish releases, roll the numbers up. Above the
+//! store, below the edges.
 
 pub mod accounts;
 pub(crate) mod demo;
 pub mod releases;
+pub(crate) mod roll_up;
 
 use crate::config::ServerConfig;
 use crate::error::ServerError;

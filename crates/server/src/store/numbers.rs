@@ -86,9 +86,12 @@ fn day_facts(db: &Db<'_>, day: &str) -> Result<DayFacts, StoreError> {
     )?;
     let stops = db.query_map(
         "SELECT s.id, COALESCE(s.courier_id, ''), s.postal_code, s.code_required, s.wrong_codes, \
-         s.lockouts, (SELECT COUNT(*) FROM codes c WHERE c.stop_id = s.id \
-                      AND c.ended_by IN ('resend', 'reset')) \
-         FROM stops s WHERE s.delivery_date = ?1",
+         s.lockouts, COALESCE(n.codes, 0) \
+         FROM stops s LEFT JOIN ( \
+             SELECT c.stop_id, COUNT(*) AS codes FROM codes c JOIN stops cs ON cs.id = c.stop_id \
+             WHERE cs.delivery_date = ?1 AND c.ended_by IN ('resend', 'reset') GROUP BY c.stop_id \
+         ) n ON n.stop_id = s.id \
+         WHERE s.delivery_date = ?1",
         [day],
         |r| {
             Ok(StopFact {
@@ -190,6 +193,30 @@ impl Store {
             .into_iter()
             .collect();
         Ok(out)
+    }
+
+    /// Rolls up the closed days from `since` to before `today` that have stops but no roll-up
+    /// yet, oldest first, each in its own transaction; how many.
+    pub fn roll_up_closed_days(
+        &self,
+        since: &str,
+        today: &str,
+        now: i64,
+    ) -> Result<usize, StoreError> {
+        let days: Vec<String> = self.read(|db| {
+            Ok(db.query_map(
+                "SELECT DISTINCT s.delivery_date FROM stops s \
+                 WHERE s.delivery_date >= ?1 AND s.delivery_date < ?2 \
+                   AND NOT EXISTS (SELECT 1 FROM numbers_days d WHERE d.day = s.delivery_date) \
+                 ORDER BY s.delivery_date",
+                params![since, today],
+                |r| r.get(0),
+            )?)
+        })?;
+        for day in &days {
+            self.roll_up_day(day, now)?;
+        }
+        Ok(days.len())
     }
 
     /// Rolls up one closed day in one write transaction (its facts as they are at that
