@@ -333,11 +333,11 @@ test('at the door: a neighbour signs for a parcel, a failed delivery comes back 
   const until = Date.now() + 60000;
   let fleet = '';
   while (Date.now() < until) {
-    fleet = await (await fetch(`${serverUrl}/fleet?date=${seed.date}`)).text();
+    fleet = await (await fetch(`${serverUrl}/fleet/inbox`)).text();
     const row = fleet.split('<tr data-van="Demo Courier">')[1]?.split('</tr>')[0] ?? '';
     if (!row.includes('not yet')) break;
     await sleep(500);
   }
   const row = fleet.split('<tr data-van="Demo Courier">')[1]?.split('</tr>')[0] ?? '';
-  assert.ok(row.includes(failing.barcode_key), `the fleet page's van row lists the checked-in parcel: ${row}`);
+  assert.ok(row.includes(failing.barcode_key), `the inbox's van row lists the checked-in parcel: ${row}`);
 });

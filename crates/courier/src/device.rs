@@ -23,7 +23,7 @@ use crate::error::{CourierError, StoreError};
 use crate::handover::{Handover, ProofFacts, Step, VerifyAnswer};
 use crate::photos::{self, MAX_PHOTO_BYTES, photo_extension};
 use crate::shared::{Shared, SyncControl};
-use crate::store::{Enrollment, NewEvent, Store};
+use crate::store::{DoorFacts, Enrollment, NewEvent, Store};
 use crate::sync::{SyncReport, run_background};
 use crate::update::{update_info, update_required, update_url_allowed};
 use crate::view::{
@@ -366,6 +366,7 @@ impl Device {
         let enrollment = self.enrollment()?;
         let date = self.today();
         let mut h = self.handover.lock().await;
+        let now = self.shared.clock.now_ms();
         let app_version = &self.shared.config.app_version;
         if matches!(h.step(), Step::Idle | Step::Done { .. })
             && enrollment
@@ -380,15 +381,18 @@ impl Device {
             let manifest = store.manifest(&date)?.map(|m| m.manifest);
             // Only the scanned parcel's state is needed: look it up when asked.
             let mut lookup = Ok(());
-            let scanned = h.scan(barcode, manifest.as_ref(), |p| {
-                match store.local_parcel_states([&p.parcel_id]) {
+            let scanned = h.scan(
+                barcode,
+                manifest.as_ref(),
+                |p| match store.local_parcel_states([&p.parcel_id]) {
                     Ok(local) => parcel_state(p, &local),
                     Err(e) => {
                         lookup = Err(e);
                         ParcelState::Todo
                     }
-                }
-            });
+                },
+                now,
+            );
             lookup?;
             scanned?;
         }
@@ -433,8 +437,9 @@ impl Device {
     }
 
     /// `submit_code`: the check digit first (a typo stays on the code step with
-    /// `code_format`), then the server with a short timeout; without an answer the code is
-    /// recorded for deferred verification if the stop allows it.
+    /// `code_format`, is counted for the record's `typos_caught` and never reaches the
+    /// server), then the server with a short timeout; without an answer the code is recorded
+    /// for deferred verification if the stop allows it.
     pub async fn submit_code(&self, code: &str) -> Result<HandoverView, CourierError> {
         let mut h = self.handover.lock().await;
         let Some(code) = h.enter_code(code)? else {
@@ -543,7 +548,7 @@ impl Device {
             .chain(signature)
             .chain(h.contents_photo_file())
             .collect();
-        let id = self.commit(&stop, h.scanned(), body, images, name)?;
+        let id = self.commit(&h, body, images, name)?;
         h.committed(DoneOutcome::Delivered, id);
         self.view(&h)
     }
@@ -579,7 +584,7 @@ impl Device {
         };
         let recipient = stop.recipient_name.clone();
         let images = h.contents_photo_file().into_iter().collect();
-        let id = self.commit(&stop, h.scanned(), body, images, &recipient)?;
+        let id = self.commit(&h, body, images, &recipient)?;
         h.committed(DoneOutcome::Exception, id);
         self.view(&h)
     }
@@ -618,20 +623,27 @@ impl Device {
             .unwrap_or_else(|e| e.into_inner()) = location;
     }
 
+    /// Commits the record of handover `h` (a delivery or a failed attempt at its stop), with
+    /// its time at the door and the typos caught.
     pub(crate) fn commit(
         &self,
-        stop: &ManifestStop,
-        parcels: &[ParcelId],
+        h: &Handover,
         body: EventBody,
         images: Vec<(String, PathBuf)>,
         recipient_name: &str,
     ) -> Result<EventId, CourierError> {
+        let stop = h.stop().ok_or(CourierError::NoHandover)?;
+        let parcels = h.scanned();
         let barcodes = parcels
             .iter()
             .filter_map(|id| stop.parcels.iter().find(|p| p.parcel_id == *id))
             .map(|p| p.barcode.clone())
             .collect();
-        self.commit_record(stop, parcels, body, images, recipient_name, barcodes)
+        let door = DoorFacts {
+            first_scan_at_ms: h.first_scan_at_ms(),
+            typos_caught: Some(h.typos_caught()),
+        };
+        self.commit_record(stop, parcels, body, images, recipient_name, barcodes, door)
     }
 
     /// Commits a record that covers no parcel (an unexpected parcel, a depot check-in), with
@@ -643,7 +655,7 @@ impl Device {
         images: Vec<(String, PathBuf)>,
         barcodes: Vec<String>,
     ) -> Result<EventId, CourierError> {
-        self.commit_record(stop, &[], body, images, "", barcodes)
+        self.commit_record(stop, &[], body, images, "", barcodes, DoorFacts::default())
     }
 
     /// Commits a record about `parcels` whose labels are known already (a correction).
@@ -655,10 +667,19 @@ impl Device {
         barcodes: Vec<String>,
         recipient_name: &str,
     ) -> Result<EventId, CourierError> {
-        self.commit_record(stop, parcels, body, Vec::new(), recipient_name, barcodes)
+        self.commit_record(
+            stop,
+            parcels,
+            body,
+            Vec::new(),
+            recipient_name,
+            barcodes,
+            DoorFacts::default(),
+        )
     }
 
     /// Signs and commits one record durably with its outbox entry, and wakes the sync.
+    #[allow(clippy::too_many_arguments)]
     fn commit_record(
         &self,
         stop: &ManifestStop,
@@ -667,6 +688,7 @@ impl Device {
         images: Vec<(String, PathBuf)>,
         recipient_name: &str,
         barcodes: Vec<String>,
+        door: DoorFacts,
     ) -> Result<EventId, CourierError> {
         let key = self
             .store()
@@ -684,6 +706,7 @@ impl Device {
             stop_id: stop.stop_id,
             parcel_ids: parcels.to_vec(),
             occurred_at_ms: now,
+            door,
             location,
             body,
             images,

@@ -15,7 +15,7 @@
 //! refuses a commit without any of them.
 
 use doorstep_protocol::barcode::Barcode;
-use doorstep_protocol::code::DeliveryCode;
+use doorstep_protocol::code::{CodeError, DeliveryCode};
 use doorstep_protocol::ids::{EventId, ParcelId};
 use doorstep_protocol::token::{HandoverToken, TokenKeys, TokenSubject};
 use doorstep_protocol::wire::{
@@ -90,6 +90,10 @@ pub struct Handover {
     /// The photo of the contents the customer saw at the open-box check: its SHA-256 and
     /// the device's copy.
     contents_photo: Option<(String, std::path::PathBuf)>,
+    /// When the first parcel of the stop was scanned (device clock, Unix ms).
+    first_scan_at_ms: Option<i64>,
+    /// Typed codes the check digit refused.
+    typos: u32,
 }
 
 /// What the courier hands in with the proof, besides the photos (which the device keeps).
@@ -123,6 +127,8 @@ impl Handover {
             last_scan: None,
             door: None,
             contents_photo: None,
+            first_scan_at_ms: None,
+            typos: 0,
         }
     }
 
@@ -146,18 +152,31 @@ impl Handover {
         self.last_scan.as_ref()
     }
 
+    /// When the first parcel of the stop was scanned (device clock, Unix ms): the start of
+    /// the time at the door the record reports.
+    pub fn first_scan_at_ms(&self) -> Option<i64> {
+        self.first_scan_at_ms
+    }
+
+    /// How many typed codes the check digit refused during this handover, for the record.
+    pub fn typos_caught(&self) -> u32 {
+        self.typos
+    }
+
     /// Back to idle.
     pub fn reset(&mut self) {
         *self = Self::new();
     }
 
-    /// A scanned label: starts a stop (from idle or done) or adds a parcel of the same stop.
-    /// The result is in [`Handover::last_scan`]; `status` gives each parcel's current state.
+    /// A scanned label at `now_ms` (device clock): starts a stop (from idle or done) or adds
+    /// a parcel of the same stop. The result is in [`Handover::last_scan`]; `status` gives
+    /// each parcel's current state.
     pub fn scan(
         &mut self,
         raw: &str,
         manifest: Option<&Manifest>,
         status: impl FnMut(&ManifestParcel) -> ParcelState,
+        now_ms: i64,
     ) -> Result<(), CourierError> {
         match self.step {
             Step::Idle | Step::Done { .. } => {
@@ -178,6 +197,7 @@ impl Handover {
             if self.stop.is_none() {
                 self.stop = Some(stop.clone());
                 self.step = Step::Scanning;
+                self.first_scan_at_ms = Some(now_ms);
             }
             self.scanned.push(parcel.parcel_id);
         }
@@ -375,9 +395,9 @@ impl Handover {
             .unwrap_or(DEFAULT_CODE_LENGTH)
     }
 
-    /// A typed code: checked for form (length, check digit) first. A typo stays on the code
-    /// step with a `code_format` error and gives `None`; a well-formed code is returned for
-    /// the caller to verify.
+    /// A typed code: checked for form (length, check digit) first. A malformed code stays on
+    /// the code step with a `code_format` error and gives `None` (one the check digit refused
+    /// counts as a typo caught); a well-formed code is returned for the caller to verify.
     pub fn enter_code(&mut self, input: &str) -> Result<Option<DeliveryCode>, CourierError> {
         self.require_stop()?;
         let expected = usize::from(self.code_length());
@@ -390,6 +410,9 @@ impl Handover {
                 Ok(Some(code))
             }
             Err(e) => {
+                if e == CodeError::CheckDigitMismatch {
+                    self.typos = self.typos.saturating_add(1);
+                }
                 *error = Some(CourierError::CodeFormat(e.to_string()).to_view());
                 Ok(None)
             }
@@ -659,7 +682,7 @@ pub(crate) mod tests {
 
     fn at_code_step(m: &Manifest, barcode: &str) -> Handover {
         let mut h = Handover::new();
-        h.scan(barcode, Some(m), todo).unwrap();
+        h.scan(barcode, Some(m), todo, 0).unwrap();
         h.finish_scanning(None).unwrap();
         h
     }
@@ -668,8 +691,8 @@ pub(crate) mod tests {
     fn scanning_two_parcels_of_one_stop_adds_both() {
         let m = manifest();
         let mut h = Handover::new();
-        h.scan("PARCEL11", Some(&m), todo).unwrap();
-        h.scan(" PARCEL12 ", Some(&m), todo).unwrap();
+        h.scan("PARCEL11", Some(&m), todo, 0).unwrap();
+        h.scan(" PARCEL12 ", Some(&m), todo, 0).unwrap();
         assert_eq!(h.step(), &Step::Scanning);
         assert_eq!(h.scanned().len(), 2);
         assert_eq!(h.last_scan().unwrap().outcome, ScanOutcome::Added);
@@ -679,8 +702,8 @@ pub(crate) mod tests {
     fn a_parcel_of_another_stop_is_reported_and_not_added() {
         let m = manifest();
         let mut h = Handover::new();
-        h.scan("PARCEL11", Some(&m), todo).unwrap();
-        h.scan("PARCEL21", Some(&m), todo).unwrap();
+        h.scan("PARCEL11", Some(&m), todo, 0).unwrap();
+        h.scan("PARCEL21", Some(&m), todo, 0).unwrap();
         let last = h.last_scan().unwrap();
         assert_eq!(last.outcome, ScanOutcome::OtherStop);
         assert_eq!(last.other_stop.as_ref().unwrap().sequence, 2);
@@ -691,19 +714,19 @@ pub(crate) mod tests {
     fn unknown_repeated_and_delivered_parcels_are_told_apart() {
         let m = manifest();
         let mut h = Handover::new();
-        h.scan("NOPE", Some(&m), todo).unwrap();
+        h.scan("NOPE", Some(&m), todo, 0).unwrap();
         assert_eq!(h.last_scan().unwrap().outcome, ScanOutcome::NotOnRoute);
         assert_eq!(h.step(), &Step::Idle);
-        h.scan("PARCEL11", Some(&m), todo).unwrap();
-        h.scan("PARCEL11", Some(&m), todo).unwrap();
+        h.scan("PARCEL11", Some(&m), todo, 0).unwrap();
+        h.scan("PARCEL11", Some(&m), todo, 0).unwrap();
         assert_eq!(h.last_scan().unwrap().outcome, ScanOutcome::AlreadyScanned);
-        h.scan("PARCEL12", Some(&m), |_| ParcelState::Delivered)
+        h.scan("PARCEL12", Some(&m), |_| ParcelState::Delivered, 0)
             .unwrap();
         assert_eq!(
             h.last_scan().unwrap().outcome,
             ScanOutcome::AlreadyDelivered
         );
-        h.scan("", Some(&m), todo).unwrap();
+        h.scan("", Some(&m), todo, 0).unwrap();
         assert_eq!(h.last_scan().unwrap().outcome, ScanOutcome::Invalid);
     }
 
@@ -733,6 +756,44 @@ pub(crate) mod tests {
         };
         assert_eq!(e.code, AppErrorCode::CodeFormat);
         assert!(!e.message.contains(&typo));
+    }
+
+    #[test]
+    fn the_first_parcel_scanned_starts_the_time_at_the_door_and_later_scans_do_not_move_it() {
+        let m = manifest();
+        let mut h = Handover::new();
+        h.scan("NOPE", Some(&m), todo, 1_000).unwrap();
+        assert_eq!(h.first_scan_at_ms(), None);
+        h.scan("PARCEL11", Some(&m), todo, 2_000).unwrap();
+        h.scan("PARCEL12", Some(&m), todo, 9_000).unwrap();
+        assert_eq!(h.first_scan_at_ms(), Some(2_000));
+
+        h.committed(DoneOutcome::Delivered, EventId::from_bytes([1; 16]));
+        h.scan("PARCEL21", Some(&m), todo, 50_000).unwrap();
+        assert_eq!(
+            h.first_scan_at_ms(),
+            Some(50_000),
+            "the next stop starts over"
+        );
+    }
+
+    #[test]
+    fn a_code_the_check_digit_refuses_counts_as_a_typo_and_a_short_code_does_not() {
+        let m = manifest();
+        let mut h = at_code_step(&m, "PARCEL11");
+        let mut typo = valid_code().into_bytes();
+        typo.swap(1, 2);
+        let typo = String::from_utf8(typo).unwrap();
+        assert!(h.enter_code(&typo).unwrap().is_none());
+        assert!(h.enter_code(&typo).unwrap().is_none());
+        assert!(h.enter_code("123").unwrap().is_none());
+        assert!(h.enter_code("12a4567").unwrap().is_none());
+        assert_eq!(h.typos_caught(), 2);
+        assert!(h.enter_code(&valid_code()).unwrap().is_some());
+        assert_eq!(h.typos_caught(), 2);
+
+        h.reset();
+        assert_eq!(h.typos_caught(), 0);
     }
 
     #[test]
@@ -794,7 +855,7 @@ pub(crate) mod tests {
     fn the_proof_needs_a_name_and_the_required_photo() {
         let m = manifest();
         let mut h = Handover::new();
-        h.scan("PARCEL12", Some(&m), todo).unwrap();
+        h.scan("PARCEL12", Some(&m), todo, 0).unwrap();
         h.finish_scanning(None).unwrap();
         let code = h.enter_code(&valid_code()).unwrap().unwrap();
         h.code_checked(
@@ -894,7 +955,7 @@ pub(crate) mod tests {
             ..DoorMethod::plain(DeliveryMethod::HandToRecipient)
         }];
         let mut h = Handover::new();
-        h.scan("PARCEL11", Some(&m), todo).unwrap();
+        h.scan("PARCEL11", Some(&m), todo, 0).unwrap();
         assert!(matches!(
             h.finish_scanning(Some(DeliveryMethod::SafePlace)),
             Err(CourierError::MethodNotAllowed)
@@ -928,16 +989,16 @@ pub(crate) mod tests {
             h.finish_scanning(None),
             Err(CourierError::NoHandover)
         ));
-        h.scan("PARCEL11", Some(&m), todo).unwrap();
+        h.scan("PARCEL11", Some(&m), todo, 0).unwrap();
         assert!(matches!(h.enter_code("1"), Err(CourierError::WrongStep(_))));
         h.finish_scanning(None).unwrap();
         assert!(matches!(
-            h.scan("PARCEL12", Some(&m), todo),
+            h.scan("PARCEL12", Some(&m), todo, 0),
             Err(CourierError::WrongStep(_))
         ));
         h.committed(DoneOutcome::Exception, EventId::new_v7(1, [0; 10]));
         assert!(h.check_exception().is_err());
-        h.scan("PARCEL31", Some(&m), todo).unwrap();
+        h.scan("PARCEL31", Some(&m), todo, 0).unwrap();
         assert_eq!(h.step(), &Step::Scanning);
         assert_eq!(h.scanned(), &[m.stops[2].parcels[0].parcel_id]);
     }

@@ -117,6 +117,8 @@ pub struct NewEvent {
     pub parcel_ids: Vec<ParcelId>,
     /// Device time.
     pub occurred_at_ms: i64,
+    /// The time at the door and the typos caught, for a handover record.
+    pub door: DoorFacts,
     /// Where, if known.
     pub location: Option<Location>,
     /// What happened.
@@ -130,6 +132,16 @@ pub struct NewEvent {
     pub recipient_name: String,
     /// For the queue screen.
     pub barcodes: Vec<String>,
+}
+
+/// What a handover record tells about the handover itself, for the fleet's numbers (absent
+/// from records that are not a handover at a door).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DoorFacts {
+    /// When the first parcel was scanned (device clock, Unix ms).
+    pub first_scan_at_ms: Option<i64>,
+    /// Typed codes the check digit refused.
+    pub typos_caught: Option<u32>,
 }
 
 /// A committed record as stored (see [`Store::event_row`]).
@@ -506,11 +518,17 @@ impl Store {
             // earlier time than its predecessor (a backdated record could use an old code),
             // and a phone's clock may step back (NTP, a manual change).
             occurred_at_ms: event.occurred_at_ms.max(prev_at.unwrap_or(i64::MIN)),
+            first_scan_at_ms: event.door.first_scan_at_ms,
+            typos_caught: event.door.typos_caught,
             location: event.location,
             body: event.body,
             prev_hash,
             signature: String::new(),
         };
+        // Only what can be true (the clock may have stepped back since the first scan): the
+        // server would not keep anything else.
+        signed.first_scan_at_ms = signed.plausible_first_scan_at_ms();
+        signed.typos_caught = signed.plausible_typos_caught();
         signed.sign(key);
         let kind = signed.body.kind();
         let outcome = match signed.body {
@@ -865,6 +883,7 @@ pub(crate) mod tests {
             stop_id: StopId::from_bytes([n; 16]),
             parcel_ids: vec![ParcelId::from_bytes([n; 16])],
             occurred_at_ms: i64::from(n),
+            door: DoorFacts::default(),
             location: None,
             body: EventBody::Failed {
                 reason: doorstep_protocol::wire::ExceptionReason::NotHome,

@@ -888,6 +888,15 @@ pub struct DeliveryEvent {
     pub parcel_ids: Vec<ParcelId>,
     /// Device time of the handover, Unix milliseconds.
     pub occurred_at_ms: i64,
+    /// Device time the courier scanned the first parcel of the handover, Unix milliseconds:
+    /// "time at the door" is from here to `occurred_at_ms`. Absent from records made before
+    /// phones reported it and from records that are not a handover at a door.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_scan_at_ms: Option<i64>,
+    /// How many typed codes the check digit refused on the phone during the handover (none
+    /// of them reached the server). Absent like `first_scan_at_ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub typos_caught: Option<u32>,
     /// Where, if the device knew.
     pub location: Option<Location>,
     /// What happened.
@@ -898,7 +907,6 @@ pub struct DeliveryEvent {
     pub signature: String,
 }
 
-/// The chain's starting point: the `prev_hash` of a device's first event.
 /// The request header in which a phone reports how many records it holds unsent (with each
 /// manifest request).
 pub const UNSENT_RECORDS_HEADER: &str = "doorstep-unsent-records";
@@ -906,10 +914,20 @@ pub const UNSENT_RECORDS_HEADER: &str = "doorstep-unsent-records";
 /// milliseconds; absent when it holds none).
 pub const OLDEST_UNSENT_HEADER: &str = "doorstep-oldest-unsent-at";
 
+/// The longest time at the door a record may claim (first scan to record); a longer one is a
+/// wrong clock or a handover left open, and says nothing about time at the door.
+pub const MAX_DOOR_TIME_MS: i64 = 24 * 3_600_000;
+/// The most typos a record may claim; more is a stuck key or a bad phone, not a courier.
+pub const MAX_TYPOS_CAUGHT: u32 = 1_000;
+
+/// The chain's starting point: the `prev_hash` of a device's first event.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 impl DeliveryEvent {
     /// The bytes the device signs: the canonical JSON of every field except the signature.
+    ///
+    /// A field added later is left out when absent, so a record without it signs to the
+    /// same bytes as before the field existed: older records keep verifying and chaining.
     pub fn signing_bytes(&self) -> Vec<u8> {
         #[derive(Serialize)]
         struct Unsigned<'a> {
@@ -918,6 +936,10 @@ impl DeliveryEvent {
             stop_id: &'a StopId,
             parcel_ids: &'a [ParcelId],
             occurred_at_ms: i64,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            first_scan_at_ms: Option<i64>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            typos_caught: Option<u32>,
             location: &'a Option<Location>,
             body: &'a EventBody,
             prev_hash: &'a str,
@@ -928,6 +950,8 @@ impl DeliveryEvent {
             stop_id: &self.stop_id,
             parcel_ids: &self.parcel_ids,
             occurred_at_ms: self.occurred_at_ms,
+            first_scan_at_ms: self.first_scan_at_ms,
+            typos_caught: self.typos_caught,
             location: &self.location,
             body: &self.body,
             prev_hash: &self.prev_hash,
@@ -956,6 +980,22 @@ impl DeliveryEvent {
     pub fn sign(&mut self, key: &ed25519_dalek::SigningKey) {
         use ed25519_dalek::Signer;
         self.signature = hex::encode(key.sign(&self.signing_bytes()).to_bytes());
+    }
+
+    /// `first_scan_at_ms` if it can be true: not after the record and at most
+    /// [`MAX_DOOR_TIME_MS`] before it. A phone sends only such a value (its clock may have
+    /// stepped back during the handover); the server keeps only such a value.
+    pub fn plausible_first_scan_at_ms(&self) -> Option<i64> {
+        self.first_scan_at_ms.filter(|&first| {
+            self.occurred_at_ms
+                .checked_sub(first)
+                .is_some_and(|door| (0..=MAX_DOOR_TIME_MS).contains(&door))
+        })
+    }
+
+    /// `typos_caught` if it can be true: at most [`MAX_TYPOS_CAUGHT`].
+    pub fn plausible_typos_caught(&self) -> Option<u32> {
+        self.typos_caught.filter(|&n| n <= MAX_TYPOS_CAUGHT)
     }
 
     /// Checks the signature against the device's public key.

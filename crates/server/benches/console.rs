@@ -262,7 +262,8 @@ fn seed(db: &Db<'_>, day: &str, now: i64) -> Result<(), doorstep_server::store::
     // the code was checked (or why the attempt failed), sent seconds to an hour later.
     let occurred = format!("({now} - 3600000 * 4 + {seq} * 120000)");
     let method = "CASE i % 4 WHEN 0 THEN 'online_code' WHEN 1 THEN 'offline_code' WHEN 2 THEN 'token' ELSE 'not_required' END";
-    let reason = "CASE i % 3 WHEN 0 THEN 'not_home' WHEN 1 THEN 'refused' ELSE 'address_problem' END";
+    let reason =
+        "CASE i % 3 WHEN 0 THEN 'not_home' WHEN 1 THEN 'refused' ELSE 'address_problem' END";
     let delay = "CASE WHEN i % 10 = 0 THEN (i * 7919) % 3600000 ELSE 2000 + (i * 31) % 20000 END";
     db.execute_batch(&format!(
         "{series} INSERT INTO events (id, device_id, seq, stop_id, parcel_ids, kind, body_hash, body, status, result, \

@@ -231,6 +231,8 @@ fn load(dir: &Path, deliveries: usize, url: &str) -> Loaded {
                 stop_id,
                 parcel_ids: vec![parcel_id],
                 occurred_at_ms: at + 60_000,
+                first_scan_at_ms: None,
+                typos_caught: None,
                 location: Some(Location {
                     lat: 52.37 + (i % 1000) as f64 * 1e-4,
                     lon: 4.89 + (i % 997) as f64 * 1e-4,

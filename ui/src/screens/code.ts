@@ -1,5 +1,5 @@
 // The code keypad: a big 3×4 keypad, the digits in grouped boxes, backspace, a haptic tick,
-// automatic submit at full length, the Damm typo check before anything is sent, attempts
+// automatic submit at full length, the Damm typo check before the server is asked, attempts
 // left, a plain offline label, and the two ways out (customer's QR, can't give the code).
 // A nearly invisible one-time-code input over the boxes lets hardware keyboards, the OS
 // keyboard and the OS's SMS code suggestion type too.
@@ -93,6 +93,9 @@ export function codeScreen(ctx: Ctx): Screen {
     if (!dammIsValid(code)) {
       rejected = true;
       setError(t('code.check_with_customer'), 'code_format');
+      // The core refuses it the same way without asking the server, and counts it for the
+      // record's typos_caught; the answer adds nothing to what is shown already.
+      void ctx.attempt(() => ctx.backend.submitCode(code));
       return;
     }
     busy = true;

@@ -104,7 +104,7 @@ describe('the handover flow on mocked IPC', () => {
     expect(commands()).toContain('submit_proof');
   });
 
-  it('catches a typo in the code on the phone without sending it', async () => {
+  it('catches a typo in the code on the phone and only tells the core, which counts it', async () => {
     await startApp();
     await click('scan-button');
     await scan('00340123450000000017');
@@ -113,8 +113,20 @@ describe('the handover flow on mocked IPC', () => {
     await typeCode(typo);
     expect($('code-error')?.dataset.code).toBe('code_format');
     expect($('code-error')?.textContent).toContain('Check the code with the customer');
-    expect(commands()).not.toContain('submit_code');
     expect($('attempts-left')?.hidden).toBe(true);
+    await settle();
+    // The core hears of the typo (for the record's typos_caught) and refuses it for its
+    // check digit, so no attempt is spent and the server never sees it.
+    expect(fake.calls.filter((c) => c.cmd === 'submit_code').map((c) => c.args)).toEqual([{ code: typo }]);
+    expect(fake.typos).toBe(1);
+    expect(root.dataset.screen).toBe('code');
+    expect($('code-error')?.dataset.code).toBe('code_format');
+
+    // The next digit starts a new code; the right one goes through.
+    await typeCode(GOOD_CODE);
+    expect(fake.calls.filter((c) => c.cmd === 'submit_code').map((c) => c.args)).toEqual([{ code: typo }, { code: GOOD_CODE }]);
+    expect(root.dataset.screen).toBe('proof');
+    expect(fake.typos).toBe(1);
   });
 
   it('accepts a code typed into the one-time-code field and submits it at full length', async () => {

@@ -290,7 +290,7 @@ async fn a_parcel_not_on_the_route_is_reported_and_shows_up_once_the_fleet_manag
 }
 
 async fn fleet_csrf(server: &TestServer) -> String {
-    let html = reqwest::get(format!("{}/fleet", server.url()))
+    let html = reqwest::get(format!("{}/fleet/phones", server.url()))
         .await
         .unwrap()
         .text()

@@ -4,7 +4,11 @@ use doorstep_courier::view::{
     AppErrorCode, HandoverView, ParcelState, ProofInput, QueueState, ScanOutcome, VerificationKind,
 };
 
-use doorstep_courier::Device;
+use std::sync::Arc;
+
+use doorstep_courier::{Clock, Device, ManualClock, Randomness, SystemClock};
+use doorstep_protocol::wire::EnrollmentLink;
+use rand::SeedableRng;
 
 use crate::helpers::*;
 use crate::logs::captured;
@@ -128,6 +132,95 @@ async fn the_whole_handover_online_reaches_the_server_exactly_once() {
         panic!("expected idle with a scan result");
     };
     assert_eq!(scan.outcome, ScanOutcome::AlreadyDelivered);
+}
+
+/// `code` with its digit at `at` changed: the check digit refuses it.
+fn typo_of(code: &str, at: usize) -> String {
+    code.char_indices()
+        .map(|(i, c)| match (i == at, c.to_digit(10)) {
+            (true, Some(d)) => char::from_digit((d + 1) % 10, 10).unwrap(),
+            _ => c,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_carries_when_its_first_parcel_was_scanned_and_the_typos_caught_on_the_phone() {
+    let server = spawn_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    // A clock the test moves, a little behind the server's so the record is not in its future.
+    let clock = Arc::new(ManualClock::new(SystemClock.now_ms() - 600_000));
+    let device = Device::open(
+        dir.path(),
+        test_config(),
+        clock.clone(),
+        Randomness::from_rng(Box::new(rand::rngs::StdRng::seed_from_u64(7))),
+    )
+    .await
+    .unwrap();
+    let link = EnrollmentLink {
+        server_url: server.url(),
+        code: server.enrollment_code().await,
+    };
+    device.enroll(&link.to_uri(), None).await.unwrap();
+    device.refresh_route().await.unwrap();
+    let parcel = server.parcel(|p| p.code_required && p.code.is_some() && !p.photo_required);
+    let code = parcel.code.clone().unwrap();
+
+    let first_scan = clock.now_ms();
+    device.scan_parcel(&parcel.barcode).await.unwrap();
+    clock.advance_ms(20_000);
+    let view = device.finish_scanning(None).await.unwrap();
+    assert_eq!(expect_code(&view), (None, false, None));
+    for typo in [typo_of(&code, 0), typo_of(&code, 3)] {
+        let view = device.submit_code(&typo).await.unwrap();
+        assert_eq!(
+            expect_code(&view),
+            (None, false, Some(AppErrorCode::CodeFormat))
+        );
+    }
+    // Too short is a slip of the finger, not a typo the check digit caught.
+    let view = device.submit_code(&code[1..]).await.unwrap();
+    assert_eq!(expect_code(&view).2, Some(AppErrorCode::CodeFormat));
+    let view = device.submit_code(&code).await.unwrap();
+    assert_eq!(expect_proof(&view), (VerificationKind::OnlineCode, false));
+    clock.advance_ms(75_000);
+    let event_id = expect_done(
+        &device
+            .submit_proof(&ProofInput::named("Ada Lovelace"))
+            .await
+            .unwrap(),
+    );
+
+    let signed: String = rusqlite::Connection::open(dir.path().join("doorstep.sqlite3"))
+        .unwrap()
+        .query_row("SELECT body FROM event WHERE id = ?1", [&event_id], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let record: serde_json::Value = serde_json::from_str(&signed).unwrap();
+    assert_eq!(record["first_scan_at_ms"], first_scan);
+    assert_eq!(record["occurred_at_ms"], first_scan + 95_000);
+    assert_eq!(record["typos_caught"], 2);
+
+    let status = device.sync_now().await.unwrap();
+    assert_eq!((status.pending, status.disputed), (0, 0), "{status:?}");
+    assert!(server.event_ids().await.contains(&event_id));
+
+    // The next stop starts its own count: a failed attempt without a code step.
+    let other = server.parcel(|p| p.stop_id != parcel.stop_id && !p.code_required);
+    clock.advance_ms(60_000);
+    let second_scan = clock.now_ms();
+    let failed = record_not_home(&device, &other.barcode).await;
+    let signed: String = rusqlite::Connection::open(dir.path().join("doorstep.sqlite3"))
+        .unwrap()
+        .query_row("SELECT body FROM event WHERE id = ?1", [&failed], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let record: serde_json::Value = serde_json::from_str(&signed).unwrap();
+    assert_eq!(record["first_scan_at_ms"], second_scan);
+    assert_eq!(record["typos_caught"], 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,9 +4,9 @@ use doorstep_protocol::token::PublicTokenKey;
 use doorstep_protocol::wire::{
     AppVersionPolicy, DeliveryEvent, DeliveryMethod, EnrollRequest, EnrollResponse, EnrollmentLink,
     EnrollmentLinkError, ErrorBody, ErrorCode, EventBody, EventResult, EventStatus,
-    ExceptionReason, GENESIS_HASH, Location, Manifest, ManifestParcel, ManifestStop, ParcelStatus,
-    Platform, RejectCode, ResendRequest, SyncRequest, SyncResponse, Verification, VerifyOutcome,
-    VerifyRequest,
+    ExceptionReason, GENESIS_HASH, Location, MAX_DOOR_TIME_MS, MAX_TYPOS_CAUGHT, Manifest,
+    ManifestParcel, ManifestStop, ParcelStatus, Platform, RejectCode, ResendRequest, SyncRequest,
+    SyncResponse, Verification, VerifyOutcome, VerifyRequest,
 };
 use doorstep_protocol::{
     CourierId, DeliveryCode, DeviceId, EventId, HandoverToken, KeyId, ParcelId, StopId,
@@ -54,6 +54,8 @@ fn event(body: EventBody) -> DeliveryEvent {
         stop_id: stop(),
         parcel_ids: vec![parcel(1), parcel(2)],
         occurred_at_ms: 1_700_000_000_123,
+        first_scan_at_ms: None,
+        typos_caught: None,
         location: Some(Location {
             lat: 51.5,
             lon: -0.12,
@@ -344,6 +346,10 @@ fn field_changes() -> Vec<FieldChange> {
             }
         }),
         ("prev_hash", |e| e.prev_hash = "11".repeat(32)),
+        ("first_scan_at_ms", |e| {
+            e.first_scan_at_ms = Some(e.occurred_at_ms - 1)
+        }),
+        ("typos_caught", |e| e.typos_caught = Some(0)),
     ]
 }
 
@@ -366,6 +372,106 @@ fn changing_any_field_breaks_the_signature_and_changes_the_chain_hash() {
             "{name}: same chain hash"
         );
     }
+}
+
+#[test]
+fn an_event_without_the_door_facts_signs_to_the_bytes_it_signed_to_before_they_existed() {
+    let mut e = DeliveryEvent {
+        id: EventId::from_bytes([1; 16]),
+        seq: 3,
+        stop_id: StopId::from_bytes([2; 16]),
+        parcel_ids: vec![ParcelId::from_bytes([3; 16])],
+        occurred_at_ms: 1_700_000_000_123,
+        first_scan_at_ms: None,
+        typos_caught: None,
+        location: None,
+        body: EventBody::Failed {
+            reason: ExceptionReason::NotHome,
+            note: None,
+            photo_sha256: None,
+            id_check: None,
+        },
+        prev_hash: GENESIS_HASH.into(),
+        signature: String::new(),
+    };
+    // Written by hand in the shape `signing_bytes` had before `first_scan_at_ms` and
+    // `typos_caught`: records signed then must still verify and chain.
+    let before = concat!(
+        r#"{"id":"01010101-0101-0101-0101-010101010101","seq":3,"#,
+        r#""stop_id":"02020202-0202-0202-0202-020202020202","#,
+        r#""parcel_ids":["03030303-0303-0303-0303-030303030303"],"#,
+        r#""occurred_at_ms":1700000000123,"location":null,"#,
+        r#""body":{"kind":"failed","reason":"not_home","note":null},"#,
+        r#""prev_hash":"0000000000000000000000000000000000000000000000000000000000000000"}"#,
+    );
+    assert_eq!(String::from_utf8(e.signing_bytes()).unwrap(), before);
+
+    // And a record sent by an older app, which has no such fields, reads and verifies.
+    let key = SigningKey::from_bytes(&[5; 32]);
+    e.sign(&key);
+    let mut old_json = serde_json::to_value(&e).unwrap();
+    let fields = old_json.as_object_mut().unwrap();
+    assert!(!fields.contains_key("first_scan_at_ms") && !fields.contains_key("typos_caught"));
+    let read: DeliveryEvent = serde_json::from_value(old_json).unwrap();
+    assert_eq!(read, e);
+    assert!(read.verify_signature(&key.verifying_key()));
+}
+
+#[test]
+fn the_door_facts_are_signed_so_changing_the_typo_count_breaks_the_signature() {
+    let key = SigningKey::from_bytes(&[5; 32]);
+    let mut e = event(delivered(Verification::NotRequired));
+    e.first_scan_at_ms = Some(e.occurred_at_ms - 95_000);
+    e.typos_caught = Some(2);
+    e.sign(&key);
+    assert!(e.verify_signature(&key.verifying_key()));
+    let json = serde_json::to_value(&e).unwrap();
+    assert_eq!(json["first_scan_at_ms"], e.occurred_at_ms - 95_000);
+    assert_eq!(json["typos_caught"], 2);
+    round_trip(&e);
+
+    let mut fewer = e.clone();
+    fewer.typos_caught = Some(0);
+    assert!(!fewer.verify_signature(&key.verifying_key()));
+    let mut dropped = e.clone();
+    dropped.typos_caught = None;
+    assert!(!dropped.verify_signature(&key.verifying_key()));
+    let mut earlier = e;
+    earlier.first_scan_at_ms = earlier.first_scan_at_ms.map(|t| t - 1);
+    assert!(!earlier.verify_signature(&key.verifying_key()));
+}
+
+#[test]
+fn only_door_facts_that_can_be_true_are_plausible() {
+    let mut e = event(delivered(Verification::NotRequired));
+    let at = e.occurred_at_ms;
+    for (first, plausible) in [
+        (at - 95_000, true),
+        (at, true),
+        (at - MAX_DOOR_TIME_MS, true),
+        (at + 1, false),
+        (at - MAX_DOOR_TIME_MS - 1, false),
+        (i64::MIN, false),
+    ] {
+        e.first_scan_at_ms = Some(first);
+        assert_eq!(
+            e.plausible_first_scan_at_ms(),
+            plausible.then_some(first),
+            "{first}"
+        );
+    }
+    for (typos, plausible) in [
+        (0, true),
+        (MAX_TYPOS_CAUGHT, true),
+        (MAX_TYPOS_CAUGHT + 1, false),
+    ] {
+        e.typos_caught = Some(typos);
+        assert_eq!(e.plausible_typos_caught(), plausible.then_some(typos));
+    }
+    e.first_scan_at_ms = None;
+    e.typos_caught = None;
+    assert_eq!(e.plausible_first_scan_at_ms(), None);
+    assert_eq!(e.plausible_typos_caught(), None);
 }
 
 #[test]

@@ -769,11 +769,22 @@ pub(super) fn store_event(
 /// the signature and previous hash are left out — both are computed over the signed bytes,
 /// which hold an offline code, so either would let a copy of the database test all million
 /// codes. (The server checked the signature on arrival; the keyed chain hash stays.)
+///
+/// The time at the door and the typo count only feed the fleet's numbers, so a value that
+/// cannot be true ([`DeliveryEvent::plausible_first_scan_at_ms`],
+/// [`DeliveryEvent::plausible_typos_caught`]) is left out rather than the record refused: a
+/// wrong clock must not dispute a parcel that was handed over.
 pub(super) fn redacted_event_json(ev: &DeliveryEvent) -> String {
     let mut v = serde_json::to_value(ev).unwrap_or_default();
     if let Some(o) = v.as_object_mut() {
         o.remove("signature");
         o.remove("prev_hash");
+        if ev.plausible_first_scan_at_ms().is_none() {
+            o.remove("first_scan_at_ms");
+        }
+        if ev.plausible_typos_caught().is_none() {
+            o.remove("typos_caught");
+        }
     }
     if let Some(ver) = v.pointer_mut("/body/verification")
         && let Some(obj) = ver.as_object_mut()

@@ -1,6 +1,7 @@
 //! The proof of delivery of one parcel, for the console and its exports: the parcel and its
-//! stop, every record that covers it with its evidence, and a timeline of everything that
-//! happened to it (created, codes made and ended, messages, online checks, records, the fleet's
+//! stop, every record that covers it (and every report of its label as not on a route) with
+//! its evidence, and a timeline of everything that happened to it (created, codes made and
+//! ended, messages, online checks, records, depot check-ins that scanned it, the fleet's
 //! actions). Read only; codes and tokens are never in it (the stored records hold neither).
 
 use serde::Serialize;
@@ -471,19 +472,55 @@ fn stop_timeline(
     Ok(())
 }
 
+/// The timeline entries of the depot check-ins that scanned the label `barcode_key` in the van
+/// of a courier of one of `stops`, since the parcel was created. A courier's check-ins of a day
+/// are kept as one, at the time of the last.
+fn depot_timeline(
+    db: &Db<'_>,
+    stops: &[String],
+    barcode_key: &str,
+    since_ms: i64,
+    timeline: &mut Vec<TimelineEntry>,
+) -> Result<(), StoreError> {
+    let mut seen: Vec<(String, String)> = Vec::new();
+    for stop in stops {
+        let check_ins: Vec<(String, String, String, i64, String)> = db.query_map(
+            "SELECT d.courier_id, d.checkin_date, c.name, d.checked_in_at, d.scanned \
+             FROM depot_checkins d JOIN couriers c ON c.id = d.courier_id \
+             WHERE d.courier_id = (SELECT courier_id FROM stops WHERE id = ?1) AND d.checked_in_at >= ?2",
+            params![stop, since_ms],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )?;
+        for (courier_id, date, courier, at, scanned) in check_ins {
+            let scanned: Vec<String> = serde_json::from_str(&scanned).unwrap_or_default();
+            let key = (courier_id, date);
+            if !scanned.iter().any(|k| k == barcode_key) || seen.contains(&key) {
+                continue;
+            }
+            timeline.push(TimelineEntry {
+                at_ms: at,
+                what: "Back at the depot".into(),
+                detail: format!("scanned at {courier}'s depot check-in of {}", key.1),
+            });
+            seen.push(key);
+        }
+    }
+    Ok(())
+}
+
 fn proof(db: &Db<'_>, parcel: &str) -> Result<Option<ProofOfDelivery>, StoreError> {
     let head = qrow(
         db,
         "SELECT p.id, p.barcode_raw, p.description, sh.name, p.status, p.method, p.code_required, \
          p.reasons, p.created_at, s.id, s.delivery_date, s.recipient_name, s.address, \
-         s.postal_code, s.lat, s.lon, c.name, s.failed_attempts, s.max_attempts \
+         s.postal_code, s.lat, s.lon, c.name, s.failed_attempts, s.max_attempts, p.barcode_key \
          FROM parcels p JOIN stops s ON s.id = p.stop_id JOIN shippers sh ON sh.id = p.shipper_id \
          LEFT JOIN couriers c ON c.id = s.courier_id WHERE p.id = ?1",
         [parcel],
         |r| {
             let reasons: String = r.get(7)?;
             let (lat, lon): (Option<f64>, Option<f64>) = (r.get(14)?, r.get(15)?);
-            Ok(ProofOfDelivery {
+            let pod = ProofOfDelivery {
                 parcel_id: r.get(0)?,
                 barcode: r.get(1)?,
                 description: r.get(2)?,
@@ -504,11 +541,12 @@ fn proof(db: &Db<'_>, parcel: &str) -> Result<Option<ProofOfDelivery>, StoreErro
                 max_attempts: r.get(18)?,
                 records: Vec::new(),
                 timeline: Vec::new(),
-            })
+            };
+            Ok((pod, r.get::<_, String>(19)?))
         },
     )
     .optional()?;
-    let Some(mut pod) = head else {
+    let Some((mut pod, barcode_key)) = head else {
         return Ok(None);
     };
     let mut timeline = vec![TimelineEntry {
@@ -532,7 +570,7 @@ fn proof(db: &Db<'_>, parcel: &str) -> Result<Option<ProofOfDelivery>, StoreErro
     }];
 
     let mut stops = vec![pod.stop_id.clone()];
-    let records: Vec<ProofRecord> = db.query_map(
+    let mut records: Vec<ProofRecord> = db.query_map(
         &format!(
             "SELECT {RECORD_COLUMNS}, e.stop_id FROM event_parcels ep JOIN events e ON e.id = ep.event_id \
              JOIN devices d ON d.id = e.device_id JOIN couriers c ON c.id = d.courier_id \
@@ -547,16 +585,32 @@ fn proof(db: &Db<'_>, parcel: &str) -> Result<Option<ProofOfDelivery>, StoreErro
             record_from(r, 0)
         },
     )?;
+    // A phone's report of the label as not on its route names no parcel (the parcel may not
+    // even be announced yet): it is the parcel's by its label, as in the inbox.
+    records.extend(db.query_map(
+        &format!(
+            "SELECT {RECORD_COLUMNS} FROM unexpected_parcels u JOIN events e ON e.id = u.event_id \
+             JOIN devices d ON d.id = e.device_id JOIN couriers c ON c.id = d.courier_id \
+             WHERE u.barcode_key = ?1"
+        ),
+        [&barcode_key],
+        |r| record_from(r, 0),
+    )?);
+    records.sort_by(|a, b| {
+        (a.received_at_ms, &a.device_id, a.seq).cmp(&(b.received_at_ms, &b.device_id, b.seq))
+    });
     // A parcel moved to a later day after a failed attempt had its earlier stops' codes,
     // messages and checks too.
     for stop in &stops {
         stop_timeline(db, stop, &mut timeline)?;
     }
+    depot_timeline(db, &stops, &barcode_key, pod.created_at_ms, &mut timeline)?;
     for rec in &records {
         let what = match rec.kind.as_str() {
             "delivered" => "Handed over",
             "failed" => "Not delivered",
             "correction" => "Corrected",
+            "unexpected" => "Reported as not on the route",
             other => other,
         };
         let mut detail = format!(

@@ -379,6 +379,8 @@ pub fn chain_event(
         stop_id: stop,
         parcel_ids: parcels.to_vec(),
         occurred_at_ms: at_ms,
+        first_scan_at_ms: None,
+        typos_caught: None,
         location: None,
         body,
         prev_hash: last_hash.clone(),
@@ -414,6 +416,8 @@ pub fn record_at_time(
         stop_id: parcel.stop_id,
         parcel_ids: vec![parcel.parcel_id],
         occurred_at_ms: at_ms,
+        first_scan_at_ms: None,
+        typos_caught: None,
         location: Some(Location {
             lat: location.0,
             lon: location.1,

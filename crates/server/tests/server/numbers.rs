@@ -3,8 +3,10 @@
 //! numbers checked against the values worked out from it; each table against its CSV file;
 //! a record synced late into a closed, rolled-up day; ranges the page refuses.
 
-use doorstep_protocol::DeliveryCode;
-use doorstep_protocol::wire::{EventStatus, ExceptionReason, Verification};
+use doorstep_protocol::wire::{
+    DeliveryEvent, EventStatus, ExceptionReason, MAX_TYPOS_CAUGHT, Verification,
+};
+use doorstep_protocol::{DeliveryCode, EventId};
 use doorstep_server::domain::accounts::Role;
 use serde_json::json;
 
@@ -469,6 +471,89 @@ async fn a_record_synced_late_changes_the_roll_up_of_its_closed_day() {
 }
 
 #[tokio::test]
+async fn the_time_at_the_door_and_the_typos_a_phone_reports_reach_the_numbers_and_impossible_ones_do_not()
+ {
+    let app = fleet_app().await;
+    let mut device = app.device().await;
+    let at = |minutes: i64| MORNING_MS + minutes * MINUTE;
+    // What the phone adds to a record before signing it: when the first parcel was scanned
+    // and the typos the check digit caught.
+    let with_door_facts = |device: &mut Device, mut ev: DeliveryEvent, first: i64, typos: u32| {
+        ev.first_scan_at_ms = Some(first);
+        ev.typos_caught = Some(typos);
+        ev.sign(&device.key);
+        device.last_hash = ev.chain_hash();
+        ev
+    };
+
+    // No code: 45 s at the door.
+    let p1 = app.parcel("no code: low value");
+    let ev = device.record(p1, delivered(Verification::NotRequired), at(10));
+    let ev = with_door_facts(&mut device, ev, at(10) - 45_000, 0);
+    app.clock.set_ms(at(10) + 2_000);
+    assert_eq!(device.sync_one(ev).await, EventStatus::Accepted);
+
+    // Two typos caught on the phone, then the right code online: 150 s at the door.
+    let p12 = app.parcel("pickup point, recipient asked");
+    app.clock.set_ms(at(30));
+    let v = device
+        .verify(p12.parcel_id, p12.code.as_deref().unwrap())
+        .await;
+    let id = v["verification_id"].as_str().unwrap().to_string();
+    let ev = device.record(
+        p12,
+        delivered(Verification::OnlineCode {
+            verification_id: id,
+        }),
+        at(32),
+    );
+    let ev = with_door_facts(&mut device, ev, at(32) - 150_000, 2);
+    let typed = ev.id;
+    app.clock.set_ms(at(32) + 2_000);
+    assert_eq!(device.sync_one(ev).await, EventStatus::Accepted);
+
+    // A first scan after the record and a typo count no courier could reach: the handover
+    // still counts, the two values are not kept.
+    let p8 = app.parcel("no code: safe place");
+    let ev = device.record(p8, failed(ExceptionReason::NotHome), at(70));
+    let ev = with_door_facts(&mut device, ev, at(70) + 5_000, MAX_TYPOS_CAUGHT + 1);
+    let impossible = ev.id;
+    app.clock.set_ms(at(70) + 2_000);
+    assert_eq!(device.sync_one(ev).await, EventStatus::Accepted);
+
+    let stored = |id: EventId| {
+        let app = &app;
+        async move {
+            let rows = app
+                .query(&format!("SELECT body FROM events WHERE id = '{id}'"))
+                .await;
+            serde_json::from_str::<serde_json::Value>(&rows[0].get::<_, String>(0).unwrap())
+                .unwrap()
+        }
+    };
+    let record = stored(typed).await;
+    assert_eq!(record["first_scan_at_ms"], at(32) - 150_000);
+    assert_eq!(record["typos_caught"], 2);
+    let record = stored(impossible).await;
+    assert!(record.get("first_scan_at_ms").is_none(), "{record}");
+    assert!(record.get("typos_caught").is_none(), "{record}");
+
+    let cookie = signed_in_as(&app, "vera", Role::Viewer).await;
+    let html = numbers(&app, &cookie, &format!("from={DATE}&to={DATE}&by=day")).await;
+    assert_row(
+        &html,
+        "door",
+        DATE,
+        &[
+            ("handovers_timed", "2"),
+            ("door_median_s", "45"),
+            ("door_p90_s", "120"),
+        ],
+    );
+    assert_row(&html, "code_outcomes", DATE, &[("typos_caught", "2")]);
+}
+
+#[tokio::test]
 async fn a_range_the_numbers_cannot_cover_is_a_400_page_that_says_why() {
     let app = fleet_app().await;
     let cookie = app.session().await;
@@ -517,4 +602,38 @@ async fn a_range_the_numbers_cannot_cover_is_a_400_page_that_says_why() {
         html.contains("30 days, 2026-10-27 to 2026-11-25, by day"),
         "{html}"
     );
+}
+
+#[tokio::test]
+async fn a_server_rolls_the_closed_days_up_by_itself_so_the_page_never_waits_for_them() {
+    let app = fleet_app().await;
+    deliver_the_demo_day(&app).await;
+    assert!(
+        app.query("SELECT day FROM numbers_days").await.is_empty(),
+        "today is never rolled up"
+    );
+    // The next morning, a server starting (as every start does, and every ten minutes) rolls
+    // the closed day up before anyone asks for it.
+    app.clock.set_ms(MORNING_MS + 24 * 60 * MINUTE);
+    let app = app.restart(|_| {}).await;
+    let mut rolled = Vec::new();
+    for _ in 0..200 {
+        rolled = app.query("SELECT day FROM numbers_days").await;
+        if !rolled.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        rolled.len(),
+        1,
+        "the closed day was rolled up in the background"
+    );
+    assert_eq!(rolled[0].get::<_, String>(0).unwrap(), DATE);
+    let cells = app
+        .query(&format!(
+            "SELECT COUNT(*) FROM numbers_cells WHERE day = '{DATE}'"
+        ))
+        .await;
+    assert!(cells[0].get::<_, i64>(0).unwrap() > 0, "with its cells");
 }

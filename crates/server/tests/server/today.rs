@@ -334,7 +334,7 @@ async fn the_consoles_files_are_served_cached_and_gzipped_and_every_page_has_a_s
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(r.status(), 200, "{:?}", r.headers());
     assert!(header(&r, "content-type").starts_with("text/javascript"));
     assert_eq!(header(&r, "cache-control"), "public, max-age=3600");
     let etag = header(&r, "etag").to_string();
@@ -354,7 +354,8 @@ async fn the_consoles_files_are_served_cached_and_gzipped_and_every_page_has_a_s
         .send()
         .await
         .unwrap();
-    assert_eq!(header(&r, "content-encoding"), "gzip");
+    assert_eq!(r.status(), 200, "{:?}", r.headers());
+    assert_eq!(header(&r, "content-encoding"), "gzip", "{:?}", r.headers());
     let css = app.get_text("/assets/console.css").await;
     assert!(css.contains("--delivered"), "the one style sheet");
     let r = app
@@ -385,6 +386,7 @@ async fn the_consoles_files_are_served_cached_and_gzipped_and_every_page_has_a_s
             app.url(path)
         };
         let r = app.client.get(url).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}: {:?}", r.headers());
         let csp = header(&r, "content-security-policy").to_string();
         assert!(csp.starts_with("default-src 'self'"), "{path}: {csp}");
         let html = r.text().await.unwrap();

@@ -203,6 +203,23 @@ fn verification_text(v: Option<&str>) -> &'static str {
     }
 }
 
+/// How a handover was handed over, in words.
+fn method_text(method: Option<&str>) -> &'static str {
+    match method {
+        Some("neighbour") => "to a neighbour",
+        Some("safe_place") => "left in a safe place",
+        Some("pickup_point") => "to a pickup point",
+        _ => "into the recipient's hands",
+    }
+}
+
+/// An ID check as stored, in words: the kind of ID, the age checked for, the result.
+fn id_check_text((id, age, passed): &(String, Option<u64>, bool)) -> String {
+    let age = age.map_or(String::new(), |a| format!(", at least {a} years"));
+    let result = if *passed { "passed" } else { "failed" };
+    format!("{}{age}: {result}", id.replace('_', " "))
+}
+
 fn record_html(r: &ProofRecord, pod: &ProofOfDelivery, far_m: f64) -> Markup {
     let distance = r
         .location
@@ -224,12 +241,7 @@ fn record_html(r: &ProofRecord, pod: &ProofOfDelivery, far_m: f64) -> Markup {
                 @if r.kind == "delivered" {
                     tr { th { "verified by" } td data-verification { (verification_text(r.verification.as_deref())) } }
                     tr { th { "handed" } td data-method {
-                        (match r.method.as_deref() {
-                            Some("neighbour") => "to a neighbour",
-                            Some("safe_place") => "left in a safe place",
-                            Some("pickup_point") => "to a pickup point",
-                            _ => "into the recipient's hands",
-                        })
+                        (method_text(r.method.as_deref()))
                         @if let Some(p) = &r.place { ": " (p) }
                     } }
                     @if let Some(n) = &r.recipient_name { tr { th { "taken by" } td { (n) } } }
@@ -237,12 +249,8 @@ fn record_html(r: &ProofRecord, pod: &ProofOfDelivery, far_m: f64) -> Markup {
                 @if let Some(reason) = &r.reason { tr { th { "why" } td { (reason.replace('_', " ")) } } }
                 @if let Some(c) = &r.corrects { tr { th { "corrects" } td { (c) } } }
                 @if let Some(note) = &r.note { tr { th { "courier's note" } td { (note) } } }
-                @if let Some((id, age, passed)) = &r.id_check {
-                    tr { th { "ID check" } td data-id-check {
-                        (id.replace('_', " "))
-                        @if let Some(a) = age { ", at least " (a) " years" }
-                        ": " (if *passed { "passed" } else { "failed" })
-                    } }
+                @if let Some(check) = &r.id_check {
+                    tr { th { "ID check" } td data-id-check { (id_check_text(check)) } }
                 }
                 tr { th { "where" } td data-far=(far) {
                     @match (r.location, distance) {
@@ -285,6 +293,72 @@ async fn proof_json(
     }
 }
 
+/// A record's evidence in one line, for the CSV: what the page shows of it, the images by
+/// their SHA-256.
+fn record_text(r: &ProofRecord, pod: &ProofOfDelivery, far_m: f64) -> String {
+    let mut parts = vec![format!(
+        "record {} on {}'s phone {} (record {})",
+        r.event_id, r.courier, r.device_id, r.seq
+    )];
+    if let Some(c) = &r.reject_code {
+        parts.push(format!("refused: {c}"));
+    }
+    if r.review {
+        parts.push("for review".into());
+    }
+    if r.kind == "delivered" {
+        parts.push(format!(
+            "verified by {}",
+            verification_text(r.verification.as_deref())
+        ));
+        let place = r
+            .place
+            .as_deref()
+            .map_or(String::new(), |p| format!(": {p}"));
+        parts.push(format!(
+            "handed {}{place}",
+            method_text(r.method.as_deref())
+        ));
+        if let Some(n) = &r.recipient_name {
+            parts.push(format!("taken by {n}"));
+        }
+    }
+    if let Some(reason) = &r.reason {
+        parts.push(format!("why: {}", reason.replace('_', " ")));
+    }
+    if let Some(c) = &r.corrects {
+        parts.push(format!("corrects record {c}"));
+    }
+    if let Some(note) = &r.note {
+        parts.push(format!("courier's note: {note}"));
+    }
+    if let Some(check) = &r.id_check {
+        parts.push(format!("ID check: {}", id_check_text(check)));
+    }
+    parts.push(match r.location {
+        Some(at) => {
+            let mut at_text = format!("at {:.5}, {:.5}", at.lat, at.lon);
+            if let Some(stop) = pod.stop_location {
+                let d = stop.distance_m(at);
+                at_text.push_str(&format!(", {} from the address", distance_text(d)));
+                if d > far_m {
+                    at_text.push_str(&format!(" (further than {})", distance_text(far_m)));
+                }
+            }
+            at_text
+        }
+        None => "where unknown (the phone did not know)".into(),
+    });
+    if let Some(sig) = &r.signature {
+        parts.push(format!("signature {sig}"));
+    }
+    for p in &r.photos {
+        parts.push(format!("photo {p}"));
+    }
+    parts.push(format!("record chain {}", r.chain));
+    parts.join("; ")
+}
+
 /// `GET /fleet/parcels/{id}/proof.csv`: the timeline, then one row per record with its
 /// evidence.
 async fn proof_csv(
@@ -296,7 +370,8 @@ async fn proof_csv(
         Ok((_, pod)) => pod,
         Err(r) => return r,
     };
-    let rows = pod.timeline.iter().map(|t| {
+    let far_m = state.config.far_handover_m;
+    let timeline = pod.timeline.iter().map(|t| {
         vec![
             format_time(t.at_ms.div_euclid(1000)),
             pod.barcode.clone(),
@@ -304,7 +379,18 @@ async fn proof_csv(
             t.detail.clone(),
         ]
     });
-    let doc = crate::render::csv::document(&["when_utc", "barcode", "what", "detail"], rows);
+    let records = pod.records.iter().map(|r| {
+        vec![
+            format_time(r.occurred_at_ms.div_euclid(1000)),
+            pod.barcode.clone(),
+            format!("{} record ({})", r.kind.replace('_', " "), r.status),
+            record_text(r, &pod, far_m),
+        ]
+    });
+    let doc = crate::render::csv::document(
+        &["when_utc", "barcode", "what", "detail"],
+        timeline.chain(records),
+    );
     let name = format!(
         "proof-{}.csv",
         pod.barcode
