@@ -5,9 +5,7 @@ use std::collections::HashMap;
 use std::fmt::Write;
 use std::sync::LazyLock;
 
-use serde_json::Value;
-
-use super::backend::sql::{Db, params};
+use super::backend::sql::{Db, Value, params};
 use super::error::StoreError;
 use super::handle::Store;
 use super::proofs::{Point, location};
@@ -98,15 +96,25 @@ impl Store {
                     c.progress.add(s.state);
                 }
             }
-            for (courier, events) in latest_records(db, date)? {
+            let latest = latest_records(db, date)?;
+            // Each courier's latest record, read in one statement; then, for the couriers whose
+            // latest record says nothing of where the phone was (no fix), back record by record.
+            let firsts: Vec<String> = latest
+                .iter()
+                .filter_map(|(_, ids)| ids.first().cloned())
+                .collect();
+            let mut read: HashMap<String, LastRecord> = records(db, &firsts)?;
+            for (courier, events) in latest {
                 let Some(c) = day(&mut couriers, &names, &courier) else {
                     continue;
                 };
-                // The latest record, then back until one says where the phone was (a phone
-                // without a fix records none).
                 for (i, event) in events.iter().enumerate() {
-                    let Some(record) = last_record(db, event)? else {
-                        continue;
+                    let record = match read.remove(event) {
+                        Some(r) => r,
+                        None => match records(db, std::slice::from_ref(event))?.remove(event) {
+                            Some(r) => r,
+                            None => continue,
+                        },
                     };
                     if let Some(at) = record.at {
                         c.position = Some((at, record.occurred_at_ms));
@@ -183,9 +191,14 @@ static STOPS_SQL: LazyLock<[String; 3]> = LazyLock::new(|| {
     let _ = write!(rank, " ELSE {} END", StopState::ToDeliver.rank());
     let select = format!(
         "SELECT s.id, s.courier_id, s.sequence, s.address, s.lat, s.lon, s.recipient_name, \
-         (SELECT MIN({rank}) FROM parcels p WHERE p.stop_id = s.id), \
-         (SELECT COUNT(*) FROM parcels p WHERE p.moved_from = s.id) \
-         FROM stops s WHERE s.delivery_date = ?1"
+         r.rank, COALESCE(m.moved, 0) FROM stops s \
+         LEFT JOIN (SELECT p.stop_id, MIN({rank}) AS rank FROM parcels p \
+                    JOIN stops ps ON ps.id = p.stop_id WHERE ps.delivery_date = ?1 \
+                    GROUP BY p.stop_id) r ON r.stop_id = s.id \
+         LEFT JOIN (SELECT p.moved_from, COUNT(*) AS moved FROM parcels p \
+                    JOIN stops ms ON ms.id = p.moved_from WHERE ms.delivery_date = ?1 \
+                    GROUP BY p.moved_from) m ON m.moved_from = s.id \
+         WHERE s.delivery_date = ?1"
     );
     [
         select.clone(),
@@ -362,28 +375,41 @@ fn latest_records(db: &Db<'_>, date: &str) -> Result<Vec<(String, Vec<String>)>,
         .collect())
 }
 
-/// Record `event`'s kind, time and place.
-fn last_record(db: &Db<'_>, event: &str) -> Result<Option<LastRecord>, StoreError> {
+/// Records `ids` by id: each one's kind, time and place.
+fn records(db: &Db<'_>, ids: &[String]) -> Result<HashMap<String, LastRecord>, StoreError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let marks: Vec<String> = (1..=ids.len()).map(|i| format!("?{i}")).collect();
+    let values: Vec<Value> = ids.iter().map(|id| Value::Text(id.clone())).collect();
     let rows = db.query_map(
-        "SELECT kind, body, received_at FROM events WHERE id = ?1",
-        params![event],
+        &format!(
+            "SELECT id, kind, body, received_at FROM events WHERE id IN ({})",
+            marks.join(", ")
+        ),
+        values,
         |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
             ))
         },
     )?;
-    Ok(rows.into_iter().next().map(|(kind, body, received)| {
-        let stored: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-        LastRecord {
-            kind,
-            occurred_at_ms: stored
-                .get("occurred_at_ms")
-                .and_then(Value::as_i64)
-                .unwrap_or(received),
-            at: location(&stored),
-        }
-    }))
+    Ok(rows
+        .into_iter()
+        .map(|(id, kind, body, received)| {
+            let stored: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            let record = LastRecord {
+                kind,
+                occurred_at_ms: stored
+                    .get("occurred_at_ms")
+                    .and_then(serde_json::Value::as_i64)
+                    .unwrap_or(received),
+                at: location(&stored),
+            };
+            (id, record)
+        })
+        .collect())
 }
