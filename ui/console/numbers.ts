@@ -74,11 +74,15 @@ function chart(box: HTMLElement, table: NumbersTable, by: Numbers['by']): uPlotT
       width: box.clientWidth || 600,
       height: HEIGHT,
       series,
-      scales: { x: { time: days } },
+      // Categories (couriers, areas) sit at 0, 1, 2, … with half a step of room either side.
+      scales: { x: days ? { time: true } : { time: false, range: [-0.5, keys.length - 0.5] } },
       axes: [
         days
           ? {}
-          : { values: (_u, splits) => splits.map((i) => keys[Math.round(i)] ?? ''), space: 30 },
+          : {
+              splits: () => keys.map((_, i) => i),
+              values: (_u, splits) => splits.map((i) => keys[Math.round(i)] ?? ''),
+            },
         { values: (_u, splits) => splits.map((v) => format(v, unit)), size: 60 },
       ],
       legend: { live: true },

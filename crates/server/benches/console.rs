@@ -6,7 +6,7 @@
 //! fresh schema on `DOORSTEP_TEST_POSTGRES_URL`, default postgres://root@127.0.0.1:5432/postgres)
 //! seeded straight in SQL: 200 couriers with a phone each and today 100 stops each (20,000),
 //! one parcel per stop, spread over a city; the first 60 stops of each route done (one in 15
-//! failed and moved, one in 40 on its way back), one in 50 locked, the rest to deliver; a
+//! failed and moved, one in 40 on its way back), one in ten of the rest locked, the others to deliver; a
 //! record with the phone's position for every stop done. It serves the console (demo mode, so
 //! no sign-in) on loopback and reports, each as the median of `--runs` runs (default 15):
 //!
@@ -252,7 +252,7 @@ fn seed(db: &Db<'_>, day: &str, now: i64) -> Result<(), doorstep_server::store::
     let lat = format!("52.30 + ({courier} / 20) * 0.012 + (i % {STOPS}) * 0.0001");
     let lon = format!("4.78 + ({courier} % 20) * 0.012 + (i % 10) * 0.001");
     let status = format!(
-        "CASE WHEN {seq} > 60 AND i % 50 = 0 THEN 'locked' WHEN {seq} > 60 THEN 'pending' \
+        "CASE WHEN {seq} > 60 AND i % 10 = 3 THEN 'locked' WHEN {seq} > 60 THEN 'pending' \
          WHEN i % 40 = 0 THEN 'returning' WHEN i % 15 = 0 THEN 'failed' ELSE 'delivered' END"
     );
     db.execute_batch(&format!(
@@ -269,7 +269,9 @@ fn seed(db: &Db<'_>, day: &str, now: i64) -> Result<(), doorstep_server::store::
         "{series} INSERT INTO parcels (id, shipper_id, stop_id, barcode_key, barcode_raw, method, age_restricted, \
          recipient_opt_in, shipper_requires_code, code_required, photo_required, offline_allowed, reasons, status, created_at) \
          SELECT 'bp' || CAST(i AS TEXT), 'bench-shop', 'bs' || CAST(i AS TEXT), 'BP' || CAST(i AS TEXT), \
-         'BP' || CAST(i AS TEXT), 'hand_to_recipient', 0, 0, 0, 0, 0, 1, '[]', {status}, 0 FROM n"
+         'BP' || CAST(i AS TEXT), 'hand_to_recipient', 0, 0, 0, CASE WHEN i % 5 = 0 THEN 1 ELSE 0 END, 0, 1, \
+         CASE WHEN i % 5 = 0 THEN '[\"valuable parcel: declared value 612.00 ≥ 500.00 → code required\"]' ELSE '[]' END, \
+         {status}, 0 FROM n"
     ))?;
     // Every stop done has its record, made during the morning, with where the phone was, how
     // the code was checked (or why the attempt failed), sent seconds to an hour later.
