@@ -109,7 +109,9 @@ async fn run(backend: &str, runs: usize, paint: bool) {
     let server = tokio::spawn(doorstep_server::serve(listener, state, async {
         let _ = stop_rx.await;
     }));
-    let client = reqwest::Client::new();
+    // Answers as they came, gzipped (reqwest would decompress them itself when another crate
+    // of the workspace turns its gzip feature on).
+    let client = reqwest::Client::builder().no_gzip().build().unwrap();
     for (what, path) in [
         ("GET /fleet (the Today page)", "/fleet".to_string()),
         (
