@@ -598,29 +598,10 @@ pub fn shipper_of(named: &str, shippers: &[(String, String)]) -> Result<String, 
 }
 
 /// The deliveries export's range, `from` to `to` (`YYYY-MM-DD`, both included): at most
-/// [`MAX_EXPORT_DAYS`] days, `from` not after `to`.
+/// [`MAX_EXPORT_DAYS`] days, `from` not after `to` ([`crate::domain::zone::day_range`]).
 pub fn export_range(from: Option<&str>, to: Option<&str>) -> Result<(String, String), String> {
-    let day = |name: &str, v: Option<&str>| -> Result<jiff::civil::Date, String> {
-        let v = v.map(str::trim).unwrap_or_default();
-        if v.is_empty() {
-            return Err(format!("give the {name} day, YYYY-MM-DD"));
-        }
-        v.parse::<jiff::civil::Date>()
-            .ok()
-            .filter(|_| v.len() == 10)
-            .ok_or_else(|| format!("the {name} day {v:?} is not a date YYYY-MM-DD"))
-    };
-    let (from, to) = (day("from", from)?, day("to", to)?);
-    if from > to {
-        return Err(format!("the range starts ({from}) after it ends ({to})"));
-    }
-    let days = (to - from).get_days() + 1;
-    if days > MAX_EXPORT_DAYS {
-        return Err(format!(
-            "the range has {days} days; export at most {MAX_EXPORT_DAYS} days at a time"
-        ));
-    }
-    Ok((from.to_string(), to.to_string()))
+    let days = crate::domain::zone::day_range(from, to, MAX_EXPORT_DAYS)?;
+    Ok((days[0].clone(), days[days.len() - 1].clone()))
 }
 
 #[cfg(test)]

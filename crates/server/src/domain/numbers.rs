@@ -44,34 +44,10 @@ impl By {
     }
 }
 
-/// The days `from` to `to` (`YYYY-MM-DD`, both included), checked: both dates, `from` not
-/// after `to`, at most [`MAX_DAYS`] days. The error says what to change.
+/// The days `from` to `to` (`YYYY-MM-DD`, both included), checked
+/// ([`crate::domain::zone::day_range`]): at most [`MAX_DAYS`].
 pub fn range(from: &str, to: &str) -> Result<Vec<String>, String> {
-    let day = |name: &str, v: &str| -> Result<jiff::civil::Date, String> {
-        let v = v.trim();
-        if v.is_empty() {
-            return Err(format!("give the {name} day, YYYY-MM-DD"));
-        }
-        v.parse::<jiff::civil::Date>()
-            .ok()
-            .filter(|_| v.len() == 10)
-            .ok_or_else(|| format!("the {name} day {v:?} is not a date YYYY-MM-DD"))
-    };
-    let (from, to) = (day("from", from)?, day("to", to)?);
-    if from > to {
-        return Err(format!("the range starts ({from}) after it ends ({to})"));
-    }
-    let days = (to - from).get_days() + 1;
-    if days > MAX_DAYS {
-        return Err(format!(
-            "the range has {days} days; the numbers cover at most {MAX_DAYS} days at a time"
-        ));
-    }
-    Ok(from
-        .series(jiff::Span::new().days(1))
-        .take_while(|d| *d <= to)
-        .map(|d| d.to_string())
-        .collect())
+    crate::domain::zone::day_range(Some(from), Some(to), MAX_DAYS)
 }
 
 /// The postcode area of a postal code: its first three letters or digits, in capitals, spaces
@@ -445,26 +421,19 @@ pub fn roll_up(day: &DayFacts) -> BTreeMap<CellKey, Cell> {
         }
         if r.delivered {
             c.delivered += 1;
-            match r
+            let method = r
                 .stored
                 .body
                 .verification
                 .as_ref()
-                .map(|v| v.method.as_str())
-            {
+                .map(|v| v.method.as_str());
+            match method {
                 Some("online_code") => c.online_code += 1,
                 Some("offline_code") => c.offline_code += 1,
                 Some("token") => c.qr += 1,
                 _ => c.no_code += 1,
             }
-            if matches!(
-                r.stored
-                    .body
-                    .verification
-                    .as_ref()
-                    .map(|v| v.method.as_str()),
-                Some("online_code" | "offline_code")
-            ) {
+            if matches!(method, Some("online_code" | "offline_code")) {
                 typed.insert(&r.stop_id);
             }
         } else {
@@ -878,6 +847,12 @@ mod tests {
             shipper_requires_code: false,
             alternatives: &[DeliveryMethod::Neighbour],
         }
+    }
+
+    #[test]
+    fn the_table_ids_are_the_tables_in_page_order() {
+        let ids: Vec<&str> = tables(&[]).iter().map(|t| t.id).collect();
+        assert_eq!(ids, TABLES);
     }
 
     #[test]

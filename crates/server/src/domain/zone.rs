@@ -243,6 +243,49 @@ pub fn is_date(date: &str) -> bool {
     FleetZone::utc().window_end_ms(date, 1).is_some()
 }
 
+/// The day `days` before `date` (`YYYY-MM-DD`); `date` itself if it is not a date.
+pub fn days_before(date: &str, days: i64) -> String {
+    date.parse::<jiff::civil::Date>()
+        .ok()
+        .and_then(|d| d.checked_sub(jiff::Span::new().days(days)).ok())
+        .map_or_else(|| date.to_string(), |d| d.to_string())
+}
+
+/// The days `from` to `to` (`YYYY-MM-DD`, both included) that a page or an export asks for,
+/// checked: both given and dates, `from` not after `to`, at most `max_days` days. The error
+/// says what to change.
+pub fn day_range(
+    from: Option<&str>,
+    to: Option<&str>,
+    max_days: i32,
+) -> Result<Vec<String>, String> {
+    let day = |name: &str, v: Option<&str>| -> Result<jiff::civil::Date, String> {
+        let v = v.map(str::trim).unwrap_or_default();
+        if v.is_empty() {
+            return Err(format!("give the {name} day, YYYY-MM-DD"));
+        }
+        v.parse::<jiff::civil::Date>()
+            .ok()
+            .filter(|_| v.len() == 10)
+            .ok_or_else(|| format!("the {name} day {v:?} is not a date YYYY-MM-DD"))
+    };
+    let (from, to) = (day("from", from)?, day("to", to)?);
+    if from > to {
+        return Err(format!("the range starts ({from}) after it ends ({to})"));
+    }
+    let days = (to - from).get_days() + 1;
+    if days > max_days {
+        return Err(format!(
+            "the range has {days} days; at most {max_days} days at a time"
+        ));
+    }
+    Ok(from
+        .series(jiff::Span::new().days(1))
+        .take_while(|d| *d <= to)
+        .map(|d| d.to_string())
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -106,7 +106,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for StrictQuery<T>
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         axum::extract::Query::<T>::try_from_uri(&parts.uri)
             .map(|q| StrictQuery(q.0))
-            .map_err(|_| ApiError::bad_request("the query string is invalid"))
+            .map_err(|e| {
+                // Which parameter, e.g. "unknown field `day`, expected `date`".
+                let text = e.body_text();
+                let why = text
+                    .strip_prefix("Failed to deserialize query string: ")
+                    .unwrap_or(&text);
+                ApiError::bad_request(format!("the query string is invalid: {why}"))
+            })
     }
 }
 

@@ -1,5 +1,5 @@
 //! The numbers' roll-ups, made in the background: at start and then every ten minutes, every
-//! closed day of the last year that has stops but no roll-up is rolled up, so the numbers page
+//! closed day within the numbers page's longest range that has stops but no roll-up is rolled up, so the numbers page
 //! reads closed days from their roll-ups instead of making them while a person waits (90 days of
 //! 20,000 deliveries take tens of seconds to roll up the first time). A day whose roll-up a late
 //! record dropped is rolled up again at the next round (or by the page that asks for it first).
@@ -8,12 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::ServerConfig;
+use crate::domain::numbers::MAX_DAYS;
+use crate::domain::zone::days_before;
 use crate::store::Store;
 
 /// How often the closed days are looked at.
 const EVERY: Duration = Duration::from_secs(600);
-/// How far back: the numbers page shows at most 366 days.
-const DAYS_BACK: i64 = 366;
 
 /// Runs until `stop` turns true.
 pub async fn run(
@@ -26,11 +26,7 @@ pub async fn run(
         let done = tokio::task::spawn_blocking(move || {
             let now = c.clock.now_ms();
             let today = c.time_zone.date_of(now);
-            let since = today
-                .parse::<jiff::civil::Date>()
-                .ok()
-                .and_then(|d| d.checked_sub(jiff::Span::new().days(DAYS_BACK)).ok())
-                .map_or_else(|| today.clone(), |d| d.to_string());
+            let since = days_before(&today, i64::from(MAX_DAYS));
             s.roll_up_closed_days(&since, &today, now)
         })
         .await;

@@ -75,11 +75,7 @@ fn file_refused(e: &FileError) -> ApiError {
 /// The export form, with the last seven days of the fleet's calendar.
 fn export_form(state: &AppState) -> Markup {
     let today = state.config.time_zone.date_of(state.now());
-    let week_ago = today
-        .parse::<jiff::civil::Date>()
-        .ok()
-        .and_then(|d| d.checked_sub(jiff::Span::new().days(6)).ok())
-        .map_or_else(|| today.clone(), |d| d.to_string());
+    let week_ago = crate::domain::zone::days_before(&today, 6);
     html! {
         h2 id="export" { "Export deliveries" }
         p {

@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Extension;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -20,7 +19,7 @@ use crate::domain::numbers::{self as rules, By, Table};
 use crate::http::middleware::limits::RequestDeadline;
 use crate::http::pages::accounts::signed_in_bar;
 use crate::http::pages::forms::{console, csv_download, error_pages};
-use crate::http::{ApiError, AppState, db};
+use crate::http::{ApiError, AppState, StrictQuery, db};
 use crate::render::html::page_with;
 
 /// Days shown when the address names none: the last 30, today included.
@@ -37,6 +36,7 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct NumbersQuery {
     from: Option<String>,
     to: Option<String>,
@@ -58,11 +58,7 @@ fn asked(state: &AppState, q: &NumbersQuery) -> Result<Asked, ApiError> {
     let today = state.config.time_zone.date_of(state.now());
     let from = match &q.from {
         Some(f) => f.clone(),
-        None => today
-            .parse::<jiff::civil::Date>()
-            .ok()
-            .and_then(|d| d.checked_sub(jiff::Span::new().days(DEFAULT_DAYS - 1)).ok())
-            .map_or_else(|| today.clone(), |d| d.to_string()),
+        None => crate::domain::zone::days_before(&today, DEFAULT_DAYS - 1),
     };
     let to = q.to.clone().unwrap_or(today);
     let days = rules::range(&from, &to).map_err(ApiError::bad_request)?;
@@ -97,12 +93,6 @@ async fn tables(state: &AppState, asked: &Asked) -> Result<Vec<Table>, ApiError>
         asked.by,
         &found.couriers,
     )))
-}
-
-/// The request's query, or a 400 page for one that cannot be read.
-fn query(q: Result<Query<NumbersQuery>, QueryRejection>) -> Result<NumbersQuery, ApiError> {
-    q.map(|Query(q)| q)
-        .map_err(|_| ApiError::bad_request("the address's query string is invalid"))
 }
 
 /// One sentence per table: what its numbers are (the README has the full definitions).
@@ -207,14 +197,14 @@ async fn numbers_page(
     State(state): State<AppState>,
     headers: HeaderMap,
     Extension(deadline): Extension<RequestDeadline>,
-    q: Result<Query<NumbersQuery>, QueryRejection>,
+    StrictQuery(q): StrictQuery<NumbersQuery>,
 ) -> Response {
     let console = match console(&state, &headers, Action::View, Some("/fleet/numbers")).await {
         Ok(c) => c,
         Err(r) => return *r,
     };
     deadline.extend(ROLL_UP_TIME);
-    let asked = match query(q).and_then(|q| asked(&state, &q)) {
+    let asked = match asked(&state, &q) {
         Ok(a) => a,
         Err(e) => return e.into_response(),
     };
@@ -266,26 +256,24 @@ async fn numbers_csv(
     State(state): State<AppState>,
     headers: HeaderMap,
     Extension(deadline): Extension<RequestDeadline>,
-    q: Result<Query<NumbersQuery>, QueryRejection>,
+    StrictQuery(q): StrictQuery<NumbersQuery>,
 ) -> Response {
     if let Err(r) = console(&state, &headers, Action::View, Some("/fleet/numbers")).await {
         return *r;
     }
     deadline.extend(ROLL_UP_TIME);
-    let (asked, id) = match query(q).and_then(|q| {
-        let asked = asked(&state, &q)?;
-        let id = q.table.unwrap_or_default();
-        match rules::TABLES.iter().find(|t| **t == id) {
-            Some(t) => Ok((asked, *t)),
-            None => Err(ApiError::bad_request(format!(
-                "there is no table {id:?}; the tables are {}",
-                rules::TABLES.join(", ")
-            ))),
-        }
-    }) {
+    let asked = match asked(&state, &q) {
         Ok(a) => a,
         Err(e) => return e.into_response(),
     };
+    let id = q.table.as_deref().unwrap_or_default();
+    if !rules::TABLES.contains(&id) {
+        return ApiError::bad_request(format!(
+            "there is no table {id:?}; the tables are {}",
+            rules::TABLES.join(", ")
+        ))
+        .into_response();
+    }
     let tables = match tables(&state, &asked).await {
         Ok(t) => t,
         Err(e) => return e.into_response(),
