@@ -92,6 +92,13 @@ impl StopState {
                 .min(),
         )
     }
+
+    /// A stop's state from the first rank of the parcels still on it (`None`: none are) and
+    /// whether any parcel was moved from it to a later day (a failed attempt here).
+    pub fn of_stop(here: Option<u8>, moved: bool) -> StopState {
+        let moved = moved.then_some(StopState::Failed.rank());
+        StopState::of_rank(here.into_iter().chain(moved).min())
+    }
 }
 
 /// What each parcel status says of its stop (the store ranks them in SQL from this table).
@@ -160,6 +167,12 @@ mod tests {
         for s in StopState::ALL {
             assert_eq!(StopState::of_rank(Some(s.rank())), s);
         }
+        assert_eq!(StopState::of_stop(None, true), StopState::Failed);
+        assert_eq!(StopState::of_stop(None, false), StopState::ToDeliver);
+        let locked = Some(StopState::Locked.rank());
+        assert_eq!(StopState::of_stop(locked, true), StopState::Locked);
+        let delivered = Some(StopState::Delivered.rank());
+        assert_eq!(StopState::of_stop(delivered, true), StopState::Failed);
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! The console's numbers: what one delivery day's numbers are made of, read in five queries
 //! ([`day_facts`]), and the daily roll-up that keeps 90 days of them under a second.
 //!
-//! A closed day (before today in the fleet's time zone) is rolled up the first time it is
-//! asked for: its facts read, added up per courier and postcode area
+//! A closed day (before today in the fleet's time zone) is rolled up by the server in the
+//! background (`ops::roll_up`), or by the first read that needs it: its facts read,
+//! added up per courier and postcode area
 //! ([`crate::domain::numbers::roll_up`]) and stored in `numbers_cells`, in one write
 //! transaction, so the roll-up is the day as it was at one moment on either backend. Its row
 //! in `numbers_days` says it is rolled up. The migration's triggers delete that row (for the
@@ -13,7 +14,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::backend::sql::{Db, params};
+use super::backend::sql::{Db, OptionalExt, params};
 use super::error::StoreError;
 use super::handle::Store;
 use crate::domain::numbers::{
@@ -27,10 +28,6 @@ pub struct DayCells {
     pub cells: Vec<(String, CellKey, Cell)>,
     /// Courier names by id.
     pub couriers: HashMap<String, String>,
-    /// Days read from the roll-up as it was.
-    pub from_roll_up: usize,
-    /// Days rolled up for this read.
-    pub rolled_up: usize,
 }
 
 /// Everything one delivery day's numbers are made of.
@@ -116,28 +113,38 @@ fn day_facts(db: &Db<'_>, day: &str) -> Result<DayFacts, StoreError> {
 /// The stored roll-up of the days `from` to `to` that have one: the days, and their cells.
 type RolledUp = (Vec<String>, Vec<(String, CellKey, Cell)>);
 
+/// The roll-up of the days `from` to `to`, in one statement (on PostgreSQL, where each
+/// statement sees the latest commit, one snapshot of the days and their cells).
 fn read_roll_up(db: &Db<'_>, from: &str, to: &str) -> Result<RolledUp, StoreError> {
-    let days: Vec<String> = db.query_map(
-        "SELECT day FROM numbers_days WHERE day >= ?1 AND day <= ?2 ORDER BY day",
-        params![from, to],
-        |r| r.get(0),
-    )?;
-    let cells = db.query_map(
-        "SELECT c.day, c.courier_id, c.area, c.cell FROM numbers_cells c \
-         JOIN numbers_days d ON d.day = c.day WHERE c.day >= ?1 AND c.day <= ?2",
+    let rows = db.query_map(
+        "SELECT d.day, c.courier_id, c.area, c.cell FROM numbers_days d \
+         LEFT JOIN numbers_cells c ON c.day = d.day \
+         WHERE d.day >= ?1 AND d.day <= ?2 ORDER BY d.day",
         params![from, to],
         |r| {
-            let cell: String = r.get(3)?;
             Ok((
-                r.get(0)?,
-                CellKey {
-                    courier_id: r.get(1)?,
-                    area: r.get(2)?,
-                },
-                serde_json::from_str(&cell).unwrap_or_default(),
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, Option<String>>(3)?,
             ))
         },
     )?;
+    let mut days: Vec<String> = Vec::new();
+    let mut cells = Vec::new();
+    for (day, courier_id, area, cell) in rows {
+        if days.last() != Some(&day) {
+            days.push(day.clone());
+        }
+        // A day rolled up with nothing to count has no cells.
+        if let (Some(courier_id), Some(area), Some(cell)) = (courier_id, area, cell) {
+            cells.push((
+                day,
+                CellKey { courier_id, area },
+                serde_json::from_str(&cell).unwrap_or_default(),
+            ));
+        }
+    }
     Ok((days, cells))
 }
 
@@ -149,54 +156,27 @@ impl Store {
         let (Some(from), Some(to)) = (days.first(), days.last()) else {
             return Ok(DayCells::default());
         };
-        // On PostgreSQL each read statement sees the latest commit: read the roll-up until
-        // the list of rolled-up days is the same before and after its cells.
-        let (mut rolled, mut cells) = self.read(|db| read_roll_up(db, from, to))?;
-        for _ in 0..3 {
-            let again: Vec<String> = self.read(|db| {
-                Ok(db.query_map(
-                    "SELECT day FROM numbers_days WHERE day >= ?1 AND day <= ?2 ORDER BY day",
-                    params![from, to],
-                    |r| r.get(0),
-                )?)
-            })?;
-            if again == rolled {
-                break;
-            }
-            (rolled, cells) = self.read(|db| read_roll_up(db, from, to))?;
-        }
-        let mut out = DayCells {
-            from_roll_up: rolled.len(),
-            ..DayCells::default()
-        };
+        let (rolled, mut cells) = self.read(|db| read_roll_up(db, from, to))?;
         for day in days {
             if rolled.binary_search(day).is_ok() {
                 continue;
             }
             let day_cells = if day.as_str() < today {
-                out.rolled_up += 1;
-                self.roll_up_day(day, now)?
+                self.roll_up_day(day, now, true)?.unwrap_or_default()
             } else {
                 roll_up(&self.read(|db| day_facts(db, day))?)
             };
             cells.extend(day_cells.into_iter().map(|(k, c)| (day.clone(), k, c)));
         }
-        out.cells = cells;
-        out.couriers = self
-            .read(|db| {
-                Ok(
-                    db.query_map("SELECT id, name FROM couriers", params![], |r| {
-                        Ok((r.get(0)?, r.get(1)?))
-                    })?,
-                )
-            })?
-            .into_iter()
-            .collect();
-        Ok(out)
+        Ok(DayCells {
+            cells,
+            couriers: self.read(super::views::couriers)?.into_iter().collect(),
+        })
     }
 
     /// Rolls up the closed days from `since` to before `today` that have stops but no roll-up
-    /// yet, oldest first, each in its own transaction; how many.
+    /// yet, oldest first, each in its own transaction (a day another server node rolled up
+    /// meanwhile is left as it is); how many this call rolled up.
     pub fn roll_up_closed_days(
         &self,
         since: &str,
@@ -213,16 +193,33 @@ impl Store {
                 |r| r.get(0),
             )?)
         })?;
+        let mut rolled = 0;
         for day in &days {
-            self.roll_up_day(day, now)?;
+            rolled += usize::from(self.roll_up_day(day, now, false)?.is_some());
         }
-        Ok(days.len())
+        Ok(rolled)
     }
 
     /// Rolls up one closed day in one write transaction (its facts as they are at that
-    /// moment), replacing any earlier roll-up of it; its cells.
-    fn roll_up_day(&self, day: &str, now: i64) -> Result<BTreeMap<CellKey, Cell>, StoreError> {
+    /// moment); its cells. An earlier roll-up of the day is replaced if `replace`, else left
+    /// as it is (`None`).
+    fn roll_up_day(
+        &self,
+        day: &str,
+        now: i64,
+        replace: bool,
+    ) -> Result<Option<BTreeMap<CellKey, Cell>>, StoreError> {
         self.write(|tx| {
+            if !replace
+                && tx
+                    .qrow("SELECT 1 FROM numbers_days WHERE day = ?1", [day], |r| {
+                        r.get::<_, i64>(0)
+                    })
+                    .optional()?
+                    .is_some()
+            {
+                return Ok(None);
+            }
             let cells = roll_up(&day_facts(tx, day)?);
             tx.exec("DELETE FROM numbers_cells WHERE day = ?1", [day])?;
             for (key, cell) in &cells {
@@ -241,7 +238,7 @@ impl Store {
                  ON CONFLICT (day) DO UPDATE SET built_at = excluded.built_at",
                 params![day, now],
             )?;
-            Ok(cells)
+            Ok(Some(cells))
         })
     }
 }

@@ -7,7 +7,9 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::backend::sql::{Db, DbResult, OptionalExt, Row, params, qrow};
+use super::backend::sql::{
+    Db, DbResult, OptionalExt, Row, Value as SqlValue, params, placeholders, qrow,
+};
 use super::error::StoreError;
 use super::handle::Store;
 
@@ -482,27 +484,27 @@ fn depot_timeline(
     since_ms: i64,
     timeline: &mut Vec<TimelineEntry>,
 ) -> Result<(), StoreError> {
-    let mut seen: Vec<(String, String)> = Vec::new();
-    for stop in stops {
-        let check_ins: Vec<(String, String, String, i64, String)> = db.query_map(
-            "SELECT d.courier_id, d.checkin_date, c.name, d.checked_in_at, d.scanned \
+    let mut values = vec![SqlValue::Int(since_ms)];
+    values.extend(stops.iter().map(|s| SqlValue::Text(s.clone())));
+    let check_ins: Vec<(String, String, i64, String)> = db.query_map(
+        &format!(
+            "SELECT d.checkin_date, c.name, d.checked_in_at, d.scanned \
              FROM depot_checkins d JOIN couriers c ON c.id = d.courier_id \
-             WHERE d.courier_id = (SELECT courier_id FROM stops WHERE id = ?1) AND d.checked_in_at >= ?2",
-            params![stop, since_ms],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-        )?;
-        for (courier_id, date, courier, at, scanned) in check_ins {
-            let scanned: Vec<String> = serde_json::from_str(&scanned).unwrap_or_default();
-            let key = (courier_id, date);
-            if !scanned.iter().any(|k| k == barcode_key) || seen.contains(&key) {
-                continue;
-            }
+             WHERE d.checked_in_at >= ?1 AND d.courier_id IN \
+               (SELECT s.courier_id FROM stops s WHERE s.id IN ({}))",
+            placeholders(2, stops.len())
+        ),
+        values,
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )?;
+    for (date, courier, at, scanned) in check_ins {
+        let scanned: Vec<String> = serde_json::from_str(&scanned).unwrap_or_default();
+        if scanned.iter().any(|k| k == barcode_key) {
             timeline.push(TimelineEntry {
                 at_ms: at,
                 what: "Back at the depot".into(),
-                detail: format!("scanned at {courier}'s depot check-in of {}", key.1),
+                detail: format!("scanned at {courier}'s depot check-in of {date}"),
             });
-            seen.push(key);
         }
     }
     Ok(())

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::fmt::Write;
 use std::sync::LazyLock;
 
-use super::backend::sql::{Db, Value, params};
+use super::backend::sql::{Db, Value, params, placeholders};
 use super::error::StoreError;
 use super::handle::Store;
 use super::proofs::{Point, location};
@@ -79,12 +79,12 @@ pub struct Today {
 }
 
 impl Store {
-    /// Delivery day `date` as the fleet sees it. Four reads, none per stop: the day's stops with
-    /// their states (ranked in SQL), the couriers, the day's records' ids (each courier's
+    /// Delivery day `date` on `route` as the fleet sees it. Five reads, none per stop: the
+    /// stops with their states (ranked in SQL), the couriers, the records' ids (each courier's
     /// latest are then read whole, until one has a position), the phones' last syncs.
-    pub fn today(&self, date: &str) -> Result<Today, StoreError> {
+    pub fn today(&self, date: &str, route: Route<'_>) -> Result<Today, StoreError> {
         self.read(|db| {
-            let stops = stops_of(db, date, Route::All)?;
+            let stops = stops_of(db, date, route)?;
             let mut couriers: HashMap<String, CourierDay> = HashMap::new();
             let names: HashMap<String, String> = super::views::couriers(db)?.into_iter().collect();
             for s in &stops {
@@ -96,7 +96,7 @@ impl Store {
                     c.progress.add(s.state);
                 }
             }
-            let latest = latest_records(db, date)?;
+            let latest = latest_records(db, date, route)?;
             // Each courier's latest record, read in one statement; then, for the couriers whose
             // latest record says nothing of where the phone was (no fix), back record by record.
             let firsts: Vec<String> = latest
@@ -236,16 +236,11 @@ fn stops_with_names(
     route: Route<'_>,
 ) -> Result<Vec<(TodayStop, String)>, StoreError> {
     let read = |r: &super::backend::sql::Row| {
-        // The parcels still on the stop, and a failed attempt for those moved from it.
         let here: Option<i64> = r.get(7)?;
-        let moved = r.get::<_, i64>(8)? > 0;
-        let failed = i64::from(StopState::of_parcel("", true).rank());
-        let rank = match (here, moved) {
-            (Some(h), true) => Some(h.min(failed)),
-            (None, true) => Some(failed),
-            (h, false) => h,
-        };
-        let state = StopState::of_rank(rank.map(|r| r as u8));
+        let state = StopState::of_stop(
+            here.and_then(|r| u8::try_from(r).ok()),
+            r.get::<_, i64>(8)? > 0,
+        );
         Ok((
             TodayStop {
                 stop_id: r.get(0)?,
@@ -342,22 +337,33 @@ impl Store {
 /// How many of a courier's latest records are read for a position before giving up.
 const POSITION_LOOKBACK: usize = 20;
 
-/// Each courier's latest records of `date`, newest first (the server received it last, then
-/// latest in its phone's chain), at most [`POSITION_LOOKBACK`].
-fn latest_records(db: &Db<'_>, date: &str) -> Result<Vec<(String, Vec<String>)>, StoreError> {
-    let rows = db.query_map(
-        "SELECT d.courier_id, e.id, e.received_at, e.seq FROM events e \
-         JOIN devices d ON d.id = e.device_id WHERE e.delivery_date = ?1",
-        params![date],
-        |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, i64>(3)?,
-            ))
-        },
-    )?;
+/// Each courier's latest records of `date` on `route`, newest first (the server received it
+/// last, then latest in its phone's chain), at most [`POSITION_LOOKBACK`].
+fn latest_records(
+    db: &Db<'_>,
+    date: &str,
+    route: Route<'_>,
+) -> Result<Vec<(String, Vec<String>)>, StoreError> {
+    const SQL: &str = "SELECT d.courier_id, e.id, e.received_at, e.seq FROM events e \
+         JOIN devices d ON d.id = e.device_id WHERE e.delivery_date = ?1";
+    let read = |r: &super::backend::sql::Row| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)?,
+            r.get::<_, i64>(3)?,
+        ))
+    };
+    let rows = match route {
+        Route::All => db.query_map(SQL, params![date], read)?,
+        Route::Of(courier) => db.query_map(
+            &format!("{SQL} AND d.courier_id = ?2"),
+            params![date, courier],
+            read,
+        )?,
+        // Records are a courier's: a stop on no route has none.
+        Route::None => Vec::new(),
+    };
     let mut by_courier: HashMap<String, Vec<(i64, i64, String)>> = HashMap::new();
     for (courier, id, received, seq) in rows {
         by_courier
@@ -380,12 +386,11 @@ fn records(db: &Db<'_>, ids: &[String]) -> Result<HashMap<String, LastRecord>, S
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let marks: Vec<String> = (1..=ids.len()).map(|i| format!("?{i}")).collect();
     let values: Vec<Value> = ids.iter().map(|id| Value::Text(id.clone())).collect();
     let rows = db.query_map(
         &format!(
             "SELECT id, kind, body, received_at FROM events WHERE id IN ({})",
-            marks.join(", ")
+            placeholders(1, ids.len())
         ),
         values,
         |r| {

@@ -53,9 +53,7 @@ fn day_of(state: &AppState, q: DayQuery) -> Result<String, ApiError> {
     match q.date {
         None => Ok(state.config.time_zone.date_of(state.now())),
         Some(d) if crate::domain::zone::is_date(&d) => Ok(d),
-        Some(_) => Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::BadRequest,
+        Some(_) => Err(ApiError::bad_request(
             "the date is not a day: write it as YYYY-MM-DD (e.g. 2026-12-07)",
         )),
     }
@@ -72,7 +70,7 @@ async fn read_day(
         .await
         .map_err(|r| *r)?;
     let date = day_of(state, q).map_err(IntoResponse::into_response)?;
-    let today = db(state, move |s| s.today(&date))
+    let today = db(state, move |s| s.today(&date, Route::All))
         .await
         .map_err(IntoResponse::into_response)?;
     Ok((console, today))
@@ -132,10 +130,7 @@ async fn today_page(
         .iter()
         .filter(|s| s.courier_id.is_none())
         .count();
-    let data = match &asked {
-        Some(d) => format!("/fleet/today.json?date={d}"),
-        None => "/fleet/today.json".into(),
-    };
+    // The day as the address asked for it (none: whichever day it is when the map refreshes).
     let date_query = asked
         .as_deref()
         .map(|d| format!("?date={d}"))
@@ -157,7 +152,7 @@ async fn today_page(
         h2 { "Map" }
         div class="map-box" {
             div id="map" role="region" aria-label="Map of the day's stops and the couriers' last known positions"
-                data-data=(data)
+                data-data={ "/fleet/today.json" (date_query) }
                 data-worker="/assets/console/maplibre-gl-csp-worker.js"
                 data-basemap="/assets/console/world-land.geojson"
                 data-tiles=[state.config.map_tiles.as_ref().map(|_| MAP_TILES_PATH)] {}
@@ -363,18 +358,36 @@ async fn route_page(
     Path(courier): Path<String>,
     StrictQuery(q): StrictQuery<DayQuery>,
 ) -> Response {
-    let (console, today) = match read_day(&state, &headers, q, "/fleet").await {
-        Ok(v) => v,
-        Err(r) => return r,
+    let console = match console(&state, &headers, Action::View, Some("/fleet")).await {
+        Ok(c) => c,
+        Err(r) => return *r,
     };
-    let name = if courier == NO_ROUTE {
-        Some("No route".to_string())
-    } else {
-        let id = courier.clone();
-        match db(&state, move |s| s.couriers()).await {
-            Ok(all) => all.into_iter().find(|(c, _)| *c == id).map(|(_, n)| n),
-            Err(e) => return e.into_response(),
-        }
+    let date = match day_of(&state, q) {
+        Ok(d) => d,
+        Err(e) => return e.into_response(),
+    };
+    // The route alone: its stops with their recipients and parcels, and its courier's day.
+    let (d, id) = (date.clone(), courier.clone());
+    let read = db(&state, move |s| {
+        let route = if id == NO_ROUTE {
+            Route::None
+        } else {
+            Route::Of(&id)
+        };
+        let name = match route {
+            Route::Of(id) => s
+                .couriers()?
+                .into_iter()
+                .find(|(c, _)| c == id)
+                .map(|(_, n)| n),
+            _ => Some("No route".to_string()),
+        };
+        Ok((name, s.route_stops(&d, route)?, s.today(&d, route)?))
+    })
+    .await;
+    let (name, stops, today) = match read {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
     };
     let Some(name) = name else {
         return ApiError::new(
@@ -384,27 +397,11 @@ async fn route_page(
         )
         .into_response();
     };
-    let (date, id) = (today.date.clone(), courier.clone());
-    let stops = match db(&state, move |s| {
-        s.route_stops(
-            &date,
-            if id == NO_ROUTE {
-                Route::None
-            } else {
-                Route::Of(&id)
-            },
-        )
-    })
-    .await
-    {
-        Ok(s) => s,
-        Err(e) => return e.into_response(),
-    };
-    let day = today.couriers.iter().find(|c| c.courier_id == courier);
+    let day = today.couriers.first();
     let body = html! {
         (signed_in_bar(&console))
-        p class="no-print" { a href={ "/fleet?date=" (today.date) } { "← Today" } }
-        h1 { (name) " — " (today.date) }
+        p class="no-print" { a href={ "/fleet?date=" (date) } { "← Today" } }
+        h1 { (name) " — " (date) }
         @if let Some(c) = day {
             @let row = courier_row(c, state.now());
             p {

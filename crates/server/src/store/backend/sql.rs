@@ -153,3 +153,12 @@ pub fn qrow<T, P: Params>(
 pub fn exec<P: Params>(c: &Db<'_>, sql: &str, params: P) -> DbResult<usize> {
     c.exec(sql, params)
 }
+
+/// The placeholders of an `IN (…)` list of `n` values numbered from `first`:
+/// `?first, ?first+1, …` (both backends number them so).
+pub fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
