@@ -22,7 +22,11 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use doorstep_server::ServerConfig;
+use doorstep_server::store::Route;
 use doorstep_server::store::backend::sql::Db;
+
+#[path = "support/fleet.rs"]
+mod fleet;
 
 const COURIERS: usize = 200;
 const STOPS: usize = 100;
@@ -89,7 +93,7 @@ async fn run(backend: &str, runs: usize, paint: bool) {
         let mut stops = 0;
         for _ in 0..runs {
             let started = Instant::now();
-            let day = store.today(&d).unwrap();
+            let day = store.today(&d, Route::All).unwrap();
             times.push(started.elapsed());
             stops = day.stops.len();
         }
@@ -138,34 +142,22 @@ async fn run(backend: &str, runs: usize, paint: bool) {
 
     // The console's JavaScript as sent: every script of Today and of the numbers page, and
     // MapLibre's worker (a script of its own).
-    let page = client
-        .get(format!("{base}/fleet"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let mut scripts: Vec<String> = page
-        .split("<script src=\"")
-        .skip(1)
-        .filter_map(|s| s.split('"').next().map(str::to_string))
-        .collect();
-    scripts.push("/assets/console/maplibre-gl-csp-worker.js".into());
-    let numbers = client
-        .get(format!("{base}/fleet/numbers"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    scripts.extend(
-        numbers
-            .split("<script src=\"")
-            .skip(1)
-            .filter_map(|s| s.split('"').next().map(str::to_string)),
-    );
+    let mut scripts = vec!["/assets/console/maplibre-gl-csp-worker.js".to_string()];
+    for page in ["/fleet", "/fleet/numbers"] {
+        let html = client
+            .get(format!("{base}{page}"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        scripts.extend(
+            html.split("<script src=\"")
+                .skip(1)
+                .filter_map(|s| s.split('"').next().map(str::to_string)),
+        );
+    }
     scripts.sort();
     scripts.dedup();
     let mut total = 0;
@@ -224,26 +216,7 @@ fn report(backend: &str, what: &str, mut runs: Vec<Duration>, extra: &str) {
 /// Today's routes: couriers, phones, stops with a position, a parcel each, and a record with
 /// the phone's position for each stop done.
 fn seed(db: &Db<'_>, day: &str, now: i64) -> Result<(), doorstep_server::store::StoreError> {
-    let blob = |hex: &str| {
-        if db.is_postgres() {
-            format!("'\\x{hex}'::bytea")
-        } else {
-            format!("X'{hex}'")
-        }
-    };
-    db.execute_batch(&format!(
-        "INSERT INTO shippers (id, name, api_key_hash, created_at) VALUES ('bench-shop', 'Bench Shop', {}, 0)",
-        blob("ff")
-    ))?;
-    for c in 0..COURIERS {
-        db.execute_batch(&format!(
-            "INSERT INTO couriers (id, name, created_at) VALUES ('bc{c}', 'Bench courier {c:03}', 0); \
-             INSERT INTO devices (id, courier_id, token_hash, public_key, app_version, platform, enrolled_at, last_hash, last_sync_at) \
-             VALUES ('bd{c}', 'bc{c}', {}, '', '0.1.0', 'android', 0, '', {})",
-            blob(&format!("ff{c:04x}")),
-            now / 1000 - 300
-        ))?;
-    }
+    fleet::seed_fleet(db, COURIERS, Some(now / 1000 - 300))?;
     let n = COURIERS * STOPS;
     let series = format!(
         "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {})",
@@ -261,16 +234,16 @@ fn seed(db: &Db<'_>, day: &str, now: i64) -> Result<(), doorstep_server::store::
         "{series} INSERT INTO stops (id, delivery_date, recipient_key, courier_id, recipient_name, address, \
          postal_code, lat, lon, sequence, code_required, code_digits, max_attempts, offline_allowed, \
          validity_days, reasons, public_ref, recipient_ref, created_at) \
-         SELECT 'bs' || CAST(i AS TEXT), '{day}', 'bs' || CAST(i AS TEXT), 'bc' || CAST({courier} AS TEXT), \
+         SELECT 'bs' || CAST(i AS TEXT), '{day}', 'bs' || CAST(i AS TEXT), 'c' || CAST({courier} AS TEXT), \
          'Recipient ' || CAST(i AS TEXT), 'Street ' || CAST(i AS TEXT), CAST(1011 + {courier} / 20 AS TEXT), {lat}, {lon}, {seq}, \
          CASE WHEN i % 5 = 0 THEN 1 ELSE 0 END, 6, 5, 1, 1, \
          '[]', 'bs' || CAST(i AS TEXT), {ref}, 0 FROM n",
-        ref = blob("00"),
+        ref = fleet::blob(db, "00"),
     ))?;
     db.execute_batch(&format!(
         "{series} INSERT INTO parcels (id, shipper_id, stop_id, barcode_key, barcode_raw, method, age_restricted, \
          recipient_opt_in, shipper_requires_code, code_required, photo_required, offline_allowed, reasons, status, created_at) \
-         SELECT 'bp' || CAST(i AS TEXT), 'bench-shop', 'bs' || CAST(i AS TEXT), 'BP' || CAST(i AS TEXT), \
+         SELECT 'bp' || CAST(i AS TEXT), 'shipper', 'bs' || CAST(i AS TEXT), 'BP' || CAST(i AS TEXT), \
          'BP' || CAST(i AS TEXT), 'hand_to_recipient', 0, 0, 0, CASE WHEN i % 5 = 0 THEN 1 ELSE 0 END, 0, 1, \
          CASE WHEN i % 5 = 0 THEN '[\"valuable parcel: declared value 612.00 ≥ 500.00 → code required\"]' ELSE '[]' END, \
          {status}, 0 FROM n"
@@ -285,7 +258,7 @@ fn seed(db: &Db<'_>, day: &str, now: i64) -> Result<(), doorstep_server::store::
     db.execute_batch(&format!(
         "{series} INSERT INTO events (id, device_id, seq, stop_id, parcel_ids, kind, body_hash, body, status, result, \
          delivery_date, received_at) \
-         SELECT 'be' || CAST(i AS TEXT), 'bd' || CAST({courier} AS TEXT), {seq}, 'bs' || CAST(i AS TEXT), \
+         SELECT 'be' || CAST(i AS TEXT), 'd' || CAST({courier} AS TEXT), {seq}, 'bs' || CAST(i AS TEXT), \
          '[\"bp' || CAST(i AS TEXT) || '\"]', CASE WHEN i % 15 = 0 THEN 'failed' ELSE 'delivered' END, '', \
          '{{\"occurred_at_ms\":' || CAST({occurred} AS TEXT) || ',\"location\":{{\"lat\":' || CAST({lat} AS TEXT) || \
          ',\"lon\":' || CAST({lon} AS TEXT) || ',\"accuracy_m\":8.0}},\"body\":' || \

@@ -23,9 +23,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use doorstep_server::domain::numbers::{self, By};
+use doorstep_server::domain::zone::days_before;
 use doorstep_server::store::Store;
 use doorstep_server::store::backend::sql::Db;
 use doorstep_server::{AppState, ManualClock, ServerConfig};
+
+#[path = "support/fleet.rs"]
+mod fleet;
 
 const COURIERS: usize = 200;
 
@@ -71,14 +75,6 @@ fn bench_dir(name: &str) -> PathBuf {
     dir
 }
 
-/// `YYYY-MM-DD` of `today` minus `back` days.
-fn day_before(today: &str, back: usize) -> String {
-    let d: jiff::civil::Date = today.parse().unwrap();
-    d.checked_sub(jiff::Span::new().days(back as i64))
-        .unwrap()
-        .to_string()
-}
-
 /// Today in the bench: a fixed day, 18:00 UTC.
 const TODAY: &str = "2027-03-31";
 const NOW_MS: i64 = 1_806_451_200_000 + 18 * 3_600_000;
@@ -93,12 +89,15 @@ fn run(backend: &str, o: &Options) {
     let state = AppState::open(config.clone()).unwrap();
     let store: Arc<Store> = state.store.clone();
 
-    let days: Vec<String> = (0..=o.days).rev().map(|b| day_before(TODAY, b)).collect();
+    let days: Vec<String> = (0..=o.days)
+        .rev()
+        .map(|b| days_before(TODAY, b as i64))
+        .collect();
     let started = Instant::now();
     config
         .store_location()
         .with_connection(|db| {
-            seed_fleet(db)?;
+            fleet::seed_fleet(db, COURIERS, None)?;
             for (n, day) in days.iter().enumerate() {
                 seed_day(db, day, n, o.per_day)?;
             }
@@ -181,38 +180,10 @@ fn report(backend: &str, what: &str, mut runs: Vec<Duration>) {
 
 type Res = Result<(), doorstep_server::store::StoreError>;
 
-/// A shipper, 200 couriers with a phone each.
-fn seed_fleet(db: &Db<'_>) -> Res {
-    let blob = |hex: &str| {
-        if db.is_postgres() {
-            format!("'\\x{hex}'::bytea")
-        } else {
-            format!("X'{hex}'")
-        }
-    };
-    db.execute_batch(&format!(
-        "INSERT INTO shippers (id, name, api_key_hash, created_at) VALUES ('shipper', 'Bench Shop', {}, 0)",
-        blob("00")
-    ))?;
-    for c in 0..COURIERS {
-        db.execute_batch(&format!(
-            "INSERT INTO couriers (id, name, created_at) VALUES ('c{c}', 'Courier {c:03}', 0); \
-             INSERT INTO devices (id, courier_id, token_hash, public_key, app_version, platform, enrolled_at, last_hash) \
-             VALUES ('d{c}', 'c{c}', {}, '', '0.1.0', 'android', 0, '')",
-            blob(&format!("{c:04x}"))
-        ))?;
-    }
-    Ok(())
-}
-
 /// One day of `per_day` stops with a parcel each, their codes and records. `n` numbers the
 /// day (for unique ids).
 fn seed_day(db: &Db<'_>, day: &str, n: usize, per_day: usize) -> Res {
-    let ref_blob = if db.is_postgres() {
-        "'\\x00'::bytea"
-    } else {
-        "X'00'"
-    };
+    let ref_blob = fleet::blob(db, "00");
     let last = per_day - 1;
     let series =
         format!("WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {last})");
