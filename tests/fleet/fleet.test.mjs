@@ -332,6 +332,18 @@ test('Today draws the day on a map under the strict CSP, and every console page 
   assert.deepEqual(problems, [], 'no error, no refused resource, no CSP violation');
   await p.screenshot({ path: `${shots}/console-today.png`, fullPage: true });
 
+  // The server out of reach at a refresh: the page says so and since when, and the notice
+  // goes once a refresh gets through (a page shown again refreshes at once).
+  await p.route('**/fleet/today.json*', (route) => route.abort());
+  await p.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
+  const unreachable = p.locator('p[data-map-notice]');
+  await unreachable.waitFor();
+  assert.match(await unreachable.textContent(), /Could not reach the server at .*Trying again every 20 seconds/);
+  await p.unroute('**/fleet/today.json*');
+  await p.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
+  await unreachable.waitFor({ state: 'detached' });
+  problems.length = 0; // the aborted fetch is logged as a failed request
+
   const courier = day.couriers[0].id;
   const proof = await (await fetch(`${base}/fleet/parcels?q=lovelace`)).text();
   const parcel = proof.match(/href="(\/fleet\/parcels\/[0-9a-f-]+)"/)[1];

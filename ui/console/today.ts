@@ -145,18 +145,24 @@ function baseStyle(tiles: string | undefined, land: string): StyleSpecification 
   };
 }
 
+/** The day from the server; `undefined` when it cannot be had now (said on the page). */
 async function fetchDay(url: string): Promise<Today | undefined> {
+  const box = document.getElementById('map');
   try {
     const r = await fetch(url, { credentials: 'same-origin', headers: { accept: 'application/json' } });
     if (r.redirected || r.status === 401 || r.status === 403) {
-      // Signed out (expired session): the next reload shows the sign-in page.
-      notice(document.getElementById('map'), 'Signed out: reload the page to sign in again.');
+      notice(box, 'Signed out: reload the page to sign in again.');
       return undefined;
     }
-    if (!r.ok) return undefined;
-    return (await r.json()) as Today;
+    if (!r.ok) throw new Error(`the server answered ${r.status}`);
+    const day = (await r.json()) as Today;
+    notice(box, undefined);
+    return day;
   } catch {
-    return undefined; // the server is restarting or the network is down: the next round tries again
+    // The server is restarting or the network is down: say since when, and try again.
+    const at = new Date().toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+    notice(box, `Could not reach the server at ${at}: the map and the table show the day as it was. Trying again every 20 seconds.`);
+    return undefined;
   }
 }
 
@@ -208,13 +214,18 @@ function popup(map: MapLibreMap, at: LngLatLike, title: string, text: string): v
   new maplibregl.Popup({ closeButton: true }).setLngLat(at).setDOMContent(div).addTo(map);
 }
 
-function notice(el: HTMLElement | null, text: string): void {
-  if (!el) return;
+/** Shows `text` under the map in place of the notice before, or takes the notice away. */
+function notice(el: HTMLElement | null, text: string | undefined): void {
+  const host = el?.parentElement ?? el;
+  if (!host) return;
+  host.querySelector(':scope > p.notice[data-map-notice]')?.remove();
+  if (!text) return;
   const p = document.createElement('p');
   p.className = 'warn notice';
+  p.dataset.mapNotice = '';
   p.setAttribute('role', 'status');
   p.textContent = text;
-  (el.parentElement ?? el).append(p);
+  host.append(p);
 }
 
 function empty(): FeatureCollection { return { type: 'FeatureCollection', features: [] }; }
