@@ -344,6 +344,27 @@ impl Device {
         self.event(parcel.stop_id, &[parcel.parcel_id], body, at_ms)
     }
 
+    /// Checks `code` for `parcel` online, then records its handover at `at_ms` with that check.
+    pub async fn delivered_online(
+        &mut self,
+        parcel: &DemoParcel,
+        code: &str,
+        at_ms: i64,
+    ) -> DeliveryEvent {
+        let v = self.verify(parcel.parcel_id, code).await;
+        let id = v["verification_id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("the code is right: {v}"))
+            .to_string();
+        self.record(
+            parcel,
+            delivered(Verification::OnlineCode {
+                verification_id: id,
+            }),
+            at_ms,
+        )
+    }
+
     /// Syncs one event; its status.
     pub async fn sync_one(&self, event: DeliveryEvent) -> EventStatus {
         self.sync(&[event]).await.remove(0).status

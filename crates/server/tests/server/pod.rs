@@ -76,17 +76,9 @@ async fn every_kind_of_record_shows_its_evidence_on_the_proof_of_delivery() {
 
     // Online code.
     let online = app.parcel("shipper requires");
-    let v = device
-        .verify(online.parcel_id, online.code.as_deref().unwrap())
+    let ev = device
+        .delivered_online(online, online.code.as_deref().unwrap(), MORNING_MS)
         .await;
-    let id = v["verification_id"].as_str().unwrap().to_string();
-    let ev = device.record(
-        online,
-        delivered(Verification::OnlineCode {
-            verification_id: id,
-        }),
-        MORNING_MS,
-    );
     assert_eq!(device.sync_one(ev).await, EventStatus::Accepted);
 
     // Offline code: the page never shows the code.
