@@ -300,6 +300,32 @@ pub struct ManifestStop {
     pub reasons: Vec<String>,
     /// The parcels.
     pub parcels: Vec<ManifestParcel>,
+    /// What the customer asked for on their page (a neighbour, a safe place, a pickup point,
+    /// instructions for the courier); absent when they asked for nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer: Option<CustomerChoice>,
+}
+
+/// The longest delivery instructions a customer may leave for the courier, in characters.
+pub const MAX_INSTRUCTIONS_CHARS: usize = 300;
+
+/// What the customer chose before the courier came. The app opens the method screen on
+/// `method` with `place` filled in, and shows `instructions` on the stop — as text, never as
+/// markup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CustomerChoice {
+    /// How the customer asked for the parcels to be handed over; absent when they only left
+    /// instructions (the shipper's method stands).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<DeliveryMethod>,
+    /// Where, for the chosen method: the neighbour's name and house number, the safe place,
+    /// or the pickup point's name and address (at most [`MAX_PLACE_CHARS`] characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place: Option<String>,
+    /// Free text for the courier (at most [`MAX_INSTRUCTIONS_CHARS`] characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<String>,
 }
 
 /// One parcel of a stop.
@@ -1446,6 +1472,10 @@ pub enum WebhookEvent {
     /// The parcel goes back to the depot (refused, or no attempts left).
     #[serde(rename = "parcel.returning")]
     Returning,
+    /// The customer chose on their page how or when the parcel is delivered
+    /// (`preference` says what they chose).
+    #[serde(rename = "parcel.preference_changed")]
+    PreferenceChanged,
 }
 
 impl WebhookEvent {
@@ -1458,6 +1488,7 @@ impl WebhookEvent {
             WebhookEvent::Corrected => "parcel.corrected",
             WebhookEvent::Reattempt => "parcel.reattempt",
             WebhookEvent::Returning => "parcel.returning",
+            WebhookEvent::PreferenceChanged => "parcel.preference_changed",
         }
     }
 }
@@ -1480,6 +1511,26 @@ pub struct WebhookPayload {
     pub occurred_at_ms: i64,
     /// Why the record was refused, for `parcel.disputed`.
     pub reject_code: Option<RejectCode>,
+    /// What the customer chose, for `parcel.preference_changed` (`event_id` is then the
+    /// change's id and `occurred_at_ms` the server's time of it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preference: Option<PreferenceChange>,
+}
+
+/// A customer's choice as the shipper's webhook reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PreferenceChange {
+    /// The method the parcel now goes by.
+    pub method: DeliveryMethod,
+    /// Where (neighbour, safe place, pickup point), if the method says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place: Option<String>,
+    /// The delivery day, `YYYY-MM-DD` (changed when the customer chose another day).
+    pub delivery_date: String,
+    /// Whether the customer left instructions for the courier (their text stays with the
+    /// fleet).
+    pub has_instructions: bool,
 }
 
 // ---------------------------------------------------------------------------------------

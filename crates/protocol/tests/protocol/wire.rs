@@ -2,8 +2,8 @@
 
 use doorstep_protocol::token::PublicTokenKey;
 use doorstep_protocol::wire::{
-    AppVersionPolicy, DeliveryEvent, DeliveryMethod, EnrollRequest, EnrollResponse, EnrollmentLink,
-    EnrollmentLinkError, ErrorBody, ErrorCode, EventBody, EventResult, EventStatus,
+    AppVersionPolicy, CustomerChoice, DeliveryEvent, DeliveryMethod, EnrollRequest, EnrollResponse,
+    EnrollmentLink, EnrollmentLinkError, ErrorBody, ErrorCode, EventBody, EventResult, EventStatus,
     ExceptionReason, GENESIS_HASH, Location, MAX_DOOR_TIME_MS, MAX_TYPOS_CAUGHT, Manifest,
     ManifestParcel, ManifestStop, ParcelStatus, Platform, RejectCode, ResendRequest, SyncRequest,
     SyncResponse, Verification, VerifyOutcome, VerifyRequest,
@@ -160,6 +160,11 @@ fn answers_round_trip_through_json() {
                 methods: Vec::new(),
                 safe_places: Vec::new(),
             }],
+            customer: Some(CustomerChoice {
+                method: Some(DeliveryMethod::Neighbour),
+                place: Some("Ana Ruiz, 14".into()),
+                instructions: Some("<b>ring twice</b>".into()),
+            }),
         }],
         app_policy: Some(AppVersionPolicy {
             minimum: "1.2.0".into(),

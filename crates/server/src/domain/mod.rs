@@ -1,6 +1,8 @@
 //! The rules, pure: no I/O, no clock, no randomness of their own.
 
 pub mod accounts;
+pub mod calendar;
+pub mod customer;
 pub mod geo;
 pub mod imports;
 pub mod messages;

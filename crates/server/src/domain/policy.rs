@@ -513,6 +513,14 @@ impl Policy {
         out
     }
 
+    /// Whether the rules allow handing the parcel over by `method`, and whether that method
+    /// needs the code at the door: the customer's page offers a method only when it is
+    /// allowed and, for a safe place or a pickup point, needs no code.
+    pub fn method_terms(&self, facts: &ParcelFacts<'_>, method: DeliveryMethod) -> (bool, bool) {
+        let d = self.decide_method(facts, method);
+        (d.allowed, d.door.code_required)
+    }
+
     /// The rules' answer for one method.
     fn decide_method(&self, facts: &ParcelFacts<'_>, method: DeliveryMethod) -> MethodDecision {
         let facts = ParcelFacts {

@@ -632,6 +632,7 @@ impl Store {
             event_id: ev.id,
             occurred_at_ms: ev.occurred_at_ms,
             reject_code: reject,
+            preference: None,
         })
         .expect("serialising plain data cannot fail");
         enqueue_webhook(tx, &url, event.as_str(), &body, &shipper_id, now)?;

@@ -331,6 +331,7 @@ impl Store {
                     offline_allowed: offline,
                     reasons: serde_json::from_str(&reasons).unwrap_or_default(),
                     parcels,
+                    customer: None,
                 });
             }
             Ok(Manifest {

@@ -44,6 +44,7 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     migration!("20261208000300_today"),
     migration!("20261209000000_numbers"),
     migration!("20261209000100_proof_indexes"),
+    migration!("20261210000000_customer_choices"),
 ];
 
 /// The keyed form of an event's chain hash, as stored (see [`chain_mac`]).
