@@ -4,7 +4,7 @@
 -- What the shipper allows the customer: how many delivery days later they may move the
 -- parcel (0: not at all), and the other methods the shipper allows at the door (JSON list of
 -- DeliveryMethod), kept so the policy can be asked again when the customer picks a method.
-ALTER TABLE parcels ADD COLUMN reschedule_days INTEGER NOT NULL DEFAULT 5;
+ALTER TABLE parcels ADD COLUMN reschedule_days BIGINT NOT NULL DEFAULT 5;
 ALTER TABLE parcels ADD COLUMN alternatives TEXT NOT NULL DEFAULT '[]';
 
 -- The customer's choice for the stop: the method ('neighbour', 'safe_place', 'pickup_point',
@@ -16,9 +16,9 @@ ALTER TABLE parcels ADD COLUMN alternatives TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE stops ADD COLUMN choice_method TEXT;
 ALTER TABLE stops ADD COLUMN choice_place TEXT;
 ALTER TABLE stops ADD COLUMN instructions TEXT;
-ALTER TABLE stops ADD COLUMN notify_near INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE stops ADD COLUMN notify_near BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE stops ADD COLUMN near_sent_on TEXT;
-ALTER TABLE stops ADD COLUMN choice_rev INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE stops ADD COLUMN choice_rev BIGINT NOT NULL DEFAULT 0;
 
 -- The stops of a courier's day in route order (the customer's "n stops before yours").
 CREATE INDEX stops_route ON stops(delivery_date, courier_id, sequence);

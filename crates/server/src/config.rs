@@ -84,6 +84,9 @@ pub struct ServerConfig {
     /// The fleet's time zone (an IANA name such as Europe/Amsterdam): a code is valid until
     /// the end of its delivery day there, DST days included.
     pub time_zone: zone::FleetZone,
+    /// What customers may choose on their page and until when, the fleet's delivery
+    /// calendar and pickup points.
+    pub customers: crate::domain::customer::CustomerRules,
     /// SMTP for email, if configured.
     pub smtp: Option<SmtpConfig>,
     /// SMS gateway, if configured.
@@ -201,6 +204,7 @@ impl ServerConfig {
             fleet_name: "Doorstep Demo Fleet".into(),
             policy: Policy::default(),
             time_zone: zone::FleetZone::utc(),
+            customers: Default::default(),
             smtp: None,
             sms: None,
             clock: Arc::new(SystemClock),
@@ -306,6 +310,10 @@ pub struct Limits {
     pub enroll_per_address: Rate,
     /// The customer page `/c/{ref}` per client address.
     pub customer_page_per_address: Rate,
+    /// Changes a customer makes on their page, per link (a link is a stop): a leaked or
+    /// scripted link cannot flood the courier's manifest, the shipper's webhook and the
+    /// audit log.
+    pub customer_choices_per_link: Rate,
     /// Failed sign-ins to the fleet page per client address; over it, every sign-in from
     /// that address (right or wrong) is answered `429` until the wait is over, so the answer
     /// never tells a guess apart.
@@ -351,6 +359,11 @@ impl Limits {
             customer_page_per_address: Rate {
                 per_sec: 50.0,
                 burst: 1000,
+            },
+            // Twenty changes, then one a minute: more than a person needs.
+            customer_choices_per_link: Rate {
+                per_sec: 1.0 / 60.0,
+                burst: 20,
             },
             fleet_sign_in_failures_per_address: Rate {
                 per_sec: 1.0,

@@ -314,6 +314,26 @@ impl Refusal {
     }
 }
 
+/// What became of a customer's change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChoiceOutcome {
+    /// Saved.
+    Saved,
+    /// The form was made from an older state of the page (a replay, a second click, another
+    /// tab): nothing changed.
+    Stale,
+    /// Choices can no longer change.
+    Closed(Closed),
+    /// The choice is not allowed for this delivery.
+    Refused(Refusal),
+    /// The day is not one the delivery may move to.
+    DayNotOffered,
+    /// The recipient already has a delivery on that day (ask the sender to combine them).
+    DayTaken,
+    /// The safe place is not on the shipper's list, or the pickup point is not the fleet's.
+    NotOnList,
+}
+
 /// Why choices can no longer be changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Closed {

@@ -549,6 +549,7 @@ fn request<'c>(cell: &impl Fn(&str) -> &'c str) -> (CreateParcelRequest, Vec<Fie
         shipper_requires_code,
         courier_id,
         description: optional(cell("description")),
+        reschedule_days: None,
     };
     (req, errors)
 }

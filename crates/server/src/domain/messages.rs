@@ -164,6 +164,63 @@ impl ReattemptMessage<'_> {
     }
 }
 
+/// The "your courier is about n stops away" message, for a customer who asked for it.
+#[derive(Debug)]
+pub struct NearMessage<'a> {
+    /// The recipient's name.
+    pub name: &'a str,
+    /// Stops before theirs.
+    pub stops: u32,
+    /// Their page.
+    pub link: &'a str,
+    /// Whether the handover needs their delivery code.
+    pub code: bool,
+}
+
+impl NearMessage<'_> {
+    /// The message in `lang` (email subject and body, SMS). It names no other customer and
+    /// no position, only the number of stops.
+    pub fn texts(&self, lang: Lang) -> MessageTexts {
+        let (name, n, link) = (self.name, self.stops, self.link);
+        match lang {
+            Lang::En => {
+                let away = match n {
+                    0 => "your stop is next".to_string(),
+                    1 => "your courier is 1 stop away".to_string(),
+                    n => format!("your courier is about {n} stops away"),
+                };
+                let ready = if self.code {
+                    " Have your delivery code ready."
+                } else {
+                    ""
+                };
+                MessageTexts {
+                    subject: format!("Your delivery is near: {away}"),
+                    body: format!("Hello {name},\n\n{away}.{ready}\n\nYour delivery: {link}\n"),
+                    sms: format!("Doorstep: {away}.{ready} {link}"),
+                }
+            }
+            Lang::Es => {
+                let away = match n {
+                    0 => "tu parada es la siguiente".to_string(),
+                    1 => "tu repartidor está a 1 parada".to_string(),
+                    n => format!("tu repartidor está a unas {n} paradas"),
+                };
+                let ready = if self.code {
+                    " Ten a mano tu código de entrega."
+                } else {
+                    ""
+                };
+                MessageTexts {
+                    subject: format!("Tu entrega está cerca: {away}"),
+                    body: format!("Hola {name}:\n\n{away}.{ready}\n\nTu entrega: {link}\n"),
+                    sms: format!("Doorstep: {away}.{ready} {link}"),
+                }
+            }
+        }
+    }
+}
+
 /// The words of the customer page (the QR and the code's rules) in one language. The sentences
 /// with emphasis are markup (`maud`: the name, address and date spliced in are escaped).
 #[derive(Debug)]

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod calendar;
 pub mod customer;
+pub mod customer_words;
 pub mod geo;
 pub mod imports;
 pub mod messages;

@@ -52,7 +52,12 @@ pub struct NewParcel {
     pub shipper_requires_code: bool,
     /// The courier whose route it is on, if assigned.
     pub courier_id: Option<CourierId>,
+    /// Delivery days later the customer may move the delivery by (0 to 7).
+    pub reschedule_days: u8,
 }
+
+/// Delivery days a customer may move a parcel by when the shipper does not say.
+pub const DEFAULT_RESCHEDULE_DAYS: u8 = 5;
 
 impl NewParcel {
     /// Checks every field of `req`; the error says which field and what it must be.
@@ -94,6 +99,10 @@ impl NewParcel {
                 return Err("recipient.language must be a language tag like es or es-MX".into());
             }
         };
+        let reschedule_days = req.reschedule_days.unwrap_or(DEFAULT_RESCHEDULE_DAYS);
+        if reschedule_days > crate::domain::customer::MAX_RESCHEDULE_DAYS {
+            return Err("reschedule_days must be 0 to 7 delivery days".into());
+        }
         if !is_date(&req.delivery_date) {
             return Err("delivery_date must be YYYY-MM-DD".into());
         }
@@ -127,6 +136,7 @@ impl NewParcel {
             recipient_requested_code: req.recipient_requested_code,
             shipper_requires_code: req.shipper_requires_code,
             courier_id: req.courier_id,
+            reschedule_days,
         })
     }
 

@@ -98,6 +98,18 @@ impl FleetZone {
         Some(self.start_of_day(end)?.as_millisecond())
     }
 
+    /// Unix milliseconds of the first instant of `date` (`YYYY-MM-DD`) in this zone.
+    pub fn day_start_ms(&self, date: &str) -> Option<i64> {
+        Some(self.start_of_day(parse_date(date)?)?.as_millisecond())
+    }
+
+    /// The wall-clock time at `ms` in this zone, `HH:MM`.
+    pub fn clock_time(&self, ms: i64) -> String {
+        let ts = Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH);
+        let t = self.tz.to_datetime(ts).time();
+        format!("{:02}:{:02}", t.hour(), t.minute())
+    }
+
     /// The fleet's civil date (`YYYY-MM-DD`) at `now_ms` (Unix milliseconds). Instants
     /// beyond what jiff represents (about ±9999 years) are clamped to its range.
     pub fn date_of(&self, now_ms: i64) -> String {

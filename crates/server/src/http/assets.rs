@@ -33,6 +33,8 @@ macro_rules! asset {
 /// Every embedded file: its name under `/assets/`, its type and its bytes.
 const ASSETS: &[(&str, &str, &[u8])] = &[
     asset!("console.css", "text/css; charset=utf-8"),
+    asset!("customer.css", "text/css; charset=utf-8"),
+    asset!("console/customer.js", "text/javascript; charset=utf-8"),
     asset!("favicon.svg", "image/svg+xml"),
     asset!("console/today.js", "text/javascript; charset=utf-8"),
     asset!("console/numbers.js", "text/javascript; charset=utf-8"),

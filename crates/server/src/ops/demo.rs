@@ -308,6 +308,7 @@ pub fn seed_demo(config: &ServerConfig, date: &str) -> Result<DemoSeed, ServerEr
             shipper_requires_code: s.shipper,
             courier_id: Some(courier_id),
             description: Some(format!("Demo parcel {}", i + 1)),
+            reschedule_days: None,
         };
         let parcel =
             NewParcel::check(&req).map_err(|m| ServerError::Config(format!("demo parcel: {m}")))?;
@@ -370,6 +371,7 @@ pub fn seed_demo(config: &ServerConfig, date: &str) -> Result<DemoSeed, ServerEr
         shipper_requires_code: false,
         courier_id: Some(other),
         description: Some("Not on Demo Courier's route (Second Courier's parcel)".into()),
+        reschedule_days: None,
     })
     .map_err(|m| ServerError::Config(format!("demo parcel: {m}")))?;
     store.create_parcel(&shipper_id.to_string(), &off_route, now)?;

@@ -27,6 +27,7 @@ pub(crate) fn open_store(config: &ServerConfig) -> Result<Store, ServerError> {
             public_url: config.public_url.clone(),
             time_zone: config.time_zone.clone(),
             policy: config.policy.clone(),
+            customers: config.customers.clone(),
             verification_ttl_ms: config.verification_ttl_secs.max(1) * 1000,
             offline_window_ms: config.offline_window_secs.max(60) * 1000,
             random: config.random.clone(),

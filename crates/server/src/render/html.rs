@@ -22,6 +22,17 @@ pub fn page_with(title: &str, styles: &[&str], scripts: &[&str], body: Markup) -
     document("en", title, styles, scripts, body)
 }
 
+/// [`page_with`] in the language `lang`.
+pub fn page_in_with(
+    lang: &str,
+    title: &str,
+    styles: &[&str],
+    scripts: &[&str],
+    body: Markup,
+) -> Markup {
+    document(lang, title, styles, scripts, body)
+}
+
 /// The document around a page's body. Its one style sheet, `/assets/console.css`, is a file
 /// (no style in the page), so the pages run under `Content-Security-Policy: default-src 'self'`.
 fn document(lang: &str, title: &str, styles: &[&str], scripts: &[&str], body: Markup) -> Markup {

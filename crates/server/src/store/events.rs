@@ -113,6 +113,9 @@ impl Store {
                 store_event(tx, &dev_id, ev, &mac, stored_as, &status, review, now)?;
                 results.push(EventResult { id: ev.id, status });
             }
+            if !events.is_empty() {
+                self.near_messages(tx, &device.courier_id.to_string(), now)?;
+            }
             exec(tx,
                 "UPDATE devices SET last_seq = ?2, chain_mac = ?3, last_hash = '', last_occurred_at = ?4, \
                  last_seen_at = ?5, last_sync_at = ?5, app_version = ?6, bad_signatures = bad_signatures + ?7 WHERE id = ?1",

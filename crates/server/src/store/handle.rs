@@ -19,6 +19,8 @@ pub struct StoreSettings {
     pub time_zone: crate::domain::zone::FleetZone,
     /// The policy.
     pub policy: Policy,
+    /// What customers may choose, the delivery calendar, the pickup points.
+    pub customers: crate::domain::customer::CustomerRules,
     /// How long an online verification can be used by a record, ms.
     pub verification_ttl_ms: i64,
     /// How far back an offline record may claim to have happened, ms.

@@ -16,6 +16,7 @@ mod accounts;
 pub mod backend;
 mod chain;
 mod codes;
+mod customer;
 mod devices;
 mod door;
 mod error;
@@ -36,6 +37,7 @@ mod views;
 
 pub use accounts::User;
 pub use chain::MAX_RECORDS_FROM_A_REVOKED_PHONE;
+pub use customer::{CustomerPage, CustomerParcel, CustomerView};
 pub use door::{CorrectionView, UnexpectedParcel, VanReconciliation};
 pub use error::StoreError;
 pub use handle::{Location, Store, StoreSettings};

@@ -92,25 +92,6 @@ pub struct FleetSummary {
     pub couriers: Vec<(String, String)>,
 }
 
-/// Data for the customer's page.
-#[derive(Debug)]
-pub struct CustomerStop {
-    /// Recipient's name.
-    pub recipient_name: String,
-    /// The address.
-    pub address: String,
-    /// Delivery day.
-    pub delivery_date: String,
-    /// Barcodes and descriptions of the stop's parcels.
-    pub parcels: Vec<(String, Option<String>)>,
-    /// Whether a code is needed.
-    pub code_required: bool,
-    /// A fresh signed token for the QR (when a code is needed and not expired).
-    pub token: Option<String>,
-    /// The recipient's language, for the page.
-    pub language: crate::domain::messages::Lang,
-}
-
 /// One parcel on the label sheet.
 #[derive(Debug, Clone)]
 pub struct Label {

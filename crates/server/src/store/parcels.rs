@@ -1,7 +1,8 @@
 //! Parcels and stops: creation with the policy decision, the stop's code and message, the manifest.
 
 use doorstep_protocol::wire::{
-    ExceptionReason, Manifest, ManifestParcel, ManifestStop, ParcelStatus, ParcelView, WebhookEvent,
+    CustomerChoice, DoorMethod, ExceptionReason, Manifest, ManifestParcel, ManifestStop,
+    ParcelStatus, ParcelView, WebhookEvent,
 };
 use doorstep_protocol::{CourierId, DeliveryCode, ParcelId, StopId};
 
@@ -168,8 +169,16 @@ impl Store {
             .map_err(|e| StoreError::Validation(e.to_string()))?;
         let stop_id = stop.id.to_string();
         void_unsent_code_messages(tx, &stop_id, now)?;
+        // Valid to the end of the last of its delivery days (a code for Friday valid two days
+        // lasts to Monday's end when the fleet does not deliver at the weekend).
+        let last_day = self
+            .settings
+            .customers
+            .calendar
+            .last_valid_day(&stop.delivery_date, stop.validity_days)
+            .unwrap_or_else(|| stop.delivery_date.clone());
         let expires = offset
-            .window_end_ms(&stop.delivery_date, stop.validity_days)
+            .window_end_ms(&last_day, 1)
             .unwrap_or(now)
             .min(now + 7 * 86_400_000);
         exec(
@@ -252,7 +261,8 @@ impl Store {
         self.read(|c| {
             let mut st = c.prepare_cached(
                 "SELECT id, sequence, recipient_name, address, lat, lon, code_required, code_digits, \
-                 offline_allowed, reasons FROM stops WHERE courier_id = ?1 AND delivery_date = ?2 ORDER BY sequence, id",
+                 offline_allowed, reasons, choice_method, choice_place, instructions \
+                 FROM stops WHERE courier_id = ?1 AND delivery_date = ?2 ORDER BY sequence, id",
             )?;
             let stops = st
                 .query_map(params![courier.to_string(), date], |r| {
@@ -267,6 +277,11 @@ impl Store {
                         r.get::<_, u8>(7)?,
                         r.get::<_, bool>(8)?,
                         r.get::<_, String>(9)?,
+                        CustomerChoice {
+                            method: r.get::<_, Option<String>>(10)?.as_deref().and_then(parse_enum),
+                            place: r.get(11)?,
+                            instructions: r.get(12)?,
+                        },
                     ))
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
@@ -276,7 +291,7 @@ impl Store {
                  door, safe_places FROM parcels WHERE stop_id = ?1 OR moved_from = ?1 ORDER BY created_at, id",
             )?;
             let mut out = Vec::with_capacity(stops.len());
-            for (id, seq, name, address, lat, lon, req, digits, offline, reasons) in stops {
+            for (id, seq, name, address, lat, lon, req, digits, offline, reasons, choice) in stops {
                 let parcels = pst
                     .query_map([&id], |r| {
                         Ok((
@@ -293,12 +308,18 @@ impl Store {
                     .collect::<Result<Vec<_>, _>>()?
                     .into_iter()
                     .filter_map(|(pid, barcode, description, photo, method, status, door, places)| {
+                        let methods: Vec<DoorMethod> = serde_json::from_str(&door).unwrap_or_default();
                         Some(ManifestParcel {
                             parcel_id: pid.parse().ok()?,
                             barcode,
                             description,
                             photo_required: photo,
-                            method: parse_enum(&method)?,
+                            // The customer's method, when the policy allows it for this
+                            // parcel (the app opens the method screen on it).
+                            method: choice
+                                .method
+                                .filter(|m| methods.iter().any(|d| d.method == *m))
+                                .or_else(|| parse_enum(&method))?,
                             // The phone needs no more than "failed" for a parcel going back
                             // (and apps from before these states know no other word).
                             status: match parse_enum(&status)? {
@@ -307,7 +328,7 @@ impl Store {
                                 }
                                 s => s,
                             },
-                            methods: serde_json::from_str(&door).unwrap_or_default(),
+                            methods,
                             safe_places: serde_json::from_str(&places).unwrap_or_default(),
                         })
                     })
@@ -331,7 +352,8 @@ impl Store {
                     offline_allowed: offline,
                     reasons: serde_json::from_str(&reasons).unwrap_or_default(),
                     parcels,
-                    customer: None,
+                    customer: (choice.method.is_some() || choice.instructions.is_some())
+                        .then_some(choice),
                 });
             }
             Ok(Manifest {
@@ -342,12 +364,6 @@ impl Store {
             })
         })
     }
-}
-
-/// The day after `date` (`YYYY-MM-DD`), the next delivery day.
-pub(super) fn next_day(date: &str) -> Option<String> {
-    let d: jiff::civil::Date = date.parse().ok()?;
-    Some(d.tomorrow().ok()?.to_string())
 }
 
 impl Store {
@@ -381,7 +397,15 @@ impl Store {
         );
         let reattempt =
             !final_reason && on_failure == OnFailure::Reattempt.as_str() && failed < max;
-        let Some(next) = next_day(&stop.delivery_date).filter(|_| reattempt) else {
+        let next = reattempt
+            .then(|| {
+                self.settings
+                    .customers
+                    .calendar
+                    .next_delivery_day(&stop.delivery_date)
+            })
+            .flatten();
+        let Some(next) = next else {
             // Back to the depot from the stop of this attempt (a parcel moved to a later day
             // and tried again today leaves that day's route).
             exec(
@@ -513,7 +537,7 @@ pub(super) fn check_courier(tx: &Db<'_>, courier: &str) -> Result<(), StoreError
 /// A parcel joins its recipient's stop of the day: the stop takes the stricter of its own
 /// and the new parcel's rules (a code if either needs one, the longer code, the fewer
 /// attempts, offline only if both allow it, the shorter validity) and gains the new reasons.
-fn join_stop(
+pub(super) fn join_stop(
     tx: &Db<'_>,
     id: &str,
     decision: &Decision,
@@ -569,8 +593,8 @@ fn insert_parcel(
         "INSERT INTO parcels (id, shipper_id, stop_id, barcode_key, barcode_raw, description, \
          declared_value_minor, currency, method, age_restricted, recipient_opt_in, \
          shipper_requires_code, code_required, photo_required, offline_allowed, reasons, created_at, \
-         door, safe_places, on_failure, max_delivery_attempts) \
-         VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21) \
+         door, safe_places, on_failure, max_delivery_attempts, reschedule_days, alternatives) \
+         VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23) \
          ON CONFLICT(barcode_key) DO NOTHING",
         params![
             parcel_id.to_string(),
@@ -593,7 +617,9 @@ fn insert_parcel(
             serde_json::to_string(&decision.methods).unwrap_or_default(),
             serde_json::to_string(&req.safe_places).unwrap_or_default(),
             decision.on_failure.as_str(),
-            decision.max_delivery_attempts
+            decision.max_delivery_attempts,
+            req.reschedule_days,
+            serde_json::to_string(&req.alternatives).unwrap_or_default()
         ],
     )?;
     if inserted == 0 {

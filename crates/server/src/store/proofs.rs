@@ -401,6 +401,7 @@ fn stop_timeline(
                 Some("resend") => "the customer asked for the code again",
                 Some("reset") => "the fleet made a new code (the old one is void)",
                 Some("consumed") => "the stop was handed over",
+                Some("rescheduled") => "the customer moved the delivery to another day",
                 _ => "replaced",
             };
             timeline.push(TimelineEntry {

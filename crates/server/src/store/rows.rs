@@ -225,6 +225,8 @@ pub(super) enum CodeEnd {
     Reset,
     /// The stop was handed over; the code's hash is gone.
     Consumed,
+    /// The customer moved the delivery to another day; a code for that day was sent.
+    Rescheduled,
 }
 
 impl CodeEnd {
@@ -234,6 +236,7 @@ impl CodeEnd {
             CodeEnd::Resend => "resend",
             CodeEnd::Reset => "reset",
             CodeEnd::Consumed => "consumed",
+            CodeEnd::Rescheduled => "rescheduled",
         }
     }
 }

@@ -354,6 +354,7 @@ pub fn migrate_sqlite_to_postgres(
             public_url: String::new(),
             time_zone: crate::domain::zone::FleetZone::utc(),
             policy: crate::domain::policy::Policy::default(),
+            customers: Default::default(),
             verification_ttl_ms: 1000,
             offline_window_ms: 1000,
             random: doorstep_inputs::Randomness::os(),

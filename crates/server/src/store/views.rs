@@ -3,13 +3,13 @@
 use doorstep_protocol::wire::{
     OutboxEntry, ParcelStatus, ParcelView, PolicyDecision, StoredDelivery,
 };
-use doorstep_protocol::{EventId, StopId, TokenClaims, TokenSubject};
+use doorstep_protocol::{EventId, StopId};
 
 use super::backend::sql::{Db, OptionalExt, params, qrow};
 use super::error::StoreError;
 use super::handle::Store;
-use super::models::{CustomerStop, FleetSummary, Label};
-use super::rows::{bad_column, load_stop, parse_enum};
+use super::models::{FleetSummary, Label};
+use super::rows::{bad_column, parse_enum};
 
 impl Store {
     /// Stored events, for a delivery day or all.
@@ -88,52 +88,6 @@ impl Store {
                 })
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
-        })
-    }
-
-    /// The customer's page for a stop, with a freshly signed token.
-    pub fn customer_stop(&self, public_ref: &str, now: i64) -> Result<CustomerStop, StoreError> {
-        self.read(|c| {
-            let row: Option<(String, String)> = qrow(c,
-                    "SELECT id, address FROM stops WHERE public_ref = ?1",
-                    [public_ref],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
-            let (id, address) = row.ok_or(StoreError::NotFound("page"))?;
-            let stop = load_stop(c, &id)?.ok_or(StoreError::NotFound("page"))?;
-            let mut st = c.prepare_cached("SELECT barcode_raw, description FROM parcels WHERE stop_id = ?1 ORDER BY created_at")?;
-            let parcels = st
-                .query_map([&id], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<Result<Vec<_>, _>>()?;
-            let expires: Option<i64> = qrow(c,
-                    "SELECT expires_at FROM codes WHERE stop_id = ?1 AND superseded_at IS NULL",
-                    [&id],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            let token = expires.filter(|e| *e > now).map(|e| {
-                TokenClaims {
-                    key_id: self.secrets.key_id(),
-                    subject: TokenSubject::Stop(stop.id),
-                    recipient_ref: stop.recipient_ref,
-                    not_before: ((now / 1000) - 60).max(0) as u32,
-                    expires: (e / 1000) as u32,
-                    nonce: self.settings.random.bytes::<8>(),
-                }
-                .sign(self.secrets.signing_key())
-                .expose_text()
-                .to_string()
-            });
-            Ok(CustomerStop {
-                recipient_name: stop.recipient_name,
-                address,
-                delivery_date: stop.delivery_date,
-                parcels,
-                code_required: stop.code_required,
-                token,
-                language: stop.language,
-            })
         })
     }
 

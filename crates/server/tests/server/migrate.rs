@@ -888,6 +888,7 @@ async fn a_copy_that_does_not_read_back_the_same_is_rolled_back() {
             public_url: String::new(),
             time_zone: doorstep_server::domain::zone::FleetZone::utc(),
             policy: doorstep_server::Policy::default(),
+            customers: Default::default(),
             verification_ttl_ms: 1000,
             offline_window_ms: 1000,
             random: doorstep_server::Randomness::os(),

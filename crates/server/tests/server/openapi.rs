@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use doorstep_protocol::wire::{WebhookEvent, WebhookPayload};
+use doorstep_protocol::wire::{DeliveryMethod, PreferenceChange, WebhookEvent, WebhookPayload};
 use doorstep_protocol::{EventId, ParcelId};
 use serde_json::Value;
 
@@ -298,6 +298,12 @@ async fn the_openapi_document_describes_the_webhooks_and_their_signature_header(
         event_id: EventId::new_v7(2, [2; 10]),
         occurred_at_ms: 3,
         reject_code: None,
+        preference: Some(PreferenceChange {
+            method: DeliveryMethod::Neighbour,
+            place: Some("Ana, 14".into()),
+            delivery_date: "2026-12-08".into(),
+            has_instructions: false,
+        }),
     };
     let sent = serde_json::to_value(&payload).unwrap();
     let schema = &doc["components"]["schemas"]["WebhookPayload"];

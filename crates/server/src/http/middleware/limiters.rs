@@ -162,6 +162,7 @@ pub struct Limiters {
     pub(crate) records_per_device: KeyedLimiter<DeviceId>,
     pub(crate) enroll_per_address: KeyedLimiter<IpAddr>,
     pub(crate) customer_page_per_address: KeyedLimiter<IpAddr>,
+    pub(crate) customer_choices_per_link: KeyedLimiter<String>,
     /// Failed console sign-ins per client address.
     pub(crate) sign_in_by_address: Lockout<IpAddr>,
     /// Failed console sign-ins per user name (known or not).
@@ -229,6 +230,7 @@ impl Limiters {
             records_per_device: KeyedLimiter::new(l.records_per_device, c),
             enroll_per_address: KeyedLimiter::new(l.enroll_per_address, c),
             customer_page_per_address: KeyedLimiter::new(l.customer_page_per_address, c),
+            customer_choices_per_link: KeyedLimiter::new(l.customer_choices_per_link, c),
             sign_in_by_address: Lockout::new(l.fleet_sign_in_failures_per_address, c),
             sign_in_by_user: Lockout::new(l.fleet_sign_in_failures_per_user, c),
             in_flight: Arc::new(Semaphore::new(l.max_concurrent_requests.max(1))),

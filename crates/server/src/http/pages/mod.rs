@@ -9,6 +9,7 @@
 //! fields, error pages) is in [`forms`], below them.
 
 mod accounts;
+mod customer;
 mod fleet_door;
 mod fleet_releases;
 mod forms;
@@ -43,7 +44,6 @@ pub(crate) fn routes() -> Router<AppState> {
             "/",
             get(|| async { axum::response::Redirect::to("/fleet") }),
         )
-        .route("/c/{public_ref}", get(customer_page))
         .route("/fleet/phones", get(phones_page))
         .route("/fleet/inbox", get(inbox_page))
         .route("/fleet/enroll", post(fleet_enroll))
@@ -53,6 +53,7 @@ pub(crate) fn routes() -> Router<AppState> {
             "/fleet/stops/{id}/new-code",
             post(fleet_new_code).layer(axum::middleware::map_response(error_pages)),
         )
+        .merge(customer::routes())
         .merge(today::routes())
         .merge(accounts::routes())
         .merge(proofs::routes())
@@ -97,55 +98,6 @@ async fn fleet_headers(req: axum::extract::Request, next: axum::middleware::Next
         );
     }
     response
-}
-
-async fn customer_page(State(state): State<AppState>, Path(public_ref): Path<String>) -> Response {
-    if public_ref.len() > 64 {
-        return not_found();
-    }
-    let now = state.now();
-    let stop = match db(&state, move |s| s.customer_stop(&public_ref, now)).await {
-        Ok(s) => s,
-        Err(_) => return not_found(),
-    };
-    let words = stop.language.customer_page();
-    let body = html! {
-        h1 { (words.title) }
-        p { (words.for_whom(&stop.recipient_name, &stop.address, &stop.delivery_date)) }
-        ul {
-            @for (barcode, description) in &stop.parcels {
-                li { strong { (barcode) } " " (description.as_deref().unwrap_or("")) }
-            }
-        }
-        @if stop.code_required {
-            p class="warn" { (words.give_only_to_courier) }
-            @match &stop.token {
-                Some(token) => {
-                    figure { (qr(token, 260)) figcaption { (words.show_to_courier) } }
-                    details { summary { (words.qr_text) } code data-token { (token) } }
-                }
-                None => p { (words.expired) },
-            }
-        } @else {
-            p { (words.no_code) }
-        }
-    };
-    (
-        [
-            (header::CACHE_CONTROL, "no-store"),
-            (header::REFERRER_POLICY, "no-referrer"),
-        ],
-        Html(crate::render::html::page_in(stop.language.as_str(), words.title, body).into_string()),
-    )
-        .into_response()
-}
-
-fn not_found() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        page("Not found", html! { h1 { "Not found" } }),
-    )
-        .into_response()
 }
 
 #[derive(Debug, serde::Deserialize)]
