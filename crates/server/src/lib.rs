@@ -38,7 +38,7 @@ pub use domain::policy::Policy;
 pub use doorstep_inputs::{Clock, ManualClock, Randomness, SystemClock};
 pub use error::ServerError;
 pub use http::{AppState, router};
-pub use ops::demo::{DemoParcel, DemoSeed, seed_demo};
+pub use ops::demo::{DemoParcel, DemoSeed, pickup_points as demo_pickup_points, seed_demo};
 pub use ops::{admin_token, create_enrollment, labels_for};
 
 /// Opens the data directory or database of `config` (on a blocking thread) and serves the API

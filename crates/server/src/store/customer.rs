@@ -243,7 +243,7 @@ fn route_counts(
                 SUM(CASE WHEN is_open THEN 0 ELSE 1 END) \
          FROM (SELECT s.sequence, EXISTS (SELECT 1 FROM parcels p WHERE p.stop_id = s.id AND p.status = 'pending') AS is_open \
                FROM stops s WHERE s.delivery_date = ?1 AND s.courier_id = ?2 \
-               AND EXISTS (SELECT 1 FROM parcels p WHERE p.stop_id = s.id)) route",
+               AND EXISTS (SELECT 1 FROM parcels p WHERE p.stop_id = s.id OR p.moved_from = s.id)) route",
         params![date, courier, sequence],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
@@ -334,11 +334,14 @@ impl Store {
                 refusals.push((method, r));
             }
         }
-        let mut safe_places: Vec<String> = pending
-            .first()
-            .map(|p| p.safe_places.clone())
-            .unwrap_or_default();
-        safe_places.retain(|s| pending.iter().all(|p| p.safe_places.contains(s)));
+        // The places every parcel's shipper allows (a parcel without a list allows any).
+        let listing: Vec<&Vec<String>> = pending
+            .iter()
+            .map(|p| &p.safe_places)
+            .filter(|l| !l.is_empty())
+            .collect();
+        let mut safe_places: Vec<String> = listing.first().map(|l| l.to_vec()).unwrap_or_default();
+        safe_places.retain(|s| listing.iter().all(|l| l.contains(s)));
         let limit = pending.iter().map(|p| p.reschedule_days).min().unwrap_or(0);
         let other_days: Vec<String> = rules
             .other_days(&stop.delivery_date, limit)

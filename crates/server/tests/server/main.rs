@@ -6,6 +6,7 @@ mod cli;
 mod cluster;
 mod codes;
 mod connections;
+mod customer;
 mod door;
 #[cfg(unix)]
 mod files;

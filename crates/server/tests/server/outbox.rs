@@ -372,11 +372,11 @@ async fn code_messages_to_one_recipient_are_limited_per_day() {
 // ---------------------------------------------------------------------------------------
 // Webhooks
 
-type Seen = Arc<Mutex<Vec<(String, HeaderMap, String)>>>;
+pub(super) type Seen = Arc<Mutex<Vec<(String, HeaderMap, String)>>>;
 
 /// A receiver on port 0: `/hook` answers with the next status of `answers` (the last one
 /// repeats; a 302 points to `/elsewhere`), every request is recorded with its path.
-async fn receiver(answers: Vec<StatusCode>) -> (String, Seen) {
+pub(super) async fn receiver(answers: Vec<StatusCode>) -> (String, Seen) {
     let seen: Seen = Default::default();
     let (s1, s2) = (seen.clone(), seen.clone());
     let calls = Arc::new(Mutex::new(0usize));
@@ -455,7 +455,7 @@ async fn deliver_for_shipper(app: &TestApp, webhook_url: &str) -> String {
     shipper["webhook_secret"].as_str().unwrap().to_string()
 }
 
-async fn wait_for_hooks(app: &TestApp, seen: &Seen, n: usize) {
+pub(super) async fn wait_for_hooks(app: &TestApp, seen: &Seen, n: usize) {
     for _ in 0..400 {
         if seen.lock().unwrap().len() >= n {
             return;
@@ -469,7 +469,7 @@ async fn wait_for_hooks(app: &TestApp, seen: &Seen, n: usize) {
 /// The receiver's check, as the README's "Webhooks" section describes it: split the header
 /// into `t` and `v1`, HMAC-SHA256 the bytes `"<t>.<body>"` with the secret, compare, and
 /// refuse a `t` more than 5 minutes from the receiver's clock. Returns `t`.
-fn check_signature(
+pub(super) fn check_signature(
     secret: &str,
     headers: &HeaderMap,
     body: &str,

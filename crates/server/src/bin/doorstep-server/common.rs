@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
+use doorstep_server::domain::calendar::Calendar;
+use doorstep_server::domain::customer::{CustomerRules, parse_pickup_points};
 use doorstep_server::domain::zone::FleetZone;
 use doorstep_server::{Mode, ServerConfig};
 
@@ -21,6 +23,57 @@ pub(crate) struct Common {
     pub(crate) time_zone: FleetZone,
     #[command(flatten)]
     pub(crate) database: DatabaseArgs,
+}
+
+/// The customer's side: the fleet's delivery calendar, its pickup points, and when choices
+/// close.
+#[derive(Debug, Args)]
+pub(crate) struct CustomerArgs {
+    /// The weekdays the fleet delivers on: a range (mon-fri), a list (mon,wed,fri) or all.
+    /// Reattempts go to the next delivery day; customers may move a delivery to one.
+    #[arg(long, env = "DOORSTEP_DELIVERY_DAYS", default_value = "mon-sat")]
+    pub(crate) delivery_days: String,
+    /// A file of days the fleet is closed (holidays): one `YYYY-MM-DD [name]` a line.
+    #[arg(long, env = "DOORSTEP_CLOSED_DAYS", value_name = "FILE")]
+    pub(crate) closed_days: Option<PathBuf>,
+    /// A day the fleet is closed (may be given several times).
+    #[arg(long = "closed-day", value_name = "YYYY-MM-DD")]
+    pub(crate) closed_day: Vec<String>,
+    /// The fleet's pickup points, a TOML file of `[[point]]` with id, name, address; a
+    /// customer may send a parcel to one.
+    #[arg(long, env = "DOORSTEP_PICKUP_POINTS", value_name = "FILE")]
+    pub(crate) pickup_points: Option<PathBuf>,
+    /// Customers' choices close when the courier has this many stops or fewer before theirs.
+    #[arg(long, env = "DOORSTEP_CHOICES_CLOSE_AT_STOPS", default_value_t = 2,
+          value_parser = clap::value_parser!(u32).range(0..=50))]
+    pub(crate) choices_close_at_stops: u32,
+}
+
+impl CustomerArgs {
+    /// The rules these flags describe; a file that cannot be read or used is named.
+    pub(crate) fn rules(&self) -> anyhow::Result<CustomerRules> {
+        use anyhow::Context;
+        let mut closed = Vec::new();
+        if let Some(p) = &self.closed_days {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("reading --closed-days {}", p.display()))?;
+            closed = Calendar::parse_closed(&text, &p.display().to_string())?;
+        }
+        for day in &self.closed_day {
+            closed.extend(Calendar::parse_closed(day, "--closed-day")?);
+        }
+        let mut rules = CustomerRules {
+            calendar: Calendar::new(&self.delivery_days, closed)?,
+            cutoff_stops: self.choices_close_at_stops,
+            ..CustomerRules::default()
+        };
+        if let Some(p) = &self.pickup_points {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("reading --pickup-points {}", p.display()))?;
+            rules.pickup_points = parse_pickup_points(&text, &p.display().to_string())?;
+        }
+        Ok(rules)
+    }
 }
 
 /// Where the data lives when several nodes share it.

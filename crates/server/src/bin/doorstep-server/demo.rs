@@ -42,6 +42,8 @@ pub(crate) struct DemoArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) map_tiles: Option<PathBuf>,
     #[command(flatten)]
+    pub(crate) customers: crate::common::CustomerArgs,
+    #[command(flatten)]
     pub(crate) database: DatabaseArgs,
 }
 
@@ -70,6 +72,10 @@ pub(crate) async fn run(a: DemoArgs) -> anyhow::Result<()> {
         &a.database,
     );
     config.map_tiles = a.map_tiles.clone();
+    config.customers = a.customers.rules()?;
+    if config.customers.pickup_points.is_empty() {
+        config.customers.pickup_points = doorstep_server::demo_pickup_points();
+    }
     let date = a.date.clone().unwrap_or_else(|| today(&config));
     let seed = {
         let config = config.clone();

@@ -51,6 +51,8 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "DOORSTEP_OUTBOX_RECIPIENT_DAILY_LIMIT", default_value_t = 10,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub(crate) outbox_recipient_daily_limit: u32,
+    #[command(flatten)]
+    pub(crate) customers: crate::common::CustomerArgs,
     /// Policy file (TOML); the built-in policy otherwise.
     #[arg(long, env = "DOORSTEP_POLICY")]
     pub(crate) policy: Option<PathBuf>,
@@ -216,6 +218,7 @@ pub(crate) async fn run(a: ServeArgs) -> anyhow::Result<()> {
     config.verification_ttl_secs = a.verification_ttl_secs;
     config.far_handover_m = a.far_handover_metres;
     config.map_tiles = a.map_tiles.clone();
+    config.customers = a.customers.rules()?;
     config.offline_window_secs = a.offline_window_hours.saturating_mul(3600);
     if let Some(n) = a.outbox_max_attempts {
         config.outbox_max_attempts = n;
