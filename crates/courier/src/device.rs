@@ -10,8 +10,9 @@ use doorstep_inputs::{Clock, Randomness};
 use doorstep_protocol::ids::{EventId, ParcelId};
 use doorstep_protocol::token::{PublicTokenKey, TokenKeys};
 use doorstep_protocol::wire::{
-    DeliveryMethod, EnrollRequest, EnrollmentLink, EventBody, ExceptionReason, IdCheck, Location,
-    Manifest, ManifestParcel, ManifestStop, ParcelStatus, ResendRequest, VerifyRequest,
+    CustomerChoice, DeliveryMethod, EnrollRequest, EnrollmentLink, EventBody, ExceptionReason,
+    IdCheck, Location, MAX_INSTRUCTIONS_CHARS, MAX_PLACE_CHARS, Manifest, ManifestParcel,
+    ManifestStop, ParcelStatus, ResendRequest, VerifyRequest,
 };
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
@@ -771,6 +772,7 @@ impl Device {
                 scanned,
                 last_scan: h.last_scan().cloned(),
                 methods: h.methods(),
+                preselected: h.preselected_method(),
             },
             Step::OpenBox => HandoverView::OpenBox {
                 stop: route_stop,
@@ -960,7 +962,26 @@ fn route_stop(stop: &ManifestStop, local: &HashMap<ParcelId, ParcelState>) -> Ro
         reasons: stop.reasons.clone(),
         status,
         parcels,
+        customer: stop.customer.as_ref().and_then(customer_choice),
     }
+}
+
+/// The customer's choice as the UI shows it: the place and the instructions trimmed and held
+/// to the wire's limits, a blank one dropped; `None` when nothing is left of it.
+fn customer_choice(choice: &CustomerChoice) -> Option<CustomerChoice> {
+    let text = |s: &Option<String>, max: usize| {
+        s.as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(|t| t.chars().take(max).collect::<String>())
+    };
+    let shown = CustomerChoice {
+        method: choice.method,
+        place: text(&choice.place, MAX_PLACE_CHARS),
+        instructions: text(&choice.instructions, MAX_INSTRUCTIONS_CHARS),
+    };
+    (shown.method.is_some() || shown.place.is_some() || shown.instructions.is_some())
+        .then_some(shown)
 }
 
 #[cfg(test)]

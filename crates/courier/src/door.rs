@@ -42,6 +42,7 @@ fn no_stop(address: &str) -> ManifestStop {
         offline_allowed: true,
         reasons: Vec::new(),
         parcels: Vec::new(),
+        customer: None,
     }
 }
 

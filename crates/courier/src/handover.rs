@@ -32,6 +32,10 @@ use crate::view::{
 /// Code length assumed when a stop needs a code but the manifest does not say how long.
 pub const DEFAULT_CODE_LENGTH: u8 = 7;
 
+/// The method a handover takes when the courier names none, and the one the method screen
+/// opens on when the customer asked for none the scanned parcels allow.
+pub const DEFAULT_METHOD: DeliveryMethod = DeliveryMethod::HandToRecipient;
+
 /// Where the handover stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
@@ -288,6 +292,18 @@ impl Handover {
             .collect()
     }
 
+    /// The method the method screen opens on: the customer's choice (from their page) when
+    /// every scanned parcel allows it, else [`DEFAULT_METHOD`] when they do; `None` when
+    /// neither is among [`Self::methods`].
+    pub fn preselected_method(&self) -> Option<DeliveryMethod> {
+        let customer = self.stop.as_ref()?.customer.as_ref().and_then(|c| c.method);
+        let offered = self.methods();
+        [customer, Some(DEFAULT_METHOD)]
+            .into_iter()
+            .flatten()
+            .find(|m| offered.iter().any(|d| d.method == *m))
+    }
+
     /// The safe places the shipper allows for every scanned parcel (those of the first
     /// parcel that names any).
     pub fn safe_places(&self) -> Vec<String> {
@@ -314,14 +330,15 @@ impl Handover {
         self.door.as_ref()
     }
 
-    /// Done scanning, handing over by `method` (`None`: into the recipient's hands): to the
-    /// open-box check, the code step or the proof, as the method's steps ask.
+    /// Done scanning, handing over by `method` (`None`: [`DEFAULT_METHOD`], into the
+    /// recipient's hands): to the open-box check, the code step or the proof, as the method's
+    /// steps ask.
     pub fn finish_scanning(&mut self, method: Option<DeliveryMethod>) -> Result<(), CourierError> {
         self.require_stop()?;
         if self.step != Step::Scanning {
             return Err(CourierError::WrongStep("scanning is already finished"));
         }
-        let method = method.unwrap_or(DeliveryMethod::HandToRecipient);
+        let method = method.unwrap_or(DEFAULT_METHOD);
         let door = self
             .methods()
             .into_iter()
@@ -654,6 +671,7 @@ pub(crate) mod tests {
             offline_allowed,
             reasons: vec![],
             parcels,
+            customer: None,
         }
     }
 
@@ -1001,5 +1019,72 @@ pub(crate) mod tests {
         h.scan("PARCEL31", Some(&m), todo, 0).unwrap();
         assert_eq!(h.step(), &Step::Scanning);
         assert_eq!(h.scanned(), &[m.stops[2].parcels[0].parcel_id]);
+    }
+
+    /// [`manifest`] with stop 1's parcels going `ways`, and `customer`'s method as the
+    /// customer's choice for that stop.
+    fn customer_chose(customer: Option<DeliveryMethod>, ways: &[DeliveryMethod]) -> Manifest {
+        let mut m = manifest();
+        for p in &mut m.stops[0].parcels {
+            p.methods = ways.iter().copied().map(DoorMethod::plain).collect();
+        }
+        m.stops[0].customer = Some(doorstep_protocol::wire::CustomerChoice {
+            method: customer,
+            place: Some("Ana Ruiz, 14".into()),
+            instructions: None,
+        });
+        m
+    }
+
+    const EVERY_WAY_BUT_PICKUP: [DeliveryMethod; 3] = [
+        DeliveryMethod::HandToRecipient,
+        DeliveryMethod::Neighbour,
+        DeliveryMethod::SafePlace,
+    ];
+
+    #[test]
+    fn the_customers_method_is_preselected_when_every_scanned_parcel_allows_it() {
+        let m = customer_chose(Some(DeliveryMethod::Neighbour), &EVERY_WAY_BUT_PICKUP);
+        let mut h = Handover::new();
+        assert_eq!(h.preselected_method(), None, "no stop yet");
+        h.scan("PARCEL11", Some(&m), todo, 0).unwrap();
+        h.scan("PARCEL12", Some(&m), todo, 0).unwrap();
+        assert_eq!(h.preselected_method(), Some(DeliveryMethod::Neighbour));
+    }
+
+    #[test]
+    fn a_customers_method_the_scanned_parcels_do_not_all_allow_falls_back_to_the_default() {
+        let m = customer_chose(Some(DeliveryMethod::PickupPoint), &EVERY_WAY_BUT_PICKUP);
+        let mut h = Handover::new();
+        h.scan("PARCEL11", Some(&m), todo, 0).unwrap();
+        assert_eq!(h.preselected_method(), Some(DEFAULT_METHOD));
+
+        let mut m = customer_chose(Some(DeliveryMethod::Neighbour), &EVERY_WAY_BUT_PICKUP);
+        m.stops[0].parcels[1].methods = vec![DoorMethod::plain(DeliveryMethod::HandToRecipient)];
+        let mut h = Handover::new();
+        h.scan("PARCEL11", Some(&m), todo, 0).unwrap();
+        assert_eq!(h.preselected_method(), Some(DeliveryMethod::Neighbour));
+        h.scan("PARCEL12", Some(&m), todo, 0).unwrap();
+        assert_eq!(
+            h.preselected_method(),
+            Some(DEFAULT_METHOD),
+            "the second parcel goes only into the recipient's hands"
+        );
+    }
+
+    #[test]
+    fn without_a_customers_method_the_default_is_preselected_when_offered_and_else_none() {
+        let m = customer_chose(None, &EVERY_WAY_BUT_PICKUP);
+        let mut h = Handover::new();
+        h.scan("PARCEL11", Some(&m), todo, 0).unwrap();
+        assert_eq!(h.preselected_method(), Some(DEFAULT_METHOD));
+
+        let m = customer_chose(
+            Some(DeliveryMethod::Neighbour),
+            &[DeliveryMethod::SafePlace],
+        );
+        let mut h = Handover::new();
+        h.scan("PARCEL11", Some(&m), todo, 0).unwrap();
+        assert_eq!(h.preselected_method(), None);
     }
 }

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use doorstep_protocol::wire::{DoorMethod, IdCheck, IdType};
+use doorstep_protocol::wire::{CustomerChoice, DeliveryMethod, DoorMethod, IdCheck, IdType};
 use serde::{Deserialize, Serialize};
 
 /// `AppErrorCode`: the closed set of machine codes an [`AppError`] carries. The UI switches on
@@ -262,6 +262,12 @@ pub struct RouteStop {
     pub status: ParcelState,
     /// The parcels.
     pub parcels: Vec<RouteParcel>,
+    /// What the customer asked for on their page: a method, its place (a neighbour's name and
+    /// house number, a safe place, a pickup point) and instructions for the courier, trimmed,
+    /// each `None` when blank; `None` when they asked for nothing. The UI shows it as text,
+    /// never as markup.
+    #[serde(default)]
+    pub customer: Option<CustomerChoice>,
 }
 
 /// `Route`.
@@ -363,6 +369,10 @@ pub enum HandoverView {
         /// The ways every scanned parcel may be handed over, each with its steps at the door;
         /// `finish_scanning` takes one of them.
         methods: Vec<DoorMethod>,
+        /// The method the method screen opens on, one of `methods`: the customer's choice when
+        /// every scanned parcel allows it, else `hand_to_recipient` when they do; `None` when
+        /// neither is offered.
+        preselected: Option<DeliveryMethod>,
     },
     /// The open-box check: photograph the contents, then the customer confirms or refuses.
     OpenBox {

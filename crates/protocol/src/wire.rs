@@ -1397,6 +1397,11 @@ pub struct CreateParcelRequest {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     pub description: Option<String>,
+    /// How many delivery days later the customer may move the delivery on their page
+    /// (0: not at all; default 5, at most 7).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(maximum = 7))]
+    pub reschedule_days: Option<u8>,
 }
 
 /// The policy's decision for a parcel, with its reasons.

@@ -53,6 +53,20 @@ export type RouteStop = {
   reasons: string[];
   status: ParcelState;
   parcels: RouteParcel[];
+  /** What the customer asked for on their page, or `null` when nothing. */
+  customer: CustomerChoice | null;
+};
+/**
+ * What the customer chose before the courier came (`CustomerChoice` in wire.rs; the core trims
+ * it and leaves out a blank part). Their words: shown as text, never as markup.
+ */
+export type CustomerChoice = {
+  /** How they asked for the parcels to be handed over. */
+  method?: DeliveryMethod;
+  /** For that method: a neighbour's "name, house number", the safe place, or the pickup point's name and address. */
+  place?: string;
+  /** Free text for the courier. */
+  instructions?: string;
 };
 export type Route = { date: string; stops: RouteStop[]; fetched_at_ms: number | null; from_cache: boolean };
 
@@ -128,6 +142,11 @@ export type HandoverView =
       last_scan: ScanResult | null;
       /** The ways every scanned parcel may be handed over; `finishScanning` takes one. */
       methods: DoorMethod[];
+      /**
+       * The method the method screen opens on, one of `methods`: the customer's when the parcels
+       * allow it, else `hand_to_recipient` when offered, else `null` (the core decides).
+       */
+      preselected: DeliveryMethod | null;
     }
   | { step: 'open_box'; stop: RouteStop; scanned: string[]; photo_taken: boolean }
   | {

@@ -36,19 +36,30 @@ function textInput(id: string, hint: string, extra: Record<string, string> = {})
 /** A part of the form: its elements, and what it holds or why it cannot be sent yet. */
 type Part<T> = { el: HTMLElement; read(): { ok: T } | { err: MessageKey } };
 
-/** Where the parcels went: the neighbour's house number, a safe place, a pickup point's id. */
+/**
+ * Where the parcels went: the neighbour's house number, a safe place, a pickup point's id.
+ * When the customer asked for this very method on their page, the place they gave is filled
+ * in (and said so); the courier can change it.
+ */
 function placePart(ctx: Ctx, view: ProofView, changed: () => void): Part<string> | null {
   const method = view.door.method;
   if (method === 'hand_to_recipient') return null;
+  const customer = view.stop.customer;
+  const given = customer && customer.method === method ? (customer.place ?? '') : '';
   const input = textInput('place-input', '');
+  input.value = given;
   input.addEventListener('input', changed);
+  const fromCustomer = given ? h('p', { class: 'muted small', testid: 'place-from-customer' }, t('proof.place_from_customer')) : null;
   const need: MessageKey =
     method === 'neighbour' ? 'proof.need_house' : method === 'safe_place' ? 'proof.need_safe_place' : 'proof.need_pickup';
   const read = () => (input.value.trim() ? { ok: input.value.trim() } : { err: need });
 
   if (method === 'neighbour') {
     input.placeholder = t('proof.house_hint');
-    return { el: h('div', { class: 'stack' }, h('label', { class: 'label', for: 'place-input' }, t('proof.house_label')), input), read };
+    return {
+      el: h('div', { class: 'stack' }, h('label', { class: 'label', for: 'place-input' }, t('proof.house_label')), input, fromCustomer),
+      read,
+    };
   }
   if (method === 'pickup_point') {
     input.placeholder = t('proof.pickup_hint');
@@ -74,14 +85,17 @@ function placePart(ctx: Ctx, view: ProofView, changed: () => void): Part<string>
             t('proof.pickup_scan'),
           )
         : null;
-    return { el: h('div', { class: 'stack' }, h('label', { class: 'label', for: 'place-input' }, t('proof.pickup_label')), input, scan), read };
+    return {
+      el: h('div', { class: 'stack' }, h('label', { class: 'label', for: 'place-input' }, t('proof.pickup_label')), input, fromCustomer, scan),
+      read,
+    };
   }
 
   // A safe place: one the shipper allows, or described by the courier.
   input.placeholder = t('proof.safe_place_hint');
   const describe = h('div', { class: 'stack' }, h('label', { class: 'label', for: 'place-input' }, t('proof.safe_place_describe')), input);
   if (view.safe_places.length === 0) {
-    return { el: h('div', { class: 'stack' }, h('span', { class: 'label' }, t('proof.safe_place_label')), describe), read };
+    return { el: h('div', { class: 'stack' }, h('span', { class: 'label' }, t('proof.safe_place_label')), describe, fromCustomer), read };
   }
   let chosen: string | null = null;
   const pick = (place: string | null) => () => {
@@ -89,15 +103,32 @@ function placePart(ctx: Ctx, view: ProofView, changed: () => void): Part<string>
     describe.hidden = place !== null;
     changed();
   };
-  const choices = view.safe_places.map((place, i) => option('radio', `safe-place-${i}`, 'safe-place', place, pick(place))[0]);
-  choices.push(option('radio', 'safe-place-other', 'safe-place', t('proof.safe_place_other'), pick(null))[0]);
+  const choices = view.safe_places.map((place, i) => option('radio', `safe-place-${i}`, 'safe-place', place, pick(place)));
+  choices.push(option('radio', 'safe-place-other', 'safe-place', t('proof.safe_place_other'), pick(null)));
   describe.hidden = true;
+  // The customer's place: the shipper's place of that name, else described as another one.
+  if (given) {
+    const same = view.safe_places.findIndex((p) => p.trim().toLowerCase() === given.trim().toLowerCase());
+    if (same >= 0) {
+      chosen = view.safe_places[same]!;
+      input.value = '';
+    } else {
+      describe.hidden = false;
+    }
+    choices[same >= 0 ? same : choices.length - 1]![1].checked = true;
+  }
   return {
     el: h(
       'div',
       { class: 'stack' },
-      h('fieldset', { class: 'options', testid: 'safe-places' }, h('legend', { class: 'label' }, t('proof.safe_place_label')), choices),
+      h(
+        'fieldset',
+        { class: 'options', testid: 'safe-places' },
+        h('legend', { class: 'label' }, t('proof.safe_place_label')),
+        choices.map(([label]) => label),
+      ),
       describe,
+      fromCustomer,
     ),
     read: () => (chosen !== null ? { ok: chosen } : read()),
   };

@@ -7,6 +7,7 @@ import { h, icon, ICONS, replaceChildren } from '../lib/dom';
 import { formatTime, t } from '../i18n';
 import { openInMaps } from '../lib/platform';
 import { appBar, layout, statusChip, syncBadge, tabBar, updateBanner } from './chrome';
+import { customerNote } from './customer';
 
 const PULL_THRESHOLD = 72;
 
@@ -36,6 +37,7 @@ function stopItem(stop: RouteStop, expanded: boolean, toggle: () => void, mobile
           ' · ',
           parcels,
           stop.code_required ? h('span', { class: 'tag' }, icon(ICONS.lock, 14), t('route.code')) : null,
+          stop.customer ? h('span', { class: 'tag', testid: `customer-tag-${stop.sequence}` }, icon(ICONS.person, 14), t('route.customer')) : null,
         ),
       ),
       statusChip(stop.status),
@@ -44,6 +46,7 @@ function stopItem(stop: RouteStop, expanded: boolean, toggle: () => void, mobile
       ? h(
           'div',
           { class: 'stop-detail' },
+          customerNote(stop),
           h(
             'ul',
             { class: 'parcels' },

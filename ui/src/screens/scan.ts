@@ -11,6 +11,7 @@ import { scanImageFile } from '../lib/scanner';
 import { t } from '../i18n';
 import { cameraMessage, cameraSheet } from './camera';
 import { appBar, layout, syncBadge, tabBar } from './chrome';
+import { customerNote } from './customer';
 import { handOverBy } from './method';
 import { photoField, type PhotoField } from './photo';
 
@@ -304,6 +305,7 @@ export function scanScreen(ctx: Ctx): Screen {
           h('span', { class: 'seq' }, String(stop.sequence)),
           h('div', null, h('div', { class: 'stop-address' }, stop.address), h('div', { class: 'stop-meta' }, stop.recipient_name)),
         ),
+        customerNote(stop),
         h('p', { class: 'progress-text', testid: 'scan-count' }, t('scan.scanned', { done: scanned.length, total: stop.parcels.length })),
         parcelList(stop, scanned),
       );

@@ -888,6 +888,37 @@ describe('at the door at 390×844 (method, open box, place, ID and age, signatur
     await one.context().close();
   });
 
+  test("the customer's choice: their words on the stop as text, the method screen opens on their method, the proof has their place", async () => {
+    const ana = { method: 'neighbour', place: 'Ana Ruiz, 14', instructions: '<b>ring twice</b>' };
+    const page = await openApp({ doors: BEN_DOORS, customers: { 2: ana } });
+    assert.equal(await page.textContent(tid('customer-tag-2')), 'Customer note');
+    await page.tap(`${tid('stop-2')} .stop-main`);
+    const note = `${tid('stop-2')} ${tid('customer-note')}`;
+    await page.waitForSelector(note);
+    assert.equal(await page.textContent(`${note} ${tid('customer-instructions')}`), '<b>ring twice</b>');
+    assert.ok(await page.isVisible(`${note} ${tid('customer-instructions')}`));
+    assert.equal(await page.locator(`${note} b`).count(), 0, 'their markup stays text');
+    await assertAccessible(page, 'route, customer note');
+    await startStop(page, BEN);
+    assert.ok(await page.isVisible(`${tid('scan-stop')} ${tid('customer-instructions')}`));
+    await page.tap(tid('finish-scanning'));
+    await page.waitForSelector(tid('method-screen'));
+    assert.equal(await page.textContent(`${tid('method-screen')} ${tid('customer-asked')}`), 'The customer asked for: a neighbour — Ana Ruiz, 14');
+    assert.ok(await page.isVisible(`${tid('method-neighbour')} ${tid('method-customer-choice')}`));
+    assert.equal(await page.getAttribute(tid('method-neighbour'), 'data-preselected'), 'true');
+    await assertTapTargets(page);
+    await assertAccessible(page, 'method choice, customer');
+    await shot(page, 'method-customer-choice');
+    await page.tap(tid('method-neighbour'));
+    await page.waitForSelector(tid('code-display'));
+    await typeKeys(page, CODE_OK);
+    await page.waitForSelector(tid('proof-screen'));
+    assert.equal(await page.inputValue(tid('place-input')), 'Ana Ruiz, 14');
+    assert.ok(await page.isVisible(tid('place-from-customer')));
+    assert.deepEqual(page.errors, []);
+    await page.context().close();
+  });
+
   test('a neighbour takes it: name, house number and a finger signature as a PNG', async () => {
     const page = await openApp({ doors: BEN_DOORS });
     await toNeighbourProof(page);

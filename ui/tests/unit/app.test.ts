@@ -64,7 +64,7 @@ describe('which screen shows', () => {
 
   it('shows an overlay only while a handover is under way', () => {
     const stop = new FakeBackend().route.stops[1]!;
-    expect(screenFor({ ...base, overlay: 'exceptions', view: { step: 'scanning', stop, scanned: [], last_scan: null, methods: [] } })).toBe('exceptions');
+    expect(screenFor({ ...base, overlay: 'exceptions', view: { step: 'scanning', stop, scanned: [], last_scan: null, methods: [], preselected: null } })).toBe('exceptions');
     expect(screenFor({ ...base, overlay: 'exceptions' })).toBe('queue');
   });
 });

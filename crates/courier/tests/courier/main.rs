@@ -11,3 +11,4 @@ mod logs;
 mod model;
 mod proxy;
 mod update;
+mod view;

@@ -603,6 +603,17 @@ async fn a_reattempt_goes_to_the_next_delivery_day_across_a_holiday_and_the_week
         .await;
     assert_eq!(view["delivery_date"], "2026-11-30", "{view}");
     assert_eq!(view["status"], "pending");
+
+    // A parcel with a code: its new code is valid to the end of Monday, the new day.
+    let c = app.parcel("code + photo: high value").clone();
+    let ev = device.record(&c, failed(ExceptionReason::NotHome), MORNING_MS);
+    device.sync_one(ev).await;
+    let view = app
+        .admin_get(&format!("/v1/admin/parcels/{}", c.parcel_id))
+        .await;
+    assert_eq!(view["delivery_date"], "2026-11-30", "{view}");
+    // 2026-12-01T00:00:00Z, the end of Monday 30 November in the fleet's zone (UTC).
+    assert_eq!(view["code_expires_at"], 1_796_083_200, "{view}");
 }
 
 #[tokio::test]
