@@ -125,6 +125,20 @@ async function admin(method, path, body) {
 }
 
 let app;
+/** The customer posts one of the forms of their page (`fields` besides the page's revision). */
+async function customerChooses(parcel, fields) {
+  const page = `${serverUrl}${new URL(parcel.customer_url).pathname}`;
+  const html = await (await fetch(page)).text();
+  const rev = html.match(/name="rev" value="(\d+)"/)?.[1];
+  assert.ok(rev, `the customer's page offers its choices: ${html.slice(0, 400)}`);
+  const r = await fetch(page, { method: 'POST', body: new URLSearchParams({ rev, ...fields }) });
+  assert.equal(r.status, 200, `the customer's choice is saved: ${await r.text()}`);
+}
+/** The value of an input of the app. */
+async function valueOf(css) {
+  await app.waitFor(css);
+  return app.cmd('POST', '/execute/sync', { script: 'return document.querySelector(arguments[0]).value;', args: [css] });
+}
 async function shot(name) {
   writeFileSync(`${env.SCREENSHOT_DIR}/${name}.png`, await app.screenshot());
 }
@@ -278,20 +292,28 @@ test('at the door: a neighbour signs for a parcel, a failed delivery comes back 
   const platform = env.ANDROID_APK ? 'android' : 'linux';
   // The fleet lowers the minimum again; the courier's Sync now brings the policy, and work goes on.
   await admin('PUT', `/v1/admin/releases/${platform}/minimum`, { minimum: null });
+  // Meanwhile a customer asked on their page for a neighbour, with instructions for the courier.
+  const neighbourParcel = seed.parcels.find((p) => p.label.includes('neighbour or safe place allowed'));
+  assert.ok(neighbourParcel, 'the demo route has a parcel a neighbour may take');
+  await customerChooses(neighbourParcel, { choice: 'neighbour', neighbour_name: 'Jan de Vries', house: '14' });
+  await customerChooses(neighbourParcel, { choice: 'instructions', instructions: '<b>Ring twice</b>' });
   await app.click('[data-testid="update-sync"]');
   await app.waitFor('[data-testid="route-list"]', 30000);
 
-  // A neighbour takes the parcel: the method is chosen, the neighbour signs on the screen.
-  const neighbourParcel = seed.parcels.find((p) => p.label.includes('neighbour or safe place allowed'));
-  assert.ok(neighbourParcel, 'the demo route has a parcel a neighbour may take');
+  // A neighbour takes the parcel, as the customer asked: the manifest refresh brought their
+  // choice, so the method screen opens on it with their instructions (as text), the place is
+  // filled in, and the neighbour signs.
   await scanLabel(neighbourParcel.barcode);
   await app.click('[data-testid="finish-scanning"]');
   await app.waitFor('[data-testid="method-screen"]');
+  await app.waitFor('[data-testid="method-neighbour"][data-preselected="true"]', 30000);
+  await app.waitFor('[data-testid="method-customer-choice"]');
+  assert.equal(await app.text('[data-testid="customer-instructions"]'), '<b>Ring twice</b>', 'shown as text');
   await shot('method-choice');
   await app.click('[data-testid="method-neighbour"]');
   await app.waitFor('[data-testid="signature-pad"]');
+  assert.equal(await valueOf('[data-testid="place-input"]'), 'Jan de Vries, 14', "the customer's neighbour is filled in");
   await app.type('[data-testid="recipient-name"]', 'Jan de Vries');
-  await app.type('[data-testid="place-input"]', '14');
   await app.draw('[data-testid="signature-pad"]', [[-120, 10], [-80, -20], [-40, 25], [0, -25], [40, 20], [90, -10], [130, 15]]);
   await shot('signature');
   await app.click('[data-testid="confirm-proof"]');
@@ -312,7 +334,10 @@ test('at the door: a neighbour signs for a parcel, a failed delivery comes back 
   await app.waitFor('[data-testid="done-screen"][data-outcome="exception"]');
   await app.click('[data-testid="next-delivery"]');
   assert.equal((await waitForServerEvents(failing.parcel_id, 1, 60000)).length, 1);
-  const nextDay = new Date(Date.parse(`${seed.date}T12:00:00Z`) + 86400000).toISOString().slice(0, 10);
+  // The next delivery day of the demo's calendar (Monday to Saturday).
+  let next = new Date(Date.parse(`${seed.date}T12:00:00Z`) + 86400000);
+  if (next.getUTCDay() === 0) next = new Date(next.getTime() + 86400000);
+  const nextDay = next.toISOString().slice(0, 10);
   const view = await admin('GET', `/v1/admin/parcels/${failing.parcel_id}`);
   assert.equal(view.delivery_date, nextDay, `the parcel is on ${nextDay}'s route: ${JSON.stringify(view)}`);
   assert.equal(view.status, 'pending');

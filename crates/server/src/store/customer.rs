@@ -11,7 +11,7 @@ use doorstep_protocol::{EventId, ParcelId, TokenClaims, TokenSubject};
 use super::backend::sql::{Db, OptionalExt, exec, params, qrow};
 use super::error::StoreError;
 use super::handle::Store;
-use super::outbox::{enqueue, enqueue_webhook};
+use super::outbox::{enqueue_webhook, tell_customer};
 use super::rows::{CodeEnd, load_stop, method_str, new_id, parse_enum};
 use crate::domain::customer::{Choice, ChoiceOutcome, Closed, Progress, Refusal, Standing, Window};
 use crate::domain::messages::{Lang, NearMessage};
@@ -707,30 +707,7 @@ impl Store {
                 code: stop.code_required,
             }
             .texts(stop.language);
-            if let Some(email) = &stop.email {
-                enqueue(
-                    tx,
-                    "email",
-                    email,
-                    &texts.subject,
-                    &texts.body,
-                    None,
-                    None,
-                    now,
-                )?;
-            }
-            if let Some(phone) = &stop.phone {
-                enqueue(
-                    tx,
-                    "sms",
-                    phone,
-                    &texts.subject,
-                    &texts.sms,
-                    None,
-                    None,
-                    now,
-                )?;
-            }
+            tell_customer(tx, &stop, &texts, now)?;
             exec(
                 tx,
                 "UPDATE stops SET near_sent_on = ?2 WHERE id = ?1",

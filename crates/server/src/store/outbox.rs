@@ -264,6 +264,41 @@ pub(super) fn enqueue(
     Ok(())
 }
 
+/// Queues a message that holds no code to the stop's customer: by email and by SMS, to
+/// whichever of the two the stop has.
+pub(super) fn tell_customer(
+    tx: &Db<'_>,
+    stop: &super::rows::StopRow,
+    texts: &crate::domain::messages::MessageTexts,
+    now: i64,
+) -> Result<(), StoreError> {
+    if let Some(email) = &stop.email {
+        enqueue(
+            tx,
+            "email",
+            email,
+            &texts.subject,
+            &texts.body,
+            None,
+            None,
+            now,
+        )?;
+    }
+    if let Some(phone) = &stop.phone {
+        enqueue(
+            tx,
+            "sms",
+            phone,
+            &texts.subject,
+            &texts.sms,
+            None,
+            None,
+            now,
+        )?;
+    }
+    Ok(())
+}
+
 /// Queues a webhook. It is signed when it is sent (with the shipper's secret and the time
 /// of that try), so nothing precomputed is stored.
 pub(super) fn enqueue_webhook(

@@ -10,7 +10,7 @@ use super::backend::sql::{Db, OptionalExt, exec, params, qrow};
 use super::error::StoreError;
 use super::handle::Store;
 use super::models::CreatedParcel;
-use super::outbox::{enqueue, void_unsent_code_messages};
+use super::outbox::{enqueue, tell_customer, void_unsent_code_messages};
 use super::rows::{CodeEnd, StopRow, bad_column, load_stop, method_str, new_id, parse_enum};
 use super::views::parcel_view;
 use crate::domain::parcel::NewParcel;
@@ -476,30 +476,7 @@ impl Store {
             date,
         }
         .texts(stop.language);
-        if let Some(email) = &stop.email {
-            enqueue(
-                tx,
-                "email",
-                email,
-                &texts.subject,
-                &texts.body,
-                None,
-                None,
-                now,
-            )?;
-        }
-        if let Some(phone) = &stop.phone {
-            enqueue(
-                tx,
-                "sms",
-                phone,
-                &texts.subject,
-                &texts.sms,
-                None,
-                None,
-                now,
-            )?;
-        }
+        tell_customer(tx, &stop, &texts, now)?;
         if stop.code_required {
             let has_code: Option<String> = qrow(
                 tx,

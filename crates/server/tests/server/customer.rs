@@ -58,17 +58,6 @@ impl TestApp {
         (status, r.text().await.unwrap())
     }
 
-    /// The courier's manifest of `date`, as their phone gets it.
-    async fn manifest_of(&self, device: &Device, date: &str) -> Manifest {
-        let r = device
-            .request(reqwest::Method::GET, &format!("/v1/manifest?date={date}"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        r.json().await.unwrap()
-    }
-
     async fn live(&self, page: &str) -> Value {
         let r = self
             .client
@@ -83,6 +72,11 @@ impl TestApp {
 
 fn stop_in(m: &Manifest, stop: StopId) -> Option<&ManifestStop> {
     m.stops.iter().find(|s| s.stop_id == stop)
+}
+
+/// A calendar of `weekdays` closed on the days of `closed` (a closed-days file's text).
+fn calendar(weekdays: &str, closed: &str) -> Calendar {
+    Calendar::new(weekdays, Calendar::parse_closed(closed, "test").unwrap()).unwrap()
 }
 
 /// The day before the demo route: every choice is open.
@@ -119,7 +113,7 @@ async fn a_neighbour_reaches_the_couriers_manifest_the_audit_log_and_the_proof_t
     assert!(html.contains("Ana Ruiz, 14"));
 
     let device = app.device().await;
-    let m = app.manifest_of(&device, DATE).await;
+    let m = device.manifest(DATE).await;
     let stop = stop_in(&m, p.stop_id).expect("the stop is on the route");
     let choice = stop.customer.as_ref().expect("the customer's choice");
     assert_eq!(
@@ -185,7 +179,7 @@ async fn age_restricted_goods_offer_no_neighbour_or_safe_place_and_say_why() {
     assert_eq!(status, 422);
     assert!(html.contains(why));
     let device = app.device().await;
-    let m = app.manifest_of(&device, DATE).await;
+    let m = device.manifest(DATE).await;
     assert!(stop_in(&m, p.stop_id).unwrap().customer.is_none());
 }
 
@@ -213,7 +207,7 @@ async fn a_safe_place_comes_from_the_shippers_list_and_the_policy_asks_for_its_p
         .choose(&page, &[("choice", "safe_place"), ("safe_place", &listed)])
         .await;
     assert_eq!(status, 200);
-    let m = app.manifest_of(&app.device().await, DATE).await;
+    let m = app.device().await.manifest(DATE).await;
     let stop = stop_in(&m, p.stop_id).unwrap();
     assert_eq!(
         stop.customer.as_ref().unwrap().place.as_deref(),
@@ -269,7 +263,7 @@ async fn a_pickup_point_comes_from_the_fleets_list_and_a_fleet_without_one_says_
         )
         .await;
     assert_eq!(status, 200, "{html}");
-    let m = app.manifest_of(&app.device().await, DATE).await;
+    let m = app.device().await.manifest(DATE).await;
     let choice = stop_in(&m, p.stop_id).unwrap().customer.clone().unwrap();
     assert_eq!(
         choice.place.as_deref(),
@@ -281,11 +275,7 @@ async fn a_pickup_point_comes_from_the_fleets_list_and_a_fleet_without_one_says_
 async fn another_day_skips_the_weekend_and_closed_days_and_sends_a_code_for_that_day() {
     // The route is on Wednesday 2026-11-25; Friday the 27th is closed.
     let app = the_day_before(|c| {
-        c.customers.calendar = Calendar::new(
-            "mon-sat",
-            Calendar::parse_closed("2026-11-27 Closed", "test").unwrap(),
-        )
-        .unwrap();
+        c.customers.calendar = calendar("mon-sat", "2026-11-27 Closed");
     })
     .await;
     let p = app.parcel("code + photo: high value").clone();
@@ -318,8 +308,8 @@ async fn another_day_skips_the_weekend_and_closed_days_and_sends_a_code_for_that
     assert!(html.contains("Monday 30 November"), "{html}");
 
     let device = app.device().await;
-    assert!(stop_in(&app.manifest_of(&device, DATE).await, p.stop_id).is_none());
-    assert!(stop_in(&app.manifest_of(&device, "2026-11-30").await, p.stop_id).is_some());
+    assert!(stop_in(&device.manifest(DATE).await, p.stop_id).is_none());
+    assert!(stop_in(&device.manifest("2026-11-30").await, p.stop_id).is_some());
     // A code for the new day reached the customer; the old one ended.
     let code = app.code_from_dev_outbox(p.stop_id, 1).await;
     assert_ne!(Some(&code), p.code.as_ref());
@@ -360,7 +350,7 @@ async fn instructions_are_bounded_and_reach_the_courier_as_text() {
     assert_eq!(status, 200);
     assert!(!html.contains("<b>Gate"), "markup is escaped");
     assert!(html.contains("&lt;b&gt;Gate code 4711&lt;/b&gt;"));
-    let m = app.manifest_of(&app.device().await, DATE).await;
+    let m = app.device().await.manifest(DATE).await;
     let choice = stop_in(&m, p.stop_id).unwrap().customer.clone().unwrap();
     assert_eq!(choice.instructions.as_deref(), Some(text));
     assert_eq!(choice.method, None, "instructions alone leave the method");
@@ -445,7 +435,7 @@ async fn a_replayed_form_changes_nothing_twice_and_one_webhook_is_signed_and_sen
 async fn choices_close_when_the_courier_is_near_or_at_the_door() {
     let app = spawn_app().await;
     let device = app.device().await;
-    let m = app.manifest_of(&device, DATE).await;
+    let m = device.manifest(DATE).await;
     // On the day, before any record: the first stops are too near.
     let first = m.stops[0].stop_id;
     let p = app
@@ -492,7 +482,7 @@ async fn choices_close_when_the_courier_is_near_or_at_the_door() {
 async fn the_window_and_stops_before_yours_follow_the_couriers_records() {
     let app = spawn_app().await;
     let mut device = app.device().await;
-    let m = app.manifest_of(&device, DATE).await;
+    let m = device.manifest(DATE).await;
     let last = m.stops.last().unwrap();
     let p = app
         .seed
@@ -548,7 +538,7 @@ async fn the_window_and_stops_before_yours_follow_the_couriers_records() {
 async fn the_near_message_goes_once_when_the_courier_is_three_stops_away() {
     let app = the_day_before(|_| {}).await;
     let mut device = app.device().await;
-    let m = app.manifest_of(&device, DATE).await;
+    let m = device.manifest(DATE).await;
     // A stop with an email address at the end of the route.
     let p = app.parcel("code: pickup point, recipient asked").clone();
     let position = m.stops.iter().position(|s| s.stop_id == p.stop_id).unwrap();
@@ -587,11 +577,7 @@ async fn the_near_message_goes_once_when_the_courier_is_three_stops_away() {
 async fn a_reattempt_goes_to_the_next_delivery_day_across_a_holiday_and_the_weekend() {
     // Wednesday the 25th; Thursday and Friday closed; no Saturday deliveries.
     let app = spawn_app_with(|c| {
-        c.customers.calendar = Calendar::new(
-            "mon-fri",
-            Calendar::parse_closed("2026-11-26 Thanksgiving\n2026-11-27\n", "test").unwrap(),
-        )
-        .unwrap();
+        c.customers.calendar = calendar("mon-fri", "2026-11-26 Thanksgiving\n2026-11-27\n");
     })
     .await;
     let p = app.parcel("no code: low value").clone();

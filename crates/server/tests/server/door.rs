@@ -26,13 +26,7 @@ fn method(parcel: &ManifestParcel, m: DeliveryMethod) -> Option<&DoorMethod> {
 }
 
 async fn manifest(device: &Device) -> Manifest {
-    let r = device
-        .request(reqwest::Method::GET, &format!("/v1/manifest?date={DATE}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    r.json().await.unwrap()
+    device.manifest(DATE).await
 }
 
 /// Uploads `bytes` as a photo (or signature) and answers its SHA-256.

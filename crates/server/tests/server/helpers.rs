@@ -312,6 +312,17 @@ impl Device {
             .unwrap()
     }
 
+    /// The courier's manifest of `date`, as the phone gets it.
+    pub async fn manifest(&self, date: &str) -> doorstep_protocol::wire::Manifest {
+        let r = self
+            .request(reqwest::Method::GET, &format!("/v1/manifest?date={date}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.json().await.unwrap()
+    }
+
     pub async fn verify(&self, parcel: ParcelId, code: &str) -> Value {
         let r = self
             .post("/v1/verify", json!({ "parcel_id": parcel, "code": code }))
