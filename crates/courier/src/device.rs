@@ -725,10 +725,35 @@ impl Device {
         Ok(id)
     }
 
-    /// Copies a proof photo into the data directory (content-addressed, fsynced), so the
-    /// committed event never points at a file the camera plugin may delete.
+    /// The photo at `path` for a record: only a file of the app's own photo folder (where
+    /// [`Device::store_photo`] keeps what the camera or the file picker gave), read through
+    /// no link out of it, an image, at most [`MAX_PHOTO_BYTES`]. The UI passes paths, so a
+    /// compromised webview could otherwise make the phone upload any file the app can read
+    /// (its own database, its keys) as "evidence".
     pub(crate) fn keep_photo(&self, path: &Path) -> Result<(String, PathBuf), CourierError> {
-        let bytes = std::fs::read(path).map_err(StoreError::from)?;
+        const NOT_OURS: &str = "this photo is not one the app took or chose; take it again";
+        let folder = self
+            .shared
+            .data_dir
+            .join("photos")
+            .canonicalize()
+            .map_err(StoreError::from)?;
+        let real = path
+            .canonicalize()
+            .map_err(|_| CourierError::PhotoInvalid(NOT_OURS))?;
+        if real.parent() != Some(folder.as_path()) || !real.is_file() {
+            return Err(CourierError::PhotoInvalid(NOT_OURS));
+        }
+        let size = real.metadata().map_err(StoreError::from)?.len();
+        if size > MAX_PHOTO_BYTES as u64 {
+            return Err(CourierError::PhotoInvalid(
+                "this photo is larger than 10 MB; take it again at a lower resolution",
+            ));
+        }
+        let bytes = std::fs::read(&real).map_err(StoreError::from)?;
+        if photo_extension(&bytes).is_none() {
+            return Err(CourierError::PhotoInvalid(NOT_OURS));
+        }
         self.write_photo(&bytes)
     }
 

@@ -106,8 +106,15 @@ async fn the_open_box_check_comes_before_the_code_and_a_refusal_is_a_failed_deli
     );
     let err = device.check_contents(None, false).await.unwrap_err();
     assert_eq!(err.code(), AppErrorCode::ContentsPhotoRequired);
-    let photo = dir.path().join("contents.png");
-    std::fs::write(&photo, png(2)).unwrap();
+    // Only a photo of the app's own folder is taken: not a file elsewhere, even an image.
+    let elsewhere = dir.path().join("contents.png");
+    std::fs::write(&elsewhere, png(2)).unwrap();
+    let err = device
+        .check_contents(Some(&elsewhere), false)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), AppErrorCode::PhotoInvalid, "{err:?}");
+    let photo = device.store_photo(&png(2)).unwrap();
     let view = device.check_contents(Some(&photo), false).await.unwrap();
     assert_eq!(done_outcome(&view), DoneOutcome::Exception);
 
@@ -228,6 +235,49 @@ async fn a_recipient_under_the_minimum_age_is_recorded_as_refused_age_with_the_f
 }
 
 // -- records that are not a handover ------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_takes_only_a_picture_from_the_apps_own_photo_folder() {
+    let server = spawn_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let device = enrolled_device(&server, &server.url(), dir.path(), test_config()).await;
+    let stray = server.seed.off_route_barcode.clone();
+    let photos = dir.path().join("photos");
+    // The app's own database, reached by a path through the photo folder.
+    let database = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_file())
+        .expect("the device keeps a file beside its photo folder");
+    let through = photos.join("..").join(database.file_name().unwrap());
+    // A link in the photo folder to a picture outside it.
+    let outside = dir.path().join("outside.png");
+    std::fs::write(&outside, png(3)).unwrap();
+    let link = photos.join("link.png");
+    std::os::unix::fs::symlink(&outside, &link).unwrap();
+    // A file in the folder that is not a picture.
+    let text = photos.join("notes.png");
+    std::fs::write(&text, b"not a picture").unwrap();
+    for path in [
+        &through,
+        &outside,
+        &link,
+        &text,
+        &photos.join("missing.png"),
+    ] {
+        let err = device
+            .report_unexpected(&stray, Some(path), None)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), AppErrorCode::PhotoInvalid, "{}", path.display());
+    }
+    // A picture the app kept itself is taken.
+    let kept = device.store_photo(&png(3)).unwrap();
+    device
+        .report_unexpected(&stray, Some(&kept), None)
+        .await
+        .unwrap();
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_parcel_not_on_the_route_is_reported_and_shows_up_once_the_fleet_manager_assigns_it() {

@@ -47,8 +47,10 @@ async fn past_the_open_box(
     if !matches!(view, HandoverView::OpenBox { .. }) {
         return view;
     }
-    let photo = dir.join("contents.jpg");
-    std::fs::write(&photo, b"\xff\xd8\xff\xe0 the contents of the box").unwrap();
+    let _ = dir;
+    let photo = device
+        .store_photo(b"\xff\xd8\xff\xe0 the contents of the box")
+        .unwrap();
     device.check_contents(Some(&photo), true).await.unwrap()
 }
 
@@ -486,12 +488,9 @@ async fn the_customers_qr_token_hands_over_offline_even_a_no_offline_parcel_and_
         .await
         .unwrap_err();
     assert_eq!(err.code(), AppErrorCode::PhotoRequired);
-    let photo = dir.path().join("camera.jpg");
-    std::fs::write(
-        &photo,
-        b"\xff\xd8\xff\xe0 not really a jpeg, but bytes to upload",
-    )
-    .unwrap();
+    let photo = device
+        .store_photo(b"\xff\xd8\xff\xe0 not really a jpeg, but bytes to upload")
+        .unwrap();
     let mut proof = ProofInput::named("Alan").with_photo(&photo);
     let err = device.submit_proof(&proof).await.unwrap_err();
     assert_eq!(err.code(), AppErrorCode::SignatureRequired);
@@ -500,7 +499,6 @@ async fn the_customers_qr_token_hands_over_offline_even_a_no_offline_parcel_and_
         .unwrap();
     proof.signature_path = Some(signature.to_string_lossy().into_owned());
     let event_id = expect_done(&device.submit_proof(&proof).await.unwrap());
-    std::fs::remove_file(&photo).unwrap(); // the camera's temp file may vanish; the copy stays
 
     proxy.set(Fault::Pass);
     let status = device.sync_now().await.unwrap();
