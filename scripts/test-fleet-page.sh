@@ -5,12 +5,17 @@
 # an Android build through the page's upload form, stage a second one and raise its rollout, then a
 # phone enrolls and reports its version, and the page counts it and lists it as not updated; then the
 # console's inbox, a search and a parcel's proof of delivery, and the import page, without JavaScript.
+# Then, on the same server, tests/customer/customer.test.mjs: the customer's page (/c/{ref}) at a
+# phone's width — the choices, a refused one, a neighbour saved and the form replayed, instructions,
+# the Spanish page, too late to change, the live part refreshed without a reload, a bad link — each
+# passing axe under the page's CSP.
 #
 # Usage: scripts/test-fleet-page.sh
 # Environment: CHROMIUM_PATH  the browser (default /usr/bin/chromium)
 # The screenshots are written to ui/docs/screens/ (fleet-releases.png, console-inbox.png,
-# console-proof.png, console-inbox-tablet.png); the server's log is left in
-# test-output/fleet/.
+# console-proof.png, console-inbox-tablet.png, and the customer's page: customer-choices.png,
+# customer-refused.png, customer-saved.png, customer-es.png, customer-too-late.png,
+# customer-bad-link.png); the server's log is left in test-output/fleet/.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -32,4 +37,10 @@ export SCREENSHOT="$ROOT/ui/docs/screens/fleet-releases.png"
 say "the fleet page in Chromium against $FLEET_URL"
 node --test --test-reporter=spec tests/fleet/fleet.test.mjs \
   || { show_log "$out/server.log"; die "the fleet page test failed (the server's log is above)"; }
-say "passed; screenshots: ui/docs/screens/fleet-releases.png, console-*.png"
+
+# The customer's page, on the same demo day (the fleet test changes none of its stops).
+export DOORSTEP_SEED_JSON="$SCRATCH/seed.json" SCREENSHOT_DIR="$ROOT/ui/docs/screens"
+say "the customer's page in Chromium at a phone's width against $FLEET_URL"
+node --test --test-reporter=spec tests/customer/customer.test.mjs \
+  || { show_log "$out/server.log"; die "the customer page test failed (the server's log is above)"; }
+say "passed; screenshots: ui/docs/screens/fleet-releases.png, console-*.png, customer-*.png"

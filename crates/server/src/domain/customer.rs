@@ -438,7 +438,8 @@ impl CustomerRules {
         let anchor = p.last_record_ms.unwrap_or(day_start_ms).max(day_start_ms);
         let eta = (anchor + i64::from(p.stops_before + 1) * pace).max(now_ms + 5 * MINUTE);
         let quarter = 15 * MINUTE;
-        let from = (eta - 30 * MINUTE).div_euclid(quarter) * quarter;
+        // Never a window that began in the past: from the quarter hour of now at the earliest.
+        let from = (eta - 30 * MINUTE).max(now_ms).div_euclid(quarter) * quarter;
         Window {
             from_ms: from,
             to_ms: from + 60 * MINUTE,
@@ -613,6 +614,10 @@ mod tests {
         // A late courier: the window is never in the past.
         let late = rules.window(&going, start, now + 5 * 60 * MINUTE);
         assert!(late.to_ms > now + 5 * 60 * MINUTE);
+        assert!(
+            late.from_ms > now + 5 * 60 * MINUTE - 15 * MINUTE,
+            "{late:?}"
+        );
     }
 
     fn facts(value: Option<i64>, age: bool) -> ParcelFacts<'static> {

@@ -37,8 +37,10 @@ words! {
     finished,
     /// The choice now in force, label.
     current_choice,
-    /// As planned (no choice).
+    /// As planned: into the customer's hands.
     as_planned,
+    /// What the sender planned, after the method's name.
+    sender_planned,
     /// A neighbour, heading.
     neighbour,
     /// The neighbour's name, label.
@@ -124,6 +126,7 @@ impl Lang {
                 finished: "Nothing is left to deliver here today. The sender or our message tells you what happens next.",
                 current_choice: "Your choice:",
                 as_planned: "into your hands, as planned",
+                sender_planned: "(as the sender planned)",
                 neighbour: "Leave it with a neighbour",
                 neighbour_name: "Neighbour's name",
                 house: "House number",
@@ -144,7 +147,7 @@ impl Lang {
                 notify_label: "Send me a message when the courier is about 3 stops away",
                 notify_button: "Save",
                 in_person: "Into my own hands",
-                in_person_button: "Deliver to me as planned",
+                in_person_button: "Hand it to me in person",
                 not_available: "Not available:",
                 saved: "Saved. The courier sees it on their next update.",
                 stale: "This page was out of date, so nothing was changed. Here is your delivery as it stands now.",
@@ -169,6 +172,7 @@ impl Lang {
                 finished: "Hoy no queda nada por entregar aquí. El remitente o nuestro mensaje te dirán qué pasa ahora.",
                 current_choice: "Tu elección:",
                 as_planned: "en tus manos, como estaba previsto",
+                sender_planned: "(como lo previó el remitente)",
                 neighbour: "Dejarlo a un vecino",
                 neighbour_name: "Nombre del vecino",
                 house: "Número de casa",
@@ -189,7 +193,7 @@ impl Lang {
                 notify_label: "Enviarme un mensaje cuando el repartidor esté a unas 3 paradas",
                 notify_button: "Guardar",
                 in_person: "En mis manos",
-                in_person_button: "Entregármelo como estaba previsto",
+                in_person_button: "Entregármelo en mano",
                 not_available: "No disponible:",
                 saved: "Guardado. El repartidor lo verá en su próxima actualización.",
                 stale: "Esta página no estaba al día, así que no se cambió nada. Esta es tu entrega tal como está ahora.",
@@ -316,6 +320,10 @@ impl CustomerWords {
             (Lang::En, Closed::Started) => {
                 "Too late to change: the courier is already at your door.".into()
             }
+            (Lang::En, Closed::Near(0)) => {
+                "Too late to change: your stop is next and the courier has the route on their phone."
+                    .into()
+            }
             (Lang::En, Closed::Near(n)) => format!(
                 "Too late to change: the courier is {} away and has the route on their phone.",
                 if n == 1 {
@@ -335,6 +343,10 @@ impl CustomerWords {
             }
             (Lang::Es, Closed::Started) => {
                 "Demasiado tarde para cambiar: el repartidor ya está en tu puerta.".into()
+            }
+            (Lang::Es, Closed::Near(0)) => {
+                "Demasiado tarde para cambiar: tu parada es la siguiente y el repartidor lleva la ruta en su teléfono."
+                    .into()
             }
             (Lang::Es, Closed::Near(n)) => format!(
                 "Demasiado tarde para cambiar: el repartidor está a {} y lleva la ruta en su teléfono.",

@@ -65,6 +65,9 @@ pub struct CustomerView {
     pub delivered: bool,
     /// The customer's choice as the courier's manifest carries it.
     pub choice: CustomerChoice,
+    /// How the parcels go when the customer chooses nothing: the method the sender planned
+    /// (as the policy offers it), or into the recipient's hands when the parcels differ.
+    pub planned: DeliveryMethod,
     /// Whether they want the "courier is near" message, and can get it (an email or phone).
     pub notify_near: bool,
     /// Whether the stop has an email address or a phone number for messages.
@@ -133,6 +136,8 @@ struct ParcelFactsRow {
     safe_places: Vec<String>,
     reschedule_days: u8,
     alternatives: Vec<DeliveryMethod>,
+    /// The first method offered at the door: the parcel's own when the policy offers it.
+    door_first: Option<DeliveryMethod>,
 }
 
 impl ParcelFactsRow {
@@ -202,13 +207,16 @@ fn load_parcels(c: &Db<'_>, stop: &str) -> Result<Vec<ParcelFactsRow>, StoreErro
     let rows: Vec<ParcelFactsRow> = c.query_map(
         "SELECT id, barcode_raw, description, status, declared_value_minor, currency, method, \
          age_restricted, recipient_opt_in, shipper_requires_code, safe_places, reschedule_days, \
-         alternatives FROM parcels WHERE stop_id = ?1 ORDER BY created_at, id",
+         alternatives, door FROM parcels WHERE stop_id = ?1 ORDER BY created_at, id",
         [stop],
         |r| {
             let status: String = r.get(3)?;
             let method: String = r.get(6)?;
             let places: String = r.get(10)?;
             let alternatives: String = r.get(12)?;
+            let door: String = r.get(13)?;
+            let door: Vec<doorstep_protocol::wire::DoorMethod> =
+                serde_json::from_str(&door).unwrap_or_default();
             Ok(ParcelFactsRow {
                 id: r.get(0)?,
                 barcode: r.get(1)?,
@@ -223,10 +231,22 @@ fn load_parcels(c: &Db<'_>, stop: &str) -> Result<Vec<ParcelFactsRow>, StoreErro
                 safe_places: serde_json::from_str(&places).unwrap_or_default(),
                 reschedule_days: r.get::<_, i64>(11)?.clamp(0, 7) as u8,
                 alternatives: serde_json::from_str(&alternatives).unwrap_or_default(),
+                door_first: door.first().map(|d| d.method),
             })
         },
     )?;
     Ok(rows)
+}
+
+/// The method every pending parcel goes by when the customer chooses nothing.
+fn planned(pending: &[&ParcelFactsRow]) -> DeliveryMethod {
+    let mut methods = pending.iter().map(|p| p.door_first.unwrap_or(p.method));
+    let first = methods.next().unwrap_or(DeliveryMethod::HandToRecipient);
+    if methods.all(|m| m == first) {
+        first
+    } else {
+        DeliveryMethod::HandToRecipient
+    }
 }
 
 /// Open stops (a parcel still pending) before `sequence` on the courier's route of `date`,
@@ -418,6 +438,7 @@ impl Store {
             code_required: stop.code_required,
             token,
             delivered,
+            planned: planned(&pending),
             choice: CustomerChoice {
                 method: stop.choice_method,
                 place: stop.choice_place.clone(),
@@ -485,14 +506,14 @@ impl Store {
                         },
                         _ => None,
                     };
-                    self.redecide(
-                        tx,
-                        &stop,
-                        &parcels,
-                        choice.method().filter(|_| *choice != Choice::InPerson),
-                        now,
-                    )?;
-                    let chosen = (*choice != Choice::InPerson).then_some(method);
+                    self.redecide(tx, &stop, &parcels, Some(method), now)?;
+                    // Into the recipient's hands when the sender planned it is no choice.
+                    let chosen = Some(method).filter(|m| {
+                        *m != DeliveryMethod::HandToRecipient
+                            || parcels
+                                .iter()
+                                .any(|p| p.method != DeliveryMethod::HandToRecipient)
+                    });
                     exec(
                         tx,
                         "UPDATE stops SET choice_method = ?2, choice_place = ?3 WHERE id = ?1",

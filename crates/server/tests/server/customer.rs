@@ -222,6 +222,34 @@ async fn a_safe_place_comes_from_the_shippers_list_and_the_policy_asks_for_its_p
 }
 
 #[tokio::test]
+async fn a_customer_can_ask_for_the_parcel_in_person_when_the_sender_planned_a_safe_place() {
+    let app = the_day_before(|_| {}).await;
+    let p = app.parcel("no code: safe place").clone();
+    let page = page_of(&p);
+    let html = app.get_text(&page).await;
+    assert!(
+        html.contains("Leave it in a safe place (as the sender planned)"),
+        "{html}"
+    );
+    let (status, html) = app.choose(&page, &[("choice", "in_person")]).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("Your choice: <strong>Into my own hands</strong>"),
+        "{html}"
+    );
+    let m = app.device().await.manifest(DATE).await;
+    let stop = stop_in(&m, p.stop_id).unwrap();
+    assert_eq!(
+        stop.customer.as_ref().unwrap().method,
+        Some(doorstep_protocol::wire::DeliveryMethod::HandToRecipient)
+    );
+    assert_eq!(
+        stop.parcels[0].method,
+        doorstep_protocol::wire::DeliveryMethod::HandToRecipient
+    );
+}
+
+#[tokio::test]
 async fn a_pickup_point_comes_from_the_fleets_list_and_a_fleet_without_one_says_so() {
     let none = the_day_before(|_| {}).await;
     let p = none.parcel("no code: low value").clone();
@@ -447,7 +475,7 @@ async fn choices_close_when_the_courier_is_near_or_at_the_door() {
         .clone();
     let html = app.get_text(&page_of(&p)).await;
     assert!(
-        html.contains("Too late to change: the courier is 0 stops away"),
+        html.contains("Too late to change: your stop is next"),
         "{html}"
     );
     assert!(!html.contains("data-form="), "no forms once closed");

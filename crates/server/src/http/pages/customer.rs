@@ -315,15 +315,17 @@ fn page_body(
 }
 
 fn current(p: &CustomerView, w: &CustomerWords) -> String {
-    let name = match p.choice.method {
-        Some(DeliveryMethod::Neighbour) => w.neighbour,
-        Some(DeliveryMethod::SafePlace) => w.safe_place,
-        Some(DeliveryMethod::PickupPoint) => w.pickup_point,
-        _ => return w.as_planned.to_string(),
+    let name = |m: DeliveryMethod| match m {
+        DeliveryMethod::Neighbour => w.neighbour,
+        DeliveryMethod::SafePlace => w.safe_place,
+        DeliveryMethod::PickupPoint => w.pickup_point,
+        DeliveryMethod::HandToRecipient => w.in_person,
     };
-    match &p.choice.place {
-        Some(place) => format!("{name} — {place}"),
-        None => name.to_string(),
+    match (p.choice.method, &p.choice.place) {
+        (Some(m), Some(place)) => format!("{} — {place}", name(m)),
+        (Some(m), None) => name(m).to_string(),
+        (None, _) if p.planned == DeliveryMethod::HandToRecipient => w.as_planned.to_string(),
+        (None, _) => format!("{} {}", name(p.planned), w.sender_planned),
     }
 }
 
@@ -340,7 +342,7 @@ fn choice_forms(action: &str, p: &CustomerView, w: &CustomerWords) -> Markup {
         }
     };
     html! {
-        @if p.choice.method.is_some() {
+        @if p.choice.method.unwrap_or(p.planned) != DeliveryMethod::HandToRecipient {
             form method="post" action=(action) data-choice="in_person" {
                 (hidden("in_person"))
                 button { (w.in_person_button) }
