@@ -233,8 +233,8 @@ test('a neighbour chosen through the form is saved, and the same form sent again
   assert.equal(await text(page.locator('[data-current]')), 'Your choice: Leave it with a neighbour — Ana de Vries, 14B');
   const newRev = await page.locator('fieldset[data-form=day] input[name=rev]').getAttribute('value');
   assert.notEqual(newRev, sent.rev, 'the page carries the new revision');
-  // Once a choice is made, the way back to "into my hands" is offered.
-  assert.equal(await page.getByRole('button', { name: 'Deliver to me as planned' }).count(), 1);
+  // Once a choice is made, "hand it to me in person" is offered.
+  assert.equal(await page.getByRole('button', { name: 'Hand it to me in person' }).count(), 1);
   await assertAxeClean(page, 'the saved notice');
   assert.equal(await overflow(page), 0);
   assert.deepEqual(await trouble(), []);
