@@ -7,7 +7,7 @@ use std::path::Path;
 
 use doorstep_protocol::barcode::Barcode;
 use doorstep_protocol::ids::{EventId, StopId};
-use doorstep_protocol::wire::{CorrectionReason, DeliveryEvent, EventBody, ManifestStop};
+use doorstep_protocol::wire::{CorrectionReason, EventBody, ManifestStop};
 
 use crate::device::Device;
 use crate::error::CourierError;
@@ -30,6 +30,21 @@ fn note_text(note: Option<&str>) -> Option<String> {
 }
 
 /// A stop for records that belong to none, for the queue screen's address line.
+/// What a correction reads of a stored record: its stop and parcels. Not the whole
+/// [`DeliveryEvent`], whose code or token the store redacts once the server has the record.
+#[derive(serde::Deserialize)]
+struct StoredRecord {
+    stop_id: doorstep_protocol::StopId,
+    parcel_ids: Vec<doorstep_protocol::ParcelId>,
+}
+
+impl StoredRecord {
+    fn of(body: &str) -> Result<Self, CourierError> {
+        serde_json::from_str(body)
+            .map_err(|e| CourierError::Internal(format!("stored record: {e}")))
+    }
+}
+
 fn no_stop(address: &str) -> ManifestStop {
     ManifestStop {
         stop_id: StopId::NIL,
@@ -193,8 +208,7 @@ impl Device {
                 return Err(CourierError::CorrectionNotAllowed);
             };
             let still_delivered = {
-                let event: DeliveryEvent = serde_json::from_str(&row.body)
-                    .map_err(|e| CourierError::Internal(format!("stored record: {e}")))?;
+                let event = StoredRecord::of(&row.body)?;
                 let states = store.local_parcel_states(&event.parcel_ids)?;
                 event
                     .parcel_ids
@@ -207,8 +221,7 @@ impl Device {
             }
             row
         };
-        let event: DeliveryEvent = serde_json::from_str(&original.body)
-            .map_err(|e| CourierError::Internal(format!("stored record: {e}")))?;
+        let event = StoredRecord::of(&original.body)?;
         let stop = ManifestStop {
             stop_id: event.stop_id,
             recipient_name: original.recipient_name.clone(),

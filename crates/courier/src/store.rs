@@ -665,10 +665,24 @@ impl Store {
             "UPDATE event SET state = 'disputed', reason = ?2, reject_code = ?3
              WHERE id = ?1 AND state = 'pending'",
         )?;
+        // Once the server has stored a record (accepted or refused for good) it is never sent
+        // again, so the code typed offline and the customer's token leave the phone's copy:
+        // nothing at rest on the phone gives a code back (the server redacts its copy the
+        // same way). The chain hash is kept in its own column; the redacted body is no longer
+        // the signed bytes, only the record's facts for the queue screen and corrections.
+        let mut redact = tx.prepare_cached(
+            "UPDATE event SET body = json_replace(body,
+                 '$.body.verification.code', '<redacted>',
+                 '$.body.verification.token', '<redacted>')
+             WHERE id = ?1 AND state <> 'pending'
+               AND (json_extract(body, '$.body.verification.code') IS NOT NULL
+                    OR json_extract(body, '$.body.verification.token') IS NOT NULL)",
+        )?;
         for (id, resolution) in results {
             match resolution {
                 Resolution::Synced => {
                     synced.execute([id.to_string()])?;
+                    redact.execute([id.to_string()])?;
                 }
                 Resolution::Disputed(code, reason) => {
                     let changed = disputed.execute(params![
@@ -679,10 +693,11 @@ impl Store {
                     if changed > 0 {
                         audit(&tx, now_ms, "disputed", &format!("event {id}: {reason}"))?;
                     }
+                    redact.execute([id.to_string()])?;
                 }
             }
         }
-        drop((synced, disputed));
+        drop((synced, disputed, redact));
         tx.commit()?;
         Ok(())
     }
@@ -800,6 +815,9 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Space a row gives up (a record's body once its code is redacted) is zeroed, not left
+    // readable in the file's free pages.
+    conn.pragma_update(None, "secure_delete", "ON")?;
     Ok(())
 }
 

@@ -7,7 +7,7 @@ use doorstep_courier::view::{
 use std::sync::Arc;
 
 use doorstep_courier::{Clock, Device, ManualClock, Randomness, SystemClock};
-use doorstep_protocol::wire::EnrollmentLink;
+use doorstep_protocol::wire::{CorrectionReason, EnrollmentLink};
 use rand::SeedableRng;
 
 use crate::helpers::*;
@@ -283,11 +283,32 @@ async fn offline_handover_records_the_code_refuses_no_offline_parcels_and_syncs_
         "nothing reached the server while offline"
     );
 
+    // Until the server has it, the record keeps the typed code (it must be sent).
+    let code = offline_ok.code.as_deref().unwrap();
+    let body_of = |id: &str| {
+        let db = rusqlite::Connection::open(dir.path().join("doorstep.sqlite3")).unwrap();
+        db.query_row("SELECT body FROM event WHERE id = ?1", [id], |r| {
+            r.get::<_, String>(0)
+        })
+        .unwrap()
+    };
+    assert!(body_of(&delivered).contains(code));
+
     proxy.set(Fault::Pass);
     device.notify_network_changed();
     let status = wait_for_status(&device, |s| s.pending == 0 && !s.syncing).await;
     assert_eq!((status.pending, status.disputed), (0, 0), "{status:?}");
-    assert_eq!(server.event_ids().await, vec![delivered]);
+    assert_eq!(server.event_ids().await, vec![delivered.clone()]);
+
+    // Once stored on the server, the phone's copy no longer holds the code, and the record
+    // can still be corrected the same day.
+    let body = body_of(&delivered);
+    assert!(!body.contains(code), "{body}");
+    assert!(body.contains("\"code\":\"<redacted>\""), "{body}");
+    device
+        .correct_delivery(&delivered, CorrectionReason::WrongDoor, None)
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -503,7 +524,16 @@ async fn the_customers_qr_token_hands_over_offline_even_a_no_offline_parcel_and_
     proxy.set(Fault::Pass);
     let status = device.sync_now().await.unwrap();
     assert_eq!((status.pending, status.disputed), (0, 0), "{status:?}");
-    assert_eq!(server.event_ids().await, vec![event_id]);
+    assert_eq!(server.event_ids().await, vec![event_id.clone()]);
+    // The customer's token leaves the phone's copy once the server has the record.
+    let db = rusqlite::Connection::open(dir.path().join("doorstep.sqlite3")).unwrap();
+    let body: String = db
+        .query_row("SELECT body FROM event WHERE id = ?1", [&event_id], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert!(!body.contains(&token), "{body}");
+    assert!(body.contains("\"token\":\"<redacted>\""), "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
