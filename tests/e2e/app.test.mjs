@@ -257,7 +257,8 @@ test("the fleet raises the minimum above the app's version: at its next manifest
   const form = new FormData();
   form.append('platform', platform);
   form.append('version', '9.0.0');
-  form.append('url', 'https://example.com/doorstep-9.0.0.AppImage');
+  // On the server's own host: a release link points to the stores, the server or a listed host.
+  form.append('url', `https://${new URL(publicUrl).hostname}/doorstep-9.0.0.AppImage`);
   await admin('POST', '/v1/admin/releases', form);
   await admin('PUT', `/v1/admin/releases/${platform}/minimum`, { minimum: '9.0.0' });
   assert.equal((await app.findAll('[data-testid="update-screen"]')).length, 0, 'nothing changes before the app asks');

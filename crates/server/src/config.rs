@@ -112,6 +112,11 @@ pub struct ServerConfig {
     pub max_photo_bytes: usize,
     /// Largest JSON body accepted, bytes.
     pub max_json_bytes: usize,
+    /// The highest rollout a release token may publish at (percent): a leaked CI token
+    /// reaches a canary share at most, never every phone; the fleet manager raises it.
+    pub release_token_max_rollout: u8,
+    /// Hosts a release link may point to besides the app stores and this server.
+    pub release_link_hosts: Vec<String>,
     /// Largest release file accepted (`POST /v1/admin/releases`), bytes. The upload is
     /// streamed to disk, never held in memory.
     pub max_release_bytes: u64,
@@ -177,6 +182,14 @@ impl ServerConfig {
         }
     }
 
+    /// The host of [`Self::public_url`] (release links may point to it).
+    pub fn own_host(&self) -> String {
+        reqwest::Url::parse(&self.public_url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+            .unwrap_or_default()
+    }
+
     /// The published release files, `DATA_DIR/releases/<sha256>` (shared by every node, like
     /// the photos).
     pub fn releases(&self) -> Blobs {
@@ -218,6 +231,8 @@ impl ServerConfig {
             max_photo_bytes: 8 * 1024 * 1024,
             max_json_bytes: 1024 * 1024,
             max_release_bytes: 300 * 1024 * 1024,
+            release_token_max_rollout: 10,
+            release_link_hosts: Vec::new(),
             // [proofs]
             verification_ttl_secs: 15 * 60,
             offline_window_secs: 48 * 3600,

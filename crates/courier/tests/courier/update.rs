@@ -63,7 +63,8 @@ impl<'a> Releases<'a> {
     }
 }
 
-const LINK: &str = "https://example.com/doorstep-9.0.0.AppImage";
+/// A link on the server's own host (release links point to the stores, the server or a listed host).
+const LINK: &str = "https://127.0.0.1/doorstep-9.0.0.AppImage";
 
 fn update(device: &doorstep_courier::Device) -> Option<UpdateInfo> {
     device.status().unwrap().update

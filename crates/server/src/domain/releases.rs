@@ -206,7 +206,28 @@ pub fn check_minimum(releases: &[Release], minimum: &Version) -> Result<(), Stri
 
 /// A link release: an `https` URL of at most 2,000 characters, with no user name or
 /// password in it.
-pub fn check_link(link: &str) -> Result<String, String> {
+/// The app stores' hosts a release link may always point to.
+pub const STORE_HOSTS: [&str; 3] = ["apps.apple.com", "testflight.apple.com", "play.google.com"];
+
+/// Checks a release link: `https`, no credentials, and its host one of the app stores'
+/// ([`STORE_HOSTS`]), the server's own (`own_host`) or one the operator lists (`hosts`), so a
+/// leaked token cannot point the fleet's phones at a build on any site.
+pub fn check_link(link: &str, own_host: &str, hosts: &[String]) -> Result<String, String> {
+    let url = check_link_form(link)?;
+    let host = url.host_str().unwrap_or("").to_ascii_lowercase();
+    let allowed = STORE_HOSTS.contains(&host.as_str())
+        || host.eq_ignore_ascii_case(own_host)
+        || hosts.iter().any(|h| h.eq_ignore_ascii_case(&host));
+    if !allowed {
+        return Err(format!(
+            "a release link may point to the App Store, TestFlight, Google Play, this server \
+             ({own_host}) or a host the operator lists with --release-link-host, not {host}"
+        ));
+    }
+    Ok(url.to_string())
+}
+
+fn check_link_form(link: &str) -> Result<reqwest::Url, String> {
     let link = link.trim();
     if link.len() > 2000 {
         return Err("a link has at most 2000 characters".into());
@@ -221,7 +242,7 @@ pub fn check_link(link: &str) -> Result<String, String> {
     if !url.username().is_empty() || url.password().is_some() {
         return Err("a release link must not carry a user name or password".into());
     }
-    Ok(url.to_string())
+    Ok(url)
 }
 
 /// What an uploaded file is, when it is what its platform installs.
@@ -585,7 +606,8 @@ mod tests {
 
     #[test]
     fn links_must_be_plain_https() {
-        assert!(check_link("https://apps.apple.com/app/id123").is_ok());
+        let link = |l: &str| check_link(l, "fleet.example.com", &[]);
+        assert!(link("https://apps.apple.com/app/id123").is_ok());
         for bad in [
             "http://apps.apple.com/app",
             "javascript:alert(1)",
@@ -593,8 +615,25 @@ mod tests {
             "ftp://x",
             "not a url",
         ] {
-            assert!(check_link(bad).is_err(), "{bad} accepted");
+            assert!(link(bad).is_err(), "{bad} accepted");
         }
+    }
+
+    #[test]
+    fn links_point_only_to_the_stores_this_server_or_hosts_the_operator_lists() {
+        let hosts = vec!["builds.example.org".to_string()];
+        let link = |l: &str| check_link(l, "fleet.example.com", &hosts);
+        for ok in [
+            "https://play.google.com/store/apps/details?id=x",
+            "https://testflight.apple.com/join/abc",
+            "https://FLEET.example.com/v1/releases/files/ab",
+            "https://builds.example.org/app.apk",
+        ] {
+            assert!(link(ok).is_ok(), "{ok} refused");
+        }
+        let err = link("https://evil.example.net/app.apk").unwrap_err();
+        assert!(err.contains("--release-link-host"), "{err}");
+        assert!(link("https://play.google.com.evil.net/x").is_err());
     }
 
     /// `zip` with its end-of-central-directory record's entry counts set to `entries`.

@@ -279,7 +279,13 @@ impl FromRequestParts<AppState> for AdminCaller {
 /// `doorstep-server release token`), which can publish and nothing else. Holds the name the
 /// audit log gives the caller.
 #[derive(Debug)]
-pub struct ReleasePublisher(pub String);
+pub struct ReleasePublisher {
+    /// The name the audit log gives the caller.
+    pub actor: String,
+    /// A release token (not the admin token): it publishes at most at
+    /// `ServerConfig::release_token_max_rollout`.
+    pub token: bool,
+}
 
 impl FromRequestParts<AppState> for ReleasePublisher {
     type Rejection = ApiError;
@@ -291,7 +297,10 @@ impl FromRequestParts<AppState> for ReleasePublisher {
         let given = bearer(parts).unwrap_or("").to_string();
         let admin = state.store.secrets().admin_token();
         if !given.is_empty() && bool::from(given.as_bytes().ct_eq(admin.as_bytes())) {
-            return Ok(ReleasePublisher("admin API (admin token)".into()));
+            return Ok(ReleasePublisher {
+                actor: "admin API (admin token)".into(),
+                token: false,
+            });
         }
         if !given.starts_with("dsr_") || given.len() > 200 {
             return Err(ApiError::unauthorized());
@@ -299,6 +308,9 @@ impl FromRequestParts<AppState> for ReleasePublisher {
         let label = db(state, move |s| s.release_token_label(&given))
             .await?
             .ok_or_else(ApiError::unauthorized)?;
-        Ok(ReleasePublisher(format!("release token {label:?}")))
+        Ok(ReleasePublisher {
+            actor: format!("release token {label:?}"),
+            token: true,
+        })
     }
 }

@@ -14,7 +14,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::domain::releases::{self as rules, parse_platform, parse_version, platform_name};
 use crate::http::middleware::limits::RequestDeadline;
-use crate::http::{ApiError, AppState, db};
+use crate::http::{ApiError, AppState, ReleasePublisher, db};
 use crate::store::NewRelease;
 use crate::sys::blobs::Blobs;
 
@@ -26,10 +26,11 @@ use crate::sys::blobs::Blobs;
 /// the order their messages matter to a build runner; each is a few lines.
 pub(crate) async fn publish_form(
     state: &AppState,
-    actor: String,
+    publisher: ReleasePublisher,
     deadline: &RequestDeadline,
     form: Result<Multipart, MultipartRejection>,
 ) -> Result<ReleaseView, ApiError> {
+    let ReleasePublisher { actor, token } = publisher;
     deadline.extend(state.config.limits.release_upload_timeout);
     let mut form = form.map_err(|e| {
         ApiError::new(
@@ -42,7 +43,12 @@ pub(crate) async fn publish_form(
         )
     })?;
     let blobs = state.config.releases();
-    let (mut platform, mut version, mut rollout, mut link) = (None, None, None, None);
+    let (mut platform, mut version, mut rollout, mut link): (
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    ) = (None, None, None, None);
     let mut upload: Option<Upload> = None;
     while let Some(field) = form.next_field().await.map_err(|e| form_error(state, e))? {
         let name = field.name().unwrap_or("").to_string();
@@ -55,6 +61,14 @@ pub(crate) async fn publish_form(
                 if upload.is_some() {
                     return Err(bad_field("send one file"));
                 }
+                // Platform and version come first and are checked before a byte of the
+                // file is written to disk: a refused upload costs no disk.
+                let (Some(p), Some(v)) = (&platform, &version) else {
+                    return Err(bad_field(
+                        "send the platform and version fields before the file",
+                    ));
+                };
+                check_release_version(state, p, v).await?;
                 upload = Some(Upload::receive(state, &blobs, field).await?);
                 continue;
             }
@@ -87,14 +101,30 @@ pub(crate) async fn publish_form(
             .ok_or_else(|| invalid("the form has no version (SemVer, e.g. 1.4.0)".into()))?,
     )
     .map_err(invalid)?;
+    // A release token reaches a canary share at most; the fleet manager raises it.
+    let cap = if token {
+        state.config.release_token_max_rollout.min(100)
+    } else {
+        100
+    };
     let rollout_percent = match rollout.as_deref().map(str::trim) {
-        None | Some("") => 100,
+        None | Some("") => cap,
         Some(r) => r.parse::<u8>().ok().filter(|p| *p <= 100).ok_or_else(|| {
             invalid(format!(
                 "rollout_percent {r:?} is not a whole number from 0 to 100"
             ))
         })?,
     };
+    if rollout_percent > cap {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            format!(
+                "a release token publishes at most to {cap} % of devices; publish at {cap} % \
+                 or less, and the fleet manager raises the rollout"
+            ),
+        ));
+    }
     let link = match (
         &upload,
         link.as_deref().map(str::trim).filter(|l| !l.is_empty()),
@@ -110,10 +140,18 @@ pub(crate) async fn publish_form(
                 }
             )));
         }
-        (None, Some(l)) => Some(rules::check_link(l).map_err(invalid)?),
+        (None, Some(l)) => Some(
+            rules::check_link(
+                l,
+                &state.config.own_host(),
+                &state.config.release_link_hosts,
+            )
+            .map_err(invalid)?,
+        ),
         (Some(_), None) => None,
     };
-    // The version first (cheap), then the file's contents: nothing is kept on a refusal.
+    // The version first (cheap, and before the file was received), then the file's
+    // contents: nothing is kept on a refusal.
     let (existing, _) = db(state, move |s| s.platform_releases(platform)).await?;
     rules::check_new_version(&existing, &version)
         .map_err(|m| ApiError::new(StatusCode::CONFLICT, ErrorCode::Conflict, m))?;
@@ -143,6 +181,27 @@ pub(crate) async fn publish_form(
     .await?;
     tracing::info!(platform = platform_name(view.platform), version = %view.version, "release published");
     Ok(view)
+}
+
+/// The form's platform and version, checked before its file is received: known, SemVer, and
+/// above every release of the platform.
+async fn check_release_version(
+    state: &AppState,
+    platform: &str,
+    version: &str,
+) -> Result<(), ApiError> {
+    let invalid = |m: String| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::ValidationFailed,
+            m,
+        )
+    };
+    let platform = parse_platform(platform).map_err(invalid)?;
+    let version = parse_version(version).map_err(invalid)?;
+    let (existing, _) = db(state, move |s| s.platform_releases(platform)).await?;
+    rules::check_new_version(&existing, &version)
+        .map_err(|m| ApiError::new(StatusCode::CONFLICT, ErrorCode::Conflict, m))
 }
 
 /// An uploaded file on its way to `releases/<sha256>`: written to a temporary file in the same

@@ -386,6 +386,25 @@ pub fn seed_demo(config: &ServerConfig, date: &str) -> Result<DemoSeed, ServerEr
     })
 }
 
+/// The demo fleet's pickup points (when `demo` is given no `--pickup-points` file).
+pub fn pickup_points() -> Vec<crate::domain::customer::PickupPoint> {
+    [
+        ("kiosk-central", "Kiosk Central", "1 Station Road"),
+        (
+            "locker-market",
+            "Parcel locker, Market Square",
+            "Market Square 4",
+        ),
+    ]
+    .into_iter()
+    .map(|(id, name, address)| crate::domain::customer::PickupPoint {
+        id: id.into(),
+        name: name.into(),
+        address: address.into(),
+    })
+    .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -450,23 +469,4 @@ mod tests {
         all.dedup();
         assert_eq!(all.len(), 24);
     }
-}
-
-/// The demo fleet's pickup points (when `demo` is given no `--pickup-points` file).
-pub fn pickup_points() -> Vec<crate::domain::customer::PickupPoint> {
-    [
-        ("kiosk-central", "Kiosk Central", "1 Station Road"),
-        (
-            "locker-market",
-            "Parcel locker, Market Square",
-            "Market Square 4",
-        ),
-    ]
-    .into_iter()
-    .map(|(id, name, address)| crate::domain::customer::PickupPoint {
-        id: id.into(),
-        name: name.into(),
-        address: address.into(),
-    })
-    .collect()
 }

@@ -84,7 +84,13 @@ pub fn run(config: &ServerConfig, op: ReleaseOp) -> Result<String, ServerError> 
                     rules::check_file(platform, &f).map_err(invalid)?;
                     (Some(blobs.copy_in(&f)?), None)
                 }
-                (None, Some(u)) => (None, Some(rules::check_link(&u).map_err(invalid)?)),
+                (None, Some(u)) => (
+                    None,
+                    Some(
+                        rules::check_link(&u, &config.own_host(), &config.release_link_hosts)
+                            .map_err(invalid)?,
+                    ),
+                ),
                 _ => return Err(invalid("give --file or --url (one of them)".into())),
             };
             let new = NewRelease {

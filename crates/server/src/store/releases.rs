@@ -8,7 +8,7 @@ use doorstep_protocol::DeviceId;
 use doorstep_protocol::wire::Platform;
 
 use super::backend::sql;
-use super::backend::sql::{Db, DbError, OptionalExt, exec, params};
+use super::backend::sql::{Db, DbError, OptionalExt, exec, params, qrow};
 use super::error::StoreError;
 use super::handle::Store;
 use crate::sys::secrets::sha256;
@@ -427,6 +427,55 @@ impl Store {
                 )?;
             }
             Ok(view(&r, public_url, 0))
+        })
+    }
+
+    /// Deletes a withdrawn release, so that a wrong version number (a `99.0.0` published by
+    /// mistake or by a leaked token) no longer blocks lower versions. Answers the file's
+    /// SHA-256 when no other release serves it (the caller removes the file).
+    pub fn delete_release(
+        &self,
+        platform: Platform,
+        version: &Version,
+        actor: &str,
+        now: i64,
+    ) -> Result<Option<String>, StoreError> {
+        let name = platform_name(platform);
+        self.write_on(&format!("releases:{name}"), |tx| {
+            let all = load_releases(tx, Some(platform))?;
+            let Some(r) = all.iter().find(|r| r.version == *version) else {
+                return Err(StoreError::NotFound("release"));
+            };
+            if !r.withdrawn {
+                return Err(StoreError::Conflict(format!(
+                    "{name} {version} is not withdrawn; withdraw it first (phones are then \
+                     offered the release before it), then delete it"
+                )));
+            }
+            exec(
+                tx,
+                "DELETE FROM releases WHERE platform = ?1 AND version = ?2",
+                params![name, version.to_string()],
+            )?;
+            self.audit(
+                tx,
+                now,
+                actor,
+                "release_deleted",
+                &format!("{name} {version}"),
+                "withdrawn release deleted",
+            )?;
+            let Some(sha) = r.sha256.clone() else {
+                return Ok(None);
+            };
+            let still: Option<i64> = qrow(
+                tx,
+                "SELECT 1 FROM releases WHERE sha256 = ?1 LIMIT 1",
+                [&sha],
+                |row| row.get(0),
+            )
+            .optional()?;
+            Ok(still.is_none().then_some(sha))
         })
     }
 

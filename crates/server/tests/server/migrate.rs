@@ -498,7 +498,8 @@ async fn fleet_activity(fleet: &Fleet<'_>, clock: &ManualClock) -> Phone {
     );
     // The release channel: a link release at half rollout, a minimum, a release token (the
     // phone's manifest then carries a policy the copy must give the same way).
-    let config = fleet.server.config.clone();
+    let mut config = fleet.server.config.clone();
+    config.release_link_hosts = vec!["downloads.example.com".into()];
     tokio::task::spawn_blocking(move || {
         use doorstep_server::ops::releases::{ReleaseOp, run};
         let platform = doorstep_protocol::wire::Platform::Linux;

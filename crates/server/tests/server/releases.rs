@@ -779,3 +779,143 @@ async fn link_releases_and_the_channel_listing() {
     .await;
     assert_eq!(r.status(), 400);
 }
+
+/// A release token made on the server's command line.
+async fn release_token(app: &TestApp) -> String {
+    let config = app.server.config.clone();
+    tokio::task::spawn_blocking(move || {
+        use doorstep_server::ops::releases::{ReleaseOp, run};
+        let out = run(&config, ReleaseOp::Token { label: "ci".into() }).unwrap();
+        out.lines().last().unwrap().to_string()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_leaked_release_token_reaches_a_canary_share_at_most_and_its_version_can_be_deleted() {
+    let app = spawn_app().await;
+    let token = release_token(&app).await;
+    let apk_form = |version: &str, rollout: Option<&str>| {
+        let mut fields = vec![("platform", "android"), ("version", version)];
+        if let Some(r) = rollout {
+            fields.push(("rollout_percent", r));
+        }
+        with_file(form(&fields), apk(version))
+    };
+    // Above the cap: refused, nothing stored.
+    let r = publish_as(&app, &token, apk_form("99.0.0", Some("100"))).await;
+    assert_eq!(r.status(), 403);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most to 10 %"),
+        "{body}"
+    );
+    assert!(release_files(&app).is_empty(), "nothing kept");
+    // Without a rollout: the cap.
+    let r = publish_as(&app, &token, apk_form("99.0.0", None)).await;
+    assert_eq!(r.status(), 201);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["rollout_percent"], 10);
+    // A new phone's install QR never leads to it (it is not at 100 %).
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(app.url("/install/android"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    // The fleet withdraws it and deletes it; then it can publish below 99.0.0 again.
+    let path = "/v1/admin/releases/android/99.0.0";
+    let delete = || async {
+        app.client
+            .delete(app.url(path))
+            .bearer_auth(&app.seed.admin_token)
+            .send()
+            .await
+            .unwrap()
+    };
+    assert_eq!(delete().await.status(), 409, "only a withdrawn release");
+    let r = app
+        .client
+        .delete(app.url(path))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "a release token cannot delete");
+    assert_eq!(
+        patch(&app, path, json!({"withdrawn": true})).await.status(),
+        200
+    );
+    assert_eq!(delete().await.status(), 204);
+    assert_eq!(delete().await.status(), 404);
+    assert!(release_files(&app).is_empty(), "its file is gone");
+    publish_apk(&app, "1.2.0", 100).await;
+    let audit = app
+        .query("SELECT action FROM audit_log WHERE action = 'release_deleted'")
+        .await;
+    assert_eq!(audit.len(), 1);
+}
+
+#[tokio::test]
+async fn a_release_link_points_only_to_the_stores_this_server_or_a_listed_host() {
+    let app = spawn_app_with(|c| c.release_link_hosts = vec!["builds.example.org".into()]).await;
+    let link =
+        |version: &str, url: &str| form(&[("platform", "ios"), ("version", version), ("url", url)]);
+    let r = publish(&app, link("1.0.0", "https://evil.example.net/doorstep.ipa")).await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("--release-link-host"));
+    for (version, url) in [
+        ("1.0.0", "https://testflight.apple.com/join/abc"),
+        ("1.1.0", "https://builds.example.org/doorstep.ipa"),
+        // This server's own host (over https, behind its TLS proxy).
+        ("1.2.0", "https://127.0.0.1/ios/doorstep.ipa"),
+    ] {
+        let r = publish(&app, link(version, url)).await;
+        assert_eq!(r.status(), 201, "{url}: {}", r.text().await.unwrap());
+    }
+}
+
+#[tokio::test]
+async fn the_platform_and_version_are_checked_before_the_file_is_written() {
+    let app = spawn_app().await;
+    publish_apk(&app, "2.0.0", 100).await;
+    let before = release_files(&app);
+    // The file first: refused before it is read.
+    let f = with_file(Form::new(), apk("2.1.0"))
+        .text("platform", "android")
+        .text("version", "2.1.0");
+    let r = publish(&app, f).await;
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("before the file"));
+    // A version not above the newest: refused before the file, which is never stored.
+    let r = publish(
+        &app,
+        with_file(
+            form(&[("platform", "android"), ("version", "1.0.0")]),
+            apk("1.0.0"),
+        ),
+    )
+    .await;
+    assert_eq!(r.status(), 409);
+    let r = publish(
+        &app,
+        with_file(
+            form(&[("platform", "android"), ("version", "x")]),
+            apk("1.0.0"),
+        ),
+    )
+    .await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(
+        release_files(&app),
+        before,
+        "no file was kept, not even a temporary one"
+    );
+}

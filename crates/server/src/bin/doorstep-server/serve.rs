@@ -134,6 +134,14 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "DOORSTEP_MAX_RELEASE_MB", default_value_t = 300,
           value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub(crate) max_release_mb: u64,
+    /// The highest rollout a release token may publish at, percent (an admin raises it).
+    #[arg(long, env = "DOORSTEP_RELEASE_TOKEN_MAX_ROLLOUT", default_value_t = 10,
+          value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub(crate) release_token_max_rollout: u8,
+    /// A host release links may point to besides the App Store, TestFlight, Google Play and
+    /// this server (may be given several times).
+    #[arg(long = "release-link-host", value_name = "HOST")]
+    pub(crate) release_link_hosts: Vec<String>,
     /// Code checks (`POST /v1/verify`) one client address may make per second, sustained
     /// (a burst of three seconds' worth on top). Phones behind one carrier NAT share it; the
     /// attempt counter per code is what stops guessing.
@@ -245,6 +253,8 @@ pub(crate) async fn run(a: ServeArgs) -> anyhow::Result<()> {
         json: a.sms_json,
     });
     config.max_release_bytes = a.max_release_mb * 1024 * 1024;
+    config.release_token_max_rollout = a.release_token_max_rollout;
+    config.release_link_hosts = a.release_link_hosts.clone();
     let listener = tokio::net::TcpListener::bind(&a.listen)
         .await
         .with_context(|| format!("binding {}", a.listen))?;

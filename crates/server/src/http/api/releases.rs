@@ -37,7 +37,7 @@ pub fn api_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .layer(DefaultBodyLimit::max(upload_limit))
         .merge(
             OpenApiRouter::new()
-                .routes(routes!(change_release))
+                .routes(routes!(change_release, delete_release))
                 .routes(routes!(set_minimum))
                 .routes(routes!(release_file))
                 .layer(DefaultBodyLimit::max(state.config.max_json_bytes)),
@@ -91,11 +91,11 @@ struct ReleaseUpload {
 )]
 async fn publish_release(
     State(state): State<AppState>,
-    ReleasePublisher(actor): ReleasePublisher,
+    publisher: ReleasePublisher,
     Extension(deadline): Extension<RequestDeadline>,
     form: Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<ReleaseView>), ApiError> {
-    let view = publish_form(&state, actor, &deadline, form).await?;
+    let view = publish_form(&state, publisher, &deadline, form).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -180,6 +180,45 @@ async fn change_release(
         })
         .await?,
     ))
+}
+
+/// Delete a withdrawn release
+///
+/// Only a withdrawn release can be deleted (withdraw it first). Its version then no longer
+/// counts, so the fleet can publish below it again; its file is removed when no other release
+/// serves it.
+#[utoipa::path(
+    delete,
+    path = "/v1/admin/releases/{platform}/{version}",
+    tag = "admin",
+    security(("admin" = [])),
+    params(ReleasePath),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = errors::NO_ADMIN, body = ErrorBody),
+        (status = 404, description = "`not_found`: no such release", body = ErrorBody),
+        (status = 409, description = "`conflict`: the release is not withdrawn", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: an unknown platform or a version that is not SemVer", body = ErrorBody),
+    )
+)]
+async fn delete_release(
+    State(state): State<AppState>,
+    _: AdminCaller,
+    StrictPath(path): StrictPath<ReleasePath>,
+) -> Result<StatusCode, ApiError> {
+    let platform = parse_platform(&path.platform).map_err(unprocessable)?;
+    let version = parse_version(&path.version).map_err(unprocessable)?;
+    let now = state.now();
+    let unused = db(&state, move |s| {
+        s.delete_release(platform, &version, "admin API (admin token)", now)
+    })
+    .await?;
+    if let Some(sha) = unused
+        && let Err(e) = state.config.releases().remove(&sha)
+    {
+        tracing::warn!(error = %e, "a deleted release's file could not be removed");
+    }
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Path of a platform.

@@ -27,6 +27,7 @@ use crate::domain::releases::{
     self as rules, Release, parse_platform, parse_version, platform_name,
 };
 use crate::http::AppState;
+use crate::http::ReleasePublisher;
 use crate::http::middleware::limits::RequestDeadline;
 use crate::http::pages::forms::{
     Console, csrf_field, error_pages, form_value, format_time, signed_form, signed_upload,
@@ -522,9 +523,17 @@ async fn upload(
         Err(refused) => return *refused,
     };
     answer(
-        publish_form(&state, actor, &deadline, form)
-            .await
-            .map(|view| view.platform),
+        publish_form(
+            &state,
+            ReleasePublisher {
+                actor,
+                token: false,
+            },
+            &deadline,
+            form,
+        )
+        .await
+        .map(|view| view.platform),
     )
 }
 
