@@ -142,12 +142,32 @@ export async function scanImageFile(file: Blob): Promise<string> {
 }
 
 /**
+ * Calls `release` when the page is hidden — the app went to the background or the screen
+ * locked — or unloaded, so a camera is never kept on where the courier cannot see it.
+ * Returns the function that stops watching (call it when the camera closes, so no listener
+ * outlives it).
+ */
+export function releaseWhenHidden(release: () => void): () => void {
+  const onVisibility = () => {
+    if (document.visibilityState === 'hidden') release();
+  };
+  document.addEventListener('visibilitychange', onVisibility);
+  window.addEventListener('pagehide', release);
+  return () => {
+    document.removeEventListener('visibilitychange', onVisibility);
+    window.removeEventListener('pagehide', release);
+  };
+}
+
+/**
  * Streams the camera into `video` and hands the values read in each frame (none, often) to
- * `onFrame` until it answers false or the returned function stops the camera.
+ * `onFrame` until it answers false or the returned function stops the camera. When the page
+ * is hidden the camera stops by itself and `onHidden` says so.
  */
 async function readCamera(
   video: HTMLVideoElement,
   onFrame: (values: string[]) => boolean,
+  onHidden?: () => void,
 ): Promise<() => void> {
   if (!navigator.mediaDevices?.getUserMedia) throw new ScanError('unavailable');
   // The reader first: a camera turned on for a reader that cannot load would stay on.
@@ -162,15 +182,28 @@ async function readCamera(
     const name = (e as { name?: string }).name;
     throw new ScanError(name === 'NotAllowedError' ? 'denied' : 'unavailable');
   }
-  video.srcObject = stream;
-  video.setAttribute('playsinline', '');
-  await video.play().catch(() => undefined);
+  try {
+    video.srcObject = stream;
+    video.setAttribute('playsinline', '');
+    await video.play().catch(() => undefined);
+  } catch {
+    // A camera that cannot be shown is not left on.
+    for (const track of stream.getTracks()) track.stop();
+    throw new ScanError('unavailable');
+  }
   let stopped = false;
   const stop = () => {
+    if (stopped) return;
     stopped = true;
+    unwatch();
     for (const track of stream.getTracks()) track.stop();
     video.srcObject = null;
   };
+  const unwatch = releaseWhenHidden(() => {
+    if (stopped) return;
+    stop();
+    onHidden?.();
+  });
   const tick = async () => {
     if (stopped) return;
     try {
@@ -197,15 +230,20 @@ async function readCamera(
 export async function startCameraScan(
   video: HTMLVideoElement,
   onCode: (value: string) => void,
+  onHidden?: () => void,
 ): Promise<() => void> {
   let done = false;
-  return readCamera(video, (values) => {
-    const first = values[0];
-    if (first === undefined || done) return !done;
-    done = true;
-    onCode(first);
-    return false;
-  });
+  return readCamera(
+    video,
+    (values) => {
+      const first = values[0];
+      if (first === undefined || done) return !done;
+      done = true;
+      onCode(first);
+      return false;
+    },
+    onHidden,
+  );
 }
 
 /** A camera kept open to read label after label. */
@@ -230,6 +268,14 @@ export async function startLabelStream(
   if (platform === 'mobile') {
     const plugin = await pluginWithPermission();
     let stopped = false;
+    // In the background or behind a locked screen the plugin's session ends.
+    const unwatch = releaseWhenHidden(() => {
+      if (stopped) return;
+      stopped = true;
+      unwatch();
+      void plugin.cancel().catch(() => undefined);
+      onEnd(new ScanError('cancelled'));
+    });
     void (async () => {
       while (!stopped) {
         try {
@@ -238,6 +284,7 @@ export async function startLabelStream(
         } catch (e) {
           if (stopped) return;
           stopped = true;
+          unwatch();
           onEnd(e instanceof ScanError ? e : new ScanError('unavailable'));
         }
       }
@@ -246,6 +293,7 @@ export async function startLabelStream(
       stop() {
         if (stopped) return;
         stopped = true;
+        unwatch();
         void plugin.cancel().catch(() => undefined);
       },
     };
@@ -253,10 +301,14 @@ export async function startLabelStream(
   // With every format asked for, a weak symbology can misread a patch of a frame once: a value
   // counts when two frames in a row show it.
   let previous = new Set<string>();
-  const stop = await readCamera(video, (values) => {
-    for (const v of values) if (previous.has(v)) onCode(v);
-    previous = new Set(values);
-    return true;
-  });
+  const stop = await readCamera(
+    video,
+    (values) => {
+      for (const v of values) if (previous.has(v)) onCode(v);
+      previous = new Set(values);
+      return true;
+    },
+    () => onEnd(new ScanError('cancelled')),
+  );
   return { stop };
 }

@@ -37,12 +37,20 @@ export function tokenScreen(ctx: Ctx): Screen {
     }
     try {
       video.hidden = false;
-      stop = await startCameraScan(video, (value) => {
-        stop = null;
-        video.hidden = true;
-        input.value = value;
-        void submitToken(value);
-      });
+      stop = await startCameraScan(
+        video,
+        (value) => {
+          stop = null;
+          video.hidden = true;
+          input.value = value;
+          void submitToken(value);
+        },
+        // The app went to the background: the camera is off; the courier taps it on again.
+        () => {
+          stop = null;
+          video.hidden = true;
+        },
+      );
     } catch (e) {
       video.hidden = true;
       failed(e);
