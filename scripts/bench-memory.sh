@@ -11,7 +11,10 @@
 #   PSS  (proportional set size, /proc/<pid>/smaps_rollup: shared pages split between the
 #         processes that map them, so the sum is what the tree really holds), and of
 #   RSS  (VmRSS, /proc/<pid>/status: counts a shared library once per process, so it overstates),
-# with the per-process split at that moment. The medians over the runs come last.
+# with the per-process split at that moment. Then, the route still on screen and nothing to
+# sync, the tree's CPU time (utime + stime of every process, /proc/<pid>/stat) is read before and
+# after IDLE seconds (default 60): the share of one core the waiting app uses. The medians over
+# the runs come last.
 # Usage: scripts/bench-memory.sh [runs]   (default 3; builds the release app and server if needed)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -19,6 +22,7 @@ runs="${1:-3}"
 STOPS="${STOPS:-200}"
 SETTLE="${SETTLE:-3}"
 SAMPLE="${SAMPLE:-10}"
+IDLE="${IDLE:-60}"
 
 build_app --release
 start_xvfb
@@ -128,11 +132,51 @@ for name, pid, pss, rss in sorted(split, key=lambda r: -r[2]):
 PY
 }
 
+# idle_cpu PID SECONDS: the share of one core (percent, two decimals) PID and its descendants
+# used over SECONDS, from their CPU time in /proc/<pid>/stat (a process that exits in between
+# is counted up to its last reading).
+idle_cpu() {
+  python3 - "$1" "$2" <<'PY'
+import os, sys, time
+root, seconds = int(sys.argv[1]), float(sys.argv[2])
+hz = os.sysconf("SC_CLK_TCK")
+
+def ticks():
+    children, times = {}, {}
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                rest = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(rest[1]), []).append(int(p))
+        times[int(p)] = int(rest[11]) + int(rest[12])
+    pids, i = [root], 0
+    while i < len(pids):
+        pids += children.get(pids[i], [])
+        i += 1
+    return {p: times.get(p, 0) for p in pids}
+
+before = ticks()
+if root not in before:
+    sys.exit("the app is not running")
+start = time.monotonic()
+time.sleep(seconds)
+after = ticks()
+elapsed = time.monotonic() - start
+used = sum(max(0, t - before.get(p, 0)) for p, t in after.items())
+print(f"{100 * used / hz / elapsed:.2f}")
+PY
+}
+
 # mb KIB: /proc's kB (KiB) as MiB, one decimal.
 mb() { awk -v kb="$1" 'BEGIN { printf "%.1f MiB", kb / 1024 }'; }
 
 pss_runs=()
 rss_runs=()
+cpu_runs=()
 for i in $(seq 1 "$runs"); do
   dir="$SCRATCH/run-$i"
   mkdir -p "$dir"
@@ -160,12 +204,15 @@ for i in $(seq 1 "$runs"); do
   done
   sleep "$SETTLE"
   sample="$(sample_tree "$app" "$SAMPLE")" || { show_log "$dir/app.log"; die "run $i: sampling failed"; }
+  cpu="$(idle_cpu "$app" "$IDLE")" || { show_log "$dir/app.log"; die "run $i: the CPU reading failed"; }
   kill "$app" "$server" 2>/dev/null || true
   wait "$app" "$server" 2>/dev/null || true
   read -r pss rss <<<"$(head -n1 <<<"$sample")"
   printf 'run %s: route of %s stops (server: %s) on screen; whole tree PSS %s, RSS %s\n' \
     "$i" "$shown" "$stops" "$(mb "$pss")" "$(mb "$rss")"
   tail -n +2 <<<"$sample"
+  printf '  waiting on the route screen for %s s: %s %% of one core (whole tree)\n' "$IDLE" "$cpu"
+  cpu_runs+=("$cpu")
   pss_runs+=("$pss")
   rss_runs+=("$rss")
   rm -rf "$dir" 2>/dev/null || true
@@ -175,3 +222,5 @@ median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print NR % 2 ? a[
 echo "app with a $STOPS-stop route, whole process tree, median of $runs runs:" \
   "PSS $(mb "$(median "${pss_runs[@]}")"), RSS $(mb "$(median "${rss_runs[@]}")")" \
   "(runs: PSS ${pss_runs[*]} KiB; RSS ${rss_runs[*]} KiB)"
+echo "the app waiting on the route screen, whole process tree, median of $runs runs:" \
+  "$(median "${cpu_runs[@]}") % of one core over $IDLE s (runs: ${cpu_runs[*]})"
