@@ -46,8 +46,35 @@ function crc32(bytes) {
   return (c ^ 0xffffffff) >>> 0;
 }
 
-/** A zip archive of `files` ({ name: text }), every entry STORED, as its bytes. */
-function zip(files) {
+/** `bytes` after their length as a little-endian u32 (`u64`: a u64). */
+function prefixed(bytes, u64 = false) {
+  const len = Buffer.alloc(u64 ? 8 : 4);
+  if (u64) len.writeBigUInt64LE(BigInt(bytes.length));
+  else len.writeUInt32LE(bytes.length);
+  return Buffer.concat([len, bytes]);
+}
+
+/**
+ * An APK Signing Block whose v2 signer has the certificate `cert` (digests, signatures and
+ * public key left empty: the server reads only who signed, Android checks the rest).
+ */
+function signingBlock(cert) {
+  const none = prefixed(Buffer.alloc(0));
+  const signed = Buffer.concat([none, prefixed(prefixed(cert)), none]);
+  const signer = Buffer.concat([prefixed(signed), none, none]);
+  const id = Buffer.alloc(4);
+  id.writeUInt32LE(0x7109871a);
+  const pairs = prefixed(Buffer.concat([id, prefixed(prefixed(signer))]), true);
+  const size = Buffer.alloc(8);
+  size.writeBigUInt64LE(BigInt(pairs.length + 8 + 16));
+  return Buffer.concat([size, pairs, size, Buffer.from('APK Sig Block 42')]);
+}
+
+/**
+ * A zip archive of `files` ({ name: text }), every entry STORED, as its bytes; with `block`
+ * (an APK Signing Block) right before its central directory, as apksigner writes it.
+ */
+function zip(files, block = Buffer.alloc(0)) {
   const locals = [];
   const centrals = [];
   let offset = 0;
@@ -92,11 +119,12 @@ function zip(files) {
   end.writeUInt16LE(count, 8);
   end.writeUInt16LE(count, 10);
   end.writeUInt32LE(directory.length, 12);
-  end.writeUInt32LE(offset, 16);
-  return Buffer.concat([...locals, directory, end]);
+  end.writeUInt32LE(offset + block.length, 16);
+  return Buffer.concat([...locals, block, directory, end]);
 }
 
-const apk = (version) => zip({ 'AndroidManifest.xml': `<manifest versionName="${version}"/>`, 'classes.dex': version });
+const apk = (version) =>
+  zip({ 'AndroidManifest.xml': `<manifest versionName="${version}"/>`, 'classes.dex': version }, signingBlock(Buffer.from('the fleet release key')));
 
 // --- The browser -----------------------------------------------------------------------------
 

@@ -117,6 +117,9 @@ pub struct ServerConfig {
     pub release_token_max_rollout: u8,
     /// Hosts a release link may point to besides the app stores and this server.
     pub release_link_hosts: Vec<String>,
+    /// The SHA-256 (hex) of the certificate Android releases must be signed with; `None`: the
+    /// first signed release's.
+    pub android_signing_cert: Option<String>,
     /// Largest release file accepted (`POST /v1/admin/releases`), bytes. The upload is
     /// streamed to disk, never held in memory.
     pub max_release_bytes: u64,
@@ -233,6 +236,7 @@ impl ServerConfig {
             max_release_bytes: 300 * 1024 * 1024,
             release_token_max_rollout: 10,
             release_link_hosts: Vec::new(),
+            android_signing_cert: None,
             // [proofs]
             verification_ttl_secs: 15 * 60,
             offline_window_secs: 48 * 3600,

@@ -340,7 +340,54 @@ pub fn zip_with(names: &[&str]) -> Vec<u8> {
     out.into_inner()
 }
 
-/// A minimal APK (`tag` makes each one's bytes, and so its SHA-256, its own).
+/// The certificate the test APKs are signed with ([`apk`]).
+pub const TEST_SIGNING_CERT: &[u8] = b"the fleet's test signing certificate (DER in a real APK)";
+
+/// A minimal APK signed with [`TEST_SIGNING_CERT`] (`tag` makes each one's bytes, and so its
+/// SHA-256, its own).
 pub fn apk(tag: &str) -> Vec<u8> {
-    zip_with(&["AndroidManifest.xml", "classes.dex", tag])
+    apk_signed_by(tag, Some(TEST_SIGNING_CERT))
+}
+
+/// A minimal APK with an APK Signing Block whose v2 signer has the certificate `cert` (`None`:
+/// an unsigned APK). The block is what `apksigner` writes, with the digests, signatures and
+/// public key left empty: the server reads only who signed.
+pub fn apk_signed_by(tag: &str, cert: Option<&[u8]>) -> Vec<u8> {
+    let zip = zip_with(&["AndroidManifest.xml", "classes.dex", tag]);
+    let Some(cert) = cert else { return zip };
+    let u32_prefixed = |b: &[u8]| [&(b.len() as u32).to_le_bytes()[..], b].concat();
+    let signed_data = [
+        u32_prefixed(&[]),                 // digests
+        u32_prefixed(&u32_prefixed(cert)), // certificates
+        u32_prefixed(&[]),                 // additional attributes
+    ]
+    .concat();
+    let signer = [
+        u32_prefixed(&signed_data),
+        u32_prefixed(&[]), // signatures
+        u32_prefixed(&[]), // public key
+    ]
+    .concat();
+    let value = u32_prefixed(&u32_prefixed(&signer));
+    let pair = [&0x7109_871a_u32.to_le_bytes()[..], &value].concat();
+    let pairs = [&(pair.len() as u64).to_le_bytes()[..], &pair].concat();
+    let size = (pairs.len() + 8 + 16) as u64;
+    let block = [
+        &size.to_le_bytes()[..],
+        &pairs,
+        &size.to_le_bytes()[..],
+        b"APK Sig Block 42",
+    ]
+    .concat();
+    // The block goes right before the central directory, whose offset moves past it.
+    let eocd = (0..zip.len() - 21)
+        .rev()
+        .find(|&i| zip[i..].starts_with(b"PK\x05\x06"))
+        .expect("a zip has an end of central directory");
+    let cd = u32::from_le_bytes(zip[eocd + 16..eocd + 20].try_into().expect("4 bytes")) as usize;
+    let mut out = [&zip[..cd], &block, &zip[cd..]].concat();
+    let moved = (cd + block.len()) as u32;
+    let at = eocd + block.len() + 16;
+    out[at..at + 4].copy_from_slice(&moved.to_le_bytes());
+    out
 }

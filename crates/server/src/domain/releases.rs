@@ -333,6 +333,118 @@ pub fn check_file(platform: Platform, path: &Path) -> Result<FileKind, String> {
 /// file declaring millions is refused before it is read.
 pub const MAX_APK_ENTRIES: u64 = 50_000;
 
+/// Who signed a release file: for an Android APK the SHA-256 of its signing certificate
+/// ([`apk_signing_certificate`]); `None` for the other platforms' files.
+pub fn signing_cert_of(platform: Platform, path: &Path) -> Result<Option<String>, String> {
+    if platform != Platform::Android {
+        return Ok(None);
+    }
+    let mut f = std::fs::File::open(path).map_err(|e| format!("reading the upload: {e}"))?;
+    apk_signing_certificate(&mut f).map(Some)
+}
+
+/// The ids of the APK Signature Scheme v3 and v2 blocks in an APK Signing Block.
+const APK_SIGNATURE_V3: u32 = 0xf053_68c0;
+const APK_SIGNATURE_V2: u32 = 0x7109_871a;
+/// The largest APK Signing Block read (real ones are a few kilobytes).
+const MAX_SIGNING_BLOCK: u64 = 16 * 1024 * 1024;
+
+/// The SHA-256 (lower-case hex) of the certificate an APK is signed with: the first signer's
+/// first certificate of its APK Signature Scheme v3 block, or of its v2 block (the APK Signing
+/// Block sits right before the zip's central directory). Android checks the signature itself
+/// when it installs; the server only compares who signed, so a build signed by someone else is
+/// refused before a phone sees it. An APK without a v2/v3 signature (unsigned, or v1 only) is an
+/// error: Android 11 and later install no such APK.
+pub fn apk_signing_certificate(f: &mut (impl Read + Seek)) -> Result<String, String> {
+    let unreadable = |e: std::io::Error| format!("reading the upload: {e}");
+    let unsigned = || {
+        "the APK is not signed with APK Signature Scheme v2 or v3; sign the release build \
+         with apksigner (Android installs no unsigned APK)"
+            .to_string()
+    };
+    let broken = || "the APK's signing block is damaged; sign the build again".to_string();
+    let len = f.seek(SeekFrom::End(0)).map_err(unreadable)?;
+    let tail_len = len.min(22 + 65_535);
+    f.seek(SeekFrom::Start(len - tail_len))
+        .map_err(unreadable)?;
+    let mut tail = vec![0u8; tail_len as usize];
+    f.read_exact(&mut tail).map_err(unreadable)?;
+    let at = (0..tail.len().saturating_sub(21))
+        .rev()
+        .find(|&i| tail[i..].starts_with(b"PK\x05\x06"))
+        .ok_or_else(unsigned)?;
+    let cd_offset = u64::from(u32::from_le_bytes(
+        tail[at + 16..at + 20].try_into().expect("4 bytes"),
+    ));
+    if cd_offset < 32 || cd_offset > len {
+        return Err(unsigned());
+    }
+    // The block ends with its size (8 bytes) and the magic "APK Sig Block 42" (16 bytes).
+    let mut footer = [0u8; 24];
+    f.seek(SeekFrom::Start(cd_offset - 24))
+        .map_err(unreadable)?;
+    f.read_exact(&mut footer).map_err(unreadable)?;
+    if &footer[8..] != b"APK Sig Block 42" {
+        return Err(unsigned());
+    }
+    let size = u64::from_le_bytes(footer[..8].try_into().expect("8 bytes"));
+    if !(24..=MAX_SIGNING_BLOCK).contains(&size) || size + 8 > cd_offset {
+        return Err(broken());
+    }
+    let start = cd_offset - size - 8;
+    let mut block = vec![0u8; (size + 8) as usize];
+    f.seek(SeekFrom::Start(start)).map_err(unreadable)?;
+    f.read_exact(&mut block).map_err(unreadable)?;
+    if block[..8] != footer[..8] {
+        return Err(broken());
+    }
+    // The ID-value pairs, each prefixed by its length (8 bytes), between the two sizes.
+    let mut pairs = &block[8..block.len() - 24];
+    let mut found: Option<(u32, &[u8])> = None;
+    while !pairs.is_empty() {
+        let (pair, rest) = take_u64_prefixed(pairs).ok_or_else(broken)?;
+        pairs = rest;
+        if pair.len() < 4 {
+            return Err(broken());
+        }
+        let id = u32::from_le_bytes(pair[..4].try_into().expect("4 bytes"));
+        let better = match found {
+            None => id == APK_SIGNATURE_V2 || id == APK_SIGNATURE_V3,
+            Some((seen, _)) => id == APK_SIGNATURE_V3 && seen != APK_SIGNATURE_V3,
+        };
+        if better {
+            found = Some((id, &pair[4..]));
+        }
+    }
+    let (_, value) = found.ok_or_else(unsigned)?;
+    // signers → the first signer → its signed data → (digests, then) certificates → the first.
+    let cert = (|| {
+        let (signers, _) = take_u32_prefixed(value)?;
+        let (signer, _) = take_u32_prefixed(signers)?;
+        let (signed, _) = take_u32_prefixed(signer)?;
+        let (_digests, rest) = take_u32_prefixed(signed)?;
+        let (certs, _) = take_u32_prefixed(rest)?;
+        let (cert, _) = take_u32_prefixed(certs)?;
+        (!cert.is_empty()).then_some(cert)
+    })()
+    .ok_or_else(broken)?;
+    Ok(hex::encode(sha2::Sha256::digest(cert)))
+}
+
+/// `bytes` split after a little-endian u32 length and that many bytes.
+fn take_u32_prefixed(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+    let len = u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
+    let body = bytes.get(4..4usize.checked_add(len)?)?;
+    Some((body, &bytes[4 + len..]))
+}
+
+/// `bytes` split after a little-endian u64 length and that many bytes.
+fn take_u64_prefixed(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+    let len = usize::try_from(u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?)).ok()?;
+    let body = bytes.get(8..8usize.checked_add(len)?)?;
+    Some((body, &bytes[8 + len..]))
+}
+
 /// Reads what the zip's end-of-central-directory record (and its ZIP64 form) declares: the
 /// number of entries and the directory's size, refusing more than [`MAX_APK_ENTRIES`] or a
 /// directory that cannot hold them or does not fit in the file, before the directory is
@@ -602,6 +714,36 @@ mod tests {
         assert!(check_minimum(&[w.clone(), release("1.0.0", 100)], &v("1.0.0")).is_ok());
         assert!(check_minimum(&[w, release("1.0.0", 100)], &v("1.5.0")).is_err());
         assert!(check_minimum(&[], &v("0.1.0")).is_err());
+    }
+
+    #[test]
+    fn an_apks_signer_is_read_from_its_signing_block() {
+        use crate::testing::{TEST_SIGNING_CERT, apk_signed_by};
+        let cert_of = |bytes: Vec<u8>| apk_signing_certificate(&mut std::io::Cursor::new(bytes));
+        assert_eq!(
+            cert_of(apk_signed_by("1", Some(TEST_SIGNING_CERT))).unwrap(),
+            hex::encode(Sha256::digest(TEST_SIGNING_CERT))
+        );
+        assert_ne!(
+            cert_of(apk_signed_by("1", Some(b"someone else"))).unwrap(),
+            cert_of(apk_signed_by("1", Some(TEST_SIGNING_CERT))).unwrap()
+        );
+        let err = cert_of(apk_signed_by("1", None)).unwrap_err();
+        assert!(err.contains("not signed"), "{err}");
+        // A damaged block (its sizes cut or grown) is an error, never a panic.
+        let signed = apk_signed_by("1", Some(TEST_SIGNING_CERT));
+        let magic = signed
+            .windows(16)
+            .position(|w| w == b"APK Sig Block 42")
+            .unwrap();
+        for (at, byte) in [(magic - 8, 0xff), (magic - 8, 0x10), (magic - 2, 0x01)] {
+            let mut bad = signed.clone();
+            bad[at] = byte;
+            assert!(cert_of(bad).is_err());
+        }
+        for cut in 0..signed.len() {
+            let _ = cert_of(signed[..cut].to_vec());
+        }
     }
 
     #[test]

@@ -155,16 +155,19 @@ pub(crate) async fn publish_form(
     let (existing, _) = db(state, move |s| s.platform_releases(platform)).await?;
     rules::check_new_version(&existing, &version)
         .map_err(|m| ApiError::new(StatusCode::CONFLICT, ErrorCode::Conflict, m))?;
-    let file = match upload {
+    let (file, signing_cert) = match upload {
         Some(up) => {
             let kind_path = up.path.clone();
-            tokio::task::spawn_blocking(move || rules::check_file(platform, &kind_path))
-                .await
-                .map_err(|_| ApiError::internal())?
-                .map_err(invalid)?;
-            Some(up.keep(&blobs).await?)
+            let cert = tokio::task::spawn_blocking(move || {
+                rules::check_file(platform, &kind_path)?;
+                rules::signing_cert_of(platform, &kind_path)
+            })
+            .await
+            .map_err(|_| ApiError::internal())?
+            .map_err(invalid)?;
+            (Some(up.keep(&blobs).await?), cert)
         }
-        None => None,
+        None => (None, None),
     };
     let new = NewRelease {
         platform,
@@ -172,6 +175,8 @@ pub(crate) async fn publish_form(
         file,
         link,
         rollout_percent,
+        signing_cert,
+        pinned_cert: state.config.android_signing_cert.clone(),
     };
     let public_url = state.config.public_url.clone();
     let now = state.now();

@@ -79,10 +79,11 @@ pub fn run(config: &ServerConfig, op: ReleaseOp) -> Result<String, ServerError> 
             let (existing, _) = store.platform_releases(platform)?;
             rules::check_new_version(&existing, &version).map_err(StoreError::Conflict)?;
             let blobs = config.releases();
-            let (file, link) = match (file, url) {
+            let (file, link, signing_cert) = match (file, url) {
                 (Some(f), None) => {
                     rules::check_file(platform, &f).map_err(invalid)?;
-                    (Some(blobs.copy_in(&f)?), None)
+                    let cert = rules::signing_cert_of(platform, &f).map_err(invalid)?;
+                    (Some(blobs.copy_in(&f)?), None, cert)
                 }
                 (None, Some(u)) => (
                     None,
@@ -90,6 +91,7 @@ pub fn run(config: &ServerConfig, op: ReleaseOp) -> Result<String, ServerError> 
                         rules::check_link(&u, &config.own_host(), &config.release_link_hosts)
                             .map_err(invalid)?,
                     ),
+                    None,
                 ),
                 _ => return Err(invalid("give --file or --url (one of them)".into())),
             };
@@ -99,6 +101,8 @@ pub fn run(config: &ServerConfig, op: ReleaseOp) -> Result<String, ServerError> 
                 file,
                 link,
                 rollout_percent,
+                signing_cert,
+                pinned_cert: config.android_signing_cert.clone(),
             };
             let v = publish_stored(&store, &blobs, &new, public_url, ACTOR, now)?;
             format!(

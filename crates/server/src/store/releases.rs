@@ -28,6 +28,11 @@ pub struct NewRelease {
     pub link: Option<String>,
     /// Share of devices offered it at once.
     pub rollout_percent: u8,
+    /// For an APK: the SHA-256 of the certificate it is signed with.
+    pub signing_cert: Option<String>,
+    /// The certificate every Android release must be signed with, when the operator pins one
+    /// (`--android-signing-cert`); otherwise the first signed release's counts.
+    pub pinned_cert: Option<String>,
 }
 
 /// A platform's channel as the admin API shows it, with its releases (newest first) and its
@@ -303,11 +308,32 @@ impl Store {
         self.write_on(&format!("releases:{name}"), |tx| {
             let existing = load_releases(tx, Some(new.platform))?;
             rules::check_new_version(&existing, &new.version).map_err(StoreError::Conflict)?;
+            if let Some(cert) = &new.signing_cert {
+                // The pinned certificate, or the one the platform's first signed release had
+                // (deleted releases aside).
+                let first: Option<String> = qrow(
+                    tx,
+                    "SELECT signing_cert FROM releases WHERE platform = ?1 \
+                     AND signing_cert IS NOT NULL ORDER BY published_at, id LIMIT 1",
+                    [name],
+                    |r| r.get(0),
+                )
+                .optional()?;
+                if let Some(expected) = new.pinned_cert.clone().or(first)
+                    && !expected.eq_ignore_ascii_case(cert)
+                {
+                    return Err(StoreError::Validation(format!(
+                        "this APK is signed with another certificate (SHA-256 {cert}) than the \
+                         fleet's {name} builds ({expected}); sign it with the fleet's release key \
+                         (phones could not install it over the app they have)"
+                    )));
+                }
+            }
             exec(
                 tx,
                 "INSERT INTO releases (platform, version, sha256, size, url, rollout_percent, \
-                 paused, withdrawn, published_at, published_by) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, 0, ?7, ?8)",
+                 paused, withdrawn, published_at, published_by, signing_cert) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, 0, ?7, ?8, ?9)",
                 params![
                     name,
                     new.version.to_string(),
@@ -316,7 +342,8 @@ impl Store {
                     new.link.clone(),
                     i64::from(new.rollout_percent),
                     now,
-                    actor
+                    actor,
+                    new.signing_cert.clone()
                 ],
             )?;
             self.audit(

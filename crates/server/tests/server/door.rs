@@ -643,6 +643,41 @@ async fn a_correction_the_same_day_puts_the_parcel_back_to_deliver_once() {
 }
 
 #[tokio::test]
+async fn a_correction_two_days_later_is_refused_even_when_the_phone_claims_the_delivery_day() {
+    let app = spawn_app().await;
+    let mut device = app.device().await;
+    let p = app.parcel("no code: low value");
+    let handover = device.event(
+        p.stop_id,
+        &[p.parcel_id],
+        delivered(Verification::NotRequired),
+        MORNING_MS,
+    );
+    let corrected = handover.id;
+    assert_eq!(
+        device.sync(&[handover]).await[0].status,
+        EventStatus::Accepted
+    );
+    // Two days and a bit later by the server's clock; the phone's record claims the morning of
+    // the delivery day. The server's time of arrival, with the offline window (48 h) as the
+    // only grace, decides.
+    app.clock.advance_ms(49 * 3_600_000);
+    let late = device.event(
+        p.stop_id,
+        &[p.parcel_id],
+        EventBody::Correction {
+            corrects: corrected,
+            reason: doorstep_protocol::wire::CorrectionReason::WrongDoor,
+            note: None,
+        },
+        MORNING_MS + 60_000,
+    );
+    let m = rejected_with(&device.sync(&[late]).await[0].status, RejectCode::Backdated);
+    assert!(m.contains("offline window"), "{m}");
+    assert_eq!(parcel_view(&app, p).await["status"], "delivered");
+}
+
+#[tokio::test]
 async fn the_customer_page_and_messages_follow_the_recipients_language() {
     let app = spawn_app().await;
     let mut device = app.device().await;

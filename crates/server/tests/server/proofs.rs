@@ -134,6 +134,27 @@ async fn a_verification_expires_after_its_time_to_live() {
     assert_eq!(reject(&r[0].status), Some(RejectCode::VerificationExpired));
 }
 
+#[tokio::test]
+async fn a_verification_used_days_later_is_refused_even_when_the_record_claims_its_lifetime() {
+    let app = spawn_app_with(|c| c.verification_ttl_secs = 300).await;
+    let mut device = app.device().await;
+    let p = app.parcel("shipper requires");
+    let vid = verification_id(&device, p).await;
+    // The record says it was made a minute after the check; it reaches the server three days
+    // later, beyond the offline window: the server's time decides.
+    app.clock.advance_ms(72 * 3_600_000);
+    let ev = device.event(
+        p.stop_id,
+        &[p.parcel_id],
+        delivered(Verification::OnlineCode {
+            verification_id: vid,
+        }),
+        MORNING_MS + 60_000,
+    );
+    let r = device.sync(&[ev]).await;
+    assert_eq!(reject(&r[0].status), Some(RejectCode::Backdated));
+}
+
 // 2. Locked stops cannot be bypassed. -------------------------------------------------------
 
 #[tokio::test]

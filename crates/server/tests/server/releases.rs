@@ -919,3 +919,57 @@ async fn the_platform_and_version_are_checked_before_the_file_is_written() {
         "no file was kept, not even a temporary one"
     );
 }
+
+#[tokio::test]
+async fn an_apk_signed_by_another_key_than_the_fleets_is_refused() {
+    use doorstep_server::testing::apk_signed_by;
+    let app = spawn_app().await;
+    let apk_form = |version: &str, cert: Option<&[u8]>| {
+        with_file(
+            form(&[("platform", "android"), ("version", version)]),
+            apk_signed_by(version, cert),
+        )
+    };
+    // Unsigned: Android would not install it.
+    let r = publish(&app, apk_form("1.0.0", None)).await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("not signed"));
+    // The first signed release sets the fleet's key; another key is refused after it.
+    let r = publish(&app, apk_form("1.0.0", Some(b"fleet key"))).await;
+    assert_eq!(r.status(), 201);
+    let r = publish(&app, apk_form("1.1.0", Some(b"a stranger's key"))).await;
+    assert_eq!(r.status(), 422);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("signed with another certificate")
+    );
+    assert_eq!(
+        publish(&app, apk_form("1.1.0", Some(b"fleet key")))
+            .await
+            .status(),
+        201
+    );
+    // A key the operator pins wins from the first release on.
+    let pinned = spawn_app_with(|c| {
+        c.android_signing_cert = Some(hex::encode(sha2::Sha256::digest(b"pinned key")));
+    })
+    .await;
+    assert_eq!(
+        publish(&pinned, apk_form("1.0.0", Some(b"fleet key")))
+            .await
+            .status(),
+        422
+    );
+    assert_eq!(
+        publish(&pinned, apk_form("1.0.0", Some(b"pinned key")))
+            .await
+            .status(),
+        201
+    );
+    assert!(
+        release_files(&pinned).len() == 1,
+        "the refused file was not kept"
+    );
+}

@@ -142,6 +142,12 @@ pub(crate) struct ServeArgs {
     /// this server (may be given several times).
     #[arg(long = "release-link-host", value_name = "HOST")]
     pub(crate) release_link_hosts: Vec<String>,
+    /// The SHA-256 (64 hex digits) of the certificate the fleet's Android builds are signed
+    /// with (`apksigner verify --print-certs`); an APK signed otherwise is refused. Without it,
+    /// the first signed release's certificate is the one.
+    #[arg(long, env = "DOORSTEP_ANDROID_SIGNING_CERT", value_name = "SHA256",
+          value_parser = parse_cert_sha256)]
+    pub(crate) android_signing_cert: Option<String>,
     /// Code checks (`POST /v1/verify`) one client address may make per second, sustained
     /// (a burst of three seconds' worth on top). Phones behind one carrier NAT share it; the
     /// attempt counter per code is what stops guessing.
@@ -255,6 +261,7 @@ pub(crate) async fn run(a: ServeArgs) -> anyhow::Result<()> {
     config.max_release_bytes = a.max_release_mb * 1024 * 1024;
     config.release_token_max_rollout = a.release_token_max_rollout;
     config.release_link_hosts = a.release_link_hosts.clone();
+    config.android_signing_cert = a.android_signing_cert.clone();
     let listener = tokio::net::TcpListener::bind(&a.listen)
         .await
         .with_context(|| format!("binding {}", a.listen))?;
@@ -281,4 +288,21 @@ pub(crate) async fn run(a: ServeArgs) -> anyhow::Result<()> {
     }
     doorstep_server::serve(listener, state, shutdown_signal()).await?;
     Ok(())
+}
+
+/// A certificate's SHA-256 as `apksigner` prints it (64 hex digits, colons allowed).
+fn parse_cert_sha256(s: &str) -> Result<String, String> {
+    let hex: String = s
+        .chars()
+        .filter(|c| *c != ':')
+        .collect::<String>()
+        .to_ascii_lowercase();
+    if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(hex)
+    } else {
+        Err(
+            "give the certificate's SHA-256 as 64 hex digits (apksigner verify --print-certs)"
+                .into(),
+        )
+    }
 }
