@@ -22,6 +22,8 @@ ALTER TABLE stops ADD COLUMN choice_rev INTEGER NOT NULL DEFAULT 0;
 
 -- The stops of a courier's day in route order (the customer's "n stops before yours").
 CREATE INDEX stops_route ON stops(delivery_date, courier_id, sequence);
+-- A stop's code checks (whether the courier has started it; its proof-of-delivery timeline).
+CREATE INDEX verifications_stop ON verifications(stop_id);
 
 -- The release channel (issue 20): the SHA-256 of the certificate an Android release's APK is
 -- signed with (read from its APK Signing Block), so a build signed by someone else is refused.

@@ -318,9 +318,10 @@ impl Store {
         let delivered = parcels.iter().all(|p| p.status == ParcelStatus::Delivered);
         let started: bool = qrow(
             c,
-            "SELECT EXISTS (SELECT 1 FROM events WHERE stop_id = ?1) \
+            // The day's records (by the day's index), or a code check at the stop.
+            "SELECT EXISTS (SELECT 1 FROM events WHERE delivery_date = ?2 AND stop_id = ?1) \
                  OR EXISTS (SELECT 1 FROM verifications WHERE stop_id = ?1)",
-            [&stop.id],
+            params![stop.id, stop.delivery_date],
             |r| r.get(0),
         )?;
         let on_the_day = stop.delivery_date == today;
