@@ -276,14 +276,17 @@ fn route_counts(
 impl Store {
     /// The customer's page behind `public_ref` at `now`.
     pub fn customer_page(&self, public_ref: &str, now: i64) -> Result<CustomerPage, StoreError> {
-        self.read(|c| self.customer_page_in(c, public_ref, now))
+        self.read(|c| self.customer_page_in(c, public_ref, now, true))
     }
 
+    /// The page; `with_token`: sign the QR's handover token (only a page that is shown needs
+    /// one — a change's checks do not).
     fn customer_page_in(
         &self,
         c: &Db<'_>,
         public_ref: &str,
         now: i64,
+        with_token: bool,
     ) -> Result<CustomerPage, StoreError> {
         let rules = &self.settings.customers;
         let tz = &self.settings.time_zone;
@@ -396,7 +399,7 @@ impl Store {
         let to_hand_over = parcels
             .iter()
             .any(|p| matches!(p.status, ParcelStatus::Pending | ParcelStatus::Disputed));
-        let token = if !to_hand_over || !stop.code_required {
+        let token = if !with_token || !to_hand_over || !stop.code_required {
             None
         } else {
             let expires: Option<i64> = qrow(
@@ -468,7 +471,7 @@ impl Store {
         now: i64,
     ) -> Result<ChoiceOutcome, StoreError> {
         self.write(|tx| {
-            let page = match self.customer_page_in(tx, public_ref, now)? {
+            let page = match self.customer_page_in(tx, public_ref, now, false)? {
                 CustomerPage::Page(p) => p,
                 _ => return Err(StoreError::NotFound("page")),
             };
@@ -729,7 +732,7 @@ impl Store {
                 code: stop.code_required,
             }
             .texts(stop.language);
-            tell_customer(tx, &stop, &texts, now)?;
+            tell_customer(tx, &stop, &texts, None, now)?;
             exec(
                 tx,
                 "UPDATE stops SET near_sent_on = ?2 WHERE id = ?1",

@@ -264,12 +264,15 @@ pub(super) fn enqueue(
     Ok(())
 }
 
-/// Queues a message that holds no code to the stop's customer: by email and by SMS, to
-/// whichever of the two the stop has.
+/// Queues a message to the stop's customer: by email and by SMS, to whichever of the two the
+/// stop has. `code_of`: the stop whose current code the message holds (the outbox ties the
+/// message to that code, so it is voided and wiped when the code is replaced); `None` for a
+/// message without a code.
 pub(super) fn tell_customer(
     tx: &Db<'_>,
     stop: &super::rows::StopRow,
     texts: &crate::domain::messages::MessageTexts,
+    code_of: Option<&str>,
     now: i64,
 ) -> Result<(), StoreError> {
     if let Some(email) = &stop.email {
@@ -280,7 +283,7 @@ pub(super) fn tell_customer(
             &texts.subject,
             &texts.body,
             None,
-            None,
+            code_of,
             now,
         )?;
     }
@@ -292,7 +295,7 @@ pub(super) fn tell_customer(
             &texts.subject,
             &texts.sms,
             None,
-            None,
+            code_of,
             now,
         )?;
     }

@@ -10,7 +10,7 @@ use super::backend::sql::{Db, OptionalExt, exec, params, qrow};
 use super::error::StoreError;
 use super::handle::Store;
 use super::models::CreatedParcel;
-use super::outbox::{enqueue, tell_customer, void_unsent_code_messages};
+use super::outbox::{tell_customer, void_unsent_code_messages};
 use super::rows::{CodeEnd, StopRow, bad_column, load_stop, method_str, new_id, parse_enum};
 use super::views::parcel_view;
 use crate::domain::parcel::NewParcel;
@@ -219,22 +219,7 @@ impl Store {
             replaces,
         }
         .texts(stop.language);
-        let (subject, body, sms) = (texts.subject, texts.body, texts.sms);
-        if let Some(email) = &stop.email {
-            enqueue(
-                tx,
-                "email",
-                email,
-                &subject,
-                &body,
-                None,
-                Some(&stop_id),
-                now,
-            )?;
-        }
-        if let Some(phone) = &stop.phone {
-            enqueue(tx, "sms", phone, &subject, &sms, None, Some(&stop_id), now)?;
-        }
+        tell_customer(tx, stop, &texts, Some(&stop_id), now)?;
         Ok(code.expose_digits().to_string())
     }
 
@@ -476,7 +461,7 @@ impl Store {
             date,
         }
         .texts(stop.language);
-        tell_customer(tx, &stop, &texts, now)?;
+        tell_customer(tx, &stop, &texts, None, now)?;
         if stop.code_required {
             let has_code: Option<String> = qrow(
                 tx,

@@ -707,7 +707,9 @@ async fn choices_are_rate_limited_per_link() {
         )
         .await;
     assert_eq!(status, 429);
+    // The customer's own page, with the limit's words in their language.
     assert!(html.contains("Too many changes"), "{html}");
+    assert!(html.contains("data-form=\"instructions\""), "{html}");
     // Another customer's link is not held up.
     let other = app.parcel("code + photo: high value").clone();
     let (status, _) = app

@@ -647,17 +647,9 @@ async fn a_correction_two_days_later_is_refused_even_when_the_phone_claims_the_d
     let app = spawn_app().await;
     let mut device = app.device().await;
     let p = app.parcel("no code: low value");
-    let handover = device.event(
-        p.stop_id,
-        &[p.parcel_id],
-        delivered(Verification::NotRequired),
-        MORNING_MS,
-    );
+    let handover = device.record(p, delivered(Verification::NotRequired), MORNING_MS);
     let corrected = handover.id;
-    assert_eq!(
-        device.sync(&[handover]).await[0].status,
-        EventStatus::Accepted
-    );
+    assert_eq!(device.sync_one(handover).await, EventStatus::Accepted);
     // Two days and a bit later by the server's clock; the phone's record claims the morning of
     // the delivery day. The server's time of arrival, with the offline window (48 h) as the
     // only grace, decides.

@@ -19,7 +19,8 @@ use crate::domain::customer::{
 };
 use crate::domain::customer_words::CustomerWords;
 use crate::domain::messages::Lang;
-use crate::http::middleware::limits::page_too_many;
+use crate::http::error::retry_after;
+use crate::http::middleware::limiters::Wait;
 use crate::http::{AppState, db};
 use crate::render::html::{page_in_with, qr};
 use crate::store::{CustomerPage, CustomerView};
@@ -65,72 +66,98 @@ async fn customer_page(
     }
 }
 
-/// `POST /c/{ref}`: one of the page's forms. The answer is the page again, with what became
-/// of the change on top (a replayed form carries an old revision and changes nothing).
+/// `POST /c/{ref}`: one of the page's forms. The answer is the page again, in the customer's
+/// language, with what became of the change on top (a replayed form carries an old revision
+/// and changes nothing). A link that stopped working meanwhile gets its page (not found,
+/// expired); too many changes get the page with the limit's words and `Retry-After`.
 async fn customer_choice(
     State(state): State<AppState>,
     Path(public_ref): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let fields: Vec<(String, String)> = form_urlencoded::parse(&body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let rev: i64 = fields
+        .iter()
+        .find(|(k, _)| k == "rev")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(-1);
+    enum Done {
+        Form(crate::domain::customer::FormError),
+        Limited(Wait),
+        Changed(ChoiceOutcome),
+        Gone,
+    }
+    let done = match parse_form(&fields) {
+        Err(e) => Done::Form(e),
+        Ok(choice) => match state.limiters.customer_choices_per_link.check(&public_ref) {
+            Err(wait) => Done::Limited(wait),
+            Ok(()) => {
+                let (now, key) = (state.now(), public_ref.clone());
+                match db(&state, move |s| s.customer_choice(&key, rev, &choice, now)).await {
+                    Ok(o) => Done::Changed(o),
+                    Err(e) if e.status() == StatusCode::NOT_FOUND => Done::Gone,
+                    Err(e) => return e.into_response(),
+                }
+            }
+        },
+    };
+    // The page as it is now, rendered once.
     let page = match load(&state, public_ref.clone()).await {
         Ok(CustomerPage::Page(p)) => p,
         Ok(other) => return render(&state, &public_ref, other, &headers, None),
         Err(r) => return r,
     };
     let words = page.language.customer_words();
-    let fields: Vec<(String, String)> = form_urlencoded::parse(&body)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    let choice = match parse_form(&fields) {
-        Ok(c) => c,
-        Err(e) => {
-            let notice = Notice::Error(words.form_error(e));
-            return with_status(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                render(
-                    &state,
-                    &public_ref,
-                    CustomerPage::Page(page),
-                    &headers,
-                    Some(notice),
-                ),
-            );
+    let (status, notice, wait) = match done {
+        Done::Form(e) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Notice::Error(words.form_error(e)),
+            None,
+        ),
+        Done::Limited(wait) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            Notice::Error(words.too_many.into()),
+            Some(wait),
+        ),
+        Done::Changed(outcome) => {
+            let status = match outcome {
+                ChoiceOutcome::Saved => StatusCode::OK,
+                ChoiceOutcome::Stale | ChoiceOutcome::Closed(_) | ChoiceOutcome::DayTaken => {
+                    StatusCode::CONFLICT
+                }
+                _ => StatusCode::UNPROCESSABLE_ENTITY,
+            };
+            let text = words.outcome(&outcome);
+            let notice = match outcome {
+                ChoiceOutcome::Saved => Notice::Saved(text),
+                _ => Notice::Error(text),
+            };
+            (status, notice, None)
         }
+        // Gone between the page and the form, and back since: show it as it is.
+        Done::Gone => (
+            StatusCode::CONFLICT,
+            Notice::Error(words.stale.into()),
+            None,
+        ),
     };
-    if let Err(wait) = state.limiters.customer_choices_per_link.check(&public_ref) {
-        return page_too_many(wait, words.too_many, "reload this page");
-    }
-    let rev: i64 = fields
-        .iter()
-        .find(|(k, _)| k == "rev")
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(-1);
-    let now = state.now();
-    let key = public_ref.clone();
-    let outcome = match db(&state, move |s| s.customer_choice(&key, rev, &choice, now)).await {
-        Ok(o) => o,
-        Err(e) => return e.into_response(),
-    };
-    let status = match outcome {
-        ChoiceOutcome::Saved => StatusCode::OK,
-        ChoiceOutcome::Stale | ChoiceOutcome::Closed(_) | ChoiceOutcome::DayTaken => {
-            StatusCode::CONFLICT
-        }
-        _ => StatusCode::UNPROCESSABLE_ENTITY,
-    };
-    let notice = match outcome {
-        ChoiceOutcome::Saved => Notice::Saved(words.outcome(&outcome)),
-        _ => Notice::Error(words.outcome(&outcome)),
-    };
-    let fresh = match load(&state, public_ref.clone()).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    with_status(
+    let mut r = with_status(
         status,
-        render(&state, &public_ref, fresh, &headers, Some(notice)),
-    )
+        render(
+            &state,
+            &public_ref,
+            CustomerPage::Page(page),
+            &headers,
+            Some(notice),
+        ),
+    );
+    if let Some(wait) = wait {
+        retry_after(r.headers_mut(), wait.secs());
+    }
+    r
 }
 
 /// What the page's live part shows, for `live.json`.
