@@ -11,7 +11,7 @@
 //! 2027-01-01 New Year's Day
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 use jiff::civil::Date;
 
@@ -29,7 +29,7 @@ pub struct CalendarError(pub String);
 pub struct Calendar {
     /// Monday first.
     weekdays: [bool; 7],
-    closed: BTreeMap<Date, String>,
+    closed: BTreeSet<Date>,
 }
 
 impl Default for Calendar {
@@ -37,7 +37,7 @@ impl Default for Calendar {
     fn default() -> Self {
         Self {
             weekdays: [true, true, true, true, true, true, false],
-            closed: BTreeMap::new(),
+            closed: BTreeSet::new(),
         }
     }
 }
@@ -46,7 +46,7 @@ const NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 impl Calendar {
     /// A calendar of `weekdays` (see [`Calendar::parse_weekdays`]) and closed days.
-    pub fn new(weekdays: &str, closed: Vec<(Date, String)>) -> Result<Self, CalendarError> {
+    pub fn new(weekdays: &str, closed: Vec<Date>) -> Result<Self, CalendarError> {
         Ok(Self {
             weekdays: Self::parse_weekdays(weekdays)?,
             closed: closed.into_iter().collect(),
@@ -92,46 +92,35 @@ impl Calendar {
         Ok(days)
     }
 
-    /// The closed days of a file's text (see the module's documentation); `source` names the
-    /// file in errors.
-    pub fn parse_closed(text: &str, source: &str) -> Result<Vec<(Date, String)>, CalendarError> {
+    /// The closed days of a file's text (see the module's documentation; a day's name is for
+    /// the people who keep the file); `source` names the file in errors.
+    pub fn parse_closed(text: &str, source: &str) -> Result<Vec<Date>, CalendarError> {
         let mut out = Vec::new();
         for (n, line) in text.lines().enumerate() {
             let line = line.split('#').next().unwrap_or("").trim();
             if line.is_empty() {
                 continue;
             }
-            let (day, name) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+            let day = line.split_whitespace().next().unwrap_or(line);
             let date = parse_day(day).ok_or_else(|| {
                 CalendarError(format!(
                     "{source} line {}: {day:?} is not a date like 2026-12-25",
                     n + 1
                 ))
             })?;
-            out.push((date, name.trim().to_string()));
+            out.push(date);
         }
         Ok(out)
     }
 
     /// Adds closed days (the command line's `--closed-day`).
-    pub fn close(&mut self, days: impl IntoIterator<Item = (Date, String)>) {
+    pub fn close(&mut self, days: impl IntoIterator<Item = Date>) {
         self.closed.extend(days);
-    }
-
-    /// Whether the fleet delivers on `date` (`YYYY-MM-DD`); `false` for a bad date.
-    pub fn is_delivery_day(&self, date: &str) -> bool {
-        parse_day(date).is_some_and(|d| self.delivers(d))
-    }
-
-    /// Why the fleet does not deliver on `date`: the closed day's name (possibly empty), or
-    /// `None` on a delivery day or a weekday it never delivers on.
-    pub fn closed_day(&self, date: &str) -> Option<&str> {
-        parse_day(date).and_then(|d| self.closed.get(&d).map(String::as_str))
     }
 
     fn delivers(&self, d: Date) -> bool {
         let weekday = d.weekday().to_monday_zero_offset() as usize;
-        self.weekdays[weekday] && !self.closed.contains_key(&d)
+        self.weekdays[weekday] && !self.closed.contains(&d)
     }
 
     /// The first delivery day after `date`.
@@ -172,21 +161,6 @@ impl Calendar {
         }
         Some(d.to_string())
     }
-
-    /// The weekdays as the command line writes them, e.g. `mon-sat` or `mon,wed,fri`.
-    pub fn weekdays_text(&self) -> String {
-        let on: Vec<&str> = (0..7)
-            .filter(|i| self.weekdays[*i])
-            .map(|i| NAMES[i])
-            .collect();
-        let first = self.weekdays.iter().position(|d| *d).unwrap_or(0);
-        let run = self.weekdays[first..].iter().take_while(|d| **d).count();
-        if on.len() > 2 && run == on.len() {
-            format!("{}-{}", NAMES[first], NAMES[first + run - 1])
-        } else {
-            on.join(",")
-        }
-    }
 }
 
 fn parse_day(s: &str) -> Option<Date> {
@@ -196,14 +170,14 @@ fn parse_day(s: &str) -> Option<Date> {
     s.parse().ok()
 }
 
-/// A weekday, Monday first (0) to Sunday (6), of `date`.
-pub fn weekday_index(date: &str) -> Option<usize> {
-    parse_day(date).map(|d| d.weekday().to_monday_zero_offset() as usize)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A weekday, Monday first (0) to Sunday (6), of `date`.
+    fn weekday_index(date: &str) -> Option<usize> {
+        parse_day(date).map(|d| d.weekday().to_monday_zero_offset() as usize)
+    }
 
     fn christmas() -> Calendar {
         let mut c = Calendar::new("mon-fri", Vec::new()).unwrap();
@@ -228,8 +202,11 @@ mod tests {
             c.next_delivery_day("2026-12-21").as_deref(),
             Some("2026-12-22")
         );
-        assert_eq!(c.closed_day("2026-12-25"), Some("Christmas Day"));
-        assert!(!c.is_delivery_day("2026-12-26"));
+        // The name after the date is the file keeper's; the day is what counts.
+        assert_eq!(
+            Calendar::parse_closed("2026-12-25 Christmas Day", "f").unwrap(),
+            ["2026-12-25".parse::<Date>().unwrap()]
+        );
     }
 
     #[test]
@@ -243,8 +220,11 @@ mod tests {
             c.next_delivery_day("2026-12-04").as_deref(),
             Some("2026-12-05")
         );
-        assert_eq!(c.weekdays_text(), "mon-sat");
         assert_eq!(weekday_index("2026-12-06"), Some(6));
+        assert!(
+            !c.delivery_days_after("2026-12-05", 6)
+                .contains(&"2026-12-06".to_string())
+        );
     }
 
     #[test]
@@ -283,8 +263,8 @@ mod tests {
         assert_eq!(
             Calendar::new("mon,wed", Vec::new())
                 .unwrap()
-                .weekdays_text(),
-            "mon,wed"
+                .delivery_days_after("2026-12-06", 3),
+            ["2026-12-07", "2026-12-09", "2026-12-14"]
         );
         assert!(
             Calendar::parse_weekdays("fri-mon")
@@ -315,7 +295,7 @@ mod tests {
             .delivery_days_after("2026-12-06", 400)
             .into_iter()
             .filter(|d| weekday_index(d) == Some(0))
-            .map(|d| (d.parse().unwrap(), String::new()));
+            .map(|d| d.parse().unwrap());
         c.close(mondays);
         assert_eq!(c.next_delivery_day("2026-12-06"), None);
     }

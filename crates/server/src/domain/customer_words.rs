@@ -107,8 +107,6 @@ words! {
     expired_text,
     /// The form is not one of the page's.
     unknown_form,
-    /// The page refreshes this.
-    live_note,
     /// The delivery day, label.
     day_label,
 }
@@ -160,7 +158,6 @@ impl Lang {
                 expired_title: "This link has expired",
                 expired_text: "This delivery is over, so its page is closed. Contact the sender if something is wrong.",
                 unknown_form: "That form is not one of this page's. Use the buttons on the page.",
-                live_note: "This part of the page updates by itself.",
                 day_label: "Day",
             },
             Lang::Es => CustomerWords {
@@ -206,7 +203,6 @@ impl Lang {
                 expired_title: "Este enlace ha caducado",
                 expired_text: "Esta entrega ha terminado, así que su página está cerrada. Contacta con el remitente si algo va mal.",
                 unknown_form: "Ese formulario no es de esta página. Usa los botones de la página.",
-                live_note: "Esta parte de la página se actualiza sola.",
                 day_label: "Día",
             },
         }

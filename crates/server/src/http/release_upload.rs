@@ -150,11 +150,9 @@ pub(crate) async fn publish_form(
         ),
         (Some(_), None) => None,
     };
-    // The version first (cheap, and before the file was received), then the file's
+    // The version was checked before the file was received (and the store checks it again in
+    // the publishing transaction, which is what a link release meets); now the file's
     // contents: nothing is kept on a refusal.
-    let (existing, _) = db(state, move |s| s.platform_releases(platform)).await?;
-    rules::check_new_version(&existing, &version)
-        .map_err(|m| ApiError::new(StatusCode::CONFLICT, ErrorCode::Conflict, m))?;
     let (file, signing_cert) = match upload {
         Some(up) => {
             let kind_path = up.path.clone();

@@ -376,8 +376,9 @@ impl Store {
             (Some(courier), Some((before, done))) if !pending.is_empty() => {
                 let (first, last): (Option<i64>, Option<i64>) = qrow(
                     c,
+                    // The day's records by the day's index (events has none by stop).
                     "SELECT MIN(e.received_at), MAX(e.received_at) FROM events e \
-                     JOIN stops s ON s.id = e.stop_id WHERE s.delivery_date = ?1 AND s.courier_id = ?2",
+                     JOIN stops s ON s.id = e.stop_id WHERE e.delivery_date = ?1 AND s.courier_id = ?2",
                     params![today, courier],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )?;
