@@ -28,39 +28,6 @@ build_app --release
 start_xvfb
 use_scratch
 
-# add_stops SEED_JSON STOPS: creates parcels for new recipients through the shipper API until the
-# demo route has STOPS stops; prints how many stops the route has.
-add_stops() {
-  python3 - "$1" "$2" <<'PY'
-import json, sys, urllib.request
-seed = json.load(open(sys.argv[1]))
-want = int(sys.argv[2])
-stops = {p["stop_id"] for p in seed["parcels"]}
-i = 0
-while len(stops) < want:
-    i += 1
-    body = {
-        "barcode": f"ROUTE-{i:05d}",
-        "recipient": {"name": f"Recipient {i}", "email": f"r{i}@example.com"},
-        "address": f"Bench Street {i}, Amsterdam",
-        "postal_code": "1015 AA",
-        "location": {"lat": 52.37 + i * 1e-4, "lon": 4.89 + i * 1e-4},
-        "declared_value": {"amount": str(20 + (i * 37) % 900) + ".00", "currency": "EUR"},
-        "method": "hand_to_recipient",
-        "delivery_date": seed["date"],
-        "courier_id": seed["courier_id"],
-        "description": f"Bench parcel {i}",
-    }
-    req = urllib.request.Request(
-        seed["server_url"] + "/v1/parcels", data=json.dumps(body).encode(), method="POST",
-        headers={"Authorization": "Bearer " + seed["shipper_api_key"],
-                 "Content-Type": "application/json"})
-    with urllib.request.urlopen(req) as r:
-        stops.add(json.load(r)["stop_id"])
-print(len(stops))
-PY
-}
-
 # manifest_stops DATA_HOME: the number of stops in the manifest the app saved, or nothing yet.
 manifest_stops() {
   python3 - "$1" <<'PY'
@@ -187,7 +154,7 @@ for i in $(seq 1 "$runs"); do
   server=$!
   stop_at_exit "$server"
   wait_for_url "$url/v1/health" 30 "$dir/server.log" "$server"
-  stops="$(add_stops "$dir/seed.json" "$STOPS")"
+  stops="$(add_route_parcels "$dir/seed.json" "$STOPS" ROUTE "$dir/parcels.json" mixed)"
   enroll_uri="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["enrollment_uri"])' "$dir/seed.json")"
 
   XDG_DATA_HOME="$dir/app" XDG_CACHE_HOME="$dir/cache" DOORSTEP_ENROLL_URI="$enroll_uri" \

@@ -14,36 +14,6 @@ build_app --release
 start_xvfb
 use_scratch
 
-# add_parcels SEED_JSON N OUT: N parcels for new recipients (one stop each, nothing that needs a
-# code or a photo); writes their barcodes to OUT as JSON.
-add_parcels() {
-  python3 - "$1" "$2" "$3" <<'PY'
-import json, sys, urllib.request
-seed, n, out = json.load(open(sys.argv[1])), int(sys.argv[2]), sys.argv[3]
-barcodes = []
-for i in range(1, n + 1):
-    body = {
-        "barcode": f"SHIFT-{i:05d}",
-        "recipient": {"name": f"Recipient {i}"},
-        "address": f"Shift Street {i}, Amsterdam",
-        "postal_code": "1015 AA",
-        "location": {"lat": 52.37 + i * 1e-4, "lon": 4.89 + i * 1e-4},
-        "declared_value": {"amount": "20.00", "currency": "EUR"},
-        "method": "hand_to_recipient",
-        "delivery_date": seed["date"],
-        "courier_id": seed["courier_id"],
-        "description": f"Shift parcel {i}",
-    }
-    req = urllib.request.Request(
-        seed["server_url"] + "/v1/parcels", data=json.dumps(body).encode(), method="POST",
-        headers={"Authorization": "Bearer " + seed["shipper_api_key"],
-                 "Content-Type": "application/json"})
-    with urllib.request.urlopen(req) as r:
-        barcodes.append(json.load(r)["barcode"])
-json.dump(barcodes, open(out, "w"))
-PY
-}
-
 growth_runs=()
 for i in $(seq 1 "$runs"); do
   dir="$SCRATCH/run-$i"
@@ -55,7 +25,9 @@ for i in $(seq 1 "$runs"); do
   server=$!
   stop_at_exit "$server"
   wait_for_url "$url/v1/health" 30 "$dir/server.log" "$server"
-  add_parcels "$dir/seed.json" "$HANDOVERS" "$dir/parcels.json"
+  # The demo route has 10 stops of its own; HANDOVERS more, one parcel each.
+  seeded="$(python3 -c 'import json,sys; print(len({p["stop_id"] for p in json.load(open(sys.argv[1]))["parcels"]}))' "$dir/seed.json")"
+  add_route_parcels "$dir/seed.json" "$((seeded + HANDOVERS))" SHIFT "$dir/parcels.json" >/dev/null
 
   driver_port="$(free_port)"; native_port="$(free_port)"
   XDG_DATA_HOME="$dir/app" XDG_CACHE_HOME="$dir/cache" DOORSTEP_LOG=warn \

@@ -218,3 +218,44 @@ ensure_cargo_fuzz() {
   say "installing cargo-fuzz"
   cargo install cargo-fuzz --locked --quiet
 }
+
+# add_route_parcels SEED_JSON STOPS PREFIX OUT [mixed]: through the shipper API, parcels for new
+# recipients (one stop each, on the demo route's day and courier) until the route has STOPS stops;
+# their barcodes go to OUT as JSON, and the route's stop count is printed. With `mixed` the declared
+# values run from 20 to 919 (some parcels then need a code, as on a real route); without, every
+# parcel is worth 20.00 and needs neither a code nor a photo.
+add_route_parcels() {
+  python3 - "$@" <<'PY'
+import json, sys, urllib.request
+seed, want, prefix, out = json.load(open(sys.argv[1])), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+mixed = len(sys.argv) > 5 and sys.argv[5] == "mixed"
+stops = {p["stop_id"] for p in seed["parcels"]}
+barcodes, i = [], 0
+while len(stops) < want:
+    i += 1
+    value = 20 + (i * 37) % 900 if mixed else 20
+    body = {
+        "barcode": f"{prefix}-{i:05d}",
+        "recipient": {"name": f"Recipient {i}", "email": f"r{i}@example.com"},
+        "address": f"Bench Street {i}, Amsterdam",
+        "postal_code": "1015 AA",
+        "location": {"lat": 52.37 + i * 1e-4, "lon": 4.89 + i * 1e-4},
+        "declared_value": {"amount": f"{value}.00", "currency": "EUR"},
+        "method": "hand_to_recipient",
+        "delivery_date": seed["date"],
+        "courier_id": seed["courier_id"],
+        "description": f"Bench parcel {i}",
+    }
+    req = urllib.request.Request(
+        seed["server_url"] + "/v1/parcels", data=json.dumps(body).encode(), method="POST",
+        headers={"Authorization": "Bearer " + seed["shipper_api_key"],
+                 "Content-Type": "application/json"})
+    with urllib.request.urlopen(req) as r:
+        made = json.load(r)
+    stops.add(made["stop_id"])
+    barcodes.append(made["barcode"])
+json.dump(barcodes, open(out, "w"))
+print(len(stops))
+PY
+}
+
