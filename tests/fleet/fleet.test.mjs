@@ -15,14 +15,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { axeViolations } from './axe.mjs';
 import { launchChromium } from '../../ui/tests/screens/chromium.mjs';
-
-const axeSource = readFileSync(
-  createRequire(new URL('../../ui/package.json', import.meta.url)).resolve('axe-core/axe.min.js'),
-  'utf8',
-);
 
 const env = process.env;
 const base = env.FLEET_URL;
@@ -304,30 +298,6 @@ test('the console without JavaScript: the inbox, finding a parcel and opening it
   assert.equal(response.status(), 200);
   await page.screenshot({ path: `${shots}/console-inbox-tablet.png`, fullPage: true });
 });
-
-/**
- * Runs axe over the page: the WCAG 2.0 and 2.1 A and AA rules and axe's best practices. Returns
- * every violation in words. axe goes in through the DevTools protocol (page.evaluate), which the
- * page's Content-Security-Policy does not govern, so the page keeps its CSP.
- */
-async function axeViolations(p, where) {
-  if (!(await p.evaluate(() => 'axe' in window))) await p.evaluate(axeSource);
-  const { violations, ran } = await p.evaluate(async () => {
-    const r = await window.axe.run(document, {
-      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
-    });
-    return {
-      violations: r.violations.map((v) => ({
-        rule: v.id,
-        help: v.help,
-        nodes: v.nodes.map((n) => `${n.target.join(' ')}: ${n.failureSummary.replace(/\s+/g, ' ')}`),
-      })),
-      ran: [...r.passes, ...r.violations].map((v) => v.id),
-    };
-  });
-  assert.ok(ran.includes('color-contrast'), `${where}: axe checked no text contrast`);
-  return violations.map((v) => `${where}: ${v.rule} (${v.help}): ${v.nodes.join('; ')}`);
-}
 
 test('Today draws the day on a map under the strict CSP, and every console page passes axe at a desktop and a tablet width', async () => {
   const shots = dirname(env.SCREENSHOT);
