@@ -2,10 +2,10 @@
 // scan screen (as text, never markup), the method screen opening on their method with a line
 // saying what they asked for, and the proof filling in the place they gave.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { CustomerChoice, DoorMethod, ProofInput } from '../../src/lib/backend';
+import type { CustomerChoice, DoorMethod } from '../../src/lib/backend';
 import { setLang } from '../../src/i18n';
 import { door, type FakeOptions } from '../fixtures/fake-backend';
-import { $, click, fake, root, settle, startApp, useAppHarness } from '../fixtures/harness';
+import { $, click, fill, proofSent, root, scan, scanAndContinue, settle, sign, startApp, useAppHarness } from '../fixtures/harness';
 
 useAppHarness();
 
@@ -20,31 +20,6 @@ const BEN_DOORS: Record<string, DoorMethod[]> = {
   [BEN_2]: [door('hand_to_recipient', { code_required: true }), door('neighbour'), door('safe_place')],
 };
 
-const scan = async (barcode: string) => {
-  ($('barcode-input') as HTMLInputElement).value = barcode;
-  await click('scan-submit');
-};
-const scanAndContinue = async (opts: FakeOptions, ...barcodes: string[]) => {
-  await startApp(opts);
-  await click('scan-button');
-  for (const b of barcodes) await scan(b);
-  await click('finish-scanning');
-};
-const fill = (testid: string, value: string) => {
-  const input = $(testid) as HTMLInputElement;
-  input.value = value;
-  input.dispatchEvent(new Event('input'));
-};
-const sign = async () => {
-  const pad = $('signature-pad')!;
-  const at = (type: string, x: number, y: number) =>
-    pad.dispatchEvent(new PointerEvent(type, { pointerId: 7, clientX: x, clientY: y, bubbles: true }));
-  at('pointerdown', 20, 80);
-  for (let x = 30; x <= 200; x += 10) at('pointermove', x, 80 + Math.sin(x / 10) * 20);
-  at('pointerup', 200, 80);
-  await settle();
-};
-const proofSent = () => ([...fake.calls].reverse().find((c) => c.cmd === 'submit_proof')?.args as { proof: ProofInput }).proof;
 /** The method buttons the screen marks as the customer's. */
 const markedAsTheirs = () => [...root.querySelectorAll<HTMLElement>('.method-btn.preselected')].map((b) => b.dataset.testid);
 

@@ -1,9 +1,9 @@
 // The steps at the door (issue 11) on mocked IPC: the choice of method, the open-box check, the
 // proof's neighbour / safe place / signature / ID and age parts, and the two new refusals.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { DoorMethod, ProofInput } from '../../src/lib/backend';
-import { door, GOOD_CODE, type FakeOptions } from '../fixtures/fake-backend';
-import { $, click, fake, root, settle, startApp, useAppHarness } from '../fixtures/harness';
+import type { DoorMethod } from '../../src/lib/backend';
+import { door, GOOD_CODE } from '../fixtures/fake-backend';
+import { $, click, fake, fill, proofSent, root, scanAndContinue, settle, sign, useAppHarness } from '../fixtures/harness';
 
 useAppHarness();
 
@@ -11,24 +11,8 @@ const BEN_1 = '00340123450000000017';
 const BEN_2 = '00340123450000000024';
 const LAPTOP = 'RR123456785GB'; // stop 3: no code needed
 
-const scan = async (barcode: string) => {
-  ($('barcode-input') as HTMLInputElement).value = barcode;
-  await click('scan-submit');
-};
-/** Scans `barcodes` of one stop and taps Continue. */
-const scanAndContinue = async (opts: FakeOptions, ...barcodes: string[]) => {
-  await startApp(opts);
-  await click('scan-button');
-  for (const b of barcodes) await scan(b);
-  await click('finish-scanning');
-};
 const typeCode = async (code: string) => {
   for (const d of code) await click(`key-${d}`);
-};
-const fill = (testid: string, value: string) => {
-  const input = $(testid) as HTMLInputElement;
-  input.value = value;
-  input.dispatchEvent(new Event('input'));
 };
 const tick = async (testid: string) => {
   const input = $(testid) as HTMLInputElement;
@@ -44,18 +28,7 @@ const pickPhoto = async () => {
   input.dispatchEvent(new Event('change'));
   await settle();
 };
-/** A finger drawing a short stroke on the signature pad. */
-const sign = async () => {
-  const pad = $('signature-pad')!;
-  const at = (type: string, x: number, y: number) =>
-    pad.dispatchEvent(new PointerEvent(type, { pointerId: 7, clientX: x, clientY: y, bubbles: true }));
-  at('pointerdown', 20, 80);
-  for (let x = 30; x <= 200; x += 10) at('pointermove', x, 80 + Math.sin(x / 10) * 20);
-  at('pointerup', 200, 80);
-  await settle();
-};
 const lastArgs = (cmd: string) => [...fake.calls].reverse().find((c) => c.cmd === cmd)?.args;
-const proofSent = () => (lastArgs('submit_proof') as { proof: ProofInput }).proof;
 const commands = () => fake.calls.map((c) => c.cmd);
 
 beforeEach(() => {
