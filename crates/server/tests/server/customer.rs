@@ -388,18 +388,11 @@ async fn instructions_are_bounded_and_reach_the_courier_as_text() {
 async fn a_replayed_form_changes_nothing_twice_and_one_webhook_is_signed_and_sent() {
     let (url, seen) = receiver(vec![StatusCode::OK]).await;
     let app = the_day_before(|_| {}).await;
-    let r = app
-        .admin_post(
-            "/v1/admin/shippers",
-            json!({ "name": "Hooked Shop", "webhook_url": url }),
-        )
-        .await;
-    let shipper: Value = r.json().await.unwrap();
-    let created: Value = app
-        .client
-        .post(app.url("/v1/parcels"))
-        .bearer_auth(shipper["api_key"].as_str().unwrap())
-        .json(&json!({
+    let shipper = app.hooked_shipper(&url).await;
+    let created = app
+        .create_parcel(
+            shipper["api_key"].as_str().unwrap(),
+            json!({
             "barcode": "PREF-1",
             "recipient": { "name": "Mary Jackson", "email": "mary@example.com" },
             "address": "Prinsengracht 7",
@@ -408,13 +401,9 @@ async fn a_replayed_form_changes_nothing_twice_and_one_webhook_is_signed_and_sen
             "delivery_date": DATE,
             "courier_id": app.seed.courier_id,
             "reschedule_days": 2,
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+            }),
+        )
+        .await;
     let page = created["customer_url"].as_str().unwrap();
     let page = page[page.find("/c/").unwrap()..].to_string();
     let html = app.get_text(&page).await;

@@ -139,6 +139,32 @@ impl TestApp {
         r.json().await.unwrap()
     }
 
+    /// A shipper whose webhooks go to `url`: its JSON (`api_key`, `webhook_secret`, ...).
+    pub async fn hooked_shipper(&self, url: &str) -> Value {
+        let r = self
+            .admin_post(
+                "/v1/admin/shippers",
+                json!({ "name": "Hooked Shop", "webhook_url": url }),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        r.json().await.unwrap()
+    }
+
+    /// `POST /v1/parcels` as the shipper whose API key is `api_key`: the created parcel.
+    pub async fn create_parcel(&self, api_key: &str, parcel: Value) -> Value {
+        let r = self
+            .client
+            .post(self.url("/v1/parcels"))
+            .bearer_auth(api_key)
+            .json(&parcel)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        r.json().await.unwrap()
+    }
+
     pub async fn admin_post(&self, path: &str, body: Value) -> reqwest::Response {
         self.client
             .post(self.url(path))

@@ -178,34 +178,21 @@ async fn the_shipper_gets_a_signed_webhook_when_a_parcel_is_delivered() {
     use serde_json::json;
     let (url, seen) = receiver().await;
     let app = crate::helpers::spawn_app().await;
-    let shipper: Value = app
-        .admin_post(
-            "/v1/admin/shippers",
-            json!({ "name": "Hooked Shop", "webhook_url": url }),
+    let shipper = app.hooked_shipper(&url).await;
+    let created = app
+        .create_parcel(
+            shipper["api_key"].as_str().unwrap(),
+            json!({
+                "barcode": "HOOK-1",
+                "recipient": { "name": "Katherine Johnson" },
+                "address": "Nieuwe Herengracht 9",
+                "postal_code": "1011",
+                "method": "safe_place",
+                "delivery_date": crate::helpers::DATE,
+                "courier_id": app.seed.courier_id,
+            }),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let created: Value = app
-        .client
-        .post(app.url("/v1/parcels"))
-        .bearer_auth(shipper["api_key"].as_str().unwrap())
-        .json(&json!({
-            "barcode": "HOOK-1",
-            "recipient": { "name": "Katherine Johnson" },
-            "address": "Nieuwe Herengracht 9",
-            "postal_code": "1011",
-            "method": "safe_place",
-            "delivery_date": crate::helpers::DATE,
-            "courier_id": app.seed.courier_id,
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .await;
     let mut device = app.device().await;
     let parcel: doorstep_protocol::ParcelId =
         serde_json::from_value(created["parcel_id"].clone()).unwrap();

@@ -415,33 +415,21 @@ pub(super) async fn receiver(answers: Vec<StatusCode>) -> (String, Seen) {
 /// A shipper with a webhook, one of its parcels (no code needed) delivered and synced.
 /// Returns the shipper's webhook secret.
 async fn deliver_for_shipper(app: &TestApp, webhook_url: &str) -> String {
-    let r = app
-        .admin_post(
-            "/v1/admin/shippers",
-            json!({ "name": "Hooked Shop", "webhook_url": webhook_url }),
+    let shipper = app.hooked_shipper(webhook_url).await;
+    let created = app
+        .create_parcel(
+            shipper["api_key"].as_str().unwrap(),
+            json!({
+                "barcode": "HOOK-1",
+                "recipient": { "name": "Katherine Johnson" },
+                "address": "Nieuwe Herengracht 9",
+                "postal_code": "1011",
+                "method": "safe_place",
+                "delivery_date": DATE,
+                "courier_id": app.seed.courier_id,
+            }),
         )
         .await;
-    assert_eq!(r.status(), 201);
-    let shipper: Value = r.json().await.unwrap();
-    let created: Value = app
-        .client
-        .post(app.url("/v1/parcels"))
-        .bearer_auth(shipper["api_key"].as_str().unwrap())
-        .json(&json!({
-            "barcode": "HOOK-1",
-            "recipient": { "name": "Katherine Johnson" },
-            "address": "Nieuwe Herengracht 9",
-            "postal_code": "1011",
-            "method": "safe_place",
-            "delivery_date": DATE,
-            "courier_id": app.seed.courier_id,
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
     let parcel: ParcelId = serde_json::from_value(created["parcel_id"].clone()).unwrap();
     let stop: StopId = serde_json::from_value(created["stop_id"].clone()).unwrap();
     let mut device = app.device().await;
