@@ -279,6 +279,12 @@ impl Store {
         self.read(|c| self.customer_page_in(c, public_ref, now, true))
     }
 
+    /// [`Self::customer_page`] without the QR's token, for what refreshes the page's live
+    /// part every minute (nothing there shows the token; signing one would be wasted).
+    pub fn customer_status(&self, public_ref: &str, now: i64) -> Result<CustomerPage, StoreError> {
+        self.read(|c| self.customer_page_in(c, public_ref, now, false))
+    }
+
     /// The page; `with_token`: sign the QR's handover token (only a page that is shown needs
     /// one — a change's checks do not).
     fn customer_page_in(

@@ -44,14 +44,30 @@ fn browser_lang(headers: &HeaderMap) -> Lang {
         .unwrap_or_default()
 }
 
-async fn load(state: &AppState, public_ref: String) -> Result<CustomerPage, Response> {
+/// The page behind a link; `with_token`: with the QR's freshly signed token (a page that is
+/// shown), or without (the live part's refresh).
+async fn load_page(
+    state: &AppState,
+    public_ref: String,
+    with_token: bool,
+) -> Result<CustomerPage, Response> {
     if public_ref.len() > MAX_REF_LEN {
         return Ok(CustomerPage::Unknown);
     }
     let now = state.now();
-    db(state, move |s| s.customer_page(&public_ref, now))
-        .await
-        .map_err(IntoResponse::into_response)
+    db(state, move |s| {
+        if with_token {
+            s.customer_page(&public_ref, now)
+        } else {
+            s.customer_status(&public_ref, now)
+        }
+    })
+    .await
+    .map_err(IntoResponse::into_response)
+}
+
+async fn load(state: &AppState, public_ref: String) -> Result<CustomerPage, Response> {
+    load_page(state, public_ref, true).await
 }
 
 /// `GET /c/{ref}`.
@@ -177,7 +193,7 @@ struct Live {
 
 /// `GET /c/{ref}/live.json`: the live part of the page, refreshed by the page's script.
 async fn live(State(state): State<AppState>, Path(public_ref): Path<String>) -> Response {
-    let page = match load(&state, public_ref).await {
+    let page = match load_page(&state, public_ref, false).await {
         Ok(CustomerPage::Page(p)) => p,
         Ok(_) => return StatusCode::NOT_FOUND.into_response(),
         Err(r) => return r,
